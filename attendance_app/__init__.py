@@ -1,0 +1,55 @@
+"""Attendance: live classroom attendance on Flask, htmx and Flask-SocketIO."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from attendance_app.config import load_config
+from attendance_app.database import configure_engine
+from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build an app: settings from the environment, then ``config`` overrides (tests)."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(app.instance_path, config))
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    # render_as_batch: SQLite cannot ALTER most things; batch mode recreates the table.
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        # Same-origin only (the default): another site cannot open a socket with our cookie.
+        cors_allowed_origins=None,
+    )
+
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from attendance_app.services import events
+
+    events.install(db.session)
+
+    from attendance_app import api, cli, web
+
+    api.init_app(app)
+    web.init_app(app)
+    cli.register(app)
+    return app

@@ -1,0 +1,214 @@
+"""/api/attendance/…: the brief's Module 4 endpoints."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, jsonify
+
+from attendance_app.api import actor, bp
+from attendance_app.api.auth import json_body, query_args
+from attendance_app.api.responses import (
+    bulk_mark_body,
+    history_body,
+    initialise_body,
+    mark_body,
+    session_view_body,
+    update_body,
+)
+from attendance_app.api.schemas import (
+    BulkMarkRequest,
+    HistoryQuery,
+    MarkRequest,
+    SessionViewQuery,
+    UpdateRequest,
+)
+from attendance_app.models import Channel
+from attendance_app.services import attendance, sessions, statistics
+
+
+@bp.post("/attendance/mark/")
+def attendance_mark():
+    """Mark one student, or many at once (all or nothing).
+    ---
+    post:
+      tags: [attendance]
+      summary: Mark attendance (single or bulk)
+      description: |
+        Single `{session_id, student_id, status, notes?}` or bulk `{session_id, records: [...]}`.
+        Order of checks: authentication (401) → body shape (400) → session exists (404) →
+        permission (403) → session ACTIVE (400) → student exists (404) → enrolled (400) →
+        not yet marked (409). Bulk errors are keyed by entry index under `records`.
+      requestBody:
+        content:
+          application/json:
+            schema: MarkRequest
+      responses:
+        201: {description: Marked}
+        400: {description: Shape error, session not ACTIVE, or student not enrolled}
+        401: {description: No or bad token}
+        403: {description: Not the session's teacher}
+        404: {description: Session or student not found}
+        409: {description: Attendance already marked for this student in this session}
+    """
+    data = MarkRequest().load(json_body())
+    if data["records"] is not None:
+        result = attendance.mark_attendance_bulk(
+            actor=actor(),
+            session_id=data["session_id"],
+            entries=[
+                attendance.MarkEntry(r["student_id"], r["status"], r["notes"])
+                for r in data["records"]
+            ],
+            channel=Channel.API,
+        )
+        return jsonify(bulk_mark_body(result)), 201
+    result = attendance.mark_attendance(
+        actor=actor(),
+        session_id=data["session_id"],
+        student_id=data["student_id"],
+        status=data["status"],
+        notes=data["notes"],
+        channel=Channel.API,
+    )
+    return jsonify(mark_body(result)), 201
+
+
+@bp.get("/attendance/session/<uuid:session_id>/")
+def attendance_session(session_id: uuid.UUID):
+    """A session's records and statistics (filters apply to records only).
+    ---
+    get:
+      tags: [attendance]
+      summary: Session attendance
+      parameters:
+        - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
+        - {in: query, name: status, schema: {type: string, enum: [PRESENT, ABSENT, LATE]}}
+        - {in: query, name: marked_after, schema: {type: string, format: date-time}}
+        - {in: query, name: include_absent, schema: {type: boolean, default: true}}
+      responses:
+        200: {description: Session, statistics and records (newest marked_at first)}
+        400: {description: Bad filter value}
+        403: {description: Not the session's teacher}
+        404: {description: Session not found.}
+    """
+    args = SessionViewQuery().load(query_args())
+    session = sessions.get_session_for(actor(), session_id)
+    stats = statistics.session_statistics(session)
+    rows = statistics.session_records(
+        session,
+        status=args["status"],
+        marked_after=args["marked_after"],
+        include_absent=args["include_absent"],
+    )
+    return jsonify(session_view_body(session, stats, rows))
+
+
+@bp.route("/attendance/<uuid:attendance_id>/", methods=["PUT", "PATCH"])
+def attendance_update(attendance_id: uuid.UUID):
+    """Change a record's status and/or notes; the updater becomes `marked_by`.
+    ---
+    put:
+      tags: [attendance]
+      summary: Update attendance
+      parameters:
+        - {in: path, name: attendance_id, required: true, schema: {type: string, format: uuid}}
+      requestBody:
+        content:
+          application/json:
+            schema: UpdateRequest
+      responses:
+        200: {description: Updated}
+        400: {description: Session ended and is locked, or a shape error}
+        403: {description: A record of someone else's class}
+        404: {description: Attendance record not found.}
+    patch:
+      tags: [attendance]
+      summary: Update attendance (same as PUT)
+      parameters:
+        - {in: path, name: attendance_id, required: true, schema: {type: string, format: uuid}}
+      requestBody:
+        content:
+          application/json:
+            schema: UpdateRequest
+      responses:
+        200: {description: Updated}
+        400: {description: Session ended and is locked, or a shape error}
+        403: {description: A record of someone else's class}
+        404: {description: Attendance record not found.}
+    """
+    data = UpdateRequest().load(json_body())
+    result = attendance.update_attendance(
+        actor=actor(),
+        attendance_id=attendance_id,
+        status=data["status"],
+        notes=data["notes"],
+        channel=Channel.API,
+    )
+    return jsonify(update_body(result))
+
+
+@bp.get("/attendance/student/<uuid:student_id>/")
+def attendance_student(student_id: uuid.UUID):
+    """A student's history, newest session first, paginated by `limit` and `cursor`.
+    ---
+    get:
+      tags: [attendance]
+      summary: Student history
+      description: |
+        Statistics describe all filtered records, not only the page. `limit` (default 1000,
+        at most 5000) bounds the page; when more records follow, `next_cursor` is set: pass
+        it back as `cursor` for the next page.
+      parameters:
+        - {in: path, name: student_id, required: true, schema: {type: string, format: uuid}}
+        - {in: query, name: date_from, schema: {type: string, format: date}}
+        - {in: query, name: date_to, schema: {type: string, format: date}}
+        - {in: query, name: subject_id, schema: {type: string, format: uuid}}
+        - {in: query, name: status, schema: {type: string, enum: [PRESENT, ABSENT, LATE]}}
+        - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 5000}}
+        - {in: query, name: cursor, schema: {type: string}}
+      responses:
+        200: {description: Student, statistics and records}
+        400: {description: Bad filter value}
+        403: {description: Not this student, not their teacher, not an admin}
+        404: {description: Student not found.}
+    """
+    args = HistoryQuery().load(query_args())
+    history = statistics.student_history(
+        actor=actor(),
+        student_id=student_id,
+        filters=statistics.HistoryFilters(
+            date_from=args["date_from"],
+            date_to=args["date_to"],
+            subject_id=args["subject_id"],
+            status=args["status"],
+        ),
+        limit=args["limit"] or current_app.config["HISTORY_PAGE_DEFAULT"],
+        cursor=args["cursor"],
+    )
+    return jsonify(history_body(history))
+
+
+@bp.post("/attendance/bulk-mark/")
+def attendance_bulk_mark():
+    """Give every enrolled student without a record one with `default_status` (ABSENT).
+    ---
+    post:
+      tags: [attendance]
+      summary: Initialise a session's attendance
+      description: Idempotent; a second run creates nothing (count 0). Never overwrites a mark.
+      requestBody:
+        content:
+          application/json:
+            schema: BulkMarkRequest
+      responses:
+        201: {description: How many records were created}
+        400: {description: Shape error or session not ACTIVE}
+        403: {description: Not the session's teacher}
+        404: {description: Session not found.}
+    """
+    data = BulkMarkRequest().load(json_body())
+    result = attendance.initialise_session(
+        actor=actor(), session_id=data["session_id"], default_status=data["default_status"]
+    )
+    return jsonify(initialise_body(result)), 201

@@ -1,0 +1,65 @@
+"""Who is calling the API: a token (Bearer or Token scheme) or the browser's login cookie.
+
+The only place API tokens are read from a request.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import g, request
+from flask_login import current_user
+
+from attendance_app.api.errors import NOT_AUTHENTICATED, MalformedBody
+from attendance_app.extensions import csrf
+from attendance_app.models import User
+from attendance_app.services.errors import Unauthenticated
+from attendance_app.services.people import user_for_token
+
+SCHEMES = {"bearer", "token"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def presented_token() -> str | None:
+    """The token in ``Authorization: Bearer|Token <token>``, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() in SCHEMES and token.strip():
+        return token.strip()
+    return None
+
+
+def authenticate_request() -> User:
+    """The acting user; raises Unauthenticated. Cookie-authenticated writes need CSRF."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        token = presented_token()
+        user = user_for_token(token) if token else None
+        if user is None:
+            raise Unauthenticated(NOT_AUTHENTICATED)
+        g.api_token = token
+        return user
+    if current_user.is_authenticated:
+        if request.method not in SAFE_METHODS:
+            csrf.protect()
+        return current_user._get_current_object()
+    raise Unauthenticated(NOT_AUTHENTICATED)
+
+
+def json_body() -> dict:
+    """The request body as a JSON object; an empty body is ``{}``. Raises MalformedBody."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody from exc
+    if not isinstance(data, dict):
+        raise MalformedBody
+    return data
+
+
+def query_args() -> dict:
+    """The query string as a flat dict (the last value of a repeated parameter wins)."""
+    return request.args.to_dict()

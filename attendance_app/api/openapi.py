@@ -1,0 +1,70 @@
+"""/api/openapi.json (built by apispec from the views' docstrings) and /api/docs (Swagger UI)."""
+
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.yaml_utils import load_yaml_from_docstring
+from flask import Flask, current_app, jsonify
+from flask_swagger_ui import get_swaggerui_blueprint
+
+from attendance_app.api import bp
+
+DESCRIPTION = """Attendance's JSON API. Authenticate with `POST /api/auth/token/`, then send
+`Authorization: Bearer <token>` (the scheme word `Token` works too). Errors use Django REST
+Framework's shapes: `{"field": ["message"]}`, `{"non_field_errors": [...]}`, and
+`{"detail": "..."}` for 401, 403, 404 and 405. Every request is all-or-nothing."""
+
+
+def build_spec(app: Flask) -> dict:
+    """The OpenAPI 3 document of every /api/ route, from the view docstrings."""
+    spec = APISpec(
+        title="Attendance API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": DESCRIPTION},
+        security=[{"bearer": []}],
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.endpoint.startswith("api.") or rule.endpoint == "api.openapi_json":
+            continue
+        view = app.view_functions[rule.endpoint]
+        operations = load_yaml_from_docstring(view.__doc__ or "") or {}
+        spec.path(path=_openapi_path(rule.rule), operations=operations)
+    return spec.to_dict()
+
+
+def _openapi_path(rule: str) -> str:
+    """``/api/sessions/<uuid:session_id>/`` → ``/api/sessions/{session_id}/``."""
+    out, i = [], 0
+    while i < len(rule):
+        if rule[i] == "<":
+            j = rule.index(">", i)
+            out.append("{" + rule[i + 1 : j].split(":")[-1] + "}")
+            i = j + 1
+        else:
+            out.append(rule[i])
+            i += 1
+    return "".join(out)
+
+
+@bp.get("/openapi.json", endpoint="openapi_json")
+def openapi_json():
+    spec = current_app.extensions.get("attendance_openapi")
+    if spec is None:
+        spec = current_app.extensions["attendance_openapi"] = build_spec(current_app)
+    return jsonify(spec)
+
+
+def register_docs(app: Flask) -> None:
+    """Swagger UI, served from the flask-swagger-ui package's vendored copy."""
+    app.register_blueprint(
+        get_swaggerui_blueprint(
+            "/api/docs",
+            "/api/openapi.json",
+            config={"app_name": "Attendance API"},
+            blueprint_name="api_docs",
+        )
+    )

@@ -1,0 +1,209 @@
+"""The contract's JSON bodies, built from service results (no queries, no rules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
+from attendance_app.services.attendance import (
+    BulkMarkResult,
+    InitialiseResult,
+    MarkResult,
+    UpdateResult,
+)
+from attendance_app.services.school import EnrollResult
+from attendance_app.services.statistics import RecordRow, SessionStatistics, StudentHistory
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z`` suffix, as DRF renders it."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_body(user: User) -> dict:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role.value,
+        "student": (
+            {"id": str(user.student.id), "student_id": user.student.student_number}
+            if user.student
+            else None
+        ),
+        "teacher": {"id": str(user.teacher.id)} if user.teacher else None,
+    }
+
+
+def token_user_body(user: User) -> dict:
+    return {k: v for k, v in user_body(user).items() if k not in {"student", "teacher"}}
+
+
+def subject_body(subject: Subject) -> dict:
+    return {"id": str(subject.id), "code": subject.code, "name": subject.name}
+
+
+def class_body(school_class: SchoolClass, total_enrolled: int) -> dict:
+    return {
+        "id": str(school_class.id),
+        "name": school_class.name,
+        "subject": subject_body(school_class.subject),
+        "teacher": {
+            "id": str(school_class.teacher.id),
+            "name": school_class.teacher.user.full_name,
+        },
+        "total_enrolled": total_enrolled,
+    }
+
+
+def enroll_body(result: EnrollResult) -> dict:
+    return {
+        "class_id": str(result.school_class.id),
+        "enrolled": result.enrolled,
+        "total_enrolled": result.total_enrolled,
+    }
+
+
+def session_body(session: ClassSession, stats: SessionStatistics) -> dict:
+    school_class = session.school_class
+    return {
+        "id": str(session.id),
+        "class_id": str(session.class_id),
+        "class_name": school_class.name,
+        "subject_code": school_class.subject.code,
+        "teacher_name": school_class.teacher.user.full_name,
+        "status": session.status.value,
+        "start_time": iso(session.start_time),
+        "end_time": iso(session.end_time),
+        "is_locked": session.is_locked,
+        "attendance_count": stats.marked,
+        "present_count": stats.present,
+        "attendance_rate": stats.attendance_rate,
+    }
+
+
+def session_summary(session: ClassSession) -> dict:
+    school_class = session.school_class
+    return {
+        "id": str(session.id),
+        "class_name": school_class.name,
+        "subject_code": school_class.subject.code,
+        "teacher_name": school_class.teacher.user.full_name,
+        "start_time": iso(session.start_time),
+        "end_time": iso(session.end_time),
+        "status": session.status.value,
+        "is_locked": session.is_locked,
+    }
+
+
+def student_brief(student: Student) -> dict:
+    return {
+        "id": str(student.id),
+        "student_id": student.student_number,
+        "first_name": student.user.first_name,
+        "last_name": student.user.last_name,
+    }
+
+
+def mark_body(result: MarkResult) -> dict:
+    row, session = result.row, result.session
+    return {
+        "message": "Attendance marked successfully",
+        "attendance": {
+            "id": str(row.record.id),
+            "session": {
+                "id": str(session.id),
+                "class_name": session.school_class.name,
+                "start_time": iso(session.start_time),
+            },
+            "student": student_brief(row.student),
+            "status": row.record.status.value,
+            "marked_at": iso(row.record.marked_at),
+            "marked_by": row.marked_by_name,
+        },
+    }
+
+
+def bulk_mark_body(result: BulkMarkResult) -> dict:
+    return {
+        "message": "Bulk attendance marked successfully",
+        "count": len(result.rows),
+        "attendance_records": [
+            {
+                "id": str(row.record.id),
+                "student_id": row.student.student_number,
+                "status": row.record.status.value,
+            }
+            for row in result.rows
+        ],
+    }
+
+
+def session_record(row: RecordRow) -> dict:
+    return {
+        "id": str(row.record.id),
+        "student": {**student_brief(row.student), "email": row.student.user.email},
+        "status": row.record.status.value,
+        "marked_at": iso(row.record.marked_at),
+        "marked_by": row.marked_by_name,
+        "notes": row.record.notes,
+    }
+
+
+def session_view_body(
+    session: ClassSession, stats: SessionStatistics, rows: list[RecordRow]
+) -> dict:
+    return {
+        "session": session_summary(session),
+        "statistics": stats.as_dict(),
+        "records": [session_record(r) for r in rows],
+    }
+
+
+def update_body(result: UpdateResult) -> dict:
+    record = result.row.record
+    return {
+        "message": "Attendance updated successfully",
+        "attendance": {
+            "id": str(record.id),
+            "student_id": result.row.student.student_number,
+            "status": record.status.value,
+            "marked_at": iso(record.marked_at),
+            "updated_at": iso(record.updated_at),
+            "notes": record.notes,
+        },
+    }
+
+
+def history_body(history: StudentHistory) -> dict:
+    return {
+        "student": student_brief(history.student),
+        "statistics": history.statistics.as_dict(),
+        "records": [
+            {
+                "id": str(row.record.id),
+                "session": {
+                    "class_name": row.class_name,
+                    "subject_code": row.subject_code,
+                    "date": row.session.start_time.astimezone(UTC).date().isoformat(),
+                    "start_time": iso(row.session.start_time),
+                },
+                "status": row.record.status.value,
+                "marked_at": iso(row.record.marked_at),
+            }
+            for row in history.records
+        ],
+        "next_cursor": history.next_cursor,
+    }
+
+
+def initialise_body(result: InitialiseResult) -> dict:
+    return {
+        "message": "Bulk attendance initialized",
+        "count": result.count,
+        "session_id": str(result.session.id),
+        "default_status": result.default_status.value,
+    }

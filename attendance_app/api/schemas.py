@@ -1,0 +1,200 @@
+"""Request shapes with DRF's messages; choices come from the model enums.
+
+Shapes only (presence, type, choice, format). Anything about sessions, enrolment, locking
+or permissions is a service's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from attendance_app.models import AttendanceStatus, Role
+
+REQUIRED = "This field is required."
+NOT_NULL = "This field may not be null."
+NOT_BLANK = "This field may not be blank."
+EITHER_SINGLE_OR_BULK = "Provide either student_id and status, or records"
+EMPTY_LIST = "This list may not be empty."
+
+
+def _messages(**extra: str) -> dict:
+    return {"required": REQUIRED, "null": NOT_NULL, **extra}
+
+
+def uuid_field(**kw) -> fields.UUID:
+    return fields.UUID(error_messages=_messages(invalid_uuid="Must be a valid UUID."), **kw)
+
+
+def text_field(*, allow_blank: bool = False, max_length: int | None = None, **kw):
+    validators = []
+    if not allow_blank:
+        validators.append(validate.Length(min=1, error=NOT_BLANK))
+    if max_length:
+        validators.append(
+            validate.Length(
+                max=max_length,
+                error=f"Ensure this field has no more than {max_length} characters.",
+            )
+        )
+    return fields.String(
+        error_messages=_messages(invalid="Not a valid string."), validate=validators, **kw
+    )
+
+
+class Choice(fields.Field):
+    """A value of ``enum_cls``; anything else gets DRF's '"X" is not a valid choice.'."""
+
+    def __init__(self, enum_cls: type[enum.Enum], **kw):
+        super().__init__(error_messages=_messages(), **kw)
+        self.enum_cls = enum_cls
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value in self.enum_cls.__members__:
+            return self.enum_cls(value)
+        shown = str(value).lower() if isinstance(value, bool) else value
+        raise ValidationError(f'"{shown}" is not a valid choice.')
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.value
+
+
+class Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+# --- auth and people ----------------------------------------------------------------------
+
+
+class TokenRequest(Base):
+    email = text_field(required=True)
+    password = text_field(required=True)
+
+
+class UserCreate(Base):
+    email = fields.Email(
+        required=True, error_messages=_messages(invalid="Enter a valid email address.")
+    )
+    password = text_field(required=True)
+    first_name = text_field(required=True, max_length=150)
+    last_name = text_field(required=True, max_length=150)
+    role = Choice(Role, required=True)
+    student_id = text_field(load_default=None, allow_none=True, max_length=32)
+
+
+class SubjectCreate(Base):
+    code = text_field(required=True, max_length=32)
+    name = text_field(required=True, max_length=200)
+
+
+class ClassCreate(Base):
+    subject_id = uuid_field(required=True)
+    teacher_id = uuid_field(required=True)
+    name = text_field(required=True, max_length=200)
+
+
+class EnrollmentCreate(Base):
+    student_ids = fields.List(
+        uuid_field(),
+        required=True,
+        error_messages=_messages(invalid='Expected a list of items but got type "{input}".'),
+    )
+
+
+class ListQuery(Base):
+    role = Choice(Role, load_default=None)
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+class SessionCreate(Base):
+    class_id = uuid_field(required=True)
+
+
+class SessionListQuery(Base):
+    class_id = uuid_field(required=True)
+
+
+# --- attendance ------------------------------------------------------------------------------
+
+
+class MarkRecord(Base):
+    student_id = uuid_field(required=True)
+    status = Choice(AttendanceStatus, required=True)
+    notes = text_field(allow_blank=True, load_default=None, allow_none=True)
+
+
+class MarkRequest(Base):
+    """Single ``{session_id, student_id, status}`` or bulk ``{session_id, records}``."""
+
+    session_id = uuid_field(required=True)
+    student_id = uuid_field(load_default=None)
+    status = Choice(AttendanceStatus, load_default=None)
+    notes = text_field(allow_blank=True, load_default=None, allow_none=True)
+    records = fields.List(
+        fields.Nested(MarkRecord, error_messages=_messages()),
+        load_default=None,
+        validate=validate.Length(min=1, error=EMPTY_LIST),
+        error_messages=_messages(invalid="Expected a list of items."),
+    )
+
+    @validates_schema
+    def _single_or_bulk(self, data, **kwargs):
+        single = data.get("student_id") is not None
+        bulk = data.get("records") is not None
+        if single == bulk:
+            raise ValidationError(EITHER_SINGLE_OR_BULK, field_name="non_field_errors")
+        if single and data.get("status") is None:
+            raise ValidationError(REQUIRED, field_name="status")
+
+
+class BulkMarkRequest(Base):
+    session_id = uuid_field(required=True)
+    default_status = Choice(AttendanceStatus, load_default=AttendanceStatus.ABSENT)
+
+
+class UpdateRequest(Base):
+    status = Choice(AttendanceStatus, load_default=None)
+    notes = text_field(allow_blank=True, load_default=None)
+
+
+_BOOL_ERROR = "Must be a valid boolean."
+_DATETIME_ERROR = (
+    "Datetime has wrong format. Use one of these formats instead: "
+    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+_DATE_ERROR = "Date has wrong format. Use YYYY-MM-DD."
+
+
+class UTCDateTime(fields.DateTime):
+    """An ISO timestamp; one without a zone is taken as UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+
+
+class SessionViewQuery(Base):
+    status = Choice(AttendanceStatus, load_default=None)
+    marked_after = UTCDateTime(load_default=None, error_messages={"invalid": _DATETIME_ERROR})
+    include_absent = fields.Boolean(load_default=True, error_messages={"invalid": _BOOL_ERROR})
+
+
+class HistoryQuery(Base):
+    date_from = fields.Date(load_default=None, error_messages={"invalid": _DATE_ERROR})
+    date_to = fields.Date(load_default=None, error_messages={"invalid": _DATE_ERROR})
+    subject_id = uuid_field(load_default=None)
+    status = Choice(AttendanceStatus, load_default=None)
+    limit = fields.Integer(
+        load_default=None,
+        strict=False,
+        validate=validate.Range(
+            min=1, max=5000, error="Ensure this value is between 1 and 5000."
+        ),
+        error_messages={"invalid": "A valid integer is required."},
+    )
+    cursor = fields.String(load_default=None)

@@ -1,0 +1,114 @@
+"""/api/sessions/: create, start, end and read class sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import jsonify
+
+from attendance_app.api import actor, bp
+from attendance_app.api.auth import json_body, query_args
+from attendance_app.api.responses import session_body
+from attendance_app.api.schemas import SessionCreate, SessionListQuery
+from attendance_app.services import sessions
+from attendance_app.services.statistics import statistics_for_sessions
+
+
+
+@bp.post("/sessions/")
+def sessions_create():
+    """Schedule a session of a class (its TEACHER or an ADMIN).
+    ---
+    post:
+      tags: [sessions]
+      summary: Create a session (SCHEDULED)
+      requestBody:
+        content:
+          application/json:
+            schema: SessionCreate
+      responses:
+        201: {description: The session}
+        400: {description: Validation error}
+        403: {description: Not the class's teacher}
+        404: {description: Class not found.}
+    """
+    data = SessionCreate().load(json_body())
+    result = sessions.create_session(actor=actor(), class_id=data["class_id"])
+    return jsonify(session_body(result.session, result.statistics)), 201
+
+
+@bp.get("/sessions/")
+def sessions_list():
+    """A class's sessions, newest first (its TEACHER or an ADMIN).
+    ---
+    get:
+      tags: [sessions]
+      summary: List a class's sessions
+      parameters:
+        - {in: query, name: class_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200: {description: Sessions}
+        400: {description: Missing or bad class_id}
+        403: {description: Not the class's teacher}
+        404: {description: Class not found.}
+    """
+    args = SessionListQuery().load(query_args())
+    found = sessions.list_sessions(actor=actor(), class_id=args["class_id"])
+    stats = statistics_for_sessions([s.id for s in found])
+    return jsonify([session_body(s, stats[s.id]) for s in found])
+
+
+@bp.get("/sessions/<uuid:session_id>/")
+def sessions_detail(session_id: uuid.UUID):
+    """A session with its attendance figures.
+    ---
+    get:
+      tags: [sessions]
+      summary: Session detail
+      parameters:
+        - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200: {description: The session}
+        403: {description: Not the class's teacher}
+        404: {description: Session not found.}
+    """
+    result = sessions.session_detail(actor=actor(), session_id=session_id)
+    return jsonify(session_body(result.session, result.statistics))
+
+
+@bp.post("/sessions/<uuid:session_id>/start/")
+def sessions_start(session_id: uuid.UUID):
+    """SCHEDULED → ACTIVE; `start_time` becomes now.
+    ---
+    post:
+      tags: [sessions]
+      summary: Start a session
+      parameters:
+        - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200: {description: The session, ACTIVE}
+        400: {description: "Not SCHEDULED: {\\"status\\": [\\"Cannot start a session that is ACTIVE\\"]}"}
+        403: {description: Not the class's teacher}
+        404: {description: Session not found.}
+    """
+    result = sessions.start_session(actor=actor(), session_id=session_id)
+    return jsonify(session_body(result.session, result.statistics))
+
+
+@bp.post("/sessions/<uuid:session_id>/end/")
+def sessions_end(session_id: uuid.UUID):
+    """ACTIVE → ENDED; `end_time` becomes now and the attendance locks.
+    ---
+    post:
+      tags: [sessions]
+      summary: End a session
+      parameters:
+        - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200: {description: The session, ENDED}
+        400: {description: "Not ACTIVE: {\\"status\\": [\\"Cannot end a session that is SCHEDULED\\"]}"}
+        403: {description: Not the class's teacher}
+        404: {description: Session not found.}
+    """
+    result = sessions.end_session(actor=actor(), session_id=session_id)
+    return jsonify(session_body(result.session, result.statistics))

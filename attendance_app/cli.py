@@ -1,0 +1,66 @@
+"""``flask create-user / demo / serve``: thin commands over the services."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from attendance_app.models import Role
+from attendance_app.services.errors import DomainError
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--student-id", default=None, help="The school's student number (STUDENT only).")
+@with_appcontext
+def create_user_command(email, password, role, first_name, last_name, student_id):
+    """Create a user (no actor needed: this is how the first admin is made)."""
+    from attendance_app.services.people import create_user
+
+    try:
+        user = create_user(
+            actor=None, email=email, password=password, first_name=first_name,
+            last_name=last_name, role=Role(role), student_number=student_id,
+        )
+    except DomainError as err:
+        field = f"{err.field}: " if err.field else ""
+        raise click.ClickException(f"{field}{err.message}") from err
+    click.echo(f"Created {user.role.value} {user.email} ({user.id})")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load a small, realistic demo school (idempotent) and print the logins."""
+    from attendance_app.demo import load_demo
+
+    summary = load_demo()
+    click.echo(summary.describe())
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+def serve_command(host: str, port: int):
+    """Serve pages, API and Socket.IO in one production process (eventlet or gevent).
+
+    The server is started in a fresh interpreter whose first act is monkey-patching, which
+    cannot happen here: the flask CLI has already imported the app before this runs.
+    """
+    args = [sys.executable, "-m", "attendance_app.server", "--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)
+
+
+def register(app: Flask) -> None:
+    for command in (create_user_command, demo_command, serve_command):
+        app.cli.add_command(command)

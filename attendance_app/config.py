@@ -1,0 +1,86 @@
+"""Configuration, read from the environment once, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Let people write the usual ``postgresql://`` URL; we drive it with psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Production-shaped defaults; everything that differs per deployment is an env var."""
+
+    def __init__(self, instance_path: str) -> None:
+        self.ENV_NAME = os.environ.get("ATTENDANCE_ENV", "development")
+        default_db = "sqlite:///" + str(Path(instance_path) / "attendance.sqlite3")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL", default_db)
+        )
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        self.SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
+        self.SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+        # Browser session cookies: HttpOnly by default; Lax so cross-site posts carry none.
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # A roster page stays open for a whole lesson: CSRF tokens live as long as the login.
+        self.WTF_CSRF_TIME_LIMIT = None
+        # werkzeug's scrypt: memory-hard, no extra dependency.
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.ANALYTICS_TREND_WINDOW = int(os.environ.get("ANALYTICS_TREND_WINDOW", "5"))
+        self.HISTORY_PAGE_DEFAULT = 1000
+        self.HISTORY_PAGE_MAX = 5000
+        self.JSON_SORT_KEYS = False
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """The app's settings as a dict: environment first, then explicit overrides (tests)."""
+    settings = {k: v for k, v in vars(Config(instance_path)).items() if k.isupper()}
+    settings.update(overrides or {})
+    if settings["SOCKETIO_ASYNC_MODE"] not in ASYNC_MODES:
+        raise RuntimeError(
+            f"SOCKETIO_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, "
+            f"not {settings['SOCKETIO_ASYNC_MODE']!r}"
+        )
+    if not settings.get("SECRET_KEY"):
+        if settings["ENV_NAME"] in {"development", "test"}:
+            settings["SECRET_KEY"] = "dev-only-not-secret"
+        else:
+            raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings)
+    return settings
+
+
+def engine_options(settings: dict) -> dict:
+    """Pool settings per database and server mode."""
+    url = settings["SQLALCHEMY_DATABASE_URI"]
+    options: dict = dict(settings.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {}).setdefault("timeout", 10)
+        if settings.get("SERVER_GREEN"):
+            # Under green threads a SQLite call blocks the hub: let greenlets queue on a
+            # single pooled connection instead of spinning in SQLite's busy handler.
+            options.setdefault("pool_size", 1)
+            options.setdefault("max_overflow", 0)
+    else:
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 40)
+    return options

@@ -1,0 +1,39 @@
+"""Engine set-up per database: SQLite pragmas and write transactions that begin IMMEDIATE."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+#: Execution option a unit of work sets on its connection when it is going to write.
+WRITE_INTENT = "attendance_write"
+
+
+def configure_engine(engine: Engine) -> None:
+    """Install the per-connection settings the embedded SQLite default needs."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_on_connect(dbapi_connection, _record) -> None:
+        # Take BEGIN over from the sqlite3 module so we can choose DEFERRED or IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA busy_timeout=10000",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_on_begin(connection) -> None:
+        # A WAL transaction that starts as a read cannot upgrade to a write while another
+        # writer is active and fails with SQLITE_BUSY despite busy_timeout; a transaction
+        # that means to write therefore takes the write lock up front.
+        if connection.get_execution_options().get(WRITE_INTENT):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")

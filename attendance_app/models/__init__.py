@@ -1,0 +1,33 @@
+"""The import site for every model and enum."""
+
+from attendance_app.models.attendance import Attendance, AttendanceChange
+from attendance_app.models.base import (
+    AttendanceStatus,
+    Base,
+    Channel,
+    Role,
+    SessionStatus,
+    utcnow,
+)
+from attendance_app.models.people import ApiToken, Student, Teacher, User
+from attendance_app.models.school import Enrollment, SchoolClass, Subject
+from attendance_app.models.sessions import ClassSession
+
+__all__ = [
+    "ApiToken",
+    "Attendance",
+    "AttendanceChange",
+    "AttendanceStatus",
+    "Base",
+    "Channel",
+    "ClassSession",
+    "Enrollment",
+    "Role",
+    "SchoolClass",
+    "SessionStatus",
+    "Student",
+    "Subject",
+    "Teacher",
+    "User",
+    "utcnow",
+]

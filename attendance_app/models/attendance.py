@@ -1,0 +1,81 @@
+"""Attendance records (the brief's model) and their append-only audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from attendance_app.models.base import (
+    AttendanceStatus,
+    Base,
+    Channel,
+    IdMixin,
+    TimestampMixin,
+    enum_column,
+)
+from attendance_app.models.people import Student, User
+from attendance_app.models.sessions import ClassSession
+
+
+class Attendance(IdMixin, TimestampMixin, Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        # Rule 2 lives in the database: concurrent marks cannot create a second row.
+        UniqueConstraint("session_id", "student_id", name="unique_attendance_per_session"),
+        Index("ix_attendance_session_status", "session_id", "status"),
+        Index("ix_attendance_student_marked_at", "student_id", "marked_at"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("class_sessions.id", ondelete="CASCADE")
+    )
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    status: Mapped[AttendanceStatus] = mapped_column(
+        enum_column(AttendanceStatus, "status"))
+    marked_at: Mapped[datetime]
+    marked_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # Bumped on every change; lets two devices detect that they saw an older state.
+    version: Mapped[int] = mapped_column(default=1)
+
+    session: Mapped[ClassSession] = relationship(lazy="raise")
+    student: Mapped[Student] = relationship(lazy="raise")
+    marked_by: Mapped[User | None] = relationship(lazy="raise")
+
+
+class AttendanceChange(IdMixin, Base):
+    """One immutable row per create or change of an attendance record.
+
+    Session and student are copied (not only the record id) so the trail outlives a deleted
+    record; ``group_id`` ties together the rows one bulk action wrote.
+    """
+
+    __tablename__ = "attendance_changes"
+    __table_args__ = (Index("ix_attendance_changes_attendance", "attendance_id", "changed_at"),)
+
+    attendance_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("attendance.id", ondelete="SET NULL")
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True
+    )
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[datetime]
+    channel: Mapped[Channel] = mapped_column(
+        enum_column(Channel, "channel"))
+    group_id: Mapped[uuid.UUID | None]
+    old_status: Mapped[AttendanceStatus | None] = mapped_column(
+        enum_column(AttendanceStatus, "old_status"))
+    new_status: Mapped[AttendanceStatus | None] = mapped_column(
+        enum_column(AttendanceStatus, "new_status"))
+    old_notes: Mapped[str | None] = mapped_column(Text)
+    new_notes: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    actor: Mapped[User | None] = relationship(lazy="raise")

@@ -1,0 +1,42 @@
+"""The one family of domain errors; each edge presents them in its own way."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A refused operation, with the exact message users see.
+
+    ``field`` names the input the message belongs to (``None`` means the whole request);
+    ``errors`` carries structured per-item errors (bulk requests keyed by index).
+    """
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = errors
+
+
+class Invalid(DomainError):
+    status_code = 400
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+    def __init__(self, message: str = "You do not have permission to perform this action.", **kw):
+        super().__init__(message, **kw)
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Unauthenticated(DomainError):
+    status_code = 401

@@ -1,0 +1,91 @@
+"""Domain events: recorded inside a transaction, dispatched only after it commits.
+
+A service calls :func:`record`; the event waits in ``session.info`` until the unit of work
+commits, and is dropped if it rolls back, so a failed change never reaches a subscriber.
+Subscribers run after the commit has returned its connection, so they may read the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+_PENDING = "pending_events"
+_COMMITTED = "committed_events"
+
+
+@dataclass(frozen=True)
+class AttendanceChanged:
+    """Records of one session were created or changed (one event per operation)."""
+
+    session_id: uuid.UUID
+    record_ids: tuple[uuid.UUID, ...]
+    actor_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionStatusChanged:
+    session_id: uuid.UUID
+    status: str
+    is_locked: bool
+    record_ids: tuple[uuid.UUID, ...] = field(default=())
+
+
+DomainEvent = AttendanceChanged | SessionStatusChanged
+Subscriber = Callable[[list[DomainEvent]], None]
+
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(fn: Subscriber) -> Subscriber:
+    """Register ``fn`` to receive the events of every committed unit of work."""
+    if fn not in _subscribers:
+        _subscribers.append(fn)
+    return fn
+
+
+def unsubscribe(fn: Subscriber) -> None:
+    if fn in _subscribers:
+        _subscribers.remove(fn)
+
+
+def record(session: Session, evt: DomainEvent) -> None:
+    """Queue ``evt`` for dispatch once the surrounding transaction commits."""
+    session.info.setdefault(_PENDING, []).append(evt)
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if pending:
+        session.info.setdefault(_COMMITTED, []).extend(pending)
+
+
+def _after_rollback(session: Session, _previous_transaction) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def install(session_factory) -> None:
+    """Move pending events to 'committed' on commit, drop them on rollback (idempotent)."""
+    for name, fn in (("after_commit", _after_commit), ("after_soft_rollback", _after_rollback)):
+        if not sa_event.contains(session_factory, name, fn):
+            sa_event.listen(session_factory, name, fn)
+
+
+def dispatch_committed(session: Session) -> None:
+    """Hand committed events to subscribers; a failing subscriber never undoes a commit."""
+    events = session.info.pop(_COMMITTED, [])
+    if not events:
+        return
+    for fn in list(_subscribers):
+        try:
+            fn(events)
+        except Exception:  # noqa: BLE001 - the change is committed; log and go on
+            log.exception("event subscriber %r failed", fn)

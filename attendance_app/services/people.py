@@ -1,0 +1,173 @@
+"""Accounts: creating users, logging in, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from attendance_app.extensions import db
+from attendance_app.models import ApiToken, Role, Student, Teacher, User, utcnow
+from attendance_app.services import permissions
+from attendance_app.services.errors import Invalid, Unauthenticated
+from attendance_app.services.transaction import unit_of_work
+
+EMAIL_TAKEN = "A user with this email already exists."
+STUDENT_NUMBER_TAKEN = "A student with this student ID already exists."
+STUDENT_NUMBER_REQUIRED = "This field is required."
+INVALID_CREDENTIALS = "Invalid email or password."
+PASSWORD_TOO_SHORT = "This password is too short. It must contain at least 8 characters."
+MIN_PASSWORD_LENGTH = 8
+
+# Checked against when the email is unknown, so a login takes as long either way.
+_DUMMY_HASH: str | None = None
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@unit_of_work
+def create_user(
+    *,
+    actor: User | None,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    student_number: str | None = None,
+) -> User:
+    """Create a user with the profile its role needs. ``actor=None`` is the CLI's bootstrap.
+
+    Raises Forbidden (not an admin), Invalid (duplicate email or student number, short
+    password, missing student number for a STUDENT).
+    """
+    if actor is not None:
+        permissions.require_admin(actor)
+    email = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(PASSWORD_TOO_SHORT, field="password")
+    if role == Role.STUDENT:
+        student_number = (student_number or "").strip()
+        if not student_number:
+            raise Invalid(STUDENT_NUMBER_REQUIRED, field="student_id")
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise Invalid(EMAIL_TAKEN, field="email")
+    if role == Role.STUDENT and db.session.scalar(
+        select(Student.id).where(Student.student_number == student_number)
+    ):
+        raise Invalid(STUDENT_NUMBER_TAKEN, field="student_id")
+
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        role=role,
+    )
+    if role == Role.STUDENT:
+        user.student = Student(student_number=student_number)
+    elif role == Role.TEACHER:
+        user.teacher = Teacher()
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent request took the email or number first
+        field = "email" if "email" in str(exc.orig).lower() else "student_id"
+        raise Invalid(EMAIL_TAKEN if field == "email" else STUDENT_NUMBER_TAKEN, field=field) from exc
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Takes the same time either way."""
+    global _DUMMY_HASH
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password(secrets.token_hex(8))
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    user: User
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@unit_of_work
+def issue_token(*, email: str, password: str) -> IssuedToken:
+    """Exchange credentials for a new API token; only its hash is kept. Raises Unauthenticated."""
+    user = authenticate(email, password)
+    if user is None:
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    raw = secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(user_id=user.id, token_hash=_digest(raw), prefix=raw[:8], created_at=utcnow())
+    )
+    return IssuedToken(token=raw, user=user)
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user a presented token belongs to, or None (unknown, revoked, inactive)."""
+    if not raw:
+        return None
+    digest = _digest(raw)
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    )
+    # The lookup is by an indexed hash; compare_digest keeps the final check constant-time.
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token.user if token.user.is_active else None
+
+
+@unit_of_work
+def revoke_token(*, raw: str) -> None:
+    """Revoke the token (idempotent)."""
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def load_user_for_login(user_key: str) -> User | None:
+    """Flask-Login's user loader: ``<uuid>:<session_version>`` of an active user."""
+    user_id, _, version = user_key.partition(":")
+    try:
+        uid = uuid.UUID(user_id)
+    except ValueError:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or not user.is_active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def list_users(*, actor: User, role: Role | None = None) -> list[User]:
+    """All users (admins only), ordered by name."""
+    permissions.require_admin(actor)
+    stmt = select(User).order_by(User.last_name, User.first_name, User.email)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    return list(db.session.scalars(stmt).unique())

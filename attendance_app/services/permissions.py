@@ -1,0 +1,80 @@
+"""Who may do what: the only place role rules are written."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import exists, select
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    ClassSession,
+    Enrollment,
+    Role,
+    SchoolClass,
+    User,
+)
+from attendance_app.services.errors import Forbidden
+
+
+def is_admin(actor: User) -> bool:
+    return actor.role == Role.ADMIN
+
+
+def teaches(actor: User, school_class: SchoolClass) -> bool:
+    """True when ``actor`` is the teacher of ``school_class``."""
+    return actor.teacher is not None and school_class.teacher_id == actor.teacher.id
+
+
+def can_manage_class(actor: User, school_class: SchoolClass) -> bool:
+    """Run sessions and mark attendance: the class's teacher, or an admin."""
+    return is_admin(actor) or teaches(actor, school_class)
+
+
+def require_admin(actor: User) -> None:
+    if not is_admin(actor):
+        raise Forbidden()
+
+
+def require_class_manager(actor: User, school_class: SchoolClass) -> None:
+    if not can_manage_class(actor, school_class):
+        raise Forbidden()
+
+
+def require_session_manager(actor: User, session: ClassSession) -> None:
+    require_class_manager(actor, session.school_class)
+
+
+def taught_class_ids(actor: User):
+    """A subquery of the class ids ``actor`` teaches (empty for non-teachers)."""
+    teacher_id = actor.teacher.id if actor.teacher else None
+    return select(SchoolClass.id).where(SchoolClass.teacher_id == teacher_id)
+
+
+def require_student_reader(actor: User, student_id: uuid.UUID) -> None:
+    """A student's own figures: themself, an admin, or a teacher of one of their classes.
+
+    A teacher with no class in common with the student (enrolled or with records) gets 403
+    rather than an empty page, so a teacher cannot probe which ids are students.
+    """
+    if is_admin(actor):
+        return
+    if actor.role == Role.STUDENT:
+        if actor.student is not None and actor.student.id == student_id:
+            return
+        raise Forbidden()
+    if actor.role == Role.TEACHER and actor.teacher is not None:
+        taught = taught_class_ids(actor)
+        enrolled = exists().where(
+            Enrollment.student_id == student_id, Enrollment.class_id.in_(taught)
+        )
+        recorded = exists().where(
+            Attendance.student_id == student_id,
+            Attendance.session_id.in_(
+                select(ClassSession.id).where(ClassSession.class_id.in_(taught))
+            ),
+        )
+        if db.session.scalar(select(enrolled | recorded)):
+            return
+    raise Forbidden()

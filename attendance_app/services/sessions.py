@@ -1,0 +1,123 @@
+"""Class sessions: create, start and end (SCHEDULED → ACTIVE → ENDED)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
+from attendance_app.services import events, permissions
+from attendance_app.services.errors import Invalid, NotFound
+from attendance_app.services.statistics import SessionStatistics, session_statistics
+from attendance_app.services.transaction import unit_of_work
+
+SESSION_NOT_FOUND = "Session not found."
+CLASS_NOT_FOUND = "Class not found."
+
+_MOVES = {"start": SessionStatus.SCHEDULED, "end": SessionStatus.ACTIVE}
+
+
+def bad_move(verb: str, status: SessionStatus) -> str:
+    return f"Cannot {verb} a session that is {status.value}"
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    session: ClassSession
+    statistics: SessionStatistics
+
+
+def load_session(session_id: uuid.UUID, *, lock: str | None = None) -> ClassSession:
+    """The session with its class, subject and teacher, fresh from the database (one query).
+
+    ``lock="share"`` (marks) lets many marks run together but waits for, and blocks, the
+    ``lock="update"`` of start/end, so no mark lands in a session that is ending. SQLite
+    needs neither: its write transactions are serialised by BEGIN IMMEDIATE.
+    Raises NotFound.
+    """
+    stmt = (
+        select(ClassSession)
+        .where(ClassSession.id == session_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock is not None:
+        stmt = stmt.with_for_update(of=ClassSession, read=lock == "share")
+    session = db.session.scalars(stmt).unique().one_or_none()
+    if session is None:
+        raise NotFound(SESSION_NOT_FOUND)
+    return session
+
+
+def get_session_for(actor: User, session_id: uuid.UUID) -> ClassSession:
+    """A session ``actor`` may manage. Raises NotFound, Forbidden."""
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    return session
+
+
+def session_detail(*, actor: User, session_id: uuid.UUID) -> SessionResult:
+    session = get_session_for(actor, session_id)
+    return SessionResult(session, session_statistics(session))
+
+
+@unit_of_work
+def create_session(*, actor: User, class_id: uuid.UUID) -> SessionResult:
+    """Schedule a new session of a class. Raises NotFound (class), Forbidden."""
+    school_class = db.session.get(SchoolClass, class_id)
+    if school_class is None:
+        raise NotFound(CLASS_NOT_FOUND)
+    permissions.require_class_manager(actor, school_class)
+    session = ClassSession(class_id=class_id, status=SessionStatus.SCHEDULED)
+    session.school_class = school_class
+    db.session.add(session)
+    db.session.flush()
+    return SessionResult(session, session_statistics(session))
+
+
+@unit_of_work
+def start_session(
+    *, actor: User, session_id: uuid.UUID, at: datetime | None = None
+) -> SessionResult:
+    """SCHEDULED → ACTIVE with ``start_time`` now. Raises NotFound, Forbidden, Invalid."""
+    return _move(actor, session_id, "start", at or utcnow())
+
+
+@unit_of_work
+def end_session(*, actor: User, session_id: uuid.UUID, at: datetime | None = None) -> SessionResult:
+    """ACTIVE → ENDED with ``end_time`` now; the attendance locks. Raises as start_session."""
+    return _move(actor, session_id, "end", at or utcnow())
+
+
+def _move(actor: User, session_id: uuid.UUID, verb: str, now: datetime) -> SessionResult:
+    session = load_session(session_id, lock="update")
+    permissions.require_session_manager(actor, session)
+    if session.status != _MOVES[verb]:
+        raise Invalid(bad_move(verb, session.status), field="status")
+    if verb == "start":
+        session.status, session.start_time = SessionStatus.ACTIVE, now
+    else:
+        session.status, session.end_time = SessionStatus.ENDED, now
+    db.session.flush()
+    events.record(
+        db.session,
+        events.SessionStatusChanged(session.id, session.status.value, session.is_locked),
+    )
+    return SessionResult(session, session_statistics(session))
+
+
+def list_sessions(*, actor: User, class_id: uuid.UUID) -> list[ClassSession]:
+    """A class's sessions, newest first. Raises NotFound, Forbidden."""
+    school_class = db.session.get(SchoolClass, class_id)
+    if school_class is None:
+        raise NotFound(CLASS_NOT_FOUND)
+    permissions.require_class_manager(actor, school_class)
+    stmt = (
+        select(ClassSession)
+        .where(ClassSession.class_id == class_id)
+        .order_by(ClassSession.start_time.desc().nulls_first(), ClassSession.created_at.desc())
+    )
+    return list(db.session.scalars(stmt).unique())

@@ -1,0 +1,74 @@
+"""``@unit_of_work``: one transaction per public service call, committed at the outermost."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from attendance_app.database import WRITE_INTENT
+from attendance_app.extensions import db
+from attendance_app.services import events
+from attendance_app.services.errors import Conflict
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_DEPTH = "uow_depth"
+
+
+def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` in one write transaction: commit on success, roll back on any error.
+
+    Nested calls join the outer transaction. After commit the recorded domain events are
+    dispatched (broadcasts), outside the transaction.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = db.session()
+        depth = session.info.get(_DEPTH, 0)
+        if depth == 0:
+            _begin_write(session)
+        session.info[_DEPTH] = depth + 1
+        try:
+            result = fn(*args, **kwargs)
+            if depth == 0:
+                session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise _integrity_to_conflict(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.info[_DEPTH] = depth
+        if depth == 0:
+            events.dispatch_committed(session)
+        return result
+
+    return wrapper
+
+
+def _begin_write(session) -> None:
+    """End any read transaction the request began, then begin one that intends to write.
+
+    On SQLite the write intent makes the transaction BEGIN IMMEDIATE (see database.py).
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_INTENT: True})
+
+
+def _integrity_to_conflict(exc: IntegrityError) -> Exception:
+    """A unique violation that slipped past a service's own check is still a 409, not a 500."""
+    from attendance_app.services.attendance import ALREADY_MARKED
+
+    text = str(exc.orig).lower()
+    if "unique_attendance_per_session" in text or (
+        "unique" in text and "attendance.session_id" in text
+    ):
+        return Conflict(ALREADY_MARKED, field="non_field_errors")
+    return Conflict("This change conflicts with existing data.", field="non_field_errors")

@@ -1,0 +1,158 @@
+"""Fixtures: a real database (SQLite file, or a fresh PostgreSQL database when DATABASE_URL
+points at PostgreSQL) built by the migrations, emptied after every test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from attendance_app import create_app
+from attendance_app.config import normalise_database_url
+from attendance_app.extensions import db
+
+TEST_SETTINGS = {
+    "ENV_NAME": "test",
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "SOCKETIO_ASYNC_MODE": "threading",
+    # Fast hashing in tests only; production uses scrypt (config.py).
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "SOCKETIO_MESSAGE_QUEUE": None,
+}
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A database of our own for this test run (and xdist worker)."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not _is_postgres(base):
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+        return
+    url = make_url(normalise_database_url(base))
+    name = f"attendance_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    """One app for the run; its schema built by the Alembic migrations, as in production."""
+    from flask_migrate import upgrade
+
+    application = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url})
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_database(request, app: Flask) -> Iterator[None]:
+    """Every test starts from an empty database (rows deleted after each test)."""
+    yield
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    """An app context for tests that call services directly (not with the HTTP client)."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+class ApiClient:
+    """The test client with a token: ``api.post("/api/...", json={...})``."""
+
+    def __init__(self, client: FlaskClient, token: str | None):
+        self.client = client
+        self.token = token
+
+    def _headers(self, headers: dict | None) -> dict:
+        out = dict(headers or {})
+        if self.token is not None:
+            out.setdefault("Authorization", f"Bearer {self.token}")
+        return out
+
+    def __getattr__(self, method: str):
+        if method not in {"get", "post", "put", "patch", "delete", "open"}:
+            raise AttributeError(method)
+        call = getattr(self.client, method)
+
+        def send(path: str, headers: dict | None = None, **kw):
+            return call(path, headers=self._headers(headers), **kw)
+
+        return send
+
+
+@pytest.fixture
+def api_as(app: Flask):
+    """``api_as(person)`` → an ApiClient authenticated with that person's token."""
+
+    def make(person) -> ApiClient:
+        return ApiClient(app.test_client(), getattr(person, "token", person))
+
+    return make
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: Flask):
+    """``with count_queries() as q: ...`` then ``q.count`` SQL statements were executed."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            counter.statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
