@@ -27,8 +27,13 @@ def create_user_command(email, password, role, first_name, last_name, student_id
 
     try:
         user = create_user(
-            actor=None, email=email, password=password, first_name=first_name,
-            last_name=last_name, role=Role(role), student_number=student_id,
+            actor=None,
+            email=email,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            role=Role(role),
+            student_number=student_id,
         )
     except DomainError as err:
         field = f"{err.field}: " if err.field else ""

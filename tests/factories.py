@@ -70,14 +70,25 @@ def make_person(
         number = f"S{n:05d}{uuid.uuid4().hex[:3].upper()}"
     with app.app_context():
         user = people.create_user(
-            actor=None, email=email, password=PASSWORD, first_name=first_name,
-            last_name=last_name, role=role, student_number=number,
+            actor=None,
+            email=email,
+            password=PASSWORD,
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+            student_number=number,
         )
         token = people.issue_token(email=email, password=PASSWORD).token if with_token else ""
         profile = user.student or user.teacher
         person = Person(
-            user.id, user.email, first_name, last_name, role, token,
-            profile.id if profile else None, number if role == Role.STUDENT else None,
+            user.id,
+            user.email,
+            first_name,
+            last_name,
+            role,
+            token,
+            profile.id if profile else None,
+            number if role == Role.STUDENT else None,
         )
         db.session.remove()
     return person
@@ -114,7 +125,9 @@ def make_class(
         a = actor(admin.user_id)
         subject = school.create_subject(actor=a, code=code, name=f"Subject {code}")
         school_class = school.create_class(
-            actor=a, subject_id=subject.id, teacher_id=teacher.profile_id,
+            actor=a,
+            subject_id=subject.id,
+            teacher_id=teacher.profile_id,
             name=name or f"{code} Section A",
         )
         if students:
@@ -127,8 +140,13 @@ def make_class(
 
 
 def make_session(
-    app: Flask, klass: ClassInfo, *, start: bool = True, end: bool = False,
-    start_at: datetime | None = None, end_at: datetime | None = None,
+    app: Flask,
+    klass: ClassInfo,
+    *,
+    start: bool = True,
+    end: bool = False,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
 ) -> uuid.UUID:
     """A session of ``klass``, started (ACTIVE) by default, ENDED with ``end=True``."""
     with app.app_context():
@@ -144,15 +162,25 @@ def make_session(
 
 
 def mark(
-    app: Flask, klass: ClassInfo, session_id: uuid.UUID, student: Person,
-    status: AttendanceStatus | str, *, notes: str | None = None, at: datetime | None = None,
+    app: Flask,
+    klass: ClassInfo,
+    session_id: uuid.UUID,
+    student: Person,
+    status: AttendanceStatus | str,
+    *,
+    notes: str | None = None,
+    at: datetime | None = None,
 ) -> uuid.UUID:
     """Mark one student through the service (as the class's teacher); the record id."""
     with app.app_context():
         result = attendance.mark_attendance(
-            actor=actor(klass.teacher.user_id), session_id=session_id,
-            student_id=student.profile_id, status=AttendanceStatus(status), notes=notes,
-            channel=Channel.API, at=at,
+            actor=actor(klass.teacher.user_id),
+            session_id=session_id,
+            student_id=student.profile_id,
+            status=AttendanceStatus(status),
+            notes=notes,
+            channel=Channel.API,
+            at=at,
         )
         db.session.remove()
     return result.row.record.id

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from marshmallow import ValidationError
 from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from attendance_app.services.errors import DomainError

@@ -178,7 +178,9 @@ def classes_create():
     """
     data = ClassCreate().load(json_body())
     school_class = school.create_class(
-        actor=actor(), subject_id=data["subject_id"], teacher_id=data["teacher_id"],
+        actor=actor(),
+        subject_id=data["subject_id"],
+        teacher_id=data["teacher_id"],
         name=data["name"],
     )
     return jsonify(class_body(school_class, 0)), 201

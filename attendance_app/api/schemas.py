@@ -192,9 +192,7 @@ class HistoryQuery(Base):
     limit = fields.Integer(
         load_default=None,
         strict=False,
-        validate=validate.Range(
-            min=1, max=5000, error="Ensure this value is between 1 and 5000."
-        ),
+        validate=validate.Range(min=1, max=5000, error="Ensure this value is between 1 and 5000."),
         error_messages={"invalid": "A valid integer is required."},
     )
     cursor = fields.String(load_default=None)

@@ -14,7 +14,6 @@ from attendance_app.services import sessions
 from attendance_app.services.statistics import statistics_for_sessions
 
 
-
 @bp.post("/sessions/")
 def sessions_create():
     """Schedule a session of a class (its TEACHER or an ADMIN).
@@ -87,7 +86,7 @@ def sessions_start(session_id: uuid.UUID):
         - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
       responses:
         200: {description: The session, ACTIVE}
-        400: {description: "Not SCHEDULED: {\\"status\\": [\\"Cannot start a session that is ACTIVE\\"]}"}
+        400: {description: "Not SCHEDULED, e.g. Cannot start a session that is ACTIVE"}
         403: {description: Not the class's teacher}
         404: {description: Session not found.}
     """
@@ -106,7 +105,7 @@ def sessions_end(session_id: uuid.UUID):
         - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
       responses:
         200: {description: The session, ENDED}
-        400: {description: "Not ACTIVE: {\\"status\\": [\\"Cannot end a session that is SCHEDULED\\"]}"}
+        400: {description: "Not ACTIVE, e.g. Cannot end a session that is SCHEDULED"}
         403: {description: Not the class's teacher}
         404: {description: Session not found.}
     """

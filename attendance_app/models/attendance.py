@@ -33,8 +33,7 @@ class Attendance(IdMixin, TimestampMixin, Base):
         ForeignKey("class_sessions.id", ondelete="CASCADE")
     )
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
-    status: Mapped[AttendanceStatus] = mapped_column(
-        enum_column(AttendanceStatus, "status"))
+    status: Mapped[AttendanceStatus] = mapped_column(enum_column(AttendanceStatus, "status"))
     marked_at: Mapped[datetime]
     marked_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -67,13 +66,14 @@ class AttendanceChange(IdMixin, Base):
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     changed_at: Mapped[datetime]
-    channel: Mapped[Channel] = mapped_column(
-        enum_column(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     group_id: Mapped[uuid.UUID | None]
     old_status: Mapped[AttendanceStatus | None] = mapped_column(
-        enum_column(AttendanceStatus, "old_status"))
+        enum_column(AttendanceStatus, "old_status")
+    )
     new_status: Mapped[AttendanceStatus | None] = mapped_column(
-        enum_column(AttendanceStatus, "new_status"))
+        enum_column(AttendanceStatus, "new_status")
+    )
     old_notes: Mapped[str | None] = mapped_column(Text)
     new_notes: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(200))

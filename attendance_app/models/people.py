@@ -24,8 +24,7 @@ class User(IdMixin, TimestampMixin, UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     first_name: Mapped[str] = mapped_column(String(150))
     last_name: Mapped[str] = mapped_column(String(150))
-    role: Mapped[Role] = mapped_column(
-        enum_column(Role, "role"), index=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped on logout-everywhere / deactivation so old login cookies stop working.
     session_version: Mapped[int] = mapped_column(default=1)

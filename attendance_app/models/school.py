@@ -34,9 +34,7 @@ class SchoolClass(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
 
     subject: Mapped[Subject] = relationship(lazy="joined", innerjoin=True)
-    teacher: Mapped[Teacher] = relationship(
-        back_populates="classes", lazy="joined", innerjoin=True
-    )
+    teacher: Mapped[Teacher] = relationship(back_populates="classes", lazy="joined", innerjoin=True)
     students: Mapped[list[Student]] = relationship(
         secondary="enrollments", back_populates="classes", lazy="raise", viewonly=True
     )

@@ -19,9 +19,7 @@ class ClassSession(IdMixin, TimestampMixin, Base):
         Index("ix_class_sessions_status", "status"),
     )
 
-    class_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("school_classes.id", ondelete="CASCADE")
-    )
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school_classes.id", ondelete="CASCADE"))
     status: Mapped[SessionStatus] = mapped_column(
         enum_column(SessionStatus, "status"), default=SessionStatus.SCHEDULED
     )

@@ -37,7 +37,7 @@ DUPLICATE_IN_REQUEST = "Duplicate student in request"
 RECORD_NOT_FOUND = "Attendance record not found."
 NOTHING_TO_UPDATE = "Provide status or notes to update."
 
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 #: The order a tap moves through; an unmarked student becomes PRESENT.
 CYCLE = (AttendanceStatus.PRESENT, AttendanceStatus.ABSENT, AttendanceStatus.LATE)
@@ -52,9 +52,7 @@ def session_ended_message(end_time: datetime) -> str:
 
 
 def not_enrolled_message(student: Student, session: ClassSession) -> str:
-    return (
-        f"Student '{student.student_number}' is not enrolled in '{session.school_class.name}'"
-    )
+    return f"Student '{student.student_number}' is not enrolled in '{session.school_class.name}'"
 
 
 def next_status(current: AttendanceStatus | None) -> AttendanceStatus:
@@ -166,15 +164,21 @@ def _insert_records(
     return {student_id: record_id for record_id, student_id in result}
 
 
-def _audit(rows: list[dict], actor: User | None, channel: Channel, now: datetime,
-           group_id: uuid.UUID | None = None) -> None:
+def _audit(
+    rows: list[dict],
+    actor: User | None,
+    channel: Channel,
+    now: datetime,
+    group_id: uuid.UUID | None = None,
+) -> None:
     """Append audit rows (one INSERT for all of them)."""
     if not rows:
         return
     for row in rows:
         row.setdefault("id", uuid.uuid4())
-        row.update(actor_id=actor.id if actor else None, changed_at=now, channel=channel,
-                   group_id=group_id)
+        row.update(
+            actor_id=actor.id if actor else None, changed_at=now, channel=channel, group_id=group_id
+        )
     db.session.execute(insert(AttendanceChange).values(rows))
 
 
@@ -212,15 +216,31 @@ def mark_attendance(
         raise Conflict(ALREADY_MARKED, field="non_field_errors")
     record_id = created[student_id]
     _audit(
-        [{"attendance_id": record_id, "session_id": session.id, "student_id": student_id,
-          "new_status": status, "new_notes": notes or ""}],
-        actor, channel, now,
+        [
+            {
+                "attendance_id": record_id,
+                "session_id": session.id,
+                "student_id": student_id,
+                "new_status": status,
+                "new_notes": notes or "",
+            }
+        ],
+        actor,
+        channel,
+        now,
     )
     events.record(db.session, events.AttendanceChanged(session.id, (record_id,), actor.id))
     record = Attendance(
-        id=record_id, session_id=session.id, student_id=student_id, status=status,
-        notes=notes or "", marked_at=now, marked_by_id=actor.id, created_at=now,
-        updated_at=now, version=1,
+        id=record_id,
+        session_id=session.id,
+        student_id=student_id,
+        status=status,
+        notes=notes or "",
+        marked_at=now,
+        marked_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        version=1,
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name))
 
@@ -243,35 +263,63 @@ def mark_attendance_bulk(
         raise Invalid(DUPLICATE_IN_REQUEST, field="records")
     session = _open_session_for_marking(actor, session_id)
     students = _load_students(ids)
-    missing = {str(i): {"student_id": [STUDENT_NOT_FOUND]}
-               for i, sid in enumerate(ids) if sid not in students}
+    missing = {
+        str(i): {"student_id": [STUDENT_NOT_FOUND]}
+        for i, sid in enumerate(ids)
+        if sid not in students
+    }
     if missing:
         raise NotFound(STUDENT_NOT_FOUND, field="records", errors=missing)
     enrolled = _enrolled_ids(session, ids)
-    outside = {str(i): {"student": [not_enrolled_message(students[sid], session)]}
-               for i, sid in enumerate(ids) if sid not in enrolled}
+    outside = {
+        str(i): {"student": [not_enrolled_message(students[sid], session)]}
+        for i, sid in enumerate(ids)
+        if sid not in enrolled
+    }
     if outside:
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
     created = _insert_records(session, entries, actor, now)
-    clashes = {str(i): {"non_field_errors": [ALREADY_MARKED]}
-               for i, sid in enumerate(ids) if sid not in created}
+    clashes = {
+        str(i): {"non_field_errors": [ALREADY_MARKED]}
+        for i, sid in enumerate(ids)
+        if sid not in created
+    }
     if clashes:
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
     group_id = uuid.uuid4()
     _audit(
-        [{"attendance_id": created[e.student_id], "session_id": session.id,
-          "student_id": e.student_id, "new_status": e.status, "new_notes": e.notes or ""}
-         for e in entries],
-        actor, Channel.BULK, now, group_id,
+        [
+            {
+                "attendance_id": created[e.student_id],
+                "session_id": session.id,
+                "student_id": e.student_id,
+                "new_status": e.status,
+                "new_notes": e.notes or "",
+            }
+            for e in entries
+        ],
+        actor,
+        Channel.BULK,
+        now,
+        group_id,
     )
     record_ids = [created[sid] for sid in ids]
     events.record(db.session, events.AttendanceChanged(session.id, tuple(record_ids), actor.id))
     rows = [
         RecordRow(
-            Attendance(id=created[e.student_id], session_id=session.id, student_id=e.student_id,
-                       status=e.status, notes=e.notes or "", marked_at=now,
-                       marked_by_id=actor.id, created_at=now, updated_at=now, version=1),
+            Attendance(
+                id=created[e.student_id],
+                session_id=session.id,
+                student_id=e.student_id,
+                status=e.status,
+                notes=e.notes or "",
+                marked_at=now,
+                marked_by_id=actor.id,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            ),
             students[e.student_id],
             actor.full_name,
         )
@@ -315,15 +363,24 @@ def initialise_session(
         session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
     )
     _audit(
-        [{"attendance_id": rid, "session_id": session.id, "student_id": sid,
-          "new_status": default_status, "new_notes": ""} for sid, rid in created.items()],
-        actor, Channel.BULK, now, uuid.uuid4(),
+        [
+            {
+                "attendance_id": rid,
+                "session_id": session.id,
+                "student_id": sid,
+                "new_status": default_status,
+                "new_notes": "",
+            }
+            for sid, rid in created.items()
+        ],
+        actor,
+        Channel.BULK,
+        now,
+        uuid.uuid4(),
     )
     record_ids = list(created.values())
     if record_ids:
-        events.record(
-            db.session, events.AttendanceChanged(session.id, tuple(record_ids), actor.id)
-        )
+        events.record(db.session, events.AttendanceChanged(session.id, tuple(record_ids), actor.id))
     return InitialiseResult(session, len(record_ids), default_status, record_ids)
 
 
@@ -362,8 +419,7 @@ def update_attendance(
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     now = at or utcnow()
-    values: dict = {"marked_by_id": actor.id, "updated_at": now,
-                    "version": Attendance.version + 1}
+    values: dict = {"marked_by_id": actor.id, "updated_at": now, "version": Attendance.version + 1}
     if status is not None:
         values["status"] = status
     if notes is not None:
@@ -371,10 +427,20 @@ def update_attendance(
     db.session.execute(update(Attendance).where(Attendance.id == attendance_id).values(values))
     # The record row is locked since it was read, so these are the values being replaced.
     _audit(
-        [{"attendance_id": record.id, "session_id": session.id, "student_id": record.student_id,
-          "old_status": record.status, "new_status": status or record.status,
-          "old_notes": record.notes, "new_notes": notes if notes is not None else record.notes}],
-        actor, channel, now,
+        [
+            {
+                "attendance_id": record.id,
+                "session_id": session.id,
+                "student_id": record.student_id,
+                "old_status": record.status,
+                "new_status": status or record.status,
+                "old_notes": record.notes,
+                "new_notes": notes if notes is not None else record.notes,
+            }
+        ],
+        actor,
+        channel,
+        now,
     )
     events.record(db.session, events.AttendanceChanged(session.id, (record.id,), actor.id))
     db.session.refresh(record)

@@ -86,7 +86,9 @@ def create_user(
         db.session.flush()
     except IntegrityError as exc:  # a concurrent request took the email or number first
         field = "email" if "email" in str(exc.orig).lower() else "student_id"
-        raise Invalid(EMAIL_TAKEN if field == "email" else STUDENT_NUMBER_TAKEN, field=field) from exc
+        raise Invalid(
+            EMAIL_TAKEN if field == "email" else STUDENT_NUMBER_TAKEN, field=field
+        ) from exc
     return user
 
 

@@ -136,12 +136,11 @@ def enroll_students(
         raise NotFound(CLASS_NOT_FOUND)
     wanted = list(dict.fromkeys(student_ids))
     known = set(db.session.scalars(select(Student.id).where(Student.id.in_(wanted))))
-    missing = {
-        str(i): [invalid_pk(sid)] for i, sid in enumerate(student_ids) if sid not in known
-    }
+    missing = {str(i): [invalid_pk(sid)] for i, sid in enumerate(student_ids) if sid not in known}
     if missing:
-        raise Invalid(invalid_pk(student_ids[int(next(iter(missing)))]), field="student_ids",
-                      errors=missing)
+        raise Invalid(
+            invalid_pk(student_ids[int(next(iter(missing)))]), field="student_ids", errors=missing
+        )
     added = 0
     if wanted:
         rows = db.session.execute(
