@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from attendance_app.config import load_config
-from attendance_app.database import configure_engine
-from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build an app: settings from the environment, then ``config`` overrides (tests)."""
+    # Imported here, not at the top: `python -m attendance_app.server` imports this package
+    # before server.py runs, and server.py must monkey-patch (eventlet/gevent) before
+    # threading, ssl, socket or any library is imported. Keep this module's top import-free.
+    import logging
+
+    from flask import Flask
+
+    from attendance_app.config import load_config
+    from attendance_app.database import configure_engine
+    from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
+
     app = Flask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -70,9 +70,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):
         # Routing errors happen before a blueprint is chosen, so /api/ paths get their JSON
-        # shape here; other paths keep Flask's (or the web edge's) handling.
+        # shape here; other paths go to the web edge's error pages (PAGE_ERRORS).
         if not is_api_request() or e.code is None:
-            return e
+            return _page_error(e)
         if e.code == 405:
             detail = f'Method "{request.method}" not allowed.'
         elif e.code == 404:
@@ -91,4 +91,13 @@ def register(app: Flask) -> None:
     def _server_error(e):
         if is_api_request():
             return jsonify({"detail": "A server error occurred."}), 500
-        return e
+        return _page_error(e)
+
+
+#: app.extensions key under which the web edge registers its error-page renderer.
+PAGE_ERRORS = "attendance.page_errors"
+
+
+def _page_error(e: HTTPException):
+    render = current_app.extensions.get(PAGE_ERRORS)
+    return render(e) if render else e

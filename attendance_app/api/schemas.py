@@ -96,12 +96,19 @@ class ClassCreate(Base):
     name = text_field(required=True, max_length=200)
 
 
+class ListOf(fields.List):
+    """A JSON array; anything else gets DRF's 'Expected a list of items but got type "str".'."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError(
+                f'Expected a list of items but got type "{type(value).__name__}".'
+            )
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class EnrollmentCreate(Base):
-    student_ids = fields.List(
-        uuid_field(),
-        required=True,
-        error_messages=_messages(invalid='Expected a list of items but got type "{input}".'),
-    )
+    student_ids = ListOf(uuid_field(), required=True, error_messages=_messages())
 
 
 class ListQuery(Base):

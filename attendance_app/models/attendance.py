@@ -39,6 +39,8 @@ class Attendance(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     notes: Mapped[str] = mapped_column(Text, default="")
+    # When the student became LATE (the tap's time), for "+12 min"; None unless LATE.
+    late_at: Mapped[datetime | None]
     # Bumped on every change; lets two devices detect that they saw an older state.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -148,6 +148,7 @@ def _insert_records(
             "status": e.status,
             "notes": e.notes or "",
             "marked_at": now,
+            "late_at": now if e.status == AttendanceStatus.LATE else None,
             "marked_by_id": actor.id,
             "created_at": now,
             "updated_at": now,
@@ -241,6 +242,7 @@ def mark_attendance(
         created_at=now,
         updated_at=now,
         version=1,
+        late_at=now if status == AttendanceStatus.LATE else None,
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name))
 
@@ -319,6 +321,7 @@ def mark_attendance_bulk(
                 created_at=now,
                 updated_at=now,
                 version=1,
+                late_at=now if e.status == AttendanceStatus.LATE else None,
             ),
             students[e.student_id],
             actor.full_name,
@@ -422,20 +425,26 @@ def update_attendance(
     values: dict = {"marked_by_id": actor.id, "updated_at": now, "version": Attendance.version + 1}
     if status is not None:
         values["status"] = status
+        if status != AttendanceStatus.LATE:
+            values["late_at"] = None
+        elif record.status != AttendanceStatus.LATE:
+            values["late_at"] = now
     if notes is not None:
         values["notes"] = notes
+    # The record row is locked since it was read, so these are the values being replaced;
+    # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
+    old_status, old_notes = record.status, record.notes
     db.session.execute(update(Attendance).where(Attendance.id == attendance_id).values(values))
-    # The record row is locked since it was read, so these are the values being replaced.
     _audit(
         [
             {
                 "attendance_id": record.id,
                 "session_id": session.id,
                 "student_id": record.student_id,
-                "old_status": record.status,
-                "new_status": status or record.status,
-                "old_notes": record.notes,
-                "new_notes": notes if notes is not None else record.notes,
+                "old_status": old_status,
+                "new_status": status or old_status,
+                "old_notes": old_notes,
+                "new_notes": notes if notes is not None else old_notes,
             }
         ],
         actor,
@@ -446,3 +455,60 @@ def update_attendance(
     db.session.refresh(record)
     student = _load_students([record.student_id])[record.student_id]
     return UpdateResult(session, RecordRow(record, student, actor.full_name))
+
+
+@unit_of_work
+def set_status(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    status: AttendanceStatus,
+    channel: Channel,
+    at: datetime | None = None,
+) -> MarkResult:
+    """A tap on the roster: create the student's record or change it, whichever applies.
+
+    The first tap creates (all the marking rules apply); later taps update (rule 3 applies).
+    When two devices create at once, the loser's insert finds the winner's row (rule 2 holds
+    in the database) and becomes an update instead, so the teacher never sees a 409.
+    """
+    for _ in range(2):
+        record_id = db.session.scalar(
+            select(Attendance.id).where(
+                Attendance.session_id == session_id, Attendance.student_id == student_id
+            )
+        )
+        if record_id is None:
+            try:
+                return mark_attendance(
+                    actor=actor,
+                    session_id=session_id,
+                    student_id=student_id,
+                    status=status,
+                    channel=channel,
+                    at=at,
+                )
+            except Conflict:
+                continue
+        result = update_attendance(
+            actor=actor, attendance_id=record_id, status=status, channel=channel, at=at
+        )
+        return MarkResult(result.session, result.row)
+    raise Conflict(ALREADY_MARKED, field="non_field_errors")
+
+
+@unit_of_work
+def end_session_marking_unmarked(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    status: AttendanceStatus = AttendanceStatus.ABSENT,
+    at: datetime | None = None,
+):
+    """Give every unmarked student ``status``, then end and lock the session, in one
+    transaction: nobody ever sees the session ended with the fill half done."""
+    from attendance_app.services.sessions import end_session
+
+    initialise_session(actor=actor, session_id=session_id, default_status=status, at=at)
+    return end_session(actor=actor, session_id=session_id, at=at)

@@ -99,7 +99,8 @@ def enrolled_counts(class_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         .where(Enrollment.class_id.in_(class_ids))
         .group_by(Enrollment.class_id)
     )
-    return dict(rows.tuples())
+    # Unpack the rows: SQLAlchemy 2.1's deprecated Result.tuples() no longer feeds dict().
+    return {class_id: count for class_id, count in rows}
 
 
 def enrolled_students(class_id: uuid.UUID) -> list[Student]:

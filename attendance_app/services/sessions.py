@@ -121,3 +121,22 @@ def list_sessions(*, actor: User, class_id: uuid.UUID) -> list[ClassSession]:
         .order_by(ClassSession.start_time.desc().nulls_first(), ClassSession.created_at.desc())
     )
     return list(db.session.scalars(stmt).unique())
+
+
+def sessions_overview(
+    *, actor: User, day_start: datetime, day_end: datetime
+) -> list[ClassSession]:
+    """The sessions a person deals with today: every ACTIVE or SCHEDULED one of the classes
+    they may manage, and those that started in [day_start, day_end). ACTIVE first."""
+    stmt = select(ClassSession).where(
+        (ClassSession.status != SessionStatus.ENDED)
+        | ((ClassSession.start_time >= day_start) & (ClassSession.start_time < day_end))
+    )
+    if not permissions.is_admin(actor):
+        stmt = stmt.where(ClassSession.class_id.in_(permissions.taught_class_ids(actor)))
+    found = list(db.session.scalars(stmt).unique())
+    order = {SessionStatus.ACTIVE: 0, SessionStatus.SCHEDULED: 1, SessionStatus.ENDED: 2}
+    return sorted(
+        found,
+        key=lambda s: (order[s.status], -(s.start_time.timestamp() if s.start_time else 0)),
+    )

@@ -306,3 +306,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(when), uuid.UUID(rid)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid(INVALID_CURSOR, field="cursor") from exc
+
+
+def rate_over_time(rows: list[HistoryRow]) -> dict:
+    """Chart data: per subject, the cumulative attendance rate after each session, oldest
+    first — the line a student and their teacher watch go up or down."""
+    series: dict[str, list[dict]] = {}
+    totals: dict[str, list[int]] = {}
+    for row in sorted(rows, key=lambda r: r.session.start_time):
+        attended, seen = totals.setdefault(row.subject_code, [0, 0])
+        seen += 1
+        attended += row.record.status != AttendanceStatus.ABSENT
+        totals[row.subject_code] = [attended, seen]
+        series.setdefault(row.subject_code, []).append(
+            {"x": row.session.start_time.date().isoformat(), "y": rate(attended, seen)}
+        )
+    return {"series": [{"label": code, "data": points} for code, points in series.items()]}

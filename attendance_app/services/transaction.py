@@ -22,8 +22,9 @@ _DEPTH = "uow_depth"
 def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` in one write transaction: commit on success, roll back on any error.
 
-    Nested calls join the outer transaction. After commit the recorded domain events are
-    dispatched (broadcasts), outside the transaction.
+    Nested calls join the outer transaction and leave commit and rollback to it, so an
+    outer service may catch a nested one's DomainError and carry on. After commit the
+    recorded domain events are dispatched (broadcasts), outside the transaction.
     """
 
     @functools.wraps(fn)
@@ -38,10 +39,12 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             if depth == 0:
                 session.commit()
         except IntegrityError as exc:
-            session.rollback()
+            if depth == 0:
+                session.rollback()
             raise _integrity_to_conflict(exc) from exc
         except BaseException:
-            session.rollback()
+            if depth == 0:
+                session.rollback()
             raise
         finally:
             session.info[_DEPTH] = depth

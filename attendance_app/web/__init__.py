@@ -1,15 +1,31 @@
-"""The HTML edge (pages and htmx partials). Pages arrive with the classroom issue."""
+"""The HTML edge: pages and htmx partials over the same services as the API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 
 bp = Blueprint("web", __name__)
+
+
+def is_htmx() -> bool:
+    """True for a request htmx made (it sends ``HX-Request: true``)."""
+    return request.headers.get("HX-Request") == "true"
 
 
 def init_app(app: Flask) -> None:
     from attendance_app.extensions import login_manager
     from attendance_app.services.people import load_user_for_login
+    from attendance_app.web import errors
 
     login_manager.user_loader(load_user_for_login)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+    # "basic": a tablet that moves between wifi access points changes IP; "strong" would
+    # log the teacher out mid-lesson.
+    login_manager.session_protection = "basic"
+    errors.register(app)
     app.register_blueprint(bp)
+
+
+from attendance_app.web import auth, classes, history, home, roster  # noqa: E402,F401

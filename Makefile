@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k marking -x"`.
+PYTEST_ARGS ?=
+
+.PHONY: demo test install lint format migrate serve clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the dependency list changes.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(FLASK) db upgrade
+
+## make demo: set up, migrate, load the demo school, print the logins and serve it.
+demo: migrate
+	$(FLASK) demo
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+serve: migrate
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+## make test: set up and run the whole suite (lint, then pytest) on $$DATABASE_URL or SQLite.
+test: install
+	$(BIN)/ruff check attendance_app tests bench wsgi.py
+	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check attendance_app tests bench wsgi.py
+
+format: install
+	$(BIN)/ruff format attendance_app tests bench wsgi.py
+	$(BIN)/ruff check --fix attendance_app tests bench wsgi.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,269 @@
+"""The production server: pages, API and Socket.IO in one process, on eventlet or gevent.
+
+``python -m attendance_app.server --host 127.0.0.1 --port 5000`` (what ``flask serve`` runs).
+``SOCKETIO_ASYNC_MODE`` picks the green-thread library: ``eventlet`` (default) or ``gevent``.
+SIGTERM or Ctrl-C stops accepting, lets requests in flight finish (at most ``GRACE_SECONDS``),
+disconnects Socket.IO clients (their browsers reconnect to the next server) and exits 0.
+"""
+
+# Monkey-patching must happen before socket, ssl, threading or any library is imported,
+# so it comes first; the package ``__init__`` (imported before this module) imports nothing.
+import os
+
+ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
+if ASYNC_MODE == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
+elif ASYNC_MODE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+#: How long requests in flight get to finish after SIGTERM / Ctrl-C.
+GRACE_SECONDS = 10.0
+#: Most simultaneous connections (each Socket.IO client holds one).
+MAX_CONNECTIONS = 1000
+#: Idle keep-alive connections are closed after this long (eventlet; nginx uses 75 s too).
+KEEPALIVE_SECONDS = 75
+
+log = logging.getLogger("attendance.server")
+access_log = logging.getLogger("attendance.access")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m attendance_app.server",
+        description="Serve Attendance (pages, API, Socket.IO) on eventlet or gevent.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
+    return parser.parse_args(argv)
+
+
+def url_for_address(address: tuple) -> str:
+    host, port = address[0], address[1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+class Shutdown:
+    """The shutdown sequence both servers share; the server-specific steps are callables."""
+
+    def __init__(self, socketio) -> None:
+        self.socketio = socketio
+        self.requested = False
+        self.hurry = False
+
+    def request(self, signum: int) -> bool:
+        """Record a signal; True the first time. A second signal cuts the grace period."""
+        name = signal.Signals(signum).name
+        if self.requested:
+            log.warning("%s again: not waiting any longer for requests in flight", name)
+            self.hurry = True
+            return False
+        self.requested = True
+        log.info("%s received: shutting down", name)
+        return True
+
+    def disconnect_clients(self) -> None:
+        """Close every Socket.IO connection of this process; browsers will reconnect."""
+        server = self.socketio.server
+        if server is None:
+            return
+        count = len(server.eio.sockets)
+        try:
+            server.eio.disconnect()
+        except Exception:  # noqa: BLE001 - a broken client must not stop the shutdown
+            log.exception("disconnecting Socket.IO clients failed")
+        if count:
+            log.info("disconnected %d Socket.IO client(s)", count)
+
+    def wait_for(self, busy, sleep) -> bool:
+        """Wait until ``busy()`` is 0 or the grace period ends; True if everything finished."""
+        deadline = time.monotonic() + GRACE_SECONDS
+        while busy() and not self.hurry and time.monotonic() < deadline:
+            sleep(0.05)
+        left = busy()
+        if left:
+            log.warning("%d connection(s) still open after the grace period: closing them", left)
+        return not left
+
+    def stop_background_tasks(self) -> None:
+        if self.socketio.server is not None:
+            self.socketio.server.shutdown()
+
+
+# --- eventlet ---------------------------------------------------------------------------------
+
+
+def serve_eventlet(app, socketio, host: str, port: int) -> int:
+    """eventlet.wsgi.server, as Flask-SocketIO's ``socketio.run`` starts it, minus debug."""
+    import eventlet.wsgi
+    from eventlet import greenthread
+    from eventlet.green import socket as green_socket
+
+    addresses = green_socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not addresses:
+        raise RuntimeError(f"Cannot resolve {host!r}")
+    listener = eventlet.listen(addresses[0][4], addresses[0][0])
+    pool = eventlet.GreenPool(MAX_CONNECTIONS)
+    main = greenthread.getcurrent()
+    shutdown = Shutdown(socketio)
+
+    def run_shutdown() -> None:
+        # Throwing SystemExit into the accept() of wsgi.server makes it stop accepting, close
+        # idle keep-alive connections, mark busy ones to close after their response, and
+        # wait for its pool; this greenthread bounds that wait.
+        greenthread.kill(main, SystemExit)
+        listener.close()
+        shutdown.disconnect_clients()
+        if not shutdown.wait_for(pool.running, eventlet.sleep):
+            for thread in list(pool.coroutines_running):
+                thread.kill()
+        shutdown.stop_background_tasks()
+
+    def watch_signals() -> None:
+        # A Python signal handler cannot safely wake eventlet's hub, so the handler only
+        # sets a flag and this greenthread, waking five times a second, acts on it.
+        while not shutdown.requested:
+            eventlet.sleep(0.2)
+        run_shutdown()
+
+    def on_signal(signum, _frame) -> None:
+        shutdown.request(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    eventlet.spawn(watch_signals)
+
+    announce(listener.getsockname())
+    eventlet.wsgi.server(
+        listener,
+        app,
+        log=access_log,
+        log_output=True,
+        custom_pool=pool,
+        keepalive=KEEPALIVE_SECONDS,
+        debug=False,  # no tracebacks in responses
+    )
+    log.info("stopped")
+    return 0
+
+
+# --- gevent -----------------------------------------------------------------------------------
+
+
+def gevent_handler_class():
+    """gevent-websocket's handler if installed (as ``socketio.run`` does); otherwise pywsgi's
+    own, with which engineio serves WebSockets through simple-websocket."""
+    try:
+        from geventwebsocket.handler import WebSocketHandler as base
+    except ImportError:
+        from gevent.pywsgi import WSGIHandler as base
+
+    class DrainingHandler(base):
+        """Keeps track of connections waiting for their next request, so a shutdown can
+        close them at once instead of waiting for the grace period."""
+
+        def read_requestline(self):
+            import gevent
+
+            server = self.server
+            if server.draining:
+                return ""  # keep-alive ends: the connection closes after its last response
+            server.idle[self] = gevent.getcurrent()
+            try:
+                return super().read_requestline()
+            finally:
+                server.idle.pop(self, None)
+
+    return DrainingHandler
+
+
+def serve_gevent(app, socketio, host: str, port: int) -> int:
+    """gevent.pywsgi.WSGIServer, as Flask-SocketIO's ``socketio.run`` starts it."""
+    import gevent
+    from gevent.pool import Pool
+    from gevent.pywsgi import WSGIServer
+
+    server = WSGIServer(
+        (host, port),
+        app,
+        spawn=Pool(MAX_CONNECTIONS),
+        handler_class=gevent_handler_class(),
+        log=access_log,
+        error_log=log,
+    )
+    server.draining = False
+    server.idle = {}
+    # serve_forever() ends with stop(): it waits this long for the pool, then kills the rest.
+    server.stop_timeout = GRACE_SECONDS + 1
+    shutdown = Shutdown(socketio)
+
+    def run_shutdown() -> None:
+        server.draining = True
+        server.close()  # stop accepting; serve_forever() moves on to stop()
+        for greenlet in list(server.idle.values()):
+            greenlet.kill(block=False)
+        shutdown.disconnect_clients()
+        if not shutdown.wait_for(lambda: len(server.pool), gevent.sleep):
+            server.pool.kill(block=False)
+        shutdown.stop_background_tasks()
+
+    def on_signal(signum: int) -> None:
+        if shutdown.request(signum):
+            run_shutdown()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Runs the callback in a new greenlet when the signal arrives (libev-integrated).
+        gevent.signal_handler(signum, on_signal, signum)
+
+    server.init_socket()
+    announce(server.socket.getsockname())
+    server.serve_forever()
+    log.info("stopped")
+    return 0
+
+
+SERVERS = {"eventlet": serve_eventlet, "gevent": serve_gevent}
+
+
+def announce(address: tuple) -> None:
+    print(
+        f"Attendance ({ASYNC_MODE}) listening on {url_for_address(address)}"
+        " - stop with Ctrl-C or SIGTERM",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the app and serve it until SIGTERM / Ctrl-C; the process exit code."""
+    args = parse_args(argv)
+    if ASYNC_MODE not in SERVERS:
+        print(
+            f"SOCKETIO_ASYNC_MODE={ASYNC_MODE!r}: the server runs on 'eventlet' or 'gevent' "
+            "(threading is for tests only)",
+            file=sys.stderr,
+        )
+        return 2
+
+    from attendance_app import create_app
+    from attendance_app.extensions import socketio
+
+    app = create_app({"SERVER_GREEN": True})
+    if app.config["SOCKETIO_ASYNC_MODE"] != ASYNC_MODE:
+        raise RuntimeError("the app's SOCKETIO_ASYNC_MODE differs from the server's")
+    return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""/: each role's home."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from attendance_app.models import Role, utcnow
+from attendance_app.services import school, sessions
+from attendance_app.services.statistics import statistics_for_sessions
+from attendance_app.web import bp
+
+
+@bp.get("/")
+@login_required
+def home():
+    """Students go to their history; teachers and admins see today's sessions and classes."""
+    actor = current_user._get_current_object()
+    if actor.role == Role.STUDENT:
+        return redirect(url_for("web.student_history", student_id=actor.student.id))
+    now = utcnow()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = sessions.sessions_overview(
+        actor=actor, day_start=day_start, day_end=day_start + timedelta(days=1)
+    )
+    classes = school.list_classes(actor=actor)
+    return render_template(
+        "home/index.html",
+        today=today,
+        stats=statistics_for_sessions([s.id for s in today]),
+        classes=classes,
+        enrolled=school.enrolled_counts([c.id for c in classes]),
+    )

@@ -1,0 +1,122 @@
+"""/sessions/<id>: the roster grid and its htmx endpoints (tap, bulk, notes)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import render_template, request
+from flask_login import current_user, login_required
+
+from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.services import attendance, roster
+from attendance_app.services.errors import DomainError, Invalid
+from attendance_app.services.statistics import session_statistics
+from attendance_app.web import bp
+
+_STATUS_WORDS = {"PRESENT": "Present", "ABSENT": "Absent", "LATE": "Late"}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _status_arg(name: str) -> AttendanceStatus | None:
+    value = (request.form.get(name) or "").upper()
+    if value == "":
+        return None
+    if value not in AttendanceStatus.__members__:
+        raise Invalid(f'"{value}" is not a valid choice.', field=name)
+    return AttendanceStatus(value)
+
+
+@bp.get("/sessions/<uuid:session_id>")
+@login_required
+def roster_page(session_id: uuid.UUID):
+    """The roster of a session for its teacher or an admin."""
+    view = roster.session_roster(actor=_actor(), session_id=session_id)
+    return render_template("sessions/roster.html", roster=view)
+
+
+def _cell_response(session, student_id: uuid.UUID, *, error: str | None = None, status=200):
+    """The student's cell as the server has it, the statistics out of band, an announcement."""
+    row = roster.roster_row(session, student_id)
+    html = render_template(
+        "sessions/_cell_update.html",
+        session=session,
+        row=row,
+        stats=session_statistics(session),
+        error=error,
+        announce=_announcement(row) if error is None else f"Not saved: {error}",
+    )
+    return html, status
+
+
+def _announcement(row) -> str:
+    user = row.student.user
+    word = _STATUS_WORDS.get(row.status.value if row.status else "", "Not marked")
+    return f"{user.last_name}, {user.first_name}: {word}"
+
+
+@bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/status")
+@login_required
+def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
+    """A tap: ``status`` sets it directly (P/A/L keys); otherwise the status moves one step
+    on from ``seen``, the status the page showed (PRESENT → ABSENT → LATE → PRESENT)."""
+    actor = _actor()
+    session = roster.get_session_for(actor, session_id)
+    try:
+        target = _status_arg("status") or attendance.next_status(_status_arg("seen"))
+        result = attendance.set_status(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            status=target,
+            channel=Channel.WEB,
+        )
+    except DomainError as err:
+        if err.status_code in (403, 404):
+            raise
+        # A rule said no: show its message by the cell, which stays as the server has it.
+        return _cell_response(session, student_id, error=err.message, status=err.status_code)
+    return _cell_response(result.session, student_id)
+
+
+@bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/notes")
+@login_required
+def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
+    """Save a marked student's note (e.g. "arrived 10 minutes late")."""
+    actor = _actor()
+    session = roster.get_session_for(actor, session_id)
+    row = roster.roster_row(session, student_id)
+    if row is None:
+        raise Invalid("Student is not on this roster.")
+    notes = (request.form.get("notes") or "").strip()[:2000]
+    try:
+        if row.record is None:
+            raise Invalid("Mark the student before adding a note.", field="notes")
+        attendance.update_attendance(
+            actor=actor, attendance_id=row.record.id, notes=notes, channel=Channel.WEB
+        )
+    except DomainError as err:
+        if err.status_code in (403, 404):
+            raise
+        return _cell_response(session, student_id, error=err.message, status=err.status_code)
+    return _cell_response(session, student_id)
+
+
+@bp.post("/sessions/<uuid:session_id>/mark-unmarked")
+@login_required
+def roster_mark_unmarked(session_id: uuid.UUID):
+    """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
+    actor = _actor()
+    status = _status_arg("status") or AttendanceStatus.PRESENT
+    result = attendance.initialise_session(
+        actor=actor, session_id=session_id, default_status=status
+    )
+    view = roster.session_roster(actor=actor, session_id=session_id)
+    word = _STATUS_WORDS[status.value].lower()
+    return render_template(
+        "sessions/_grid_update.html",
+        roster=view,
+        announce=f"{result.count} unmarked students marked {word}",
+    )

@@ -1,0 +1,40 @@
+// Site-wide behaviour, no inline scripts (the pages run under a strict CSP).
+(function () {
+  "use strict";
+
+  // Every htmx request carries the CSRF token from <meta name="csrf-token">.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
+  });
+
+  function flash(message, category) {
+    var region = document.getElementById("flash");
+    if (!region) { return; }
+    var p = document.createElement("p");
+    p.className = "flash flash-" + (category || "error");
+    p.setAttribute("role", "alert");
+    p.textContent = message;
+    region.replaceChildren(p);
+  }
+  window.attendanceFlash = flash;
+
+  // A network failure never leaves a silently wrong cell: mark the element and say so.
+  document.addEventListener("htmx:sendError", function (event) {
+    var elt = event.detail.elt;
+    var cell = elt && elt.closest ? elt.closest("[data-student-id]") : null;
+    if (cell) { cell.classList.add("pending-retry"); }
+    flash("No connection: that change was not saved. Check the network and tap again.");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 500) {
+      flash("The server failed to answer; nothing was changed. Please try again.");
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    var cell = elt && elt.closest ? elt.closest("[data-student-id]") : null;
+    if (cell && event.detail.successful) { cell.classList.remove("pending-retry"); }
+  });
+})();

@@ -1,0 +1,101 @@
+// The roster: search and filter, keyboard control. Taps themselves are htmx (see _roster.html).
+(function () {
+  "use strict";
+
+  function cells() {
+    return Array.prototype.slice.call(document.querySelectorAll("#roster-grid [data-student-id]"));
+  }
+  function visibleCells() {
+    return cells().filter(function (c) { return !c.hidden; });
+  }
+
+  function applyFilters() {
+    var q = (document.getElementById("roster-search") || {}).value || "";
+    var f = (document.getElementById("roster-filter") || {}).value || "";
+    q = q.trim().toLowerCase();
+    cells().forEach(function (cell) {
+      var status = (cell.dataset.status || "none").toLowerCase();
+      var matches = (!q || (cell.dataset.search || "").indexOf(q) !== -1) && (!f || f === status);
+      cell.hidden = !matches;
+    });
+  }
+
+  function tapButton(cell) { return cell ? cell.querySelector(".cell-tap") : null; }
+
+  function focusedCell() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest("#roster-grid [data-student-id]") : null;
+  }
+
+  function columns(list) {
+    if (list.length < 2) { return 1; }
+    var top = list[0].getBoundingClientRect().top;
+    var n = 0;
+    while (n < list.length && Math.abs(list[n].getBoundingClientRect().top - top) < 4) { n++; }
+    return Math.max(1, n);
+  }
+
+  function move(delta) {
+    var list = visibleCells();
+    if (!list.length) { return; }
+    var current = focusedCell();
+    var i = current ? list.indexOf(current) : -1;
+    var step = Math.abs(delta) === 1 ? delta : (delta > 0 ? columns(list) : -columns(list));
+    var next = list[Math.min(list.length - 1, Math.max(0, i + step))];
+    if (next) { tapButton(next).focus(); }
+  }
+
+  function setStatus(cell, status) {
+    var button = tapButton(cell);
+    if (!button || !button.hasAttribute("hx-post")) { return; }
+    htmx.ajax("POST", button.getAttribute("hx-post"), {
+      target: "#" + cell.id, swap: "outerHTML", values: { status: status }, source: button
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    var typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT");
+    if (event.key === "/" && !typing) {
+      event.preventDefault();
+      document.getElementById("roster-search").focus();
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "P" && event.shiftKey) {
+      var all = document.getElementById("mark-unmarked-present");
+      if (all) { event.preventDefault(); all.click(); }
+      return;
+    }
+    var cell = focusedCell();
+    switch (event.key) {
+      case "ArrowRight": event.preventDefault(); move(1); return;
+      case "ArrowLeft": event.preventDefault(); move(-1); return;
+      case "ArrowDown": event.preventDefault(); move(2); return;
+      case "ArrowUp": event.preventDefault(); move(-2); return;
+    }
+    if (!cell) { return; }
+    var key = event.key.toLowerCase();
+    if (key === "p") { event.preventDefault(); setStatus(cell, "PRESENT"); }
+    else if (key === "a") { event.preventDefault(); setStatus(cell, "ABSENT"); }
+    else if (key === "l") { event.preventDefault(); setStatus(cell, "LATE"); }
+  });
+
+  // After a cell is replaced, keep keyboard focus on it and keep the filters applied.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    applyFilters();
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-student-id]") && event.detail.requestConfig &&
+        document.activeElement === document.body) {
+      var button = tapButton(document.getElementById(elt.id));
+      if (button) { button.focus(); }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var search = document.getElementById("roster-search");
+    var filter = document.getElementById("roster-filter");
+    if (search) { search.addEventListener("input", applyFilters); }
+    if (filter) { filter.addEventListener("change", applyFilters); }
+  });
+})();
