@@ -120,12 +120,15 @@ def serve_eventlet(app, socketio, host: str, port: int) -> int:
     shutdown = Shutdown(socketio)
 
     def run_shutdown() -> None:
-        # Throwing SystemExit into the accept() of wsgi.server makes it stop accepting, close
+        # Clients first: once wsgi.server stops it cuts every WebSocket it counts as idle,
+        # which would reach the browsers as a transport error instead of a close. (They
+        # reconnect after a second or so; by then nothing accepts any more.)
+        shutdown.disconnect_clients()
+        # SystemExit thrown into the accept() of wsgi.server makes it stop accepting, close
         # idle keep-alive connections, mark busy ones to close after their response, and
         # wait for its pool; this greenthread bounds that wait.
         greenthread.kill(main, SystemExit)
         listener.close()
-        shutdown.disconnect_clients()
         if not shutdown.wait_for(pool.running, eventlet.sleep):
             for thread in list(pool.coroutines_running):
                 thread.kill()

@@ -62,4 +62,5 @@ def json_body() -> dict:
 
 def query_args() -> dict:
     """The query string as a flat dict (the last value of a repeated parameter wins)."""
-    return request.args.to_dict()
+    # As Django's QueryDict; MultiDict.to_dict() would keep the first value instead.
+    return {key: values[-1] for key, values in request.args.lists()}

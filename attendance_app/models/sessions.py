@@ -25,6 +25,9 @@ class ClassSession(IdMixin, TimestampMixin, Base):
     )
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
+    # Bumped in the transaction of every change to the session or its attendance; live
+    # broadcasts carry it so a client can ignore anything older than its last snapshot.
+    live_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
     school_class: Mapped[SchoolClass] = relationship(lazy="joined", innerjoin=True)
 

@@ -25,7 +25,7 @@ from attendance_app.models import (
 from attendance_app.services import events, permissions
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
-from attendance_app.services.sessions import load_session
+from attendance_app.services.sessions import bump_live_seq, load_session
 from attendance_app.services.statistics import STUDENT_NOT_FOUND, RecordRow
 from attendance_app.services.transaction import unit_of_work
 
@@ -123,7 +123,7 @@ def _enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> se
 
 def _open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
     """Session exists (404) → actor may mark it (403) → rule 1 (400)."""
-    session = load_session(session_id, lock="share")
+    session = load_session(session_id, lock=True)
     permissions.require_session_manager(actor, session)
     require_markable(session)
     return session
@@ -183,10 +183,12 @@ def _audit(
     db.session.execute(insert(AttendanceChange).values(rows))
 
 
-def _rows_for(session: ClassSession, record_ids: list[uuid.UUID]) -> dict[uuid.UUID, RecordRow]:
-    from attendance_app.services.statistics import session_records
-
-    return {r.record.id: r for r in session_records(session, record_ids=record_ids)}
+def _announce(session: ClassSession, record_ids: tuple[uuid.UUID, ...], actor: User) -> None:
+    """Record the change for broadcast after commit, numbered in the session's sequence."""
+    events.record(
+        db.session,
+        events.AttendanceChanged(session.id, tuple(record_ids), actor.id, bump_live_seq(session)),
+    )
 
 
 @unit_of_work
@@ -230,7 +232,7 @@ def mark_attendance(
         channel,
         now,
     )
-    events.record(db.session, events.AttendanceChanged(session.id, (record_id,), actor.id))
+    _announce(session, (record_id,), actor)
     record = Attendance(
         id=record_id,
         session_id=session.id,
@@ -307,7 +309,7 @@ def mark_attendance_bulk(
         group_id,
     )
     record_ids = [created[sid] for sid in ids]
-    events.record(db.session, events.AttendanceChanged(session.id, tuple(record_ids), actor.id))
+    _announce(session, tuple(record_ids), actor)
     rows = [
         RecordRow(
             Attendance(
@@ -383,7 +385,7 @@ def initialise_session(
     )
     record_ids = list(created.values())
     if record_ids:
-        events.record(db.session, events.AttendanceChanged(session.id, tuple(record_ids), actor.id))
+        _announce(session, tuple(record_ids), actor)
     return InitialiseResult(session, len(record_ids), default_status, record_ids)
 
 
@@ -418,7 +420,7 @@ def update_attendance(
     ).one_or_none()
     if record is None:
         raise NotFound(RECORD_NOT_FOUND)
-    session = load_session(record.session_id, lock="share")
+    session = load_session(record.session_id, lock=True)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     now = at or utcnow()
@@ -451,7 +453,7 @@ def update_attendance(
         channel,
         now,
     )
-    events.record(db.session, events.AttendanceChanged(session.id, (record.id,), actor.id))
+    _announce(session, (record.id,), actor)
     db.session.refresh(record)
     student = _load_students([record.student_id])[record.student_id]
     return UpdateResult(session, RecordRow(record, student, actor.full_name))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ class AttendanceChanged:
     session_id: uuid.UUID
     record_ids: tuple[uuid.UUID, ...]
     actor_id: uuid.UUID | None = None
-    idempotency_key: str | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class SessionStatusChanged:
     session_id: uuid.UUID
     status: str
     is_locked: bool
-    record_ids: tuple[uuid.UUID, ...] = field(default=())
+    actor_id: uuid.UUID | None = None
+    seq: int = 0
 
 
 DomainEvent = AttendanceChanged | SessionStatusChanged

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
@@ -31,25 +31,37 @@ class SessionResult:
     statistics: SessionStatistics
 
 
-def load_session(session_id: uuid.UUID, *, lock: str | None = None) -> ClassSession:
+def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
     """The session with its class, subject and teacher, fresh from the database (one query).
 
-    ``lock="share"`` (marks) lets many marks run together but waits for, and blocks, the
-    ``lock="update"`` of start/end, so no mark lands in a session that is ending. SQLite
-    needs neither: its write transactions are serialised by BEGIN IMMEDIATE.
-    Raises NotFound.
+    ``lock`` takes the session's row lock (PostgreSQL ``FOR UPDATE``) for an operation that
+    changes the session or its attendance: such operations on one session run one after
+    another, so no mark lands in a session that is ending and ``live_seq`` orders them.
+    SQLite needs none: BEGIN IMMEDIATE already serialises writers. Raises NotFound.
     """
     stmt = (
         select(ClassSession)
         .where(ClassSession.id == session_id)
         .execution_options(populate_existing=True)
     )
-    if lock is not None:
-        stmt = stmt.with_for_update(of=ClassSession, read=lock == "share")
+    if lock:
+        stmt = stmt.with_for_update(of=ClassSession)
     session = db.session.scalars(stmt).unique().one_or_none()
     if session is None:
         raise NotFound(SESSION_NOT_FOUND)
     return session
+
+
+def bump_live_seq(session: ClassSession) -> int:
+    """The next broadcast sequence number of ``session`` (in the caller's transaction)."""
+    seq = db.session.execute(
+        update(ClassSession)
+        .where(ClassSession.id == session.id)
+        .values(live_seq=ClassSession.live_seq + 1)
+        .returning(ClassSession.live_seq)
+    ).scalar_one()
+    session.live_seq = seq
+    return seq
 
 
 def get_session_for(actor: User, session_id: uuid.UUID) -> ClassSession:
@@ -93,7 +105,7 @@ def end_session(*, actor: User, session_id: uuid.UUID, at: datetime | None = Non
 
 
 def _move(actor: User, session_id: uuid.UUID, verb: str, now: datetime) -> SessionResult:
-    session = load_session(session_id, lock="update")
+    session = load_session(session_id, lock=True)
     permissions.require_session_manager(actor, session)
     if session.status != _MOVES[verb]:
         raise Invalid(bad_move(verb, session.status), field="status")
@@ -104,7 +116,9 @@ def _move(actor: User, session_id: uuid.UUID, verb: str, now: datetime) -> Sessi
     db.session.flush()
     events.record(
         db.session,
-        events.SessionStatusChanged(session.id, session.status.value, session.is_locked),
+        events.SessionStatusChanged(
+            session.id, session.status.value, session.is_locked, actor.id, bump_live_seq(session)
+        ),
     )
     return SessionResult(session, session_statistics(session))
 
@@ -123,9 +137,7 @@ def list_sessions(*, actor: User, class_id: uuid.UUID) -> list[ClassSession]:
     return list(db.session.scalars(stmt).unique())
 
 
-def sessions_overview(
-    *, actor: User, day_start: datetime, day_end: datetime
-) -> list[ClassSession]:
+def sessions_overview(*, actor: User, day_start: datetime, day_end: datetime) -> list[ClassSession]:
     """The sessions a person deals with today: every ACTIVE or SCHEDULED one of the classes
     they may manage, and those that started in [day_start, day_end). ACTIVE first."""
     stmt = select(ClassSession).where(
