@@ -55,9 +55,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     events.install(db.session)
 
-    from attendance_app import api, cli, web
+    from attendance_app import api, cli, live, web
 
     api.init_app(app)
     web.init_app(app)
+    live.init_app(app)
     cli.register(app)
     return app

@@ -53,7 +53,8 @@ def json_body() -> dict:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: json gives up on very deeply nested arrays/objects.
         raise MalformedBody from exc
     if not isinstance(data, dict):
         raise MalformedBody

@@ -16,6 +16,7 @@ from attendance_app.models import AttendanceStatus, Role
 REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 NOT_BLANK = "This field may not be blank."
+NO_NUL = "Null characters are not allowed."
 EITHER_SINGLE_OR_BULK = "Provide either student_id and status, or records"
 EMPTY_LIST = "This list may not be empty."
 
@@ -28,8 +29,14 @@ def uuid_field(**kw) -> fields.UUID:
     return fields.UUID(error_messages=_messages(invalid_uuid="Must be a valid UUID."), **kw)
 
 
+def _no_nul(value: str) -> None:
+    # DRF's ProhibitNullCharactersValidator; PostgreSQL cannot store NUL in text either.
+    if "\x00" in value:
+        raise ValidationError(NO_NUL)
+
+
 def text_field(*, allow_blank: bool = False, max_length: int | None = None, **kw):
-    validators = []
+    validators = [_no_nul]
     if not allow_blank:
         validators.append(validate.Length(min=1, error=NOT_BLANK))
     if max_length:

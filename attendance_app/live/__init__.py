@@ -1,0 +1,23 @@
+"""The Socket.IO edge: authenticated connections, session rooms, broadcasts after commit."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask
+
+
+def room_for(session_id: uuid.UUID | str) -> str:
+    """The room of a class session; the server alone decides who is in it."""
+    return f"session:{session_id}"
+
+
+def user_room(user_id: uuid.UUID | str) -> str:
+    return f"user:{user_id}"
+
+
+def init_app(app: Flask) -> None:
+    from attendance_app.live import broadcast, handlers  # noqa: F401  (registers handlers)
+    from attendance_app.services import events
+
+    events.subscribe(broadcast.on_committed)

@@ -1,0 +1,76 @@
+"""Committed domain events → ``statistics`` / ``attendance`` / ``session`` broadcasts.
+
+The only module that emits. Runs after the commit (services/events.py), reads the committed
+state in one short read per event, and emits once per operation — a bulk action of 30 rows is
+one ``attendance`` event with 30 records. With ``SOCKETIO_MESSAGE_QUEUE`` set, every emit goes
+through the queue and reaches clients of every server process (and the CLI can emit too).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from attendance_app.extensions import socketio
+from attendance_app.live import room_for
+from attendance_app.services.events import AttendanceChanged, DomainEvent, SessionStatusChanged
+from attendance_app.services.sessions import load_session
+from attendance_app.services.statistics import RecordRow, session_records, session_statistics
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def record_payload(row: RecordRow, session) -> dict:
+    record = row.record
+    late_minutes = None
+    if record.late_at and session.start_time:
+        late_minutes = max(0, int((record.late_at - session.start_time).total_seconds() // 60))
+    return {
+        "id": str(record.id),
+        "student": {"id": str(row.student.id), "student_id": row.student.student_number},
+        "status": record.status.value,
+        "notes": record.notes,
+        "marked_at": _iso(record.marked_at),
+        "updated_at": _iso(record.updated_at),
+        "marked_by": row.marked_by_name,
+        "version": record.version,
+        "late_minutes": late_minutes,
+    }
+
+
+def on_committed(events: list[DomainEvent]) -> None:
+    for event in events:
+        session = load_session(event.session_id)
+        room = room_for(event.session_id)
+        sid = str(event.session_id)
+        stats = session_statistics(session)
+        socketio.emit(
+            "statistics",
+            {"session_id": sid, "statistics": stats.as_dict(), "seq": event.seq},
+            to=room,
+        )
+        if isinstance(event, AttendanceChanged):
+            rows = session_records(session, record_ids=list(event.record_ids))
+            socketio.emit(
+                "attendance",
+                {
+                    "session_id": sid,
+                    "records": [record_payload(r, session) for r in rows],
+                    "seq": event.seq,
+                },
+                to=room,
+            )
+        elif isinstance(event, SessionStatusChanged):
+            socketio.emit(
+                "session",
+                {
+                    "session_id": sid,
+                    "status": event.status,
+                    "is_locked": event.is_locked,
+                    "seq": event.seq,
+                },
+                to=room,
+            )
