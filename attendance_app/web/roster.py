@@ -37,6 +37,16 @@ def roster_page(session_id: uuid.UUID):
     return render_template("sessions/roster.html", roster=view)
 
 
+@bp.get("/sessions/<uuid:session_id>/grid")
+@login_required
+def roster_grid(session_id: uuid.UUID):
+    """The whole grid and statistics as the server has them now: a page that reconnects
+    resynchronises from this (the ``X-Live-Seq`` header says which change it includes)."""
+    view = roster.session_roster(actor=_actor(), session_id=session_id)
+    html = render_template("sessions/_grid_update.html", roster=view, announce="")
+    return html, 200, {"X-Live-Seq": str(view.session.live_seq)}
+
+
 def _cell_response(session, student_id: uuid.UUID, *, error: str | None = None, status=200):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
     row = roster.roster_row(session, student_id)

@@ -1,0 +1,122 @@
+// Live updates of the roster over Socket.IO: join the session's room, apply broadcasts in
+// sequence order, resynchronise from the server after every (re)connect.
+// <body data-live> is "connecting", "live" (joined and in sync) or "offline".
+(function () {
+  "use strict";
+  var WORDS = { PRESENT: "Present", ABSENT: "Absent", LATE: "Late", "": "Not marked" };
+  var body = document.body;
+  var sessionId = body.dataset.sessionId;
+  var seq = parseInt(body.dataset.seq || "0", 10);
+  var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline — changes will resume when the connection is back" };
+
+  function setState(state) {
+    body.dataset.live = state;
+    var label = document.getElementById("live-label");
+    if (label) { label.textContent = LABELS[state]; }
+  }
+
+  function setStats(stats) {
+    Object.keys(stats).forEach(function (key) {
+      var el = document.querySelector('[data-stat="' + key + '"]');
+      if (el) { el.textContent = String(stats[key]); }
+    });
+    var explained = document.querySelector(".rate-explained");
+    if (explained) {
+      explained.textContent = stats.attendance_rate + "% = " + (stats.present + stats.late) + " of " +
+        stats.total_enrolled + " (" + stats.present + " present + " + stats.late + " late) · " +
+        stats.not_marked + " not marked";
+    }
+  }
+
+  function applyRecord(rec) {
+    var cell = document.querySelector('#roster-grid [data-student-id="' + rec.student.id + '"]');
+    if (!cell) { return false; }
+    var version = parseInt(cell.dataset.version || "0", 10);
+    if (rec.version && rec.version < version) { return true; }
+    cell.dataset.status = rec.status;
+    cell.dataset.version = String(rec.version || version);
+    cell.className = cell.className.replace(/\bstatus-\w+/, "status-" + rec.status.toLowerCase());
+    var word = cell.querySelector(".status-word");
+    if (word) {
+      word.textContent = WORDS[rec.status];
+      if (rec.status === "LATE" && rec.late_minutes !== null && rec.late_minutes !== undefined) {
+        var late = document.createElement("span");
+        late.className = "late-minutes";
+        late.textContent = " +" + rec.late_minutes + " min";
+        word.appendChild(late);
+      }
+    }
+    var tap = cell.querySelector(".cell-tap");
+    if (tap && tap.hasAttribute("hx-vals")) {
+      tap.setAttribute("hx-vals", JSON.stringify({ seen: rec.status }));
+    }
+    cell.classList.remove("changed");
+    void cell.offsetWidth;  // restart the highlight animation
+    cell.classList.add("changed");
+    if (rec.marked_by) { cell.setAttribute("data-changed-by", rec.marked_by); }
+    return true;
+  }
+
+  function resync(then) {
+    // The server's whole grid and statistics; resets every cell, so nothing stale remains.
+    var url = body.dataset.gridUrl;
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("resync failed: " + response.status); }
+        var fresh = parseInt(response.headers.get("X-Live-Seq") || "0", 10);
+        return response.text().then(function (html) { return { html: html, seq: fresh }; });
+      })
+      .then(function (result) {
+        htmx.swap("#roster-grid", result.html, { swapStyle: "outerHTML" });
+        seq = Math.max(seq, result.seq);
+        if (then) { then(); }
+      })
+      .catch(function () { setState("offline"); });
+  }
+
+  function start() {
+    if (!sessionId || typeof io === "undefined") { return; }
+    var socket = io({ transports: ["websocket", "polling"] });
+    window.attendanceSocket = socket;
+    setState("connecting");
+
+    socket.on("connect", function () {
+      setState("connecting");
+      socket.emit("join_session", { session_id: sessionId }, function (ack) {
+        if (!ack || !ack.ok) {
+          setState("offline");
+          if (window.attendanceFlash) { window.attendanceFlash((ack && ack.error) || "Could not join the live session."); }
+          return;
+        }
+        var behind = ack.seq > seq;
+        setStats(ack.statistics);
+        if (ack.status !== body.dataset.sessionStatus) { window.location.reload(); return; }
+        if (behind) {
+          resync(function () { seq = Math.max(seq, ack.seq); setState("live"); });
+        } else {
+          setState("live");
+        }
+      });
+    });
+    socket.on("disconnect", function () { setState("offline"); });
+    socket.on("connect_error", function () { setState("offline"); });
+
+    socket.on("statistics", function (msg) {
+      if (msg.session_id !== sessionId || msg.seq < seq) { return; }
+      setStats(msg.statistics);
+    });
+    socket.on("attendance", function (msg) {
+      if (msg.session_id !== sessionId || msg.seq <= seq) { return; }
+      seq = msg.seq;
+      var missing = false;
+      msg.records.forEach(function (rec) { if (!applyRecord(rec)) { missing = true; } });
+      if (missing) { resync(); }
+    });
+    socket.on("session", function (msg) {
+      if (msg.session_id !== sessionId) { return; }
+      if (msg.status !== body.dataset.sessionStatus) { window.location.reload(); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
