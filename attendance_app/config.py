@@ -35,6 +35,8 @@ class Config:
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
         self.SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
         self.SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+        # The queue's pub/sub channel: deployments sharing one Redis keep theirs apart.
+        self.SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "attendance-socketio")
         # Browser session cookies: HttpOnly by default; Lax so cross-site posts carry none.
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

@@ -21,6 +21,7 @@ elif ASYNC_MODE == "gevent":
     monkey.patch_all()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -55,16 +56,23 @@ def url_for_address(address: tuple) -> str:
     return f"http://{host}:{port}/"
 
 
-class Shutdown:
-    """The shutdown sequence both servers share; the server-specific steps are callables."""
+class GraceOver(BaseException):
+    """Thrown into the main greenlet when requests are still running after the grace period:
+    the server stops waiting for them and the process exits (their sockets close with it)."""
 
-    def __init__(self, socketio) -> None:
+
+class Shutdown:
+    """The shutdown steps both servers share."""
+
+    def __init__(self, socketio, main_greenlet) -> None:
         self.socketio = socketio
+        self.main = main_greenlet
         self.requested = False
         self.hurry = False
+        self.server_returned = False
 
     def request(self, signum: int) -> bool:
-        """Record a signal; True the first time. A second signal cuts the grace period."""
+        """Record a signal; True the first time. A second one cuts the grace period short."""
         name = signal.Signals(signum).name
         if self.requested:
             log.warning("%s again: not waiting any longer for requests in flight", name)
@@ -75,31 +83,38 @@ class Shutdown:
         return True
 
     def disconnect_clients(self) -> None:
-        """Close every Socket.IO connection of this process; browsers will reconnect."""
+        """Close every Socket.IO connection of this process (an Engine.IO close, so the
+        browsers reconnect, to the next server, and resync) and stop Socket.IO's tasks."""
         server = self.socketio.server
         if server is None:
             return
         count = len(server.eio.sockets)
         try:
             server.eio.disconnect()
+            server.shutdown()
         except Exception:  # noqa: BLE001 - a broken client must not stop the shutdown
             log.exception("disconnecting Socket.IO clients failed")
         if count:
             log.info("disconnected %d Socket.IO client(s)", count)
 
-    def wait_for(self, busy, sleep) -> bool:
-        """Wait until ``busy()`` is 0 or the grace period ends; True if everything finished."""
+    def finish(self, busy, sleep, throw) -> None:
+        """Let requests in flight (``busy()`` of them) finish within the grace period; then
+        stop waiting for the rest (``throw(main, GraceOver)``)."""
         deadline = time.monotonic() + GRACE_SECONDS
         while busy() and not self.hurry and time.monotonic() < deadline:
             sleep(0.05)
         left = busy()
-        if left:
-            log.warning("%d connection(s) still open after the grace period: closing them", left)
-        return not left
+        if left and not self.server_returned:
+            log.warning("%d connection(s) still open: closing them and exiting", left)
+            throw(self.main, GraceOver)
 
-    def stop_background_tasks(self) -> None:
-        if self.socketio.server is not None:
-            self.socketio.server.shutdown()
+
+def serve_forever(serve, shutdown: Shutdown) -> int:
+    with contextlib.suppress(GraceOver):
+        serve()
+    shutdown.server_returned = True
+    log.info("stopped")
+    return 0
 
 
 # --- eventlet ---------------------------------------------------------------------------------
@@ -116,23 +131,19 @@ def serve_eventlet(app, socketio, host: str, port: int) -> int:
         raise RuntimeError(f"Cannot resolve {host!r}")
     listener = eventlet.listen(addresses[0][4], addresses[0][0])
     pool = eventlet.GreenPool(MAX_CONNECTIONS)
-    main = greenthread.getcurrent()
-    shutdown = Shutdown(socketio)
+    shutdown = Shutdown(socketio, greenthread.getcurrent())
 
     def run_shutdown() -> None:
-        # Clients first: once wsgi.server stops it cuts every WebSocket it counts as idle,
-        # which would reach the browsers as a transport error instead of a close. (They
-        # reconnect after a second or so; by then nothing accepts any more.)
+        # Clients first: once wsgi.server stops, it cuts every WebSocket (it counts them as
+        # idle), which reaches the browser as a transport error rather than a close. They
+        # reconnect after a second or so, and by then nothing accepts any more.
         shutdown.disconnect_clients()
-        # SystemExit thrown into the accept() of wsgi.server makes it stop accepting, close
-        # idle keep-alive connections, mark busy ones to close after their response, and
-        # wait for its pool; this greenthread bounds that wait.
-        greenthread.kill(main, SystemExit)
+        # SystemExit thrown into its accept() makes wsgi.server stop accepting, close idle
+        # keep-alive connections, mark busy ones to close after their response, and wait
+        # for its pool; the listener is closed at once so new connections are refused.
+        greenthread.kill(shutdown.main, SystemExit)
         listener.close()
-        if not shutdown.wait_for(pool.running, eventlet.sleep):
-            for thread in list(pool.coroutines_running):
-                thread.kill()
-        shutdown.stop_background_tasks()
+        shutdown.finish(pool.running, eventlet.sleep, greenthread.kill)
 
     def watch_signals() -> None:
         # A Python signal handler cannot safely wake eventlet's hub, so the handler only
@@ -149,17 +160,18 @@ def serve_eventlet(app, socketio, host: str, port: int) -> int:
     eventlet.spawn(watch_signals)
 
     announce(listener.getsockname())
-    eventlet.wsgi.server(
-        listener,
-        app,
-        log=access_log,
-        log_output=True,
-        custom_pool=pool,
-        keepalive=KEEPALIVE_SECONDS,
-        debug=False,  # no tracebacks in responses
+    return serve_forever(
+        lambda: eventlet.wsgi.server(
+            listener,
+            app,
+            log=access_log,
+            log_output=True,
+            custom_pool=pool,
+            keepalive=KEEPALIVE_SECONDS,
+            debug=False,  # no tracebacks in responses
+        ),
+        shutdown,
     )
-    log.info("stopped")
-    return 0
 
 
 # --- gevent -----------------------------------------------------------------------------------
@@ -174,8 +186,8 @@ def gevent_handler_class():
         from gevent.pywsgi import WSGIHandler as base
 
     class DrainingHandler(base):
-        """Keeps track of connections waiting for their next request, so a shutdown can
-        close them at once instead of waiting for the grace period."""
+        """Knows which connections are waiting for their next request, so that a shutdown
+        closes those at once instead of waiting for them."""
 
         def read_requestline(self):
             import gevent
@@ -208,33 +220,29 @@ def serve_gevent(app, socketio, host: str, port: int) -> int:
     )
     server.draining = False
     server.idle = {}
-    # serve_forever() ends with stop(): it waits this long for the pool, then kills the rest.
-    server.stop_timeout = GRACE_SECONDS + 1
-    shutdown = Shutdown(socketio)
+    # serve_forever() ends by waiting this long for the pool; Shutdown.finish decides sooner.
+    server.stop_timeout = GRACE_SECONDS + 5
+    shutdown = Shutdown(socketio, gevent.getcurrent())
 
     def run_shutdown() -> None:
         server.draining = True
-        server.close()  # stop accepting; serve_forever() moves on to stop()
+        server.close()  # stop accepting and close the listener; serve_forever() waits
         for greenlet in list(server.idle.values()):
-            greenlet.kill(block=False)
+            greenlet.kill(block=False)  # waiting for a next request that will not come
         shutdown.disconnect_clients()
-        if not shutdown.wait_for(lambda: len(server.pool), gevent.sleep):
-            server.pool.kill(block=False)
-        shutdown.stop_background_tasks()
+        shutdown.finish(lambda: len(server.pool), gevent.sleep, gevent.kill)
 
     def on_signal(signum: int) -> None:
         if shutdown.request(signum):
             run_shutdown()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
-        # Runs the callback in a new greenlet when the signal arrives (libev-integrated).
+        # gevent runs the callback in a new greenlet when the signal arrives.
         gevent.signal_handler(signum, on_signal, signum)
 
     server.init_socket()
     announce(server.socket.getsockname())
-    server.serve_forever()
-    log.info("stopped")
-    return 0
+    return serve_forever(server.serve_forever, shutdown)
 
 
 SERVERS = {"eventlet": serve_eventlet, "gevent": serve_gevent}

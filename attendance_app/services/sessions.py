@@ -95,17 +95,20 @@ def start_session(
     *, actor: User, session_id: uuid.UUID, at: datetime | None = None
 ) -> SessionResult:
     """SCHEDULED → ACTIVE with ``start_time`` now. Raises NotFound, Forbidden, Invalid."""
-    return _move(actor, session_id, "start", at or utcnow())
+    return _move(actor, session_id, "start", at)
 
 
 @unit_of_work
 def end_session(*, actor: User, session_id: uuid.UUID, at: datetime | None = None) -> SessionResult:
     """ACTIVE → ENDED with ``end_time`` now; the attendance locks. Raises as start_session."""
-    return _move(actor, session_id, "end", at or utcnow())
+    return _move(actor, session_id, "end", at)
 
 
-def _move(actor: User, session_id: uuid.UUID, verb: str, now: datetime) -> SessionResult:
+def _move(actor: User, session_id: uuid.UUID, verb: str, at: datetime | None) -> SessionResult:
     session = load_session(session_id, lock=True)
+    # The clock is read only once the row lock is held: a mark that held the lock first has
+    # committed by now, so it can never carry a time later than the end_time set here.
+    now = at or utcnow()
     permissions.require_session_manager(actor, session)
     if session.status != _MOVES[verb]:
         raise Invalid(bad_move(verb, session.status), field="status")

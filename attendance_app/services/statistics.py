@@ -219,7 +219,8 @@ def visible_records_filter(actor: User, filters: HistoryFilters):
         clauses.append(ClassSession.class_id.in_(permissions.taught_class_ids(actor)))
     if filters.date_from is not None:
         clauses.append(ClassSession.start_time >= _day_start(filters.date_from))
-    if filters.date_to is not None:
+    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
+    if filters.date_to is not None and filters.date_to < date.max:
         clauses.append(ClassSession.start_time < _day_start(filters.date_to + timedelta(days=1)))
     if filters.subject_id is not None:
         clauses.append(SchoolClass.subject_id == filters.subject_id)
