@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,12 +100,6 @@ def live_server(request, database_url: str) -> Iterator[ServerProcess]:
     server.mode = request.param
     yield server
     server.stop()
-
-
-@pytest.fixture
-def redis_channel() -> str:
-    """A pub/sub channel of this test's own, so parallel runs on one Redis never mix."""
-    return f"attendance-test-{uuid.uuid4().hex[:12]}"
 
 
 class Listener:
