@@ -12,6 +12,12 @@ import os
 
 ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
 if ASYNC_MODE == "eventlet":
+    # psycopg 3 only detects gevent's patching; under eventlet it would wait for PostgreSQL
+    # in C and stall every green thread (measured: two concurrent 0.5 s queries take 1.0 s).
+    # Its select()-based wait goes through eventlet's green select and yields (0.5 s).
+    # tests/live/test_postgres_concurrency.py keeps both numbers honest.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
     import eventlet
 
     eventlet.monkey_patch()

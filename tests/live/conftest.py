@@ -51,8 +51,10 @@ def start_server(
     message_queue: str | None = None,
     channel: str | None = None,
     timeout: float = 30,
+    module: str = "attendance_app.server",
+    extra_env: dict | None = None,
 ) -> ServerProcess:
-    """Start a server process on a free port and wait until it listens."""
+    """Start a server process (``python -m <module>``) on a free port; wait until it listens."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -66,8 +68,9 @@ def start_server(
         env["SOCKETIO_MESSAGE_QUEUE"] = message_queue
     if channel:
         env["SOCKETIO_CHANNEL"] = channel
+    env.update(extra_env or {})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "attendance_app.server", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
