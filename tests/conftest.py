@@ -71,12 +71,11 @@ def _empty_database(request, app: Flask) -> Iterator[None]:
     yield
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        # DELETE, children first: for the few rows a test makes it is much faster than
+        # TRUNCATE, which rewrites every table's files on PostgreSQL (~0.2 s a test).
         with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
 
 
 @pytest.fixture

@@ -184,3 +184,149 @@ def mark(
         )
         db.session.remove()
     return result.row.record.id
+
+
+def mark_many(
+    app: Flask,
+    klass: ClassInfo,
+    session_id: uuid.UUID,
+    marks: list[tuple[Person, AttendanceStatus | str]],
+    *,
+    at: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Mark many students in one bulk service call (as the class's teacher); the record ids
+    in the order given."""
+    with app.app_context():
+        result = attendance.mark_attendance_bulk(
+            actor=actor(klass.teacher.user_id),
+            session_id=session_id,
+            entries=[
+                attendance.MarkEntry(student.profile_id, AttendanceStatus(status))
+                for student, status in marks
+            ],
+            channel=Channel.API,
+            at=at,
+        )
+        ids = [row.record.id for row in result.rows]
+        db.session.remove()
+    return ids
+
+
+def unenroll(app: Flask, klass: ClassInfo, student: Person, *, admin: Person) -> None:
+    """Take ``student`` out of ``klass`` (their records stay)."""
+    with app.app_context():
+        school.unenroll_student(
+            actor=actor(admin.user_id), class_id=klass.id, student_id=student.profile_id
+        )
+        db.session.remove()
+
+
+def deactivate_user(app: Flask, person: Person) -> None:
+    """Mark a user inactive (no service deactivates users yet, so this writes the column)."""
+    with app.app_context():
+        user = db.session.get(User, person.user_id)
+        user.is_active = False
+        db.session.commit()
+        db.session.remove()
+
+
+def stored_attendance(app: Flask, session_id: uuid.UUID) -> dict[uuid.UUID, AttendanceStatus]:
+    """What the database holds for a session: {Student.id: status}."""
+    from sqlalchemy import select
+
+    from attendance_app.models import Attendance
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(Attendance.student_id, Attendance.status).where(
+                Attendance.session_id == session_id
+            )
+        ).all()
+        db.session.remove()
+    return dict(rows)
+
+
+def make_students(app: Flask, count: int) -> list[Person]:
+    """``count`` students (no tokens) created by the service inside one unit of work, so a
+    class of hundreds costs one commit instead of hundreds."""
+    from attendance_app.services.transaction import unit_of_work
+
+    specs = []
+    for _ in range(count):
+        n = next(_seq)
+        number = f"S{n:05d}{uuid.uuid4().hex[:3].upper()}"
+        email = f"student{n}-{uuid.uuid4().hex[:6]}@school.test"
+        specs.append((email, f"Student{n}", f"Test{n:04d}", number))
+
+    @unit_of_work
+    def create_all() -> list[Person]:
+        made = []
+        for email, first, last, number in specs:
+            user = people.create_user(
+                actor=None,
+                email=email,
+                password=PASSWORD,
+                first_name=first,
+                last_name=last,
+                role=Role.STUDENT,
+                student_number=number,
+            )
+            # Read before the commit expires them (no reload query per student).
+            made.append(
+                Person(user.id, email, first, last, Role.STUDENT, "", user.student.id, number)
+            )
+        return made
+
+    with app.app_context():
+        made = create_all()
+        db.session.remove()
+    return made
+
+
+def enroll(app: Flask, klass: ClassInfo, students: list[Person], *, admin: Person) -> None:
+    """Enrol more ``students`` in ``klass`` (already enrolled ones are skipped)."""
+    with app.app_context():
+        school.enroll_students(
+            actor=actor(admin.user_id),
+            class_id=klass.id,
+            student_ids=[s.profile_id for s in students],
+        )
+        db.session.remove()
+
+
+def end_session(
+    app: Flask, klass: ClassInfo, session_id: uuid.UUID, *, at: datetime | None = None
+) -> None:
+    """End (and lock) an ACTIVE session of ``klass`` through the service, as its teacher."""
+    with app.app_context():
+        sessions.end_session(actor=actor(klass.teacher.user_id), session_id=session_id, at=at)
+        db.session.remove()
+
+
+def audit_trail(app: Flask, session_id: uuid.UUID) -> list[dict]:
+    """The session's audit rows, oldest first, as plain dicts (student_id, actor_id, channel,
+    old_status, new_status, old_notes, new_notes)."""
+    from sqlalchemy import select
+
+    from attendance_app.models import AttendanceChange
+
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AttendanceChange)
+            .where(AttendanceChange.session_id == session_id)
+            .order_by(AttendanceChange.changed_at, AttendanceChange.id)
+        ).all()
+        out = [
+            {
+                "student_id": r.student_id,
+                "actor_id": r.actor_id,
+                "channel": r.channel,
+                "old_status": r.old_status,
+                "new_status": r.new_status,
+                "old_notes": r.old_notes,
+                "new_notes": r.new_notes,
+            }
+            for r in rows
+        ]
+        db.session.remove()
+    return out

@@ -45,7 +45,7 @@ def attendance_mark():
             schema: MarkRequest
       responses:
         201: {description: Marked}
-        400: {description: Shape error, session not ACTIVE, or student not enrolled}
+        400: {description: "Shape error, session not ACTIVE, or student not enrolled"}
         401: {description: No or bad token}
         403: {description: Not the session's teacher}
         404: {description: Session or student not found}
@@ -87,7 +87,7 @@ def attendance_session(session_id: uuid.UUID):
         - {in: query, name: marked_after, schema: {type: string, format: date-time}}
         - {in: query, name: include_absent, schema: {type: boolean, default: true}}
       responses:
-        200: {description: Session, statistics and records (newest marked_at first)}
+        200: {description: "Session, statistics and records (newest marked_at first)"}
         400: {description: Bad filter value}
         403: {description: Not the session's teacher}
         404: {description: Session not found.}
@@ -119,7 +119,7 @@ def attendance_update(attendance_id: uuid.UUID):
             schema: UpdateRequest
       responses:
         200: {description: Updated}
-        400: {description: Session ended and is locked, or a shape error}
+        400: {description: "Session ended and is locked, or a shape error"}
         403: {description: A record of someone else's class}
         404: {description: Attendance record not found.}
     patch:
@@ -133,7 +133,7 @@ def attendance_update(attendance_id: uuid.UUID):
             schema: UpdateRequest
       responses:
         200: {description: Updated}
-        400: {description: Session ended and is locked, or a shape error}
+        400: {description: "Session ended and is locked, or a shape error"}
         403: {description: A record of someone else's class}
         404: {description: Attendance record not found.}
     """
@@ -168,9 +168,9 @@ def attendance_student(student_id: uuid.UUID):
         - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 5000}}
         - {in: query, name: cursor, schema: {type: string}}
       responses:
-        200: {description: Student, statistics and records}
+        200: {description: "Student, statistics and records"}
         400: {description: Bad filter value}
-        403: {description: Not this student, not their teacher, not an admin}
+        403: {description: "Not this student, not their teacher, not an admin"}
         404: {description: Student not found.}
     """
     args = HistoryQuery().load(query_args())

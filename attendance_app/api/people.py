@@ -95,7 +95,7 @@ def users_create():
             schema: UserCreate
       responses:
         201: {description: The user with its student or teacher profile}
-        400: {description: Validation error, duplicate email or student number}
+        400: {description: "Validation error, duplicate email or student number"}
         403: {description: Not an admin}
     """
     data = UserCreate().load(json_body())
@@ -243,7 +243,7 @@ def enrollments_delete(class_id: uuid.UUID, student_id: uuid.UUID):
       responses:
         204: {description: Removed}
         403: {description: Not an admin}
-        404: {description: Class not found, or the student is not enrolled in it}
+        404: {description: "Class not found, or the student is not enrolled in it"}
     """
     school.unenroll_student(actor=actor(), class_id=class_id, student_id=student_id)
     return "", 204

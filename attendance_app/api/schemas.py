@@ -189,7 +189,12 @@ class UTCDateTime(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
-        return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+        if result.tzinfo is None:
+            return result.replace(tzinfo=UTC)
+        try:
+            return result.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise self.make_error("invalid") from exc
 
 
 class SessionViewQuery(Base):

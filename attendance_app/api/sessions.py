@@ -85,7 +85,7 @@ def sessions_start(session_id: uuid.UUID):
       parameters:
         - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
       responses:
-        200: {description: The session, ACTIVE}
+        200: {description: "The session, ACTIVE"}
         400: {description: "Not SCHEDULED, e.g. Cannot start a session that is ACTIVE"}
         403: {description: Not the class's teacher}
         404: {description: Session not found.}
@@ -104,7 +104,7 @@ def sessions_end(session_id: uuid.UUID):
       parameters:
         - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
       responses:
-        200: {description: The session, ENDED}
+        200: {description: "The session, ENDED"}
         400: {description: "Not ACTIVE, e.g. Cannot end a session that is SCHEDULED"}
         403: {description: Not the class's teacher}
         404: {description: Session not found.}

@@ -104,7 +104,9 @@ def find_user(email: str) -> User | None:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None. Takes the same time either way."""
     global _DUMMY_HASH
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    email = normalise_email(email)
+    # No stored email holds a NUL, and PostgreSQL refuses one in a query (a 500, not a 401).
+    user = None if "\x00" in email else db.session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hash_password(secrets.token_hex(8))

@@ -304,8 +304,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, _, rid = base64.urlsafe_b64decode(padded).decode().partition("|")
-        return datetime.fromisoformat(when), uuid.UUID(rid)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        after = datetime.fromisoformat(when)
+        # In UTC here, where a cursor out of range is still a bad cursor (not at bind time).
+        after = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
+        return after, uuid.UUID(rid)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid(INVALID_CURSOR, field="cursor") from exc
 
 

@@ -12,6 +12,7 @@ from attendance_app.services import attendance, roster
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
 from attendance_app.web import bp
+from attendance_app.web.errors import error_response
 
 _STATUS_WORDS = {"PRESENT": "Present", "ABSENT": "Absent", "LATE": "Late"}
 
@@ -50,6 +51,9 @@ def roster_grid(session_id: uuid.UUID):
 def _cell_response(session, student_id: uuid.UUID, *, error: str | None = None, status=200):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
     row = roster.roster_row(session, student_id)
+    if row is None:
+        # Not on this roster (e.g. not enrolled: rule 4), so no cell to show it by.
+        return error_response(status if error else 404, error or "Student is not on this roster.")
     html = render_template(
         "sessions/_cell_update.html",
         session=session,
@@ -100,7 +104,8 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     row = roster.roster_row(session, student_id)
     if row is None:
         raise Invalid("Student is not on this roster.")
-    notes = (request.form.get("notes") or "").strip()[:2000]
+    # NUL dropped: PostgreSQL refuses it in text (the API's schema rejects it likewise).
+    notes = (request.form.get("notes") or "").replace("\x00", "").strip()[:2000]
     try:
         if row.record is None:
             raise Invalid("Mark the student before adding a note.", field="notes")

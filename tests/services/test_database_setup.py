@@ -1,0 +1,187 @@
+"""The database the app runs on: SQLite's per-connection settings and IMMEDIATE write
+transactions (R7), and a schema built by the migrations that matches the models exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from attendance_app.extensions import db
+from attendance_app.models import utcnow
+from attendance_app.services.transaction import unit_of_work
+from tests.factories import make_admin, make_class, make_session, mark
+
+#: How long the probing connection waits for SQLite's write lock before giving up.
+PROBE_TIMEOUT = 0.05
+
+
+@pytest.fixture
+def sqlite_only(ctx) -> str:
+    """The SQLite database file; skips the test on PostgreSQL."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite-only setting: PostgreSQL has no PRAGMAs and locks rows, not files")
+    return db.engine.url.database
+
+
+def pragma(name: str):
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+
+def test_sqlite_connections_use_wal_journal(sqlite_only):
+    assert pragma("journal_mode") == "wal"
+
+
+def test_sqlite_connections_enforce_foreign_keys(sqlite_only):
+    assert pragma("foreign_keys") == 1
+
+
+def test_sqlite_connections_sync_normally_not_fully(sqlite_only):
+    assert pragma("synchronous") == 1  # NORMAL: safe in WAL mode, one fsync per checkpoint
+
+
+def test_sqlite_connections_wait_for_a_busy_database(sqlite_only):
+    assert pragma("busy_timeout") > 0
+
+
+def try_to_take_the_write_lock(path: str) -> str:
+    """From a connection of its own: 'free' if BEGIN IMMEDIATE succeeds, else 'locked'."""
+    other = sqlite3.connect(path, timeout=PROBE_TIMEOUT, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return "locked"
+    else:
+        other.execute("ROLLBACK")
+        return "free"
+    finally:
+        other.close()
+
+
+def test_a_unit_of_work_takes_the_write_lock_before_it_writes(sqlite_only):
+    # It has only read when the probe runs: a DEFERRED transaction would not hold the write
+    # lock yet, and could later fail with SQLITE_BUSY when it upgrades (runtime notes F21).
+    @unit_of_work
+    def read_then_probe() -> str:
+        db.session.execute(select(1)).scalar()
+        return try_to_take_the_write_lock(sqlite_only)
+
+    assert read_then_probe() == "locked"
+    assert try_to_take_the_write_lock(sqlite_only) == "free"  # released by the commit
+
+
+def test_a_read_outside_a_unit_of_work_does_not_block_writers(sqlite_only):
+    db.session.execute(select(1)).scalar()
+    assert db.session().in_transaction()  # a read transaction is open meanwhile
+
+    assert try_to_take_the_write_lock(sqlite_only) == "free"
+
+
+def test_a_failed_unit_of_work_releases_the_write_lock(sqlite_only):
+    @unit_of_work
+    def fail() -> None:
+        db.session.execute(select(1)).scalar()
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
+
+    assert try_to_take_the_write_lock(sqlite_only) == "free"
+
+
+def test_the_database_is_at_the_newest_migration(ctx):
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    assert set(current) == set(script.get_heads())
+
+
+def test_the_migrated_schema_matches_the_models(ctx):
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        differences = compare_metadata(context, db.metadata)
+    # Nothing is ignored: the models' naming convention gives every constraint and index the
+    # same name on SQLite and PostgreSQL, and the enums are VARCHAR + CHECK (no native types),
+    # so autogenerate sees no difference on either. Autogenerate does not compare CHECK
+    # constraints at all; test_status_columns_refuse_values_outside_their_enum covers them.
+    assert differences == []
+
+
+def test_one_record_per_student_per_session_is_a_named_unique_constraint(ctx):
+    constraints = {
+        uc["name"]: uc["column_names"]
+        for uc in inspect(db.engine).get_unique_constraints("attendance")
+    }
+    assert constraints.get("unique_attendance_per_session") == ["session_id", "student_id"]
+
+
+def raw_attendance_row(session_id, student_id, **overrides) -> dict:
+    now = utcnow()
+    if db.engine.dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)
+    row = {
+        "id": uuid.uuid4(),
+        "session_id": session_id,
+        "student_id": student_id,
+        "status": "PRESENT",
+        "marked_at": now,
+        "notes": "",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row.update(overrides)
+    if db.engine.dialect.name == "sqlite":  # plain SQL: SQLAlchemy's Uuid stores 32 hex chars
+        row = {k: v.hex if isinstance(v, uuid.UUID) else v for k, v in row.items()}
+    return row
+
+
+INSERT_ATTENDANCE = text(
+    "INSERT INTO attendance (id, session_id, student_id, status, marked_at, notes, version,"
+    " created_at, updated_at) VALUES (:id, :session_id, :student_id, :status, :marked_at,"
+    " :notes, :version, :created_at, :updated_at)"
+)
+
+
+@pytest.fixture
+def marked(app):
+    """(session id, a marked student's id, an unmarked student's id)."""
+    klass = make_class(app, admin=make_admin(app), students=2)
+    session_id = make_session(app, klass)
+    mark(app, klass, session_id, klass.students[0], "PRESENT")
+    return session_id, klass.students[0].profile_id, klass.students[1].profile_id
+
+
+def insert_raw(row: dict) -> None:
+    with db.engine.connect() as conn:
+        conn.execute(INSERT_ATTENDANCE, row)
+        conn.commit()
+
+
+def test_the_database_itself_refuses_a_second_record_for_a_student(ctx, marked):
+    session_id, student_id, _ = marked
+    with pytest.raises(IntegrityError, match="(?i)unique"):
+        insert_raw(raw_attendance_row(session_id, student_id))
+
+
+def test_the_database_itself_refuses_a_record_of_an_unknown_session(ctx, marked):
+    _, _, student_id = marked
+    with pytest.raises(IntegrityError, match="(?i)foreign key"):
+        insert_raw(raw_attendance_row(uuid.uuid4(), student_id))
+
+
+def test_status_columns_refuse_values_outside_their_enum(ctx, marked):
+    session_id, _, student_id = marked
+    with pytest.raises(IntegrityError, match="(?i)check"):
+        insert_raw(raw_attendance_row(session_id, student_id, status="EXCUSED"))

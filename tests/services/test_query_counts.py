@@ -1,0 +1,114 @@
+"""Query budgets (R9): the hot endpoints run as many SQL statements for 500 students as for 5.
+
+Each test builds a small and a large class and counts every statement the database driver
+executes during one request (authentication, BEGIN/COMMIT included). A loop over students
+that touches the database would make the large class's count grow with its size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.exc import InvalidRequestError
+
+from attendance_app.extensions import db
+from attendance_app.models import Attendance
+from tests.factories import ClassInfo, make_admin, make_class, make_session, make_students, mark
+
+SMALL, LARGE = 5, 500
+
+
+def class_of(app, size: int) -> ClassInfo:
+    return make_class(app, admin=make_admin(app), students=make_students(app, size))
+
+
+def statements_for(
+    app, count_queries, size: int, request: Callable[[object, ClassInfo, uuid.UUID], object]
+) -> list[str]:
+    """The statements one ``request(client, klass, session_id)`` runs for a class of ``size``."""
+    klass = class_of(app, size)
+    session_id = make_session(app, klass)
+    client = app.test_client()
+    setup = getattr(request, "setup", None)
+    if setup is not None:
+        setup(client, klass, session_id)
+    with count_queries() as counter:
+        request(client, klass, session_id)
+    return counter.statements
+
+
+def assert_same_count(small: list[str], large: list[str]) -> None:
+    assert len(small) == len(large), (
+        f"{len(small)} statements for {SMALL} students but {len(large)} for {LARGE}:\n"
+        + "\n---\n".join(s[:200] for s in large)
+    )
+
+
+def auth(klass: ClassInfo) -> dict:
+    return {"Authorization": f"Bearer {klass.teacher.token}"}
+
+
+def initialise(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    response = client.post(
+        "/api/attendance/bulk-mark/", json={"session_id": str(session_id)}, headers=auth(klass)
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["count"] == len(klass.students)
+
+
+def mark_all(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    statuses = ["PRESENT", "ABSENT", "LATE"]
+    records = [
+        {"student_id": str(s.profile_id), "status": statuses[i % 3], "notes": f"n{i}"}
+        for i, s in enumerate(klass.students)
+    ]
+    response = client.post(
+        "/api/attendance/mark/",
+        json={"session_id": str(session_id), "records": records},
+        headers=auth(klass),
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["count"] == len(klass.students)
+
+
+def view_session(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    response = client.get(f"/api/attendance/session/{session_id}/", headers=auth(klass))
+    assert response.status_code == 200, response.json
+    assert len(response.json["records"]) == len(klass.students)
+    assert response.json["statistics"]["total_enrolled"] == len(klass.students)
+
+
+view_session.setup = mark_all  # the view is measured with every student marked
+
+
+def test_viewing_a_session_runs_the_same_statements_for_500_students_as_for_5(app, count_queries):
+    small = statements_for(app, count_queries, SMALL, view_session)
+    large = statements_for(app, count_queries, LARGE, view_session)
+    assert_same_count(small, large)
+
+
+def test_bulk_marking_every_student_runs_the_same_statements_for_500_as_for_5(app, count_queries):
+    small = statements_for(app, count_queries, SMALL, mark_all)
+    large = statements_for(app, count_queries, LARGE, mark_all)
+    assert_same_count(small, large)
+
+
+def test_initialising_a_session_runs_the_same_statements_for_500_students_as_for_5(
+    app, count_queries
+):
+    small = statements_for(app, count_queries, SMALL, initialise)
+    large = statements_for(app, count_queries, LARGE, initialise)
+    assert_same_count(small, large)
+
+
+@pytest.mark.parametrize("relationship", ["student", "session", "marked_by"])
+def test_an_unloaded_attendance_relationship_raises_instead_of_lazy_loading(app, ctx, relationship):
+    klass = class_of(app, 1)
+    session_id = make_session(app, klass)
+    record_id = mark(app, klass, session_id, klass.students[0], "PRESENT")
+    record = db.session.get(Attendance, record_id)
+
+    with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+        getattr(record, relationship)

@@ -1,0 +1,278 @@
+"""/students/<id>/history: statistics, records, filters and the chart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.factories import (
+    ClassInfo,
+    Person,
+    end_session,
+    make_admin,
+    make_class,
+    make_session,
+    make_student,
+    make_teacher,
+    mark,
+)
+from tests.web.conftest import parse
+
+# (subject, session date, status) of the student's records, oldest first.
+LESSONS = [
+    ("MATH101", "2025-01-05", "PRESENT"),
+    ("HIST201", "2025-01-06", "PRESENT"),
+    ("MATH101", "2025-01-12", "ABSENT"),
+    ("HIST201", "2025-01-13", "PRESENT"),
+    ("MATH101", "2025-01-19", "LATE"),
+]
+
+
+@dataclass(frozen=True)
+class History:
+    student: Person
+    math_teacher: Person
+    hist_teacher: Person
+    admin: Person
+    classes: dict[str, ClassInfo]
+
+    @property
+    def url(self) -> str:
+        return f"/students/{self.student.profile_id}/history"
+
+
+@pytest.fixture
+def history(app) -> History:
+    """One student in two subjects with five records, each lesson at 09:00 UTC; LATE 7 min in."""
+    admin = make_admin(app)
+    student = make_student(app, first_name="Hana", last_name="Ito")
+    math_teacher, hist_teacher = make_teacher(app), make_teacher(app)
+    classes = {
+        "MATH101": make_class(
+            app, admin=admin, teacher=math_teacher, students=[student], subject_code="MATH101"
+        ),
+        "HIST201": make_class(
+            app, admin=admin, teacher=hist_teacher, students=[student], subject_code="HIST201"
+        ),
+    }
+    for code, day, status in LESSONS:
+        start = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+        klass = classes[code]
+        session_id = make_session(app, klass, start_at=start)
+        mark(app, klass, session_id, student, status, at=start + timedelta(minutes=7))
+        end_session(app, klass, session_id, at=start + timedelta(minutes=50))
+    return History(student, math_teacher, hist_teacher, admin, classes)
+
+
+def _stats(doc) -> dict[str, str]:
+    return {
+        el.get("data-history-stat"): el.text
+        for el in doc.find_all(attrs={"data-history-stat": True})
+    }
+
+
+def _rows(doc) -> list[list[str]]:
+    table = doc.one("table", {"class": "striped history-table"})
+    return [
+        [td.text for td in tr.find_all("td")]
+        for tr in table.find_all("tr", {"data-record-id": True})
+    ]
+
+
+def _chart(doc) -> dict:
+    return json.loads(doc.one("canvas", {"id": "rate-chart"}).get("data-chart"))
+
+
+def test_history_shows_statistics_over_all_records(history, browser_as):
+    response = browser_as(history.student).get(history.url)
+
+    assert response.status_code == 200
+    doc = parse(response.text)
+    assert _stats(doc) == {
+        "total_sessions": "5",
+        "present": "3",
+        "absent": "1",
+        "late": "1",
+        "attendance_rate": "80.0",
+    }
+    assert "Hana Ito" in doc.one("h1").text
+    assert history.student.number in doc.text
+
+
+def test_history_lists_the_records_newest_first(history, browser_as):
+    doc = parse(browser_as(history.student).get(history.url).text)
+
+    rows = _rows(doc)
+    assert [(r[0], r[2]) for r in rows] == [(day, code) for code, day, _ in reversed(LESSONS)]
+    assert [r[1] for r in rows] == [history.classes[code].name for code, _, _ in reversed(LESSONS)]
+    assert [r[3].split()[0] for r in rows] == ["Late", "Present", "Absent", "Present", "Present"]
+    assert rows[0][3] == "Late +7 min"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_days", "expected_stats"),
+    [
+        pytest.param(
+            {"subject": "MATH101"},
+            ["2025-01-19", "2025-01-12", "2025-01-05"],
+            {"total_sessions": "3", "present": "1", "absent": "1", "late": "1"},
+            id="subject",
+        ),
+        pytest.param(
+            {"status": "PRESENT"},
+            ["2025-01-13", "2025-01-06", "2025-01-05"],
+            {"total_sessions": "3", "present": "3", "absent": "0", "late": "0"},
+            id="status",
+        ),
+        pytest.param(
+            {"date_from": "2025-01-06", "date_to": "2025-01-13"},
+            ["2025-01-13", "2025-01-12", "2025-01-06"],
+            {"total_sessions": "3", "present": "2", "absent": "1", "late": "0"},
+            id="dates-inclusive",
+        ),
+        pytest.param(
+            {"date_to": "2025-01-05"},
+            ["2025-01-05"],
+            {"total_sessions": "1", "present": "1", "absent": "0", "late": "0"},
+            id="date-to-only",
+        ),
+        pytest.param(
+            {"subject": "HIST201", "status": "ABSENT"},
+            [],
+            {"total_sessions": "0", "present": "0", "absent": "0", "late": "0"},
+            id="nothing-matches",
+        ),
+    ],
+)
+def test_filters_narrow_the_records_and_the_statistics(
+    history, browser_as, query, expected_days, expected_stats
+):
+    query = dict(query)
+    if "subject" in query:
+        query["subject_id"] = str(history.classes[query.pop("subject")].subject_id)
+
+    response = browser_as(history.student).get(history.url, query_string=query)
+
+    assert response.status_code == 200
+    doc = parse(response.text)
+    found = _stats(doc)
+    assert {k: found[k] for k in expected_stats} == expected_stats
+    if expected_days:
+        assert [r[0] for r in _rows(doc)] == expected_days
+    else:
+        assert doc.find("table", {"class": "striped history-table"}) is None
+        assert "No records match these filters." in doc.text
+        assert doc.find("canvas") is None
+
+
+def test_the_filter_form_keeps_the_chosen_values(history, browser_as):
+    math = history.classes["MATH101"]
+
+    doc = parse(
+        browser_as(history.student)
+        .get(
+            history.url,
+            query_string={
+                "subject_id": str(math.subject_id),
+                "status": "LATE",
+                "date_from": "2025-01-01",
+            },
+        )
+        .text
+    )
+
+    form = doc.one("form", {"class": "history-filters"})
+    assert form.one("option", {"value": str(math.subject_id)}).has("selected")
+    assert form.one("option", {"value": "LATE"}).has("selected")
+    assert form.one("input", {"name": "date_from"}).get("value") == "2025-01-01"
+    assert form.one("input", {"name": "date_to"}).get("value") == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"date_from": "2025-02-30"}, "Date from: use YYYY-MM-DD."),
+        ({"date_to": "13/01/2025"}, "Date to: use YYYY-MM-DD."),
+    ],
+)
+def test_a_bad_date_shows_a_message_and_the_unfiltered_history(history, browser_as, query, message):
+    response = browser_as(history.student).get(history.url, query_string=query)
+
+    assert response.status_code == 200
+    doc = parse(response.text)
+    assert message in [p.text for p in doc.find_all("p", {"role": "alert"})]
+    assert _stats(doc)["total_sessions"] == "5"
+    assert len(_rows(doc)) == 5
+
+
+def test_the_chart_carries_each_subjects_cumulative_rate_as_json(history, browser_as):
+    doc = parse(browser_as(history.student).get(history.url).text)
+
+    chart = _chart(doc)
+
+    series = {s["label"]: s["data"] for s in chart["series"]}
+    assert series == {
+        "MATH101": [
+            {"x": "2025-01-05", "y": 100.0},
+            {"x": "2025-01-12", "y": 50.0},
+            {"x": "2025-01-19", "y": 66.67},
+        ],
+        "HIST201": [
+            {"x": "2025-01-06", "y": 100.0},
+            {"x": "2025-01-13", "y": 100.0},
+        ],
+    }
+
+
+def test_the_chart_follows_the_filters(history, browser_as):
+    math = history.classes["MATH101"]
+
+    doc = parse(
+        browser_as(history.student)
+        .get(history.url, query_string={"subject_id": str(math.subject_id)})
+        .text
+    )
+
+    assert [s["label"] for s in _chart(doc)["series"]] == ["MATH101"]
+
+
+def test_a_teacher_sees_only_the_records_of_classes_they_teach(history, browser_as):
+    doc = parse(browser_as(history.math_teacher).get(history.url).text)
+
+    assert {r[2] for r in _rows(doc)} == {"MATH101"}
+    assert _stats(doc)["total_sessions"] == "3"
+    assert [s["label"] for s in _chart(doc)["series"]] == ["MATH101"]
+
+
+def test_an_admin_sees_every_record(history, browser_as):
+    doc = parse(browser_as(history.admin).get(history.url).text)
+
+    assert _stats(doc)["total_sessions"] == "5"
+    assert {r[2] for r in _rows(doc)} == {"MATH101", "HIST201"}
+
+
+def test_a_student_without_records_sees_an_empty_history(app, history, browser_as):
+    newcomer = make_student(app)
+
+    response = browser_as(newcomer).get(f"/students/{newcomer.profile_id}/history")
+
+    assert response.status_code == 200
+    doc = parse(response.text)
+    assert _stats(doc) == {
+        "total_sessions": "0",
+        "present": "0",
+        "absent": "0",
+        "late": "0",
+        "attendance_rate": "0.0",
+    }
+    assert "No records match these filters." in doc.text
+    assert doc.find("canvas") is None
+
+
+def test_the_student_nav_links_to_their_own_history(history, browser_as):
+    doc = parse(browser_as(history.student).get(history.url).text)
+
+    assert doc.find("a", {"href": history.url}) is not None
