@@ -47,7 +47,10 @@ def demo_command():
     """Load a small, realistic demo school (idempotent) and print the logins."""
     from attendance_app.demo import load_demo
 
-    summary = load_demo()
+    try:
+        summary = load_demo()
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
     click.echo(summary.describe())
 
 

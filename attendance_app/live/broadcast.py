@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
+
 from attendance_app.extensions import socketio
 from attendance_app.live import room_for
 from attendance_app.services.events import AttendanceChanged, DomainEvent, SessionStatusChanged
@@ -41,10 +43,23 @@ def record_payload(row: RecordRow, session) -> dict:
     }
 
 
+def _anyone_listening(room: str) -> bool:
+    """False only when we know nobody can receive: one process and an empty room. With a
+    message queue, listeners may sit on any process, so we always emit."""
+    server = socketio.server
+    if server is None:
+        return False
+    if current_app.config["SOCKETIO_MESSAGE_QUEUE"]:
+        return True
+    return bool(server.manager.rooms.get("/", {}).get(room))
+
+
 def on_committed(events: list[DomainEvent]) -> None:
     for event in events:
-        session = load_session(event.session_id)
         room = room_for(event.session_id)
+        if not _anyone_listening(room):
+            continue  # e.g. the CLI's demo load: hundreds of changes nobody is watching
+        session = load_session(event.session_id)
         sid = str(event.session_id)
         stats = session_statistics(session)
         socketio.emit(

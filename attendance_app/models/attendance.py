@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from attendance_app.models.base import (
@@ -57,7 +57,17 @@ class AttendanceChange(IdMixin, Base):
     """
 
     __tablename__ = "attendance_changes"
-    __table_args__ = (Index("ix_attendance_changes_attendance", "attendance_id", "changed_at"),)
+    __table_args__ = (
+        Index("ix_attendance_changes_attendance", "attendance_id", "changed_at"),
+        Index(
+            "uq_attendance_changes_idempotency",
+            "session_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
 
     attendance_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("attendance.id", ondelete="SET NULL")
@@ -79,5 +89,7 @@ class AttendanceChange(IdMixin, Base):
     old_notes: Mapped[str | None] = mapped_column(Text)
     new_notes: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(200))
+    # The client's key for a roster tap, so a replayed tap is recognised and not applied twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="raise")

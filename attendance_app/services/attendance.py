@@ -179,6 +179,7 @@ def _audit(
     channel: Channel,
     now: datetime,
     group_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
 ) -> None:
     """Append audit rows (batched multi-row INSERTs from one cached statement)."""
     if not rows:
@@ -186,7 +187,11 @@ def _audit(
     for row in rows:
         row.setdefault("id", uuid.uuid4())
         row.update(
-            actor_id=actor.id if actor else None, changed_at=now, channel=channel, group_id=group_id
+            actor_id=actor.id if actor else None,
+            changed_at=now,
+            channel=channel,
+            group_id=group_id,
+            idempotency_key=idempotency_key,
         )
     db.session.execute(insert(AttendanceChange.__table__), rows)
 
@@ -209,6 +214,7 @@ def mark_attendance(
     notes: str | None = None,
     channel: Channel,
     at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> MarkResult:
     """Create the first record of a student in a session.
 
@@ -239,6 +245,7 @@ def mark_attendance(
         actor,
         channel,
         now,
+        idempotency_key=idempotency_key,
     )
     _announce(session, (record_id,), actor)
     record = Attendance(
@@ -412,6 +419,7 @@ def update_attendance(
     notes: str | None = None,
     channel: Channel,
     at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> UpdateResult:
     """Change a record's status and/or notes; the updater becomes ``marked_by``.
 
@@ -460,11 +468,27 @@ def update_attendance(
         actor,
         channel,
         now,
+        idempotency_key=idempotency_key,
     )
     _announce(session, (record.id,), actor)
     db.session.refresh(record)
     student = _load_students([record.student_id])[record.student_id]
     return UpdateResult(session, RecordRow(record, student, actor.full_name))
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """What a roster tap did: ``applied``; ``replayed`` (this idempotency key was applied
+    before, nothing done again); or ``stale`` (someone else changed the student since the
+    device saw it: nothing done, the row shows their change)."""
+
+    session: ClassSession
+    row: RecordRow | None
+    outcome: str
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
 
 
 @unit_of_work
@@ -476,36 +500,69 @@ def set_status(
     status: AttendanceStatus,
     channel: Channel,
     at: datetime | None = None,
-) -> MarkResult:
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+) -> TapResult:
     """A tap on the roster: create the student's record or change it, whichever applies.
 
     The first tap creates (all the marking rules apply); later taps update (rule 3 applies).
-    When two devices create at once, the loser's insert finds the winner's row (rule 2 holds
-    in the database) and becomes an update instead, so the teacher never sees a 409.
+    ``idempotency_key`` makes a replayed tap (a retry after a lost response, a queue flushed
+    after the network came back) a no-op. ``expected_version`` is the record version the
+    device showed (0: not marked): if another person changed the record since, the tap is not
+    applied and the result says so, so two devices converge on one state instead of
+    overwriting each other blindly. All of it runs under the session's row lock.
     """
-    for _ in range(2):
-        record_id = db.session.scalar(
-            select(Attendance.id).where(
-                Attendance.session_id == session_id, Attendance.student_id == student_id
-            )
+    session = load_session(session_id, lock=True)
+    permissions.require_session_manager(actor, session)
+    if idempotency_key and db.session.scalar(
+        select(AttendanceChange.id)
+        .where(
+            AttendanceChange.session_id == session_id,
+            AttendanceChange.idempotency_key == idempotency_key,
         )
-        if record_id is None:
-            try:
-                return mark_attendance(
-                    actor=actor,
-                    session_id=session_id,
-                    student_id=student_id,
-                    status=status,
-                    channel=channel,
-                    at=at,
-                )
-            except Conflict:
-                continue
+        .limit(1)
+    ):
+        return TapResult(session, _row(session, student_id), "replayed")
+    record = db.session.scalars(
+        select(Attendance)
+        .where(Attendance.session_id == session_id, Attendance.student_id == student_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    current_version = record.version if record else 0
+    if (
+        expected_version is not None
+        and expected_version != current_version
+        and record is not None
+        and record.marked_by_id != actor.id
+    ):
+        return TapResult(session, _row(session, student_id), "stale")
+    if record is None:
+        result = mark_attendance(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            status=status,
+            channel=channel,
+            at=at,
+            idempotency_key=idempotency_key,
+        )
+    else:
         result = update_attendance(
-            actor=actor, attendance_id=record_id, status=status, channel=channel, at=at
+            actor=actor,
+            attendance_id=record.id,
+            status=status,
+            channel=channel,
+            at=at,
+            idempotency_key=idempotency_key,
         )
-        return MarkResult(result.session, result.row)
-    raise Conflict(ALREADY_MARKED, field="non_field_errors")
+    return TapResult(result.session, result.row, "applied")
+
+
+def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:
+    from attendance_app.services.statistics import session_records
+
+    rows = session_records(session, student_ids=[student_id])
+    return rows[0] if rows else None
 
 
 @unit_of_work

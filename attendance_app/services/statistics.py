@@ -135,6 +135,7 @@ def session_records(
     marked_after: datetime | None = None,
     include_absent: bool = True,
     record_ids: list[uuid.UUID] | None = None,
+    student_ids: list[uuid.UUID] | None = None,
 ) -> list[RecordRow]:
     """A session's records, newest ``marked_at`` first, in one query."""
     marker = aliased(User)
@@ -153,6 +154,8 @@ def session_records(
         stmt = stmt.where(Attendance.status != AttendanceStatus.ABSENT)
     if record_ids is not None:
         stmt = stmt.where(Attendance.id.in_(record_ids))
+    if student_ids is not None:
+        stmt = stmt.where(Attendance.student_id.in_(student_ids))
     return [
         RecordRow(rec, student, _full_name(first, last))
         for rec, student, first, last in db.session.execute(stmt).unique()

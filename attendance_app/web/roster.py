@@ -7,7 +7,7 @@ import uuid
 from flask import render_template, request
 from flask_login import current_user, login_required
 
-from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.models import AttendanceStatus, Channel, utcnow
 from attendance_app.services import attendance, roster
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
@@ -48,7 +48,14 @@ def roster_grid(session_id: uuid.UUID):
     return html, 200, {"X-Live-Seq": str(view.session.live_seq)}
 
 
-def _cell_response(session, student_id: uuid.UUID, *, error: str | None = None, status=200):
+def _cell_response(
+    session,
+    student_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status=200,
+):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
     row = roster.roster_row(session, student_id)
     if row is None:
@@ -60,7 +67,14 @@ def _cell_response(session, student_id: uuid.UUID, *, error: str | None = None, 
         row=row,
         stats=session_statistics(session),
         error=error,
-        announce=_announcement(row) if error is None else f"Not saved: {error}",
+        notice=notice,
+        announce=(
+            f"Not saved: {error}"
+            if error
+            else f"Not changed: {notice}"
+            if notice
+            else _announcement(row)
+        ),
     )
     return html, status
 
@@ -86,13 +100,38 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
             student_id=student_id,
             status=target,
             channel=Channel.WEB,
+            expected_version=_version_arg(),
+            idempotency_key=(request.form.get("key") or "").strip()[:64] or None,
         )
     except DomainError as err:
         if err.status_code in (403, 404):
             raise
         # A rule said no: show its message by the cell, which stays as the server has it.
         return _cell_response(session, student_id, error=err.message, status=err.status_code)
-    return _cell_response(result.session, student_id)
+    notice = None
+    if result.outcome == "stale" and result.row is not None:
+        notice = f"Changed by {result.row.marked_by_name or 'someone else'} " + ago(
+            result.row.record.updated_at
+        )
+    return _cell_response(result.session, student_id, notice=notice)
+
+
+def _version_arg() -> int | None:
+    """The record version the page showed (0 = not marked); None when not sent."""
+    try:
+        return int(request.form["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+def ago(when) -> str:
+    """ "3 s ago", "2 min ago", "1 h ago"."""
+    seconds = max(0, int((utcnow() - when).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
 
 
 @bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/notes")

@@ -18,12 +18,17 @@
         datasets: data.series.map(function (s, i) {
           return {
             label: s.label, data: s.data, borderColor: COLORS[i % COLORS.length],
-            backgroundColor: COLORS[i % COLORS.length], tension: 0.2, spanGaps: true
+            backgroundColor: COLORS[i % COLORS.length], spanGaps: true,
+            // Monotone curves never swing past the points (a rate is never drawn lower or
+            // higher than it was); clip 6 keeps points at 100% whole at the chart's top edge.
+            cubicInterpolationMode: "monotone", clip: 6
           };
         })
       },
       options: {
         animation: false,
+        // Taller on a phone, so the rotated dates leave room for the lines.
+        aspectRatio: canvas.parentNode.clientWidth < 600 ? 1.3 : 2.5,
         parsing: { xAxisKey: "x", yAxisKey: "y" },
         scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } }
       }

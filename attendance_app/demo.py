@@ -1,0 +1,495 @@
+"""The demo school of ``flask --app wsgi demo``: realistic, deterministic and idempotent.
+
+Everything is written through the service functions, as the edges would, so the demo obeys
+every rule the product enforces. The school is found again by its admin's email: a second
+run adds nothing, except that there must always be one ACTIVE session started today, so a
+run on a later day closes the previous day's live session and starts today's.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from attendance_app.models import AttendanceStatus, Channel, Role, SessionStatus, User, utcnow
+from attendance_app.services import attendance, people, school, sessions, statistics
+from attendance_app.services.errors import Invalid
+from attendance_app.services.roster import roster_rows
+from attendance_app.services.transaction import unit_of_work
+
+DEMO_PASSWORD = "demo-password"
+DEMO_EMAIL_TAKEN = "{email} belongs to a non-admin account: the demo cannot use it."
+SCHOOL_NAME = "Northfield Academy"
+DOMAIN = "northfield.example"
+ADMIN = ("Helen", "Whitaker", f"admin@{DOMAIN}")
+SEED = 20260907
+WEEKS = 6
+LESSON = timedelta(minutes=50)
+#: Today's live lesson began this long ago (never before midnight UTC).
+LIVE_STARTED_AGO = timedelta(minutes=7)
+LIVE_MARKED = 6
+
+TEACHERS = (
+    ("Amara", "Okafor", f"a.okafor@{DOMAIN}"),
+    ("Daniel", "Brennan", f"d.brennan@{DOMAIN}"),
+    ("Priya", "Raman", f"p.raman@{DOMAIN}"),
+)
+SUBJECTS = (
+    ("MATH", "Mathematics"),
+    ("ENG", "English Literature"),
+    ("BIO", "Biology"),
+    ("HIST", "History"),
+)
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    name: str
+    subject: str  # code in SUBJECTS
+    teacher: int  # index in TEACHERS
+    size: int
+    slots: tuple[tuple[int, time], ...]  # (weekday, lesson start in UTC), twice a week
+
+
+CLASSES = (
+    ClassPlan("Year 10 Mathematics (Set 1)", "MATH", 0, 28, ((0, time(9, 0)), (3, time(11, 15)))),
+    ClassPlan("Year 11 Mathematics (Set 2)", "MATH", 0, 24, ((1, time(10, 5)), (4, time(9, 0)))),
+    ClassPlan("Year 10 English Literature", "ENG", 1, 31, ((0, time(11, 15)), (2, time(9, 0)))),
+    ClassPlan("Year 11 History", "HIST", 1, 22, ((1, time(13, 30)), (3, time(14, 25)))),
+    ClassPlan("Year 10 Biology", "BIO", 2, 33, ((2, time(11, 15)), (4, time(13, 30)))),
+)
+#: The class whose lesson is running right now.
+LIVE_CLASS = 0
+
+FIRST_NAMES = (
+    "Aaliyah", "Aarav", "Abigail", "Adebayo", "Aiden", "Aisha", "Alejandro", "Amelia", "Ananya",
+    "Arjun", "Ava", "Benjamin", "Bilal", "Caleb", "Chloe", "Chen", "Daniela", "Dmitri", "Elif",
+    "Elijah", "Emeka", "Emma", "Ethan", "Fatima", "Finn", "Freya", "Gabriel", "Grace", "Hana",
+    "Harper", "Hassan", "Isabella", "Isaac", "Jamal", "Jasmine", "Javier", "Kai", "Keira",
+    "Kofi", "Layla", "Leo", "Liam", "Lucia", "Mateo", "Maya", "Mei", "Mohammed", "Nadia",
+    "Naomi", "Noah", "Oliver", "Olivia", "Omar", "Priya", "Rafael", "Rosa", "Ruby", "Samuel",
+    "Sofia", "Soren", "Tariq", "Theo", "Yara", "Yusuf", "Zara", "Zoë",
+)  # fmt: skip
+LAST_NAMES = (
+    "Abara", "Ahmed", "Andersen", "Bailey", "Banerjee", "Barros", "Brooks", "Campbell",
+    "Castillo", "Chowdhury", "Clarke", "Costa", "Davies", "Dimitrou", "Doyle", "Evans",
+    "Fernández", "Fitzgerald", "Gallagher", "García", "Haddad", "Hughes", "Ibrahim", "Ivanova",
+    "Jensen", "Kaur", "Kelly", "Khan", "Kowalski", "Lindqvist", "Lopez", "MacLeod", "Mensah",
+    "Morales", "Murphy", "Nakamura", "Nguyen", "Novak", "O'Brien", "Okonkwo", "Owusu", "Park",
+    "Patel", "Petrov", "Quinn", "Reyes", "Robinson", "Rossi", "Santos", "Schmidt", "Silva",
+    "Singh", "Sullivan", "Tanaka", "Thompson", "Tran", "Walsh", "Wang", "Williams", "Yilmaz",
+)  # fmt: skip
+
+#: How each kind of student turns up: (present, late, absent) weights.
+PERSONAS = {
+    "reliable": (97, 2, 1),
+    "steady": (88, 7, 5),
+    "often late": (56, 37, 7),
+    "at risk": (45, 12, 43),
+}
+PUNCTUAL = ("reliable", "steady")
+#: How many of each the school has (the rest are "steady").
+PERSONA_COUNTS = {"at risk": 6, "often late": 10, "reliable": 34}
+STUDENT_COUNT = 80
+#: Seats per class for each kind of student: a couple at risk, a few often late.
+SEATS = {"at risk": 2, "often late": 3}
+LATE_NOTES = ("Bus was late", "Came from the nurse", "Music lesson ran over", "Overslept")
+ABSENT_NOTES = ("Ill - parent phoned in", "Medical appointment", "Family emergency")
+
+
+# --- the plan: everything random, decided up front from the seed -------------------------------
+
+
+@dataclass(frozen=True)
+class StudentPlan:
+    number: str
+    first_name: str
+    last_name: str
+    email: str
+    persona: str
+    #: For "at risk" students: how many lessons in a row they have missed, up to the latest.
+    absent_streak: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    students: tuple[StudentPlan, ...]
+    rosters: tuple[tuple[str, ...], ...]  # student numbers per class, in CLASSES order
+
+    def persona_of(self, number: str) -> str | None:
+        return next((s.persona for s in self.students if s.number == number), None)
+
+
+def _email_part(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in ascii_name.lower() if ch.isalnum() or ch == "-")
+
+
+def make_plan(seed: int = SEED) -> Plan:
+    """Who the students are and who is in which class; the same for the same seed."""
+    rng = random.Random(seed)
+    names: list[tuple[str, str]] = []
+    emails: set[str] = set()
+    while len(names) < STUDENT_COUNT:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"{_email_part(first)}.{_email_part(last)}@{DOMAIN}"
+        if email not in emails:
+            emails.add(email)
+            names.append((first, last))
+    personas = [p for p, n in PERSONA_COUNTS.items() for _ in range(n)]
+    personas += ["steady"] * (STUDENT_COUNT - len(personas))
+    rng.shuffle(personas)
+    students = tuple(
+        StudentPlan(
+            number=f"S{10001 + i}",
+            first_name=first,
+            last_name=last,
+            email=f"{_email_part(first)}.{_email_part(last)}@{DOMAIN}",
+            persona=persona,
+            absent_streak=rng.choice((3, 3, 4, 5)) if persona == "at risk" else 0,
+        )
+        for i, ((first, last), persona) in enumerate(zip(names, personas, strict=True))
+    )
+    by_persona: dict[str, list[str]] = {}
+    for s in students:
+        by_persona.setdefault(s.persona, []).append(s.number)
+    by_persona["others"] = by_persona.pop("reliable") + by_persona.pop("steady")
+    rosters: list[list[str]] = [[] for _ in CLASSES]
+    for group, numbers in by_persona.items():
+        seats = [
+            i
+            for i, c in enumerate(CLASSES)
+            for _ in range(SEATS.get(group, c.size - sum(SEATS.values())))
+        ]
+        _seat(rng, numbers, seats, rosters)
+    return Plan(students, tuple(tuple(sorted(r)) for r in rosters))
+
+
+def _seat(rng: random.Random, numbers: list[str], seats: list[int], rosters) -> None:
+    """Fill the seats (class indexes) with these students: each gets one seat first (so
+    everyone is in a class), the seats left go to students not yet in that class."""
+    numbers, seats = numbers[:], seats[:]
+    rng.shuffle(numbers)
+    rng.shuffle(seats)
+    for number, seat in zip(numbers, seats, strict=False):
+        rosters[seat].append(number)
+    for seat in seats[len(numbers) :]:
+        rosters[seat].append(rng.choice([n for n in numbers if n not in rosters[seat]]))
+
+
+def lesson_starts(plan: ClassPlan, today: date) -> list[datetime]:
+    """The class's lessons in the ``WEEKS`` weeks before ``today`` (UTC), oldest first."""
+    starts = []
+    for back in range(WEEKS * 7, 0, -1):
+        day = today - timedelta(days=back)
+        for weekday, at in plan.slots:
+            if day.weekday() == weekday:
+                starts.append(datetime.combine(day, at, tzinfo=UTC))
+    return starts
+
+
+def _status(rng: random.Random, student: StudentPlan, lesson: int, lessons: int):
+    if student.persona == "at risk" and lesson >= lessons - student.absent_streak:
+        return AttendanceStatus.ABSENT, None
+    present, late, absent = PERSONAS[student.persona]
+    status = rng.choices(
+        (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT),
+        weights=(present, late, absent),
+    )[0]
+    note = None
+    if status == AttendanceStatus.LATE and rng.random() < 0.5:
+        note = rng.choice(LATE_NOTES)
+    elif status == AttendanceStatus.ABSENT and rng.random() < 0.4:
+        note = rng.choice(ABSENT_NOTES)
+    return status, note
+
+
+# --- what a run did ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: Role
+    name: str
+    email: str
+    about: str
+
+
+@dataclass
+class DemoSummary:
+    """What ``load_demo`` found or made, and the logins to try it with."""
+
+    created: bool
+    password: str = DEMO_PASSWORD
+    logins: list[DemoLogin] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    subjects: int = 0
+    classes: int = 0
+    teachers: int = 0
+    students: int = 0
+    enrolments: int = 0
+    ended_sessions: int = 0
+    records: int = 0
+    live_class: str = ""
+    live_session_id: uuid.UUID | None = None
+    live_started_at: datetime | None = None
+    live_marked: int = 0
+    live_enrolled: int = 0
+
+    def describe(self) -> str:
+        """The text ``flask demo`` prints."""
+        head = "Loaded" if self.created else "Already loaded (nothing duplicated)"
+        lines = [f"{head}: the demo school {SCHOOL_NAME}."]
+        lines += [f"  {action}" for action in self.actions]
+        lines += [
+            f"  {self.teachers} teachers, {self.students} students, {self.subjects} subjects,"
+            f" {self.classes} classes ({self.enrolments} enrolments)",
+            f"  {self.ended_sessions} ended sessions over the last {WEEKS} weeks"
+            f" with {self.records} attendance records",
+        ]
+        if self.live_session_id is not None and self.live_started_at is not None:
+            lines.append(
+                f"  Live now: {self.live_class}, ACTIVE since"
+                f" {self.live_started_at:%H:%M} UTC, {self.live_marked} of"
+                f" {self.live_enrolled} students marked;"
+                f" roster at /sessions/{self.live_session_id}"
+            )
+        lines += ["", f'Logins - every demo account\'s password is "{self.password}":']
+        width = max(len(login.email) for login in self.logins)
+        for login in self.logins:
+            lines.append(
+                f"  {login.role.value:<8} {login.email:<{width}}  {login.name} - {login.about}"
+            )
+        return "\n".join(lines)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_demo(*, now: datetime | None = None, seed: int = SEED) -> DemoSummary:
+    """Load the demo school unless it is there; keep one ACTIVE session started today.
+
+    One transaction: a failed run leaves nothing behind. Raises what the services raise
+    (e.g. Invalid when a demo email is already taken by someone else).
+    """
+    now = now or utcnow()
+    return _load(now, make_plan(seed), seed)
+
+
+@unit_of_work
+def _load(now: datetime, plan: Plan, seed: int) -> DemoSummary:
+    admin = people.find_user(ADMIN[2])
+    if admin is not None and admin.role != Role.ADMIN:
+        raise Invalid(DEMO_EMAIL_TAKEN.format(email=ADMIN[2]), field="email")
+    summary = DemoSummary(created=admin is None)
+    if admin is None:
+        admin = _build_school(now, plan, seed, summary)
+    _keep_live_session(admin, now, plan, summary)
+    _count(admin, plan, summary)
+    return summary
+
+
+def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) -> User:
+    rng = random.Random(seed + 1)
+    password_hash = people.hash_password(DEMO_PASSWORD)  # scrypt once, not per account
+
+    def user(actor, first, last, email, role: Role, number: str | None = None) -> User:
+        return people.create_user(
+            actor=actor,
+            email=email,
+            password=DEMO_PASSWORD,
+            password_hash=password_hash,
+            first_name=first,
+            last_name=last,
+            role=role,
+            student_number=number,
+        )
+
+    admin = user(None, *ADMIN, Role.ADMIN)  # the bootstrap admin, as `create-user` makes it
+    teachers = [user(admin, *t, Role.TEACHER) for t in TEACHERS]
+    students = {
+        s.number: user(admin, s.first_name, s.last_name, s.email, Role.STUDENT, s.number)
+        for s in plan.students
+    }
+    subjects = {
+        code: school.create_subject(actor=admin, code=code, name=name) for code, name in SUBJECTS
+    }
+    by_number = {s.number: s for s in plan.students}
+    for class_plan, roster in zip(CLASSES, plan.rosters, strict=True):
+        teacher = teachers[class_plan.teacher]
+        school_class = school.create_class(
+            actor=admin,
+            subject_id=subjects[class_plan.subject].id,
+            teacher_id=teacher.teacher.id,
+            name=class_plan.name,
+        )
+        school.enroll_students(
+            actor=admin,
+            class_id=school_class.id,
+            student_ids=[students[n].student.id for n in roster],
+        )
+        starts = lesson_starts(class_plan, now.date())
+        for lesson, planned in enumerate(starts):
+            start = planned + timedelta(minutes=rng.randint(0, 3))
+            marks = {n: _status(rng, by_number[n], lesson, len(starts)) for n in roster}
+            _past_lesson(teacher, school_class.id, start, marks, students, rng)
+    summary.actions.append(
+        f"Created {len(plan.students) + len(TEACHERS) + 1} accounts, {len(SUBJECTS)} subjects,"
+        f" {len(CLASSES)} classes and their last {WEEKS} weeks of lessons."
+    )
+    return admin
+
+
+def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
+    """One ended lesson: the register taken a few minutes in (latecomers as LATE), then ended."""
+    session_id = sessions.create_session(actor=teacher, class_id=class_id).session.id
+    sessions.start_session(actor=teacher, session_id=session_id, at=start)
+    # One bulk call per lesson: its size is the class size, so SQLAlchemy compiles the
+    # multi-row INSERT once per class instead of once per distinct row count.
+    attendance.mark_attendance_bulk(
+        actor=teacher,
+        session_id=session_id,
+        entries=[
+            attendance.MarkEntry(students[n].student.id, status, note)
+            for n, (status, note) in marks.items()
+        ],
+        channel=Channel.CLI,
+        at=start + timedelta(minutes=rng.randint(5, 12)),
+    )
+    sessions.end_session(actor=teacher, session_id=session_id, at=start + LESSON)
+
+
+def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSummary) -> None:
+    """Close live sessions left from an earlier day; make sure one runs today."""
+    midnight = datetime.combine(now.date(), time(0), tzinfo=UTC)
+    classes = {c.name: c for c in school.list_classes(actor=admin)}
+    live = None
+    for index, class_plan in enumerate(CLASSES):
+        school_class = classes.get(class_plan.name)
+        if school_class is None:
+            continue
+        teacher = school_class.teacher.user
+        for session in sessions.list_sessions(actor=admin, class_id=school_class.id):
+            if session.status != SessionStatus.ACTIVE:
+                continue
+            if session.start_time is not None and session.start_time >= midnight:
+                if index == LIVE_CLASS:
+                    live = live or session
+                continue
+            # A lesson of an earlier day that was never ended: the register is completed
+            # (students at risk stayed away, the others came) and the lesson ends.
+            end = min(session.start_time + LESSON, now) if session.start_time else now
+            unmarked = [
+                attendance.MarkEntry(row.student.id, _usual_status(plan, row.student))
+                for row in roster_rows(session)
+                if row.record is None
+            ]
+            if unmarked:
+                attendance.mark_attendance_bulk(
+                    actor=teacher,
+                    session_id=session.id,
+                    entries=unmarked,
+                    channel=Channel.CLI,
+                    at=end,
+                )
+            sessions.end_session(actor=teacher, session_id=session.id, at=end)
+            summary.actions.append(
+                f"Ended the live session of {school_class.name} left from"
+                f" {session.start_time:%Y-%m-%d}."
+            )
+    if live is None:
+        live_class = classes.get(CLASSES[LIVE_CLASS].name)
+        if live_class is None:
+            return
+        start = max(now - LIVE_STARTED_AGO, midnight)
+        live = _start_live_session(live_class, plan, start, now)
+        summary.actions.append(f"Started today's live session of {live_class.name}.")
+    summary.live_class = live.school_class.name
+    summary.live_session_id = live.id
+    summary.live_started_at = live.start_time
+
+
+def _usual_status(plan: Plan, student) -> AttendanceStatus:
+    persona = plan.persona_of(student.student_number)
+    return AttendanceStatus.ABSENT if persona == "at risk" else AttendanceStatus.PRESENT
+
+
+def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime):
+    """Today's lesson: started a few minutes ago, a handful of students already marked (none
+    of those at risk, whose run of absences stays the latest thing on their record)."""
+    teacher = school_class.teacher.user
+    session_id = sessions.create_session(actor=teacher, class_id=school_class.id).session.id
+    session = sessions.start_session(actor=teacher, session_id=session_id, at=start).session
+    students = school.enrolled_students(school_class.id)
+    on_time = [s for s in students if plan.persona_of(s.student_number) in PUNCTUAL]
+    on_time = on_time[: LIVE_MARKED - 1]
+    latecomer = next(s for s in students if plan.persona_of(s.student_number) == "often late")
+    for entries, minutes in (
+        ([attendance.MarkEntry(s.id, AttendanceStatus.PRESENT) for s in on_time], 1),
+        ([attendance.MarkEntry(latecomer.id, AttendanceStatus.LATE, "Bus was late")], 5),
+    ):
+        attendance.mark_attendance_bulk(
+            actor=teacher,
+            session_id=session_id,
+            entries=entries,
+            channel=Channel.CLI,
+            at=min(start + timedelta(minutes=minutes), now),
+        )
+    return session
+
+
+def _count(admin: User, plan: Plan, summary: DemoSummary) -> None:
+    """Fill in the summary's figures and logins from what the database now holds."""
+    demo_classes = {c.name for c in CLASSES}
+    classes = [c for c in school.list_classes(actor=admin) if c.name in demo_classes]
+    summary.classes = len(classes)
+    summary.subjects = len({c.subject_id for c in classes})
+    summary.teachers = len({c.teacher_id for c in classes})
+    enrolled = school.enrolled_counts([c.id for c in classes])
+    summary.enrolments = sum(enrolled.values())
+    summary.students = len({n for roster in plan.rosters for n in roster})
+    ended = [
+        s.id
+        for c in classes
+        for s in sessions.list_sessions(actor=admin, class_id=c.id)
+        if s.status == SessionStatus.ENDED
+    ]
+    summary.ended_sessions = len(ended)
+    summary.records = sum(st.marked for st in statistics.statistics_for_sessions(ended).values())
+    if summary.live_session_id is not None:
+        live_stats = statistics.statistics_for_sessions([summary.live_session_id])
+        stats = live_stats[summary.live_session_id]
+        summary.live_marked, summary.live_enrolled = stats.marked, stats.total_enrolled
+    summary.logins = _logins(plan)
+
+
+def _logins(plan: Plan) -> list[DemoLogin]:
+    live_roster = set(plan.rosters[LIVE_CLASS])
+    taught: dict[int, list[str]] = {}
+    for class_plan in CLASSES:
+        taught.setdefault(class_plan.teacher, []).append(class_plan.name)
+    logins = [DemoLogin(Role.ADMIN, f"{ADMIN[0]} {ADMIN[1]}", ADMIN[2], "administrator")]
+    for i, (first, last, email) in enumerate(TEACHERS):
+        about = "teaches " + ", ".join(taught.get(i, []))
+        if i == CLASSES[LIVE_CLASS].teacher:
+            about += " (lesson running now)"
+        logins.append(DemoLogin(Role.TEACHER, f"{first} {last}", email, about))
+    wanted = {
+        "reliable": "almost always on time",
+        "often late": "often late",
+        "at risk": "at risk: many absences, missed the latest lessons",
+    }
+    for persona, about in wanted.items():
+        student = next(s for s in plan.students if s.persona == persona and s.number in live_roster)
+        logins.append(
+            DemoLogin(
+                Role.STUDENT,
+                f"{student.first_name} {student.last_name}",
+                student.email,
+                f"{student.number}, {about}",
+            )
+        )
+    return logins

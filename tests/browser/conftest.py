@@ -1,0 +1,294 @@
+"""Real Chromium (Debian's /usr/bin/chromium, driven by Playwright's sync API) against a real
+server process (``python -m attendance_app.server`` on eventlet) on the test database.
+
+Every page fails its test on a JavaScript error (``pageerror``) or a console error, and every
+HTML page is served to the browser with the strict Content-Security-Policy the design asks for
+(no inline scripts or styles), so a CSP-unfriendly page shows up as a console error too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests import factories
+from tests.factories import PASSWORD, Person
+from tests.live.conftest import ROOT, ServerProcess, start_server
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+#: How long a condition may take to become true (live updates, htmx swaps, page loads).
+WAIT_MS = 10_000
+
+
+def csp_for(origin: str) -> str:
+    """The policy of the design notes (R12): nothing inline, everything from the app itself.
+    ``img-src data:`` is for Pico's inline SVG icons (select arrows); ``ws:`` is explicit
+    for the Socket.IO WebSocket."""
+    host = urlsplit(origin).netloc
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' ws://{host}; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    )
+
+
+def _chromium_path() -> str:
+    path = CHROMIUM if os.path.isabs(CHROMIUM) else shutil.which(CHROMIUM)
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"Chromium is required for the browser tests but was not found at {CHROMIUM!r}. "
+            "Install it with `apt-get install chromium` (or point CHROMIUM_PATH at a "
+            "Chromium binary); Playwright cannot download its own browser here.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless Chromium for the whole run."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.fail("the `playwright` Python package is required: pip install -e '.[test]'")
+    path = _chromium_path()
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(app, database_url: str) -> Iterator[ServerProcess]:
+    """A real server (eventlet) on the test database, shared by a module's tests. ``app``
+    first, so the migrations have built the schema before the server opens it."""
+    proc = start_server(database_url, "eventlet")
+    yield proc
+    proc.stop()
+
+
+@dataclass
+class BrowserPage:
+    """A page in a context of its own, and the errors it reported."""
+
+    page: object
+    context: object
+    errors: list[str] = field(default_factory=list)
+
+
+def _watch(page, errors: list[str]) -> None:
+    def on_console(msg) -> None:
+        if msg.type == "error":
+            loc = msg.location or {}
+            errors.append(f"console error: {msg.text} ({loc.get('url', '')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+
+
+@pytest.fixture
+def open_page(browser, server: ServerProcess) -> Iterator[Callable[..., object]]:
+    """``open_page(viewport=DESKTOP, **context_options)`` → a Page in a fresh context (its own
+    cookies), based at the server's URL. At teardown the test fails if any page logged a
+    JavaScript or console error (CSP violations included)."""
+    opened: list[BrowserPage] = []
+    policy = csp_for(server.url)
+
+    def with_csp(route) -> None:
+        if route.request.resource_type != "document":
+            route.continue_()
+            return
+        # Not following redirects here: the browser follows them itself (and so its URL
+        # is the page it ends up on).
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": policy}
+        route.fulfill(response=response, headers=headers)
+
+    def make(viewport: dict | None = None, **options):
+        # A document answered through route.fulfill has no remote address, so Chromium's
+        # Local Network Access checks count it as public and would block its WebSocket to
+        # 127.0.0.1; the permission restores what a page served by the server itself gets.
+        context = browser.new_context(
+            base_url=server.url,
+            viewport=viewport or DESKTOP,
+            permissions=["local-network-access"],
+            **options,
+        )
+        context.set_default_timeout(WAIT_MS)
+        context.route("**/*", with_csp)
+        page = context.new_page()
+        item = BrowserPage(page, context)
+        _watch(page, item.errors)
+        opened.append(item)
+        return page
+
+    yield make
+    errors = [e for item in opened for e in item.errors]
+    for item in opened:
+        item.context.close()
+    assert not errors, "the browser reported errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def page(open_page):
+    """A desktop-sized page in a fresh browser context."""
+    return open_page()
+
+
+def login(page, person: Person | str, password: str = PASSWORD) -> None:
+    """Log in through the /login form (inputs named email and password), like a person."""
+    email = person if isinstance(person, str) else person.email
+    page.goto("/login")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', password)
+    with page.expect_navigation():
+        page.click('form button[type="submit"]')
+    assert "/login" not in page.url, f"login failed for {email}: still on {page.url}"
+
+
+def wait_live(page) -> None:
+    """Until the page is joined to its session's live room and in sync."""
+    page.wait_for_selector('body[data-live="live"]', state="attached")
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot as docs/screenshots/<name>.png and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    return path
+
+
+def api_get(server: ServerProcess, token: str, path: str) -> dict:
+    response = requests.get(
+        f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def api_post(server: ServerProcess, token: str, path: str, body: dict) -> requests.Response:
+    return requests.post(
+        f"{server.url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def api_put(server: ServerProcess, token: str, path: str, body: dict) -> requests.Response:
+    return requests.put(
+        f"{server.url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+# The roster page ---------------------------------------------------------------
+
+NAMES = [
+    ("Amara", "Okafor"),
+    ("Benjamin", "Lindqvist"),
+    ("Chloé", "Durand"),
+    ("Dmitri", "Volkov"),
+    ("Esperanza", "Delgado-Fitzgerald"),
+    ("Farah", "Haddad"),
+]
+STAT_KEYS = ["total_enrolled", "present", "absent", "late", "not_marked", "attendance_rate"]
+
+
+def make_roster(app):
+    """An admin, a class of six named students taught by a teacher, and an ACTIVE session."""
+    admin = factories.make_admin(app, first_name="Ada", last_name="Admin")
+    teacher = factories.make_teacher(app, first_name="Grace", last_name="Hopper")
+    students = [
+        factories.make_student(app, first_name=first, last_name=last, with_token=False)
+        for first, last in NAMES
+    ]
+    klass = factories.make_class(
+        app,
+        admin=admin,
+        teacher=teacher,
+        students=students,
+        subject_code="MATH101",
+        name="MATH101 Section A",
+    )
+    session_id = factories.make_session(app, klass)
+    return admin, klass, session_id
+
+
+def cell(page, student):
+    return page.locator(f'#roster-grid [data-student-id="{student.profile_id}"]')
+
+
+def page_stats(page) -> dict:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('[data-stat]'))
+              .map(el => [el.dataset.stat, el.textContent.trim()]))"""
+    )
+
+
+def settled(page) -> None:
+    """Until htmx has no request in flight and no swap pending."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, "
+        ".htmx-settling, [disabled].cell-tap')"
+    )
+
+
+def expect_stats(page, **expected) -> None:
+    """Wait until the page's data-stat numbers are ``expected`` (rate compared as a number)."""
+    page.wait_for_function(
+        """(want) => Object.entries(want).every(([key, value]) => {
+              const el = document.querySelector(`[data-stat="${key}"]`);
+              return el && Number(el.textContent.trim()) === Number(value);
+           })""",
+        arg=expected,
+    )
+
+
+def api_view(server, person, session_id) -> dict:
+    return api_get(server, person.token, f"/api/attendance/session/{session_id}/")
+
+
+def assert_api_agrees(server, person, session_id, page) -> dict:
+    """The JSON API's statistics and records say what the page shows."""
+    view = api_view(server, person, session_id)
+    shown = page_stats(page)
+    assert {k: float(shown[k]) for k in STAT_KEYS} == {
+        k: float(view["statistics"][k]) for k in STAT_KEYS
+    }
+    api_status = {r["student"]["id"]: r["status"] for r in view["records"]}
+    page_status = page.evaluate(
+        """() => Object.fromEntries(
+              Array.from(document.querySelectorAll('#roster-grid [data-student-id]'))
+                .map(c => [c.dataset.studentId, c.dataset.status]))"""
+    )
+    assert {sid: status for sid, status in page_status.items() if status} == api_status
+    return view
+
+
+def open_roster(page, person, session_id) -> None:
+    login(page, person)
+    page.goto(f"/sessions/{session_id}")
+    wait_live(page)
