@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k marking -x"`.
-PYTEST_ARGS ?=
+# pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: demo test install lint format migrate serve clean
 

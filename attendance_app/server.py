@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     from attendance_app.extensions import socketio
 
     app = create_app({"SERVER_GREEN": True})
+    from attendance_app.live import start_background_tasks
+
+    start_background_tasks(app)
     if app.config["SOCKETIO_ASYNC_MODE"] != ASYNC_MODE:
         raise RuntimeError("the app's SOCKETIO_ASYNC_MODE differs from the server's")
     return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port)

@@ -18,6 +18,18 @@ def user_room(user_id: uuid.UUID | str) -> str:
 
 def init_app(app: Flask) -> None:
     from attendance_app.live import broadcast, handlers  # noqa: F401  (registers handlers)
+    from attendance_app.live.presence import make_presence
     from attendance_app.services import events
 
+    app.extensions["attendance.presence"] = make_presence(
+        app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]
+    )
     events.subscribe(broadcast.on_committed)
+
+
+def start_background_tasks(app: Flask) -> None:
+    """What a serving process runs beside requests (server.py calls this)."""
+    from attendance_app.extensions import socketio
+    from attendance_app.live.connections import run_sweeper
+
+    socketio.start_background_task(run_sweeper, app)

@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from attendance_app.extensions import socketio
-from attendance_app.live import room_for
-from attendance_app.services.events import AttendanceChanged, DomainEvent, SessionStatusChanged
+from attendance_app.live import connections, room_for, user_room
+from attendance_app.services.events import (
+    AttendanceChanged,
+    DomainEvent,
+    SessionStatusChanged,
+    UserSignedOut,
+)
 from attendance_app.services.sessions import load_session
 from attendance_app.services.statistics import RecordRow, session_records, session_statistics
 
@@ -56,6 +61,9 @@ def _anyone_listening(room: str) -> bool:
 
 def on_committed(events: list[DomainEvent]) -> None:
     for event in events:
+        if isinstance(event, UserSignedOut):
+            _sign_out(event)
+            continue
         room = room_for(event.session_id)
         if not _anyone_listening(room):
             continue  # e.g. the CLI's demo load: hundreds of changes nobody is watching
@@ -89,3 +97,12 @@ def on_committed(events: list[DomainEvent]) -> None:
                 },
                 to=room,
             )
+
+
+def _sign_out(event: UserSignedOut) -> None:
+    """Tell the user's pages (every process) and drop this process's connections now; other
+    processes drop theirs at their next sweep (connections.py) if a page does not leave."""
+    if socketio.server is None:
+        return
+    socketio.emit("signed_out", {}, to=user_room(event.user_id))
+    connections.disconnect_user(event.user_id)

@@ -1,15 +1,16 @@
-"""Socket.IO handlers: connect (token or login cookie) and join_session."""
+"""Socket.IO handlers: connect (token or login cookie), join/leave a session, presence."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import session
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from attendance_app.extensions import db, socketio
-from attendance_app.live import room_for, user_room
+from attendance_app.live import connections, room_for, user_room
+from attendance_app.live.presence import summary
 from attendance_app.models import User
 from attendance_app.services.errors import DomainError
 from attendance_app.services.people import user_for_token
@@ -18,6 +19,11 @@ from attendance_app.services.statistics import session_statistics
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 _ACTOR_KEY = "live_actor"
+_JOINED_KEY = "live_joined"
+
+
+def presence():
+    return current_app.extensions["attendance.presence"]
 
 
 @socketio.on("connect")
@@ -31,11 +37,20 @@ def on_connect(auth=None):
     if user is None:
         raise ConnectionRefusedError(NOT_AUTHENTICATED)
     session[_ACTOR_KEY] = f"{user.id}:{user.session_version}"
+    session[_JOINED_KEY] = []
+    connections.register(request.sid, user.id, user.session_version)
     join_room(user_room(user.id))
 
 
+@socketio.on("disconnect")
+def on_disconnect(*_args):
+    connections.forget(request.sid)
+    for session_id in session.get(_JOINED_KEY, []):
+        _leave(session_id)
+
+
 def current_actor() -> User | None:
-    """The connection's user, if still active and not logged out everywhere since."""
+    """The connection's user, if still active and not signed out since it connected."""
     key = session.get(_ACTOR_KEY, "")
     user_id, _, version = key.partition(":")
     try:
@@ -47,15 +62,21 @@ def current_actor() -> User | None:
     return user
 
 
+def _session_id(data) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str((data or {}).get("session_id")))
+    except (ValueError, AttributeError):
+        return None
+
+
 @socketio.on("join_session")
 def on_join_session(data=None):
     """Join a session's room if the server says this user may view it; ack a snapshot."""
     actor = current_actor()
     if actor is None:
         return {"ok": False, "error": NOT_AUTHENTICATED}
-    try:
-        session_id = uuid.UUID(str((data or {}).get("session_id")))
-    except (ValueError, AttributeError):
+    session_id = _session_id(data)
+    if session_id is None:
         return {"ok": False, "error": SESSION_NOT_FOUND}
     try:
         class_session = get_session_for(actor, session_id)
@@ -64,6 +85,13 @@ def on_join_session(data=None):
     # Join before reading: a change committed meanwhile is broadcast to us, and the snapshot
     # (sequence number read before the statistics) is never newer than what it describes.
     join_room(room_for(session_id))
+    joined = session.get(_JOINED_KEY, [])
+    if str(session_id) not in joined:
+        session[_JOINED_KEY] = [*joined, str(session_id)]
+    presence().add(
+        str(session_id), request.sid, {"user_id": str(actor.id), "name": actor.full_name}
+    )
+    _announce_presence(str(session_id))
     stats = session_statistics(class_session)
     return {
         "ok": True,
@@ -71,13 +99,29 @@ def on_join_session(data=None):
         "seq": class_session.live_seq,
         "status": class_session.status.value,
         "is_locked": class_session.is_locked,
+        "viewers": summary(presence().viewers(str(session_id))),
     }
 
 
 @socketio.on("leave_session")
 def on_leave_session(data=None):
-    try:
-        leave_room(room_for(uuid.UUID(str((data or {}).get("session_id")))))
-    except (ValueError, AttributeError):
+    session_id = _session_id(data)
+    if session_id is None:
         return {"ok": False, "error": SESSION_NOT_FOUND}
+    leave_room(room_for(session_id))
+    session[_JOINED_KEY] = [s for s in session.get(_JOINED_KEY, []) if s != str(session_id)]
+    _leave(str(session_id))
     return {"ok": True}
+
+
+def _leave(session_id: str) -> None:
+    presence().remove(session_id, request.sid)
+    _announce_presence(session_id)
+
+
+def _announce_presence(session_id: str) -> None:
+    socketio.emit(
+        "presence",
+        {"session_id": session_id, **summary(presence().viewers(session_id))},
+        to=room_for(session_id),
+    )

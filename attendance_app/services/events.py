@@ -40,7 +40,14 @@ class SessionStatusChanged:
     seq: int = 0
 
 
-DomainEvent = AttendanceChanged | SessionStatusChanged
+@dataclass(frozen=True)
+class UserSignedOut:
+    """Every login of this user ended (logout, deactivation): their live connections go."""
+
+    user_id: uuid.UUID
+
+
+DomainEvent = AttendanceChanged | SessionStatusChanged | UserSignedOut
 Subscriber = Callable[[list[DomainEvent]], None]
 
 _subscribers: list[Subscriber] = []

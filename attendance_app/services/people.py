@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Role, Student, Teacher, User, utcnow
-from attendance_app.services import permissions
+from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, Unauthenticated
 from attendance_app.services.transaction import unit_of_work
 
@@ -162,6 +162,16 @@ def revoke_token(*, raw: str) -> None:
         .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+@unit_of_work
+def sign_out_everywhere(*, user: User) -> None:
+    """End every login of ``user``: browser sessions (their cookie's version no longer
+    matches) and live connections (disconnected after commit)."""
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
+    )
+    events.record(db.session, events.UserSignedOut(user.id))
 
 
 def load_user_for_login(user_key: str) -> User | None:

@@ -7,7 +7,11 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from attendance_app.services.people import INVALID_CREDENTIALS, authenticate
+from attendance_app.services.people import (
+    INVALID_CREDENTIALS,
+    authenticate,
+    sign_out_everywhere,
+)
 from attendance_app.web import bp
 from attendance_app.web.forms import LoginForm
 
@@ -43,6 +47,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Sign out on every device: browser sessions end and live connections close."""
+    sign_out_everywhere(user=current_user._get_current_object())
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("web.login"))

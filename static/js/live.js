@@ -15,6 +15,13 @@
     if (label) { label.textContent = LABELS[state]; }
   }
 
+  function showViewers(v) {
+    var el = document.getElementById("viewers");
+    if (!el || !v) { return; }
+    el.textContent = v.count > 1 ? v.count + " people marking: " + v.names.join(", ") : "";
+    el.title = v.names.join(", ");
+  }
+
   function setStats(stats) {
     Object.keys(stats).forEach(function (key) {
       var el = document.querySelector('[data-stat="' + key + '"]');
@@ -80,14 +87,14 @@
     window.attendanceSocket = socket;
     setState("connecting");
 
-    socket.on("connect", function () {
-      setState("connecting");
+    function join() {
       socket.emit("join_session", { session_id: sessionId }, function (ack) {
         if (!ack || !ack.ok) {
           setState("offline");
           if (window.attendanceFlash) { window.attendanceFlash((ack && ack.error) || "Could not join the live session."); }
           return;
         }
+        showViewers(ack.viewers);
         var behind = ack.seq > seq;
         setStats(ack.statistics);
         if (ack.status !== body.dataset.sessionStatus) { window.location.reload(); return; }
@@ -97,7 +104,21 @@
           setState("live");
         }
       });
-    });
+    }
+
+    function onConnect() {
+      if (!socket.connected) { return; }
+      setState("connecting");
+      // Taps queued while offline go first; "live" only once they are in and the grid is
+      // resynchronised, so no stale cell remains.
+      var taps = window.attendanceTaps;
+      var flushed = taps ? taps.flush() : Promise.resolve(true);
+      flushed.then(function (done) {
+        if (done === false) { setState("offline"); setTimeout(onConnect, 3000); return; }
+        join();
+      });
+    }
+    socket.on("connect", onConnect);
     socket.on("disconnect", function () { setState("offline"); });
     socket.on("connect_error", function () { setState("offline"); });
 
@@ -111,6 +132,14 @@
       var missing = false;
       msg.records.forEach(function (rec) { if (!applyRecord(rec)) { missing = true; } });
       if (missing) { resync(); }
+    });
+    socket.on("presence", function (msg) {
+      if (msg.session_id === sessionId) { showViewers(msg); }
+    });
+    socket.on("signed_out", function () {
+      // Signed out here or on another device: this page may not stay live.
+      socket.disconnect();
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
     });
     socket.on("session", function (msg) {
       if (msg.session_id !== sessionId) { return; }

@@ -1,0 +1,68 @@
+"""Who is marking (presence) and signing out, against real server processes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.factories import PASSWORD, make_admin, make_class, make_session
+from tests.live.conftest import browser_login
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def school(app):
+    admin = make_admin(app, first_name="Ada", last_name="Admin")
+    klass = make_class(app, admin=admin, students=3)
+    return admin, klass, make_session(app, klass)
+
+
+def test_every_view_learns_how_many_people_are_marking(live_server, school, listeners):
+    admin, klass, session_id = school
+    teacher_view = listeners().connect(live_server.url, token=klass.teacher.token)
+    assert teacher_view.join(session_id)["viewers"]["count"] == 1
+
+    admin_view = listeners().connect(live_server.url, token=admin.token)
+    ack = admin_view.join(session_id)
+    assert ack["viewers"] == {"count": 2, "names": sorted(["Ada Admin", klass.teacher.full_name])}
+    assert (
+        teacher_view.wait_for("presence", lambda d: d["count"] == 2)["names"]
+        == ack["viewers"]["names"]
+    )
+
+    admin_view.close()
+    left = teacher_view.wait_for("presence", lambda d: d["count"] == 1)
+    assert left["names"] == [klass.teacher.full_name]
+
+
+def test_one_person_with_two_tabs_counts_once(live_server, school, listeners):
+    _, klass, session_id = school
+    first = listeners().connect(live_server.url, token=klass.teacher.token)
+    second = listeners().connect(live_server.url, token=klass.teacher.token)
+    first.join(session_id)
+    assert second.join(session_id)["viewers"]["count"] == 1
+
+
+def test_signing_out_closes_the_users_live_connections(live_server, school, listeners):
+    _, klass, session_id = school
+    browser = browser_login(live_server, klass.teacher.email, PASSWORD)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+    view = listeners().connect(live_server.url, headers={"Cookie": cookie})
+    assert view.join(session_id)["ok"] is True
+
+    response = browser.post(
+        f"{live_server.url}/logout",
+        data={"csrf_token": browser.csrf},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302
+    view.wait_for("signed_out")
+    deadline = time.monotonic() + 10
+    while view.client.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not view.client.connected
+    # The old login cookie no longer opens pages or sockets.
+    assert browser.get(f"{live_server.url}/", allow_redirects=False, timeout=10).status_code == 302

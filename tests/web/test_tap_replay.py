@@ -1,0 +1,84 @@
+"""Taps carry an idempotency key and the version they saw: a replay is never applied twice,
+and a tap made on stale information reports who changed the student instead of overwriting."""
+
+from __future__ import annotations
+
+from tests.factories import audit_trail, make_session, mark
+from tests.web.conftest import cells, htmx_headers
+
+
+def _tap(client, headers, session_id, student, **form):
+    return client.post(
+        f"/sessions/{session_id}/students/{student.profile_id}/status", data=form, headers=headers
+    )
+
+
+def _open(client, session_id):
+    page = client.get(f"/sessions/{session_id}")
+    assert page.status_code == 200
+    return htmx_headers(page.text)
+
+
+def test_a_replayed_tap_with_the_same_key_is_applied_once(app, school, browser_as):
+    session_id = make_session(app, school.klass)
+    client = browser_as(school.teacher)
+    headers = _open(client, session_id)
+    student = school.klass.students[0]
+
+    first = _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
+    again = _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
+
+    assert first.status_code == again.status_code == 200
+    assert cells(again.text)[str(student.profile_id)].get("data-status") == "PRESENT"
+    assert len(audit_trail(app, session_id)) == 1
+
+
+def test_the_same_tap_with_a_new_key_is_a_new_change(app, school, browser_as):
+    session_id = make_session(app, school.klass)
+    client = browser_as(school.teacher)
+    headers = _open(client, session_id)
+    student = school.klass.students[0]
+
+    _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
+    second = _tap(client, headers, session_id, student, seen="PRESENT", key="k-2", version="1")
+
+    assert cells(second.text)[str(student.profile_id)].get("data-status") == "ABSENT"
+    assert [row["new_status"].value for row in audit_trail(app, session_id)] == [
+        "PRESENT",
+        "ABSENT",
+    ]
+
+
+def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(app, school, browser_as):
+    """The admin's page showed Adams unmarked (version 0); the teacher marked him LATE since.
+    The admin's tap would cycle from a state that no longer exists, so it is refused and
+    the tile says who changed it and shows the winning state."""
+    session_id = make_session(app, school.klass)
+    student = school.klass.students[0]
+    admin = browser_as(school.admin)
+    headers = _open(admin, session_id)
+    mark(app, school.klass, session_id, student, "LATE")
+
+    response = _tap(admin, headers, session_id, student, seen="", key="k-9", version="0")
+
+    assert response.status_code == 200
+    tile = cells(response.text)[str(student.profile_id)]
+    assert tile.get("data-status") == "LATE"
+    notice = tile.find("p", {"class": "cell-conflict"})
+    assert notice is not None
+    assert notice.text.startswith(f"Changed by {school.teacher.full_name} ")
+    assert notice.text.endswith("s ago")
+    assert len(audit_trail(app, session_id)) == 1  # only the teacher's mark
+
+
+def test_a_tap_after_my_own_change_is_applied_even_with_an_old_version(app, school, browser_as):
+    """Versions guard against other people's changes, not against my own quick taps."""
+    session_id = make_session(app, school.klass)
+    student = school.klass.students[0]
+    client = browser_as(school.teacher)
+    headers = _open(client, session_id)
+
+    _tap(client, headers, session_id, student, seen="", key="a", version="0")
+    response = _tap(client, headers, session_id, student, seen="PRESENT", key="b", version="0")
+
+    assert cells(response.text)[str(student.profile_id)].get("data-status") == "ABSENT"
