@@ -8,7 +8,7 @@ PORT   ?= 5000
 # pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test install lint format migrate serve clean
+.PHONY: demo test install browser lint format migrate serve clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ demo: migrate
 serve: migrate
 	$(FLASK) serve --host $(HOST) --port $(PORT)
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
 ## make test: set up and run the whole suite (lint, then pytest) on $$DATABASE_URL or SQLite.
-test: install
+test: install browser
 	$(BIN)/ruff check attendance_app tests bench wsgi.py
 	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -17,6 +17,7 @@ from attendance_app.models import (
     Enrollment,
     Student,
     User,
+    utcnow,
 )
 from attendance_app.services.sessions import get_session_for  # noqa: F401  (re-exported)
 from attendance_app.services.statistics import SessionStatistics, session_statistics
@@ -52,6 +53,7 @@ class Roster:
     session: ClassSession
     statistics: SessionStatistics
     rows: list[RosterRow]
+    histories: dict = field(default_factory=dict)  # Student.id → MiniHistory
 
     @property
     def unmarked(self) -> list[RosterRow]:
@@ -93,14 +95,77 @@ def roster_rows(
 
 
 def session_roster(*, actor: User, session_id: uuid.UUID) -> Roster:
-    """The roster page's data: session, statistics and rows (three queries).
+    """The roster page's data: session, statistics, rows and mini-histories (four queries).
 
     Raises NotFound, Forbidden.
     """
     session = get_session_for(actor, session_id)
-    return Roster(session, session_statistics(session), roster_rows(session))
+    return Roster(
+        session, session_statistics(session), roster_rows(session), mini_histories(session)
+    )
 
 
 def roster_row(session: ClassSession, student_id: uuid.UUID) -> RosterRow | None:
     rows = roster_rows(session, [student_id])
     return rows[0] if rows else None
+
+
+#: How far back "absences this term" looks.
+TERM_DAYS = 120
+#: How many earlier sessions of the class each tile shows.
+RECENT_SESSIONS = 5
+
+
+@dataclass(frozen=True)
+class MiniHistory:
+    """A tile's memory of the student: their last sessions of this class (oldest first) and
+    how many of this class's sessions they missed this term."""
+
+    recent: list[AttendanceStatus]
+    absences_this_term: int
+
+
+def mini_histories(
+    session: ClassSession, student_ids: list[uuid.UUID] | None = None
+) -> dict[uuid.UUID, MiniHistory]:
+    """Every roster student's mini-history, in one windowed query whatever the class size."""
+    since = (session.start_time or utcnow()) - timedelta(days=TERM_DAYS)
+    ranked = (
+        select(
+            Attendance.student_id,
+            Attendance.status,
+            ClassSession.start_time,
+            func.row_number()
+            .over(
+                partition_by=Attendance.student_id,
+                order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()),
+            )
+            .label("n"),
+        )
+        .join(ClassSession, ClassSession.id == Attendance.session_id)
+        .where(
+            ClassSession.class_id == session.class_id,
+            ClassSession.id != session.id,
+            ClassSession.start_time.is_not(None),
+            ClassSession.start_time <= (session.start_time or utcnow()),
+            ClassSession.start_time >= since,
+            *([Attendance.student_id.in_(student_ids)] if student_ids is not None else []),
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ranked.c.student_id, ranked.c.status, ranked.c.n).order_by(
+            ranked.c.student_id, ranked.c.n.desc()
+        )
+    )
+    recent: dict[uuid.UUID, list[AttendanceStatus]] = {}
+    absences: dict[uuid.UUID, int] = {}
+    for student_id, status, n in rows:
+        if status == AttendanceStatus.ABSENT:
+            absences[student_id] = absences.get(student_id, 0) + 1
+        if n <= RECENT_SESSIONS:
+            recent.setdefault(student_id, []).append(status)
+    return {
+        sid: MiniHistory(recent.get(sid, []), absences.get(sid, 0))
+        for sid in set(recent) | set(absences)
+    }

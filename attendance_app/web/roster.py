@@ -68,6 +68,7 @@ def _cell_response(
         stats=session_statistics(session),
         error=error,
         notice=notice,
+        history=roster.mini_histories(session, [student_id]).get(student_id),
         announce=(
             f"Not saved: {error}"
             if error

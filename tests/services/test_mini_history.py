@@ -1,0 +1,47 @@
+"""Each roster tile remembers the student: their last five sessions of this class and how
+often they were absent this term, for the whole roster in one query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from attendance_app.extensions import db
+from attendance_app.models import AttendanceStatus as S
+from attendance_app.services.roster import mini_histories
+from attendance_app.services.sessions import load_session
+from tests.factories import end_session, make_admin, make_class, make_session, mark
+
+
+def test_the_tile_shows_the_last_five_sessions_oldest_first_and_term_absences(app, ctx):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=2)
+    student, other = klass.students
+    history = [S.PRESENT, S.PRESENT, S.ABSENT, S.LATE, S.ABSENT, S.ABSENT]
+    start = datetime.now(UTC) - timedelta(days=10)
+    for i, status in enumerate(history):
+        at = start + timedelta(days=i)
+        sid = make_session(app, klass, start_at=at)
+        mark(app, klass, sid, student, status, at=at + timedelta(minutes=3))
+        end_session(app, klass, sid, at=at + timedelta(minutes=50))
+    today = make_session(app, klass)
+
+    found = mini_histories(load_session(today))
+
+    assert found[student.profile_id].recent == history[-5:]
+    assert found[student.profile_id].absences_this_term == 3
+    assert other.profile_id not in found  # never marked: nothing to remember
+    db.session.remove()
+
+
+def test_mini_histories_take_one_query_for_any_class_size(app, ctx, count_queries):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=12)
+    past = make_session(app, klass)
+    for student in klass.students:
+        mark(app, klass, past, student, S.ABSENT)
+    today = make_session(app, klass)
+    session = load_session(today)
+    with count_queries() as counter:
+        found = mini_histories(session)
+    assert counter.count == 1
+    assert len(found) == 12
