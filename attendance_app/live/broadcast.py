@@ -82,6 +82,8 @@ def on_committed(events: list[DomainEvent]) -> None:
                 {
                     "session_id": sid,
                     "records": [record_payload(r, session) for r in rows],
+                    # Students whose record an Undo removed: not marked again.
+                    "removed_students": [str(sid) for sid in event.removed_student_ids],
                     "seq": event.seq,
                 },
                 to=room,

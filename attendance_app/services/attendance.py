@@ -75,6 +75,7 @@ class MarkEntry:
 class MarkResult:
     session: ClassSession
     row: RecordRow
+    change_id: uuid.UUID | None = None  # the audit row, which is what Undo undoes
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class InitialiseResult:
     count: int
     default_status: AttendanceStatus
     record_ids: list[uuid.UUID]
+    group_id: uuid.UUID | None = None  # the audit rows of this action, undone together
 
 
 # --- the rules, each once ------------------------------------------------------------------
@@ -173,17 +175,17 @@ def _insert_records(
     return {student_id: record_id for record_id, student_id in result}
 
 
-def _audit(
+def append_audit(
     rows: list[dict],
     actor: User | None,
     channel: Channel,
     now: datetime,
     group_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
-) -> None:
-    """Append audit rows (batched multi-row INSERTs from one cached statement)."""
+) -> list[uuid.UUID]:
+    """Append audit rows (batched multi-row INSERTs from one cached statement); their ids."""
     if not rows:
-        return
+        return []
     for row in rows:
         row.setdefault("id", uuid.uuid4())
         row.update(
@@ -194,6 +196,7 @@ def _audit(
             idempotency_key=idempotency_key,
         )
     db.session.execute(insert(AttendanceChange.__table__), rows)
+    return [row["id"] for row in rows]
 
 
 def _announce(session: ClassSession, record_ids: tuple[uuid.UUID, ...], actor: User) -> None:
@@ -232,7 +235,7 @@ def mark_attendance(
     if student_id not in created:
         raise Conflict(ALREADY_MARKED, field="non_field_errors")
     record_id = created[student_id]
-    _audit(
+    change_ids = append_audit(
         [
             {
                 "attendance_id": record_id,
@@ -261,7 +264,7 @@ def mark_attendance(
         version=1,
         late_at=now if status == AttendanceStatus.LATE else None,
     )
-    return MarkResult(session, RecordRow(record, student, actor.full_name))
+    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
 @unit_of_work
@@ -307,7 +310,7 @@ def mark_attendance_bulk(
     if clashes:
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
     group_id = uuid.uuid4()
-    _audit(
+    append_audit(
         [
             {
                 "attendance_id": created[e.student_id],
@@ -382,7 +385,8 @@ def initialise_session(
     created = _insert_records(
         session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
     )
-    _audit(
+    group_id = uuid.uuid4()
+    append_audit(
         [
             {
                 "attendance_id": rid,
@@ -396,18 +400,19 @@ def initialise_session(
         actor,
         Channel.BULK,
         now,
-        uuid.uuid4(),
+        group_id,
     )
     record_ids = list(created.values())
     if record_ids:
         _announce(session, tuple(record_ids), actor)
-    return InitialiseResult(session, len(record_ids), default_status, record_ids)
+    return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
 @dataclass(frozen=True)
 class UpdateResult:
     session: ClassSession
     row: RecordRow
+    change_id: uuid.UUID | None = None
 
 
 @unit_of_work
@@ -453,7 +458,7 @@ def update_attendance(
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes = record.status, record.notes
     db.session.execute(update(Attendance).where(Attendance.id == attendance_id).values(values))
-    _audit(
+    change_ids = append_audit(
         [
             {
                 "attendance_id": record.id,
@@ -473,7 +478,7 @@ def update_attendance(
     _announce(session, (record.id,), actor)
     db.session.refresh(record)
     student = _load_students([record.student_id])[record.student_id]
-    return UpdateResult(session, RecordRow(record, student, actor.full_name))
+    return UpdateResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
 @dataclass(frozen=True)
@@ -485,6 +490,7 @@ class TapResult:
     session: ClassSession
     row: RecordRow | None
     outcome: str
+    change_id: uuid.UUID | None = None
 
     @property
     def applied(self) -> bool:
@@ -555,7 +561,7 @@ def set_status(
             at=at,
             idempotency_key=idempotency_key,
         )
-    return TapResult(result.session, result.row, "applied")
+    return TapResult(result.session, result.row, "applied", result.change_id)
 
 
 def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:

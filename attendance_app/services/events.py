@@ -29,6 +29,8 @@ class AttendanceChanged:
     record_ids: tuple[uuid.UUID, ...]
     actor_id: uuid.UUID | None = None
     seq: int = 0
+    # Students whose record was removed (an undone first mark): they are "not marked" again.
+    removed_student_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)

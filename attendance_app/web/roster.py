@@ -11,6 +11,7 @@ from attendance_app.models import AttendanceStatus, Channel, utcnow
 from attendance_app.services import attendance, roster
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
+from attendance_app.services.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.web import bp
 from attendance_app.web.errors import error_response
 
@@ -54,6 +55,7 @@ def _cell_response(
     *,
     error: str | None = None,
     notice: str | None = None,
+    change_id: uuid.UUID | None = None,
     status=200,
 ):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
@@ -68,6 +70,7 @@ def _cell_response(
         stats=session_statistics(session),
         error=error,
         notice=notice,
+        change_id=change_id,
         history=roster.mini_histories(session, [student_id]).get(student_id),
         announce=(
             f"Not saved: {error}"
@@ -110,11 +113,12 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
         # A rule said no: show its message by the cell, which stays as the server has it.
         return _cell_response(session, student_id, error=err.message, status=err.status_code)
     notice = None
+    change_id = result.change_id
     if result.outcome == "stale" and result.row is not None:
         notice = f"Changed by {result.row.marked_by_name or 'someone else'} " + ago(
             result.row.record.updated_at
         )
-    return _cell_response(result.session, student_id, notice=notice)
+    return _cell_response(result.session, student_id, notice=notice, change_id=change_id)
 
 
 def _version_arg() -> int | None:
@@ -170,8 +174,39 @@ def roster_mark_unmarked(session_id: uuid.UUID):
     )
     view = roster.session_roster(actor=actor, session_id=session_id)
     word = _STATUS_WORDS[status.value].lower()
+    template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}
+    if result.group_id is not None:
+        template["undo"] = result.group_id
+    return render_template("sessions/_grid_update.html", **template)
+
+
+@bp.post("/sessions/<uuid:session_id>/undo")
+@login_required
+def roster_undo(session_id: uuid.UUID):
+    """Undo the last tap (``change``) or bulk action (``group``); the grid as it is now."""
+    actor = _actor()
+    change_id, group_id = _uuid_arg("change"), _uuid_arg("group")
+    if change_id is None and group_id is None:
+        raise Invalid(NOTHING_TO_UNDO)
+    result = undo_change(
+        actor=actor,
+        session_id=session_id,
+        change_id=change_id,
+        group_id=group_id,
+        channel=Channel.WEB,
+    )
+    view = roster.session_roster(actor=actor, session_id=session_id)
+    count = len(result.student_ids)
     return render_template(
         "sessions/_grid_update.html",
         roster=view,
-        announce=f"{result.count} unmarked students marked {word}",
+        announce=f"Undone ({count} student{'s' if count != 1 else ''})",
+        undo=None,
     )
+
+
+def _uuid_arg(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.form.get(name) or "")
+    except ValueError:
+        return None

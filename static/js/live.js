@@ -41,8 +41,8 @@
     var version = parseInt(cell.dataset.version || "0", 10);
     if (rec.version && rec.version < version) { return true; }
     cell.dataset.status = rec.status;
-    cell.dataset.version = String(rec.version || version);
-    cell.className = cell.className.replace(/\bstatus-\w+/, "status-" + rec.status.toLowerCase());
+    cell.dataset.version = String(rec.status ? (rec.version || version) : 0);
+    cell.className = cell.className.replace(/\bstatus-\w+/, "status-" + (rec.status.toLowerCase() || "none"));
     var word = cell.querySelector(".status-word");
     if (word) {
       word.textContent = WORDS[rec.status];
@@ -131,6 +131,9 @@
       seq = msg.seq;
       var missing = false;
       msg.records.forEach(function (rec) { if (!applyRecord(rec)) { missing = true; } });
+      (msg.removed_students || []).forEach(function (studentId) {
+        applyRecord({ student: { id: studentId }, status: "", version: 0, late_minutes: null });
+      });
       if (missing) { resync(); }
     });
     socket.on("presence", function (msg) {

@@ -75,6 +75,11 @@
       case "ArrowUp": event.preventDefault(); move(-2); return;
     }
     if (!cell) { return; }
+    if (event.key === "u" || event.key === "U") {
+      var undo = document.getElementById("undo-button");
+      if (undo) { event.preventDefault(); undo.click(); }
+      return;
+    }
     var key = event.key.toLowerCase();
     if (key === "p") { event.preventDefault(); setStatus(cell, "PRESENT"); }
     else if (key === "a") { event.preventDefault(); setStatus(cell, "ABSENT"); }
@@ -90,6 +95,23 @@
       var button = tapButton(document.getElementById(elt.id));
       if (button) { button.focus(); }
     }
+  });
+
+  // Undo is short-lived: the bar empties itself 10 s after each change it offers to undo.
+  var UNDO_SECONDS = 10;
+  var undoShown = 0;
+  document.addEventListener("htmx:afterSettle", function () {
+    var bar = document.getElementById("undo-bar");
+    var button = document.getElementById("undo-button");
+    if (!bar || !button || button.dataset.timed) { return; }
+    button.dataset.timed = "1";
+    var mine = ++undoShown;
+    setTimeout(function () {
+      if (mine === undoShown && document.getElementById("undo-button") === button) {
+        bar.replaceChildren();
+        bar.classList.remove("active");
+      }
+    }, UNDO_SECONDS * 1000);
   });
 
   document.addEventListener("DOMContentLoaded", function () {
