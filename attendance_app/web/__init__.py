@@ -15,7 +15,7 @@ def is_htmx() -> bool:
 def init_app(app: Flask) -> None:
     from attendance_app.extensions import login_manager
     from attendance_app.services.people import load_user_for_login
-    from attendance_app.web import errors
+    from attendance_app.web import errors, security
 
     login_manager.user_loader(load_user_for_login)
     login_manager.login_view = "web.login"
@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     # log the teacher out mid-lesson.
     login_manager.session_protection = "basic"
     errors.register(app)
+    security.init_app(app)
     app.register_blueprint(bp)
 
 

@@ -60,7 +60,16 @@
     cell.classList.remove("changed");
     void cell.offsetWidth;  // restart the highlight animation
     cell.classList.add("changed");
-    if (rec.marked_by) { cell.setAttribute("data-changed-by", rec.marked_by); }
+    if (rec.marked_by && rec.marked_by !== body.dataset.userName) {
+      // Say who changed it, briefly: another teacher's tablet, the admin, the API.
+      cell.setAttribute("data-changed-by", rec.marked_by);
+      var label = cell.querySelector(".changed-by") || document.createElement("p");
+      label.className = "changed-by";
+      label.textContent = "Changed by " + rec.marked_by;
+      cell.appendChild(label);
+      clearTimeout(label._timer);
+      label._timer = setTimeout(function () { label.remove(); }, 4000);
+    }
     return true;
   }
 
