@@ -7,6 +7,13 @@ from flask import Blueprint, Flask, request
 bp = Blueprint("web", __name__)
 
 
+def current_actor():
+    """The logged-in user as the plain User object the services take."""
+    from flask_login import current_user
+
+    return current_user._get_current_object()
+
+
 def is_htmx() -> bool:
     """True for a request htmx made (it sends ``HX-Request: true``)."""
     return request.headers.get("HX-Request") == "true"

@@ -5,21 +5,17 @@ from __future__ import annotations
 import uuid
 
 from flask import render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, utcnow
 from attendance_app.services import attendance, roster
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
 from attendance_app.services.undo import NOTHING_TO_UNDO, undo_change
-from attendance_app.web import bp
+from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
 
 _STATUS_WORDS = {"PRESENT": "Present", "ABSENT": "Absent", "LATE": "Late"}
-
-
-def _actor():
-    return current_user._get_current_object()
 
 
 def _status_arg(name: str) -> AttendanceStatus | None:
@@ -35,7 +31,7 @@ def _status_arg(name: str) -> AttendanceStatus | None:
 @login_required
 def roster_page(session_id: uuid.UUID):
     """The roster of a session for its teacher or an admin."""
-    view = roster.session_roster(actor=_actor(), session_id=session_id)
+    view = roster.session_roster(actor=current_actor(), session_id=session_id)
     return render_template("sessions/roster.html", roster=view)
 
 
@@ -44,7 +40,7 @@ def roster_page(session_id: uuid.UUID):
 def roster_grid(session_id: uuid.UUID):
     """The whole grid and statistics as the server has them now: a page that reconnects
     resynchronises from this (the ``X-Live-Seq`` header says which change it includes)."""
-    view = roster.session_roster(actor=_actor(), session_id=session_id)
+    view = roster.session_roster(actor=current_actor(), session_id=session_id)
     html = render_template("sessions/_grid_update.html", roster=view, announce="")
     return html, 200, {"X-Live-Seq": str(view.session.live_seq)}
 
@@ -94,7 +90,7 @@ def _announcement(row) -> str:
 def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
     """A tap: ``status`` sets it directly (P/A/L keys); otherwise the status moves one step
     on from ``seen``, the status the page showed (PRESENT → ABSENT → LATE → PRESENT)."""
-    actor = _actor()
+    actor = current_actor()
     session = roster.get_session_for(actor, session_id)
     try:
         target = _status_arg("status") or attendance.next_status(_status_arg("seen"))
@@ -143,7 +139,7 @@ def ago(when) -> str:
 @login_required
 def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     """Save a marked student's note (e.g. "arrived 10 minutes late")."""
-    actor = _actor()
+    actor = current_actor()
     session = roster.get_session_for(actor, session_id)
     row = roster.roster_row(session, student_id)
     if row is None:
@@ -167,7 +163,7 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
 @login_required
 def roster_mark_unmarked(session_id: uuid.UUID):
     """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
-    actor = _actor()
+    actor = current_actor()
     status = _status_arg("status") or AttendanceStatus.PRESENT
     result = attendance.initialise_session(
         actor=actor, session_id=session_id, default_status=status
@@ -184,7 +180,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
 @login_required
 def roster_undo(session_id: uuid.UUID):
     """Undo the last tap (``change``) or bulk action (``group``); the grid as it is now."""
-    actor = _actor()
+    actor = current_actor()
     change_id, group_id = _uuid_arg("change"), _uuid_arg("group")
     if change_id is None and group_id is None:
         raise Invalid(NOTHING_TO_UNDO)
