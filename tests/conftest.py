@@ -32,6 +32,19 @@ def _is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of SQLite's own settings (those using the ``sqlite_only`` fixture)
+    run in the SQLite pass only; in a PostgreSQL pass they are deselected, not skipped."""
+    if not _is_postgres(os.environ.get("DATABASE_URL", "")):
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if "sqlite_only" in getattr(item, "fixturenames", ()) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     """A database of our own for this test run (and xdist worker)."""
