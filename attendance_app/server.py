@@ -18,6 +18,10 @@ if ASYNC_MODE == "eventlet":
     # tests/live/test_postgres_concurrency.py keeps both numbers honest.
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
+    # Known and documented (README, "Which async mode"); not worth a banner on every start.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()
