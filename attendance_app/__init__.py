@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     # before server.py runs, and server.py must monkey-patch (eventlet/gevent) before
     # threading, ssl, socket or any library is imported. Keep this module's top import-free.
     import logging
+    import warnings
 
     from flask import Flask
 
@@ -32,6 +33,8 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(load_config(app.instance_path, config))
+    # Flask >= 2.3 ignores JSON_SORT_KEYS; its JSON provider's flag keeps the contract's order.
+    app.json.sort_keys = app.config.get("JSON_SORT_KEYS", True)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -40,6 +43,9 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    # eventlet's deprecation is known and documented (README, "Which async mode"): no banner
+    # on every CLI command.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -330,3 +330,28 @@ def audit_trail(app: Flask, session_id: uuid.UUID) -> list[dict]:
         ]
         db.session.remove()
     return out
+
+
+def run_sessions(
+    app: Flask,
+    klass: ClassInfo,
+    plan: list[dict[Person, AttendanceStatus | str]],
+    *,
+    first_start: datetime,
+    every: timedelta = timedelta(days=1),
+    end: bool = False,
+) -> list[uuid.UUID]:
+    """One session of ``klass`` per entry of ``plan``, started ``every`` apart from
+    ``first_start`` (oldest first), its students marked as the entry says in one bulk call
+    a minute after the start (students not named stay unmarked), ENDED with ``end=True``;
+    the session ids in plan order."""
+    ids = []
+    for i, marks in enumerate(plan):
+        start = first_start + i * every
+        session_id = make_session(app, klass, start_at=start)
+        if marks:
+            mark_many(app, klass, session_id, list(marks.items()), at=start + timedelta(minutes=1))
+        if end:
+            end_session(app, klass, session_id, at=start + timedelta(hours=1))
+        ids.append(session_id)
+    return ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
+from attendance_app.services.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.attendance import (
     BulkMarkResult,
     InitialiseResult,
@@ -206,4 +207,32 @@ def initialise_body(result: InitialiseResult) -> dict:
         "count": result.count,
         "session_id": str(result.session.id),
         "default_status": result.default_status.value,
+    }
+
+
+def student_analytics_body(result: StudentAnalytics) -> dict:
+    return {"student": student_brief(result.student), **result.figures.as_dict()}
+
+
+def class_analytics_body(result: ClassAnalytics) -> dict:
+    school_class = result.school_class
+    return {
+        "class": {
+            "id": str(school_class.id),
+            "name": school_class.name,
+            "subject_code": school_class.subject.code,
+        },
+        "sessions": [
+            {
+                "id": str(s.id),
+                "start_time": iso(s.start_time),
+                "status": s.status.value,
+                "attendance_rate": s.attendance_rate,
+            }
+            for s in result.sessions
+        ],
+        "attendance_rate": result.attendance_rate,
+        "students": [student_analytics_body(row) for row in result.students],
+        "at_risk": [str(sid) for sid in result.at_risk],
+        "most_late": [str(sid) for sid in result.most_late],
     }

@@ -215,3 +215,18 @@ class HistoryQuery(Base):
         error_messages={"invalid": "A valid integer is required."},
     )
     cursor = fields.String(load_default=None)
+
+
+class StudentAnalyticsQuery(Base):
+    class_id = uuid_field(load_default=None)
+
+
+class ExportQuery(HistoryQuery):
+    """The record export's filters: the history's, plus the session, class and student."""
+
+    class Meta(HistoryQuery.Meta):
+        exclude = ("limit", "cursor")
+
+    session_id = uuid_field(load_default=None)
+    class_id = uuid_field(load_default=None)
+    student_id = uuid_field(load_default=None)

@@ -78,3 +78,28 @@ def require_student_reader(actor: User, student_id: uuid.UUID) -> None:
         if db.session.scalar(select(enrolled | recorded)):
             return
     raise Forbidden()
+
+
+def require_student_analytics_reader(actor: User, student_id: uuid.UUID) -> None:
+    """A student's analytics: themself, an admin, or a teacher of a class they are enrolled
+    in (the contract's rule for analytics: records alone do not make a teacher theirs)."""
+    if is_admin(actor):
+        return
+    if actor.role == Role.STUDENT:
+        if actor.student is not None and actor.student.id == student_id:
+            return
+        raise Forbidden()
+    if actor.role == Role.TEACHER and actor.teacher is not None:
+        enrolled = exists().where(
+            Enrollment.student_id == student_id,
+            Enrollment.class_id.in_(taught_class_ids(actor)),
+        )
+        if db.session.scalar(select(enrolled)):
+            return
+    raise Forbidden()
+
+
+def require_class_analytics_filter(actor: User, school_class: SchoolClass) -> None:
+    """Narrowing analytics to one class: a teacher only to a class they teach."""
+    if actor.role == Role.TEACHER and not teaches(actor, school_class):
+        raise Forbidden()

@@ -1,0 +1,294 @@
+"""Read side of the CSV exports: who may export what, the record stream and a class register.
+
+The record export is a lazy iterator fed by a server-side cursor in batches, so exporting a
+year of a large school never holds more than one batch in memory; the register is built in
+a constant number of queries, whatever the number of students and sessions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import aliased
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    AttendanceStatus,
+    ClassSession,
+    Role,
+    SchoolClass,
+    SessionStatus,
+    Student,
+    Subject,
+    User,
+)
+from attendance_app.services import permissions, school
+from attendance_app.services.errors import Forbidden
+from attendance_app.services.statistics import HistoryFilters, rate, visible_records_filter
+
+#: Rows fetched from the database per round trip while an export streams.
+EXPORT_BATCH_SIZE = 500
+
+#: What a spreadsheet may read as the start of a formula (CSV injection, OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """``value`` as CSV cell text that no spreadsheet runs as a formula.
+
+    A cell starting with ``= + - @``, a tab or a carriage return gets a leading ``'``. Every
+    CSV this application serves passes every cell through here.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+# --- the record export -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    session_id: uuid.UUID | None = None
+    class_id: uuid.UUID | None = None
+    student_id: uuid.UUID | None = None
+    subject_id: uuid.UUID | None = None
+    status: AttendanceStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def history(self) -> HistoryFilters:
+        return HistoryFilters(
+            date_from=self.date_from,
+            date_to=self.date_to,
+            subject_id=self.subject_id,
+            status=self.status,
+            class_id=self.class_id,
+        )
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One attendance record as the export shows it (plain values, no ORM objects)."""
+
+    start_time: datetime
+    class_name: str
+    subject_code: str
+    student_number: str
+    last_name: str
+    first_name: str
+    status: AttendanceStatus
+    marked_at: datetime
+    marked_by: str
+    notes: str
+
+
+def export_rows(*, actor: User, filters: ExportFilters) -> Iterator[ExportRow]:
+    """The records ``actor`` may export under ``filters``, ordered by the session's
+    start_time, then the student's last and first name.
+
+    Permissions are checked now (raises Forbidden): an admin reads anything; a teacher the
+    records of the classes they teach (naming a class or session they do not teach, or a
+    student they have never taught, is refused); a student only their own, and must name
+    their own ``student_id``. The query itself runs only when the iterator is first advanced
+    and fetches ``EXPORT_BATCH_SIZE`` rows at a time, so the caller may hand the iterator to
+    a streaming response: it needs an app context when iterated, not the session (or the
+    actor object) of the moment it was made.
+    """
+    _require_export_reader(actor, filters)
+    return _stream(_export_statement(actor, filters))
+
+
+def _require_export_reader(actor: User, filters: ExportFilters) -> None:
+    if permissions.is_admin(actor):
+        return
+    if actor.role == Role.STUDENT:
+        own = actor.student.id if actor.student is not None else None
+        if own is None or filters.student_id != own:
+            raise Forbidden()
+        return
+    if actor.role != Role.TEACHER or actor.teacher is None:
+        raise Forbidden()
+    if not _names_only_taught_classes(actor, filters):
+        raise Forbidden()
+    if filters.student_id is not None:
+        permissions.require_student_reader(actor, filters.student_id)
+
+
+def _names_only_taught_classes(actor: User, filters: ExportFilters) -> bool:
+    """The class and session the filters name (if any) belong to ``actor``'s classes; an
+    unknown id is not theirs either (one query)."""
+    taught = permissions.taught_class_ids(actor)
+    checks = []
+    if filters.class_id is not None:
+        checks.append(
+            select(SchoolClass.id)
+            .where(SchoolClass.id == filters.class_id, SchoolClass.id.in_(taught))
+            .exists()
+        )
+    if filters.session_id is not None:
+        checks.append(
+            select(ClassSession.id)
+            .where(ClassSession.id == filters.session_id, ClassSession.class_id.in_(taught))
+            .exists()
+        )
+    return not checks or bool(db.session.scalar(select(and_(*checks))))
+
+
+def _export_statement(actor: User, filters: ExportFilters) -> Select:
+    learner = aliased(User)
+    marker = aliased(User)
+    clauses = visible_records_filter(actor, filters.history())
+    if filters.session_id is not None:
+        clauses.append(Attendance.session_id == filters.session_id)
+    if filters.student_id is not None:
+        clauses.append(Attendance.student_id == filters.student_id)
+    return (
+        select(
+            ClassSession.start_time,
+            SchoolClass.name,
+            Subject.code,
+            Student.student_number,
+            learner.last_name,
+            learner.first_name,
+            Attendance.status,
+            Attendance.marked_at,
+            marker.first_name,
+            marker.last_name,
+            Attendance.notes,
+        )
+        .select_from(Attendance)
+        .join(ClassSession, ClassSession.id == Attendance.session_id)
+        .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
+        .join(Subject, Subject.id == SchoolClass.subject_id)
+        .join(Student, Student.id == Attendance.student_id)
+        .join(learner, learner.id == Student.user_id)
+        .outerjoin(marker, marker.id == Attendance.marked_by_id)
+        .where(*clauses)
+        # Student number and record id only make the order total (stable across runs).
+        .order_by(
+            ClassSession.start_time,
+            learner.last_name,
+            learner.first_name,
+            Student.student_number,
+            Attendance.id,
+        )
+    )
+
+
+def _stream(stmt: Select) -> Iterator[ExportRow]:
+    # Columns, not entities: nothing enters the identity map, so memory stays one batch.
+    # yield_per makes PostgreSQL use a server-side cursor and SQLite fetch in batches.
+    result = db.session.execute(stmt.execution_options(yield_per=EXPORT_BATCH_SIZE))
+    try:
+        for batch in result.partitions():
+            for (
+                start_time,
+                class_name,
+                subject_code,
+                number,
+                last_name,
+                first_name,
+                status,
+                marked_at,
+                marker_first,
+                marker_last,
+                notes,
+            ) in batch:
+                yield ExportRow(
+                    start_time=start_time,
+                    class_name=class_name,
+                    subject_code=subject_code,
+                    student_number=number,
+                    last_name=last_name,
+                    first_name=first_name,
+                    status=status,
+                    marked_at=marked_at,
+                    marked_by=_full_name(marker_first, marker_last),
+                    notes=notes or "",
+                )
+    finally:
+        result.close()
+
+
+def _full_name(first: str | None, last: str | None) -> str:
+    """As ``User.full_name``; empty when the marker's account is gone."""
+    if first is None and last is None:
+        return ""
+    return f"{first or ''} {last or ''}".strip()
+
+
+# --- the class register ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    student_number: str
+    last_name: str
+    first_name: str
+    #: One entry per session of the grid, in its order; None where there is no record.
+    statuses: tuple[AttendanceStatus | None, ...]
+    attendance_rate: float
+
+
+@dataclass(frozen=True)
+class RegisterGrid:
+    class_name: str
+    subject_code: str
+    #: The start times of the class's started sessions, oldest first.
+    session_starts: tuple[datetime, ...]
+    rows: tuple[RegisterRow, ...]
+
+
+def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
+    """A class's register: every enrolled student (by last and first name) against every
+    started session (oldest first), with their attendance rate over this class's records.
+
+    Four queries whatever the class's size. Raises NotFound (class), Forbidden (not the
+    class's teacher or an admin).
+    """
+    school_class = school.get_class_for(actor, class_id)
+    sessions = db.session.execute(
+        select(ClassSession.id, ClassSession.start_time)
+        .where(
+            ClassSession.class_id == class_id,
+            ClassSession.status != SessionStatus.SCHEDULED,
+            ClassSession.start_time.is_not(None),
+        )
+        .order_by(ClassSession.start_time, ClassSession.id)
+    ).all()
+    students = school.enrolled_students(class_id)
+    records = db.session.execute(
+        select(Attendance.session_id, Attendance.student_id, Attendance.status)
+        .join(ClassSession, ClassSession.id == Attendance.session_id)
+        .where(
+            ClassSession.class_id == class_id,
+            ClassSession.status != SessionStatus.SCHEDULED,
+        )
+    )
+    marks: dict[uuid.UUID, dict[uuid.UUID, AttendanceStatus]] = {}
+    for session_id, student_id, status in records:
+        marks.setdefault(student_id, {})[session_id] = status
+    rows = []
+    for student in students:
+        own = marks.get(student.id, {})
+        attended = sum(s != AttendanceStatus.ABSENT for s in own.values())
+        rows.append(
+            RegisterRow(
+                student_number=student.student_number,
+                last_name=student.user.last_name,
+                first_name=student.user.first_name,
+                statuses=tuple(own.get(session_id) for session_id, _ in sessions),
+                attendance_rate=rate(attended, len(own)),
+            )
+        )
+    return RegisterGrid(
+        class_name=school_class.name,
+        subject_code=school_class.subject.code,
+        session_starts=tuple(start for _, start in sessions),
+        rows=tuple(rows),
+    )
