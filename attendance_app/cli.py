@@ -20,8 +20,11 @@ from attendance_app.services.errors import DomainError
 @click.option("--first-name", required=True)
 @click.option("--last-name", required=True)
 @click.option("--student-id", default=None, help="The school's student number (STUDENT only).")
+@click.option(
+    "--superuser", is_flag=True, help="ADMIN only: may also delete records of ended sessions."
+)
 @with_appcontext
-def create_user_command(email, password, role, first_name, last_name, student_id):
+def create_user_command(email, password, role, first_name, last_name, student_id, superuser):
     """Create a user (no actor needed: this is how the first admin is made)."""
     from attendance_app.services.people import create_user
 
@@ -34,6 +37,7 @@ def create_user_command(email, password, role, first_name, last_name, student_id
             last_name=last_name,
             role=Role(role),
             student_number=student_id,
+            is_superuser=superuser,
         )
     except DomainError as err:
         field = f"{err.field}: " if err.field else ""

@@ -306,6 +306,7 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
             last_name=last,
             role=role,
             student_number=number,
+            is_superuser=role == Role.ADMIN,  # the demo admin may also delete ended records
         )
 
     admin = user(None, *ADMIN, Role.ADMIN)  # the bootstrap admin, as `create-user` makes it

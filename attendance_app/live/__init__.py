@@ -16,6 +16,11 @@ def user_room(user_id: uuid.UUID | str) -> str:
     return f"user:{user_id}"
 
 
+#: Every admin's connection joins this room: dashboards follow every session's statistics
+#: and status without joining each session.
+ADMINS_ROOM = "admins"
+
+
 def init_app(app: Flask) -> None:
     from attendance_app.live import broadcast, handlers  # noqa: F401  (registers handlers)
     from attendance_app.live.presence import make_presence

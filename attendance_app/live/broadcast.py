@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from attendance_app.extensions import socketio
-from attendance_app.live import connections, room_for, user_room
+from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.services.events import (
     AttendanceChanged,
     DomainEvent,
@@ -65,7 +65,7 @@ def on_committed(events: list[DomainEvent]) -> None:
             _sign_out(event)
             continue
         room = room_for(event.session_id)
-        if not _anyone_listening(room):
+        if not (_anyone_listening(room) or _anyone_listening(ADMINS_ROOM)):
             continue  # e.g. the CLI's demo load: hundreds of changes nobody is watching
         session = load_session(event.session_id)
         sid = str(event.session_id)
@@ -73,7 +73,7 @@ def on_committed(events: list[DomainEvent]) -> None:
         socketio.emit(
             "statistics",
             {"session_id": sid, "statistics": stats.as_dict(), "seq": event.seq},
-            to=room,
+            to=[room, ADMINS_ROOM],  # an admin in both rooms receives it once
         )
         if isinstance(event, AttendanceChanged):
             rows = session_records(session, record_ids=list(event.record_ids))
@@ -97,7 +97,7 @@ def on_committed(events: list[DomainEvent]) -> None:
                     "is_locked": event.is_locked,
                     "seq": event.seq,
                 },
-                to=room,
+                to=[room, ADMINS_ROOM],
             )
 
 

@@ -9,9 +9,9 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from attendance_app.extensions import db, socketio
-from attendance_app.live import connections, room_for, user_room
+from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.live.presence import summary
-from attendance_app.models import User
+from attendance_app.models import Role, User
 from attendance_app.services.errors import DomainError
 from attendance_app.services.people import user_for_token
 from attendance_app.services.sessions import SESSION_NOT_FOUND, get_session_for
@@ -40,6 +40,8 @@ def on_connect(auth=None):
     session[_JOINED_KEY] = []
     connections.register(request.sid, user.id, user.session_version)
     join_room(user_room(user.id))
+    if user.role == Role.ADMIN:
+        join_room(ADMINS_ROOM)
 
 
 @socketio.on("disconnect")

@@ -26,6 +26,8 @@ class User(IdMixin, TimestampMixin, UserMixin, Base):
     last_name: Mapped[str] = mapped_column(String(150))
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The brief's "superuser": the only admins who may delete records of ENDED sessions.
+    is_superuser: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Bumped on logout-everywhere / deactivation so old login cookies stop working.
     session_version: Mapped[int] = mapped_column(default=1)
 

@@ -16,13 +16,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Role, Student, Teacher, User, utcnow
 from attendance_app.services import events, permissions
-from attendance_app.services.errors import Invalid, Unauthenticated
+from attendance_app.services.errors import Forbidden, Invalid, Unauthenticated
 from attendance_app.services.transaction import unit_of_work
 
 EMAIL_TAKEN = "A user with this email already exists."
 STUDENT_NUMBER_TAKEN = "A student with this student ID already exists."
 STUDENT_NUMBER_REQUIRED = "This field is required."
 INVALID_CREDENTIALS = "Invalid email or password."
+SUPERUSER_IS_ADMIN = "Only an ADMIN can be a superuser."
 PASSWORD_TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 MIN_PASSWORD_LENGTH = 8
 
@@ -48,6 +49,7 @@ def create_user(
     last_name: str,
     role: Role,
     student_number: str | None = None,
+    is_superuser: bool = False,
     password_hash: str | None = None,
 ) -> User:
     """Create a user with the profile its role needs. ``actor=None`` is the CLI's bootstrap.
@@ -60,6 +62,10 @@ def create_user(
     """
     if actor is not None:
         permissions.require_admin(actor)
+        if is_superuser and not actor.is_superuser:
+            raise Forbidden()
+    if is_superuser and role != Role.ADMIN:
+        raise Invalid(SUPERUSER_IS_ADMIN, field="role")
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(PASSWORD_TOO_SHORT, field="password")
@@ -80,6 +86,7 @@ def create_user(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         role=role,
+        is_superuser=is_superuser,
     )
     if role == Role.STUDENT:
         user.student = Student(student_number=student_number)
