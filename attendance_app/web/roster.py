@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, utcnow
-from attendance_app.services import attendance, roster
+from attendance_app.services import attendance, roster, taps
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
 from attendance_app.services.undo import NOTHING_TO_UNDO, undo_change
@@ -94,7 +94,7 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
     session = roster.get_session_for(actor, session_id)
     try:
         target = _status_arg("status") or attendance.next_status(_status_arg("seen"))
-        result = attendance.set_status(
+        result = taps.set_status(
             actor=actor,
             session_id=session_id,
             student_id=student_id,

@@ -1,0 +1,115 @@
+"""A tap on the roster: create or change one student's record, safely replayable and aware
+of what the device saw (the web and socket edges call this; the API marks and updates)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    AttendanceChange,
+    AttendanceStatus,
+    Channel,
+    ClassSession,
+    User,
+)
+from attendance_app.services import permissions
+from attendance_app.services.attendance import mark_attendance, update_attendance
+from attendance_app.services.sessions import load_session
+from attendance_app.services.statistics import RecordRow
+from attendance_app.services.transaction import unit_of_work
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """What a roster tap did: ``applied``; ``replayed`` (this idempotency key was applied
+    before, nothing done again); or ``stale`` (someone else changed the student since the
+    device saw it: nothing done, the row shows their change)."""
+
+    session: ClassSession
+    row: RecordRow | None
+    outcome: str
+    change_id: uuid.UUID | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
+
+@unit_of_work
+def set_status(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    status: AttendanceStatus,
+    channel: Channel,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+) -> TapResult:
+    """A tap on the roster: create the student's record or change it, whichever applies.
+
+    The first tap creates (all the marking rules apply); later taps update (rule 3 applies).
+    ``idempotency_key`` makes a replayed tap (a retry after a lost response, a queue flushed
+    after the network came back) a no-op. ``expected_version`` is the record version the
+    device showed (0: not marked): if another person changed the record since, the tap is not
+    applied and the result says so, so two devices converge on one state instead of
+    overwriting each other blindly. All of it runs under the session's row lock.
+    """
+    session = load_session(session_id, lock=True)
+    permissions.require_session_manager(actor, session)
+    if idempotency_key and db.session.scalar(
+        select(AttendanceChange.id)
+        .where(
+            AttendanceChange.session_id == session_id,
+            AttendanceChange.idempotency_key == idempotency_key,
+        )
+        .limit(1)
+    ):
+        return TapResult(session, _row(session, student_id), "replayed")
+    record = db.session.scalars(
+        select(Attendance)
+        .where(Attendance.session_id == session_id, Attendance.student_id == student_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    current_version = record.version if record else 0
+    if (
+        expected_version is not None
+        and expected_version != current_version
+        and record is not None
+        and record.marked_by_id != actor.id
+    ):
+        return TapResult(session, _row(session, student_id), "stale")
+    if record is None:
+        result = mark_attendance(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            status=status,
+            channel=channel,
+            at=at,
+            idempotency_key=idempotency_key,
+        )
+    else:
+        result = update_attendance(
+            actor=actor,
+            attendance_id=record.id,
+            status=status,
+            channel=channel,
+            at=at,
+            idempotency_key=idempotency_key,
+        )
+    return TapResult(result.session, result.row, "applied", result.change_id)
+
+
+def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:
+    from attendance_app.services.statistics import session_records
+
+    rows = session_records(session, student_ids=[student_id])
+    return rows[0] if rows else None
