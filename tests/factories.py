@@ -355,3 +355,22 @@ def run_sessions(
             end_session(app, klass, session_id, at=start + timedelta(hours=1))
         ids.append(session_id)
     return ids
+
+
+def make_superuser(app: Flask) -> Person:
+    """An ADMIN with ``is_superuser`` (may delete records of ENDED sessions); no token."""
+    n = next(_seq)
+    email = f"super{n}-{uuid.uuid4().hex[:6]}@school.test"
+    with app.app_context():
+        user = people.create_user(
+            actor=None,
+            email=email,
+            password=PASSWORD,
+            first_name=f"Super{n}",
+            last_name=f"User{n:04d}",
+            role=Role.ADMIN,
+            is_superuser=True,
+        )
+        person = Person(user.id, user.email, user.first_name, user.last_name, Role.ADMIN, "")
+        db.session.remove()
+    return person

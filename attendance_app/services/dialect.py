@@ -17,3 +17,16 @@ def insert(table):
     if db.engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def utc_date(column):
+    """The UTC calendar day of a timestamp column, as an SQL expression (for GROUP BY).
+
+    PostgreSQL stores ``timestamptz`` (its ``date()`` would use the connection's time zone);
+    SQLite stores naive UTC text, whose ``date()`` is already the UTC day.
+    """
+    from sqlalchemy import Date, cast, func
+
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)

@@ -36,4 +36,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from attendance_app.web import auth, classes, history, home, roster  # noqa: E402,F401
+from attendance_app.web import auth, classes, history, home, records, roster  # noqa: E402,F401

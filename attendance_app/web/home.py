@@ -11,15 +11,19 @@ from attendance_app.models import Role, utcnow
 from attendance_app.services import school, sessions
 from attendance_app.services.statistics import statistics_for_sessions
 from attendance_app.web import bp
+from attendance_app.web.dashboard import render_dashboard
 
 
 @bp.get("/")
 @login_required
 def home():
-    """Students go to their history; teachers and admins see today's sessions and classes."""
+    """Students go to their history; admins see the dashboard; teachers, today's sessions
+    and classes."""
     actor = current_user._get_current_object()
     if actor.role == Role.STUDENT:
         return redirect(url_for("web.student_history", student_id=actor.student.id))
+    if actor.role == Role.ADMIN:
+        return render_dashboard()
     now = utcnow()
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = sessions.sessions_overview(

@@ -1,0 +1,132 @@
+"""/admin/records: the admin's list of attendance records, one record's page, deletion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from attendance_app.models import AttendanceStatus
+from attendance_app.services import records
+from attendance_app.web import bp, current_actor
+
+DELETED = "The attendance record was deleted."
+
+#: The list's filters the CSV export understands too (it has no teacher or text search).
+EXPORT_KEYS = ("status", "subject_id", "class_id", "date_from", "date_to")
+
+
+def _uuid(name: str, label: str, problems: list[str]) -> uuid.UUID | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        problems.append(f"Unknown {label}.")
+        return None
+
+
+def _date(name: str, problems: list[str]) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{name.replace('_', ' ').capitalize()}: use YYYY-MM-DD.")
+        return None
+
+
+def _filters(problems: list[str]) -> records.RecordFilters:
+    status = request.args.get("status", "").strip().upper()
+    if status and status not in AttendanceStatus.__members__:
+        problems.append("Unknown status.")
+        status = ""
+    return records.RecordFilters(
+        status=AttendanceStatus(status) if status else None,
+        subject_id=_uuid("subject_id", "subject", problems),
+        class_id=_uuid("class_id", "class", problems),
+        teacher_id=_uuid("teacher_id", "teacher", problems),
+        date_from=_date("date_from", problems),
+        date_to=_date("date_to", problems),
+    )
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _args(filters: records.RecordFilters, query: str) -> dict[str, str]:
+    """The understood, valid filters as query arguments (for page and download links)."""
+    values = {
+        "status": filters.status.value if filters.status else None,
+        "subject_id": filters.subject_id,
+        "class_id": filters.class_id,
+        "teacher_id": filters.teacher_id,
+        "date_from": filters.date_from,
+        "date_to": filters.date_to,
+        "q": query,
+    }
+    return {key: str(value) for key, value in values.items() if value}
+
+
+@bp.get("/admin/records")
+@login_required
+def admin_records():
+    """Attendance records for admins: filters, search, pages (others: 403)."""
+    problems: list[str] = []
+    filters = _filters(problems)
+    query = request.args.get("q", "").strip()
+    found = records.list_records(actor=current_actor(), filters=filters, query=query, page=_page())
+    args = _args(filters, query)
+    return render_template(
+        "admin/records.html",
+        found=found,
+        filters=filters,
+        query=query,
+        args=args,
+        export_args={key: value for key, value in args.items() if key in EXPORT_KEYS},
+        options=records.filter_options(actor=current_actor()),
+        problems=problems,
+    )
+
+
+@bp.get("/admin/records/<uuid:record_id>")
+@login_required
+def admin_record(record_id: uuid.UUID):
+    """One record: its session, student and audit trail, and a link to delete it."""
+    detail = records.record_detail(actor=current_actor(), record_id=record_id)
+    return render_template(
+        "admin/record.html",
+        detail=detail,
+        confirm=False,
+        superuser_only=records.ENDED_NEEDS_SUPERUSER,
+    )
+
+
+@bp.get("/admin/records/<uuid:record_id>/delete")
+@login_required
+def admin_record_delete_confirm(record_id: uuid.UUID):
+    """Ask before deleting."""
+    detail = records.record_detail(actor=current_actor(), record_id=record_id)
+    return render_template(
+        "admin/record.html",
+        detail=detail,
+        confirm=True,
+        superuser_only=records.ENDED_NEEDS_SUPERUSER,
+    )
+
+
+@bp.post("/admin/records/<uuid:record_id>/delete")
+@login_required
+def admin_record_delete(record_id: uuid.UUID):
+    """Delete the record (an ENDED session's only by a superuser), then back to the list."""
+    records.delete_record(actor=current_actor(), record_id=record_id)
+    flash(DELETED, "success")
+    return redirect(url_for("web.admin_records"))
