@@ -9,14 +9,14 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Role, Student, Teacher, User, utcnow
 from attendance_app.services import events, permissions
-from attendance_app.services.errors import Forbidden, Invalid, Unauthenticated
+from attendance_app.services.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from attendance_app.services.transaction import unit_of_work
 
 EMAIL_TAKEN = "A user with this email already exists."
@@ -26,6 +26,8 @@ INVALID_CREDENTIALS = "Invalid email or password."
 SUPERUSER_IS_ADMIN = "Only an ADMIN can be a superuser."
 PASSWORD_TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 MIN_PASSWORD_LENGTH = 8
+USER_NOT_FOUND = "User not found."
+CANNOT_DEACTIVATE_SELF = "You cannot deactivate your own account; ask another admin."
 
 # Checked against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH: str | None = None
@@ -194,10 +196,58 @@ def load_user_for_login(user_key: str) -> User | None:
     return user
 
 
-def list_users(*, actor: User, role: Role | None = None) -> list[User]:
-    """All users (admins only), ordered by name."""
+def list_users(*, actor: User, role: Role | None = None, query: str = "") -> list[User]:
+    """All users (admins only), ordered by name; ``query`` narrows them to those whose name,
+    email or student number contains it (any case, wildcards literal). Raises Forbidden."""
     permissions.require_admin(actor)
     stmt = select(User).order_by(User.last_name, User.first_name, User.email)
     if role is not None:
         stmt = stmt.where(User.role == role)
+    query = (query or "").strip()
+    if query:
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        number = select(Student.user_id).where(
+            func.lower(Student.student_number).like(pattern, escape="\\")
+        )
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        User.first_name + " " + User.last_name,
+                        User.last_name + " " + User.first_name,
+                        User.email,
+                    )
+                ),
+                User.id.in_(number),
+            )
+        )
     return list(db.session.scalars(stmt).unique())
+
+
+def get_user_for(*, actor: User, user_id: uuid.UUID) -> User:
+    """One user, for an admin. Raises Forbidden, NotFound."""
+    permissions.require_admin(actor)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
+@unit_of_work
+def set_active(*, actor: User, user_id: uuid.UUID, active: bool) -> User:
+    """Deactivate or reactivate a user (admins). Deactivating ends every login of theirs;
+    their records are kept (people are deactivated, never deleted).
+
+    Raises Forbidden (not an admin), NotFound, Invalid (an admin deactivating themself).
+    """
+    user = get_user_for(actor=actor, user_id=user_id)
+    if not active and user.id == actor.id:
+        raise Invalid(CANNOT_DEACTIVATE_SELF, field="non_field_errors")
+    if user.is_active != active:
+        user.is_active = active
+        db.session.flush()
+        if not active:
+            sign_out_everywhere(user=user)
+    return user

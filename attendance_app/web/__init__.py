@@ -36,4 +36,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from attendance_app.web import auth, classes, history, home, records, roster  # noqa: E402,F401
+from attendance_app.web import (  # noqa: E402,F401
+    auth,
+    backoffice,
+    classes,
+    history,
+    home,
+    records,
+    roster,
+)

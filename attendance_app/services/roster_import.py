@@ -1,0 +1,330 @@
+"""CSV import of students and their enrolments: a preview that writes nothing, then an
+all-or-nothing apply that re-validates the same text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from attendance_app.extensions import db
+from attendance_app.models import Role, SchoolClass, Student, User
+from attendance_app.services import permissions
+from attendance_app.services.errors import Invalid
+from attendance_app.services.people import create_user, normalise_email
+from attendance_app.services.school import enroll_students
+from attendance_app.services.transaction import unit_of_work
+
+COLUMNS = ("student_number", "first_name", "last_name", "email", "class_name")
+TEMPLATE_EXAMPLE = ("S10001", "Ada", "Lovelace", "ada.lovelace@school.example", "Maths 7A")
+#: The app refuses form fields over 500 KB, and the confirm step carries the file in one.
+MAX_BYTES = 400_000
+MAX_ROWS = 5_000
+MAX_LENGTHS = {"student_number": 32, "first_name": 150, "last_name": 150, "email": 254}
+
+NOT_UTF8 = "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
+TOO_BIG = f"The file is larger than {MAX_BYTES // 1000} KB; split it into smaller files."
+TOO_MANY_ROWS = f"The file has more than {MAX_ROWS:,} rows; split it into smaller files."
+EMPTY_FILE = "The file is empty."
+NO_ROWS = "The file has a header but no rows."
+BAD_HEADER = "The first line must be the header: " + ",".join(COLUMNS) + "."
+NUL_CHARACTER = "The file contains a NUL character; it is not a CSV file."
+HAS_PROBLEMS = "The file has {count} problem(s); nothing was imported."
+WRONG_COLUMN_COUNT = "Expected {expected} values, found {found}."
+REQUIRED = "{column} is required."
+TOO_LONG = "{column} is longer than {limit} characters."
+BAD_EMAIL = "“{email}” is not an email address."
+UNKNOWN_CLASS = "There is no class named “{name}”."
+AMBIGUOUS_CLASS = "More than one class is named “{name}”; rename one before importing."
+NUMBER_EMAIL_CLASH = "Student number {number} is used with another email on line {line}."
+EMAIL_NUMBER_CLASH = "Email {email} is used with another student number on line {line}."
+DUPLICATE_ROW = "Student {number} is already listed for class “{name}” on line {line}."
+EXISTING_NUMBER_OTHER_EMAIL = (
+    "Student number {number} already belongs to {email}; the file gives a different email."
+)
+EMAIL_BELONGS_TO_OTHER = "Email {email} already belongs to another user."
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
+
+#: Not a hash any password matches (werkzeug rejects it), random so no two are alike.
+_UNUSABLE_PREFIX = "!unusable$"
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    student_number: str
+    first_name: str
+    last_name: str
+    email: str
+    class_name: str
+    class_id: uuid.UUID | None = None
+    student_id: uuid.UUID | None = None  # set when the student already exists
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    message: str
+
+
+@dataclass
+class Preview:
+    rows: list[ImportRow] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and not self.errors
+
+    @property
+    def new_students(self) -> int:
+        return len({r.student_number for r in self.rows if r.student_id is None})
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    rows: int
+    students_created: int
+    students_reused: int
+    enrolments_created: int
+
+
+def decode_upload(data: bytes) -> str:
+    """An uploaded file's bytes as text (UTF-8, with or without BOM). Raises Invalid."""
+    if len(data) > MAX_BYTES:
+        raise Invalid(TOO_BIG, field="file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(NOT_UTF8, field="file") from exc
+
+
+def template_csv() -> str:
+    """The import template: the header and one example row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerow(TEMPLATE_EXAMPLE)
+    return out.getvalue()
+
+
+def class_names(*, actor: User) -> list[str]:
+    """The class names a file may use (admins). Raises Forbidden."""
+    permissions.require_admin(actor)
+    return list(db.session.scalars(select(SchoolClass.name).distinct().order_by(SchoolClass.name)))
+
+
+def preview_import(*, actor: User, text: str) -> Preview:
+    """:func:`parse_import` for an admin; writes nothing. Raises Forbidden."""
+    permissions.require_admin(actor)
+    return parse_import(text)
+
+
+def parse_import(text: str) -> Preview:
+    """Parse and validate every row; errors carry line numbers (the header is line 1)."""
+    preview = Preview()
+    text = text.removeprefix("\ufeff")
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        preview.errors.append(LineError(1, TOO_BIG))
+        return preview
+    if "\x00" in text:
+        preview.errors.append(LineError(1, NUL_CHARACTER))
+        return preview
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            preview.errors.append(LineError(1, EMPTY_FILE))
+            return preview
+        if [h.strip().lower() for h in header] != list(COLUMNS):
+            preview.errors.append(LineError(1, BAD_HEADER))
+            return preview
+        raw: list[tuple[int, list[str]]] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue  # blank lines (often the last one) are not rows
+            if len(raw) == MAX_ROWS:
+                preview.errors.append(LineError(reader.line_num, TOO_MANY_ROWS))
+                return preview
+            raw.append((reader.line_num, values))
+    except csv.Error as exc:
+        preview.errors.append(LineError(reader.line_num, f"Not valid CSV: {exc}."))
+        return preview
+    if not raw:
+        preview.errors.append(LineError(2, NO_ROWS))
+        return preview
+
+    candidates: list[ImportRow] = []
+    for line, values in raw:
+        row = _shape(line, values, preview.errors)
+        if row is not None:
+            candidates.append(row)
+    preview.rows = _check_against_file_and_database(candidates, preview.errors)
+    preview.errors.sort(key=lambda e: e.line)
+    return preview
+
+
+def _shape(line: int, values: list[str], errors: list[LineError]) -> ImportRow | None:
+    """The row's values, or None after recording what is wrong with their shape."""
+    if len(values) != len(COLUMNS):
+        errors.append(
+            LineError(line, WRONG_COLUMN_COUNT.format(expected=len(COLUMNS), found=len(values)))
+        )
+        return None
+    data = dict(zip(COLUMNS, (v.strip() for v in values), strict=True))
+    data["email"] = normalise_email(data["email"])
+    before = len(errors)
+    for column in COLUMNS:
+        if not data[column]:
+            errors.append(LineError(line, REQUIRED.format(column=column)))
+        elif column in MAX_LENGTHS and len(data[column]) > MAX_LENGTHS[column]:
+            errors.append(
+                LineError(line, TOO_LONG.format(column=column, limit=MAX_LENGTHS[column]))
+            )
+    if data["email"] and not _EMAIL.match(data["email"]):
+        errors.append(LineError(line, BAD_EMAIL.format(email=data["email"])))
+    if len(errors) > before:
+        return None
+    return ImportRow(line=line, **data)
+
+
+def _check_against_file_and_database(
+    rows: list[ImportRow], errors: list[LineError]
+) -> list[ImportRow]:
+    """Rows consistent within the file and with the database (class ids and existing student
+    ids filled in); the others recorded as errors. Three queries whatever the file's size."""
+    numbers = {r.student_number for r in rows}
+    emails = {r.email for r in rows}
+    classes: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for class_id, name in db.session.execute(select(SchoolClass.id, SchoolClass.name)):
+        classes[name.strip().lower()].append(class_id)
+    students = (
+        {
+            number: (student_id, email)
+            for number, student_id, email in db.session.execute(
+                select(Student.student_number, Student.id, User.email)
+                .join(User, User.id == Student.user_id)
+                .where(Student.student_number.in_(numbers))
+            )
+        }
+        if numbers
+        else {}
+    )
+    owners = (
+        dict(
+            db.session.execute(
+                select(func.lower(User.email), Student.student_number)
+                .outerjoin(Student, Student.user_id == User.id)
+                .where(User.email.in_(emails))
+            ).all()
+        )
+        if emails
+        else {}
+    )
+
+    first_email: dict[str, tuple[str, int]] = {}
+    first_number: dict[str, tuple[str, int]] = {}
+    seen_pairs: dict[tuple[str, str], int] = {}
+    good: list[ImportRow] = []
+    for row in rows:
+        problems: list[str] = []
+        email, line = first_email.setdefault(row.student_number, (row.email, row.line))
+        if email != row.email:
+            problems.append(NUMBER_EMAIL_CLASH.format(number=row.student_number, line=line))
+        number, line = first_number.setdefault(row.email, (row.student_number, row.line))
+        if number != row.student_number:
+            problems.append(EMAIL_NUMBER_CLASH.format(email=row.email, line=line))
+        key = row.class_name.lower()
+        line = seen_pairs.setdefault((row.student_number, key), row.line)
+        if line != row.line:
+            problems.append(
+                DUPLICATE_ROW.format(number=row.student_number, name=row.class_name, line=line)
+            )
+        matches = classes.get(key, [])
+        if not matches:
+            problems.append(UNKNOWN_CLASS.format(name=row.class_name))
+        elif len(matches) > 1:
+            problems.append(AMBIGUOUS_CLASS.format(name=row.class_name))
+        existing = students.get(row.student_number)
+        if existing is not None and existing[1] != row.email:
+            problems.append(
+                EXISTING_NUMBER_OTHER_EMAIL.format(number=row.student_number, email=existing[1])
+            )
+        elif existing is None and row.email in owners:
+            problems.append(EMAIL_BELONGS_TO_OTHER.format(email=row.email))
+        if problems:
+            errors.extend(LineError(row.line, p) for p in problems)
+            continue
+        good.append(
+            ImportRow(
+                line=row.line,
+                student_number=row.student_number,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                class_name=row.class_name,
+                class_id=matches[0],
+                student_id=existing[0] if existing else None,
+            )
+        )
+    return good
+
+
+@unit_of_work
+def apply_import(*, actor: User, text: str) -> ImportCounts:
+    """Create the file's missing students and enrolments, all or nothing (admins).
+
+    Existing students (by number) are reused; enrolling twice is not an error. New students
+    get a random unusable password (an admin resets it later). Raises Forbidden, Invalid
+    (with ``errors`` = {line: [messages]} when any row is wrong).
+    """
+    permissions.require_admin(actor)
+    preview = parse_import(text)
+    if preview.errors or not preview.rows:
+        by_line: dict[str, list[str]] = defaultdict(list)
+        for error in preview.errors:
+            by_line[str(error.line)].append(error.message)
+        count = len(preview.errors) or 1
+        raise Invalid(HAS_PROBLEMS.format(count=count), field="file", errors=dict(by_line) or None)
+
+    student_ids: dict[str, uuid.UUID] = {}
+    created = 0
+    for row in preview.rows:
+        if row.student_number in student_ids:
+            continue
+        if row.student_id is not None:
+            student_ids[row.student_number] = row.student_id
+            continue
+        user = create_user(
+            actor=actor,
+            email=row.email,
+            # The hash below is what is stored; no password matches it until a reset.
+            password=secrets.token_urlsafe(24),
+            password_hash=_UNUSABLE_PREFIX + secrets.token_hex(16),
+            first_name=row.first_name,
+            last_name=row.last_name,
+            role=Role.STUDENT,
+            student_number=row.student_number,
+        )
+        student_ids[row.student_number] = user.student.id
+        created += 1
+
+    by_class: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for row in preview.rows:
+        by_class[row.class_id].append(student_ids[row.student_number])
+    enrolled = 0
+    for class_id, ids in by_class.items():
+        enrolled += enroll_students(actor=actor, class_id=class_id, student_ids=ids).enrolled
+    return ImportCounts(
+        rows=len(preview.rows),
+        students_created=created,
+        students_reused=len(student_ids) - created,
+        enrolments_created=enrolled,
+    )

@@ -1,0 +1,178 @@
+"""/admin/people and /admin/import: the admin's back office for accounts and CSV rosters."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from attendance_app.models import Role
+from attendance_app.services import people, roster_import
+from attendance_app.services.errors import Invalid
+from attendance_app.web import bp, current_actor
+
+REQUIRED = "This field is required."
+NOT_AN_EMAIL = "Enter a valid email address."
+UNKNOWN_ROLE = "Choose a role."
+NO_FILE = "Choose a CSV file to upload."
+NEW_PASSWORDS = "New students get a random password nobody knows; reset it before they log in."
+PERSON_FIELDS = ("email", "first_name", "last_name", "role", "student_number")
+
+
+def _role_arg() -> Role | None:
+    value = request.args.get("role", "").strip().upper()
+    return Role(value) if value in Role.__members__ else None
+
+
+def _people_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None):
+    role = _role_arg()
+    query = request.args.get("q", "").strip()
+    users = people.list_users(actor=current_actor(), role=role, query=query)
+    return render_template(
+        "admin/people.html",
+        users=users,
+        role=role,
+        query=query,
+        roles=list(Role),
+        form=form or {"role": Role.STUDENT.value},
+        errors=errors or {},
+        confirm=None,
+    )
+
+
+@bp.get("/admin/people")
+@login_required
+def admin_people():
+    """People for admins: role filter, search, (de)activation, a new-person form."""
+    return _people_page()
+
+
+@bp.post("/admin/people")
+@login_required
+def admin_person_create():
+    """Create a person; the service's messages are shown beside the fields (400)."""
+    form = {name: request.form.get(name, "").strip() for name in PERSON_FIELDS}
+    password = request.form.get("password", "")
+    errors: dict[str, str] = {}
+    for name in ("email", "first_name", "last_name"):
+        if not form[name]:
+            errors[name] = REQUIRED
+    if form["email"] and "@" not in form["email"]:
+        errors["email"] = NOT_AN_EMAIL
+    if not password:
+        errors["password"] = REQUIRED
+    if form["role"] not in Role.__members__:
+        errors["role"] = UNKNOWN_ROLE
+    if not errors:
+        try:
+            user = people.create_user(
+                actor=current_actor(),
+                email=form["email"],
+                password=password,
+                first_name=form["first_name"],
+                last_name=form["last_name"],
+                role=Role(form["role"]),
+                student_number=form["student_number"] or None,
+            )
+        except Invalid as err:
+            # The service names the API's field for the number; the form calls it this.
+            field = {"student_id": "student_number"}.get(err.field or "", err.field)
+            errors[field or "form"] = err.message
+        else:
+            flash(f"{user.full_name} ({user.email}) was created.", "success")
+            return redirect(url_for("web.admin_people"))
+    return _people_page(form, errors), 400
+
+
+@bp.get("/admin/people/<uuid:user_id>/deactivate")
+@login_required
+def admin_person_deactivate_confirm(user_id: uuid.UUID):
+    """Ask before deactivating."""
+    user = people.get_user_for(actor=current_actor(), user_id=user_id)
+    return render_template("admin/people.html", confirm=user)
+
+
+@bp.post("/admin/people/<uuid:user_id>/deactivate")
+@login_required
+def admin_person_deactivate(user_id: uuid.UUID):
+    """Deactivate a person: they are logged out everywhere; their records stay."""
+    user = people.set_active(actor=current_actor(), user_id=user_id, active=False)
+    flash(f"{user.full_name} was deactivated and logged out everywhere.", "success")
+    return redirect(url_for("web.admin_people"))
+
+
+@bp.post("/admin/people/<uuid:user_id>/reactivate")
+@login_required
+def admin_person_reactivate(user_id: uuid.UUID):
+    """Reactivate a person (they log in with their old password)."""
+    user = people.set_active(actor=current_actor(), user_id=user_id, active=True)
+    flash(f"{user.full_name} was reactivated.", "success")
+    return redirect(url_for("web.admin_people"))
+
+
+def _import_page(*, preview=None, content: str = "", problem: str | None = None):
+    return render_template(
+        "admin/import.html",
+        class_names=roster_import.class_names(actor=current_actor()),
+        columns=roster_import.COLUMNS,
+        max_rows=roster_import.MAX_ROWS,
+        max_kb=roster_import.MAX_BYTES // 1000,
+        new_passwords=NEW_PASSWORDS,
+        preview=preview,
+        content=content,
+        problem=problem,
+    )
+
+
+@bp.get("/admin/import")
+@login_required
+def admin_import():
+    """The import page: template download and upload form."""
+    return _import_page()
+
+
+@bp.get("/admin/import/template.csv")
+@login_required
+def admin_import_template():
+    """The CSV template: the header and one example row."""
+    roster_import.class_names(actor=current_actor())  # admins only
+    return Response(
+        roster_import.template_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="students-import-template.csv"'},
+    )
+
+
+@bp.post("/admin/import/preview")
+@login_required
+def admin_import_preview():
+    """Parse and validate the uploaded file; list its rows or its line-numbered errors.
+    Nothing is written."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _import_page(problem=NO_FILE), 400
+    try:
+        text = roster_import.decode_upload(upload.stream.read(roster_import.MAX_BYTES + 1))
+    except Invalid as err:
+        return _import_page(problem=err.message), 400
+    preview = roster_import.preview_import(actor=current_actor(), text=text)
+    return _import_page(preview=preview, content=text), 200 if preview.ok else 400
+
+
+@bp.post("/admin/import")
+@login_required
+def admin_import_apply():
+    """Import the previewed file, all or nothing (it is validated again first)."""
+    text = request.form.get("content", "")
+    try:
+        counts = roster_import.apply_import(actor=current_actor(), text=text)
+    except Invalid as err:
+        preview = roster_import.preview_import(actor=current_actor(), text=text)
+        return _import_page(preview=preview, content=text, problem=err.message), 400
+    flash(
+        f"Imported {counts.rows} row(s): {counts.students_created} new student(s), "
+        f"{counts.students_reused} existing, {counts.enrolments_created} new enrolment(s).",
+        "success",
+    )
+    return redirect(url_for("web.admin_import"))
