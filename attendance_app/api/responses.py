@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
+from attendance_app.models.base import iso
 from attendance_app.services.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.attendance import (
     BulkMarkResult,
@@ -14,13 +15,6 @@ from attendance_app.services.attendance import (
 )
 from attendance_app.services.school import EnrollResult
 from attendance_app.services.statistics import RecordRow, SessionStatistics, StudentHistory
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` suffix, as DRF renders it."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def user_body(user: User) -> dict:

@@ -8,12 +8,11 @@ through the queue and reaches clients of every server process (and the CLI can e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import current_app
 
 from attendance_app.extensions import socketio
 from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
+from attendance_app.models.base import iso
 from attendance_app.services.events import (
     AttendanceChanged,
     DomainEvent,
@@ -24,27 +23,18 @@ from attendance_app.services.sessions import load_session
 from attendance_app.services.statistics import RecordRow, session_records, session_statistics
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def record_payload(row: RecordRow, session) -> dict:
     record = row.record
-    late_minutes = None
-    if record.late_at and session.start_time:
-        late_minutes = max(0, int((record.late_at - session.start_time).total_seconds() // 60))
     return {
         "id": str(record.id),
         "student": {"id": str(row.student.id), "student_id": row.student.student_number},
         "status": record.status.value,
         "notes": record.notes,
-        "marked_at": _iso(record.marked_at),
-        "updated_at": _iso(record.updated_at),
+        "marked_at": iso(record.marked_at),
+        "updated_at": iso(record.updated_at),
         "marked_by": row.marked_by_name,
         "version": record.version,
-        "late_minutes": late_minutes,
+        "late_minutes": record.minutes_late(session.start_time),
     }
 
 

@@ -46,6 +46,15 @@ class Attendance(IdMixin, TimestampMixin, Base):
 
     session: Mapped[ClassSession] = relationship(lazy="raise")
     student: Mapped[Student] = relationship(lazy="raise")
+
+    def minutes_late(self, session_start: datetime | None) -> int | None:
+        """ "+12 min": minutes from the session's start to the tap that made the student LATE
+        (None unless LATE). Roster, history, exports and broadcasts all show this number."""
+        if self.status != AttendanceStatus.LATE or session_start is None:
+            return None
+        late_at = self.late_at or self.marked_at
+        return max(0, int((late_at - session_start).total_seconds() // 60))
+
     marked_by: Mapped[User | None] = relationship(lazy="raise")
 
 

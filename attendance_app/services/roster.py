@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -39,13 +39,7 @@ class RosterRow:
         return (user.first_name[:1] + user.last_name[:1]).upper()
 
     def minutes_late(self, session: ClassSession) -> int | None:
-        """Minutes between the session's start and the tap that made the student LATE."""
-        if not self.record or self.record.status != AttendanceStatus.LATE:
-            return None
-        if session.start_time is None:
-            return None
-        late_at: datetime = self.record.late_at or self.record.marked_at
-        return max(0, int((late_at - session.start_time).total_seconds() // 60))
+        return self.record.minutes_late(session.start_time) if self.record else None
 
 
 @dataclass(frozen=True)

@@ -101,24 +101,22 @@ def admin_records():
 @login_required
 def admin_record(record_id: uuid.UUID):
     """One record: its session, student and audit trail, and a link to delete it."""
-    detail = records.record_detail(actor=current_actor(), record_id=record_id)
-    return render_template(
-        "admin/record.html",
-        detail=detail,
-        confirm=False,
-        superuser_only=records.ENDED_NEEDS_SUPERUSER,
-    )
+    return _record_page(record_id, confirm=False)
 
 
 @bp.get("/admin/records/<uuid:record_id>/delete")
 @login_required
 def admin_record_delete_confirm(record_id: uuid.UUID):
     """Ask before deleting."""
+    return _record_page(record_id, confirm=True)
+
+
+def _record_page(record_id: uuid.UUID, *, confirm: bool):
     detail = records.record_detail(actor=current_actor(), record_id=record_id)
     return render_template(
         "admin/record.html",
         detail=detail,
-        confirm=True,
+        confirm=confirm,
         superuser_only=records.ENDED_NEEDS_SUPERUSER,
     )
 
