@@ -58,9 +58,11 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from attendance_app.services import events
+    from attendance_app.services import alerts, events
 
     events.install(db.session)
+    # Alerts are decided in the transaction of the mark that causes them.
+    events.handle_in_transaction(alerts.on_events)
 
     from attendance_app import api, cli, live, web
 

@@ -1,4 +1,5 @@
-"""``flask create-user / demo / serve``: thin commands over the services."""
+"""``flask create-user / demo / serve / send-mail / weekly-summary``: thin commands over the
+services."""
 
 from __future__ import annotations
 
@@ -73,6 +74,58 @@ def serve_command(host: str, port: int):
     os.execv(sys.executable, args)
 
 
+@click.command("send-mail")
+@click.option("--loop", is_flag=True, help="Keep sending every MAIL_SEND_INTERVAL seconds.")
+@with_appcontext
+def send_mail_command(loop: bool):
+    """Send the emails waiting in the outbox (alerts, notices, weekly summaries).
+
+    A mail server that is down is not an error here: the emails wait and are retried with
+    backoff; the line printed says what happened.
+    """
+    import time
+
+    from flask import current_app
+
+    from attendance_app.services import outbox
+
+    if not outbox.mail_enabled():
+        raise click.ClickException("MAIL_SERVER is not set: there is no mail server to send to.")
+    while True:
+        report = outbox.send_due()
+        line = f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}"
+        click.echo(line + (f" ({report.error})" if report.error else ""))
+        if not loop:
+            return
+        time.sleep(max(1, current_app.config.get("MAIL_SEND_INTERVAL", 30)))
+
+
+@click.command("weekly-summary")
+@click.option(
+    "--week-ending",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The last day (UTC) of the week to summarise; default yesterday.",
+)
+@with_appcontext
+def weekly_summary_command(week_ending):
+    """Send each teacher the summary of their classes' week (once per week: safe to rerun)."""
+    from datetime import timedelta
+
+    from attendance_app.models import utcnow
+    from attendance_app.services.weekly import send_weekly_summaries
+
+    day = week_ending.date() if week_ending else (utcnow() - timedelta(days=1)).date()
+    sent = send_weekly_summaries(week_ending=day)
+    click.echo(f"Weekly summaries for the week ending {day.isoformat()}: {sent} sent.")
+
+
 def register(app: Flask) -> None:
-    for command in (create_user_command, demo_command, serve_command):
+    for command in (
+        create_user_command,
+        demo_command,
+        serve_command,
+        send_mail_command,
+        weekly_summary_command,
+    ):
         app.cli.add_command(command)

@@ -47,6 +47,26 @@ class Config:
         # werkzeug's scrypt: memory-hard, no extra dependency.
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
         self.ANALYTICS_TREND_WINDOW = int(os.environ.get("ANALYTICS_TREND_WINDOW", "5"))
+        # Alerts: a student N absences in a row in a class alerts their teacher and the
+        # admins (as does crossing into high risk).
+        self.ALERT_ABSENCE_STREAK = int(os.environ.get("ALERT_ABSENCE_STREAK", "3"))
+        # A rate over one or two lessons says little: the rate-based part of high risk alerts
+        # only from this many records in the class (a streak alerts regardless).
+        self.ALERT_MIN_SESSIONS = int(os.environ.get("ALERT_MIN_SESSIONS", "3"))
+        # Email (optional): with no MAIL_SERVER, alerts stay in the app and nothing is queued.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # implicit TLS (port 465)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "attendance@localhost")
+        # An alert email waits this long so a correction made in class can withdraw it.
+        self.MAIL_ALERT_DELAY_SECONDS = int(os.environ.get("MAIL_ALERT_DELAY_SECONDS", "300"))
+        # How often a serving process sends what is due (0: only `flask send-mail` sends).
+        self.MAIL_SEND_INTERVAL = int(os.environ.get("MAIL_SEND_INTERVAL", "30"))
+        # The site's address, for links in emails (written outside any request).
+        self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
         self.HISTORY_PAGE_DEFAULT = 1000
         self.HISTORY_PAGE_MAX = 5000
         self.JSON_SORT_KEYS = False

@@ -25,6 +25,8 @@ TEST_SETTINGS = {
     # Fast hashing in tests only; production uses scrypt (config.py).
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "SOCKETIO_MESSAGE_QUEUE": None,
+    # No email unless a test sets up its own SMTP server (tests/services/test_outbox.py).
+    "MAIL_SERVER": None,
 }
 
 

@@ -487,3 +487,55 @@ def test_the_package_imports_nothing_before_the_server_monkey_patches():
         timeout=30,
     )
     assert probe.stdout.strip() == "[]", probe.stderr
+
+
+def test_send_mail_without_a_mail_server_says_so(app: Flask):
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+
+    assert result.exit_code != 0
+    assert "MAIL_SERVER is not set" in result.output
+
+
+def test_send_mail_reports_a_mail_server_that_is_down_and_keeps_the_email(app: Flask, monkeypatch):
+
+    from sqlalchemy import func, select
+
+    from attendance_app.models import OutboxEmail
+    from attendance_app.services import outbox
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", closed_port)
+    with app.app_context():
+        outbox.queue([outbox.Email(to="ada@school.example", subject="Hello", body="Hi\n")])
+        db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("sent 0, failed 1, waiting 1 (Could not reach the mail server")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 1
+        db.session.remove()
+
+
+def test_weekly_summary_sends_each_teacher_one_summary_per_week(app: Flask):
+    from tests.factories import make_admin, make_class
+
+    make_class(app, admin=make_admin(app), students=1)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["weekly-summary", "--week-ending", "2026-11-22"])
+    again = runner.invoke(args=["weekly-summary", "--week-ending", "2026-11-22"])
+
+    assert first.output == "Weekly summaries for the week ending 2026-11-22: 1 sent.\n"
+    assert again.output == "Weekly summaries for the week ending 2026-11-22: 0 sent.\n"
+
+
+def test_weekly_summary_refuses_a_date_that_is_not_one(app: Flask):
+    result = app.test_cli_runner().invoke(args=["weekly-summary", "--week-ending", "22/11/2026"])
+
+    assert result.exit_code == 2
+    assert "22/11/2026" in result.output

@@ -38,3 +38,7 @@ def start_background_tasks(app: Flask) -> None:
     from attendance_app.live.connections import run_sweeper
 
     socketio.start_background_task(run_sweeper, app)
+    if app.config.get("MAIL_SERVER") and app.config.get("MAIL_SEND_INTERVAL", 0) > 0:
+        from attendance_app.services.outbox import run_sender
+
+        socketio.start_background_task(run_sender, app)

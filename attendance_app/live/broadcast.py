@@ -1,4 +1,5 @@
-"""Committed domain events → ``statistics`` / ``attendance`` / ``session`` broadcasts.
+"""Committed domain events → ``statistics`` / ``attendance`` / ``session`` / ``notifications``
+broadcasts.
 
 The only module that emits. Runs after the commit (services/events.py), reads the committed
 state in one short read per event, and emits once per operation — a bulk action of 30 rows is
@@ -16,9 +17,11 @@ from attendance_app.models.base import iso
 from attendance_app.services.events import (
     AttendanceChanged,
     DomainEvent,
+    NotificationsChanged,
     SessionStatusChanged,
     UserSignedOut,
 )
+from attendance_app.services.notifications import unread_counts
 from attendance_app.services.sessions import load_session
 from attendance_app.services.statistics import RecordRow, session_records, session_statistics
 
@@ -53,6 +56,9 @@ def on_committed(events: list[DomainEvent]) -> None:
     for event in events:
         if isinstance(event, UserSignedOut):
             _sign_out(event)
+            continue
+        if isinstance(event, NotificationsChanged):
+            _bells(event)
             continue
         room = room_for(event.session_id)
         if not (_anyone_listening(room) or _anyone_listening(ADMINS_ROOM)):
@@ -89,6 +95,15 @@ def on_committed(events: list[DomainEvent]) -> None:
                 },
                 to=[room, ADMINS_ROOM],
             )
+
+
+def _bells(event: NotificationsChanged) -> None:
+    """Each recipient's pages learn their new unread count (one query for all of them)."""
+    listening = [uid for uid in event.user_ids if _anyone_listening(user_room(uid))]
+    if not listening:
+        return
+    for user_id, unread in unread_counts(listening).items():
+        socketio.emit("notifications", {"unread": unread}, to=user_room(user_id))
 
 
 def _sign_out(event: UserSignedOut) -> None:

@@ -1,5 +1,6 @@
 """The import site for every model and enum."""
 
+from attendance_app.models.alerts import AlertState, Notification, NotificationKind, OutboxEmail
 from attendance_app.models.attendance import Attendance, AttendanceChange
 from attendance_app.models.base import (
     AttendanceStatus,
@@ -14,6 +15,10 @@ from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
 
 __all__ = [
+    "AlertState",
+    "Notification",
+    "NotificationKind",
+    "OutboxEmail",
     "ApiToken",
     "Attendance",
     "AttendanceChange",

@@ -3,6 +3,10 @@
 A service calls :func:`record`; the event waits in ``session.info`` until the unit of work
 commits, and is dropped if it rolls back, so a failed change never reaches a subscriber.
 Subscribers run after the commit has returned its connection, so they may read the database.
+
+Handlers registered with :func:`handle_in_transaction` run *before* the commit, inside the
+transaction that caused the events, so what they write (alerts) commits or rolls back with
+the change itself.
 """
 
 from __future__ import annotations
@@ -49,10 +53,36 @@ class UserSignedOut:
     user_id: uuid.UUID
 
 
-DomainEvent = AttendanceChanged | SessionStatusChanged | UserSignedOut
+@dataclass(frozen=True)
+class NotificationsChanged:
+    """These users' notifications were added, withdrawn or read: their bells need a count."""
+
+    user_ids: tuple[uuid.UUID, ...]
+
+
+DomainEvent = AttendanceChanged | SessionStatusChanged | UserSignedOut | NotificationsChanged
 Subscriber = Callable[[list[DomainEvent]], None]
 
 _subscribers: list[Subscriber] = []
+_in_transaction: list[Subscriber] = []
+
+
+def handle_in_transaction(fn: Subscriber) -> Subscriber:
+    """Register ``fn`` to see each unit of work's events just before it commits."""
+    if fn not in _in_transaction:
+        _in_transaction.append(fn)
+    return fn
+
+
+def run_in_transaction_handlers(session: Session) -> None:
+    """Hand the pending events to the in-transaction handlers (unit_of_work calls this just
+    before committing). Events a handler records are handed on in turn, each exactly once."""
+    pending = session.info.get(_PENDING, [])
+    done = 0
+    while done < len(pending):
+        batch, done = pending[done:], len(pending)
+        for fn in list(_in_transaction):
+            fn(batch)
 
 
 def subscribe(fn: Subscriber) -> Subscriber:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -28,6 +28,7 @@ PASSWORD_TOO_SHORT = "This password is too short. It must contain at least 8 cha
 MIN_PASSWORD_LENGTH = 8
 USER_NOT_FOUND = "User not found."
 CANNOT_DEACTIVATE_SELF = "You cannot deactivate your own account; ask another admin."
+ROLE_IS_FIXED = "The role cannot be changed: classes, enrolments and attendance records hang on it."
 
 # Checked against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH: str | None = None
@@ -95,14 +96,19 @@ def create_user(
     elif role == Role.TEACHER:
         user.teacher = Teacher()
     db.session.add(user)
+    _flush_unique()
+    return user
+
+
+def _flush_unique() -> None:
+    """Flush; a concurrent request that took the email or number first is still an Invalid."""
     try:
         db.session.flush()
-    except IntegrityError as exc:  # a concurrent request took the email or number first
+    except IntegrityError as exc:
         field = "email" if "email" in str(exc.orig).lower() else "student_id"
         raise Invalid(
             EMAIL_TAKEN if field == "email" else STUDENT_NUMBER_TAKEN, field=field
         ) from exc
-    return user
 
 
 def find_user(email: str) -> User | None:
@@ -196,21 +202,22 @@ def load_user_for_login(user_key: str) -> User | None:
     return user
 
 
-def list_users(*, actor: User, role: Role | None = None, query: str = "") -> list[User]:
-    """All users (admins only), ordered by name; ``query`` narrows them to those whose name,
-    email or student number contains it (any case, wildcards literal). Raises Forbidden."""
-    permissions.require_admin(actor)
-    stmt = select(User).order_by(User.last_name, User.first_name, User.email)
+def user_filters(*, role: Role | None = None, query: str = "") -> list[ColumnElement[bool]]:
+    """WHERE clauses for users of ``role`` whose name, email or student number contains
+    ``query`` (any case, wildcards literal); shared by the list, its pages and searches."""
+    clauses: list[ColumnElement[bool]] = []
     if role is not None:
-        stmt = stmt.where(User.role == role)
+        clauses.append(User.role == role)
     query = (query or "").strip()
-    if query:
+    if "\x00" in query:  # no stored text holds a NUL, and PostgreSQL refuses one in a query
+        clauses.append(false())
+    elif query:
         escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
         number = select(Student.user_id).where(
             func.lower(Student.student_number).like(pattern, escape="\\")
         )
-        stmt = stmt.where(
+        clauses.append(
             or_(
                 *(
                     func.lower(column).like(pattern, escape="\\")
@@ -223,6 +230,18 @@ def list_users(*, actor: User, role: Role | None = None, query: str = "") -> lis
                 User.id.in_(number),
             )
         )
+    return clauses
+
+
+def list_users(*, actor: User, role: Role | None = None, query: str = "") -> list[User]:
+    """All users (admins only), ordered by name; ``query`` narrows them to those whose name,
+    email or student number contains it (any case, wildcards literal). Raises Forbidden."""
+    permissions.require_admin(actor)
+    stmt = (
+        select(User)
+        .where(*user_filters(role=role, query=query))
+        .order_by(User.last_name, User.first_name, User.email)
+    )
     return list(db.session.scalars(stmt).unique())
 
 
@@ -250,4 +269,71 @@ def set_active(*, actor: User, user_id: uuid.UUID, active: bool) -> User:
         db.session.flush()
         if not active:
             sign_out_everywhere(user=user)
+    return user
+
+
+def _load_for_write(actor: User, user_id: uuid.UUID) -> User:
+    """The user as the database holds it now (inside a write transaction), for an admin."""
+    permissions.require_admin(actor)
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
+@unit_of_work
+def update_user(
+    *,
+    actor: User,
+    user_id: uuid.UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    student_number: str | None = None,
+) -> User:
+    """Change a person's names, email and, for a student, student number (admins). The role
+    never changes (ROLE_IS_FIXED); ``student_number`` is ignored for other roles.
+
+    Raises Forbidden (not an admin), NotFound, Invalid (email or student number taken by
+    someone else, a student without a number).
+    """
+    user = _load_for_write(actor, user_id)
+    email = normalise_email(email)
+    if user.student is not None:
+        student_number = (student_number or "").strip()
+        if not student_number:
+            raise Invalid(STUDENT_NUMBER_REQUIRED, field="student_id")
+    if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)):
+        raise Invalid(EMAIL_TAKEN, field="email")
+    if user.student is not None:
+        if db.session.scalar(
+            select(Student.id).where(
+                Student.student_number == student_number, Student.id != user.student.id
+            )
+        ):
+            raise Invalid(STUDENT_NUMBER_TAKEN, field="student_id")
+        user.student.student_number = student_number
+    user.email = email
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    _flush_unique()
+    return user
+
+
+@unit_of_work
+def set_password(*, actor: User, user_id: uuid.UUID, password: str) -> User:
+    """Give a person a new password (admins). Every login of theirs ends (browser sessions
+    and live connections), so the old password and the sessions it opened stop working; the
+    returned user carries the new session version (an admin resetting their own password logs
+    in again with it).
+
+    Raises Forbidden (not an admin), NotFound, Invalid (shorter than MIN_PASSWORD_LENGTH).
+    """
+    user = _load_for_write(actor, user_id)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(PASSWORD_TOO_SHORT, field="password")
+    user.password_hash = hash_password(password)
+    db.session.flush()
+    sign_out_everywhere(user=user)
+    db.session.refresh(user)
     return user

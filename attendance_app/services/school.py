@@ -48,6 +48,39 @@ def list_subjects() -> list[Subject]:
     return list(db.session.scalars(select(Subject).order_by(Subject.code)))
 
 
+def get_subject_for(*, actor: User, subject_id: uuid.UUID) -> Subject:
+    """One subject, for an admin. Raises Forbidden, NotFound."""
+    permissions.require_admin(actor)
+    subject = db.session.get(Subject, subject_id)
+    if subject is None:
+        raise NotFound(SUBJECT_NOT_FOUND)
+    return subject
+
+
+@unit_of_work
+def update_subject(*, actor: User, subject_id: uuid.UUID, code: str, name: str) -> Subject:
+    """Change a subject's code and name (admins); codes stay unique in any case.
+
+    Raises Forbidden, NotFound, Invalid (code taken by another subject).
+    """
+    permissions.require_admin(actor)
+    subject = db.session.get(Subject, subject_id, populate_existing=True)
+    if subject is None:
+        raise NotFound(SUBJECT_NOT_FOUND)
+    code = code.strip()
+    if db.session.scalar(
+        select(Subject.id).where(func.lower(Subject.code) == code.lower(), Subject.id != subject.id)
+    ):
+        raise Invalid(SUBJECT_CODE_TAKEN, field="code")
+    subject.code = code
+    subject.name = name.strip()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        raise Invalid(SUBJECT_CODE_TAKEN, field="code") from exc
+    return subject
+
+
 @unit_of_work
 def create_class(
     *, actor: User, subject_id: uuid.UUID, teacher_id: uuid.UUID, name: str
@@ -61,6 +94,32 @@ def create_class(
     school_class = SchoolClass(subject_id=subject_id, teacher_id=teacher_id, name=name.strip())
     db.session.add(school_class)
     db.session.flush()
+    db.session.refresh(school_class)
+    return school_class
+
+
+@unit_of_work
+def update_class(
+    *, actor: User, class_id: uuid.UUID, subject_id: uuid.UUID, teacher_id: uuid.UUID, name: str
+) -> SchoolClass:
+    """Rename a class, or move it to another subject or teacher (admins); its sessions,
+    records and enrolments stay with it.
+
+    Raises Forbidden, NotFound (class), Invalid (unknown subject or teacher).
+    """
+    permissions.require_admin(actor)
+    school_class = db.session.get(SchoolClass, class_id, populate_existing=True)
+    if school_class is None:
+        raise NotFound(CLASS_NOT_FOUND)
+    if db.session.get(Subject, subject_id) is None:
+        raise Invalid(invalid_pk(subject_id), field="subject_id")
+    if db.session.get(Teacher, teacher_id) is None:
+        raise Invalid(invalid_pk(teacher_id), field="teacher_id")
+    school_class.subject_id = subject_id
+    school_class.teacher_id = teacher_id
+    school_class.name = name.strip()
+    db.session.flush()
+    # The subject and teacher relationships still point at the old rows until reloaded.
     db.session.refresh(school_class)
     return school_class
 

@@ -23,8 +23,9 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` in one write transaction: commit on success, roll back on any error.
 
     Nested calls join the outer transaction and leave commit and rollback to it, so an
-    outer service may catch a nested one's DomainError and carry on. After commit the
-    recorded domain events are dispatched (broadcasts), outside the transaction.
+    outer service may catch a nested one's DomainError and carry on. Just before commit the
+    in-transaction handlers (alerts) see the recorded domain events; after commit the events
+    are dispatched (broadcasts), outside the transaction.
     """
 
     @functools.wraps(fn)
@@ -37,6 +38,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             result = fn(*args, **kwargs)
             if depth == 0:
+                events.run_in_transaction_handlers(session)
                 session.commit()
         except IntegrityError as exc:
             if depth == 0:

@@ -37,11 +37,14 @@ def init_app(app: Flask) -> None:
 
 
 from attendance_app.web import (  # noqa: E402,F401
+    analytics,
     auth,
     backoffice,
     classes,
     history,
     home,
+    notifications,
     records,
     roster,
+    school_admin,
 )

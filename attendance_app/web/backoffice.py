@@ -5,19 +5,40 @@ from __future__ import annotations
 import uuid
 
 from flask import Response, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import login_required, login_user
 
-from attendance_app.models import Role
-from attendance_app.services import people, roster_import
+from attendance_app.models import Role, Student, User
+from attendance_app.services import backoffice, people, roster_import
 from attendance_app.services.errors import Invalid
 from attendance_app.web import bp, current_actor
+from attendance_app.web.forms import check_email, check_password, max_length, read_text
 
-REQUIRED = "This field is required."
-NOT_AN_EMAIL = "Enter a valid email address."
 UNKNOWN_ROLE = "Choose a role."
 NO_FILE = "Choose a CSV file to upload."
 NEW_PASSWORDS = "New students get a random password nobody knows; reset it before they log in."
-PERSON_FIELDS = ("email", "first_name", "last_name", "role", "student_number")
+PERSON_LIMITS = {
+    "email": max_length(User.email),
+    "first_name": max_length(User.first_name),
+    "last_name": max_length(User.last_name),
+    "student_number": max_length(Student.student_number),
+}
+PASSWORD_CHANGED = "{name} has a new password; every login of theirs has ended."
+PASSWORD_CHANGED_OWN = "Your password was changed; your logins on other devices have ended."
+#: The service names the API's field for the number; the forms call it this.
+FORM_FIELDS = {"student_id": "student_number"}
+
+
+def _form_error(err: Invalid, errors: dict[str, str]) -> None:
+    """Put a service's Invalid beside its field (or above the form)."""
+    field = FORM_FIELDS.get(err.field or "", err.field)
+    errors[field or "form"] = err.message
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def _role_arg() -> Role | None:
@@ -28,12 +49,14 @@ def _role_arg() -> Role | None:
 def _people_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None):
     role = _role_arg()
     query = request.args.get("q", "").strip()
-    users = people.list_users(actor=current_actor(), role=role, query=query)
+    found = backoffice.page_users(actor=current_actor(), role=role, query=query, page=_page_arg())
     return render_template(
         "admin/people.html",
-        users=users,
+        found=found,
+        users=found.items,
         role=role,
         query=query,
+        args={key: value for key, value in (("role", role), ("q", query)) if value},
         roles=list(Role),
         form=form or {"role": Role.STUDENT.value},
         errors=errors or {},
@@ -44,7 +67,7 @@ def _people_page(form: dict[str, str] | None = None, errors: dict[str, str] | No
 @bp.get("/admin/people")
 @login_required
 def admin_people():
-    """People for admins: role filter, search, (de)activation, a new-person form."""
+    """People for admins: role filter, search, pages, (de)activation, a new-person form."""
     return _people_page()
 
 
@@ -52,16 +75,11 @@ def admin_people():
 @login_required
 def admin_person_create():
     """Create a person; the service's messages are shown beside the fields (400)."""
-    form = {name: request.form.get(name, "").strip() for name in PERSON_FIELDS}
+    form, errors = read_text(request.form, PERSON_LIMITS, optional=("student_number",))
+    form["role"] = request.form.get("role", "").strip()
     password = request.form.get("password", "")
-    errors: dict[str, str] = {}
-    for name in ("email", "first_name", "last_name"):
-        if not form[name]:
-            errors[name] = REQUIRED
-    if form["email"] and "@" not in form["email"]:
-        errors["email"] = NOT_AN_EMAIL
-    if not password:
-        errors["password"] = REQUIRED
+    check_email(form, errors)
+    check_password(password, errors)
     if form["role"] not in Role.__members__:
         errors["role"] = UNKNOWN_ROLE
     if not errors:
@@ -76,13 +94,98 @@ def admin_person_create():
                 student_number=form["student_number"] or None,
             )
         except Invalid as err:
-            # The service names the API's field for the number; the form calls it this.
-            field = {"student_id": "student_number"}.get(err.field or "", err.field)
-            errors[field or "form"] = err.message
+            _form_error(err, errors)
         else:
             flash(f"{user.full_name} ({user.email}) was created.", "success")
             return redirect(url_for("web.admin_people"))
     return _people_page(form, errors), 400
+
+
+def _person_page(
+    user: User,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    password_errors: dict[str, str] | None = None,
+):
+    actor = current_actor()
+    if form is None:
+        form = {
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "student_number": user.student.student_number if user.student else "",
+        }
+    return render_template(
+        "admin/person.html",
+        person=user,
+        classes=backoffice.person_classes(actor=actor, user=user),
+        form=form,
+        errors=errors or {},
+        password_errors=password_errors or {},
+        limits=PERSON_LIMITS,
+        role_is_fixed=people.ROLE_IS_FIXED,
+        min_password=people.MIN_PASSWORD_LENGTH,
+    )
+
+
+@bp.get("/admin/people/<uuid:user_id>")
+@login_required
+def admin_person(user_id: uuid.UUID):
+    """One person: their details and a password reset; a teacher's classes or a student's
+    enrolments."""
+    return _person_page(people.get_user_for(actor=current_actor(), user_id=user_id))
+
+
+@bp.post("/admin/people/<uuid:user_id>")
+@login_required
+def admin_person_update(user_id: uuid.UUID):
+    """Save a person's names, email and student number; errors beside the fields (400)."""
+    user = people.get_user_for(actor=current_actor(), user_id=user_id)
+    optional = () if user.student else ("student_number",)
+    form, errors = read_text(request.form, PERSON_LIMITS, optional=optional)
+    check_email(form, errors)
+    if not errors:
+        try:
+            user = people.update_user(
+                actor=current_actor(),
+                user_id=user_id,
+                email=form["email"],
+                first_name=form["first_name"],
+                last_name=form["last_name"],
+                student_number=form["student_number"] or None,
+            )
+        except Invalid as err:
+            _form_error(err, errors)
+        else:
+            flash(f"{user.full_name} ({user.email}) was saved.", "success")
+            return redirect(url_for("web.admin_person", user_id=user_id))
+    return _person_page(user, form=form, errors=errors), 400
+
+
+@bp.post("/admin/people/<uuid:user_id>/password")
+@login_required
+def admin_person_password(user_id: uuid.UUID):
+    """Set a new password for a person; every login of theirs ends (an admin resetting their
+    own stays logged in here)."""
+    actor = current_actor()
+    user = people.get_user_for(actor=actor, user_id=user_id)
+    password = request.form.get("password", "")
+    errors: dict[str, str] = {}
+    check_password(password, errors)
+    if not errors:
+        try:
+            user = people.set_password(actor=actor, user_id=user_id, password=password)
+        except Invalid as err:
+            _form_error(err, errors)
+        else:
+            if user.id == actor.id:
+                login_user(user)  # with the new session version: this browser stays in
+                flash(PASSWORD_CHANGED_OWN, "success")
+            else:
+                flash(PASSWORD_CHANGED.format(name=user.full_name), "success")
+            return redirect(url_for("web.admin_person", user_id=user_id))
+    return _person_page(user, password_errors=errors), 400
 
 
 @bp.get("/admin/people/<uuid:user_id>/deactivate")

@@ -27,6 +27,8 @@ def error_response(status: int, message: str):
         )
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
+        # Drop the element's own hx-select (e.g. "#main"): it would select nothing here.
+        response.headers["HX-Reselect"] = "unset"
         return response
     page = render_template(
         "errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -10,3 +12,65 @@ from wtforms.validators import DataRequired, Length
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=500)])
+
+
+# --- plain back office forms (request.form read into dicts, errors by field name) --------
+
+REQUIRED = "This field is required."
+NO_NUL = "Null characters are not allowed."
+NOT_AN_EMAIL = "Enter a valid email address."
+#: What a login accepts (LoginForm), so a longer password could never be used.
+PASSWORD_MAX = 500
+
+
+def too_long(limit: int) -> str:
+    return f"Ensure this field has no more than {limit} characters."
+
+
+def max_length(column) -> int:
+    """The length of a model's String column (``max_length(User.email)`` → 254)."""
+    return column.property.columns[0].type.length
+
+
+def read_text(
+    form, limits: dict[str, int], *, optional: tuple[str, ...] = ()
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The stripped values of the named fields of a submitted form, and their shape errors
+    by field name (missing unless ``optional``, longer than its limit, a NUL character)."""
+    values = {name: form.get(name, "").strip() for name in limits}
+    errors: dict[str, str] = {}
+    for name, limit in limits.items():
+        value = values[name]
+        if not value and name not in optional:
+            errors[name] = REQUIRED
+        elif len(value) > limit:
+            errors[name] = too_long(limit)
+        elif "\x00" in value:
+            errors[name] = NO_NUL
+    return values, errors
+
+
+def check_email(values: dict[str, str], errors: dict[str, str]) -> None:
+    """Add NOT_AN_EMAIL for an ``email`` value without an @ (when it has no error yet)."""
+    if "email" not in errors and values.get("email") and "@" not in values["email"]:
+        errors["email"] = NOT_AN_EMAIL
+
+
+def check_password(password: str, errors: dict[str, str], name: str = "password") -> None:
+    """Shape of a new password: present, at most PASSWORD_MAX, no NUL (its minimum length is
+    the service's rule)."""
+    if not password:
+        errors[name] = REQUIRED
+    elif len(password) > PASSWORD_MAX:
+        errors[name] = too_long(PASSWORD_MAX)
+    elif "\x00" in password:
+        errors[name] = NO_NUL
+
+
+def read_uuid(form, name: str, errors: dict[str, str], message: str):
+    """The UUID in a select field, or None with ``message`` under ``name``."""
+    try:
+        return uuid.UUID(form.get(name, "").strip())
+    except ValueError:
+        errors[name] = message
+        return None

@@ -8,11 +8,20 @@ from datetime import date
 from flask import render_template, request
 from flask_login import current_user, login_required
 
-from attendance_app.models import AttendanceStatus
-from attendance_app.services import school
+from attendance_app.models import AttendanceStatus, Role
+from attendance_app.services import analytics, school
+from attendance_app.services.errors import Forbidden
 from attendance_app.services.statistics import HistoryFilters, rate_over_time
 from attendance_app.services.statistics import student_history as load_history
 from attendance_app.web import bp
+
+#: Which records the figures panel covers, as the page says it.
+FIGURES_SCOPE = {
+    Role.ADMIN: "over all their records",
+    Role.TEACHER: "in your classes",
+    Role.STUDENT: "over all your records",
+}
+NO_FIGURES = "Figures and risk are shown only for students enrolled in one of your classes."
 
 
 def _date(name: str, problems: list[str]) -> date | None:
@@ -52,9 +61,14 @@ def student_history(student_id: uuid.UUID):
     """Visible to the student themself, their teachers and admins (others: 403)."""
     problems: list[str] = []
     filters = _filters(problems)
-    history = load_history(
-        actor=current_user._get_current_object(), student_id=student_id, filters=filters
-    )
+    actor = current_user._get_current_object()
+    history = load_history(actor=actor, student_id=student_id, filters=filters)
+    try:
+        figures = analytics.student_analytics(actor=actor, student_id=student_id).figures
+    except Forbidden:
+        # A teacher may read the records a former student left in their classes, but figures
+        # are only for students enrolled in one of them (the contract's analytics rule).
+        figures = None
     return render_template(
         "students/history.html",
         history=history,
@@ -62,4 +76,8 @@ def student_history(student_id: uuid.UUID):
         problems=problems,
         subjects=school.list_subjects(),
         chart=rate_over_time(history.records),
+        figures=figures,
+        figures_scope=FIGURES_SCOPE[actor.role],
+        no_figures=NO_FIGURES,
+        thresholds=analytics.Thresholds.from_config(),
     )

@@ -82,7 +82,8 @@ def admin_records():
     """Attendance records for admins: filters, search, pages (others: 403)."""
     problems: list[str] = []
     filters = _filters(problems)
-    query = request.args.get("q", "").strip()
+    # A NUL byte cannot be in any name or email (PostgreSQL refuses it in a parameter).
+    query = request.args.get("q", "").replace("\x00", "").strip()
     found = records.list_records(actor=current_actor(), filters=filters, query=query, page=_page())
     args = _args(filters, query)
     return render_template(

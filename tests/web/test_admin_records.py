@@ -389,3 +389,9 @@ def test_every_teacher_is_a_teacher_filter_choice(app, school, browser_as):
     options = [o.text for o in page.one("select", {"name": "teacher_id"}).find_all("option")]
     assert options[0] == "All teachers"
     assert any("Zimmer" in o for o in options)
+
+
+def test_a_search_with_a_null_character_is_not_an_error(school, browser_as):
+    response = browser_as(school.admin).get("/admin/records?q=Ad%00ams")
+
+    assert response.status_code == 200

@@ -1,0 +1,279 @@
+"""Alerts, decided inside the transaction of the mark that causes them.
+
+The alert line, per student and class: high risk (the contract's thresholds) or at least
+``ALERT_ABSENCE_STREAK`` (default 3) absences in a row in that class. A change that takes a
+student over the line notifies the class's teacher and every admin, once: an
+:class:`AlertState` row stands while the student stays over it. A change that brings the
+student back removes the row (the next crossing notifies again); if that change is in the
+same session that raised the alert, it was a correction made in class, and the alert is
+withdrawn (with any email not yet sent).
+
+Students hear nothing during class: when a session ends (and locks), each student marked
+ABSENT or LATE in it gets one notice, so taps corrected during the lesson never reach them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    AlertState,
+    Attendance,
+    AttendanceStatus,
+    ClassSession,
+    Notification,
+    NotificationKind,
+    SchoolClass,
+    SessionStatus,
+    Student,
+    User,
+    utcnow,
+)
+from attendance_app.services import events, notifications
+from attendance_app.services.analytics import (
+    RISK_HIGH,
+    Counts,
+    Figures,
+    Thresholds,
+    figures,
+    student_counts,
+)
+from attendance_app.services.dialect import insert
+from attendance_app.services.notifications import Message, Recipient
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """The settings that place the line: ``ALERT_ABSENCE_STREAK`` and ``ALERT_MIN_SESSIONS``."""
+
+    thresholds: Thresholds
+    streak: int = 3
+    min_sessions: int = 3
+
+    @classmethod
+    def from_config(cls) -> AlertLine:
+        config = current_app.config
+        return cls(
+            thresholds=Thresholds.from_config(),
+            streak=max(1, int(config.get("ALERT_ABSENCE_STREAK", 3))),
+            min_sessions=max(1, int(config.get("ALERT_MIN_SESSIONS", 3))),
+        )
+
+    def is_high(self, fig: Figures) -> bool:
+        """High risk, counted once the student has enough records for a rate to mean
+        something (one absence on the first day is a 0% rate, not yet a pattern); a run of
+        absences high enough for high risk counts at once."""
+        if fig.risk_level != RISK_HIGH:
+            return False
+        return (
+            fig.total_sessions >= self.min_sessions
+            or fig.consecutive_absences >= self.thresholds.high_risk_absences
+        )
+
+    def reason(self, fig: Figures) -> str:
+        """Why the student is over the line ("" when they are not)."""
+        if self.is_high(fig):
+            return fig.risk_reason
+        if fig.consecutive_absences >= self.streak:
+            return f"{fig.consecutive_absences} absences in a row (alert at {self.streak})"
+        return ""
+
+    def title(self, student: Student, fig: Figures, school_class: SchoolClass) -> str:
+        name = student.user.full_name
+        if self.is_high(fig):
+            return f"{name} is at high risk in {school_class.name}"
+        missed = fig.consecutive_absences
+        return f"{name} has missed {missed} sessions in a row in {school_class.name}"
+
+
+def on_events(batch: list[events.DomainEvent]) -> None:
+    """The in-transaction handler: evaluate the students whose records changed, then send
+    the end-of-session notices of sessions that ended."""
+    changed: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)  # session → students
+    record_ids: list[uuid.UUID] = []
+    ended: list[uuid.UUID] = []
+    for event in batch:
+        if isinstance(event, events.AttendanceChanged):
+            changed[event.session_id].update(event.removed_student_ids)
+            record_ids.extend(event.record_ids)
+        elif isinstance(event, events.SessionStatusChanged) and event.status == "ENDED":
+            ended.append(event.session_id)
+    if record_ids:
+        rows = db.session.execute(
+            select(Attendance.session_id, Attendance.student_id).where(
+                Attendance.id.in_(record_ids)
+            )
+        )
+        for session_id, student_id in rows:
+            changed[session_id].add(student_id)
+    for session_id, student_ids in changed.items():
+        if student_ids:
+            evaluate(db.session.get(ClassSession, session_id), sorted(student_ids))
+    for session_id in ended:
+        send_session_notices(db.session.get(ClassSession, session_id))
+
+
+def evaluate(session: ClassSession, student_ids: list[uuid.UUID]) -> None:
+    """Compare each student's figures in the session's class with the alert line; notify on
+    a crossing, re-arm (or withdraw a same-session alert) on a return. Four queries at most,
+    whatever the number of students."""
+    school_class = session.school_class
+    line = AlertLine.from_config()
+    counts = student_counts(
+        [ClassSession.class_id == school_class.id, Attendance.student_id.in_(student_ids)],
+        window=line.thresholds.trend_window,
+    )
+    states = {
+        s.student_id: s
+        for s in db.session.scalars(
+            select(AlertState).where(
+                AlertState.class_id == school_class.id, AlertState.student_id.in_(student_ids)
+            )
+        )
+    }
+    crossed: list[tuple[uuid.UUID, Figures, str]] = []
+    cleared: list[AlertState] = []
+    for student_id in student_ids:
+        fig = figures(counts.get(student_id, Counts()), line.thresholds)
+        reason = line.reason(fig)
+        state = states.get(student_id)
+        if reason and state is None:
+            crossed.append((student_id, fig, reason))
+        elif not reason and state is not None:
+            cleared.append(state)
+    if cleared:
+        _clear(session, cleared)
+    if crossed:
+        _raise(session, crossed, line)
+
+
+def _clear(session: ClassSession, cleared: list[AlertState]) -> None:
+    corrected = [s.student_id for s in cleared if s.session_id == session.id]
+    db.session.execute(
+        delete(AlertState).where(
+            AlertState.class_id == session.class_id,
+            AlertState.student_id.in_([s.student_id for s in cleared]),
+        )
+    )
+    for state in cleared:
+        db.session.expunge(state)
+    if corrected:
+        notifications.withdraw(
+            [
+                Notification.kind == NotificationKind.ALERT,
+                Notification.class_id == session.class_id,
+                Notification.session_id == session.id,
+                Notification.student_id.in_(corrected),
+            ]
+        )
+
+
+def _raise(
+    session: ClassSession, crossed: list[tuple[uuid.UUID, Figures, str]], line: AlertLine
+) -> None:
+    school_class = session.school_class
+    now = utcnow()
+    # ON CONFLICT DO NOTHING: if a concurrent mark (another session of the class) raised the
+    # same student's alert first, that one notifies and this mark still succeeds.
+    table = AlertState.__table__
+    raised = set(
+        db.session.execute(
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["student_id", "class_id"])
+            .returning(table.c.student_id),
+            [
+                {
+                    "student_id": student_id,
+                    "class_id": school_class.id,
+                    "session_id": session.id,
+                    "reason": reason,
+                    "since": now,
+                }
+                for student_id, _, reason in crossed
+            ],
+        ).scalars()
+    )
+    crossed = [c for c in crossed if c[0] in raised]
+    if not crossed:
+        return
+    students = {
+        s.id: s
+        for s in db.session.scalars(
+            select(Student).where(Student.id.in_([sid for sid, _, _ in crossed]))
+        )
+    }
+    teacher = school_class.teacher.user
+    recipients = {r.user_id: r for r in notifications.admins()}
+    if teacher.is_active:
+        recipients[teacher.id] = Recipient(teacher.id, teacher.email)
+    deliveries = []
+    for student_id, fig, reason in crossed:
+        message = Message(
+            kind=NotificationKind.ALERT,
+            title=line.title(students[student_id], fig, school_class),
+            body=f"{school_class.name}: {reason}.",
+            student_id=student_id,
+            class_id=school_class.id,
+            session_id=session.id,
+            link=notifications.history_path(student_id),
+        )
+        deliveries.extend((r, message) for r in recipients.values())
+    delay = timedelta(seconds=int(current_app.config.get("MAIL_ALERT_DELAY_SECONDS", 300)))
+    notifications.deliver(deliveries, email_delay=delay)
+
+
+# --- end of session --------------------------------------------------------------------------
+
+STATUS_WORDS = {AttendanceStatus.ABSENT: "absent", AttendanceStatus.LATE: "late"}
+
+
+def send_session_notices(session: ClassSession) -> None:
+    """One notice per student marked ABSENT or LATE in a session that has ended (idempotent:
+    the dedupe key is the session's)."""
+    if session is None or session.status != SessionStatus.ENDED:
+        return
+    rows = db.session.execute(
+        select(Attendance, Student.id, User.id, User.email)
+        .join(Student, Student.id == Attendance.student_id)
+        .join(User, User.id == Student.user_id)
+        .where(
+            Attendance.session_id == session.id,
+            Attendance.status.in_(tuple(STATUS_WORDS)),
+            User.is_active.is_(True),
+        )
+    ).all()
+    school_class = session.school_class
+    when = session.start_time.strftime("%a %d %b %Y, %H:%M UTC") if session.start_time else ""
+    deliveries = []
+    for record, student_id, user_id, email in rows:
+        word = STATUS_WORDS[record.status]
+        minutes = record.minutes_late(session.start_time)
+        detail = f" ({minutes} min)" if minutes else ""
+        title = f"You were marked {word}{detail} in {school_class.name}"
+        body = (
+            f"{school_class.name}, {when}: marked {word}{detail}."
+            " If this is wrong, speak to your teacher."
+        )
+        deliveries.append(
+            (
+                Recipient(user_id, email),
+                Message(
+                    kind=NotificationKind.DIGEST,
+                    title=title,
+                    body=body,
+                    student_id=student_id,
+                    class_id=school_class.id,
+                    session_id=session.id,
+                    dedupe_key=f"notice:{session.id}",
+                    link=notifications.history_path(student_id),
+                ),
+            )
+        )
+    notifications.deliver(deliveries)

@@ -1,0 +1,306 @@
+"""Alerts are decided in the transaction of the mark that causes them: once per crossing of
+the alert line (high risk, or N absences in a row), withdrawn when a correction in the same
+session undoes them; students hear of an absence or lateness only once the session ends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import AlertState, Channel, Notification, NotificationKind
+from attendance_app.services import alerts, attendance
+from tests.factories import (
+    Person,
+    actor,
+    deactivate_user,
+    end_session,
+    make_admin,
+    make_class,
+    make_session,
+    mark,
+    run_sessions,
+)
+
+START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
+
+
+def inbox(app, person: Person, kind: NotificationKind | None = None) -> list[Notification]:
+    """The person's notifications, oldest first."""
+    with app.app_context():
+        query = select(Notification).where(Notification.recipient_id == person.user_id)
+        if kind is not None:
+            query = query.where(Notification.kind == kind)
+        rows = db.session.scalars(query.order_by(Notification.created_at)).all()
+        db.session.remove()
+    return list(rows)
+
+
+def titles(app, person: Person, kind=NotificationKind.ALERT) -> list[str]:
+    return [n.title for n in inbox(app, person, kind)]
+
+
+def states(app, class_id: uuid.UUID) -> dict[uuid.UUID, AlertState]:
+    with app.app_context():
+        rows = db.session.scalars(select(AlertState).where(AlertState.class_id == class_id))
+        out = {s.student_id: s for s in rows}
+        db.session.remove()
+    return out
+
+
+@pytest.fixture
+def school(app):
+    """A class of two students, its teacher and two admins."""
+    admin = make_admin(app)
+    other_admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=2)
+    return klass, admin, other_admin
+
+
+def history(app, klass, student, statuses: str, *, start: datetime = START) -> list[uuid.UUID]:
+    """One session per letter (P/A/L), a day apart, ``student`` marked so; sessions ended."""
+    words = {"P": "PRESENT", "A": "ABSENT", "L": "LATE"}
+    return run_sessions(
+        app, klass, [{student: words[c]} for c in statuses], first_start=start, end=True
+    )
+
+
+def test_three_absences_in_a_row_alert_the_teacher_and_every_admin_once(app, school):
+    klass, admin, other_admin = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAA")
+    assert titles(app, klass.teacher) == []
+
+    history(app, klass, ana, "A", start=START + timedelta(days=20))
+
+    expected = [f"{ana.full_name} is at high risk in {klass.name}"]
+    assert titles(app, klass.teacher) == expected
+    assert titles(app, admin) == expected
+    assert titles(app, other_admin) == expected
+    [note] = inbox(app, klass.teacher)
+    assert note.body == f"{klass.name}: 3 absences in a row (at least 3)."
+    assert note.student_id == ana.profile_id and note.class_id == klass.id
+    assert note.read_at is None
+
+
+def test_a_student_already_over_the_line_is_not_alerted_again(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAAA")
+
+    history(app, klass, ana, "AA", start=START + timedelta(days=20))
+
+    assert len(titles(app, admin)) == 1
+
+
+def test_coming_back_re_arms_the_alert_and_the_next_crossing_alerts_again(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAAA")
+    assert ana.profile_id in states(app, klass.id)
+
+    history(app, klass, ana, "P", start=START + timedelta(days=20))  # 8 of 11: medium
+    assert states(app, klass.id) == {}
+    assert len(titles(app, admin)) == 1  # the first alert stays: it was true when sent
+
+    history(app, klass, ana, "AAA", start=START + timedelta(days=30))
+    assert len(titles(app, admin)) == 2
+
+
+def test_two_absences_in_a_row_are_medium_risk_and_alert_nobody(app, school):
+    klass, admin, _ = school
+    history(app, klass, klass.students[0], "PPPPPPPPAA")
+
+    assert titles(app, admin) == []
+    assert titles(app, klass.teacher) == []
+
+
+def test_a_low_rate_alerts_only_once_there_are_enough_records_to_mean_something(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+
+    history(app, klass, ana, "A")  # 0 %, one record: not yet
+    history(app, klass, ana, "P", start=START + timedelta(days=10))  # 50 %, two records
+    assert titles(app, admin) == []
+
+    history(app, klass, ana, "L", start=START + timedelta(days=20))  # 66.67 %, three
+    [note] = inbox(app, admin)
+    assert note.body == f"{klass.name}: attendance rate 66.67% is below 70%."
+
+
+def test_the_minimum_number_of_records_is_a_setting(app, school, monkeypatch):
+    monkeypatch.setitem(app.config, "ALERT_MIN_SESSIONS", 1)
+    klass, admin, _ = school
+
+    history(app, klass, klass.students[0], "A")
+
+    assert len(titles(app, admin)) == 1
+
+
+def test_the_absence_streak_is_a_setting_and_alerts_below_high_risk(app, school, monkeypatch):
+    monkeypatch.setitem(app.config, "ALERT_ABSENCE_STREAK", 2)
+    klass, admin, _ = school
+    ana = klass.students[0]
+
+    history(app, klass, ana, "PPPPPPPPAA")
+
+    [note] = inbox(app, admin)
+    assert note.title == f"{ana.full_name} has missed 2 sessions in a row in {klass.name}"
+    assert note.body == f"{klass.name}: 2 absences in a row (alert at 2)."
+
+
+def test_a_correction_in_the_same_session_withdraws_the_alert(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAA")
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    record_id = mark(app, klass, session_id, ana, "ABSENT")
+    assert len(titles(app, admin)) == 1
+
+    with app.app_context():
+        attendance.update_attendance(
+            actor=actor(klass.teacher.user_id),
+            attendance_id=record_id,
+            status="PRESENT",
+            channel=Channel.API,
+        )
+        db.session.remove()
+
+    assert titles(app, admin) == []
+    assert titles(app, klass.teacher) == []
+    assert states(app, klass.id) == {}
+
+
+def test_the_alert_is_written_in_the_transaction_of_the_mark(app, school):
+    """No job runs between the mark and the alert: the mark's commit carries it."""
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAA")
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+
+    with app.app_context():
+        result = attendance.mark_attendance(
+            actor=actor(klass.teacher.user_id),
+            session_id=session_id,
+            student_id=ana.profile_id,
+            status="ABSENT",
+            channel=Channel.API,
+        )
+        [note] = db.session.scalars(
+            select(Notification).where(Notification.recipient_id == admin.user_id)
+        ).all()
+        assert note.session_id == result.session.id
+        db.session.remove()
+
+
+def test_an_inactive_teacher_is_not_notified(app, school):
+    klass, admin, _ = school
+    deactivate_user(app, klass.teacher)
+
+    with app.app_context():
+        # The admin marks (the deactivated teacher cannot).
+        for offset, status in enumerate("AAA"):
+            from attendance_app.services import sessions
+
+            a = actor(admin.user_id)
+            result = sessions.create_session(actor=a, class_id=klass.id)
+            sessions.start_session(
+                actor=a, session_id=result.session.id, at=START + timedelta(days=offset)
+            )
+            attendance.mark_attendance(
+                actor=a,
+                session_id=result.session.id,
+                student_id=klass.students[0].profile_id,
+                status={"A": "ABSENT"}[status],
+                channel=Channel.API,
+            )
+        db.session.remove()
+
+    assert len(titles(app, admin)) == 1
+    assert titles(app, klass.teacher) == []
+
+
+def test_alerts_are_per_class(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    other = make_class(app, admin=admin, students=[ana])
+    history(app, klass, ana, "PPPPPPPAA")
+    history(app, other, ana, "A", start=START + timedelta(days=20))
+
+    assert titles(app, admin) == []
+
+
+# --- notices to students at the end of a session -------------------------------------------
+
+
+def test_students_marked_absent_or_late_get_one_notice_when_the_session_ends(app, school):
+    klass, _, _ = school
+    ana, ben = klass.students
+    session_id = make_session(app, klass, start_at=START)
+    mark(app, klass, session_id, ana, "ABSENT")
+    mark(app, klass, session_id, ben, "LATE", at=START + timedelta(minutes=12))
+    assert inbox(app, ana) == [] and inbox(app, ben) == []
+
+    end_session(app, klass, session_id, at=START + timedelta(hours=1))
+
+    [ana_note] = inbox(app, ana, NotificationKind.DIGEST)
+    [ben_note] = inbox(app, ben, NotificationKind.DIGEST)
+    assert ana_note.title == f"You were marked absent in {klass.name}"
+    assert ben_note.title == f"You were marked late (12 min) in {klass.name}"
+    assert ben_note.body.startswith(f"{klass.name}, Mon 07 Sep 2026, 09:00 UTC: marked late")
+
+
+def test_a_present_student_and_a_corrected_absence_get_no_notice(app, school):
+    klass, _, _ = school
+    ana, ben = klass.students
+    session_id = make_session(app, klass, start_at=START)
+    mark(app, klass, session_id, ana, "PRESENT")
+    record_id = mark(app, klass, session_id, ben, "ABSENT")
+    with app.app_context():
+        attendance.update_attendance(
+            actor=actor(klass.teacher.user_id),
+            attendance_id=record_id,
+            status="PRESENT",
+            channel=Channel.API,
+        )
+        db.session.remove()
+
+    end_session(app, klass, session_id)
+
+    assert inbox(app, ana) == [] and inbox(app, ben) == []
+
+
+def test_sending_a_sessions_notices_again_sends_nothing_new(app, school):
+    klass, _, _ = school
+    ana = klass.students[0]
+    session_id = make_session(app, klass, start_at=START)
+    mark(app, klass, session_id, ana, "ABSENT")
+    end_session(app, klass, session_id)
+
+    with app.app_context():
+        from attendance_app.models import ClassSession
+
+        alerts.send_session_notices(db.session.get(ClassSession, session_id))
+        db.session.commit()
+        db.session.remove()
+
+    assert len(inbox(app, ana, NotificationKind.DIGEST)) == 1
+
+
+def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
+    klass, _, _ = school
+    ana, ben = klass.students
+    session_id = make_session(app, klass, start_at=START)
+    mark(app, klass, session_id, ana, "PRESENT")
+
+    with app.app_context():
+        attendance.end_session_marking_unmarked(
+            actor=actor(klass.teacher.user_id), session_id=session_id
+        )
+        db.session.remove()
+
+    assert inbox(app, ana) == []
+    assert [n.title for n in inbox(app, ben)] == [f"You were marked absent in {klass.name}"]

@@ -1,0 +1,93 @@
+"""Each teacher's weekly summary: their classes' week in a few lines, sent once per week."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import Notification, NotificationKind
+from attendance_app.services.weekly import send_weekly_summaries, week_bounds
+from tests.factories import make_admin, make_class, make_session, run_sessions
+
+MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+SUNDAY = date(2026, 11, 22)
+
+
+def summaries(app, person) -> list[Notification]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(Notification).where(
+                Notification.recipient_id == person.user_id,
+                Notification.kind == NotificationKind.WEEKLY,
+            )
+        ).all()
+        db.session.remove()
+    return list(rows)
+
+
+def send(app, week_ending: date = SUNDAY) -> int:
+    with app.app_context():
+        sent = send_weekly_summaries(week_ending=week_ending)
+        db.session.remove()
+    return sent
+
+
+def test_the_week_is_the_seven_utc_days_ending_on_the_given_day():
+    assert week_bounds(SUNDAY) == (
+        datetime(2026, 11, 16, tzinfo=UTC),
+        datetime(2026, 11, 23, tzinfo=UTC),
+    )
+
+
+def test_a_teacher_gets_their_classes_sessions_rates_and_students_at_risk(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=2, name="Maths 9A")
+    ana, ben = klass.students
+    # Last week: Ana misses three in a row (over the alert line); Ben always comes.
+    before = [{ana: "PRESENT", ben: "PRESENT"}] * 7
+    run_sessions(app, klass, before, first_start=MONDAY - timedelta(days=10), end=True)
+    week = [{ana: "ABSENT", ben: "PRESENT"}] * 3 + [{ben: "PRESENT"}]  # the last: Ana unmarked
+    run_sessions(app, klass, week, first_start=MONDAY, end=True)
+    make_session(app, klass, start=False)  # scheduled, not held: not counted
+
+    assert send(app) == 1
+
+    [summary] = summaries(app, klass.teacher)
+    assert summary.title == "Your week, 16 Nov – 22 Nov 2026: 4 sessions, 1 student at risk"
+    lines = summary.body.splitlines()
+    # Rates 50, 50, 50 and 50 (Ben of two, Ana unmarked in the last): mean 50.0.
+    assert lines[0] == "Maths 9A: 4 sessions, 50.0% attendance, 1 ended with students unmarked."
+    assert lines[1].startswith(f"  - {ana.full_name}: ")
+    assert "3 absences in a row" in lines[1]
+
+
+def test_a_class_without_sessions_says_so(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1, name="Art 7C")
+
+    send(app)
+
+    [summary] = summaries(app, klass.teacher)
+    assert summary.body == "Art 7C: no sessions this week."
+
+
+def test_running_it_again_for_the_same_week_sends_nothing_new(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1)
+
+    assert send(app) == 1
+    assert send(app) == 0
+    assert len(summaries(app, klass.teacher)) == 1
+    assert send(app, SUNDAY + timedelta(days=7)) == 1  # next week's is new
+
+
+def test_admins_and_students_get_no_weekly_summary(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1)
+
+    send(app)
+
+    assert summaries(app, admin) == []
+    assert summaries(app, klass.students[0]) == []
