@@ -15,7 +15,7 @@ from flask import Flask
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, Channel, Role, User
-from attendance_app.services import attendance, people, school, sessions
+from attendance_app.services import attendance, people, school, sessions, tokens
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -78,7 +78,7 @@ def make_person(
             role=role,
             student_number=number,
         )
-        token = people.issue_token(email=email, password=PASSWORD).token if with_token else ""
+        token = tokens.issue_token(email=email, password=PASSWORD).token if with_token else ""
         profile = user.student or user.teacher
         person = Person(
             user.id,

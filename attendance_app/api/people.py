@@ -23,7 +23,7 @@ from attendance_app.api.schemas import (
     TokenRequest,
     UserCreate,
 )
-from attendance_app.services import people, school
+from attendance_app.services import people, school, tokens
 
 
 @bp.post("/auth/token/", endpoint="token_create")
@@ -44,7 +44,7 @@ def token_create():
         401: {description: Invalid email or password.}
     """
     data = TokenRequest().load(json_body())
-    issued = people.issue_token(email=data["email"], password=data["password"])
+    issued = tokens.issue_token(email=data["email"], password=data["password"])
     return jsonify({"token": issued.token, "user": token_user_body(issued.user)})
 
 
@@ -61,7 +61,7 @@ def token_revoke():
     """
     token = g.get("api_token")
     if token:
-        people.revoke_token(raw=token)
+        tokens.revoke_token(raw=token)
     return "", 204
 
 

@@ -37,16 +37,10 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import events, notifications
-from attendance_app.services.analytics import (
-    RISK_HIGH,
-    Counts,
-    Figures,
-    Thresholds,
-    figures,
-    student_counts,
-)
+from attendance_app.services.analytics import student_counts
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifications import Message, Recipient
+from attendance_app.services.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,10 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
-from attendance_app.services.analytics import (
-    RISK_LOW,
-    RISK_ORDER,
-    STARTED,
-    Figures,
-    Thresholds,
-    figures,
-    student_counts,
-)
+from attendance_app.services.analytics import STARTED, student_counts
 from attendance_app.services.dialect import utc_date
 from attendance_app.services.errors import Invalid
+from attendance_app.services.risk import RISK_LOW, RISK_ORDER, Figures, Thresholds, figures
 from attendance_app.services.statistics import SessionStatistics, rate, statistics_for_sessions
 
 #: An ACTIVE session this old (minutes) with nobody marked is flagged on the roll board.

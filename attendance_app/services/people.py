@@ -1,12 +1,10 @@
-"""Accounts: creating users, logging in, API tokens."""
+"""Accounts: creating and editing users, logging in, signing out everywhere (API tokens are
+in ``services.tokens``)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import ColumnElement, false, func, or_, select, update
@@ -14,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance_app.extensions import db
-from attendance_app.models import ApiToken, Role, Student, Teacher, User, utcnow
+from attendance_app.models import Role, Student, Teacher, User
 from attendance_app.services import events, permissions
-from attendance_app.services.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from attendance_app.services.errors import Forbidden, Invalid, NotFound
 from attendance_app.services.transaction import unit_of_work
 
 EMAIL_TAKEN = "A user with this email already exists."
@@ -130,53 +128,6 @@ def authenticate(email: str, password: str) -> User | None:
     if not check_password_hash(user.password_hash, password):
         return None
     return user
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    user: User
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-@unit_of_work
-def issue_token(*, email: str, password: str) -> IssuedToken:
-    """Exchange credentials for a new API token; only its hash is kept. Raises Unauthenticated."""
-    user = authenticate(email, password)
-    if user is None:
-        raise Unauthenticated(INVALID_CREDENTIALS)
-    raw = secrets.token_urlsafe(32)
-    db.session.add(
-        ApiToken(user_id=user.id, token_hash=_digest(raw), prefix=raw[:8], created_at=utcnow())
-    )
-    return IssuedToken(token=raw, user=user)
-
-
-def user_for_token(raw: str) -> User | None:
-    """The active user a presented token belongs to, or None (unknown, revoked, inactive)."""
-    if not raw:
-        return None
-    digest = _digest(raw)
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    )
-    # The lookup is by an indexed hash; compare_digest keeps the final check constant-time.
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
-        return None
-    return token.user if token.user.is_active else None
-
-
-@unit_of_work
-def revoke_token(*, raw: str) -> None:
-    """Revoke the token (idempotent)."""
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
 
 
 @unit_of_work
@@ -335,5 +286,9 @@ def set_password(*, actor: User, user_id: uuid.UUID, password: str) -> User:
     user.password_hash = hash_password(password)
     db.session.flush()
     sign_out_everywhere(user=user)
+    # API tokens were obtained with the old password: they stop working too.
+    from attendance_app.services import tokens  # tokens imports this module
+
+    tokens.revoke_all(user_id=user.id)
     db.session.refresh(user)
     return user

@@ -7,7 +7,7 @@ import uuid
 from flask import render_template
 from flask_login import login_required
 
-from attendance_app.services import analytics
+from attendance_app.services import analytics, risk
 from attendance_app.web import bp, current_actor
 
 
@@ -26,5 +26,5 @@ def class_analytics_page(class_id: uuid.UUID):
             "labels": [s.start_time.strftime("%Y-%m-%d %H:%M") for s in result.sessions],
             "rates": [s.attendance_rate for s in result.sessions],
         },
-        thresholds=analytics.Thresholds.from_config(),
+        thresholds=risk.Thresholds.from_config(),
     )

@@ -9,7 +9,7 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from attendance_app.models import AttendanceStatus, Role
-from attendance_app.services import analytics, school
+from attendance_app.services import analytics, risk, school
 from attendance_app.services.errors import Forbidden
 from attendance_app.services.statistics import HistoryFilters, rate_over_time
 from attendance_app.services.statistics import student_history as load_history
@@ -79,5 +79,5 @@ def student_history(student_id: uuid.UUID):
         figures=figures,
         figures_scope=FIGURES_SCOPE[actor.role],
         no_figures=NO_FIGURES,
-        thresholds=analytics.Thresholds.from_config(),
+        thresholds=risk.Thresholds.from_config(),
     )

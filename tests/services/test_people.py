@@ -154,6 +154,20 @@ def test_a_new_password_replaces_the_old_and_ends_every_login(app, ctx):
     assert _stored(teacher).session_version == before + 1
 
 
+def test_a_new_password_revokes_the_api_tokens_the_old_one_bought(app, api_as):
+    admin, teacher = make_admin(app), make_teacher(app)
+    assert api_as(teacher).get("/api/classes/").status_code == 200
+
+    with app.app_context():
+        people.set_password(
+            actor=actor(admin.user_id), user_id=teacher.user_id, password="brand-new-pass"
+        )
+        db.session.remove()
+
+    assert api_as(teacher).get("/api/classes/").status_code == 401
+    assert api_as(admin).get("/api/classes/").status_code == 200  # nobody else's
+
+
 def test_a_new_password_shorter_than_creation_allows_is_refused(app, ctx):
     admin, teacher = make_admin(app), make_teacher(app)
 

@@ -1,0 +1,188 @@
+"""The contract's figures of a student, from a few aggregates: rates, consecutive absences,
+trend, and a risk level that says which threshold put the student there.
+
+Pure functions and settings, no queries: ``services.analytics`` computes the aggregates in
+SQL and hands them here; alerts and the dashboard classify with the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from flask import current_app
+
+from attendance_app.services.statistics import rate
+
+TREND_IMPROVING = "improving"
+TREND_DECLINING = "declining"
+TREND_STABLE = "stable"
+
+RISK_HIGH = "high"
+RISK_MEDIUM = "medium"
+RISK_LOW = "low"
+#: Sort key of each risk level: the riskiest first.
+RISK_ORDER = {RISK_HIGH: 0, RISK_MEDIUM: 1, RISK_LOW: 2}
+
+
+#: Thresholds attribute → app config key (read with the contract's defaults, so a
+#: deployment sets only what it changes).
+SETTINGS = {
+    "high_risk_rate": "ANALYTICS_HIGH_RISK_RATE",
+    "high_risk_absences": "ANALYTICS_HIGH_RISK_ABSENCES",
+    "medium_risk_rate": "ANALYTICS_MEDIUM_RISK_RATE",
+    "medium_risk_absences": "ANALYTICS_MEDIUM_RISK_ABSENCES",
+    "medium_risk_late_rate": "ANALYTICS_MEDIUM_RISK_LATE_RATE",
+    "trend_window": "ANALYTICS_TREND_WINDOW",
+    "trend_points": "ANALYTICS_TREND_POINTS",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The risk and trend settings (app config, with the contract's defaults)."""
+
+    high_risk_rate: float = 70
+    high_risk_absences: int = 3
+    medium_risk_rate: float = 85
+    medium_risk_absences: int = 2
+    medium_risk_late_rate: float = 20
+    trend_window: int = 5
+    trend_points: float = 10
+
+    @classmethod
+    def from_config(cls) -> Thresholds:
+        """The current app's settings; a missing one takes the contract's default."""
+        defaults = cls()
+        values = {
+            attr: current_app.config.get(key, getattr(defaults, attr))
+            for attr, key in SETTINGS.items()
+        }
+        # A window of 0 would make every trend a division by zero; 1 is the smallest sense.
+        values["trend_window"] = max(1, int(values["trend_window"]))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A student's figures over a set of records, as the contract defines them."""
+
+    total_sessions: int = 0
+    present: int = 0
+    absent: int = 0
+    late: int = 0
+    attendance_rate: float = 0.0
+    late_rate: float = 0.0
+    consecutive_absences: int = 0
+    trend: str = TREND_STABLE
+    risk_level: str = RISK_LOW
+    #: Which thresholds put the student at ``risk_level`` ("" when low), for pages.
+    risk_reason: str = ""
+
+    def as_dict(self) -> dict:
+        """The contract's keys, in its order (``risk_reason`` is not part of the API body)."""
+        return {
+            "total_sessions": self.total_sessions,
+            "present": self.present,
+            "absent": self.absent,
+            "late": self.late,
+            "attendance_rate": self.attendance_rate,
+            "late_rate": self.late_rate,
+            "consecutive_absences": self.consecutive_absences,
+            "trend": self.trend,
+            "risk_level": self.risk_level,
+        }
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The aggregates of one student's ranked records (one row of the figures query)."""
+
+    total: int = 0
+    present: int = 0
+    absent: int = 0
+    late: int = 0
+    #: Rank (1 = most recent) of the most recent record that is not ABSENT; None if none.
+    first_attended_rank: int | None = None
+    #: PRESENT + LATE among the last W records, and among the W before them.
+    recent_attended: int = 0
+    earlier_attended: int = 0
+
+
+# --- classification (pure: aggregates in, figures out) ---------------------------------------
+
+
+def trend(counts: Counts, thresholds: Thresholds) -> str:
+    """The last W records' rate against the W before them; stable with fewer than 2 × W."""
+    window = thresholds.trend_window
+    if counts.total < 2 * window:
+        return TREND_STABLE
+    # Exact arithmetic: a change of exactly the threshold must not fall to float error.
+    change = Fraction(counts.recent_attended - counts.earlier_attended, window) * 100
+    if change >= thresholds.trend_points:
+        return TREND_IMPROVING
+    if change <= -thresholds.trend_points:
+        return TREND_DECLINING
+    return TREND_STABLE
+
+
+def risk(
+    attendance_rate: float, late_rate: float, consecutive_absences: int, thresholds: Thresholds
+) -> tuple[str, str]:
+    """(risk level, why): the level and every threshold of that level the figures cross.
+
+    The rates compared are the published ones (rounded to 2 decimals), so the level always
+    agrees with the figures a client sees beside it.
+    """
+    t = thresholds
+    high = []
+    if attendance_rate < t.high_risk_rate:
+        high.append(f"attendance rate {attendance_rate}% is below {_num(t.high_risk_rate)}%")
+    if consecutive_absences >= t.high_risk_absences:
+        high.append(
+            f"{consecutive_absences} absences in a row (at least {_num(t.high_risk_absences)})"
+        )
+    if high:
+        return RISK_HIGH, "; ".join(high)
+    medium = []
+    if attendance_rate < t.medium_risk_rate:
+        medium.append(f"attendance rate {attendance_rate}% is below {_num(t.medium_risk_rate)}%")
+    if consecutive_absences >= t.medium_risk_absences:
+        medium.append(
+            f"{consecutive_absences} absences in a row (at least {_num(t.medium_risk_absences)})"
+        )
+    if late_rate > t.medium_risk_late_rate:
+        medium.append(f"late rate {late_rate}% is above {_num(t.medium_risk_late_rate)}%")
+    if medium:
+        return RISK_MEDIUM, "; ".join(medium)
+    return RISK_LOW, ""
+
+
+def _num(value: float) -> str:
+    """70 → "70", 69.5 → "69.5" (thresholds as people write them)."""
+    return f"{value:g}"
+
+
+def figures(counts: Counts, thresholds: Thresholds) -> Figures:
+    """The contract's figures from one student's aggregates."""
+    if counts.total == 0:
+        # No records: nothing to worry about yet (the contract's "low, also with no records").
+        return Figures()
+    attendance_rate = rate(counts.present + counts.late, counts.total)
+    late_rate = rate(counts.late, counts.total)
+    consecutive = (
+        counts.total if counts.first_attended_rank is None else counts.first_attended_rank - 1
+    )
+    level, reason = risk(attendance_rate, late_rate, consecutive, thresholds)
+    return Figures(
+        total_sessions=counts.total,
+        present=counts.present,
+        absent=counts.absent,
+        late=counts.late,
+        attendance_rate=attendance_rate,
+        late_rate=late_rate,
+        consecutive_absences=consecutive,
+        trend=trend(counts, thresholds),
+        risk_level=level,
+        risk_reason=reason,
+    )
