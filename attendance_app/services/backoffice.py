@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from sqlalchemy import exists, func, select
 
@@ -23,6 +22,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import NotFound
+from attendance_app.services.paging import Page, clamp
 from attendance_app.services.people import user_filters
 from attendance_app.services.school import (
     CLASS_NOT_FOUND,
@@ -32,30 +32,6 @@ from attendance_app.services.school import (
 
 PEOPLE_PER_PAGE = 50
 CANDIDATES_SHOWN = 50
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a longer list (pages count from 1)."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def page_users(
@@ -71,7 +47,7 @@ def page_users(
     permissions.require_admin(actor)
     clauses = user_filters(role=role, query=query)
     total = db.session.scalar(select(func.count(User.id)).where(*clauses)) or 0
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    page = clamp(page, total, per_page)
     users = db.session.scalars(
         select(User)
         .where(*clauses)

@@ -20,6 +20,7 @@ from attendance_app.models import Notification, NotificationKind, OutboxEmail, R
 from attendance_app.services import events, outbox
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import NotFound
+from attendance_app.services.paging import Page, clamp
 from attendance_app.services.transaction import unit_of_work
 
 PAGE_SIZE = 50
@@ -159,25 +160,15 @@ def unread_counts(user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
     return counts
 
 
-@dataclass(frozen=True)
-class NotificationPage:
-    items: list[Notification]
-    page: int
-    pages: int
-    total: int
-    unread: int = 0
-
-
 def list_notifications(
     *, actor: User, page: int = 1, unread_only: bool = False
-) -> NotificationPage:
-    """The actor's notifications, newest first, a page at a time (three queries)."""
+) -> Page[Notification]:
+    """The actor's notifications, newest first, a page at a time (two queries)."""
     clauses = [Notification.recipient_id == actor.id]
     if unread_only:
         clauses.append(Notification.read_at.is_(None))
     total = db.session.scalar(select(func.count()).select_from(Notification).where(*clauses))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
+    page = clamp(page, total, PAGE_SIZE)
     items = db.session.scalars(
         select(Notification)
         .where(*clauses)
@@ -185,7 +176,7 @@ def list_notifications(
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    return NotificationPage(list(items), page, pages, total, unread_count(actor.id))
+    return Page(list(items), total, page, PAGE_SIZE)
 
 
 def get_notification(*, actor: User, notification_id: uuid.UUID) -> Notification:

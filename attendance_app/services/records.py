@@ -28,6 +28,7 @@ from attendance_app.models import (
 from attendance_app.services import events, permissions
 from attendance_app.services.attendance import append_audit
 from attendance_app.services.errors import Forbidden, NotFound
+from attendance_app.services.paging import Page, clamp
 from attendance_app.services.sessions import bump_live_seq, load_session
 from attendance_app.services.statistics import HistoryFilters, visible_records_filter
 from attendance_app.services.transaction import unit_of_work
@@ -76,26 +77,6 @@ class RecordListRow:
     marked_by: str
 
 
-@dataclass(frozen=True)
-class RecordPage:
-    rows: list[RecordListRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def _name(first: str | None, last: str | None) -> str:
     return f"{first or ''} {last or ''}".strip()
 
@@ -113,11 +94,11 @@ def list_records(
     query: str = "",
     page: int = 1,
     per_page: int = 50,
-) -> RecordPage:
+) -> Page[RecordListRow]:
     """Records under ``filters`` whose student's name, number or email contains ``query``,
-    newest session first, one page of them (two queries). Raises Forbidden (not an admin)."""
+    newest session first, one page of them (a page past the last shows the last; two
+    queries). Raises Forbidden (not an admin)."""
     permissions.require_admin(actor)
-    page = max(1, page)
     learner = aliased(User)
     tutor = aliased(User)
     marker = aliased(User)
@@ -151,7 +132,8 @@ def list_records(
             .where(*clauses)
         )
 
-    total = db.session.scalar(joined(select(func.count(Attendance.id))))
+    total = db.session.scalar(joined(select(func.count(Attendance.id)))) or 0
+    page = clamp(page, total, per_page)
     stmt = (
         joined(
             select(
@@ -225,7 +207,7 @@ def list_records(
             m_last,
         ) in db.session.execute(stmt)
     ]
-    return RecordPage(rows, int(total or 0), page, per_page)
+    return Page(rows, int(total), page, per_page)
 
 
 @dataclass(frozen=True)

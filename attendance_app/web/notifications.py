@@ -39,6 +39,7 @@ def notification_list():
     return render_template(
         "notifications/index.html",
         found=found,
+        unread=notifications.unread_count(actor.id),
         unread_only=unread_only,
         link_for=notifications.link_for,
         mail=mail,
