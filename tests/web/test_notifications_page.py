@@ -171,3 +171,13 @@ def test_admins_see_when_email_is_failing(app, school, browser_as, monkeypatch):
     assert "Email: 2 waiting to be sent, 2 after a failed attempt" in page.text
     assert "Could not reach the mail server" in page.text
     assert "data-mail-health" not in browser_as(school.teacher).get("/notifications").text
+
+
+def test_staff_pages_keep_the_bell_live_and_students_pages_hold_no_connection(school, browser_as):
+    teacher_page = browser_as(school.teacher).get("/").text
+    student = school.klass.students[0]
+    student_page = browser_as(student).get(f"/students/{student.profile_id}/history").text
+
+    assert "js/bell.js" in teacher_page and "socket.io.min.js" in teacher_page
+    assert "js/bell.js" not in student_page and "socket.io.min.js" not in student_page
+    assert parse(student_page).find(attrs={"data-bell": True}) is not None  # still a count
