@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from attendance_app.models import AttendanceStatus, Channel, Role, SessionStatus, User, utcnow
-from attendance_app.services import attendance, people, school, sessions, statistics
+from attendance_app.services import attendance, bulk_marking, people, school, sessions, statistics
 from attendance_app.services.errors import Invalid
 from attendance_app.services.roster import roster_rows
 from attendance_app.services.transaction import unit_of_work
@@ -350,7 +350,7 @@ def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
     sessions.start_session(actor=teacher, session_id=session_id, at=start)
     # One bulk call per lesson: its size is the class size, so SQLAlchemy compiles the
     # multi-row INSERT once per class instead of once per distinct row count.
-    attendance.mark_attendance_bulk(
+    bulk_marking.mark_attendance_bulk(
         actor=teacher,
         session_id=session_id,
         entries=[
@@ -389,7 +389,7 @@ def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSumm
                 if row.record is None
             ]
             if unmarked:
-                attendance.mark_attendance_bulk(
+                bulk_marking.mark_attendance_bulk(
                     actor=teacher,
                     session_id=session.id,
                     entries=unmarked,
@@ -432,7 +432,7 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
         ([attendance.MarkEntry(s.id, AttendanceStatus.PRESENT) for s in on_time], 1),
         ([attendance.MarkEntry(latecomer.id, AttendanceStatus.LATE, "Bus was late")], 5),
     ):
-        attendance.mark_attendance_bulk(
+        bulk_marking.mark_attendance_bulk(
             actor=teacher,
             session_id=session_id,
             entries=entries,

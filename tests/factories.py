@@ -15,7 +15,7 @@ from flask import Flask
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, Channel, Role, User
-from attendance_app.services import attendance, people, school, sessions, tokens
+from attendance_app.services import attendance, bulk_marking, people, school, sessions, tokens
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -197,7 +197,7 @@ def mark_many(
     """Mark many students in one bulk service call (as the class's teacher); the record ids
     in the order given."""
     with app.app_context():
-        result = attendance.mark_attendance_bulk(
+        result = bulk_marking.mark_attendance_bulk(
             actor=actor(klass.teacher.user_id),
             session_id=session_id,
             entries=[

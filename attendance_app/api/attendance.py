@@ -24,7 +24,7 @@ from attendance_app.api.schemas import (
     UpdateRequest,
 )
 from attendance_app.models import Channel
-from attendance_app.services import attendance, sessions, statistics
+from attendance_app.services import attendance, bulk_marking, sessions, statistics
 
 
 @bp.post("/attendance/mark/")
@@ -53,7 +53,7 @@ def attendance_mark():
     """
     data = MarkRequest().load(json_body())
     if data["records"] is not None:
-        result = attendance.mark_attendance_bulk(
+        result = bulk_marking.mark_attendance_bulk(
             actor=actor(),
             session_id=data["session_id"],
             entries=[
@@ -208,7 +208,7 @@ def attendance_bulk_mark():
         404: {description: Session not found.}
     """
     data = BulkMarkRequest().load(json_body())
-    result = attendance.initialise_session(
+    result = bulk_marking.initialise_session(
         actor=actor(), session_id=data["session_id"], default_status=data["default_status"]
     )
     return jsonify(initialise_body(result)), 201

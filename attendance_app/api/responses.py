@@ -7,12 +7,8 @@ from datetime import UTC
 from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
 from attendance_app.models.base import iso
 from attendance_app.services.analytics import ClassAnalytics, StudentAnalytics
-from attendance_app.services.attendance import (
-    BulkMarkResult,
-    InitialiseResult,
-    MarkResult,
-    UpdateResult,
-)
+from attendance_app.services.attendance import MarkResult, UpdateResult
+from attendance_app.services.bulk_marking import BulkMarkResult, InitialiseResult
 from attendance_app.services.school import EnrollResult
 from attendance_app.services.statistics import RecordRow, SessionStatistics, StudentHistory
 

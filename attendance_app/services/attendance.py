@@ -78,21 +78,6 @@ class MarkResult:
     change_id: uuid.UUID | None = None  # the audit row, which is what Undo undoes
 
 
-@dataclass(frozen=True)
-class BulkMarkResult:
-    session: ClassSession
-    rows: list[RecordRow]  # in request order
-
-
-@dataclass(frozen=True)
-class InitialiseResult:
-    session: ClassSession
-    count: int
-    default_status: AttendanceStatus
-    record_ids: list[uuid.UUID]
-    group_id: uuid.UUID | None = None  # the audit rows of this action, undone together
-
-
 # --- the rules, each once ------------------------------------------------------------------
 
 
@@ -110,12 +95,12 @@ def require_unlocked(session: ClassSession) -> None:
         raise Invalid(LOCKED, field="session")
 
 
-def _load_students(student_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Student]:
+def load_students(student_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Student]:
     rows = db.session.scalars(select(Student).where(Student.id.in_(student_ids))).unique()
     return {s.id: s for s in rows}
 
 
-def _enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+def enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     return set(
         db.session.scalars(
             select(Enrollment.student_id).where(
@@ -125,7 +110,7 @@ def _enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> se
     )
 
 
-def _open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
+def open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
     """Session exists (404) → actor may mark it (403) → rule 1 (400)."""
     session = load_session(session_id, lock=True)
     permissions.require_session_manager(actor, session)
@@ -136,7 +121,7 @@ def _open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSessio
 # --- writes ---------------------------------------------------------------------------------
 
 
-def _insert_records(
+def insert_records(
     session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
 ) -> dict[uuid.UUID, uuid.UUID]:
     """One INSERT … ON CONFLICT DO NOTHING for all entries: {student_id: new record id}.
@@ -199,7 +184,7 @@ def append_audit(
     return [row["id"] for row in rows]
 
 
-def _announce(session: ClassSession, record_ids: tuple[uuid.UUID, ...], actor: User) -> None:
+def announce(session: ClassSession, record_ids: tuple[uuid.UUID, ...], actor: User) -> None:
     """Record the change for broadcast after commit, numbered in the session's sequence."""
     events.record(
         db.session,
@@ -224,14 +209,14 @@ def mark_attendance(
     Order: session exists (NotFound) → permission (Forbidden) → rule 1 (Invalid) → student
     exists (NotFound) → rule 4 (Invalid) → rule 2 (Conflict).
     """
-    session = _open_session_for_marking(actor, session_id)
-    student = _load_students([student_id]).get(student_id)
+    session = open_session_for_marking(actor, session_id)
+    student = load_students([student_id]).get(student_id)
     if student is None:
         raise NotFound(STUDENT_NOT_FOUND)
-    if student_id not in _enrolled_ids(session, [student_id]):
+    if student_id not in enrolled_ids(session, [student_id]):
         raise Invalid(not_enrolled_message(student, session), field="student")
     now = at or utcnow()
-    created = _insert_records(session, [MarkEntry(student_id, status, notes)], actor, now)
+    created = insert_records(session, [MarkEntry(student_id, status, notes)], actor, now)
     if student_id not in created:
         raise Conflict(ALREADY_MARKED, field="non_field_errors")
     record_id = created[student_id]
@@ -250,7 +235,7 @@ def mark_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    _announce(session, (record_id,), actor)
+    announce(session, (record_id,), actor)
     record = Attendance(
         id=record_id,
         session_id=session.id,
@@ -265,147 +250,6 @@ def mark_attendance(
         late_at=now if status == AttendanceStatus.LATE else None,
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
-
-
-@unit_of_work
-def mark_attendance_bulk(
-    *,
-    actor: User,
-    session_id: uuid.UUID,
-    entries: Sequence[MarkEntry],
-    channel: Channel,
-    at: datetime | None = None,
-) -> BulkMarkResult:
-    """Create records for many students at once, all or nothing, in a constant number of
-    queries. Errors name the failing entries by index, for the first rule that fails:
-    duplicate in request → session → permission → rule 1 → students exist → rule 4 → rule 2.
-    """
-    ids = [e.student_id for e in entries]
-    if len(set(ids)) != len(ids):
-        raise Invalid(DUPLICATE_IN_REQUEST, field="records")
-    session = _open_session_for_marking(actor, session_id)
-    students = _load_students(ids)
-    missing = {
-        str(i): {"student_id": [STUDENT_NOT_FOUND]}
-        for i, sid in enumerate(ids)
-        if sid not in students
-    }
-    if missing:
-        raise NotFound(STUDENT_NOT_FOUND, field="records", errors=missing)
-    enrolled = _enrolled_ids(session, ids)
-    outside = {
-        str(i): {"student": [not_enrolled_message(students[sid], session)]}
-        for i, sid in enumerate(ids)
-        if sid not in enrolled
-    }
-    if outside:
-        raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
-    now = at or utcnow()
-    created = _insert_records(session, entries, actor, now)
-    clashes = {
-        str(i): {"non_field_errors": [ALREADY_MARKED]}
-        for i, sid in enumerate(ids)
-        if sid not in created
-    }
-    if clashes:
-        raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": created[e.student_id],
-                "session_id": session.id,
-                "student_id": e.student_id,
-                "new_status": e.status,
-                "new_notes": e.notes or "",
-            }
-            for e in entries
-        ],
-        actor,
-        Channel.BULK,
-        now,
-        group_id,
-    )
-    record_ids = [created[sid] for sid in ids]
-    _announce(session, tuple(record_ids), actor)
-    rows = [
-        RecordRow(
-            Attendance(
-                id=created[e.student_id],
-                session_id=session.id,
-                student_id=e.student_id,
-                status=e.status,
-                notes=e.notes or "",
-                marked_at=now,
-                marked_by_id=actor.id,
-                created_at=now,
-                updated_at=now,
-                version=1,
-                late_at=now if e.status == AttendanceStatus.LATE else None,
-            ),
-            students[e.student_id],
-            actor.full_name,
-        )
-        for e in entries
-    ]
-    return BulkMarkResult(session, rows)
-
-
-@unit_of_work
-def initialise_session(
-    *,
-    actor: User,
-    session_id: uuid.UUID,
-    default_status: AttendanceStatus = AttendanceStatus.ABSENT,
-    at: datetime | None = None,
-) -> InitialiseResult:
-    """Give every enrolled student without a record one with ``default_status``.
-
-    Never overwrites a mark, so running it twice creates nothing the second time; a mark
-    that lands concurrently wins (ON CONFLICT DO NOTHING). Same rules as marking.
-    """
-    session = _open_session_for_marking(actor, session_id)
-    unmarked = list(
-        db.session.scalars(
-            select(Enrollment.student_id)
-            .where(Enrollment.class_id == session.class_id)
-            .where(
-                ~select(Attendance.id)
-                .where(
-                    Attendance.session_id == session.id,
-                    Attendance.student_id == Enrollment.student_id,
-                )
-                .exists()
-            )
-        )
-    )
-    if not unmarked:
-        return InitialiseResult(session, 0, default_status, [])
-    now = at or utcnow()
-    created = _insert_records(
-        session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
-    )
-    group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": rid,
-                "session_id": session.id,
-                "student_id": sid,
-                "new_status": default_status,
-                "new_notes": "",
-            }
-            for sid, rid in created.items()
-        ],
-        actor,
-        Channel.BULK,
-        now,
-        group_id,
-    )
-    record_ids = list(created.values())
-    if record_ids:
-        _announce(session, tuple(record_ids), actor)
-    return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
 @dataclass(frozen=True)
@@ -475,23 +319,7 @@ def update_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    _announce(session, (record.id,), actor)
+    announce(session, (record.id,), actor)
     db.session.refresh(record)
-    student = _load_students([record.student_id])[record.student_id]
+    student = load_students([record.student_id])[record.student_id]
     return UpdateResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
-
-
-@unit_of_work
-def end_session_marking_unmarked(
-    *,
-    actor: User,
-    session_id: uuid.UUID,
-    status: AttendanceStatus = AttendanceStatus.ABSENT,
-    at: datetime | None = None,
-):
-    """Give every unmarked student ``status``, then end and lock the session, in one
-    transaction: nobody ever sees the session ended with the fill half done."""
-    from attendance_app.services.sessions import end_session
-
-    initialise_session(actor=actor, session_id=session_id, default_status=status, at=at)
-    return end_session(actor=actor, session_id=session_id, at=at)

@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus
-from attendance_app.services import attendance, roster, school, sessions
+from attendance_app.services import bulk_marking, roster, school, sessions
 from attendance_app.services.statistics import statistics_for_sessions
 from attendance_app.web import bp, current_actor
 
@@ -62,7 +62,7 @@ def session_end_confirm(session_id: uuid.UUID):
 def session_end(session_id: uuid.UUID):
     """End the session; ``unmarked=absent`` first marks every unmarked student ABSENT."""
     if request.form.get("unmarked") == "absent":
-        attendance.end_session_marking_unmarked(
+        bulk_marking.end_session_marking_unmarked(
             actor=current_actor(), session_id=session_id, status=AttendanceStatus.ABSENT
         )
         flash("Unmarked students were marked absent and the session has ended.", "success")

@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, utcnow
-from attendance_app.services import attendance, roster, taps
+from attendance_app.services import attendance, bulk_marking, roster, taps
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.statistics import session_statistics
 from attendance_app.services.undo import NOTHING_TO_UNDO, undo_change
@@ -165,7 +165,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
     """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
     actor = current_actor()
     status = _status_arg("status") or AttendanceStatus.PRESENT
-    result = attendance.initialise_session(
+    result = bulk_marking.initialise_session(
         actor=actor, session_id=session_id, default_status=status
     )
     view = roster.session_roster(actor=actor, session_id=session_id)

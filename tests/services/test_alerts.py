@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import AlertState, Channel, Notification, NotificationKind
-from attendance_app.services import alerts, attendance
+from attendance_app.services import alerts, attendance, bulk_marking
 from tests.factories import (
     Person,
     actor,
@@ -297,7 +297,7 @@ def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
     mark(app, klass, session_id, ana, "PRESENT")
 
     with app.app_context():
-        attendance.end_session_marking_unmarked(
+        bulk_marking.end_session_marking_unmarked(
             actor=actor(klass.teacher.user_id), session_id=session_id
         )
         db.session.remove()

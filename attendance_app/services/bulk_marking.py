@@ -1,0 +1,210 @@
+"""Marking many students at once: a bulk mark, the "mark all unmarked" fill, and ending a
+session with the unmarked marked absent. The same rules and messages as one mark
+(``services.attendance``), each action all or nothing and one audit group (undone together).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    AttendanceStatus,
+    Channel,
+    ClassSession,
+    Enrollment,
+    User,
+    utcnow,
+)
+from attendance_app.services.attendance import (
+    ALREADY_MARKED,
+    DUPLICATE_IN_REQUEST,
+    MarkEntry,
+    announce,
+    append_audit,
+    enrolled_ids,
+    insert_records,
+    load_students,
+    not_enrolled_message,
+    open_session_for_marking,
+)
+from attendance_app.services.errors import Conflict, Invalid, NotFound
+from attendance_app.services.sessions import end_session
+from attendance_app.services.statistics import STUDENT_NOT_FOUND, RecordRow
+from attendance_app.services.transaction import unit_of_work
+
+
+@dataclass(frozen=True)
+class BulkMarkResult:
+    session: ClassSession
+    rows: list[RecordRow]  # in request order
+
+
+@dataclass(frozen=True)
+class InitialiseResult:
+    session: ClassSession
+    count: int
+    default_status: AttendanceStatus
+    record_ids: list[uuid.UUID]
+    group_id: uuid.UUID | None = None  # the audit rows of this action, undone together
+
+
+@unit_of_work
+def mark_attendance_bulk(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    entries: Sequence[MarkEntry],
+    channel: Channel,
+    at: datetime | None = None,
+) -> BulkMarkResult:
+    """Create records for many students at once, all or nothing, in a constant number of
+    queries. Errors name the failing entries by index, for the first rule that fails:
+    duplicate in request → session → permission → rule 1 → students exist → rule 4 → rule 2.
+    """
+    ids = [e.student_id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise Invalid(DUPLICATE_IN_REQUEST, field="records")
+    session = open_session_for_marking(actor, session_id)
+    students = load_students(ids)
+    missing = {
+        str(i): {"student_id": [STUDENT_NOT_FOUND]}
+        for i, sid in enumerate(ids)
+        if sid not in students
+    }
+    if missing:
+        raise NotFound(STUDENT_NOT_FOUND, field="records", errors=missing)
+    enrolled = enrolled_ids(session, ids)
+    outside = {
+        str(i): {"student": [not_enrolled_message(students[sid], session)]}
+        for i, sid in enumerate(ids)
+        if sid not in enrolled
+    }
+    if outside:
+        raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
+    now = at or utcnow()
+    created = insert_records(session, entries, actor, now)
+    clashes = {
+        str(i): {"non_field_errors": [ALREADY_MARKED]}
+        for i, sid in enumerate(ids)
+        if sid not in created
+    }
+    if clashes:
+        raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
+    group_id = uuid.uuid4()
+    append_audit(
+        [
+            {
+                "attendance_id": created[e.student_id],
+                "session_id": session.id,
+                "student_id": e.student_id,
+                "new_status": e.status,
+                "new_notes": e.notes or "",
+            }
+            for e in entries
+        ],
+        actor,
+        Channel.BULK,
+        now,
+        group_id,
+    )
+    record_ids = [created[sid] for sid in ids]
+    announce(session, tuple(record_ids), actor)
+    rows = [
+        RecordRow(
+            Attendance(
+                id=created[e.student_id],
+                session_id=session.id,
+                student_id=e.student_id,
+                status=e.status,
+                notes=e.notes or "",
+                marked_at=now,
+                marked_by_id=actor.id,
+                created_at=now,
+                updated_at=now,
+                version=1,
+                late_at=now if e.status == AttendanceStatus.LATE else None,
+            ),
+            students[e.student_id],
+            actor.full_name,
+        )
+        for e in entries
+    ]
+    return BulkMarkResult(session, rows)
+
+
+@unit_of_work
+def initialise_session(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    default_status: AttendanceStatus = AttendanceStatus.ABSENT,
+    at: datetime | None = None,
+) -> InitialiseResult:
+    """Give every enrolled student without a record one with ``default_status``.
+
+    Never overwrites a mark, so running it twice creates nothing the second time; a mark
+    that lands concurrently wins (ON CONFLICT DO NOTHING). Same rules as marking.
+    """
+    session = open_session_for_marking(actor, session_id)
+    unmarked = list(
+        db.session.scalars(
+            select(Enrollment.student_id)
+            .where(Enrollment.class_id == session.class_id)
+            .where(
+                ~select(Attendance.id)
+                .where(
+                    Attendance.session_id == session.id,
+                    Attendance.student_id == Enrollment.student_id,
+                )
+                .exists()
+            )
+        )
+    )
+    if not unmarked:
+        return InitialiseResult(session, 0, default_status, [])
+    now = at or utcnow()
+    created = insert_records(
+        session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
+    )
+    group_id = uuid.uuid4()
+    append_audit(
+        [
+            {
+                "attendance_id": rid,
+                "session_id": session.id,
+                "student_id": sid,
+                "new_status": default_status,
+                "new_notes": "",
+            }
+            for sid, rid in created.items()
+        ],
+        actor,
+        Channel.BULK,
+        now,
+        group_id,
+    )
+    record_ids = list(created.values())
+    if record_ids:
+        announce(session, tuple(record_ids), actor)
+    return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
+
+
+@unit_of_work
+def end_session_marking_unmarked(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    status: AttendanceStatus = AttendanceStatus.ABSENT,
+    at: datetime | None = None,
+):
+    """Give every unmarked student ``status``, then end and lock the session, in one
+    transaction: nobody ever sees the session ended with the fill half done."""
+    initialise_session(actor=actor, session_id=session_id, default_status=status, at=at)
+    return end_session(actor=actor, session_id=session_id, at=at)
