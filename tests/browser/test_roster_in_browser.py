@@ -257,6 +257,11 @@ def test_screenshots_of_the_roster(app, server, open_page):
     open_roster(phone, admin, session_id)
     expect_stats(phone, present=2, absent=1, late=1, not_marked=2)
     _assert_no_horizontal_overflow(phone)
+    # The grid is on the first screen (no scrolling past header, figures and toolbar), and
+    # its tiles keep a thumb-sized tap target.
+    first_tile = phone.locator("#roster-grid [data-student-id] .cell-tap").first.bounding_box()
+    assert first_tile["y"] + first_tile["height"] <= PHONE["height"], first_tile
+    assert first_tile["height"] >= 44, first_tile
     # On a phone a student is tapped, not clicked.
     cell(phone, klass.students[4]).locator(".cell-tap").tap()
     expect(cell(phone, klass.students[4])).to_have_attribute("data-status", "PRESENT")
