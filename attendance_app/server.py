@@ -284,6 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     from attendance_app.live import start_background_tasks
 
     start_background_tasks(app)
+    if app.config["ENV_NAME"] == "production" and not app.config["SESSION_COOKIE_SECURE"]:
+        log.warning(
+            "SESSION_COOKIE_SECURE is off: login cookies also travel over plain HTTP."
+            " Behind HTTPS, set SESSION_COOKIE_SECURE=true."
+        )
+    if not app.config.get("MAIL_SERVER"):
+        log.info("MAIL_SERVER is not set: alerts stay in the app, no email is sent")
     if app.config["SOCKETIO_ASYNC_MODE"] != ASYNC_MODE:
         raise RuntimeError("the app's SOCKETIO_ASYNC_MODE differs from the server's")
     return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port)

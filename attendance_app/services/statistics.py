@@ -326,6 +326,7 @@ def rate_over_time(rows: list[HistoryRow]) -> dict:
         attended += row.record.status != AttendanceStatus.ABSENT
         totals[row.subject_code] = [attended, seen]
         series.setdefault(row.subject_code, []).append(
-            {"x": row.session.start_time.date().isoformat(), "y": rate(attended, seen)}
+            # The session's start to the minute (UTC): two lessons on one day are two points.
+            {"x": row.session.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
         )
     return {"series": [{"label": code, "data": points} for code, points in series.items()]}

@@ -19,6 +19,13 @@
   }
   window.attendanceFlash = flash;
 
+  // A rate as the server renders it (Python's float text): 80 → "80.0", 33.33 → "33.33", so a
+  // number updated live reads the same as the page first drawn.
+  window.attendanceRate = function (value) {
+    var n = Number(value);
+    return Number.isInteger(n) ? n.toFixed(1) : String(n);
+  };
+
   // A network failure never leaves a silently wrong cell: mark the element and say so.
   document.addEventListener("htmx:sendError", function (event) {
     var elt = event.detail.elt;

@@ -67,7 +67,7 @@
     var marked = st.present + st.absent + st.late;
     part(tr, "marked").textContent = String(marked);
     part(tr, "total").textContent = String(st.total_enrolled);
-    part(tr, "rate").textContent = String(st.attendance_rate);
+    part(tr, "rate").textContent = window.attendanceRate(st.attendance_rate);
     var progress = part(tr, "progress");
     progress.max = st.total_enrolled || 1;
     progress.value = marked;

@@ -25,7 +25,7 @@
   function setStats(stats) {
     Object.keys(stats).forEach(function (key) {
       var el = document.querySelector('[data-stat="' + key + '"]');
-      if (el) { el.textContent = String(stats[key]); }
+      if (el) { el.textContent = key === "attendance_rate" ? window.attendanceRate(stats[key]) : String(stats[key]); }
     });
     var explained = document.querySelector(".rate-explained");
     if (explained) {

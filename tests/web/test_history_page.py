@@ -216,15 +216,33 @@ def test_the_chart_carries_each_subjects_cumulative_rate_as_json(history, browse
     series = {s["label"]: s["data"] for s in chart["series"]}
     assert series == {
         "MATH101": [
-            {"x": "2025-01-05", "y": 100.0},
-            {"x": "2025-01-12", "y": 50.0},
-            {"x": "2025-01-19", "y": 66.67},
+            {"x": "2025-01-05 09:00", "y": 100.0},
+            {"x": "2025-01-12 09:00", "y": 50.0},
+            {"x": "2025-01-19 09:00", "y": 66.67},
         ],
         "HIST201": [
-            {"x": "2025-01-06", "y": 100.0},
-            {"x": "2025-01-13", "y": 100.0},
+            {"x": "2025-01-06 09:00", "y": 100.0},
+            {"x": "2025-01-13 09:00", "y": 100.0},
         ],
     }
+
+
+def test_two_lessons_on_one_day_are_two_points_of_the_chart(app, browser_as):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1, subject_code="MATH101")
+    student = klass.students[0]
+    morning = datetime(2025, 2, 3, 9, 0, tzinfo=UTC)
+    for start, status in ((morning, "PRESENT"), (morning + timedelta(hours=5), "ABSENT")):
+        session_id = make_session(app, klass, start_at=start)
+        mark(app, klass, session_id, student, status, at=start)
+
+    page = browser_as(student).get(f"/students/{student.profile_id}/history")
+
+    [series] = _chart(parse(page.text))["series"]
+    assert series["data"] == [
+        {"x": "2025-02-03 09:00", "y": 100.0},
+        {"x": "2025-02-03 14:00", "y": 50.0},
+    ]
 
 
 def test_the_chart_follows_the_filters(history, browser_as):
