@@ -270,4 +270,4 @@ def send_session_notices(session: ClassSession) -> None:
                 ),
             )
         )
-    notifications.deliver(deliveries)
+    notifications.deliver(deliveries, at=session.end_time)

@@ -56,16 +56,21 @@ def admins() -> list[Recipient]:
 
 
 def deliver(
-    deliveries: Sequence[tuple[Recipient, Message]], *, email_delay: timedelta = timedelta()
+    deliveries: Sequence[tuple[Recipient, Message]],
+    *,
+    email_delay: timedelta = timedelta(),
+    at: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Insert the notifications (one statement) and, with mail configured, their emails.
 
     A delivery whose dedupe key was used before inserts nothing. Returns the ids inserted.
     Joins the caller's transaction: the notifications commit with the change that caused them.
+    ``at`` dates the notifications (the moment of what caused them; default now).
     """
     if not deliveries:
         return []
     now = utcnow()
+    created_at = at or now
     rows = [
         {
             "id": uuid.uuid4(),
@@ -77,7 +82,7 @@ def deliver(
             "class_id": m.class_id,
             "session_id": m.session_id,
             "dedupe_key": f"{m.dedupe_key}:{r.user_id}" if m.dedupe_key else None,
-            "created_at": now,
+            "created_at": created_at,
             "read_at": None,
         }
         for r, m in deliveries

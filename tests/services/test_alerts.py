@@ -251,6 +251,7 @@ def test_students_marked_absent_or_late_get_one_notice_when_the_session_ends(app
     assert ana_note.title == f"You were marked absent in {klass.name}"
     assert ben_note.title == f"You were marked late (12 min) in {klass.name}"
     assert ben_note.body.startswith(f"{klass.name}, Mon 07 Sep 2026, 09:00 UTC: marked late")
+    assert ana_note.created_at == START + timedelta(hours=1)  # dated when the session ended
 
 
 def test_a_present_student_and_a_corrected_absence_get_no_notice(app, school):
