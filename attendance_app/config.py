@@ -65,6 +65,9 @@ class Config:
         self.MAIL_ALERT_DELAY_SECONDS = int(os.environ.get("MAIL_ALERT_DELAY_SECONDS", "300"))
         # How often a serving process sends what is due (0: only `flask send-mail` sends).
         self.MAIL_SEND_INTERVAL = int(os.environ.get("MAIL_SEND_INTERVAL", "30"))
+        # When serving processes send the teachers' weekly summaries ("off": only the
+        # `flask weekly-summary` command does, e.g. from cron).
+        self.WEEKLY_SUMMARY = os.environ.get("WEEKLY_SUMMARY", "monday 06:00")
         # The site's address, for links in emails (written outside any request).
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
         self.HISTORY_PAGE_DEFAULT = 1000

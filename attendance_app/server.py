@@ -283,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"SERVER_GREEN": True})
     from attendance_app.live import start_background_tasks
 
-    start_background_tasks(app)
+    try:
+        start_background_tasks(app)
+    except ValueError as err:  # a setting the tasks cannot run with: say which, plainly
+        print(err, file=sys.stderr)
+        return 2
     if app.config["ENV_NAME"] == "production" and not app.config["SESSION_COOKIE_SECURE"]:
         log.warning(
             "SESSION_COOKIE_SECURE is off: login cookies also travel over plain HTTP."

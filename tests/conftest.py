@@ -27,6 +27,7 @@ TEST_SETTINGS = {
     "SOCKETIO_MESSAGE_QUEUE": None,
     # No email unless a test sets up its own SMTP server (tests/services/test_outbox.py).
     "MAIL_SERVER": None,
+    "WEEKLY_SUMMARY": "off",
 }
 
 

@@ -1,16 +1,18 @@
 """The weekly summary each teacher receives: their classes' week in a few lines.
 
-Run by ``flask --app wsgi weekly-summary`` (cron, e.g. Monday 06:00). One notification per
-teacher per week (and an email when mail is configured); running it twice for the same week
-sends nothing new, so a retried cron job is harmless.
+Sent by the serving processes at ``WEEKLY_SUMMARY`` (default Monday 06:00 UTC, for the week
+that ended the day before), or by ``flask --app wsgi weekly-summary`` (cron). One notification
+per teacher per week (and an email when mail is configured); sending twice for the same week
+sends nothing new, so several processes, or a retried cron job, are harmless.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -25,6 +27,7 @@ from attendance_app.models import (
     Student,
     Teacher,
     User,
+    utcnow,
 )
 from attendance_app.services import notifications
 from attendance_app.services.analytics import STARTED
@@ -148,3 +151,59 @@ def send_weekly_summaries(*, week_ending: date) -> int:
             )
         )
     return len(notifications.deliver(deliveries))
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: How often a serving process looks whether a week's summaries are due.
+CHECK_EVERY_SECONDS = 15 * 60
+
+
+def parse_schedule(text: str) -> tuple[int, time] | None:
+    """``"monday 06:00"`` → (0, 06:00) (UTC); ``"off"`` → None. Raises ValueError, saying what
+    is expected, for anything else."""
+    value = (text or "").strip().lower()
+    if value == "off":
+        return None
+    try:
+        day, clock = value.split()
+        return WEEKDAYS.index(day), time.fromisoformat(clock)
+    except ValueError as err:
+        raise ValueError(
+            f"WEEKLY_SUMMARY must be like 'monday 06:00' (a weekday and a UTC time) or 'off',"
+            f" not {text!r}"
+        ) from err
+
+
+def last_due_week(now: datetime, schedule: tuple[int, time]) -> date:
+    """The week whose summaries were last due at ``now``: the one ending the day before the
+    latest scheduled moment at or before ``now``."""
+    weekday, at = schedule
+    moment = datetime.combine(now.date(), at, UTC) - timedelta(days=(now.weekday() - weekday) % 7)
+    if moment > now:
+        moment -= timedelta(days=7)
+    return moment.date() - timedelta(days=1)
+
+
+def run_scheduler(app) -> None:
+    """A serving process's background task: send the week's summaries once they are due
+    (idempotent, so every process may do it). It waits first, so a process that starts and
+    stops quickly (a deployment's health check, a test) sends nothing."""
+    from attendance_app.extensions import socketio
+
+    schedule = parse_schedule(app.config.get("WEEKLY_SUMMARY", "off"))
+    if schedule is None:
+        return
+    while True:
+        socketio.sleep(CHECK_EVERY_SECONDS)
+        try:
+            with app.app_context():
+                week = last_due_week(utcnow(), schedule)
+                if sent := send_weekly_summaries(week_ending=week):
+                    log.info("sent %d weekly summaries for the week ending %s", sent, week)
+                db.session.remove()
+        except Exception:  # noqa: BLE001 - try again at the next check
+            log.exception("weekly summaries failed")

@@ -60,6 +60,8 @@ def start_server(
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
         "ATTENDANCE_ENV": "test",
+        # No weekly summaries from a test's server: tests count notifications.
+        "WEEKLY_SUMMARY": "off",
         "SOCKETIO_ASYNC_MODE": mode,
         "PYTHONUNBUFFERED": "1",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from attendance_app.extensions import db
@@ -91,3 +92,37 @@ def test_admins_and_students_get_no_weekly_summary(app):
 
     assert summaries(app, admin) == []
     assert summaries(app, klass.students[0]) == []
+
+
+def test_the_schedule_is_a_weekday_and_a_utc_time_or_off():
+    from datetime import time
+
+    from attendance_app.services.weekly import parse_schedule
+
+    assert parse_schedule("monday 06:00") == (0, time(6, 0))
+    assert parse_schedule(" Sunday 18:30 ") == (6, time(18, 30))
+    assert parse_schedule("off") is None
+    for bad in ("", "monday", "someday 06:00", "monday 25:00", "monday 06:00 extra"):
+        with pytest.raises(ValueError, match="WEEKLY_SUMMARY must be like 'monday 06:00'"):
+            parse_schedule(bad)
+
+
+@pytest.mark.parametrize(
+    ("now", "week_ending"),
+    [
+        # Monday 06:00 is the moment: just before it, the week before last is the latest due.
+        (datetime(2026, 11, 23, 5, 59, tzinfo=UTC), date(2026, 11, 15)),
+        (datetime(2026, 11, 23, 6, 0, tzinfo=UTC), date(2026, 11, 22)),
+        (datetime(2026, 11, 25, 12, 0, tzinfo=UTC), date(2026, 11, 22)),
+        (datetime(2026, 11, 29, 23, 59, tzinfo=UTC), date(2026, 11, 22)),
+        (datetime(2026, 11, 30, 6, 0, tzinfo=UTC), date(2026, 11, 29)),
+    ],
+)
+def test_the_week_due_is_the_one_ending_the_day_before_the_latest_scheduled_moment(
+    now, week_ending
+):
+    from datetime import time
+
+    from attendance_app.services.weekly import last_due_week
+
+    assert last_due_week(now, (0, time(6, 0))) == week_ending
