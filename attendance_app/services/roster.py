@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AlertState,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -112,17 +113,20 @@ RECENT_SESSIONS = 5
 
 @dataclass(frozen=True)
 class MiniHistory:
-    """A tile's memory of the student: their last sessions of this class (oldest first) and
-    how many of this class's sessions they missed this term."""
+    """A tile's memory of the student: their last sessions of this class (oldest first), how
+    many of this class's sessions they missed this term, and why they are over the alert line
+    in this class ("" if not), so the teacher taking the roll sees who needs a word."""
 
     recent: list[AttendanceStatus]
     absences_this_term: int
+    alert: str = ""
 
 
 def mini_histories(
     session: ClassSession, student_ids: list[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, MiniHistory]:
-    """Every roster student's mini-history, in one windowed query whatever the class size."""
+    """Every roster student's mini-history, in two queries (a windowed one, and the class's
+    alerts) whatever the class size."""
     since = (session.start_time or utcnow()) - timedelta(days=TERM_DAYS)
     ranked = (
         select(
@@ -159,7 +163,15 @@ def mini_histories(
             absences[student_id] = absences.get(student_id, 0) + 1
         if n <= RECENT_SESSIONS:
             recent.setdefault(student_id, []).append(status)
+    alerts = dict(
+        db.session.execute(
+            select(AlertState.student_id, AlertState.reason).where(
+                AlertState.class_id == session.class_id,
+                *([AlertState.student_id.in_(student_ids)] if student_ids is not None else []),
+            )
+        ).all()
+    )
     return {
-        sid: MiniHistory(recent.get(sid, []), absences.get(sid, 0))
-        for sid in set(recent) | set(absences)
+        sid: MiniHistory(recent.get(sid, []), absences.get(sid, 0), alerts.get(sid, ""))
+        for sid in set(recent) | set(absences) | set(alerts)
     }

@@ -33,7 +33,7 @@ def test_the_tile_shows_the_last_five_sessions_oldest_first_and_term_absences(ap
     db.session.remove()
 
 
-def test_mini_histories_take_one_query_for_any_class_size(app, ctx, count_queries):
+def test_mini_histories_take_two_queries_for_any_class_size(app, ctx, count_queries):
     admin = make_admin(app)
     klass = make_class(app, admin=admin, students=12)
     past = make_session(app, klass)
@@ -43,5 +43,24 @@ def test_mini_histories_take_one_query_for_any_class_size(app, ctx, count_querie
     session = load_session(today)
     with count_queries() as counter:
         found = mini_histories(session)
-    assert counter.count == 1
+    assert counter.count == 2  # the window over past sessions, and the class's alerts
     assert len(found) == 12
+
+
+def test_a_student_over_the_alert_line_carries_the_reason_to_their_tile(app, ctx):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=2)
+    at_risk, fine = klass.students
+    for day in range(3):
+        sid = make_session(app, klass, start_at=datetime(2026, 9, 7 + day, 9, tzinfo=UTC))
+        mark(app, klass, sid, at_risk, S.ABSENT)
+        mark(app, klass, sid, fine, S.PRESENT)
+    today = make_session(app, klass)
+
+    found = mini_histories(load_session(today))
+
+    assert found[at_risk.profile_id].alert == (
+        "attendance rate 0.0% is below 70%; 3 absences in a row (at least 3)"
+    )
+    assert found[fine.profile_id].alert == ""
+    db.session.remove()

@@ -623,3 +623,24 @@ def test_the_grid_returns_every_cell_and_statistics_with_a_live_sequence(
     assert found[str(school.klass.students[0].profile_id)].get("data-status") == "PRESENT"
     assert found[str(school.klass.students[1].profile_id)].get("data-status") == "LATE"
     assert _oob_stats(second.text) == _expected_stats(_api_view(api_as, school, active))
+
+
+def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, school, teacher):
+    from datetime import UTC, datetime
+
+    from tests.factories import run_sessions
+
+    adams = school.klass.students[0]
+    plan = [{adams: s} for s in ["PRESENT"] * 7 + ["ABSENT"] * 2]
+    run_sessions(app, school.klass, plan, first_start=datetime(2026, 9, 7, 9, tzinfo=UTC))
+    roster = Roster(teacher, make_session(app, school.klass))
+    assert "At risk" not in cells(roster.page.text)[str(adams.profile_id)].text
+
+    roster.tap(adams, seen="")  # not marked → Present
+    response = roster.tap(adams, seen="PRESENT")  # Present → Absent: three in a row
+
+    flag = parse(response.text).one(attrs={"class": "alert-flag"})
+    assert flag.text == "At risk: 3 absences in a row (at least 3)"
+    assert flag.get("title") == "3 absences in a row (at least 3)"
+    reloaded = Roster(teacher, roster.session_id)
+    assert "At risk" in cells(reloaded.page.text)[str(adams.profile_id)].text
