@@ -1,5 +1,5 @@
-// The admin dashboard: the weekly trend chart, and the roll board kept live over Socket.IO
-// (admins' connections receive every session's `statistics` and `session` events).
+// The admin dashboard: the roll board kept live over Socket.IO (the weekly trend chart is
+// rate_chart.js; admins' connections receive every session's `statistics` and `session` events).
 // <body data-live> is "connecting", "live" (connected and the board reloaded) or "offline".
 (function () {
   "use strict";
@@ -11,27 +11,6 @@
     body.dataset.live = state;
     var label = document.getElementById("live-label");
     if (label) { label.textContent = LABELS[state]; }
-  }
-
-  function drawChart() {
-    var canvas = document.getElementById("trend-chart");
-    if (!canvas || typeof Chart === "undefined") { return; }
-    var data = JSON.parse(canvas.dataset.chart);
-    new Chart(canvas, {
-      type: "line",
-      data: {
-        labels: data.labels,
-        datasets: [{
-          label: "Attendance rate (%)", data: data.rates, borderColor: "#2563eb",
-          backgroundColor: "#2563eb", cubicInterpolationMode: "monotone", clip: 6
-        }]
-      },
-      options: {
-        animation: false,
-        aspectRatio: canvas.parentNode.clientWidth < 600 ? 1.3 : 2.5,
-        scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } }
-      }
-    });
   }
 
   function board() { return document.getElementById("roll-board"); }
@@ -95,7 +74,6 @@
   }
 
   function start() {
-    drawChart();
     setInterval(function () {
       var b = board();
       if (b) { b.querySelectorAll("tr[data-session-id]").forEach(refreshFlag); }

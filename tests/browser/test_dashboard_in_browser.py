@@ -48,3 +48,11 @@ def test_the_roll_board_follows_marks_live(app, server, open_page):
     assert started.status_code == 200, started.text
     expect(page.locator(f'#roll-board tr[data-session-id="{other_session}"]')).to_have_count(1)
     screenshot(page, "dashboard")
+
+    # The weekly trend is drawn from the canvas's data: this week's two records, both attended.
+    page.reload()
+    trend = page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.getElementById('trend-chart'))"
+        " && Chart.getChart(document.getElementById('trend-chart')).data.datasets[0].data"
+    )
+    assert trend.json_value() == [100.0]

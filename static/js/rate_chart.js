@@ -1,10 +1,9 @@
-// A class's analytics page: the attendance rate of each started session, oldest first
-// (data in the canvas's data-chart: {"labels": [...], "rates": [...]}).
+// The attendance-rate line chart of the dashboard's weekly trend and of a class's analytics:
+// every <canvas data-rate-chart data-chart='{"labels": [...], "rates": [...]}'> on the page.
 (function () {
   "use strict";
-  document.addEventListener("DOMContentLoaded", function () {
-    var canvas = document.getElementById("class-rate-chart");
-    if (!canvas || typeof Chart === "undefined") { return; }
+
+  function draw(canvas) {
     var data = JSON.parse(canvas.dataset.chart);
     new Chart(canvas, {
       type: "line",
@@ -12,14 +11,21 @@
         labels: data.labels,
         datasets: [{
           label: "Attendance rate (%)", data: data.rates, borderColor: "#2563eb",
+          // Monotone curves never swing past the points; clip 6 keeps a point at 100% whole.
           backgroundColor: "#2563eb", cubicInterpolationMode: "monotone", clip: 6
         }]
       },
       options: {
         animation: false,
+        // Taller on a phone, so the rotated labels leave room for the line.
         aspectRatio: canvas.parentNode.clientWidth < 600 ? 1.3 : 2.5,
         scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } }
       }
     });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof Chart === "undefined") { return; }
+    document.querySelectorAll("canvas[data-rate-chart]").forEach(draw);
   });
 })();
