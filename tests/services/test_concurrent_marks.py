@@ -236,3 +236,47 @@ def test_marks_racing_the_end_of_a_session_never_land_after_it_ended(app):
     assert len(attendance_rows(app, session_id)) == created
     if created:
         assert latest <= end_time
+
+
+def test_two_sessions_crossing_one_students_alert_line_at_once_alert_once(app):
+    """Two lessons of one class marked at the same moment (two teachers' tablets): both
+    absences are saved, and the student's crossing notifies each recipient once."""
+    from datetime import UTC, datetime
+
+    from attendance_app.models import Notification, NotificationKind
+    from tests.factories import run_sessions
+
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1)
+    student = klass.students[0]
+    plan = [{student: s} for s in ["PRESENT"] * 7 + ["ABSENT"] * 2]
+    run_sessions(app, klass, plan, first_start=datetime(2026, 9, 7, 9, tzinfo=UTC))
+    sessions = [make_session(app, klass), make_session(app, klass)]
+
+    results = assert_no_crash(
+        run_together(
+            [
+                poster(
+                    app,
+                    klass.teacher.token,
+                    "/api/attendance/mark/",
+                    {
+                        "session_id": str(sid),
+                        "student_id": str(student.profile_id),
+                        "status": "ABSENT",
+                    },
+                )
+                for sid in sessions
+            ]
+        )
+    )
+
+    assert [status for status, _ in results] == [201, 201]
+    with app.app_context():
+        alerts = db.session.execute(
+            select(Notification.recipient_id, func.count())
+            .where(Notification.kind == NotificationKind.ALERT)
+            .group_by(Notification.recipient_id)
+        ).all()
+        db.session.remove()
+    assert dict(alerts) == {admin.user_id: 1, klass.teacher.user_id: 1}
