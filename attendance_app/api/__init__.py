@@ -27,7 +27,14 @@ def actor():
     return g.actor
 
 
-from attendance_app.api import analytics, attendance, exports, people, sessions  # noqa: E402,F401
+from attendance_app.api import (  # noqa: E402,F401
+    analytics,
+    attendance,
+    exports,
+    notifications,
+    people,
+    sessions,
+)
 from attendance_app.api import errors as _errors  # noqa: E402
 
 _errors.install_blueprint_handlers(bp)

@@ -230,3 +230,15 @@ class ExportQuery(HistoryQuery):
     session_id = uuid_field(load_default=None)
     class_id = uuid_field(load_default=None)
     student_id = uuid_field(load_default=None)
+
+
+class NotificationListQuery(Base):
+    unread = fields.Boolean(
+        load_default=False, error_messages={"invalid": "Must be a valid boolean."}
+    )
+    page = fields.Integer(
+        load_default=1,
+        strict=False,
+        validate=validate.Range(min=1, error="Ensure this value is greater than or equal to 1."),
+        error_messages={"invalid": "A valid integer is required."},
+    )
