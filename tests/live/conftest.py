@@ -66,6 +66,7 @@ def start_server(
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
+    env.pop("MAIL_SERVER", None)  # a developer's own mail settings never reach a test server
     if message_queue:
         env["SOCKETIO_MESSAGE_QUEUE"] = message_queue
     if channel:

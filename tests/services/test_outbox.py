@@ -3,12 +3,9 @@ caused them, sent when due, and survive a mail server that is down."""
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from attendance_app.extensions import db
@@ -23,40 +20,20 @@ from tests.factories import (
     mark,
     run_sessions,
 )
+from tests.mail import free_port, smtp_server
 
 START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
 LATER = timedelta(hours=1)  # past the alert delay
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-
 @pytest.fixture
 def smtp(app, monkeypatch):
     """A real SMTP server on 127.0.0.1, and the app configured to send to it."""
-    received = Inbox()
-    port = free_port()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", port)
-    monkeypatch.setitem(app.config, "MAIL_FROM", "attendance@school.test")
-    yield received
-    controller.stop()
+    with smtp_server() as (received, port):
+        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+        monkeypatch.setitem(app.config, "MAIL_PORT", port)
+        monkeypatch.setitem(app.config, "MAIL_FROM", "attendance@school.test")
+        yield received
 
 
 def outbox_rows(app) -> list[OutboxEmail]:
