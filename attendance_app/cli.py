@@ -76,12 +76,15 @@ def serve_command(host: str, port: int):
 
 @click.command("send-mail")
 @click.option("--loop", is_flag=True, help="Keep sending every MAIL_SEND_INTERVAL seconds.")
+@click.option(
+    "--test", "test_to", metavar="ADDRESS", default=None, help="Queue a test email to ADDRESS."
+)
 @with_appcontext
-def send_mail_command(loop: bool):
+def send_mail_command(loop: bool, test_to: str | None):
     """Send the emails waiting in the outbox (alerts, notices, weekly summaries).
 
     A mail server that is down is not an error here: the emails wait and are retried with
-    backoff; the line printed says what happened.
+    backoff; the line printed says what happened. ``--test you@school`` checks the settings.
     """
     import time
 
@@ -91,6 +94,8 @@ def send_mail_command(loop: bool):
 
     if not outbox.mail_enabled():
         raise click.ClickException("MAIL_SERVER is not set: there is no mail server to send to.")
+    if test_to:
+        outbox.queue_test(test_to)
     while True:
         report = outbox.send_due()
         line = f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}"

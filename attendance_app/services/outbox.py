@@ -88,6 +88,20 @@ def queue(emails: list[Email]) -> None:
     )
 
 
+@unit_of_work
+def queue_test(to: str) -> None:
+    """A test email to ``to``, to check the mail settings (``flask send-mail --test``)."""
+    queue(
+        [
+            Email(
+                to=to,
+                subject="Attendance: test email",
+                body="This is a test email from Attendance: the mail settings work.\n",
+            )
+        ]
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait before the next try after ``attempts`` failures: 1, 2, 4 … minutes, ≤ 1 h."""
     return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
