@@ -181,3 +181,13 @@ def test_staff_pages_keep_the_bell_live_and_students_pages_hold_no_connection(sc
     assert "js/bell.js" in teacher_page and "socket.io.min.js" in teacher_page
     assert "js/bell.js" not in student_page and "socket.io.min.js" not in student_page
     assert parse(student_page).find(attrs={"data-bell": True}) is not None  # still a count
+
+
+def test_a_teachers_home_counts_each_classs_students_at_risk(app, school, browser_as):
+    put_at_risk(app, school)
+
+    page = browser_as(school.teacher).get("/")
+
+    link = parse(page.text).one("a", {"data-at-risk": True})
+    assert link.text == "1 at risk"
+    assert link.get("href") == f"/classes/{school.klass.id}/analytics"
