@@ -14,6 +14,7 @@ from flask import current_app
 from attendance_app.extensions import socketio
 from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.models.base import iso
+from attendance_app.services.alerts import alert_reasons
 from attendance_app.services.events import (
     AttendanceChanged,
     DomainEvent,
@@ -26,7 +27,7 @@ from attendance_app.services.sessions import load_session
 from attendance_app.services.statistics import RecordRow, session_records, session_statistics
 
 
-def record_payload(row: RecordRow, session) -> dict:
+def record_payload(row: RecordRow, session, alert: str = "") -> dict:
     record = row.record
     return {
         "id": str(record.id),
@@ -38,6 +39,8 @@ def record_payload(row: RecordRow, session) -> dict:
         "marked_by": row.marked_by_name,
         "version": record.version,
         "late_minutes": record.minutes_late(session.start_time),
+        # Why the student is over the alert line in this class ("" if not): the tile's flag.
+        "alert": alert,
     }
 
 
@@ -73,11 +76,14 @@ def on_committed(events: list[DomainEvent]) -> None:
         )
         if isinstance(event, AttendanceChanged):
             rows = session_records(session, record_ids=list(event.record_ids))
+            flags = alert_reasons(session.class_id, [r.student.id for r in rows])
             socketio.emit(
                 "attendance",
                 {
                     "session_id": sid,
-                    "records": [record_payload(r, session) for r in rows],
+                    "records": [
+                        record_payload(r, session, flags.get(r.student.id, "")) for r in rows
+                    ],
                     # Students whose record an Undo removed: not marked again.
                     "removed_students": [str(sid) for sid in event.removed_student_ids],
                     "seq": event.seq,

@@ -223,6 +223,21 @@ def _raise(
     notifications.deliver(deliveries, email_delay=delay)
 
 
+def alert_reasons(
+    class_id: uuid.UUID, student_ids: list[uuid.UUID] | None = None
+) -> dict[uuid.UUID, str]:
+    """{student id: why they are over the alert line in the class} for those who are (among
+    ``student_ids``, or the whole class). One query."""
+    if student_ids is not None and not student_ids:
+        return {}
+    clauses = [AlertState.class_id == class_id]
+    if student_ids is not None:
+        clauses.append(AlertState.student_id.in_(student_ids))
+    return dict(
+        db.session.execute(select(AlertState.student_id, AlertState.reason).where(*clauses)).all()
+    )
+
+
 def over_the_line_counts(class_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """{class id: how many of its students are over the alert line now} (one query)."""
     if not class_ids:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
-    AlertState,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -20,6 +19,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
+from attendance_app.services.alerts import alert_reasons
 from attendance_app.services.sessions import get_session_for  # noqa: F401  (re-exported)
 from attendance_app.services.statistics import SessionStatistics, session_statistics
 
@@ -163,14 +163,7 @@ def mini_histories(
             absences[student_id] = absences.get(student_id, 0) + 1
         if n <= RECENT_SESSIONS:
             recent.setdefault(student_id, []).append(status)
-    alerts = dict(
-        db.session.execute(
-            select(AlertState.student_id, AlertState.reason).where(
-                AlertState.class_id == session.class_id,
-                *([AlertState.student_id.in_(student_ids)] if student_ids is not None else []),
-            )
-        ).all()
-    )
+    alerts = alert_reasons(session.class_id, student_ids)
     return {
         sid: MiniHistory(recent.get(sid, []), absences.get(sid, 0), alerts.get(sid, ""))
         for sid in set(recent) | set(absences) | set(alerts)

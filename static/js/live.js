@@ -57,6 +57,7 @@
     if (tap && tap.hasAttribute("hx-vals")) {
       tap.setAttribute("hx-vals", JSON.stringify({ seen: rec.status }));
     }
+    if (typeof rec.alert === "string") { showAlert(cell, rec.alert); }
     cell.classList.remove("changed");
     void cell.offsetWidth;  // restart the highlight animation
     cell.classList.add("changed");
@@ -71,6 +72,29 @@
       label._timer = setTimeout(function () { label.remove(); }, 4000);
     }
     return true;
+  }
+
+  // The tile's "At risk" flag (as sessions/_roster.html draws it), from a broadcast record.
+  function showAlert(cell, reason) {
+    var flag = cell.querySelector(".alert-flag");
+    if (!reason) { if (flag) { flag.remove(); } return; }
+    if (!flag) {
+      var memory = cell.querySelector(".mini-history");
+      if (!memory) {
+        memory = document.createElement("p");
+        memory.className = "mini-history";
+        cell.querySelector(".cell-tap").after(memory);
+      }
+      flag = document.createElement("span");
+      flag.className = "alert-flag";
+      memory.appendChild(flag);
+    }
+    flag.title = reason;
+    flag.textContent = "At risk";
+    var spoken = document.createElement("span");
+    spoken.className = "visually-hidden";
+    spoken.textContent = ": " + reason;
+    flag.appendChild(spoken);
   }
 
   function resync(then) {

@@ -30,13 +30,19 @@ def test_the_bell_rings_live_on_a_crossing_and_falls_silent_on_the_correction(
     run_sessions(app, klass, plan, first_start=START, end=True)
     teacher_page = open_page()
     admin_page = open_page()
+    watcher = open_page()  # the admin's roster of the same session, on another device
     login(teacher_page, klass.teacher)
     login(admin_page, admin)
+    login(watcher, admin)
     teacher_page.goto(f"/sessions/{session_id}")
     admin_page.goto("/notifications")
+    watcher.goto(f"/sessions/{session_id}")
     wait_live(teacher_page)
+    wait_live(watcher)
     expect(bell_count(teacher_page)).to_be_hidden()
     expect(bell_count(admin_page)).to_be_hidden()
+    for page in (teacher_page, watcher):
+        expect(cell(page, student).locator(".alert-flag")).to_have_count(0)
 
     tap = cell(teacher_page, student).locator(".cell-tap")
     tap.click()  # not marked → Present
@@ -46,6 +52,11 @@ def test_the_bell_rings_live_on_a_crossing_and_falls_silent_on_the_correction(
 
     expect(bell_count(teacher_page)).to_have_text("1")
     expect(bell_count(admin_page)).to_have_text("1")
+    # The tile says so on the tapping device and, live, on the other one.
+    for page in (teacher_page, watcher):
+        expect(cell(page, student).locator(".alert-flag")).to_have_attribute(
+            "title", "3 absences in a row (at least 3)"
+        )
     expect(admin_page.locator("[data-bell]")).to_have_attribute(
         "aria-label", "Notifications: 1 unread"
     )
@@ -60,3 +71,5 @@ def test_the_bell_rings_live_on_a_crossing_and_falls_silent_on_the_correction(
 
     expect(bell_count(teacher_page)).to_be_hidden()
     expect(bell_count(admin_page)).to_be_hidden()
+    for page in (teacher_page, watcher):
+        expect(cell(page, student).locator(".alert-flag")).to_have_count(0)
