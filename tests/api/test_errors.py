@@ -108,6 +108,7 @@ class World:
     session_id: uuid.UUID
     attendance_id: uuid.UUID
     student: object  # enrolled, with no record in the session yet
+    notification_id: uuid.UUID | None = None  # one of the admin's
 
     def rotate(self) -> None:
         """After a request succeeded, use a new unmarked student for the next body."""
@@ -127,6 +128,7 @@ class Endpoint:
             "class_id": world.klass.id if world else uuid.uuid4(),
             "session_id": world.session_id if world else uuid.uuid4(),
             "attendance_id": world.attendance_id if world else uuid.uuid4(),
+            "notification_id": world.notification_id if world else uuid.uuid4(),
         }
         return self.path.format(**ids)
 
@@ -211,6 +213,8 @@ ENDPOINTS = [
         "/api/attendance/{attendance_id}/",
         lambda w: {"status": "ABSENT", "notes": "Changed"},
     ),
+    Endpoint("notification-read", "post", "/api/notifications/{notification_id}/read/", None),
+    Endpoint("notifications-read-all", "post", "/api/notifications/read-all/", None),
 ]
 BODY_ENDPOINTS = [e for e in ENDPOINTS if e.body is not None]
 
@@ -242,7 +246,29 @@ def world(app) -> World:
     klass = make_class(app, admin=admin, students=2)
     session_id = make_session(app, klass)
     attendance_id = mark(app, klass, session_id, klass.students[0], AttendanceStatus.PRESENT)
-    return World(app, admin, klass, session_id, attendance_id, klass.students[1])
+    return World(
+        app, admin, klass, session_id, attendance_id, klass.students[1], notify(app, admin)
+    )
+
+
+def notify(app, person) -> uuid.UUID:
+    """A notification in ``person``'s bell, delivered through the service."""
+    from attendance_app.extensions import db
+    from attendance_app.models import NotificationKind
+    from attendance_app.services import notifications
+
+    with app.app_context():
+        [notification_id] = notifications.deliver(
+            [
+                (
+                    notifications.Recipient(person.user_id, person.email),
+                    notifications.Message(NotificationKind.WEEKLY, "Your week"),
+                )
+            ]
+        )
+        db.session.commit()
+        db.session.remove()
+    return notification_id
 
 
 # Bodies that are not a JSON object: every body-reading endpoint answers the same 400.
