@@ -68,6 +68,8 @@ class Config:
         # When serving processes send the teachers' weekly summaries ("off": only the
         # `flask weekly-summary` command does, e.g. from cron).
         self.WEEKLY_SUMMARY = os.environ.get("WEEKLY_SUMMARY", "monday 06:00")
+        # Pages and messages show times in the school's zone (stored and exchanged in UTC).
+        self.SCHOOL_TIMEZONE = os.environ.get("SCHOOL_TIMEZONE", "UTC")
         # The site's address, for links in emails (written outside any request).
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
         self.HISTORY_PAGE_DEFAULT = 1000
@@ -89,6 +91,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             settings["SECRET_KEY"] = "dev-only-not-secret"
         else:
             raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    from attendance_app.services.clock import zone_named
+
+    try:
+        zone_named(settings.get("SCHOOL_TIMEZONE") or "UTC")
+    except ValueError as err:
+        raise RuntimeError(str(err)) from err
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings)
     return settings
 

@@ -38,6 +38,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import events, notifications
 from attendance_app.services.analytics import student_counts
+from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifications import Message, Recipient
 from attendance_app.services.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
@@ -271,7 +272,7 @@ def send_session_notices(session: ClassSession) -> None:
         )
     ).all()
     school_class = session.school_class
-    when = session.start_time.strftime("%a %d %b %Y, %H:%M UTC") if session.start_time else ""
+    when = spoken(session.start_time) if session.start_time else ""
     deliveries = []
     for record, student_id, user_id, email in rows:
         word = STATUS_WORDS[record.status]

@@ -33,6 +33,11 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     errors.register(app)
     security.init_app(app)
+    from attendance_app.services.clock import school_time, spoken
+
+    # Times for people, in the school's zone: {{ dt|school_time }}, {{ dt|spoken }}.
+    app.jinja_env.filters["school_time"] = school_time
+    app.jinja_env.filters["spoken"] = spoken
     app.register_blueprint(bp)
 
 
