@@ -143,6 +143,10 @@ def evaluate(session: ClassSession, student_ids: list[uuid.UUID]) -> None:
             crossed.append((student_id, fig, reason))
         elif not reason and state is not None:
             cleared.append(state)
+        elif state is not None and state.reason != reason:
+            # Still over the line, for a new reason (a longer run, a lower rate): the tile and
+            # the weekly summary say what is true now; nobody is notified again.
+            state.reason = reason
     if cleared:
         _clear(session, cleared)
     if crossed:

@@ -110,6 +110,19 @@ def test_coming_back_re_arms_the_alert_and_the_next_crossing_alerts_again(app, s
     assert len(titles(app, admin)) == 2
 
 
+def test_while_over_the_line_the_reason_shown_stays_current(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAAA")
+
+    history(app, klass, ana, "A", start=START + timedelta(days=20))
+
+    assert states(app, klass.id)[ana.profile_id].reason == (
+        "attendance rate 63.64% is below 70%; 4 absences in a row (at least 3)"
+    )
+    assert len(titles(app, admin)) == 1  # and nobody was told twice
+
+
 def test_two_absences_in_a_row_are_medium_risk_and_alert_nobody(app, school):
     klass, admin, _ = school
     history(app, klass, klass.students[0], "PPPPPPPPAA")
