@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, literal, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -94,10 +94,11 @@ def export_rows(*, actor: User, filters: ExportFilters) -> Iterator[ExportRow]:
     Permissions are checked now (raises Forbidden): an admin reads anything; a teacher the
     records of the classes they teach (naming a class or session they do not teach, or a
     student they have never taught, is refused); a student only their own, and must name
-    their own ``student_id``. The query itself runs only when the iterator is first advanced
-    and fetches ``EXPORT_BATCH_SIZE`` rows at a time, so the caller may hand the iterator to
-    a streaming response: it needs an app context when iterated, not the session (or the
-    actor object) of the moment it was made.
+    their own ``student_id``, and their rows carry no notes (notes are staff-only). The
+    query itself runs only when the iterator is first advanced and fetches
+    ``EXPORT_BATCH_SIZE`` rows at a time, so the caller may hand the iterator to a streaming
+    response: it needs an app context when iterated, not the session (or the actor object)
+    of the moment it was made.
     """
     _require_export_reader(actor, filters)
     return _stream(_export_statement(actor, filters))
@@ -159,7 +160,7 @@ def _export_statement(actor: User, filters: ExportFilters) -> Select:
             Attendance.marked_at,
             marker.first_name,
             marker.last_name,
-            Attendance.notes,
+            Attendance.notes if permissions.can_read_notes(actor) else literal(None),
         )
         .select_from(Attendance)
         .join(ClassSession, ClassSession.id == Attendance.session_id)

@@ -22,6 +22,12 @@ def is_admin(actor: User) -> bool:
     return actor.role == Role.ADMIN
 
 
+def can_read_notes(actor: User) -> bool:
+    """Notes on a record are staff-only: a teacher's remark (a safeguarding note, say) never
+    reaches the student it is about, in any page, export or event a student reads."""
+    return actor.role in (Role.ADMIN, Role.TEACHER)
+
+
 def teaches(actor: User, school_class: SchoolClass) -> bool:
     """True when ``actor`` is the teacher of ``school_class``."""
     return actor.teacher is not None and school_class.teacher_id == actor.teacher.id

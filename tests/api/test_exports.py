@@ -401,6 +401,29 @@ def test_a_students_own_export_takes_the_other_filters(api_as, school):
     assert [r["class_name"] for r in records(resp)] == ["History B"]
 
 
+def test_a_students_own_export_never_carries_the_staff_notes_on_their_records(api_as, school):
+    # Ann's LATE in s1 carries the teacher's note "bus"; notes are staff-only.
+
+    resp = api_as(school.ann).get(
+        EXPORT,
+        query_string={"student_id": school.ann.profile_id, "session_id": school.sessions["s1"]},
+    )
+
+    rows = records(resp)
+    assert [(r["status"], r["notes"]) for r in rows] == [("LATE", "")]
+
+
+@pytest.mark.parametrize("reader", ["tina", "admin"])
+def test_staff_exports_carry_the_notes(api_as, school, reader):
+
+    resp = api_as(getattr(school, reader)).get(
+        EXPORT,
+        query_string={"student_id": school.ann.profile_id, "session_id": school.sessions["s1"]},
+    )
+
+    assert [(r["status"], r["notes"]) for r in records(resp)] == [("LATE", "bus")]
+
+
 @pytest.mark.parametrize("named", [None, "zed", "unknown"])
 def test_a_student_without_their_own_student_id_is_refused(api_as, school, named):
     ids = {"zed": school.zed.profile_id, "unknown": uuid.uuid4()}

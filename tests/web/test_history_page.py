@@ -294,3 +294,23 @@ def test_the_student_nav_links_to_their_own_history(history, browser_as):
     doc = parse(browser_as(history.student).get(history.url).text)
 
     assert doc.find("a", {"href": history.url}) is not None
+
+
+def test_the_students_own_csv_download_leaves_out_the_teachers_private_notes(app, browser_as):
+    """A safeguarding remark on the roster must not reach the student through their page."""
+    admin, teacher = make_admin(app), make_teacher(app)
+    student = make_student(app, first_name="Mia", last_name="Cole")
+    klass = make_class(app, admin=admin, teacher=teacher, students=[student])
+    session_id = make_session(app, klass)
+    mark(app, klass, session_id, student, "LATE", notes="Concern: bruise on arm, told DSL")
+    client = browser_as(student)
+    doc = parse(client.get(f"/students/{student.profile_id}/history").text)
+
+    csv_link = doc.one("a", {"id": "history-csv"}).get("href")
+    body = client.get(csv_link).get_data(as_text=True)
+
+    header, row = body.splitlines()
+    assert header.endswith(",notes")
+    assert row.split(",")[7] == "LATE"
+    assert row.endswith(",")
+    assert "bruise" not in body

@@ -458,6 +458,19 @@ def test_a_note_is_saved_and_shown_in_the_cell_the_page_and_the_api(
     assert _api_view(api_as, school, active)["records"][0]["notes"] == "arrived 10 minutes late"
 
 
+def test_the_note_field_says_that_only_staff_read_notes(school, teacher, active):
+    student = school.klass.students[0]
+    roster = Roster(teacher, active)
+    roster.tap(student, seen="")
+
+    cell = cells(teacher.get(f"/sessions/{active}").text)[str(student.profile_id)]
+
+    field = cell.one("input", {"name": "notes"})
+    hint = cell.one(attrs={"id": field.get("aria-describedby")})
+    assert "Staff only" in hint.text
+    assert "the student never does" in hint.text
+
+
 def test_a_note_is_escaped_not_run(school, teacher, active):
     student = school.klass.students[0]
     roster = Roster(teacher, active)
