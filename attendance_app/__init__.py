@@ -58,7 +58,8 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from attendance_app.services import alerts, events
+    from attendance_app.services import events
+    from attendance_app.services.notifying import alerts
 
     events.install(db.session)
     # Alerts are decided in the transaction of the mark that causes them.

@@ -27,7 +27,7 @@ from attendance_app.services.errors import DomainError
 @with_appcontext
 def create_user_command(email, password, role, first_name, last_name, student_id, superuser):
     """Create a user (no actor needed: this is how the first admin is made)."""
-    from attendance_app.services.people import create_user
+    from attendance_app.services.school.people import create_user
 
     try:
         user = create_user(
@@ -90,7 +90,7 @@ def send_mail_command(loop: bool, test_to: str | None):
 
     from flask import current_app
 
-    from attendance_app.services import outbox
+    from attendance_app.services.notifying import outbox
 
     if not outbox.mail_enabled():
         raise click.ClickException("MAIL_SERVER is not set: there is no mail server to send to.")
@@ -118,7 +118,7 @@ def weekly_summary_command(week_ending):
     from datetime import timedelta
 
     from attendance_app.models import utcnow
-    from attendance_app.services.weekly import send_weekly_summaries
+    from attendance_app.services.notifying.weekly import send_weekly_summaries
 
     day = week_ending.date() if week_ending else (utcnow() - timedelta(days=1)).date()
     sent = send_weekly_summaries(week_ending=day)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from attendance_app.models import AttendanceStatus, Channel, Role, SessionStatus, User, utcnow
-from attendance_app.services import attendance, bulk_marking, people, school, sessions, statistics
 from attendance_app.services.errors import Invalid
-from attendance_app.services.roster import roster_rows
+from attendance_app.services.marking import attendance, bulk, sessions
+from attendance_app.services.marking.roster import roster_rows
+from attendance_app.services.reporting import statistics
+from attendance_app.services.school import people, structure
 from attendance_app.services.transaction import unit_of_work
 
 DEMO_PASSWORD = "demo-password"
@@ -316,18 +318,18 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
         for s in plan.students
     }
     subjects = {
-        code: school.create_subject(actor=admin, code=code, name=name) for code, name in SUBJECTS
+        code: structure.create_subject(actor=admin, code=code, name=name) for code, name in SUBJECTS
     }
     by_number = {s.number: s for s in plan.students}
     for class_plan, roster in zip(CLASSES, plan.rosters, strict=True):
         teacher = teachers[class_plan.teacher]
-        school_class = school.create_class(
+        school_class = structure.create_class(
             actor=admin,
             subject_id=subjects[class_plan.subject].id,
             teacher_id=teacher.teacher.id,
             name=class_plan.name,
         )
-        school.enroll_students(
+        structure.enroll_students(
             actor=admin,
             class_id=school_class.id,
             student_ids=[students[n].student.id for n in roster],
@@ -350,7 +352,7 @@ def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
     sessions.start_session(actor=teacher, session_id=session_id, at=start)
     # One bulk call per lesson: its size is the class size, so SQLAlchemy compiles the
     # multi-row INSERT once per class instead of once per distinct row count.
-    bulk_marking.mark_attendance_bulk(
+    bulk.mark_attendance_bulk(
         actor=teacher,
         session_id=session_id,
         entries=[
@@ -366,7 +368,7 @@ def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
 def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSummary) -> None:
     """Close live sessions left from an earlier day; make sure one runs today."""
     midnight = datetime.combine(now.date(), time(0), tzinfo=UTC)
-    classes = {c.name: c for c in school.list_classes(actor=admin)}
+    classes = {c.name: c for c in structure.list_classes(actor=admin)}
     live = None
     for index, class_plan in enumerate(CLASSES):
         school_class = classes.get(class_plan.name)
@@ -389,7 +391,7 @@ def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSumm
                 if row.record is None
             ]
             if unmarked:
-                bulk_marking.mark_attendance_bulk(
+                bulk.mark_attendance_bulk(
                     actor=teacher,
                     session_id=session.id,
                     entries=unmarked,
@@ -424,7 +426,7 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
     teacher = school_class.teacher.user
     session_id = sessions.create_session(actor=teacher, class_id=school_class.id).session.id
     session = sessions.start_session(actor=teacher, session_id=session_id, at=start).session
-    students = school.enrolled_students(school_class.id)
+    students = structure.enrolled_students(school_class.id)
     on_time = [s for s in students if plan.persona_of(s.student_number) in PUNCTUAL]
     on_time = on_time[: LIVE_MARKED - 1]
     latecomer = next(s for s in students if plan.persona_of(s.student_number) == "often late")
@@ -432,7 +434,7 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
         ([attendance.MarkEntry(s.id, AttendanceStatus.PRESENT) for s in on_time], 1),
         ([attendance.MarkEntry(latecomer.id, AttendanceStatus.LATE, "Bus was late")], 5),
     ):
-        bulk_marking.mark_attendance_bulk(
+        bulk.mark_attendance_bulk(
             actor=teacher,
             session_id=session_id,
             entries=entries,
@@ -445,11 +447,11 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
 def _count(admin: User, plan: Plan, summary: DemoSummary) -> None:
     """Fill in the summary's figures and logins from what the database now holds."""
     demo_classes = {c.name for c in CLASSES}
-    classes = [c for c in school.list_classes(actor=admin) if c.name in demo_classes]
+    classes = [c for c in structure.list_classes(actor=admin) if c.name in demo_classes]
     summary.classes = len(classes)
     summary.subjects = len({c.subject_id for c in classes})
     summary.teachers = len({c.teacher_id for c in classes})
-    enrolled = school.enrolled_counts([c.id for c in classes])
+    enrolled = structure.enrolled_counts([c.id for c in classes])
     summary.enrolments = sum(enrolled.values())
     summary.students = len({n for roster in plan.rosters for n in roster})
     ended = [

@@ -15,7 +15,8 @@ from flask import Flask
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, Channel, Role, User
-from attendance_app.services import attendance, bulk_marking, people, school, sessions, tokens
+from attendance_app.services.marking import attendance, bulk, sessions
+from attendance_app.services.school import people, structure, tokens
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -123,15 +124,15 @@ def make_class(
     code = subject_code or f"TEST{n:03d}"
     with app.app_context():
         a = actor(admin.user_id)
-        subject = school.create_subject(actor=a, code=code, name=f"Subject {code}")
-        school_class = school.create_class(
+        subject = structure.create_subject(actor=a, code=code, name=f"Subject {code}")
+        school_class = structure.create_class(
             actor=a,
             subject_id=subject.id,
             teacher_id=teacher.profile_id,
             name=name or f"{code} Section A",
         )
         if students:
-            school.enroll_students(
+            structure.enroll_students(
                 actor=a, class_id=school_class.id, student_ids=[s.profile_id for s in students]
             )
         info = ClassInfo(school_class.id, school_class.name, subject.id, code, teacher, students)
@@ -197,7 +198,7 @@ def mark_many(
     """Mark many students in one bulk service call (as the class's teacher); the record ids
     in the order given."""
     with app.app_context():
-        result = bulk_marking.mark_attendance_bulk(
+        result = bulk.mark_attendance_bulk(
             actor=actor(klass.teacher.user_id),
             session_id=session_id,
             entries=[
@@ -215,7 +216,7 @@ def mark_many(
 def unenroll(app: Flask, klass: ClassInfo, student: Person, *, admin: Person) -> None:
     """Take ``student`` out of ``klass`` (their records stay)."""
     with app.app_context():
-        school.unenroll_student(
+        structure.unenroll_student(
             actor=actor(admin.user_id), class_id=klass.id, student_id=student.profile_id
         )
         db.session.remove()
@@ -286,7 +287,7 @@ def make_students(app: Flask, count: int) -> list[Person]:
 def enroll(app: Flask, klass: ClassInfo, students: list[Person], *, admin: Person) -> None:
     """Enrol more ``students`` in ``klass`` (already enrolled ones are skipped)."""
     with app.app_context():
-        school.enroll_students(
+        structure.enroll_students(
             actor=actor(admin.user_id),
             class_id=klass.id,
             student_ids=[s.profile_id for s in students],

@@ -37,7 +37,7 @@ from attendance_app.models import (
     Subject,
     User,
 )
-from attendance_app.services import people
+from attendance_app.services.school import people
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -501,7 +501,7 @@ def test_send_mail_reports_a_mail_server_that_is_down_and_keeps_the_email(app: F
     from sqlalchemy import func, select
 
     from attendance_app.models import OutboxEmail
-    from attendance_app.services import outbox
+    from attendance_app.services.notifying import outbox
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

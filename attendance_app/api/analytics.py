@@ -10,7 +10,7 @@ from attendance_app.api import actor, bp
 from attendance_app.api.auth import query_args
 from attendance_app.api.responses import class_analytics_body, student_analytics_body
 from attendance_app.api.schemas import StudentAnalyticsQuery
-from attendance_app.services import analytics
+from attendance_app.services.reporting import analytics
 
 
 @bp.get("/analytics/students/<uuid:student_id>/")

@@ -24,7 +24,8 @@ from attendance_app.api.schemas import (
     UpdateRequest,
 )
 from attendance_app.models import Channel
-from attendance_app.services import attendance, bulk_marking, sessions, statistics
+from attendance_app.services.marking import attendance, bulk, sessions
+from attendance_app.services.reporting import statistics
 
 
 @bp.post("/attendance/mark/")
@@ -53,7 +54,7 @@ def attendance_mark():
     """
     data = MarkRequest().load(json_body())
     if data["records"] is not None:
-        result = bulk_marking.mark_attendance_bulk(
+        result = bulk.mark_attendance_bulk(
             actor=actor(),
             session_id=data["session_id"],
             entries=[
@@ -208,7 +209,7 @@ def attendance_bulk_mark():
         404: {description: Session not found.}
     """
     data = BulkMarkRequest().load(json_body())
-    result = bulk_marking.initialise_session(
+    result = bulk.initialise_session(
         actor=actor(), session_id=data["session_id"], default_status=data["default_status"]
     )
     return jsonify(initialise_body(result)), 201

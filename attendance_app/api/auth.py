@@ -14,7 +14,7 @@ from attendance_app.api.errors import NOT_AUTHENTICATED, MalformedBody
 from attendance_app.extensions import csrf
 from attendance_app.models import User
 from attendance_app.services.errors import Unauthenticated
-from attendance_app.services.tokens import user_for_token
+from attendance_app.services.school.tokens import user_for_token
 
 SCHEMES = {"bearer", "token"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

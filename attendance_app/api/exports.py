@@ -22,7 +22,7 @@ from attendance_app.api.auth import query_args
 from attendance_app.api.responses import iso
 from attendance_app.api.schemas import ExportQuery
 from attendance_app.models import AttendanceStatus, utcnow
-from attendance_app.services import exports
+from attendance_app.services.reporting import exports
 
 EXPORT_HEADER = (
     "date",

@@ -12,7 +12,7 @@ from attendance_app.api.auth import query_args
 from attendance_app.api.schemas import NotificationListQuery
 from attendance_app.models import Notification
 from attendance_app.models.base import iso
-from attendance_app.services import notifications
+from attendance_app.services.notifying import notifications
 
 
 def notification_body(item: Notification) -> dict:

@@ -23,7 +23,7 @@ from attendance_app.api.schemas import (
     TokenRequest,
     UserCreate,
 )
-from attendance_app.services import people, school, tokens
+from attendance_app.services.school import people, structure, tokens
 
 
 @bp.post("/auth/token/", endpoint="token_create")
@@ -121,7 +121,7 @@ def subjects_list():
       responses:
         200: {description: Subjects ordered by code}
     """
-    return jsonify([subject_body(s) for s in school.list_subjects()])
+    return jsonify([subject_body(s) for s in structure.list_subjects()])
 
 
 @bp.post("/subjects/")
@@ -141,7 +141,7 @@ def subjects_create():
         403: {description: Not an admin}
     """
     data = SubjectCreate().load(json_body())
-    subject = school.create_subject(actor=actor(), code=data["code"], name=data["name"])
+    subject = structure.create_subject(actor=actor(), code=data["code"], name=data["name"])
     return jsonify(subject_body(subject)), 201
 
 
@@ -155,8 +155,8 @@ def classes_list():
       responses:
         200: {description: Classes ordered by name}
     """
-    classes = school.list_classes(actor=actor())
-    counts = school.enrolled_counts([c.id for c in classes])
+    classes = structure.list_classes(actor=actor())
+    counts = structure.enrolled_counts([c.id for c in classes])
     return jsonify([class_body(c, counts.get(c.id, 0)) for c in classes])
 
 
@@ -177,7 +177,7 @@ def classes_create():
         403: {description: Not an admin}
     """
     data = ClassCreate().load(json_body())
-    school_class = school.create_class(
+    school_class = structure.create_class(
         actor=actor(),
         subject_id=data["subject_id"],
         teacher_id=data["teacher_id"],
@@ -200,8 +200,8 @@ def classes_detail(class_id: uuid.UUID):
         403: {description: Not the class's teacher}
         404: {description: Class not found.}
     """
-    school_class = school.get_class_for(actor(), class_id)
-    return jsonify(class_body(school_class, school.enrolled_count(class_id)))
+    school_class = structure.get_class_for(actor(), class_id)
+    return jsonify(class_body(school_class, structure.enrolled_count(class_id)))
 
 
 @bp.post("/classes/<uuid:class_id>/enrollments/")
@@ -224,7 +224,7 @@ def enrollments_create(class_id: uuid.UUID):
         404: {description: Class not found.}
     """
     data = EnrollmentCreate().load(json_body())
-    result = school.enroll_students(
+    result = structure.enroll_students(
         actor=actor(), class_id=class_id, student_ids=data["student_ids"]
     )
     return jsonify(enroll_body(result)), 201
@@ -245,5 +245,5 @@ def enrollments_delete(class_id: uuid.UUID, student_id: uuid.UUID):
         403: {description: Not an admin}
         404: {description: "Class not found, or the student is not enrolled in it"}
     """
-    school.unenroll_student(actor=actor(), class_id=class_id, student_id=student_id)
+    structure.unenroll_student(actor=actor(), class_id=class_id, student_id=student_id)
     return "", 204

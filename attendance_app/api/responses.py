@@ -6,11 +6,15 @@ from datetime import UTC
 
 from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
 from attendance_app.models.base import iso
-from attendance_app.services.analytics import ClassAnalytics, StudentAnalytics
-from attendance_app.services.attendance import MarkResult, UpdateResult
-from attendance_app.services.bulk_marking import BulkMarkResult, InitialiseResult
-from attendance_app.services.school import EnrollResult
-from attendance_app.services.statistics import RecordRow, SessionStatistics, StudentHistory
+from attendance_app.services.marking.attendance import MarkResult, UpdateResult
+from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
+from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
+from attendance_app.services.reporting.statistics import (
+    RecordRow,
+    SessionStatistics,
+    StudentHistory,
+)
+from attendance_app.services.school.structure import EnrollResult
 
 
 def user_body(user: User) -> dict:

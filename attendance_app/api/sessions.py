@@ -10,8 +10,8 @@ from attendance_app.api import actor, bp
 from attendance_app.api.auth import json_body, query_args
 from attendance_app.api.responses import session_body
 from attendance_app.api.schemas import SessionCreate, SessionListQuery
-from attendance_app.services import sessions
-from attendance_app.services.statistics import statistics_for_sessions
+from attendance_app.services.marking import sessions
+from attendance_app.services.reporting.statistics import statistics_for_sessions
 
 
 @bp.post("/sessions/")

@@ -14,7 +14,6 @@ from flask import current_app
 from attendance_app.extensions import socketio
 from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.models.base import iso
-from attendance_app.services.alerts import alert_reasons
 from attendance_app.services.events import (
     AttendanceChanged,
     DomainEvent,
@@ -22,9 +21,14 @@ from attendance_app.services.events import (
     SessionStatusChanged,
     UserSignedOut,
 )
-from attendance_app.services.notifications import unread_counts
-from attendance_app.services.sessions import load_session
-from attendance_app.services.statistics import RecordRow, session_records, session_statistics
+from attendance_app.services.marking.sessions import load_session
+from attendance_app.services.notifying.alerts import alert_reasons
+from attendance_app.services.notifying.notifications import unread_counts
+from attendance_app.services.reporting.statistics import (
+    RecordRow,
+    session_records,
+    session_statistics,
+)
 
 
 def record_payload(row: RecordRow, session, alert: str = "") -> dict:

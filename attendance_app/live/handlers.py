@@ -13,9 +13,9 @@ from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.live.presence import summary
 from attendance_app.models import Role, User
 from attendance_app.services.errors import DomainError
-from attendance_app.services.sessions import SESSION_NOT_FOUND, get_session_for
-from attendance_app.services.statistics import session_statistics
-from attendance_app.services.tokens import user_for_token
+from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, get_session_for
+from attendance_app.services.reporting.statistics import session_statistics
+from attendance_app.services.school.tokens import user_for_token
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 _ACTOR_KEY = "live_actor"

@@ -69,7 +69,7 @@ def _begin_write(session) -> None:
 
 def _integrity_to_conflict(exc: IntegrityError) -> Exception:
     """A unique violation that slipped past a service's own check is still a 409, not a 500."""
-    from attendance_app.services.attendance import ALREADY_MARKED
+    from attendance_app.services.marking.attendance import ALREADY_MARKED
 
     text = str(exc.orig).lower()
     if "unique_attendance_per_session" in text or (

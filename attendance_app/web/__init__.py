@@ -21,7 +21,7 @@ def is_htmx() -> bool:
 
 def init_app(app: Flask) -> None:
     from attendance_app.extensions import login_manager
-    from attendance_app.services.people import load_user_for_login
+    from attendance_app.services.school.people import load_user_for_login
     from attendance_app.web import errors, security
 
     login_manager.user_loader(load_user_for_login)

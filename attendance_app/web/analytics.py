@@ -7,7 +7,7 @@ import uuid
 from flask import render_template
 from flask_login import login_required
 
-from attendance_app.services import analytics, risk
+from attendance_app.services.reporting import analytics, risk
 from attendance_app.web import bp, current_actor
 
 

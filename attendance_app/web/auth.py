@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from attendance_app.services.people import (
+from attendance_app.services.school.people import (
     INVALID_CREDENTIALS,
     authenticate,
     sign_out_everywhere,

@@ -8,8 +8,8 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required, login_user
 
 from attendance_app.models import Role, Student, User
-from attendance_app.services import backoffice, people, roster_import
 from attendance_app.services.errors import Invalid
+from attendance_app.services.school import listings, people, student_import
 from attendance_app.web import bp, current_actor
 from attendance_app.web.forms import check_email, check_password, max_length, read_text
 
@@ -49,7 +49,7 @@ def _role_arg() -> Role | None:
 def _people_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None):
     role = _role_arg()
     query = request.args.get("q", "").strip()
-    found = backoffice.page_users(actor=current_actor(), role=role, query=query, page=_page_arg())
+    found = listings.page_users(actor=current_actor(), role=role, query=query, page=_page_arg())
     return render_template(
         "admin/people.html",
         found=found,
@@ -119,7 +119,7 @@ def _person_page(
     return render_template(
         "admin/person.html",
         person=user,
-        classes=backoffice.person_classes(actor=actor, user=user),
+        classes=listings.person_classes(actor=actor, user=user),
         form=form,
         errors=errors or {},
         password_errors=password_errors or {},
@@ -217,10 +217,10 @@ def admin_person_reactivate(user_id: uuid.UUID):
 def _import_page(*, preview=None, content: str = "", problem: str | None = None):
     return render_template(
         "admin/import.html",
-        class_names=roster_import.class_names(actor=current_actor()),
-        columns=roster_import.COLUMNS,
-        max_rows=roster_import.MAX_ROWS,
-        max_kb=roster_import.MAX_BYTES // 1000,
+        class_names=student_import.class_names(actor=current_actor()),
+        columns=student_import.COLUMNS,
+        max_rows=student_import.MAX_ROWS,
+        max_kb=student_import.MAX_BYTES // 1000,
         new_passwords=NEW_PASSWORDS,
         preview=preview,
         content=content,
@@ -239,9 +239,9 @@ def admin_import():
 @login_required
 def admin_import_template():
     """The CSV template: the header and one example row."""
-    roster_import.class_names(actor=current_actor())  # admins only
+    student_import.class_names(actor=current_actor())  # admins only
     return Response(
-        roster_import.template_csv(),
+        student_import.template_csv(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="students-import-template.csv"'},
     )
@@ -256,10 +256,10 @@ def admin_import_preview():
     if upload is None or not upload.filename:
         return _import_page(problem=NO_FILE), 400
     try:
-        text = roster_import.decode_upload(upload.stream.read(roster_import.MAX_BYTES + 1))
+        text = student_import.decode_upload(upload.stream.read(student_import.MAX_BYTES + 1))
     except Invalid as err:
         return _import_page(problem=err.message), 400
-    preview = roster_import.preview_import(actor=current_actor(), text=text)
+    preview = student_import.preview_import(actor=current_actor(), text=text)
     return _import_page(preview=preview, content=text), 200 if preview.ok else 400
 
 
@@ -269,9 +269,9 @@ def admin_import_apply():
     """Import the previewed file, all or nothing (it is validated again first)."""
     text = request.form.get("content", "")
     try:
-        counts = roster_import.apply_import(actor=current_actor(), text=text)
+        counts = student_import.apply_import(actor=current_actor(), text=text)
     except Invalid as err:
-        preview = roster_import.preview_import(actor=current_actor(), text=text)
+        preview = student_import.preview_import(actor=current_actor(), text=text)
         return _import_page(preview=preview, content=text, problem=err.message), 400
     flash(
         f"Imported {counts.rows} row(s): {counts.students_created} new student(s), "

@@ -8,8 +8,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus
-from attendance_app.services import bulk_marking, roster, school, sessions
-from attendance_app.services.statistics import statistics_for_sessions
+from attendance_app.services.marking import bulk, roster, sessions
+from attendance_app.services.reporting.statistics import statistics_for_sessions
+from attendance_app.services.school import structure
 from attendance_app.web import bp, current_actor
 
 STARTED = "Session started: tap a student to mark them."
@@ -19,14 +20,14 @@ STARTED = "Session started: tap a student to mark them."
 @login_required
 def class_page(class_id: uuid.UUID):
     """Sessions (past and upcoming) and enrolled students of a class."""
-    school_class = school.get_class_for(current_actor(), class_id)
+    school_class = structure.get_class_for(current_actor(), class_id)
     found = sessions.list_sessions(actor=current_actor(), class_id=class_id)
     return render_template(
         "classes/detail.html",
         school_class=school_class,
         sessions=found,
         stats=statistics_for_sessions([s.id for s in found]),
-        students=school.enrolled_students(class_id),
+        students=structure.enrolled_students(class_id),
     )
 
 
@@ -62,7 +63,7 @@ def session_end_confirm(session_id: uuid.UUID):
 def session_end(session_id: uuid.UUID):
     """End the session; ``unmarked=absent`` first marks every unmarked student ABSENT."""
     if request.form.get("unmarked") == "absent":
-        bulk_marking.end_session_marking_unmarked(
+        bulk.end_session_marking_unmarked(
             actor=current_actor(), session_id=session_id, status=AttendanceStatus.ABSENT
         )
         flash("Unmarked students were marked absent and the session has ended.", "success")

@@ -8,13 +8,13 @@ from flask import render_template, request
 from flask_login import login_required
 
 from attendance_app.models import utcnow
-from attendance_app.services.dashboard import (
+from attendance_app.services.errors import Invalid
+from attendance_app.services.reporting.dashboard import (
     QUIET_AFTER_MINUTES,
     dashboard,
     default_period,
     roll_board,
 )
-from attendance_app.services.errors import Invalid
 from attendance_app.web import bp, current_actor
 
 

@@ -9,10 +9,11 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from attendance_app.models import AttendanceStatus, Role
-from attendance_app.services import analytics, risk, school
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.statistics import HistoryFilters, rate_over_time
-from attendance_app.services.statistics import student_history as load_history
+from attendance_app.services.reporting import analytics, risk
+from attendance_app.services.reporting.statistics import HistoryFilters, rate_over_time
+from attendance_app.services.reporting.statistics import student_history as load_history
+from attendance_app.services.school import structure
 from attendance_app.web import bp
 
 #: Which records the figures panel covers, as the page says it.
@@ -74,7 +75,7 @@ def student_history(student_id: uuid.UUID):
         history=history,
         filters=filters,
         problems=problems,
-        subjects=school.list_subjects(),
+        subjects=structure.list_subjects(),
         chart=rate_over_time(history.records),
         figures=figures,
         figures_scope=FIGURES_SCOPE[actor.role],

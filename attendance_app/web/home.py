@@ -8,8 +8,10 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from attendance_app.models import Role, utcnow
-from attendance_app.services import alerts, school, sessions
-from attendance_app.services.statistics import statistics_for_sessions
+from attendance_app.services.marking import sessions
+from attendance_app.services.notifying import alerts
+from attendance_app.services.reporting.statistics import statistics_for_sessions
+from attendance_app.services.school import structure
 from attendance_app.web import bp
 from attendance_app.web.dashboard import render_dashboard
 
@@ -29,13 +31,13 @@ def home():
     today = sessions.sessions_overview(
         actor=actor, day_start=day_start, day_end=day_start + timedelta(days=1)
     )
-    classes = school.list_classes(actor=actor)
+    classes = structure.list_classes(actor=actor)
     class_ids = [c.id for c in classes]
     return render_template(
         "home/index.html",
         today=today,
         stats=statistics_for_sessions([s.id for s in today]),
         classes=classes,
-        enrolled=school.enrolled_counts(class_ids),
+        enrolled=structure.enrolled_counts(class_ids),
         at_risk=alerts.over_the_line_counts(class_ids),
     )

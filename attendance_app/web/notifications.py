@@ -8,7 +8,7 @@ from flask import jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from attendance_app.models import Role
-from attendance_app.services import notifications, outbox
+from attendance_app.services.notifying import notifications, outbox
 from attendance_app.web import bp, current_actor, is_htmx
 
 

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus
-from attendance_app.services import records
+from attendance_app.services.reporting import records
 from attendance_app.web import bp, current_actor
 
 DELETED = "The attendance record was deleted."

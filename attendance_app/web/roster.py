@@ -8,10 +8,10 @@ from flask import render_template, request
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, utcnow
-from attendance_app.services import attendance, bulk_marking, roster, taps
 from attendance_app.services.errors import DomainError, Invalid
-from attendance_app.services.statistics import session_statistics
-from attendance_app.services.undo import NOTHING_TO_UNDO, undo_change
+from attendance_app.services.marking import attendance, bulk, roster, taps
+from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
+from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
 
@@ -165,9 +165,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
     """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
     actor = current_actor()
     status = _status_arg("status") or AttendanceStatus.PRESENT
-    result = bulk_marking.initialise_session(
-        actor=actor, session_id=session_id, default_status=status
-    )
+    result = bulk.initialise_session(actor=actor, session_id=session_id, default_status=status)
     view = roster.session_roster(actor=actor, session_id=session_id)
     word = _STATUS_WORDS[status.value].lower()
     template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}

@@ -9,8 +9,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import SchoolClass, Subject
-from attendance_app.services import backoffice, school
 from attendance_app.services.errors import Invalid
+from attendance_app.services.school import listings, structure
 from attendance_app.web import bp, current_actor
 from attendance_app.web.forms import max_length, read_text, read_uuid
 
@@ -33,7 +33,7 @@ def _errors_of(err: Invalid) -> dict[str, str]:
 def _subjects_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None):
     return render_template(
         "admin/subjects.html",
-        rows=backoffice.subject_rows(actor=current_actor()),
+        rows=listings.subject_rows(actor=current_actor()),
         form=form or {},
         errors=errors or {},
         limits=SUBJECT_LIMITS,
@@ -54,7 +54,7 @@ def admin_subject_create():
     form, errors = read_text(request.form, SUBJECT_LIMITS)
     if not errors:
         try:
-            subject = school.create_subject(
+            subject = structure.create_subject(
                 actor=current_actor(), code=form["code"], name=form["name"]
             )
         except Invalid as err:
@@ -79,18 +79,18 @@ def _subject_page(subject: Subject, form=None, errors=None):
 @login_required
 def admin_subject(subject_id: uuid.UUID):
     """A subject's edit form."""
-    return _subject_page(school.get_subject_for(actor=current_actor(), subject_id=subject_id))
+    return _subject_page(structure.get_subject_for(actor=current_actor(), subject_id=subject_id))
 
 
 @bp.post("/admin/subjects/<uuid:subject_id>")
 @login_required
 def admin_subject_update(subject_id: uuid.UUID):
     """Save a subject's code and name; errors beside the fields (400)."""
-    subject = school.get_subject_for(actor=current_actor(), subject_id=subject_id)
+    subject = structure.get_subject_for(actor=current_actor(), subject_id=subject_id)
     form, errors = read_text(request.form, SUBJECT_LIMITS)
     if not errors:
         try:
-            subject = school.update_subject(
+            subject = structure.update_subject(
                 actor=current_actor(), subject_id=subject_id, code=form["code"], name=form["name"]
             )
         except Invalid as err:
@@ -117,8 +117,8 @@ def _classes_page(form: dict | None = None, errors: dict[str, str] | None = None
     actor = current_actor()
     return render_template(
         "admin/classes.html",
-        rows=backoffice.class_rows(actor=actor),
-        choices=backoffice.class_choices(actor=actor),
+        rows=listings.class_rows(actor=actor),
+        choices=listings.class_choices(actor=actor),
         form=form or {},
         errors=errors or {},
         limits=CLASS_LIMITS,
@@ -139,7 +139,7 @@ def admin_class_create():
     form, errors = _class_form()
     if not errors:
         try:
-            created = school.create_class(
+            created = structure.create_class(
                 actor=current_actor(),
                 subject_id=form["subject_id"],
                 teacher_id=form["teacher_id"],
@@ -158,8 +158,8 @@ def _class_page(school_class: SchoolClass, form=None, errors=None):
     return render_template(
         "admin/class.html",
         school_class=school_class,
-        enrolled=school.enrolled_count(school_class.id),
-        choices=backoffice.class_choices(actor=actor),
+        enrolled=structure.enrolled_count(school_class.id),
+        choices=listings.class_choices(actor=actor),
         form=form
         or {
             "name": school_class.name,
@@ -175,18 +175,18 @@ def _class_page(school_class: SchoolClass, form=None, errors=None):
 @login_required
 def admin_class(class_id: uuid.UUID):
     """A class's edit form (name, subject, teacher)."""
-    return _class_page(backoffice.get_class_for_admin(actor=current_actor(), class_id=class_id))
+    return _class_page(listings.get_class_for_admin(actor=current_actor(), class_id=class_id))
 
 
 @bp.post("/admin/classes/<uuid:class_id>")
 @login_required
 def admin_class_update(class_id: uuid.UUID):
     """Save a class's name, subject and teacher; errors beside the fields (400)."""
-    school_class = backoffice.get_class_for_admin(actor=current_actor(), class_id=class_id)
+    school_class = listings.get_class_for_admin(actor=current_actor(), class_id=class_id)
     form, errors = _class_form()
     if not errors:
         try:
-            school_class = school.update_class(
+            school_class = structure.update_class(
                 actor=current_actor(),
                 class_id=class_id,
                 subject_id=form["subject_id"],
@@ -209,9 +209,9 @@ def _students_page(class_id: uuid.UUID, *, problem: str | None = None):
     query = request.args.get("q", "").strip()
     return render_template(
         "admin/class_students.html",
-        school_class=backoffice.get_class_for_admin(actor=actor, class_id=class_id),
-        students=school.enrolled_students(class_id),
-        candidates=backoffice.enrolment_candidates(actor=actor, class_id=class_id, query=query),
+        school_class=listings.get_class_for_admin(actor=actor, class_id=class_id),
+        students=structure.enrolled_students(class_id),
+        candidates=listings.enrolment_candidates(actor=actor, class_id=class_id, query=query),
         query=query,
         problem=problem,
     )
@@ -229,7 +229,7 @@ def admin_class_students(class_id: uuid.UUID):
 def admin_class_enroll(class_id: uuid.UUID):
     """Enrol the ticked students in one action (already enrolled ones are skipped)."""
     actor = current_actor()
-    backoffice.get_class_for_admin(actor=actor, class_id=class_id)
+    listings.get_class_for_admin(actor=actor, class_id=class_id)
     raw = request.form.getlist("student_ids")
     if not raw:
         return _students_page(class_id, problem=TICK_STUDENTS), 400
@@ -238,7 +238,7 @@ def admin_class_enroll(class_id: uuid.UUID):
     except ValueError:
         return _students_page(class_id, problem=UNKNOWN_STUDENT), 400
     try:
-        result = school.enroll_students(actor=actor, class_id=class_id, student_ids=student_ids)
+        result = structure.enroll_students(actor=actor, class_id=class_id, student_ids=student_ids)
     except Invalid:
         return _students_page(class_id, problem=UNKNOWN_STUDENT), 400
     flash(
@@ -253,7 +253,7 @@ def admin_class_enroll(class_id: uuid.UUID):
 @login_required
 def admin_class_unenroll_confirm(class_id: uuid.UUID, student_id: uuid.UUID):
     """Ask before removing a student from a class (their records are kept)."""
-    enrolment = backoffice.enrolment_for(
+    enrolment = listings.enrolment_for(
         actor=current_actor(), class_id=class_id, student_id=student_id
     )
     return render_template("admin/enrolment_remove.html", enrolment=enrolment)
@@ -263,10 +263,10 @@ def admin_class_unenroll_confirm(class_id: uuid.UUID, student_id: uuid.UUID):
 @login_required
 def admin_class_unenroll(class_id: uuid.UUID, student_id: uuid.UUID):
     """Remove a student from a class; their attendance records stay."""
-    enrolment = backoffice.enrolment_for(
+    enrolment = listings.enrolment_for(
         actor=current_actor(), class_id=class_id, student_id=student_id
     )
-    school.unenroll_student(actor=current_actor(), class_id=class_id, student_id=student_id)
+    structure.unenroll_student(actor=current_actor(), class_id=class_id, student_id=student_id)
     flash(
         REMOVED.format(name=enrolment.student.user.full_name, klass=enrolment.school_class.name),
         "success",

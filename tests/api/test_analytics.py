@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from attendance_app.services import analytics, risk
+from attendance_app.services.reporting import analytics, risk
 from tests.factories import (
     actor,
     end_session,

@@ -255,7 +255,7 @@ def notify(app, person) -> uuid.UUID:
     """A notification in ``person``'s bell, delivered through the service."""
     from attendance_app.extensions import db
     from attendance_app.models import NotificationKind
-    from attendance_app.services import notifications
+    from attendance_app.services.notifying import notifications
 
     with app.app_context():
         [notification_id] = notifications.deliver(

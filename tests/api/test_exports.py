@@ -14,7 +14,7 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import User
-from attendance_app.services import exports
+from attendance_app.services.reporting import exports
 from tests.factories import (
     PASSWORD,
     ClassInfo,

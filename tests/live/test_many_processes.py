@@ -85,7 +85,7 @@ def test_a_process_that_serves_nothing_still_broadcasts_through_the_queue(
         from attendance_app import create_app
         from attendance_app.extensions import db
         from attendance_app.models import User
-        from attendance_app.services.sessions import end_session
+        from attendance_app.services.marking.sessions import end_session
         app = create_app({{"SOCKETIO_ASYNC_MODE": "threading"}})
         with app.app_context():
             actor = db.session.get(User, uuid.UUID("{klass.teacher.user_id}"))

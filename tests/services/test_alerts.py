@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import AlertState, Channel, Notification, NotificationKind
-from attendance_app.services import alerts, attendance, bulk_marking
+from attendance_app.services.marking import attendance, bulk
+from attendance_app.services.notifying import alerts
 from tests.factories import (
     Person,
     actor,
@@ -216,7 +217,7 @@ def test_an_inactive_teacher_is_not_notified(app, school):
     with app.app_context():
         # The admin marks (the deactivated teacher cannot).
         for offset, status in enumerate("AAA"):
-            from attendance_app.services import sessions
+            from attendance_app.services.marking import sessions
 
             a = actor(admin.user_id)
             result = sessions.create_session(actor=a, class_id=klass.id)
@@ -311,9 +312,7 @@ def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
     mark(app, klass, session_id, ana, "PRESENT")
 
     with app.app_context():
-        bulk_marking.end_session_marking_unmarked(
-            actor=actor(klass.teacher.user_id), session_id=session_id
-        )
+        bulk.end_session_marking_unmarked(actor=actor(klass.teacher.user_id), session_id=session_id)
         db.session.remove()
 
     assert inbox(app, ana) == []

@@ -1,4 +1,4 @@
-"""What the back office pages read (services/backoffice.py): people by page, a person's
+"""What the back office pages read (services/school/listings.py): people by page, a person's
 classes, classes with counts, students to enrol, one enrolment; admins only."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import Role
-from attendance_app.services import backoffice
 from attendance_app.services.errors import Forbidden, NotFound
-from attendance_app.services.school import NOT_ENROLLED_HERE
+from attendance_app.services.school import listings
+from attendance_app.services.school.structure import NOT_ENROLLED_HERE
 from tests.factories import (
     actor,
     deactivate_user,
@@ -30,9 +30,7 @@ def test_people_come_in_pages_in_name_order_with_a_total(app, ctx):
     admin = make_admin(app)
     make_students(app, 7)
 
-    pages = [
-        backoffice.page_users(actor=actor(admin.user_id), page=n, per_page=3) for n in (1, 2, 3)
-    ]
+    pages = [listings.page_users(actor=actor(admin.user_id), page=n, per_page=3) for n in (1, 2, 3)]
 
     assert [p.total for p in pages] == [8, 8, 8]
     assert [len(p.items) for p in pages] == [3, 3, 2]
@@ -51,9 +49,9 @@ def test_a_page_past_the_last_shows_the_last_and_filters_apply_to_the_count(app,
     make_students(app, 4)
     make_teacher(app, last_name="Zeta")
 
-    late = backoffice.page_users(actor=actor(admin.user_id), role=Role.STUDENT, page=99, per_page=3)
-    found = backoffice.page_users(actor=actor(admin.user_id), query="zeta")
-    impossible = backoffice.page_users(actor=actor(admin.user_id), query="a\x00b")
+    late = listings.page_users(actor=actor(admin.user_id), role=Role.STUDENT, page=99, per_page=3)
+    found = listings.page_users(actor=actor(admin.user_id), query="zeta")
+    impossible = listings.page_users(actor=actor(admin.user_id), query="a\x00b")
 
     assert (late.page, late.total, len(late.items)) == (2, 4, 1)
     assert [u.last_name for u in found.items] == ["Zeta"] and found.total == 1
@@ -69,12 +67,12 @@ def test_a_teachers_classes_and_a_students_enrolments(app, ctx):
     make_class(app, admin=admin, students=1, name="C Other")
     a = actor(admin.user_id)
 
-    taught = backoffice.person_classes(actor=a, user=actor(teacher.user_id))
-    enrolled = backoffice.person_classes(actor=a, user=actor(student.user_id))
+    taught = listings.person_classes(actor=a, user=actor(teacher.user_id))
+    enrolled = listings.person_classes(actor=a, user=actor(student.user_id))
 
     assert [c.id for c in taught] == [art.id, maths.id]
     assert [c.id for c in enrolled] == [maths.id]
-    assert backoffice.person_classes(actor=a, user=a) == []
+    assert listings.person_classes(actor=a, user=a) == []
 
 
 def test_classes_are_listed_with_their_enrolled_counts(app, ctx):
@@ -82,8 +80,8 @@ def test_classes_are_listed_with_their_enrolled_counts(app, ctx):
     full = make_class(app, admin=admin, students=2, name="A full")
     empty = make_class(app, admin=admin, students=0, name="B empty")
 
-    rows = backoffice.class_rows(actor=actor(admin.user_id))
-    subjects = backoffice.subject_rows(actor=actor(admin.user_id))
+    rows = listings.class_rows(actor=actor(admin.user_id))
+    subjects = listings.subject_rows(actor=actor(admin.user_id))
 
     assert [(r.school_class.id, r.enrolled) for r in rows] == [(full.id, 2), (empty.id, 0)]
     assert {(s.subject.id, s.classes) for s in subjects} == {
@@ -100,11 +98,11 @@ def test_students_to_enrol_are_the_active_ones_outside_the_class_matching_the_se
     gone = make_student(app, last_name="Outgone")
     deactivate_user(app, gone)
 
-    everyone = backoffice.enrolment_candidates(actor=actor(admin.user_id), class_id=klass.id)
-    searched = backoffice.enrolment_candidates(
+    everyone = listings.enrolment_candidates(actor=actor(admin.user_id), class_id=klass.id)
+    searched = listings.enrolment_candidates(
         actor=actor(admin.user_id), class_id=klass.id, query="OUT"
     )
-    capped = backoffice.enrolment_candidates(
+    capped = listings.enrolment_candidates(
         actor=actor(admin.user_id), class_id=klass.id, query="", limit=0
     )
 
@@ -122,7 +120,7 @@ def test_one_enrolment_counts_the_students_records_and_unknown_ones_are_not_foun
     mark(app, klass, session_id, student, "ABSENT")
     unenroll(app, klass, other, admin=admin)
 
-    found = backoffice.enrolment_for(
+    found = listings.enrolment_for(
         actor=actor(admin.user_id), class_id=klass.id, student_id=student.profile_id
     )
 
@@ -132,12 +130,12 @@ def test_one_enrolment_counts_the_students_records_and_unknown_ones_are_not_foun
         1,
     )
     with pytest.raises(NotFound) as not_enrolled:
-        backoffice.enrolment_for(
+        listings.enrolment_for(
             actor=actor(admin.user_id), class_id=klass.id, student_id=other.profile_id
         )
     assert not_enrolled.value.message == NOT_ENROLLED_HERE
     with pytest.raises(NotFound):
-        backoffice.enrolment_for(
+        listings.enrolment_for(
             actor=actor(admin.user_id), class_id=uuid.uuid4(), student_id=student.profile_id
         )
 
@@ -150,14 +148,14 @@ def test_only_admins_read_the_back_office(app, ctx, who):
     student_id = klass.students[0].profile_id
 
     reads = [
-        lambda: backoffice.page_users(actor=someone),
-        lambda: backoffice.person_classes(actor=someone, user=someone),
-        lambda: backoffice.class_rows(actor=someone),
-        lambda: backoffice.subject_rows(actor=someone),
-        lambda: backoffice.class_choices(actor=someone),
-        lambda: backoffice.get_class_for_admin(actor=someone, class_id=klass.id),
-        lambda: backoffice.enrolment_candidates(actor=someone, class_id=klass.id),
-        lambda: backoffice.enrolment_for(actor=someone, class_id=klass.id, student_id=student_id),
+        lambda: listings.page_users(actor=someone),
+        lambda: listings.person_classes(actor=someone, user=someone),
+        lambda: listings.class_rows(actor=someone),
+        lambda: listings.subject_rows(actor=someone),
+        lambda: listings.class_choices(actor=someone),
+        lambda: listings.get_class_for_admin(actor=someone, class_id=klass.id),
+        lambda: listings.enrolment_candidates(actor=someone, class_id=klass.id),
+        lambda: listings.enrolment_for(actor=someone, class_id=klass.id, student_id=student_id),
     ]
     for read in reads:
         with pytest.raises(Forbidden):

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, ClassSession, SessionStatus
-from attendance_app.services.attendance import ALREADY_MARKED
+from attendance_app.services.marking.attendance import ALREADY_MARKED
 from tests.factories import make_admin, make_class, make_session
 
 THREADS = 12

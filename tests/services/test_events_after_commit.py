@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import Attendance
-from attendance_app.services import events, sessions, statistics
+from attendance_app.services import events
 from attendance_app.services.events import AttendanceChanged, SessionStatusChanged
+from attendance_app.services.marking import sessions
+from attendance_app.services.reporting import statistics
 from tests.factories import ClassInfo, make_admin, make_class, make_session, make_student, mark
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus as S
-from attendance_app.services.roster import mini_histories
-from attendance_app.services.sessions import load_session
+from attendance_app.services.marking.roster import mini_histories
+from attendance_app.services.marking.sessions import load_session
 from tests.factories import end_session, make_admin, make_class, make_session, mark
 
 

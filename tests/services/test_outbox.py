@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import Channel, OutboxEmail, utcnow
-from attendance_app.services import attendance, outbox
+from attendance_app.services.marking import attendance
+from attendance_app.services.notifying import outbox
 from tests.factories import (
     actor,
     end_session,
@@ -147,7 +148,7 @@ def test_without_a_mail_server_nothing_is_queued_but_the_bell_still_rings(app):
 
     assert outbox_rows(app) == []
     with app.app_context():
-        from attendance_app.services.notifications import unread_count
+        from attendance_app.services.notifying.notifications import unread_count
 
         assert unread_count(admin.user_id) == 1
         db.session.remove()

@@ -1,4 +1,4 @@
-"""Editing people (services/people.py): names, email, student number and a new password, by
+"""Editing people (services/school/people.py): names, email, student number and a new password, by
 admins only; the same uniqueness messages as creation."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import Role, User
-from attendance_app.services import people
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
-from attendance_app.services.people import (
+from attendance_app.services.school import people
+from attendance_app.services.school.people import (
     EMAIL_TAKEN,
     PASSWORD_TOO_SHORT,
     STUDENT_NUMBER_REQUIRED,

@@ -9,15 +9,16 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, Channel
-from attendance_app.services import attendance, sessions, statistics
-from attendance_app.services.attendance import (
+from attendance_app.services.errors import Conflict, Invalid, NotFound
+from attendance_app.services.marking import attendance, sessions
+from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
     NOT_STARTED,
     next_status,
     session_ended_message,
 )
-from attendance_app.services.errors import Conflict, Invalid, NotFound
-from attendance_app.services.statistics import rate
+from attendance_app.services.reporting import statistics
+from attendance_app.services.reporting.statistics import rate
 from tests.factories import (
     actor,
     make_admin,

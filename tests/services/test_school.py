@@ -1,5 +1,5 @@
-"""Editing the school's structure (services/school.py): a subject's code and name, a class's
-name, subject and teacher; admins only."""
+"""Editing the school's structure (services/school/structure.py): a subject's code and name,
+a class's name, subject and teacher; admins only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import SchoolClass, Subject
-from attendance_app.services import school
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
-from attendance_app.services.school import SUBJECT_CODE_TAKEN, invalid_pk
+from attendance_app.services.school import structure
+from attendance_app.services.school.structure import SUBJECT_CODE_TAKEN, invalid_pk
 from tests.factories import (
     actor,
     make_admin,
@@ -38,7 +38,7 @@ def test_an_admin_changes_a_subjects_code_and_name(app, ctx):
     admin = make_admin(app)
     klass = make_class(app, admin=admin, students=0)
 
-    school.update_subject(
+    structure.update_subject(
         actor=actor(admin.user_id), subject_id=klass.subject_id, code=" MATH7 ", name=" Maths "
     )
 
@@ -50,7 +50,7 @@ def test_a_subject_keeps_its_own_code_in_another_case(app, ctx):
     admin = make_admin(app)
     klass = make_class(app, admin=admin, students=0)
 
-    school.update_subject(
+    structure.update_subject(
         actor=actor(admin.user_id),
         subject_id=klass.subject_id,
         code=klass.subject_code.lower(),
@@ -66,7 +66,7 @@ def test_a_code_of_another_subject_in_any_case_is_refused(app, ctx):
     second = make_class(app, admin=admin, students=0)
 
     with pytest.raises(Invalid) as refused:
-        school.update_subject(
+        structure.update_subject(
             actor=actor(admin.user_id),
             subject_id=second.subject_id,
             code=first.subject_code.lower(),
@@ -80,11 +80,11 @@ def test_a_code_of_another_subject_in_any_case_is_refused(app, ctx):
 def test_an_unknown_subject_is_not_found(app, ctx):
     admin = make_admin(app)
     with pytest.raises(NotFound):
-        school.update_subject(
+        structure.update_subject(
             actor=actor(admin.user_id), subject_id=uuid.uuid4(), code="X", name="Y"
         )
     with pytest.raises(NotFound):
-        school.get_subject_for(actor=actor(admin.user_id), subject_id=uuid.uuid4())
+        structure.get_subject_for(actor=actor(admin.user_id), subject_id=uuid.uuid4())
 
 
 def test_a_class_moves_to_another_subject_and_teacher_with_its_records(app, ctx):
@@ -95,7 +95,7 @@ def test_a_class_moves_to_another_subject_and_teacher_with_its_records(app, ctx)
     session_id = make_session(app, klass)
     mark(app, klass, session_id, klass.students[0], "LATE")
 
-    moved = school.update_class(
+    moved = structure.update_class(
         actor=actor(admin.user_id),
         class_id=klass.id,
         subject_id=other.subject_id,
@@ -111,7 +111,7 @@ def test_a_class_moves_to_another_subject_and_teacher_with_its_records(app, ctx)
         new_teacher.profile_id,
     )
     assert stored_attendance(app, session_id) == {klass.students[0].profile_id: "LATE"}
-    assert school.enrolled_count(klass.id) == 1
+    assert structure.enrolled_count(klass.id) == 1
 
 
 def test_a_class_refuses_an_unknown_subject_or_teacher(app, ctx):
@@ -121,7 +121,7 @@ def test_a_class_refuses_an_unknown_subject_or_teacher(app, ctx):
     nowhere = uuid.uuid4()
 
     with pytest.raises(Invalid) as no_subject:
-        school.update_class(
+        structure.update_class(
             actor=actor(admin.user_id),
             class_id=klass.id,
             subject_id=nowhere,
@@ -129,7 +129,7 @@ def test_a_class_refuses_an_unknown_subject_or_teacher(app, ctx):
             name="X",
         )
     with pytest.raises(Invalid) as not_a_teacher:
-        school.update_class(
+        structure.update_class(
             actor=actor(admin.user_id),
             class_id=klass.id,
             subject_id=klass.subject_id,
@@ -141,7 +141,7 @@ def test_a_class_refuses_an_unknown_subject_or_teacher(app, ctx):
     assert not_a_teacher.value.field == "teacher_id"
     assert _class(klass.id).name == klass.name
     with pytest.raises(NotFound):
-        school.update_class(
+        structure.update_class(
             actor=actor(admin.user_id),
             class_id=uuid.uuid4(),
             subject_id=klass.subject_id,
@@ -158,11 +158,11 @@ def test_only_admins_edit_subjects_and_classes(app, ctx, who):
     someone = klass.teacher if who == "teacher" else klass.students[0]
 
     with pytest.raises(Forbidden):
-        school.update_subject(
+        structure.update_subject(
             actor=actor(someone.user_id), subject_id=klass.subject_id, code="HACK", name="H"
         )
     with pytest.raises(Forbidden):
-        school.update_class(
+        structure.update_class(
             actor=actor(someone.user_id),
             class_id=klass.id,
             subject_id=klass.subject_id,
@@ -170,7 +170,7 @@ def test_only_admins_edit_subjects_and_classes(app, ctx, who):
             name="Hacked",
         )
     with pytest.raises(Forbidden):
-        school.get_subject_for(actor=actor(someone.user_id), subject_id=klass.subject_id)
+        structure.get_subject_for(actor=actor(someone.user_id), subject_id=klass.subject_id)
 
     assert _class(klass.id).name == klass.name
     assert _subject(klass.subject_id).code == klass.subject_code

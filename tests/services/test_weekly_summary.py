@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import Notification, NotificationKind
-from attendance_app.services.weekly import send_weekly_summaries, week_bounds
+from attendance_app.services.notifying.weekly import send_weekly_summaries, week_bounds
 from tests.factories import make_admin, make_class, make_session, run_sessions
 
 MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_admins_and_students_get_no_weekly_summary(app):
 def test_the_schedule_is_a_weekday_and_a_utc_time_or_off():
     from datetime import time
 
-    from attendance_app.services.weekly import parse_schedule
+    from attendance_app.services.notifying.weekly import parse_schedule
 
     assert parse_schedule("monday 06:00") == (0, time(6, 0))
     assert parse_schedule(" Sunday 18:30 ") == (6, time(18, 30))
@@ -123,6 +123,6 @@ def test_the_week_due_is_the_one_ending_the_day_before_the_latest_scheduled_mome
 ):
     from datetime import time
 
-    from attendance_app.services.weekly import last_due_week
+    from attendance_app.services.notifying.weekly import last_due_week
 
     assert last_due_week(now, (0, time(6, 0))) == week_ending

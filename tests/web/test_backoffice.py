@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import Enrollment, Student, User
-from attendance_app.services import people
-from attendance_app.services.people import CANNOT_DEACTIVATE_SELF, EMAIL_TAKEN
-from attendance_app.services.roster_import import COLUMNS
+from attendance_app.services.school import people
+from attendance_app.services.school.people import CANNOT_DEACTIVATE_SELF, EMAIL_TAKEN
+from attendance_app.services.school.student_import import COLUMNS
 from tests.factories import PASSWORD, make_class
 from tests.web.conftest import csrf_from, login_as, parse
 

@@ -12,8 +12,8 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, utcnow
-from attendance_app.services.dashboard import PERIOD_REVERSED, dashboard
 from attendance_app.services.errors import Forbidden
+from attendance_app.services.reporting.dashboard import PERIOD_REVERSED, dashboard
 from tests.factories import (
     ClassInfo,
     Person,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import re
 
-from attendance_app.services.roster_import import COLUMNS
+from attendance_app.services.school.student_import import COLUMNS
 from tests.factories import make_class
 from tests.web.conftest import csrf_from, parse
 

@@ -155,7 +155,7 @@ def test_admins_see_when_email_is_failing(app, school, browser_as, monkeypatch):
     import socket
 
     from attendance_app.models import utcnow
-    from attendance_app.services import outbox
+    from attendance_app.services.notifying import outbox
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

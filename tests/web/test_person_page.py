@@ -9,9 +9,9 @@ import pytest
 
 from attendance_app.extensions import db
 from attendance_app.models import User
-from attendance_app.services import people
-from attendance_app.services.backoffice import PEOPLE_PER_PAGE
-from attendance_app.services.people import (
+from attendance_app.services.school import people
+from attendance_app.services.school.listings import PEOPLE_PER_PAGE
+from attendance_app.services.school.people import (
     EMAIL_TAKEN,
     PASSWORD_TOO_SHORT,
     ROLE_IS_FIXED,

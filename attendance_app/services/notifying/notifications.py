@@ -17,9 +17,10 @@ from sqlalchemy import delete, func, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import Notification, NotificationKind, OutboxEmail, Role, User, utcnow
-from attendance_app.services import events, outbox
+from attendance_app.services import events
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import NotFound
+from attendance_app.services.notifying import outbox
 from attendance_app.services.paging import Page, clamp
 from attendance_app.services.transaction import unit_of_work
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, User, utcnow
 from attendance_app.services.errors import Unauthenticated
-from attendance_app.services.people import INVALID_CREDENTIALS, authenticate
+from attendance_app.services.school.people import INVALID_CREDENTIALS, authenticate
 from attendance_app.services.transaction import unit_of_work
 
 

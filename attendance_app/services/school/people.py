@@ -1,5 +1,5 @@
 """Accounts: creating and editing users, logging in, signing out everywhere (API tokens are
-in ``services.tokens``)."""
+in ``school.tokens``)."""
 
 from __future__ import annotations
 
@@ -287,7 +287,7 @@ def set_password(*, actor: User, user_id: uuid.UUID, password: str) -> User:
     db.session.flush()
     sign_out_everywhere(user=user)
     # API tokens were obtained with the old password: they stop working too.
-    from attendance_app.services import tokens  # tokens imports this module
+    from attendance_app.services.school import tokens
 
     tokens.revoke_all(user_id=user.id)
     db.session.refresh(user)

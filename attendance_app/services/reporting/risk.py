@@ -1,7 +1,7 @@
 """The contract's figures of a student, from a few aggregates: rates, consecutive absences,
 trend, and a risk level that says which threshold put the student there.
 
-Pure functions and settings, no queries: ``services.analytics`` computes the aggregates in
+Pure functions and settings, no queries: ``reporting.analytics`` computes the aggregates in
 SQL and hands them here; alerts and the dashboard classify with the same rules.
 """
 
@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from flask import current_app
 
-from attendance_app.services.statistics import rate
+from attendance_app.services.reporting.statistics import rate
 
 TREND_IMPROVING = "improving"
 TREND_DECLINING = "declining"

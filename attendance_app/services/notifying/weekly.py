@@ -29,10 +29,10 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services import notifications
-from attendance_app.services.analytics import STARTED
-from attendance_app.services.notifications import Message, Recipient
-from attendance_app.services.statistics import statistics_for_sessions
+from attendance_app.services.notifying import notifications
+from attendance_app.services.notifying.notifications import Message, Recipient
+from attendance_app.services.reporting.analytics import STARTED
+from attendance_app.services.reporting.statistics import statistics_for_sessions
 from attendance_app.services.transaction import unit_of_work
 
 

@@ -19,9 +19,9 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.alerts import alert_reasons
-from attendance_app.services.sessions import get_session_for  # noqa: F401  (re-exported)
-from attendance_app.services.statistics import SessionStatistics, session_statistics
+from attendance_app.services.marking.sessions import get_session_for  # noqa: F401  (re-exported)
+from attendance_app.services.notifying.alerts import alert_reasons
+from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 
 
 @dataclass(frozen=True)

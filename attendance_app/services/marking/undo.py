@@ -19,9 +19,9 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import events, permissions
-from attendance_app.services.attendance import append_audit, require_unlocked
 from attendance_app.services.errors import Invalid, NotFound
-from attendance_app.services.sessions import bump_live_seq, load_session
+from attendance_app.services.marking.attendance import append_audit, require_unlocked
+from attendance_app.services.marking.sessions import bump_live_seq, load_session
 from attendance_app.services.transaction import unit_of_work
 
 NOTHING_TO_UNDO = "There is nothing to undo."

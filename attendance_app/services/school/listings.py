@@ -23,8 +23,8 @@ from attendance_app.models import (
 from attendance_app.services import permissions
 from attendance_app.services.errors import NotFound
 from attendance_app.services.paging import Page, clamp
-from attendance_app.services.people import user_filters
-from attendance_app.services.school import (
+from attendance_app.services.school.people import user_filters
+from attendance_app.services.school.structure import (
     CLASS_NOT_FOUND,
     NOT_ENROLLED_HERE,
     enrolled_counts,

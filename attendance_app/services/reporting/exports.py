@@ -27,9 +27,14 @@ from attendance_app.models import (
     Subject,
     User,
 )
-from attendance_app.services import permissions, school
+from attendance_app.services import permissions
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.statistics import HistoryFilters, rate, visible_records_filter
+from attendance_app.services.reporting.statistics import (
+    HistoryFilters,
+    rate,
+    visible_records_filter,
+)
+from attendance_app.services.school import structure
 
 #: Rows fetched from the database per round trip while an export streams.
 EXPORT_BATCH_SIZE = 500
@@ -252,7 +257,7 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
     Four queries whatever the class's size. Raises NotFound (class), Forbidden (not the
     class's teacher or an admin).
     """
-    school_class = school.get_class_for(actor, class_id)
+    school_class = structure.get_class_for(actor, class_id)
     sessions = db.session.execute(
         select(ClassSession.id, ClassSession.start_time)
         .where(
@@ -262,7 +267,7 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
         )
         .order_by(ClassSession.start_time, ClassSession.id)
     ).all()
-    students = school.enrolled_students(class_id)
+    students = structure.enrolled_students(class_id)
     records = db.session.execute(
         select(Attendance.session_id, Attendance.student_id, Attendance.status)
         .join(ClassSession, ClassSession.id == Attendance.session_id)

@@ -4,7 +4,7 @@ Figures are the contract's ("Analytics and exports"): counts, rates, consecutive
 trend and risk level over the records of started (ACTIVE or ENDED) sessions, ordered by the
 session's ``start_time``. Every per-record figure is an SQL aggregate over a window ranking
 (``row_number`` over ``start_time`` newest first), so a class of any size costs the same
-queries; ``services.risk`` classifies the few aggregates of each student.
+queries; ``reporting.risk`` classifies the few aggregates of each student.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from attendance_app.models import (
     Student,
     User,
 )
-from attendance_app.services import permissions, school
+from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
-from attendance_app.services.risk import (
+from attendance_app.services.reporting.risk import (
     RISK_LOW,
     RISK_ORDER,
     Counts,
@@ -36,12 +36,13 @@ from attendance_app.services.risk import (
     Thresholds,
     figures,
 )
-from attendance_app.services.statistics import (
+from attendance_app.services.reporting.statistics import (
     HistoryFilters,
     get_student,
     rate,
     visible_records_filter,
 )
+from attendance_app.services.school import structure
 
 #: How many students ``most_late`` names at most.
 MOST_LATE_LIMIT = 5
@@ -149,7 +150,7 @@ def student_analytics(
     if class_id is not None:
         school_class = db.session.get(SchoolClass, class_id)
         if school_class is None:
-            raise Invalid(school.invalid_pk(class_id), field="class_id")
+            raise Invalid(structure.invalid_pk(class_id), field="class_id")
         permissions.require_class_analytics_filter(actor, school_class)
     clauses = [
         Attendance.student_id == student_id,
@@ -209,8 +210,8 @@ def class_analytics(*, actor: User, class_id: uuid.UUID) -> ClassAnalytics:
     Four queries whatever the class size (class, enrolled students, session rates, student
     figures). Raises NotFound (class), Forbidden (not its teacher, not an admin).
     """
-    school_class = school.get_class_for(actor, class_id)
-    students = school.enrolled_students(class_id)
+    school_class = structure.get_class_for(actor, class_id)
+    students = structure.enrolled_students(class_id)
     sessions = session_rates(class_id)
     thresholds = Thresholds.from_config()
     counts = student_counts(

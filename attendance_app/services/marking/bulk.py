@@ -1,6 +1,6 @@
 """Marking many students at once: a bulk mark, the "mark all unmarked" fill, and ending a
 session with the unmarked marked absent. The same rules and messages as one mark
-(``services.attendance``), each action all or nothing and one audit group (undone together).
+(``marking.attendance``), each action all or nothing and one audit group (undone together).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.attendance import (
+from attendance_app.services.errors import Conflict, Invalid, NotFound
+from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
     DUPLICATE_IN_REQUEST,
     MarkEntry,
@@ -34,9 +35,8 @@ from attendance_app.services.attendance import (
     not_enrolled_message,
     open_session_for_marking,
 )
-from attendance_app.services.errors import Conflict, Invalid, NotFound
-from attendance_app.services.sessions import end_session
-from attendance_app.services.statistics import STUDENT_NOT_FOUND, RecordRow
+from attendance_app.services.marking.sessions import end_session
+from attendance_app.services.reporting.statistics import STUDENT_NOT_FOUND, RecordRow
 from attendance_app.services.transaction import unit_of_work
 
 

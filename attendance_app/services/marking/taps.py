@@ -19,9 +19,9 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
-from attendance_app.services.attendance import mark_attendance, update_attendance
-from attendance_app.services.sessions import load_session
-from attendance_app.services.statistics import RecordRow
+from attendance_app.services.marking.attendance import mark_attendance, update_attendance
+from attendance_app.services.marking.sessions import load_session
+from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
 
 
@@ -109,7 +109,7 @@ def set_status(
 
 
 def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:
-    from attendance_app.services.statistics import session_records
+    from attendance_app.services.reporting.statistics import session_records
 
     rows = session_records(session, student_ids=[student_id])
     return rows[0] if rows else None

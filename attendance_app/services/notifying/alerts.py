@@ -36,12 +36,13 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services import events, notifications
-from attendance_app.services.analytics import student_counts
+from attendance_app.services import events
 from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
-from attendance_app.services.notifications import Message, Recipient
-from attendance_app.services.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
+from attendance_app.services.notifying import notifications
+from attendance_app.services.notifying.notifications import Message, Recipient
+from attendance_app.services.reporting.analytics import student_counts
+from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 
 
 @dataclass(frozen=True)

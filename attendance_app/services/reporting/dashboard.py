@@ -7,7 +7,7 @@
 - attendance rates per subject, class and teacher over the period, (PRESENT + LATE) /
   records × 100 over the records of the started sessions that began in the period;
 - the weekly trend: the same rate per ISO week (per-day SQL aggregates bucketed here);
-- the students at risk over the period's records (services/analytics.py's classification).
+- the students at risk over the period's records (services/reporting/analytics.py classification).
 
 The period is [date_from 00:00 UTC, date_to + 1 day 00:00 UTC) on the session's start time,
 as the history filters are.
@@ -36,11 +36,21 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
-from attendance_app.services.analytics import STARTED, student_counts
 from attendance_app.services.dialect import utc_date
 from attendance_app.services.errors import Invalid
-from attendance_app.services.risk import RISK_LOW, RISK_ORDER, Figures, Thresholds, figures
-from attendance_app.services.statistics import SessionStatistics, rate, statistics_for_sessions
+from attendance_app.services.reporting.analytics import STARTED, student_counts
+from attendance_app.services.reporting.risk import (
+    RISK_LOW,
+    RISK_ORDER,
+    Figures,
+    Thresholds,
+    figures,
+)
+from attendance_app.services.reporting.statistics import (
+    SessionStatistics,
+    rate,
+    statistics_for_sessions,
+)
 
 #: An ACTIVE session this old (minutes) with nobody marked is flagged on the roll board.
 QUIET_AFTER_MINUTES = 15

@@ -12,7 +12,7 @@ from attendance_app.extensions import db
 from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
-from attendance_app.services.statistics import SessionStatistics, session_statistics
+from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 from attendance_app.services.transaction import unit_of_work
 
 SESSION_NOT_FOUND = "Session not found."

@@ -17,8 +17,8 @@ from attendance_app.extensions import db
 from attendance_app.models import Role, SchoolClass, Student, User
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
-from attendance_app.services.people import create_user, normalise_email
-from attendance_app.services.school import enroll_students
+from attendance_app.services.school.people import create_user, normalise_email
+from attendance_app.services.school.structure import enroll_students
 from attendance_app.services.transaction import unit_of_work
 
 COLUMNS = ("student_number", "first_name", "last_name", "email", "class_name")

@@ -1,0 +1,2 @@
+"""Taking attendance: sessions (SCHEDULED → ACTIVE → ENDED), marks and updates under the
+brief's four rules, bulk actions, roster taps, undo, and the roster a teacher sees."""

@@ -1,0 +1,2 @@
+"""Telling people: alerts decided inside a mark's transaction, the bell, the email outbox
+and the weekly summaries."""
