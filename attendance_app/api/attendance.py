@@ -25,7 +25,7 @@ from attendance_app.api.schemas import (
 )
 from attendance_app.models import Channel
 from attendance_app.services.marking import attendance, bulk, sessions
-from attendance_app.services.reporting import statistics
+from attendance_app.services.reporting import history, statistics
 
 
 @bp.post("/attendance/mark/")
@@ -175,10 +175,10 @@ def attendance_student(student_id: uuid.UUID):
         404: {description: Student not found.}
     """
     args = HistoryQuery().load(query_args())
-    history = statistics.student_history(
+    found = history.student_history(
         actor=actor(),
         student_id=student_id,
-        filters=statistics.HistoryFilters(
+        filters=history.HistoryFilters(
             date_from=args["date_from"],
             date_to=args["date_to"],
             subject_id=args["subject_id"],
@@ -187,7 +187,7 @@ def attendance_student(student_id: uuid.UUID):
         limit=args["limit"] or current_app.config["HISTORY_PAGE_DEFAULT"],
         cursor=args["cursor"],
     )
-    return jsonify(history_body(history))
+    return jsonify(history_body(found))
 
 
 @bp.post("/attendance/bulk-mark/")

@@ -9,11 +9,8 @@ from attendance_app.models.base import iso
 from attendance_app.services.marking.attendance import MarkResult, UpdateResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
-from attendance_app.services.reporting.statistics import (
-    RecordRow,
-    SessionStatistics,
-    StudentHistory,
-)
+from attendance_app.services.reporting.history import StudentHistory
+from attendance_app.services.reporting.statistics import RecordRow, SessionStatistics
 from attendance_app.services.school.structure import EnrollResult
 
 

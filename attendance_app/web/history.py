@@ -11,8 +11,8 @@ from flask_login import current_user, login_required
 from attendance_app.models import AttendanceStatus, Role
 from attendance_app.services.errors import Forbidden
 from attendance_app.services.reporting import analytics, risk
-from attendance_app.services.reporting.statistics import HistoryFilters, rate_over_time
-from attendance_app.services.reporting.statistics import student_history as load_history
+from attendance_app.services.reporting.history import HistoryFilters, rate_over_time
+from attendance_app.services.reporting.history import student_history as load_history
 from attendance_app.services.school import structure
 from attendance_app.web import bp
 

@@ -28,6 +28,11 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
+from attendance_app.services.reporting.history import (
+    HistoryFilters,
+    get_student,
+    visible_records_filter,
+)
 from attendance_app.services.reporting.risk import (
     RISK_LOW,
     RISK_ORDER,
@@ -36,12 +41,7 @@ from attendance_app.services.reporting.risk import (
     Thresholds,
     figures,
 )
-from attendance_app.services.reporting.statistics import (
-    HistoryFilters,
-    get_student,
-    rate,
-    visible_records_filter,
-)
+from attendance_app.services.reporting.statistics import rate
 from attendance_app.services.school import structure
 
 #: How many students ``most_late`` names at most.

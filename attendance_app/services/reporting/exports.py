@@ -29,11 +29,8 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.reporting.statistics import (
-    HistoryFilters,
-    rate,
-    visible_records_filter,
-)
+from attendance_app.services.reporting.history import HistoryFilters, visible_records_filter
+from attendance_app.services.reporting.statistics import rate
 from attendance_app.services.school import structure
 
 #: Rows fetched from the database per round trip while an export streams.

@@ -30,7 +30,7 @@ from attendance_app.services.errors import Forbidden, NotFound
 from attendance_app.services.marking.attendance import append_audit
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
 from attendance_app.services.paging import Page, clamp
-from attendance_app.services.reporting.statistics import HistoryFilters, visible_records_filter
+from attendance_app.services.reporting.history import HistoryFilters, visible_records_filter
 from attendance_app.services.transaction import unit_of_work
 
 RECORD_NOT_FOUND = "Attendance record not found."

@@ -1,14 +1,12 @@
-"""Read side with rules: session statistics and a student's history (constant query counts)."""
+"""Session statistics and a session's records (constant query counts, whatever the roster)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -17,17 +15,9 @@ from attendance_app.models import (
     AttendanceStatus,
     ClassSession,
     Enrollment,
-    Role,
-    SchoolClass,
     Student,
-    Subject,
     User,
 )
-from attendance_app.services import permissions
-from attendance_app.services.errors import Invalid, NotFound
-
-STUDENT_NOT_FOUND = "Student not found."
-INVALID_CURSOR = "Invalid cursor."
 
 
 def rate(attended: int, base: int) -> float:
@@ -54,7 +44,8 @@ class SessionStatistics:
         return asdict(self)
 
 
-def _count(status: AttendanceStatus):
+def status_count(status: AttendanceStatus):
+    """COUNT of the joined attendance rows with ``status`` (an aggregate FILTER)."""
     return func.count(Attendance.id).filter(Attendance.status == status)
 
 
@@ -94,9 +85,9 @@ def statistics_for_sessions(
         select(
             ClassSession.id,
             enrolled,
-            _count(AttendanceStatus.PRESENT),
-            _count(AttendanceStatus.ABSENT),
-            _count(AttendanceStatus.LATE),
+            status_count(AttendanceStatus.PRESENT),
+            status_count(AttendanceStatus.ABSENT),
+            status_count(AttendanceStatus.LATE),
             func.count(Attendance.id).filter(~is_enrolled),
         )
         .select_from(ClassSession)
@@ -166,167 +157,3 @@ def _full_name(first: str | None, last: str | None) -> str | None:
     if first is None and last is None:
         return None
     return f"{first or ''} {last or ''}".strip()
-
-
-# --- student history -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryFilters:
-    date_from: date | None = None
-    date_to: date | None = None
-    subject_id: uuid.UUID | None = None
-    status: AttendanceStatus | None = None
-    class_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True)
-class HistoryStatistics:
-    total_sessions: int
-    present: int
-    absent: int
-    late: int
-    attendance_rate: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    record: Attendance
-    session: ClassSession
-    class_name: str
-    subject_code: str
-
-
-@dataclass(frozen=True)
-class StudentHistory:
-    student: Student
-    statistics: HistoryStatistics
-    records: list[HistoryRow]
-    next_cursor: str | None
-
-
-def get_student(student_id: uuid.UUID) -> Student:
-    student = db.session.get(Student, student_id)
-    if student is None:
-        raise NotFound(STUDENT_NOT_FOUND)
-    return student
-
-
-def visible_records_filter(actor: User, filters: HistoryFilters):
-    """WHERE clauses for the records ``actor`` may see under ``filters``."""
-    clauses = []
-    if actor.role == Role.TEACHER:
-        clauses.append(ClassSession.class_id.in_(permissions.taught_class_ids(actor)))
-    if filters.date_from is not None:
-        clauses.append(ClassSession.start_time >= _day_start(filters.date_from))
-    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
-    if filters.date_to is not None and filters.date_to < date.max:
-        clauses.append(ClassSession.start_time < _day_start(filters.date_to + timedelta(days=1)))
-    if filters.subject_id is not None:
-        clauses.append(SchoolClass.subject_id == filters.subject_id)
-    if filters.class_id is not None:
-        clauses.append(ClassSession.class_id == filters.class_id)
-    if filters.status is not None:
-        clauses.append(Attendance.status == filters.status)
-    return clauses
-
-
-def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=UTC)
-
-
-def student_history(
-    *,
-    actor: User,
-    student_id: uuid.UUID,
-    filters: HistoryFilters = HistoryFilters(),
-    limit: int = 1000,
-    cursor: str | None = None,
-) -> StudentHistory:
-    """A student's records (newest session first) and statistics over all filtered records.
-
-    Raises NotFound (student), Forbidden (not themself, not their teacher, not an admin),
-    Invalid (bad cursor). A teacher sees only records of classes they teach.
-    """
-    student = get_student(student_id)
-    permissions.require_student_reader(actor, student_id)
-    clauses = [Attendance.student_id == student_id, *visible_records_filter(actor, filters)]
-
-    def joined(stmt):
-        return (
-            stmt.join(ClassSession, ClassSession.id == Attendance.session_id)
-            .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
-            .where(*clauses)
-        )
-
-    counts = db.session.execute(
-        joined(
-            select(
-                func.count(Attendance.id),
-                _count(AttendanceStatus.PRESENT),
-                _count(AttendanceStatus.ABSENT),
-                _count(AttendanceStatus.LATE),
-            )
-        )
-    ).one()
-    total, present, absent, late = (int(v or 0) for v in counts)
-    statistics = HistoryStatistics(total, present, absent, late, rate(present + late, total))
-
-    page = (
-        joined(select(Attendance, ClassSession, SchoolClass.name, Subject.code))
-        .join(Subject, Subject.id == SchoolClass.subject_id)
-        .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
-        .limit(limit + 1)
-    )
-    if cursor:
-        after_time, after_id = decode_cursor(cursor)
-        page = page.where(
-            or_(
-                ClassSession.start_time < after_time,
-                and_(ClassSession.start_time == after_time, Attendance.id < after_id),
-            )
-        )
-    rows = [HistoryRow(*row) for row in db.session.execute(page).unique()]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.session.start_time, last.record.id)
-    return StudentHistory(student, statistics, rows, next_cursor)
-
-
-def encode_cursor(start_time: datetime, record_id: uuid.UUID) -> str:
-    raw = f"{start_time.isoformat()}|{record_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        when, _, rid = base64.urlsafe_b64decode(padded).decode().partition("|")
-        after = datetime.fromisoformat(when)
-        # In UTC here, where a cursor out of range is still a bad cursor (not at bind time).
-        after = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
-        return after, uuid.UUID(rid)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid(INVALID_CURSOR, field="cursor") from exc
-
-
-def rate_over_time(rows: list[HistoryRow]) -> dict:
-    """Chart data: per subject, the cumulative attendance rate after each session, oldest
-    first — the line a student and their teacher watch go up or down."""
-    series: dict[str, list[dict]] = {}
-    totals: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r.session.start_time):
-        attended, seen = totals.setdefault(row.subject_code, [0, 0])
-        seen += 1
-        attended += row.record.status != AttendanceStatus.ABSENT
-        totals[row.subject_code] = [attended, seen]
-        series.setdefault(row.subject_code, []).append(
-            # The session's start to the minute (UTC): two lessons on one day are two points.
-            {"x": row.session.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
-        )
-    return {"series": [{"label": code, "data": points} for code, points in series.items()]}
