@@ -10,7 +10,7 @@ from attendance_app.models.base import (
     SessionStatus,
     utcnow,
 )
-from attendance_app.models.people import ApiToken, Student, Teacher, User
+from attendance_app.models.people import ApiToken, Student, Teacher, User, full_name
 from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
 
@@ -34,5 +34,6 @@ __all__ = [
     "Subject",
     "Teacher",
     "User",
+    "full_name",
     "utcnow",
 ]

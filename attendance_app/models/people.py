@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from attendance_app.models.school import SchoolClass
 
 
+def full_name(first: str | None, last: str | None) -> str:
+    """ "First Last", as every page, export and API body shows a person; empty for nobody
+    (a marker whose account is gone)."""
+    return f"{first or ''} {last or ''}".strip()
+
+
 class User(IdMixin, TimestampMixin, UserMixin, Base):
     __tablename__ = "users"
 
@@ -36,7 +42,7 @@ class User(IdMixin, TimestampMixin, UserMixin, Base):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return full_name(self.first_name, self.last_name)
 
     def get_id(self) -> str:
         """Flask-Login id: the user id plus the session version, so bumping it logs out."""

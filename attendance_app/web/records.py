@@ -9,7 +9,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus
-from attendance_app.services.reporting import records
+from attendance_app.services.marking import deletion
+from attendance_app.services.reporting import record_detail, records
 from attendance_app.web import bp, current_actor
 
 DELETED = "The attendance record was deleted."
@@ -113,12 +114,12 @@ def admin_record_delete_confirm(record_id: uuid.UUID):
 
 
 def _record_page(record_id: uuid.UUID, *, confirm: bool):
-    detail = records.record_detail(actor=current_actor(), record_id=record_id)
+    detail = record_detail.record_detail(actor=current_actor(), record_id=record_id)
     return render_template(
         "admin/record.html",
         detail=detail,
         confirm=confirm,
-        superuser_only=records.ENDED_NEEDS_SUPERUSER,
+        superuser_only=deletion.ENDED_NEEDS_SUPERUSER,
     )
 
 
@@ -126,6 +127,6 @@ def _record_page(record_id: uuid.UUID, *, confirm: bool):
 @login_required
 def admin_record_delete(record_id: uuid.UUID):
     """Delete the record (an ENDED session's only by a superuser), then back to the list."""
-    records.delete_record(actor=current_actor(), record_id=record_id)
+    deletion.delete_record(actor=current_actor(), record_id=record_id)
     flash(DELETED, "success")
     return redirect(url_for("web.admin_records"))

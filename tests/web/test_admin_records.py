@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceChange, ClassSession
+from attendance_app.services.marking.deletion import ENDED_NEEDS_SUPERUSER
 from attendance_app.services.reporting import records
-from attendance_app.services.reporting.records import ENDED_NEEDS_SUPERUSER, RecordFilters
+from attendance_app.services.reporting.records import RecordFilters
 from tests.factories import (
     actor,
     end_session,

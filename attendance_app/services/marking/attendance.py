@@ -26,8 +26,8 @@ from attendance_app.services import events, permissions
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
-from attendance_app.services.reporting.history import STUDENT_NOT_FOUND
 from attendance_app.services.reporting.statistics import RecordRow
+from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
 
 # The contract's messages, beside the rules that raise them.

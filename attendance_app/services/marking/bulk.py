@@ -36,8 +36,8 @@ from attendance_app.services.marking.attendance import (
     open_session_for_marking,
 )
 from attendance_app.services.marking.sessions import end_session
-from attendance_app.services.reporting.history import STUDENT_NOT_FOUND
 from attendance_app.services.reporting.statistics import RecordRow
+from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
 
 

@@ -13,10 +13,10 @@ from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
+from attendance_app.services.school.structure import CLASS_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
 
 SESSION_NOT_FOUND = "Session not found."
-CLASS_NOT_FOUND = "Class not found."
 
 _MOVES = {"start": SessionStatus.SCHEDULED, "end": SessionStatus.ACTIVE}
 

@@ -26,6 +26,7 @@ from attendance_app.models import (
     Student,
     Subject,
     User,
+    full_name,
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import Forbidden
@@ -211,18 +212,11 @@ def _stream(stmt: Select) -> Iterator[ExportRow]:
                     first_name=first_name,
                     status=status,
                     marked_at=marked_at,
-                    marked_by=_full_name(marker_first, marker_last),
+                    marked_by=full_name(marker_first, marker_last),
                     notes=notes or "",
                 )
     finally:
         result.close()
-
-
-def _full_name(first: str | None, last: str | None) -> str:
-    """As ``User.full_name``; empty when the marker's account is gone."""
-    if first is None and last is None:
-        return ""
-    return f"{first or ''} {last or ''}".strip()
 
 
 # --- the class register ------------------------------------------------------------------

@@ -25,8 +25,8 @@ from attendance_app.models import (
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import rate, status_count
+from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 
-STUDENT_NOT_FOUND = "Student not found."
 INVALID_CURSOR = "Invalid cursor."
 
 

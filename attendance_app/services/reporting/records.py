@@ -1,5 +1,6 @@
-"""The admin's view of attendance records: a filtered, searchable list, one record with its
-audit trail, and deletion (an ENDED session's records by a superuser only)."""
+"""The admin's list of attendance records: filtered, searchable, paged, and the choices of
+its filters. One record with its audit trail is ``record_detail``; deleting one is
+``marking.deletion``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
-    AttendanceChange,
     AttendanceStatus,
-    Channel,
     ClassSession,
     SchoolClass,
     SessionStatus,
@@ -23,19 +22,11 @@ from attendance_app.models import (
     Subject,
     Teacher,
     User,
-    utcnow,
+    full_name,
 )
-from attendance_app.services import events, permissions
-from attendance_app.services.errors import Forbidden, NotFound
-from attendance_app.services.marking.attendance import append_audit
-from attendance_app.services.marking.sessions import bump_live_seq, load_session
+from attendance_app.services import permissions
 from attendance_app.services.paging import Page, clamp
 from attendance_app.services.reporting.history import HistoryFilters, visible_records_filter
-from attendance_app.services.transaction import unit_of_work
-
-RECORD_NOT_FOUND = "Attendance record not found."
-ENDED_NEEDS_SUPERUSER = "Only a superuser can delete a record of an ended session."
-DELETED_REASON = "deleted"
 
 
 @dataclass(frozen=True)
@@ -75,10 +66,6 @@ class RecordListRow:
     student_name: str
     student_email: str
     marked_by: str
-
-
-def _name(first: str | None, last: str | None) -> str:
-    return f"{first or ''} {last or ''}".strip()
 
 
 def _like(text: str) -> str:
@@ -181,11 +168,11 @@ def list_records(
             start_time=start_time,
             class_name=class_name,
             subject_code=code,
-            teacher_name=_name(t_first, t_last),
+            teacher_name=full_name(t_first, t_last),
             student_number=number,
-            student_name=_name(s_first, s_last),
+            student_name=full_name(s_first, s_last),
             student_email=email,
-            marked_by=_name(m_first, m_last),
+            marked_by=full_name(m_first, m_last),
         )
         for (
             rid,
@@ -234,138 +221,5 @@ def filter_options(*, actor: User) -> FilterOptions:
     return FilterOptions(
         subjects=[(sid, f"{code} · {name}") for sid, code, name in subjects],
         classes=[(cid, name) for cid, name in classes],
-        teachers=[(tid, _name(first, last)) for tid, first, last in teachers],
+        teachers=[(tid, full_name(first, last)) for tid, first, last in teachers],
     )
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    changed_at: datetime
-    actor_name: str
-    channel: Channel
-    old_status: AttendanceStatus | None
-    new_status: AttendanceStatus | None
-    old_notes: str | None
-    new_notes: str | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class RecordDetail:
-    record: Attendance
-    session: ClassSession
-    student: Student
-    marked_by: str
-    trail: list[AuditEntry]
-
-    @property
-    def needs_superuser(self) -> bool:
-        return self.session.status == SessionStatus.ENDED
-
-
-def record_detail(*, actor: User, record_id: uuid.UUID) -> RecordDetail:
-    """A record with its session, class, student and audit trail (oldest first), in two
-    queries. The trail is the student's in that session, so it includes changes made to an
-    earlier record there that was undone. Raises Forbidden (not an admin), NotFound."""
-    permissions.require_admin(actor)
-    marker = aliased(User)
-    found = db.session.execute(
-        select(Attendance, ClassSession, Student, marker.first_name, marker.last_name)
-        .join(ClassSession, ClassSession.id == Attendance.session_id)
-        .join(Student, Student.id == Attendance.student_id)
-        .outerjoin(marker, marker.id == Attendance.marked_by_id)
-        .where(Attendance.id == record_id)
-    ).first()
-    if found is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    record, session, student, m_first, m_last = found
-    who = aliased(User)
-    trail = [
-        AuditEntry(
-            changed_at=change.changed_at,
-            actor_name=_name(first, last) if first is not None or last is not None else "",
-            channel=change.channel,
-            old_status=change.old_status,
-            new_status=change.new_status,
-            old_notes=change.old_notes,
-            new_notes=change.new_notes,
-            reason=change.reason,
-        )
-        for change, first, last in db.session.execute(
-            select(AttendanceChange, who.first_name, who.last_name)
-            .outerjoin(who, who.id == AttendanceChange.actor_id)
-            .where(
-                AttendanceChange.session_id == record.session_id,
-                AttendanceChange.student_id == record.student_id,
-            )
-            .order_by(AttendanceChange.changed_at, AttendanceChange.id)
-        )
-    ]
-    return RecordDetail(record, session, student, _name(m_first, m_last), trail)
-
-
-@dataclass(frozen=True)
-class DeleteResult:
-    session_id: uuid.UUID
-    student_id: uuid.UUID
-
-
-@unit_of_work
-def delete_record(
-    *,
-    actor: User,
-    record_id: uuid.UUID,
-    at: datetime | None = None,
-    channel: Channel = Channel.WEB,
-) -> DeleteResult:
-    """Delete an attendance record, keeping an audit row of what it held; live views see
-    the student as not marked.
-
-    Order: admin (Forbidden) → record exists (NotFound) → a record of an ENDED session only
-    by a superuser (Forbidden, ENDED_NEEDS_SUPERUSER).
-    """
-    permissions.require_admin(actor)
-    record = db.session.get(Attendance, record_id)
-    if record is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    session = load_session(record.session_id, lock=True)
-    if session.status == SessionStatus.ENDED and not actor.is_superuser:
-        raise Forbidden(ENDED_NEEDS_SUPERUSER)
-    # Re-read under the session's lock: a concurrent undo or delete may have removed it.
-    record = db.session.scalars(
-        select(Attendance)
-        .where(Attendance.id == record_id)
-        .execution_options(populate_existing=True)
-    ).first()
-    if record is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    # Audit first: the record's id is still there to point at (then set to NULL).
-    append_audit(
-        [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": record.status,
-                "new_status": None,
-                "old_notes": record.notes,
-                "new_notes": None,
-                "reason": DELETED_REASON,
-            }
-        ],
-        actor,
-        channel,
-        at or utcnow(),
-    )
-    db.session.execute(delete(Attendance).where(Attendance.id == record.id))
-    events.record(
-        db.session,
-        events.AttendanceChanged(
-            session.id,
-            (),
-            actor.id,
-            bump_live_seq(session),
-            removed_student_ids=(record.student_id,),
-        ),
-    )
-    return DeleteResult(session.id, record.student_id)

@@ -17,6 +17,7 @@ from attendance_app.models import (
     Enrollment,
     Student,
     User,
+    full_name,
 )
 
 
@@ -148,12 +149,6 @@ def session_records(
     if student_ids is not None:
         stmt = stmt.where(Attendance.student_id.in_(student_ids))
     return [
-        RecordRow(rec, student, _full_name(first, last))
+        RecordRow(rec, student, full_name(first, last) or None)
         for rec, student, first, last in db.session.execute(stmt).unique()
     ]
-
-
-def _full_name(first: str | None, last: str | None) -> str | None:
-    if first is None and last is None:
-        return None
-    return f"{first or ''} {last or ''}".strip()
