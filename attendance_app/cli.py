@@ -50,7 +50,7 @@ def create_user_command(email, password, role, first_name, last_name, student_id
 @with_appcontext
 def demo_command():
     """Load a small, realistic demo school (idempotent) and print the logins."""
-    from attendance_app.demo import load_demo
+    from attendance_app.demo.loader import load_demo
 
     try:
         summary = load_demo()

@@ -23,7 +23,8 @@ import socketio
 from flask import Flask
 from sqlalchemy import func, select
 
-from attendance_app.demo import CLASSES, DEMO_PASSWORD, load_demo
+from attendance_app.demo.loader import load_demo
+from attendance_app.demo.plan import CLASSES, DEMO_PASSWORD
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
