@@ -198,7 +198,7 @@ def mark_many(
     """Mark many students in one bulk service call (as the class's teacher); the record ids
     in the order given."""
     with app.app_context():
-        result = bulk.mark_attendance_bulk(
+        result = bulk.mark_records(
             actor=actor(klass.teacher.user_id),
             session_id=session_id,
             entries=[

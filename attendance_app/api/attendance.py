@@ -54,7 +54,7 @@ def attendance_mark():
     """
     data = MarkRequest().load(json_body())
     if data["records"] is not None:
-        result = bulk.mark_attendance_bulk(
+        result = bulk.mark_records(
             actor=actor(),
             session_id=data["session_id"],
             entries=[
@@ -209,7 +209,7 @@ def attendance_bulk_mark():
         404: {description: Session not found.}
     """
     data = BulkMarkRequest().load(json_body())
-    result = bulk.initialise_session(
+    result = bulk.mark_unmarked(
         actor=actor(), session_id=data["session_id"], default_status=data["default_status"]
     )
     return jsonify(initialise_body(result)), 201

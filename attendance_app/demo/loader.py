@@ -185,7 +185,7 @@ def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
     sessions.start_session(actor=teacher, session_id=session_id, at=start)
     # One bulk call per lesson: its size is the class size, so SQLAlchemy compiles the
     # multi-row INSERT once per class instead of once per distinct row count.
-    bulk.mark_attendance_bulk(
+    bulk.mark_records(
         actor=teacher,
         session_id=session_id,
         entries=[
@@ -224,7 +224,7 @@ def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSumm
                 if row.record is None
             ]
             if unmarked:
-                bulk.mark_attendance_bulk(
+                bulk.mark_records(
                     actor=teacher,
                     session_id=session.id,
                     entries=unmarked,
@@ -267,7 +267,7 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
         ([attendance.MarkEntry(s.id, AttendanceStatus.PRESENT) for s in on_time], 1),
         ([attendance.MarkEntry(latecomer.id, AttendanceStatus.LATE, "Bus was late")], 5),
     ):
-        bulk.mark_attendance_bulk(
+        bulk.mark_records(
             actor=teacher,
             session_id=session_id,
             entries=entries,

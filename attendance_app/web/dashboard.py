@@ -11,9 +11,9 @@ from attendance_app.models import utcnow
 from attendance_app.services.errors import Invalid
 from attendance_app.services.reporting.dashboard import (
     QUIET_AFTER_MINUTES,
-    dashboard,
     default_period,
     roll_board,
+    school_dashboard,
 )
 from attendance_app.web import bp, current_actor
 
@@ -36,11 +36,11 @@ def _period(problems: list[str]) -> tuple[date, date]:
 def _load(problems: list[str]):
     date_from, date_to = _period(problems)
     try:
-        return dashboard(actor=current_actor(), date_from=date_from, date_to=date_to)
+        return school_dashboard(actor=current_actor(), date_from=date_from, date_to=date_to)
     except Invalid as exc:
         problems.append(exc.message)
         date_from, date_to = default_period()
-        return dashboard(actor=current_actor(), date_from=date_from, date_to=date_to)
+        return school_dashboard(actor=current_actor(), date_from=date_from, date_to=date_to)
 
 
 def render_dashboard():

@@ -52,13 +52,15 @@ def _cell_response(
     error: str | None = None,
     notice: str | None = None,
     change_id: uuid.UUID | None = None,
-    status=200,
+    http_status: int = 200,
 ):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
     row = roster.roster_row(session, student_id)
     if row is None:
         # Not on this roster (e.g. not enrolled: rule 4), so no cell to show it by.
-        return error_response(status if error else 404, error or "Student is not on this roster.")
+        return error_response(
+            http_status if error else 404, error or "Student is not on this roster."
+        )
     html = render_template(
         "sessions/_cell_update.html",
         session=session,
@@ -76,7 +78,7 @@ def _cell_response(
             else _announcement(row)
         ),
     )
-    return html, status
+    return html, http_status
 
 
 def _announcement(row) -> str:
@@ -107,10 +109,10 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
         if err.status_code in (403, 404):
             raise
         # A rule said no: show its message by the cell, which stays as the server has it.
-        return _cell_response(session, student_id, error=err.message, status=err.status_code)
+        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
     notice = None
     change_id = result.change_id
-    if result.outcome == "stale" and result.row is not None:
+    if result.outcome == taps.TapOutcome.STALE and result.row is not None:
         notice = f"Changed by {result.row.marked_by_name or 'someone else'} " + ago(
             result.row.record.updated_at
         )
@@ -155,7 +157,7 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     except DomainError as err:
         if err.status_code in (403, 404):
             raise
-        return _cell_response(session, student_id, error=err.message, status=err.status_code)
+        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
     return _cell_response(session, student_id)
 
 
@@ -165,7 +167,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
     """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
     actor = current_actor()
     status = _status_arg("status") or AttendanceStatus.PRESENT
-    result = bulk.initialise_session(actor=actor, session_id=session_id, default_status=status)
+    result = bulk.mark_unmarked(actor=actor, session_id=session_id, default_status=status)
     view = roster.session_roster(actor=actor, session_id=session_id)
     word = _STATUS_WORDS[status.value].lower()
     template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}

@@ -366,7 +366,7 @@ def test_risk_level_and_reason_at_the_hundredth_of_each_edge(
     rate, late_rate, consecutive, level, reason
 ):
     # Rates like 69.99 need hundreds of records; the classification is checked directly.
-    assert risk.risk(rate, late_rate, consecutive, risk.Thresholds()) == (level, reason)
+    assert risk.classify_risk(rate, late_rate, consecutive, risk.Thresholds()) == (level, reason)
 
 
 def test_the_reason_is_for_pages_and_not_part_of_the_api_body(app, api_as, solo):

@@ -13,7 +13,7 @@ import pytest
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, utcnow
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.reporting.dashboard import PERIOD_REVERSED, dashboard
+from attendance_app.services.reporting.dashboard import PERIOD_REVERSED, school_dashboard
 from tests.factories import (
     ClassInfo,
     Person,
@@ -105,7 +105,7 @@ def world(app) -> World:
 
 def load(app, person, **period):
     with app.app_context():
-        result = dashboard(actor=actor(person.user_id), **(period or PERIOD))
+        result = school_dashboard(actor=actor(person.user_id), **(period or PERIOD))
         # Read what lazy attributes the assertions need while the session is open.
         for a in result.active:
             _ = a.teacher_name
@@ -292,7 +292,7 @@ def test_only_admins_get_the_dashboard(app, world, browser_as):
 
     assert browser_as(world.alpha).get("/dashboard/board").status_code == 403
     with app.app_context(), pytest.raises(Forbidden):
-        dashboard(actor=actor(world.alpha.user_id), **PERIOD)
+        school_dashboard(actor=actor(world.alpha.user_id), **PERIOD)
 
 
 @pytest.mark.parametrize(

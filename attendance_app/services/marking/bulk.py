@@ -57,7 +57,7 @@ class InitialiseResult:
 
 
 @unit_of_work
-def mark_attendance_bulk(
+def mark_records(
     *,
     actor: User,
     session_id: uuid.UUID,
@@ -141,7 +141,7 @@ def mark_attendance_bulk(
 
 
 @unit_of_work
-def initialise_session(
+def mark_unmarked(
     *,
     actor: User,
     session_id: uuid.UUID,
@@ -207,5 +207,5 @@ def end_session_marking_unmarked(
 ):
     """Give every unmarked student ``status``, then end and lock the session, in one
     transaction: nobody ever sees the session ended with the fill half done."""
-    initialise_session(actor=actor, session_id=session_id, default_status=status, at=at)
+    mark_unmarked(actor=actor, session_id=session_id, default_status=status, at=at)
     return end_session(actor=actor, session_id=session_id, at=at)

@@ -3,6 +3,7 @@ of what the device saw (the web and socket edges call this; the API marks and up
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,20 +26,28 @@ from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
 
 
+class TapOutcome(enum.Enum):
+    """What a roster tap did."""
+
+    #: The change was made.
+    APPLIED = "applied"
+    #: This idempotency key was applied before; nothing was done again.
+    REPLAYED = "replayed"
+    #: Someone else changed the student since the device saw them; nothing was done and the
+    #: row shows their change.
+    STALE = "stale"
+
+
 @dataclass(frozen=True)
 class TapResult:
-    """What a roster tap did: ``applied``; ``replayed`` (this idempotency key was applied
-    before, nothing done again); or ``stale`` (someone else changed the student since the
-    device saw it: nothing done, the row shows their change)."""
-
     session: ClassSession
     row: RecordRow | None
-    outcome: str
+    outcome: TapOutcome
     change_id: uuid.UUID | None = None
 
     @property
     def applied(self) -> bool:
-        return self.outcome == "applied"
+        return self.outcome is TapOutcome.APPLIED
 
 
 @unit_of_work
@@ -72,7 +81,7 @@ def set_status(
         )
         .limit(1)
     ):
-        return TapResult(session, _row(session, student_id), "replayed")
+        return TapResult(session, _row(session, student_id), TapOutcome.REPLAYED)
     record = db.session.scalars(
         select(Attendance)
         .where(Attendance.session_id == session_id, Attendance.student_id == student_id)
@@ -85,7 +94,7 @@ def set_status(
         and record is not None
         and record.marked_by_id != actor.id
     ):
-        return TapResult(session, _row(session, student_id), "stale")
+        return TapResult(session, _row(session, student_id), TapOutcome.STALE)
     if record is None:
         result = mark_attendance(
             actor=actor,
@@ -105,7 +114,7 @@ def set_status(
             at=at,
             idempotency_key=idempotency_key,
         )
-    return TapResult(result.session, result.row, "applied", result.change_id)
+    return TapResult(result.session, result.row, TapOutcome.APPLIED, result.change_id)
 
 
 def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:

@@ -152,7 +152,7 @@ def default_period(today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=DEFAULT_DAYS - 1), today
 
 
-def dashboard(
+def school_dashboard(
     *, actor: User, date_from: date, date_to: date, now: datetime | None = None
 ) -> Dashboard:
     """Everything the admin dashboard shows, in nine queries. Raises Forbidden (not an

@@ -126,7 +126,7 @@ def trend(counts: Counts, thresholds: Thresholds) -> str:
     return TREND_STABLE
 
 
-def risk(
+def classify_risk(
     attendance_rate: float, late_rate: float, consecutive_absences: int, thresholds: Thresholds
 ) -> tuple[str, str]:
     """(risk level, why): the level and every threshold of that level the figures cross.
@@ -173,7 +173,7 @@ def figures(counts: Counts, thresholds: Thresholds) -> Figures:
     consecutive = (
         counts.total if counts.first_attended_rank is None else counts.first_attended_rank - 1
     )
-    level, reason = risk(attendance_rate, late_rate, consecutive, thresholds)
+    level, reason = classify_risk(attendance_rate, late_rate, consecutive, thresholds)
     return Figures(
         total_sessions=counts.total,
         present=counts.present,
