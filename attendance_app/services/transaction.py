@@ -17,6 +17,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _DEPTH = "uow_depth"
+CONFLICTING_DATA = "This change conflicts with existing data."
+
+#: (markers, message): a unique violation whose database error names any marker becomes a
+#: Conflict with that message. The service that owns the constraint registers it, so the
+#: kernel knows no domain's words.
+_UNIQUE_CONFLICTS: list[tuple[tuple[str, ...], str]] = []
+
+
+def unique_conflict(*markers: str, message: str) -> None:
+    """Have a unique violation naming any of ``markers`` (the constraint's name, or the
+    columns as SQLite names them) answer 409 with ``message``."""
+    _UNIQUE_CONFLICTS.append((tuple(m.lower() for m in markers), message))
 
 
 def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
@@ -69,11 +81,8 @@ def _begin_write(session) -> None:
 
 def _integrity_to_conflict(exc: IntegrityError) -> Exception:
     """A unique violation that slipped past a service's own check is still a 409, not a 500."""
-    from attendance_app.services.marking.attendance import ALREADY_MARKED
-
     text = str(exc.orig).lower()
-    if "unique_attendance_per_session" in text or (
-        "unique" in text and "attendance.session_id" in text
-    ):
-        return Conflict(ALREADY_MARKED, field="non_field_errors")
-    return Conflict("This change conflicts with existing data.", field="non_field_errors")
+    for markers, message in _UNIQUE_CONFLICTS:
+        if any(marker in text for marker in markers):
+            return Conflict(message, field="non_field_errors")
+    return Conflict(CONFLICTING_DATA, field="non_field_errors")

@@ -22,7 +22,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services import events, permissions
+from attendance_app.services import events, permissions, transaction
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
@@ -33,6 +33,12 @@ from attendance_app.services.transaction import unit_of_work
 # The contract's messages, beside the rules that raise them.
 NOT_STARTED = "Cannot mark attendance - session has not started"
 ALREADY_MARKED = "Attendance already marked for this student in this session"
+# Rule 2 is the database's: two marks racing past the check still answer with its message.
+transaction.unique_conflict(
+    "unique_attendance_per_session",
+    "attendance.session_id, attendance.student_id",
+    message=ALREADY_MARKED,
+)
 LOCKED = "Cannot modify attendance - session ended and is locked"
 DUPLICATE_IN_REQUEST = "Duplicate student in request"
 RECORD_NOT_FOUND = "Attendance record not found."
