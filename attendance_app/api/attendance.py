@@ -210,6 +210,9 @@ def attendance_bulk_mark():
     """
     data = BulkMarkRequest().load(json_body())
     result = bulk.mark_unmarked(
-        actor=actor(), session_id=data["session_id"], default_status=data["default_status"]
+        actor=actor(),
+        session_id=data["session_id"],
+        default_status=data["default_status"],
+        channel=Channel.API,
     )
     return jsonify(initialise_body(result)), 201

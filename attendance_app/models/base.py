@@ -98,9 +98,9 @@ class Channel(enum.StrEnum):
 
     WEB = "WEB"
     API = "API"
-    BULK = "BULK"
-    SOCKET = "SOCKET"
     CLI = "CLI"
+    #: Only in rows written before revision 0007: a bulk action whose edge was not recorded.
+    BULK = "BULK"
 
 
 def enum_column(enum_cls, name: str) -> Enum:

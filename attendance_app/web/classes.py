@@ -7,7 +7,7 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from attendance_app.models import AttendanceStatus
+from attendance_app.models import AttendanceStatus, Channel
 from attendance_app.services.marking import bulk, roster, sessions
 from attendance_app.services.reporting.statistics import statistics_for_sessions
 from attendance_app.services.school import structure
@@ -64,7 +64,10 @@ def session_end(session_id: uuid.UUID):
     """End the session; ``unmarked=absent`` first marks every unmarked student ABSENT."""
     if request.form.get("unmarked") == "absent":
         bulk.end_session_marking_unmarked(
-            actor=current_actor(), session_id=session_id, status=AttendanceStatus.ABSENT
+            actor=current_actor(),
+            session_id=session_id,
+            status=AttendanceStatus.ABSENT,
+            channel=Channel.WEB,
         )
         flash("Unmarked students were marked absent and the session has ended.", "success")
     else:

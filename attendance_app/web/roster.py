@@ -167,7 +167,9 @@ def roster_mark_unmarked(session_id: uuid.UUID):
     """Give every unmarked student ``status`` (PRESENT or ABSENT); never overwrites a tap."""
     actor = current_actor()
     status = _status_arg("status") or AttendanceStatus.PRESENT
-    result = bulk.mark_unmarked(actor=actor, session_id=session_id, default_status=status)
+    result = bulk.mark_unmarked(
+        actor=actor, session_id=session_id, default_status=status, channel=Channel.WEB
+    )
     view = roster.session_roster(actor=actor, session_id=session_id)
     word = _STATUS_WORDS[status.value].lower()
     template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}

@@ -312,7 +312,9 @@ def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
     mark(app, klass, session_id, ana, "PRESENT")
 
     with app.app_context():
-        bulk.end_session_marking_unmarked(actor=actor(klass.teacher.user_id), session_id=session_id)
+        bulk.end_session_marking_unmarked(
+            actor=actor(klass.teacher.user_id), session_id=session_id, channel=Channel.WEB
+        )
         db.session.remove()
 
     assert inbox(app, ana) == []

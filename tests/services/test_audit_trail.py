@@ -65,7 +65,7 @@ def test_a_single_mark_appends_one_change_with_actor_channel_and_new_values(app,
     assert change.changed_at is not None
 
 
-def test_a_bulk_mark_appends_one_change_per_record_sharing_one_group(app, api_as):
+def test_a_bulk_mark_through_the_api_appends_one_api_change_per_record_in_one_group(app, api_as):
     klass, session_id = setup_class(app, students=4)
     statuses = ["PRESENT", "ABSENT", "LATE", "PRESENT"]
     records = [
@@ -86,13 +86,13 @@ def test_a_bulk_mark_appends_one_change_per_record_sharing_one_group(app, api_as
     assert next(iter(trail.values())).group_id is not None
     for i, (student, status) in enumerate(zip(klass.students, statuses, strict=True)):
         change = trail[student.profile_id]
-        assert change.channel == Channel.BULK
+        assert change.channel == Channel.API
         assert change.actor_id == klass.teacher.user_id
         assert (change.old_status, change.new_status) == (None, AttendanceStatus(status))
         assert (change.old_notes, change.new_notes) == (None, f"note {i}")
 
 
-def test_initialising_a_session_appends_changes_for_created_records_only(app, api_as):
+def test_initialising_through_the_api_appends_api_changes_for_created_records_only(app, api_as):
     klass, session_id = setup_class(app, students=4)
     already = mark(app, klass, session_id, klass.students[0], "PRESENT")
     api = api_as(klass.teacher)
@@ -109,7 +109,7 @@ def test_initialising_a_session_appends_changes_for_created_records_only(app, ap
     assert len({c.group_id for c in initialised}) == 1
     assert initialised[0].group_id is not None
     for change in initialised:
-        assert change.channel == Channel.BULK
+        assert change.channel == Channel.API
         assert change.actor_id == klass.teacher.user_id
         assert (change.old_status, change.new_status) == (None, AttendanceStatus.ABSENT)
 

@@ -3,6 +3,7 @@ transactions (R7), and a schema built by the migrations that matches the models 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 
@@ -11,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Enum, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from attendance_app.extensions import db
@@ -116,6 +117,44 @@ def test_the_migrated_schema_matches_the_models(ctx):
     # so autogenerate sees no difference on either. Autogenerate does not compare CHECK
     # constraints at all; test_status_columns_refuse_values_outside_their_enum covers them.
     assert differences == []
+
+
+def _check_constraints() -> dict[str, str]:
+    """Every CHECK constraint of the database: name -> its SQL text."""
+    with db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            rows = conn.execute(
+                text(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE contype = 'c'"
+                )
+            )
+            return dict(rows.all())
+        tables = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table'"))
+        found = re.findall(
+            r"CONSTRAINT (\w+) CHECK \((.*?)\)(?:,|\s*\)$)",
+            "\n".join(sql for (sql,) in tables if sql),
+            flags=re.MULTILINE,
+        )
+        return dict(found)
+
+
+def test_every_enum_column_allows_exactly_its_enums_values_in_the_database(ctx):
+    """Autogenerate does not compare CHECK constraints, so an enum value added to a model
+    without a migration would only fail on the first insert; this catches it."""
+    checks = _check_constraints()
+    compared = 0
+    for table in db.metadata.tables.values():
+        for column in table.columns:
+            enum_type = column.type
+            if not isinstance(enum_type, Enum) or not enum_type.create_constraint:
+                continue
+            name = f"ck_{table.name}_{enum_type.name}"
+            assert name in checks, f"no CHECK constraint {name} in the database"
+            allowed = set(re.findall(r"'([^']*)'", checks[name]))
+            assert allowed == set(enum_type.enums), (name, allowed, enum_type.enums)
+            compared += 1
+    assert compared >= 4
 
 
 def test_one_record_per_student_per_session_is_a_named_unique_constraint(ctx):

@@ -405,6 +405,16 @@ def test_mark_unmarked_absent_marks_only_unmarked_students_and_returns_the_grid(
     }
 
 
+def test_mark_unmarked_from_the_page_is_recorded_as_web_changes(app, school, teacher, active):
+    roster = Roster(teacher, active)
+
+    roster.mark_unmarked("ABSENT")
+
+    trail = audit_trail(app, active)
+    assert len(trail) == len(school.klass.students)
+    assert {row["channel"] for row in trail} == {Channel.WEB}
+
+
 def test_mark_unmarked_a_second_time_changes_nothing(app, school, teacher, active):
     roster = Roster(teacher, active)
     roster.mark_unmarked("ABSENT")

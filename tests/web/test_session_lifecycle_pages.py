@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from attendance_app.models import AttendanceStatus
-from tests.factories import end_session, make_session, mark, stored_attendance
+from attendance_app.models import AttendanceStatus, Channel
+from tests.factories import audit_trail, end_session, make_session, mark, stored_attendance
 from tests.web.conftest import cells, csrf_from, parse
 
 
@@ -205,6 +205,8 @@ def test_ending_with_unmarked_absent_marks_them_absent_and_ends_in_one_go(
     assert "marked absent and the session has ended" in doc.one(attrs={"id": "flash"}).text
     assert doc.find(attrs={"class": "notice locked"}) is not None
     assert doc.find_all(attrs={"hx-post": True}) == []
+    filled = [row for row in audit_trail(app, session_id) if row["student_id"] != a.profile_id]
+    assert {row["channel"] for row in filled} == {Channel.WEB}
 
 
 def test_ending_with_unmarked_kept_leaves_them_unmarked(app, school, teacher, api_as):

@@ -111,7 +111,7 @@ def mark_records(
             for e in entries
         ],
         actor,
-        Channel.BULK,
+        channel,
         now,
         group_id,
     )
@@ -146,6 +146,7 @@ def mark_unmarked(
     actor: User,
     session_id: uuid.UUID,
     default_status: AttendanceStatus = AttendanceStatus.ABSENT,
+    channel: Channel,
     at: datetime | None = None,
 ) -> InitialiseResult:
     """Give every enrolled student without a record one with ``default_status``.
@@ -187,7 +188,7 @@ def mark_unmarked(
             for sid, rid in created.items()
         ],
         actor,
-        Channel.BULK,
+        channel,
         now,
         group_id,
     )
@@ -203,9 +204,10 @@ def end_session_marking_unmarked(
     actor: User,
     session_id: uuid.UUID,
     status: AttendanceStatus = AttendanceStatus.ABSENT,
+    channel: Channel,
     at: datetime | None = None,
 ):
     """Give every unmarked student ``status``, then end and lock the session, in one
     transaction: nobody ever sees the session ended with the fill half done."""
-    mark_unmarked(actor=actor, session_id=session_id, default_status=status, at=at)
+    mark_unmarked(actor=actor, session_id=session_id, default_status=status, channel=channel, at=at)
     return end_session(actor=actor, session_id=session_id, at=at)
