@@ -281,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     from attendance_app.extensions import socketio
 
     app = create_app({"SERVER_GREEN": True})
-    from attendance_app.live import start_background_tasks
+    from attendance_app import tasks
 
     try:
-        start_background_tasks(app)
+        tasks.start(app)
     except ValueError as err:  # a setting the tasks cannot run with: say which, plainly
         print(err, file=sys.stderr)
         return 2

@@ -30,19 +30,3 @@ def init_app(app: Flask) -> None:
         app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]
     )
     events.subscribe(broadcast.on_committed)
-
-
-def start_background_tasks(app: Flask) -> None:
-    """What a serving process runs beside requests (server.py calls this)."""
-    from attendance_app.extensions import socketio
-    from attendance_app.live.connections import run_sweeper
-
-    socketio.start_background_task(run_sweeper, app)
-    from attendance_app.services.notifying.weekly import parse_schedule, run_scheduler
-
-    if parse_schedule(app.config.get("WEEKLY_SUMMARY", "off")) is not None:
-        socketio.start_background_task(run_scheduler, app)
-    if app.config.get("MAIL_SERVER") and app.config.get("MAIL_SEND_INTERVAL", 0) > 0:
-        from attendance_app.services.notifying.outbox import run_sender
-
-        socketio.start_background_task(run_sender, app)

@@ -3,7 +3,6 @@ deactivated users lose their live connections even when the sign-out happened el
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 
@@ -11,8 +10,6 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db, socketio
 from attendance_app.models import User
-
-log = logging.getLogger(__name__)
 
 #: Seconds between checks of this process's connections against the database.
 SWEEP_INTERVAL = 10
@@ -57,16 +54,3 @@ def sweep_once() -> int:
     for sid in stale:
         socketio.server.disconnect(sid)
     return len(stale)
-
-
-def run_sweeper(app) -> None:
-    """Background task of a server process: sweep every SWEEP_INTERVAL seconds."""
-    while True:
-        socketio.sleep(SWEEP_INTERVAL)
-        try:
-            with app.app_context():
-                if count := sweep_once():
-                    log.info("disconnected %d signed-out connection(s)", count)
-                db.session.remove()
-        except Exception:  # noqa: BLE001 - keep sweeping; the next round may succeed
-            log.exception("sweeping live connections failed")

@@ -126,3 +126,22 @@ def test_the_week_due_is_the_one_ending_the_day_before_the_latest_scheduled_mome
     from attendance_app.services.notifying.weekly import last_due_week
 
     assert last_due_week(now, (0, time(6, 0))) == week_ending
+
+
+def test_the_serving_process_sends_the_week_last_due_and_nothing_the_second_time(app):
+    from datetime import time
+
+    from attendance_app.services.notifying.weekly import send_due_summaries
+
+    klass = make_class(app, admin=make_admin(app), students=1)
+    run_sessions(app, klass, [{klass.students[0]: "PRESENT"}], first_start=MONDAY, end=True)
+    tuesday_after = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+    with app.app_context():
+        first = send_due_summaries((0, time(6, 0)), now=tuesday_after)
+        again = send_due_summaries((0, time(6, 0)), now=tuesday_after)
+        db.session.remove()
+
+    assert (first, again) == (1, 0)
+    [summary] = summaries(app, klass.teacher)
+    assert summary.title.startswith("Your week, 16 Nov – 22 Nov 2026")

@@ -247,17 +247,3 @@ def pending_count() -> int:
     return db.session.scalar(
         select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))
     )
-
-
-def run_sender(app) -> None:
-    """A serving process's background task: send what is due every ``MAIL_SEND_INTERVAL``."""
-    from attendance_app.extensions import socketio
-
-    interval = app.config.get("MAIL_SEND_INTERVAL", 30)
-    while True:
-        socketio.sleep(interval)
-        try:
-            with app.app_context():
-                send_due()
-        except Exception:  # noqa: BLE001 - a bad pass must not end the task
-            log.exception("outbox: sending failed")

@@ -8,7 +8,6 @@ sends nothing new, so several processes, or a retried cron job, are harmless.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -155,7 +154,6 @@ def send_weekly_summaries(*, week_ending: date) -> int:
 
 # --- the schedule ------------------------------------------------------------------------------
 
-log = logging.getLogger(__name__)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: How often a serving process looks whether a week's summaries are due.
@@ -188,22 +186,7 @@ def last_due_week(now: datetime, schedule: tuple[int, time]) -> date:
     return moment.date() - timedelta(days=1)
 
 
-def run_scheduler(app) -> None:
-    """A serving process's background task: send the week's summaries once they are due
-    (idempotent, so every process may do it). It waits first, so a process that starts and
-    stops quickly (a deployment's health check, a test) sends nothing."""
-    from attendance_app.extensions import socketio
-
-    schedule = parse_schedule(app.config.get("WEEKLY_SUMMARY", "off"))
-    if schedule is None:
-        return
-    while True:
-        socketio.sleep(CHECK_EVERY_SECONDS)
-        try:
-            with app.app_context():
-                week = last_due_week(utcnow(), schedule)
-                if sent := send_weekly_summaries(week_ending=week):
-                    log.info("sent %d weekly summaries for the week ending %s", sent, week)
-                db.session.remove()
-        except Exception:  # noqa: BLE001 - try again at the next check
-            log.exception("weekly summaries failed")
+def send_due_summaries(schedule: tuple[int, time], *, now: datetime | None = None) -> int:
+    """Send the summaries of the week last due under ``schedule`` (what a serving process
+    does every ``CHECK_EVERY_SECONDS``); how many were sent now (0 once they were)."""
+    return send_weekly_summaries(week_ending=last_due_week(now or utcnow(), schedule))
