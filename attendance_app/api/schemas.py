@@ -12,13 +12,19 @@ from datetime import UTC
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from attendance_app.models import AttendanceStatus, Role
+from attendance_app.shapes import (
+    EMPTY_LIST,
+    NO_NUL,
+    NOT_A_STRING,
+    NOT_A_UUID,
+    NOT_BLANK,
+    NOT_NULL,
+    REQUIRED,
+    not_a_choice,
+    too_long,
+)
 
-REQUIRED = "This field is required."
-NOT_NULL = "This field may not be null."
-NOT_BLANK = "This field may not be blank."
-NO_NUL = "Null characters are not allowed."
 EITHER_SINGLE_OR_BULK = "Provide either student_id and status, or records"
-EMPTY_LIST = "This list may not be empty."
 
 
 def _messages(**extra: str) -> dict:
@@ -26,7 +32,7 @@ def _messages(**extra: str) -> dict:
 
 
 def uuid_field(**kw) -> fields.UUID:
-    return fields.UUID(error_messages=_messages(invalid_uuid="Must be a valid UUID."), **kw)
+    return fields.UUID(error_messages=_messages(invalid_uuid=NOT_A_UUID), **kw)
 
 
 def _no_nul(value: str) -> None:
@@ -40,15 +46,8 @@ def text_field(*, allow_blank: bool = False, max_length: int | None = None, **kw
     if not allow_blank:
         validators.append(validate.Length(min=1, error=NOT_BLANK))
     if max_length:
-        validators.append(
-            validate.Length(
-                max=max_length,
-                error=f"Ensure this field has no more than {max_length} characters.",
-            )
-        )
-    return fields.String(
-        error_messages=_messages(invalid="Not a valid string."), validate=validators, **kw
-    )
+        validators.append(validate.Length(max=max_length, error=too_long(max_length)))
+    return fields.String(error_messages=_messages(invalid=NOT_A_STRING), validate=validators, **kw)
 
 
 class Choice(fields.Field):
@@ -61,8 +60,7 @@ class Choice(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str) and value in self.enum_cls.__members__:
             return self.enum_cls(value)
-        shown = str(value).lower() if isinstance(value, bool) else value
-        raise ValidationError(f'"{shown}" is not a valid choice.')
+        raise ValidationError(not_a_choice(value))
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.value

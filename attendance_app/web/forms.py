@@ -8,6 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
+
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
@@ -16,15 +18,8 @@ class LoginForm(FlaskForm):
 
 # --- plain back office forms (request.form read into dicts, errors by field name) --------
 
-REQUIRED = "This field is required."
-NO_NUL = "Null characters are not allowed."
-NOT_AN_EMAIL = "Enter a valid email address."
 #: What a login accepts (LoginForm), so a longer password could never be used.
 PASSWORD_MAX = 500
-
-
-def too_long(limit: int) -> str:
-    return f"Ensure this field has no more than {limit} characters."
 
 
 def max_length(column) -> int:

@@ -12,6 +12,7 @@ from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.services.reporting.statistics import session_statistics
+from attendance_app.shapes import not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
 
@@ -23,7 +24,7 @@ def _status_arg(name: str) -> AttendanceStatus | None:
     if value == "":
         return None
     if value not in AttendanceStatus.__members__:
-        raise Invalid(f'"{value}" is not a valid choice.', field=name)
+        raise Invalid(not_a_choice(value), field=name)
     return AttendanceStatus(value)
 
 

@@ -17,7 +17,7 @@ from attendance_app.services.school.people import (
     ROLE_IS_FIXED,
     STUDENT_NUMBER_TAKEN,
 )
-from attendance_app.web.forms import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
+from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
 from tests.factories import make_students
 from tests.web.conftest import csrf_from, login_as, parse
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from attendance_app.extensions import db
 from attendance_app.models import SchoolClass, Subject
 from attendance_app.services.school.structure import SUBJECT_CODE_TAKEN
-from attendance_app.web.forms import REQUIRED, too_long
+from attendance_app.shapes import REQUIRED, too_long
 from attendance_app.web.school_admin import (
     CHOOSE_SUBJECT,
     CHOOSE_TEACHER,

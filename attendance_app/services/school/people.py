@@ -16,10 +16,11 @@ from attendance_app.models import Role, Student, Teacher, User
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
 from attendance_app.services.transaction import unit_of_work
+from attendance_app.shapes import REQUIRED
 
 EMAIL_TAKEN = "A user with this email already exists."
 STUDENT_NUMBER_TAKEN = "A student with this student ID already exists."
-STUDENT_NUMBER_REQUIRED = "This field is required."
+STUDENT_NUMBER_REQUIRED = REQUIRED
 INVALID_CREDENTIALS = "Invalid email or password."
 SUPERUSER_IS_ADMIN = "Only an ADMIN can be a superuser."
 PASSWORD_TOO_SHORT = "This password is too short. It must contain at least 8 characters."
