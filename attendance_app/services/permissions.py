@@ -13,6 +13,7 @@ from attendance_app.models import (
     Enrollment,
     Role,
     SchoolClass,
+    SessionStatus,
     User,
 )
 from attendance_app.services.errors import Forbidden
@@ -26,6 +27,14 @@ def can_read_notes(actor: User) -> bool:
     """Notes on a record are staff-only: a teacher's remark (a safeguarding note, say) never
     reaches the student it is about, in any page, export or event a student reads."""
     return actor.role in (Role.ADMIN, Role.TEACHER)
+
+
+def require_record_deleter(actor: User, session: ClassSession, message: str) -> None:
+    """Deleting a record: admins; a record of an ENDED (locked) session only superusers,
+    the brief's admin-interface rule."""
+    require_admin(actor)
+    if session.status == SessionStatus.ENDED and not actor.is_superuser:
+        raise Forbidden(message)
 
 
 def teaches(actor: User, school_class: SchoolClass) -> bool:

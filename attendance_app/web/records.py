@@ -8,7 +8,7 @@ from datetime import date
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from attendance_app.models import AttendanceStatus
+from attendance_app.models import AttendanceStatus, Channel
 from attendance_app.services.marking import deletion
 from attendance_app.services.reporting import record_detail, records
 from attendance_app.web import bp, current_actor
@@ -127,6 +127,6 @@ def _record_page(record_id: uuid.UUID, *, confirm: bool):
 @login_required
 def admin_record_delete(record_id: uuid.UUID):
     """Delete the record (an ENDED session's only by a superuser), then back to the list."""
-    deletion.delete_record(actor=current_actor(), record_id=record_id)
+    deletion.delete_record(actor=current_actor(), record_id=record_id, channel=Channel.WEB)
     flash(DELETED, "success")
     return redirect(url_for("web.admin_records"))

@@ -13,12 +13,11 @@ from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
     Channel,
-    SessionStatus,
     User,
     utcnow,
 )
 from attendance_app.services import events, permissions
-from attendance_app.services.errors import Forbidden, NotFound
+from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.attendance import RECORD_NOT_FOUND, append_audit
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
 from attendance_app.services.transaction import unit_of_work
@@ -38,8 +37,8 @@ def delete_record(
     *,
     actor: User,
     record_id: uuid.UUID,
+    channel: Channel,
     at: datetime | None = None,
-    channel: Channel = Channel.WEB,
 ) -> DeleteResult:
     """Delete an attendance record, keeping an audit row of what it held; live views see
     the student as not marked.
@@ -52,8 +51,7 @@ def delete_record(
     if record is None:
         raise NotFound(RECORD_NOT_FOUND)
     session = load_session(record.session_id, lock=True)
-    if session.status == SessionStatus.ENDED and not actor.is_superuser:
-        raise Forbidden(ENDED_NEEDS_SUPERUSER)
+    permissions.require_record_deleter(actor, session, ENDED_NEEDS_SUPERUSER)
     # Re-read under the session's lock: a concurrent undo or delete may have removed it.
     record = db.session.scalars(
         select(Attendance)
