@@ -23,6 +23,7 @@ from attendance_app.api.responses import iso
 from attendance_app.api.schemas import ExportQuery
 from attendance_app.models import AttendanceStatus, utcnow
 from attendance_app.services.reporting import exports
+from attendance_app.services.reporting.records import RecordFilters
 
 EXPORT_HEADER = (
     "date",
@@ -120,10 +121,11 @@ def attendance_export():
 
         `date,start_time,class_name,subject_code,student_number,last_name,first_name,status,marked_at,marked_by,notes`
 
-        An ADMIN may export anything; a TEACHER
-        only records of the classes they teach; a STUDENT only their own and must pass their
-        own `student_id`. A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return
-        is prefixed with `'`. The body is streamed; errors are JSON and come before it starts.
+        An ADMIN may export anything; a TEACHER only records of the classes they teach
+        (naming another teacher's `teacher_id` gives no rows); a STUDENT only their own and
+        must pass their own `student_id`, and the `notes` cells of their export are empty.
+        A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with
+        `'`. The body is streamed; errors are JSON and come before it starts.
       parameters:
         - {in: query, name: session_id, schema: {type: string, format: uuid}}
         - {in: query, name: class_id, schema: {type: string, format: uuid}}
@@ -132,9 +134,20 @@ def attendance_export():
           description: The Student UUID (required for, and must be the caller's own for, a STUDENT)
           schema: {type: string, format: uuid}
         - {in: query, name: subject_id, schema: {type: string, format: uuid}}
+        - in: query
+          name: teacher_id
+          description: The Teacher UUID whose classes' records to export
+          schema: {type: string, format: uuid}
         - {in: query, name: status, schema: {type: string, enum: [PRESENT, ABSENT, LATE]}}
         - {in: query, name: date_from, schema: {type: string, format: date}}
         - {in: query, name: date_to, schema: {type: string, format: date}}
+        - in: query
+          name: search
+          description: |
+            Beyond the contract: only the students whose name ("First Last", "Last First" or
+            "Last, First"), email or student number contains this text, in any case and with
+            or without accents (the admin's records page searches the same way)
+          schema: {type: string}
       responses:
         200:
           description: "CSV attachment named attendance-YYYYMMDD.csv (today in UTC)"
@@ -152,7 +165,7 @@ def attendance_export():
             student_id
     """
     args = ExportQuery().load(query_args())
-    rows = exports.export_rows(actor=actor(), filters=exports.ExportFilters(**args))
+    rows = exports.export_rows(actor=actor(), filters=RecordFilters(**args))
     chunks = csv_chunks(EXPORT_HEADER, (_export_line(row) for row in rows))
     return csv_response(chunks, f"attendance-{_today()}.csv")
 

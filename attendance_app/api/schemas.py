@@ -220,7 +220,8 @@ class StudentAnalyticsQuery(Base):
 
 
 class ExportQuery(HistoryQuery):
-    """The record export's filters: the history's, plus the session, class and student."""
+    """The record export's filters: the history's, plus the session, class, student and
+    teacher, and (beyond the contract, as DRF's SearchFilter names it) a ``search``."""
 
     class Meta(HistoryQuery.Meta):
         exclude = ("limit", "cursor")
@@ -228,6 +229,8 @@ class ExportQuery(HistoryQuery):
     session_id = uuid_field(load_default=None)
     class_id = uuid_field(load_default=None)
     student_id = uuid_field(load_default=None)
+    teacher_id = uuid_field(load_default=None)
+    search = fields.String(load_default="")
 
 
 class NotificationListQuery(Base):

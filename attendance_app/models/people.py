@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from attendance_app.models.base import Base, IdMixin, Role, TimestampMixin, enum_column
@@ -30,6 +30,9 @@ class User(IdMixin, TimestampMixin, UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     first_name: Mapped[str] = mapped_column(String(150))
     last_name: Mapped[str] = mapped_column(String(150))
+    # The names as person searches compare them ("first last" and "last first", accents and
+    # case folded), kept by services.school.people whenever the names change.
+    name_search: Mapped[str] = mapped_column(Text, default="")
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     # The brief's "superuser": the only admins who may delete records of ENDED sessions.

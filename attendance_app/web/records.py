@@ -9,14 +9,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import deletion
 from attendance_app.services.reporting import record_detail, records
 from attendance_app.web import bp, current_actor
 
 DELETED = "The attendance record was deleted."
-
-#: The list's filters the CSV export understands too (it has no teacher or text search).
-EXPORT_KEYS = ("status", "subject_id", "class_id", "date_from", "date_to")
+NOT_A_DATE = "{label}: “{value}” is not a date (use YYYY-MM-DD), so it is not applied."
+FIX_THE_PERIOD = "No records are listed until the dates are fixed."
 
 
 def _uuid(name: str, label: str, problems: list[str]) -> uuid.UUID | None:
@@ -30,14 +30,14 @@ def _uuid(name: str, label: str, problems: list[str]) -> uuid.UUID | None:
         return None
 
 
-def _date(name: str, problems: list[str]) -> date | None:
+def _date(name: str, label: str, problems: list[str]) -> date | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        problems.append(f"{name.replace('_', ' ').capitalize()}: use YYYY-MM-DD.")
+        problems.append(NOT_A_DATE.format(label=label, value=value))
         return None
 
 
@@ -51,8 +51,9 @@ def _filters(problems: list[str]) -> records.RecordFilters:
         subject_id=_uuid("subject_id", "subject", problems),
         class_id=_uuid("class_id", "class", problems),
         teacher_id=_uuid("teacher_id", "teacher", problems),
-        date_from=_date("date_from", problems),
-        date_to=_date("date_to", problems),
+        date_from=_date("date_from", "From", problems),
+        date_to=_date("date_to", "To", problems),
+        search=request.args.get("q", "").strip(),
     )
 
 
@@ -63,8 +64,8 @@ def _page() -> int:
         return 1
 
 
-def _args(filters: records.RecordFilters, query: str) -> dict[str, str]:
-    """The understood, valid filters as query arguments (for page and download links)."""
+def _args(filters: records.RecordFilters) -> dict[str, str]:
+    """The page's valid filters as its query arguments (for its page links)."""
     values = {
         "status": filters.status.value if filters.status else None,
         "subject_id": filters.subject_id,
@@ -72,30 +73,40 @@ def _args(filters: records.RecordFilters, query: str) -> dict[str, str]:
         "teacher_id": filters.teacher_id,
         "date_from": filters.date_from,
         "date_to": filters.date_to,
-        "q": query,
+        "q": filters.search,
     }
     return {key: str(value) for key, value in values.items() if value}
+
+
+def _export_args(filters: records.RecordFilters) -> dict[str, str]:
+    """The same filters as the CSV export's arguments: the download holds the listed records."""
+    args = _args(filters)
+    if "q" in args:
+        args["search"] = args.pop("q")
+    return args
 
 
 @bp.get("/admin/records")
 @login_required
 def admin_records():
-    """Attendance records for admins: filters, search, pages (others: 403)."""
+    """Attendance records for admins: filters, search, pages (others: 403). A bad filter value
+    is named and not applied; a period that ends before it starts lists nothing and says so."""
     problems: list[str] = []
     filters = _filters(problems)
-    # A NUL byte cannot be in any name or email (PostgreSQL refuses it in a parameter).
-    query = request.args.get("q", "").replace("\x00", "").strip()
-    found = records.list_records(actor=current_actor(), filters=filters, query=query, page=_page())
-    args = _args(filters, query)
+    try:
+        found = records.list_records(actor=current_actor(), filters=filters, page=_page())
+    except Invalid as exc:  # the period is reversed
+        problems.append(exc.message)
+        found = None
     return render_template(
         "admin/records.html",
         found=found,
         filters=filters,
-        query=query,
-        args=args,
-        export_args={key: value for key, value in args.items() if key in EXPORT_KEYS},
+        args=_args(filters),
+        export_args=_export_args(filters),
         options=records.filter_options(actor=current_actor()),
         problems=problems,
+        fix_the_period=FIX_THE_PERIOD,
     )
 
 

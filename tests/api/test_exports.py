@@ -15,6 +15,7 @@ import pytest
 from attendance_app.extensions import db
 from attendance_app.models import User
 from attendance_app.services.reporting import exports
+from attendance_app.services.reporting.records import RecordFilters
 from tests.factories import (
     PASSWORD,
     ClassInfo,
@@ -260,6 +261,13 @@ def test_the_date_is_the_sessions_start_date_in_utc_at_the_day_boundaries(app, a
         ({"date_from": "2026-01-11", "date_to": "2026-01-11"}, ALL_ROWS[5:7]),
         ({"class_id": "math", "status": "ABSENT"}, [ALL_ROWS[0], ALL_ROWS[6], ALL_ROWS[8]]),
         ({"student_id": "cara", "subject_id": "hist"}, [ALL_ROWS[3]]),
+        ({"teacher_id": "tina"}, MATH_ROWS),
+        ({"teacher_id": "hal"}, ALL_ROWS[3:5]),
+        ({"teacher_id": "tina", "status": "LATE"}, [ALL_ROWS[1]]),
+        ({"search": "Baker, Ann"}, [r for r in ALL_ROWS if r[2] == "Ann"]),
+        ({"search": "BAKER"}, [r for r in ALL_ROWS if r[1] == "Baker"]),
+        ({"search": "s10001"}, [r for r in ALL_ROWS if r[2] == "Cara"]),
+        ({"search": "ádams cára", "teacher_id": "hal"}, [ALL_ROWS[3]]),
     ],
 )
 def test_each_filter_narrows_the_export(api_as, school, params, expected):
@@ -278,7 +286,7 @@ def resolve(school: School, name: str, value: str):
         return getattr(school, value).id
     if name == "subject_id":
         return getattr(school, value).subject_id
-    if name == "student_id":
+    if name in ("student_id", "teacher_id"):
         return getattr(school, value).profile_id
     return value
 
@@ -286,7 +294,7 @@ def resolve(school: School, name: str, value: str):
 def test_filters_naming_nothing_export_only_the_header(api_as, school):
     api = api_as(school.admin)
 
-    for name in ("session_id", "class_id", "student_id", "subject_id"):
+    for name in ("session_id", "class_id", "student_id", "subject_id", "teacher_id"):
         rows = table(api.get(EXPORT, query_string={name: str(uuid.uuid4())}))
         assert rows == [HEADER], name
 
@@ -300,6 +308,7 @@ def test_filters_naming_nothing_export_only_the_header(api_as, school):
         ({"class_id": "123"}, {"class_id": ["Must be a valid UUID."]}),
         ({"student_id": "S10002"}, {"student_id": ["Must be a valid UUID."]}),
         ({"subject_id": "MATH101"}, {"subject_id": ["Must be a valid UUID."]}),
+        ({"teacher_id": "Tina"}, {"teacher_id": ["Must be a valid UUID."]}),
         ({"status": "FOO"}, {"status": ['"FOO" is not a valid choice.']}),
         ({"status": "present"}, {"status": ['"present" is not a valid choice.']}),
     ],
@@ -350,6 +359,24 @@ def test_a_teacher_naming_a_class_they_do_not_teach_is_refused(api_as, school):
         assert resp.status_code == 403
         assert resp.json == FORBIDDEN
     assert records(api.get(EXPORT, query_string={"class_id": school.math.id}))
+
+
+def test_a_teacher_naming_another_teacher_gets_no_records_only_their_own_classes(api_as, school):
+    api = api_as(school.tina)
+
+    theirs = table(api.get(EXPORT, query_string={"teacher_id": school.hal.profile_id}))
+    own = who_and_where(api.get(EXPORT, query_string={"teacher_id": school.tina.profile_id}))
+
+    assert theirs == [HEADER]
+    assert own == MATH_ROWS
+
+
+def test_a_search_never_widens_a_students_own_export(api_as, school):
+    resp = api_as(school.ann).get(
+        EXPORT, query_string={"student_id": school.ann.profile_id, "search": "Adams"}
+    )
+
+    assert table(resp) == [HEADER]
 
 
 def test_a_teacher_naming_a_session_of_another_class_is_refused(api_as, school):
@@ -632,7 +659,7 @@ def test_the_export_runs_its_query_lazily_and_only_once_for_every_batch(
     with app.app_context():
         actor = db.session.get(User, admin.user_id)
         with count_queries() as before_reading:
-            rows = exports.export_rows(actor=actor, filters=exports.ExportFilters())
+            rows = exports.export_rows(actor=actor, filters=RecordFilters())
         with count_queries() as reading:
             read = sum(1 for _ in rows)
         db.session.remove()

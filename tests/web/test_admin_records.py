@@ -3,6 +3,8 @@ with its audit trail, and deletion (an ENDED session's records by a superuser on
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -146,7 +148,7 @@ def test_bad_filter_values_are_reported_and_ignored(app, school, browser_as, two
     assert page.status_code == 200
     assert "Unknown status." in page.text
     assert "Unknown class." in page.text
-    assert "Date from: use YYYY-MM-DD." in page.text
+    assert "From: “yesterday” is not a date (use YYYY-MM-DD), so it is not applied." in page.text
     assert len(_listed(page.text)) == 4
 
 
@@ -194,7 +196,7 @@ def test_the_list_costs_two_queries_whatever_its_size(app, school, two_classes, 
     with app.app_context():
         admin = actor(school.admin.user_id)
         with count_queries() as q:
-            page = records.list_records(actor=admin, filters=RecordFilters(), query="a")
+            page = records.list_records(actor=admin, filters=RecordFilters(search="a"))
         assert page.total >= 1
         assert q.count == 2
 
@@ -203,19 +205,68 @@ def test_the_download_link_carries_the_list_filters(app, school, browser_as, two
     client = browser_as(school.admin)
     page = client.get(
         "/admin/records",
-        query_string={"status": "PRESENT", "class_id": school.klass.id, "q": "adams"},
+        query_string={
+            "status": "PRESENT",
+            "class_id": school.klass.id,
+            "teacher_id": school.teacher.profile_id,
+            "date_from": "2025-03-01",
+            "date_to": "2025-03-31",
+            "q": "adams",
+        },
     )
     link = parse(page.text).one("a", {"id": "records-csv"})
     assert link.text == "Download CSV"
     url = urlsplit(link.get("href"))
     assert url.path == "/api/attendance/export.csv"
-    assert parse_qs(url.query) == {"status": ["PRESENT"], "class_id": [str(school.klass.id)]}
+    assert parse_qs(url.query) == {
+        "status": ["PRESENT"],
+        "class_id": [str(school.klass.id)],
+        "teacher_id": [str(school.teacher.profile_id)],
+        "date_from": ["2025-03-01"],
+        "date_to": ["2025-03-31"],
+        "search": ["adams"],
+    }
 
     download = client.get(link.get("href"))
     assert download.status_code == 200
     assert download.mimetype == "text/csv"
     lines = download.text.strip().splitlines()
     assert len(lines) == 2 and school.klass.students[0].last_name in lines[1]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"teacher": "other"},
+        {"teacher": "own", "status": "ABSENT"},
+        {"teacher": "own", "q": "Baker, "},
+        {"q": "ADAMS"},
+        {"date_from": "2025-03-04", "date_to": "2025-03-31"},
+        {"teacher": "own", "status": "LATE", "date_from": "2025-03-03", "date_to": "2025-03-03"},
+    ],
+    ids=["teacher", "teacher+status", "teacher+search", "search", "dates", "everything"],
+)
+def test_the_download_holds_exactly_the_records_the_page_lists(
+    app, school, browser_as, two_classes, filters
+):
+    teachers = {"own": school.teacher.profile_id, "other": school.other_teacher.profile_id}
+    args = dict(filters)
+    if "teacher" in args:
+        args["teacher_id"] = str(teachers[args.pop("teacher")])
+    client = browser_as(school.admin)
+    page = parse(client.get("/admin/records", query_string=args).text)
+    listed = [
+        row.find_all("td")[3].find("a").text
+        for row in page.find_all("tr", {"data-record-id": True})
+    ]
+    total = int(page.one(attrs={"data-records-total": True}).get("data-records-total"))
+    assert len(listed) == total
+    assert 0 < total < 4  # the filters narrow the four records
+
+    download = client.get(page.one("a", {"id": "records-csv"}).get("href"))
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert len(rows) == total
+    assert sorted(f"{r['first_name']} {r['last_name']}" for r in rows) == sorted(listed)
 
 
 def test_class_and_history_pages_offer_csv_downloads(app, school, browser_as, two_classes):

@@ -13,7 +13,8 @@ import pytest
 from attendance_app.extensions import db
 from attendance_app.models import AttendanceStatus, utcnow
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.reporting.dashboard import PERIOD_REVERSED, school_dashboard
+from attendance_app.services.reporting.dashboard import school_dashboard
+from attendance_app.services.reporting.history import PERIOD_REVERSED
 from tests.factories import (
     ClassInfo,
     Person,

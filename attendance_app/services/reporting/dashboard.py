@@ -37,8 +37,8 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.dialect import utc_date
-from attendance_app.services.errors import Invalid
 from attendance_app.services.reporting.analytics import STARTED, student_counts
+from attendance_app.services.reporting.history import check_period
 from attendance_app.services.reporting.risk import (
     RISK_LOW,
     RISK_ORDER,
@@ -58,8 +58,6 @@ QUIET_AFTER_MINUTES = 15
 AT_RISK_LIMIT = 20
 #: The default period: the last 30 days, today included.
 DEFAULT_DAYS = 30
-
-PERIOD_REVERSED = "The start of the period must not be after its end."
 
 
 @dataclass(frozen=True)
@@ -158,8 +156,7 @@ def school_dashboard(
     """Everything the admin dashboard shows, in nine queries. Raises Forbidden (not an
     admin), Invalid (``date_from`` after ``date_to``)."""
     permissions.require_admin(actor)
-    if date_from > date_to:
-        raise Invalid(PERIOD_REVERSED, field="date_from")
+    check_period(date_from, date_to)
     now = now or utcnow()
     start = datetime.combine(date_from, time.min, tzinfo=UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)

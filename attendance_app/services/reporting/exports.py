@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import Select, and_, literal, select
 from sqlalchemy.orm import aliased
@@ -30,7 +30,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import Forbidden
-from attendance_app.services.reporting.history import HistoryFilters, visible_records_filter
+from attendance_app.services.reporting.records import RecordFilters, record_clauses
 from attendance_app.services.reporting.statistics import rate
 from attendance_app.services.school import structure
 
@@ -55,26 +55,6 @@ def spreadsheet_safe(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class ExportFilters:
-    session_id: uuid.UUID | None = None
-    class_id: uuid.UUID | None = None
-    student_id: uuid.UUID | None = None
-    subject_id: uuid.UUID | None = None
-    status: AttendanceStatus | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def history(self) -> HistoryFilters:
-        return HistoryFilters(
-            date_from=self.date_from,
-            date_to=self.date_to,
-            subject_id=self.subject_id,
-            status=self.status,
-            class_id=self.class_id,
-        )
-
-
-@dataclass(frozen=True)
 class ExportRow:
     """One attendance record as the export shows it (plain values, no ORM objects)."""
 
@@ -90,14 +70,15 @@ class ExportRow:
     notes: str
 
 
-def export_rows(*, actor: User, filters: ExportFilters) -> Iterator[ExportRow]:
+def export_rows(*, actor: User, filters: RecordFilters) -> Iterator[ExportRow]:
     """The records ``actor`` may export under ``filters``, ordered by the session's
     start_time, then the student's last and first name.
 
     Permissions are checked now (raises Forbidden): an admin reads anything; a teacher the
     records of the classes they teach (naming a class or session they do not teach, or a
     student they have never taught, is refused); a student only their own, and must name
-    their own ``student_id``, and their rows carry no notes (notes are staff-only). The
+    their own ``student_id``, and their rows carry no notes (notes are staff-only). A
+    teacher naming another teacher's ``teacher_id`` gets no rows (only their classes'). The
     query itself runs only when the iterator is first advanced and fetches
     ``EXPORT_BATCH_SIZE`` rows at a time, so the caller may hand the iterator to a streaming
     response: it needs an app context when iterated, not the session (or the actor object)
@@ -107,7 +88,7 @@ def export_rows(*, actor: User, filters: ExportFilters) -> Iterator[ExportRow]:
     return _stream(_export_statement(actor, filters))
 
 
-def _require_export_reader(actor: User, filters: ExportFilters) -> None:
+def _require_export_reader(actor: User, filters: RecordFilters) -> None:
     if permissions.is_admin(actor):
         return
     if actor.role == Role.STUDENT:
@@ -123,7 +104,7 @@ def _require_export_reader(actor: User, filters: ExportFilters) -> None:
         permissions.require_student_reader(actor, filters.student_id)
 
 
-def _names_only_taught_classes(actor: User, filters: ExportFilters) -> bool:
+def _names_only_taught_classes(actor: User, filters: RecordFilters) -> bool:
     """The class and session the filters name (if any) belong to ``actor``'s classes; an
     unknown id is not theirs either (one query)."""
     taught = permissions.taught_class_ids(actor)
@@ -143,14 +124,10 @@ def _names_only_taught_classes(actor: User, filters: ExportFilters) -> bool:
     return not checks or bool(db.session.scalar(select(and_(*checks))))
 
 
-def _export_statement(actor: User, filters: ExportFilters) -> Select:
+def _export_statement(actor: User, filters: RecordFilters) -> Select:
     learner = aliased(User)
     marker = aliased(User)
-    clauses = visible_records_filter(actor, filters.history())
-    if filters.session_id is not None:
-        clauses.append(Attendance.session_id == filters.session_id)
-    if filters.student_id is not None:
-        clauses.append(Attendance.student_id == filters.student_id)
+    clauses = record_clauses(actor, filters, learner)
     return (
         select(
             ClassSession.start_time,

@@ -28,6 +28,7 @@ from attendance_app.services.reporting.statistics import rate, status_count
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 
 INVALID_CURSOR = "Invalid cursor."
+PERIOD_REVERSED = "The start of the period must not be after its end."
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,13 @@ def visible_records_filter(actor: User, filters: HistoryFilters):
     if filters.status is not None:
         clauses.append(Attendance.status == filters.status)
     return clauses
+
+
+def check_period(date_from: date | None, date_to: date | None) -> None:
+    """Raises Invalid (PERIOD_REVERSED, on ``date_from``) when a period ends before it starts:
+    it can hold nothing, and a page says so rather than showing nothing."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Invalid(PERIOD_REVERSED, field="date_from")
 
 
 def _day_start(d: date) -> datetime:

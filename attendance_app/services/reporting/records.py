@@ -8,8 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,17 +27,29 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.paging import Page, clamp
-from attendance_app.services.reporting.history import HistoryFilters, visible_records_filter
+from attendance_app.services.reporting.history import (
+    HistoryFilters,
+    check_period,
+    visible_records_filter,
+)
+from attendance_app.services.school.people import person_search
 
 
 @dataclass(frozen=True)
 class RecordFilters:
-    status: AttendanceStatus | None = None
-    subject_id: uuid.UUID | None = None
+    """The filters of attendance records: the admin's list and the CSV export take the same
+    ones (so a page's download holds the page's records)."""
+
+    session_id: uuid.UUID | None = None
     class_id: uuid.UUID | None = None
+    student_id: uuid.UUID | None = None  # Student.id
+    subject_id: uuid.UUID | None = None
     teacher_id: uuid.UUID | None = None  # Teacher.id
+    status: AttendanceStatus | None = None
     date_from: date | None = None
     date_to: date | None = None
+    #: A person search (``people.person_search``) on the record's student.
+    search: str = ""
 
     def history(self) -> HistoryFilters:
         return HistoryFilters(
@@ -48,6 +61,26 @@ class RecordFilters:
         )
 
 
+def record_clauses(
+    actor: User, filters: RecordFilters, learner: AliasedClass[User]
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the records ``actor`` may see under ``filters``, on a query joining
+    Attendance, ClassSession, SchoolClass, Student and the student's user as ``learner``.
+
+    A teacher sees only the records of their classes whatever the filters name, so another
+    teacher's ``teacher_id`` leaves them nothing."""
+    clauses = visible_records_filter(actor, filters.history())
+    if filters.session_id is not None:
+        clauses.append(Attendance.session_id == filters.session_id)
+    if filters.student_id is not None:
+        clauses.append(Attendance.student_id == filters.student_id)
+    if filters.teacher_id is not None:
+        clauses.append(SchoolClass.teacher_id == filters.teacher_id)
+    if filters.search.strip():
+        clauses.append(person_search(filters.search, learner))
+    return clauses
+
+
 @dataclass(frozen=True)
 class RecordListRow:
     """One record as the list shows it (plain values)."""
@@ -55,6 +88,7 @@ class RecordListRow:
     id: uuid.UUID
     status: AttendanceStatus
     marked_at: datetime
+    updated_at: datetime  # the last change (status or notes); marked_at when none
     notes: str
     session_id: uuid.UUID
     session_status: SessionStatus
@@ -65,49 +99,30 @@ class RecordListRow:
     student_number: str
     student_name: str
     student_email: str
-    marked_by: str
+    marked_by: str  # who marked it, or who changed it last
 
-
-def _like(text: str) -> str:
-    """``text`` as a case-insensitive LIKE pattern matching it anywhere, wildcards escaped."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    @property
+    def changed(self) -> bool:
+        """Changed since it was first marked."""
+        return self.updated_at > self.marked_at
 
 
 def list_records(
     *,
     actor: User,
     filters: RecordFilters = RecordFilters(),
-    query: str = "",
     page: int = 1,
     per_page: int = 50,
 ) -> Page[RecordListRow]:
-    """Records under ``filters`` whose student's name, number or email contains ``query``,
-    newest session first, one page of them (a page past the last shows the last; two
-    queries). Raises Forbidden (not an admin)."""
+    """Records under ``filters`` (``search`` on the student's name, number or email), newest
+    session first, one page of them (a page past the last shows the last; two queries).
+    Raises Forbidden (not an admin), Invalid (PERIOD_REVERSED)."""
     permissions.require_admin(actor)
+    check_period(filters.date_from, filters.date_to)
     learner = aliased(User)
     tutor = aliased(User)
     marker = aliased(User)
-    clauses = visible_records_filter(actor, filters.history())
-    if filters.teacher_id is not None:
-        clauses.append(SchoolClass.teacher_id == filters.teacher_id)
-    query = (query or "").strip()
-    if query:
-        pattern = _like(query)
-        clauses.append(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape="\\")
-                    for column in (
-                        learner.first_name + " " + learner.last_name,
-                        learner.last_name + " " + learner.first_name,
-                        Student.student_number,
-                        learner.email,
-                    )
-                )
-            )
-        )
+    clauses = record_clauses(actor, filters, learner)
 
     def joined(stmt):
         return (
@@ -127,6 +142,7 @@ def list_records(
                 Attendance.id,
                 Attendance.status,
                 Attendance.marked_at,
+                Attendance.updated_at,
                 Attendance.notes,
                 ClassSession.id,
                 ClassSession.status,
@@ -162,6 +178,7 @@ def list_records(
             id=rid,
             status=status,
             marked_at=marked_at,
+            updated_at=updated_at or marked_at,
             notes=notes or "",
             session_id=sid,
             session_status=session_status,
@@ -178,6 +195,7 @@ def list_records(
             rid,
             status,
             marked_at,
+            updated_at,
             notes,
             sid,
             session_status,

@@ -4,11 +4,13 @@ in ``school.tokens``)."""
 from __future__ import annotations
 
 import secrets
+import unicodedata
 import uuid
 
 from flask import current_app
-from sqlalchemy import ColumnElement, false, func, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import AliasedClass
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance_app.extensions import db
@@ -85,8 +87,7 @@ def create_user(
     user = User(
         email=email,
         password_hash=password_hash or hash_password(password),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        **_names(first_name, last_name),
         role=role,
         is_superuser=is_superuser,
     )
@@ -154,40 +155,72 @@ def load_user_for_login(user_key: str) -> User | None:
     return user
 
 
+def fold(text: str) -> str:
+    """``text`` as person searches compare it: case folded, accents dropped (NFKD without its
+    combining marks: "Zoë Ñúñez" → "zoe nunez"), commas read as spaces, every run of
+    whitespace one space. Python does it, so SQLite and PostgreSQL match alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.replace(",", " ").split())
+
+
+def name_search_key(first_name: str, last_name: str) -> str:
+    """What ``users.name_search`` holds: the folded "first last" and "last first", one per
+    line (a folded query has no line break, so it never matches across the two)."""
+    return f"{fold(f'{first_name} {last_name}')}\n{fold(f'{last_name} {first_name}')}"
+
+
+def _names(first_name: str, last_name: str) -> dict[str, str]:
+    """A user's name columns, the search key among them (every write of a name uses this)."""
+    first, last = first_name.strip(), last_name.strip()
+    return {"first_name": first, "last_name": last, "name_search": name_search_key(first, last)}
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards literal (escape ``\\``)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def person_search(query: str, user: type[User] | AliasedClass[User] = User) -> ColumnElement[bool]:
+    """The one WHERE clause of every search for a person (people, enrolment, records,
+    exports): ``user``'s name as "First Last", "Last First" or "Last, First", their email or
+    their student number contains ``query``, in any case and with or without accents.
+
+    An empty query matches everyone. A query with a NUL character matches nobody (no stored
+    text holds one, and PostgreSQL refuses one in a parameter).
+    """
+    query = query or ""
+    if "\x00" in query:
+        return false()
+    name = fold(query)
+    if not name:
+        return true()
+    plain = _contains(query.strip().lower())
+    # Never correlated: the records query has its own students row in its FROM.
+    number = (
+        select(Student.user_id)
+        .where(func.lower(Student.student_number).like(plain, escape="\\"))
+        .correlate(None)
+    )
+    return or_(
+        user.name_search.like(_contains(name), escape="\\"),
+        user.email.like(plain, escape="\\"),  # stored lower-cased
+        user.id.in_(number),
+    )
+
+
 def user_filters(*, role: Role | None = None, query: str = "") -> list[ColumnElement[bool]]:
-    """WHERE clauses for users of ``role`` whose name, email or student number contains
-    ``query`` (any case, wildcards literal); shared by the list, its pages and searches."""
-    clauses: list[ColumnElement[bool]] = []
+    """WHERE clauses for users of ``role`` that ``person_search`` finds with ``query``;
+    shared by the list, its pages and searches."""
+    clauses: list[ColumnElement[bool]] = [person_search(query)]
     if role is not None:
         clauses.append(User.role == role)
-    query = (query or "").strip()
-    if "\x00" in query:  # no stored text holds a NUL, and PostgreSQL refuses one in a query
-        clauses.append(false())
-    elif query:
-        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        number = select(Student.user_id).where(
-            func.lower(Student.student_number).like(pattern, escape="\\")
-        )
-        clauses.append(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape="\\")
-                    for column in (
-                        User.first_name + " " + User.last_name,
-                        User.last_name + " " + User.first_name,
-                        User.email,
-                    )
-                ),
-                User.id.in_(number),
-            )
-        )
     return clauses
 
 
 def list_users(*, actor: User, role: Role | None = None, query: str = "") -> list[User]:
-    """All users (admins only), ordered by name; ``query`` narrows them to those whose name,
-    email or student number contains it (any case, wildcards literal). Raises Forbidden."""
+    """All users (admins only), ordered by name; ``query`` narrows them to those
+    ``person_search`` finds. Raises Forbidden."""
     permissions.require_admin(actor)
     stmt = (
         select(User)
@@ -266,8 +299,8 @@ def update_user(
             raise Invalid(STUDENT_NUMBER_TAKEN, field="student_id")
         user.student.student_number = student_number
     user.email = email
-    user.first_name = first_name.strip()
-    user.last_name = last_name.strip()
+    for attr, value in _names(first_name, last_name).items():
+        setattr(user, attr, value)
     _flush_unique()
     return user
 
