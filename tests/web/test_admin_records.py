@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from attendance_app.extensions import db
-from attendance_app.models import AttendanceChange, ClassSession
+from attendance_app.models import AttendanceChange, AttendanceStatus, Channel, ClassSession
+from attendance_app.services.marking import attendance
 from attendance_app.services.marking.deletion import ENDED_NEEDS_SUPERUSER
 from attendance_app.services.reporting import records
 from attendance_app.services.reporting.records import RecordFilters
@@ -447,3 +448,47 @@ def test_a_search_with_a_null_character_is_not_an_error(school, browser_as):
     response = browser_as(school.admin).get("/admin/records?q=Ad%00ams")
 
     assert response.status_code == 200
+
+
+def test_a_period_that_ends_before_it_starts_lists_nothing_and_says_so(
+    app, school, browser_as, two_classes
+):
+    page = browser_as(school.admin).get(
+        "/admin/records", query_string={"date_from": "2025-03-10", "date_to": "2025-03-03"}
+    )
+
+    html = parse(page.text)
+    assert page.status_code == 200
+    assert "The start of the period must not be after its end." in html.text
+    assert "No records are listed until the dates are fixed." in html.text
+    assert html.find_all("tr", {"data-record-id": True}) == []
+    assert html.find("a", {"id": "records-csv"}) is None
+    # The dates stay in the form, to be corrected.
+    assert html.one("input", {"name": "date_from"}).get("value") == "2025-03-10"
+
+
+def test_a_changed_record_shows_when_it_was_marked_and_when_it_last_changed(
+    app, school, browser_as, two_classes
+):
+    with app.app_context():
+        attendance.update_attendance(
+            actor=actor(school.teacher.user_id),
+            attendance_id=uuid.UUID(two_classes["ids"]["baker"]),
+            status=AttendanceStatus.LATE,
+            channel=Channel.API,
+            at=DAY1 + timedelta(minutes=20),
+        )
+        db.session.remove()
+
+    html = parse(browser_as(school.admin).get("/admin/records").text)
+
+    rows = {r.get("data-record-id"): r for r in html.find_all("tr", {"data-record-id": True})}
+    changed = rows[two_classes["ids"]["baker"]].one("td", {"data-cell": "marked"})
+    times = [t.get("datetime") for t in changed.find_all("time")]
+    assert times == [
+        (DAY1 + timedelta(minutes=1)).isoformat(),
+        (DAY1 + timedelta(minutes=20)).isoformat(),
+    ]
+    assert "changed" in changed.text
+    untouched = rows[two_classes["ids"]["adams"]].one("td", {"data-cell": "marked"})
+    assert len(untouched.find_all("time")) == 1 and "changed" not in untouched.text
