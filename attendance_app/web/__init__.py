@@ -34,10 +34,13 @@ def init_app(app: Flask) -> None:
     errors.register(app)
     security.init_app(app)
     from attendance_app.services.clock import school_time, spoken
+    from attendance_app.services.reporting.statistics import rate_text
 
     # Times for people, in the school's zone: {{ dt|school_time }}, {{ dt|spoken }}.
     app.jinja_env.filters["school_time"] = school_time
     app.jinja_env.filters["spoken"] = spoken
+    # Rates as every page writes them: {{ figures.attendance_rate|rate }}% → "75.0%".
+    app.jinja_env.filters["rate"] = rate_text
     app.register_blueprint(bp)
 
 

@@ -19,10 +19,11 @@
   }
   window.attendanceFlash = flash;
 
-  // A rate as the server renders it (Python's float text): 80 → "80.0", 33.33 → "33.33", so a
-  // number updated live reads the same as the page first drawn.
+  // A rate as every page writes it (services.statistics.rate_text, the `rate` template filter):
+  // two decimals at most, at least one — 80 → "80.0", 33.333 → "33.33" — so a number updated
+  // live or shown by a chart reads the same as the page first drawn.
   window.attendanceRate = function (value) {
-    var n = Number(value);
+    var n = Math.round(Number(value) * 100) / 100;
     return Number.isInteger(n) ? n.toFixed(1) : String(n);
   };
 

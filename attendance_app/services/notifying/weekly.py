@@ -31,7 +31,7 @@ from attendance_app.models import (
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import STARTED
-from attendance_app.services.reporting.statistics import statistics_for_sessions
+from attendance_app.services.reporting.statistics import rate_text, statistics_for_sessions
 from attendance_app.services.transaction import unit_of_work
 
 
@@ -49,7 +49,7 @@ class ClassWeek:
         else:
             head = (
                 f"{self.school_class.name}: {_count(self.sessions, 'session')},"
-                f" {self.attendance_rate}% attendance"
+                f" {rate_text(self.attendance_rate or 0)}% attendance"
             )
             if self.not_taken:
                 head += f", {self.not_taken} ended with students unmarked"

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from flask import current_app
 
-from attendance_app.services.reporting.statistics import rate
+from attendance_app.services.reporting.statistics import rate, rate_text
 
 TREND_IMPROVING = "improving"
 TREND_DECLINING = "declining"
@@ -137,7 +137,9 @@ def classify_risk(
     t = thresholds
     high = []
     if attendance_rate < t.high_risk_rate:
-        high.append(f"attendance rate {attendance_rate}% is below {_num(t.high_risk_rate)}%")
+        high.append(
+            f"attendance rate {rate_text(attendance_rate)}% is below {_num(t.high_risk_rate)}%"
+        )
     if consecutive_absences >= t.high_risk_absences:
         high.append(
             f"{consecutive_absences} absences in a row (at least {_num(t.high_risk_absences)})"
@@ -146,13 +148,17 @@ def classify_risk(
         return RISK_HIGH, "; ".join(high)
     medium = []
     if attendance_rate < t.medium_risk_rate:
-        medium.append(f"attendance rate {attendance_rate}% is below {_num(t.medium_risk_rate)}%")
+        medium.append(
+            f"attendance rate {rate_text(attendance_rate)}% is below {_num(t.medium_risk_rate)}%"
+        )
     if consecutive_absences >= t.medium_risk_absences:
         medium.append(
             f"{consecutive_absences} absences in a row (at least {_num(t.medium_risk_absences)})"
         )
     if late_rate > t.medium_risk_late_rate:
-        medium.append(f"late rate {late_rate}% is above {_num(t.medium_risk_late_rate)}%")
+        medium.append(
+            f"late rate {rate_text(late_rate)}% is above {_num(t.medium_risk_late_rate)}%"
+        )
     if medium:
         return RISK_MEDIUM, "; ".join(medium)
     return RISK_LOW, ""

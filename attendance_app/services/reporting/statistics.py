@@ -28,6 +28,14 @@ def rate(attended: int, base: int) -> float:
     return round(attended * 100.0 / base, 2)
 
 
+def rate_text(value: float) -> str:
+    """A rate as pages, messages and scripts write it (before its "%"): the contract's two
+    decimals, at least one — 75 → "75.0", 69.225 → "69.23". It is the JSON number's own text,
+    so a figure reads the same on a page, in the API and after a live update (static/js/app.js
+    ``attendanceRate`` is its twin)."""
+    return repr(round(float(value), 2))
+
+
 @dataclass(frozen=True)
 class SessionStatistics:
     total_enrolled: int
