@@ -221,6 +221,7 @@ def _import_page(*, preview=None, content: str = "", problem: str | None = None)
         columns=student_import.COLUMNS,
         max_rows=student_import.MAX_ROWS,
         max_kb=student_import.MAX_BYTES // 1000,
+        template_number=student_import.TEMPLATE_NUMBER,
         new_passwords=NEW_PASSWORDS,
         preview=preview,
         content=content,
@@ -238,10 +239,9 @@ def admin_import():
 @bp.get("/admin/import/template.csv")
 @login_required
 def admin_import_template():
-    """The CSV template: the header and one example row."""
-    student_import.class_names(actor=current_actor())  # admins only
+    """The CSV template: the header and one example row (with one of the school's classes)."""
     return Response(
-        student_import.template_csv(),
+        student_import.template_csv(actor=current_actor()),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="students-import-template.csv"'},
     )

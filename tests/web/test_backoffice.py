@@ -55,11 +55,23 @@ def _upload(client, text: str | bytes):
 
 
 def _errors(html: str) -> dict[int, list[str]]:
+    """Every problem the page lists, by line."""
     found: dict[int, list[str]] = {}
-    for row in parse(html).find_all("tr", {"data-line": True}):
+    table = parse(html).find("table", {"data-import": "errors"})
+    for row in table.find_all("tr", {"data-line": True}) if table else []:
         cells = row.find_all("td")
         found.setdefault(int(row.get("data-line")), []).append(cells[1].text)
     return found
+
+
+def _ready(html: str) -> list[int]:
+    """The lines the page shows as ready to import."""
+    table = parse(html).find("table", {"data-import": "rows"})
+    return (
+        [int(r.get("data-line")) for r in table.find_all("tr", {"data-line": True})]
+        if table
+        else []
+    )
 
 
 def _confirm(client, preview_html: str):
@@ -248,7 +260,9 @@ def classes(app, school):
     return maths, art  # fmt: skip
 
 
-def test_the_template_downloads(app, school, browser_as):
+def test_the_template_downloads_with_a_plain_example_in_one_of_the_schools_classes(
+    app, school, browser_as, classes
+):
     client = browser_as(school.admin)
     page = client.get("/admin/import")
     assert page.status_code == 200
@@ -259,23 +273,40 @@ def test_the_template_downloads(app, school, browser_as):
     assert "attachment" in download.headers["Content-Disposition"]
     lines = download.text.strip().splitlines()
     assert lines[0] == HEADER
+    assert lines[1] == "EXAMPLE-1,Example,Student,example.student@example.invalid,Art 7B"
     assert len(lines) == 2
 
 
-def test_the_preview_lists_line_numbered_errors_and_writes_nothing(app, school, browser_as,
-                                                                     classes):  # fmt: skip
+def test_the_templates_example_row_is_refused_if_left_in(app, school, browser_as, classes):
+    client = browser_as(school.admin)
+    template = client.get("/admin/import/template.csv").text
+
+    page = _upload(client, template + "N1,Ann,One,ann@school.test,Maths 7A\r\n")
+
+    assert page.status_code == 400
+    assert _errors(page.text) == {
+        2: ["This is the template's example row: replace it with a student, or delete it."]
+    }
+    assert _ready(page.text) == [3]
+
+
+def test_the_preview_lists_every_problem_of_every_line_and_writes_nothing(
+    app, school, browser_as, classes
+):
     client = browser_as(school.admin)
     adams = school.klass.students[0]
     text = "\n".join(
         [
             HEADER,
             "N1,Ann,One,ann@school.test,Maths 7A",  # 2: fine
-            "N2,,Two,not-an-email,Maths 7A",  # 3: no first name, bad email
+            "N2,,Two,not-an-email,Nowhere",  # 3: no first name, bad email, unknown class
             "N1,Ann,One,other@school.test,Art 7B",  # 4: N1 with another email
             "N3,Cy,Three,cy@school.test,Nowhere",  # 5: unknown class
             f"{adams.number},A,Dams,someone@school.test,Art 7B",  # 6: existing number
             "N1,Ann,One,ann@school.test,Maths 7A",  # 7: the same row again
             "N4,Short",  # 8: too few values
+            "N5,Di,Five,di@school.test,Art 7B",  # 9: fine
+            f"N6,{'E' * 151},,ann@school.test,",  # 10: too long, two missing, N1's email
         ]
     )
     before = _counts(app)
@@ -284,13 +315,30 @@ def test_the_preview_lists_line_numbered_errors_and_writes_nothing(app, school, 
 
     assert page.status_code == 400
     errors = _errors(page.text)
-    assert set(errors) == {3, 4, 5, 6, 7, 8}
-    assert any("first_name is required" in m for m in errors[3])
-    assert any("not an email address" in m for m in errors[3])
-    assert "line 2" in errors[4][0]
-    assert "no class named" in errors[5][0]
-    assert adams.email in errors[6][0]
-    assert "line 2" in errors[7][0]
+    assert errors == {
+        3: [
+            "first_name is required.",
+            "“not-an-email” is not an email address.",
+            "There is no class named “Nowhere”.",
+        ],
+        4: ["Student number N1 is used with another email on line 2."],
+        5: ["There is no class named “Nowhere”."],
+        6: [
+            f"Student number {adams.number} already belongs to {adams.email}; "
+            "the file gives a different email."
+        ],
+        7: ["Student N1 is already listed for class “Maths 7A” on line 2."],
+        8: ["Expected 5 values, found 2."],
+        10: [
+            "first_name is longer than 150 characters.",
+            "last_name is required.",
+            "class_name is required.",
+            "Email ann@school.test is used with another student number on line 2.",
+        ],
+    }
+    assert "12 problems on 7 lines — nothing was imported" in parse(page.text).text
+    # The valid rows are previewed beside the problems, but nothing can be imported yet.
+    assert _ready(page.text) == [2, 9]
     assert parse(page.text).find("button", {"id": "import-confirm"}) is None
     assert _counts(app) == before
 

@@ -22,7 +22,11 @@ from attendance_app.services.school.structure import enroll_students
 from attendance_app.services.transaction import unit_of_work
 
 COLUMNS = ("student_number", "first_name", "last_name", "email", "class_name")
-TEMPLATE_EXAMPLE = ("S10001", "Ada", "Lovelace", "ada.lovelace@school.example", "Maths 7A")
+#: The template's example row: plainly not a student (and refused if uploaded unchanged); its
+#: class is one of the school's own, so the file shows how they are written.
+TEMPLATE_NUMBER = "EXAMPLE-1"
+TEMPLATE_EXAMPLE = (TEMPLATE_NUMBER, "Example", "Student", "example.student@example.invalid")
+TEMPLATE_NO_CLASS = "Name of a class, as on the Classes page"
 #: The app refuses form fields over 500 KB, and the confirm step carries the file in one.
 MAX_BYTES = 400_000
 MAX_ROWS = 5_000
@@ -49,6 +53,7 @@ EXISTING_NUMBER_OTHER_EMAIL = (
     "Student number {number} already belongs to {email}; the file gives a different email."
 )
 EMAIL_BELONGS_TO_OTHER = "Email {email} already belongs to another user."
+TEMPLATE_ROW = "This is the template's example row: replace it with a student, or delete it."
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
 
@@ -106,12 +111,15 @@ def decode_upload(data: bytes) -> str:
         raise Invalid(NOT_UTF8, field="file") from exc
 
 
-def template_csv() -> str:
-    """The import template: the header and one example row."""
+def template_csv(*, actor: User) -> str:
+    """The import template (admins): the header and one example row, plainly an example
+    (TEMPLATE_NUMBER, refused if left in) with the first of the school's class names. Raises
+    Forbidden."""
+    names = class_names(actor=actor)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerow(TEMPLATE_EXAMPLE)
+    writer.writerow((*TEMPLATE_EXAMPLE, names[0] if names else TEMPLATE_NO_CLASS))
     return out.getvalue()
 
 
@@ -161,47 +169,56 @@ def parse_import(text: str) -> Preview:
         preview.errors.append(LineError(2, NO_ROWS))
         return preview
 
-    candidates: list[ImportRow] = []
-    for line, values in raw:
-        row = _shape(line, values, preview.errors)
-        if row is not None:
-            candidates.append(row)
-    preview.rows = _check_against_file_and_database(candidates, preview.errors)
-    preview.errors.sort(key=lambda e: e.line)
+    lines = [_read(line, values) for line, values in raw]
+    preview.rows = _check(lines)
+    preview.errors = [LineError(ln.line, p) for ln in lines for p in ln.problems]
     return preview
 
 
-def _shape(line: int, values: list[str], errors: list[LineError]) -> ImportRow | None:
-    """The row's values, or None after recording what is wrong with their shape."""
+@dataclass
+class _Line:
+    """One line of the file: its values by column (None when their number is wrong) and every
+    problem found with it so far."""
+
+    line: int
+    data: dict[str, str] | None
+    problems: list[str] = field(default_factory=list)
+    bad: set[str] = field(default_factory=set)  # columns whose value is missing or malformed
+
+    def has(self, column: str) -> bool:
+        """The column has a usable value (present, of a valid length and form)."""
+        return self.data is not None and bool(self.data[column]) and column not in self.bad
+
+
+def _read(line: int, values: list[str]) -> _Line:
+    """The line's values and what is wrong with their shape: every problem, not the first."""
     if len(values) != len(COLUMNS):
-        errors.append(
-            LineError(line, WRONG_COLUMN_COUNT.format(expected=len(COLUMNS), found=len(values)))
-        )
-        return None
+        found = WRONG_COLUMN_COUNT.format(expected=len(COLUMNS), found=len(values))
+        return _Line(line, None, [found])
     data = dict(zip(COLUMNS, (v.strip() for v in values), strict=True))
     data["email"] = normalise_email(data["email"])
-    before = len(errors)
+    out = _Line(line, data)
     for column in COLUMNS:
         if not data[column]:
-            errors.append(LineError(line, REQUIRED.format(column=column)))
+            out.problems.append(REQUIRED.format(column=column))
+            out.bad.add(column)
         elif column in MAX_LENGTHS and len(data[column]) > MAX_LENGTHS[column]:
-            errors.append(
-                LineError(line, TOO_LONG.format(column=column, limit=MAX_LENGTHS[column]))
-            )
-    if data["email"] and not _EMAIL.match(data["email"]):
-        errors.append(LineError(line, BAD_EMAIL.format(email=data["email"])))
-    if len(errors) > before:
-        return None
-    return ImportRow(line=line, **data)
+            out.problems.append(TOO_LONG.format(column=column, limit=MAX_LENGTHS[column]))
+            out.bad.add(column)
+    if data["email"] and "email" not in out.bad and not _EMAIL.match(data["email"]):
+        out.problems.append(BAD_EMAIL.format(email=data["email"]))
+        out.bad.add("email")
+    if data["student_number"].casefold() == TEMPLATE_NUMBER.casefold():
+        out.problems.append(TEMPLATE_ROW)
+    return out
 
 
-def _check_against_file_and_database(
-    rows: list[ImportRow], errors: list[LineError]
-) -> list[ImportRow]:
-    """Rows consistent within the file and with the database (class ids and existing student
-    ids filled in); the others recorded as errors. Three queries whatever the file's size."""
-    numbers = {r.student_number for r in rows}
-    emails = {r.email for r in rows}
+def _check(lines: list[_Line]) -> list[ImportRow]:
+    """Check every line against the file's other lines and the database, adding each problem
+    to its line; the lines without any, as rows to import (class ids and existing students'
+    ids filled in). Three queries whatever the file's size."""
+    numbers = {ln.data["student_number"] for ln in lines if ln.has("student_number")}
+    emails = {ln.data["email"] for ln in lines if ln.has("email")}
     classes: dict[str, list[uuid.UUID]] = defaultdict(list)
     for class_id, name in db.session.execute(select(SchoolClass.id, SchoolClass.name)):
         classes[name.strip().lower()].append(class_id)
@@ -233,43 +250,45 @@ def _check_against_file_and_database(
     first_number: dict[str, tuple[str, int]] = {}
     seen_pairs: dict[tuple[str, str], int] = {}
     good: list[ImportRow] = []
-    for row in rows:
-        problems: list[str] = []
-        email, line = first_email.setdefault(row.student_number, (row.email, row.line))
-        if email != row.email:
-            problems.append(NUMBER_EMAIL_CLASH.format(number=row.student_number, line=line))
-        number, line = first_number.setdefault(row.email, (row.student_number, row.line))
-        if number != row.student_number:
-            problems.append(EMAIL_NUMBER_CLASH.format(email=row.email, line=line))
-        key = row.class_name.lower()
-        line = seen_pairs.setdefault((row.student_number, key), row.line)
-        if line != row.line:
-            problems.append(
-                DUPLICATE_ROW.format(number=row.student_number, name=row.class_name, line=line)
-            )
-        matches = classes.get(key, [])
-        if not matches:
-            problems.append(UNKNOWN_CLASS.format(name=row.class_name))
-        elif len(matches) > 1:
-            problems.append(AMBIGUOUS_CLASS.format(name=row.class_name))
-        existing = students.get(row.student_number)
-        if existing is not None and existing[1] != row.email:
-            problems.append(
-                EXISTING_NUMBER_OTHER_EMAIL.format(number=row.student_number, email=existing[1])
-            )
-        elif existing is None and row.email in owners:
-            problems.append(EMAIL_BELONGS_TO_OTHER.format(email=row.email))
+    for ln in lines:
+        if ln.data is None:
+            continue
+        row, problems = ln.data, ln.problems
+        number, email, class_name = row["student_number"], row["email"], row["class_name"]
+        if ln.has("student_number") and ln.has("email"):
+            first, line = first_email.setdefault(number, (email, ln.line))
+            if first != email:
+                problems.append(NUMBER_EMAIL_CLASH.format(number=number, line=line))
+            first, line = first_number.setdefault(email, (number, ln.line))
+            if first != number:
+                problems.append(EMAIL_NUMBER_CLASH.format(email=email, line=line))
+        matches: list[uuid.UUID] = []
+        if ln.has("class_name"):
+            key = class_name.lower()
+            if ln.has("student_number"):
+                line = seen_pairs.setdefault((number, key), ln.line)
+                if line != ln.line:
+                    problems.append(DUPLICATE_ROW.format(number=number, name=class_name, line=line))
+            matches = classes.get(key, [])
+            if not matches:
+                problems.append(UNKNOWN_CLASS.format(name=class_name))
+            elif len(matches) > 1:
+                problems.append(AMBIGUOUS_CLASS.format(name=class_name))
+        existing = students.get(number) if ln.has("student_number") else None
+        if existing is not None and ln.has("email") and existing[1] != email:
+            problems.append(EXISTING_NUMBER_OTHER_EMAIL.format(number=number, email=existing[1]))
+        elif existing is None and ln.has("email") and email in owners:
+            problems.append(EMAIL_BELONGS_TO_OTHER.format(email=email))
         if problems:
-            errors.extend(LineError(row.line, p) for p in problems)
             continue
         good.append(
             ImportRow(
-                line=row.line,
-                student_number=row.student_number,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                email=row.email,
-                class_name=row.class_name,
+                line=ln.line,
+                student_number=number,
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                email=email,
+                class_name=class_name,
                 class_id=matches[0],
                 student_id=existing[0] if existing else None,
             )
