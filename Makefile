@@ -8,7 +8,7 @@ PORT   ?= 5000
 # pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test install browser lint format migrate serve clean
+.PHONY: demo test install browser lint format migrate serve clean screenshots
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install browser
 	$(BIN)/ruff check attendance_app tests bench wsgi.py
 	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make screenshots: refresh docs/screenshots/ (the README's pictures) from the browser tests;
+## every other run writes its screenshots to a temporary folder.
+screenshots: install browser
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -n 0 tests/browser
 
 lint: install
 	$(BIN)/ruff check attendance_app tests bench wsgi.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import requests
 
 from tests import factories
 from tests.factories import PASSWORD, Person
-from tests.live.conftest import ROOT, ServerProcess, start_server
+from tests.live.conftest import ServerProcess, start_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,7 +33,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Where screenshots go: a temporary folder, unless SCREENSHOT_DIR names one (`make
+#: screenshots` points it at docs/screenshots/, the only way the README's pictures change).
+SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR", "")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 #: How long a condition may take to become true (live updates, htmx swaps, page loads).
@@ -170,12 +173,44 @@ def wait_live(page) -> None:
     page.wait_for_selector('body[data-live="live"]', state="attached")
 
 
+_screenshots: Path | None = None
+
+
+def screenshots_folder() -> Path:
+    """SCREENSHOT_DIR, or one temporary folder for this test process."""
+    global _screenshots
+    if _screenshots is None:
+        if SCREENSHOT_DIR:
+            _screenshots = Path(SCREENSHOT_DIR)
+            _screenshots.mkdir(parents=True, exist_ok=True)
+        else:
+            _screenshots = Path(tempfile.mkdtemp(prefix="attendance-screenshots-"))
+    return _screenshots
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Save a screenshot as docs/screenshots/<name>.png and return its path."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save a screenshot as <name>.png in screenshots_folder() and return its path."""
+    path = screenshots_folder() / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page, animations="disabled")
     return path
+
+
+def assert_no_horizontal_overflow(page) -> None:
+    """Nothing on the page is wider than the viewport (no sideways scrolling)."""
+    viewport = page.viewport_size["width"]
+    wide = page.evaluate(
+        """(limit) => Array.from(document.body.querySelectorAll('*'))
+              .filter(el => el.getBoundingClientRect().right > limit + 0.5 &&
+                            getComputedStyle(el).visibility !== 'hidden' &&
+                            el.getClientRects().length)
+              .map(el => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className +
+                         ' ' + Math.round(el.getBoundingClientRect().right))""",
+        viewport,
+    )
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport and not wide, (
+        f"the page is {width}px wide in a {viewport}px viewport; past its edge: {wide[:8]}"
+    )
 
 
 def api_get(server: ServerProcess, token: str, path: str) -> dict:
