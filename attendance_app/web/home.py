@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from attendance_app.models import Role, utcnow
 from attendance_app.services.marking import sessions
-from attendance_app.services.notifying import alerts
+from attendance_app.services.reporting import analytics
 from attendance_app.services.reporting.statistics import statistics_for_sessions
 from attendance_app.services.school import structure
 from attendance_app.web import bp
@@ -39,5 +39,5 @@ def home():
         stats=statistics_for_sessions([s.id for s in today]),
         classes=classes,
         enrolled=structure.enrolled_counts(class_ids),
-        at_risk=alerts.over_the_line_counts(class_ids),
+        at_risk=analytics.risk_counts(actor=actor, class_ids=class_ids),
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -242,18 +242,6 @@ def alert_reasons(
     return dict(
         db.session.execute(select(AlertState.student_id, AlertState.reason).where(*clauses)).all()
     )
-
-
-def over_the_line_counts(class_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """{class id: how many of its students are over the alert line now} (one query)."""
-    if not class_ids:
-        return {}
-    rows = db.session.execute(
-        select(AlertState.class_id, func.count())
-        .where(AlertState.class_id.in_(class_ids))
-        .group_by(AlertState.class_id)
-    )
-    return {class_id: int(n) for class_id, n in rows}
 
 
 # --- end of session --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from attendance_app.models import (
     AttendanceStatus,
     ClassSession,
     Enrollment,
+    Role,
     SchoolClass,
     SessionStatus,
     Student,
@@ -34,7 +35,9 @@ from attendance_app.services.reporting.history import (
     visible_records_filter,
 )
 from attendance_app.services.reporting.risk import (
+    RISK_HIGH,
     RISK_LOW,
+    RISK_MEDIUM,
     RISK_ORDER,
     Counts,
     Figures,
@@ -80,19 +83,24 @@ class ClassAnalytics:
 
 def student_counts(clauses: list, *, window: int) -> dict[uuid.UUID, Counts]:
     """{Student.id: Counts} over the started sessions' records matching ``clauses`` (WHERE
-    terms on Attendance / ClassSession), in one query whatever the number of students.
+    terms on Attendance / ClassSession), in one query whatever the number of students."""
+    return {key[0]: c for key, c in _counts(clauses, window, (Attendance.student_id,)).items()}
 
-    Each student's records are ranked newest session first; then consecutive absences are
-    the ranks before the first record that is not ABSENT, and the trend windows are ranks
-    1..W and W+1..2W.
+
+def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
+    """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
+    group's records ranked newest session first (one query).
+
+    Consecutive absences are the ranks before the first record that is not ABSENT, and the
+    trend windows are ranks 1..W and W+1..2W.
     """
     ranked = (
         select(
-            Attendance.student_id.label("student_id"),
+            *(column.label(f"k{i}") for i, column in enumerate(by)),
             Attendance.status.label("status"),
             func.row_number()
             .over(
-                partition_by=Attendance.student_id,
+                partition_by=by,
                 order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()),
             )
             .label("n"),
@@ -105,11 +113,12 @@ def student_counts(clauses: list, *, window: int) -> dict[uuid.UUID, Counts]:
         )
         .subquery("ranked")
     )
+    keys = [ranked.c[f"k{i}"] for i in range(len(by))]
     status, n = ranked.c.status, ranked.c.n
     attended = status != AttendanceStatus.ABSENT
     rows = db.session.execute(
         select(
-            ranked.c.student_id,
+            *keys,
             func.count(),
             func.count().filter(status == AttendanceStatus.PRESENT),
             func.count().filter(status == AttendanceStatus.ABSENT),
@@ -117,11 +126,13 @@ def student_counts(clauses: list, *, window: int) -> dict[uuid.UUID, Counts]:
             func.min(n).filter(attended),
             func.count().filter(attended, n <= window),
             func.count().filter(attended, n > window, n <= 2 * window),
-        ).group_by(ranked.c.student_id)
+        ).group_by(*keys)
     )
     out = {}
-    for student_id, total, present, absent, late, first, recent, earlier in rows:
-        out[student_id] = Counts(
+    for row in rows:
+        key = tuple(row[: len(by)])
+        total, present, absent, late, first, recent, earlier = row[len(by) :]
+        out[key] = Counts(
             total=int(total),
             present=int(present or 0),
             absent=int(absent or 0),
@@ -130,6 +141,66 @@ def student_counts(clauses: list, *, window: int) -> dict[uuid.UUID, Counts]:
             recent_attended=int(recent or 0),
             earlier_attended=int(earlier or 0),
         )
+    return out
+
+
+def class_figures(
+    class_ids: list[uuid.UUID], student_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, dict[uuid.UUID, Figures]]:
+    """{class id: {Student.id: Figures}}: each enrolled student's (or only ``student_id``'s)
+    figures over their records in that class; students with none are left out (low risk).
+
+    One query for any number of classes. Every "in this class" figure — a class's analytics,
+    its count at risk on the teacher's home, a student's classes on their page — is read from
+    here, so one scope always gives one number."""
+    if not class_ids:
+        return {}
+    thresholds = Thresholds.from_config()
+    enrolled = (
+        select(Enrollment.student_id)
+        .where(
+            Enrollment.class_id == ClassSession.class_id,
+            Enrollment.student_id == Attendance.student_id,
+        )
+        .exists()
+    )
+    clauses = [ClassSession.class_id.in_(class_ids), enrolled]
+    if student_id is not None:
+        clauses.append(Attendance.student_id == student_id)
+    counts = _counts(
+        clauses,
+        thresholds.trend_window,
+        (ClassSession.class_id, Attendance.student_id),
+    )
+    out: dict[uuid.UUID, dict[uuid.UUID, Figures]] = {cid: {} for cid in class_ids}
+    for (class_id, student_id), c in counts.items():
+        out[class_id][student_id] = figures(c, thresholds)
+    return out
+
+
+@dataclass(frozen=True)
+class RiskCounts:
+    """How many of a class's students are at high and at medium risk in it."""
+
+    high: int = 0
+    medium: int = 0
+
+    @property
+    def at_risk(self) -> int:
+        return self.high + self.medium
+
+
+def risk_counts(*, actor: User, class_ids: list[uuid.UUID]) -> dict[uuid.UUID, RiskCounts]:
+    """{class id: RiskCounts} for the classes ``actor`` may read among ``class_ids`` (a teacher
+    their own, an admin any): the same students a class's analytics lists as at risk. One
+    query (two for a teacher)."""
+    if not permissions.is_admin(actor):
+        taught = set(db.session.scalars(permissions.taught_class_ids(actor)))
+        class_ids = [cid for cid in class_ids if cid in taught]
+    out = {}
+    for class_id, by_student in class_figures(class_ids).items():
+        levels = [f.risk_level for f in by_student.values()]
+        out[class_id] = RiskCounts(high=levels.count(RISK_HIGH), medium=levels.count(RISK_MEDIUM))
     return out
 
 
@@ -159,6 +230,32 @@ def student_analytics(
     thresholds = Thresholds.from_config()
     counts = student_counts(clauses, window=thresholds.trend_window)
     return StudentAnalytics(student, figures(counts.get(student_id, Counts()), thresholds))
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    school_class: SchoolClass
+    figures: Figures
+
+
+def student_class_figures(*, actor: User, student_id: uuid.UUID) -> list[ClassFigures]:
+    """A student's figures in each class they are enrolled in that ``actor`` may read (a
+    teacher, their own classes), by class name: the very figures each class's analytics
+    shows for them. Two queries. Raises NotFound (student), Forbidden (as
+    ``student_analytics``)."""
+    get_student(student_id)
+    permissions.require_student_analytics_reader(actor, student_id)
+    stmt = (
+        select(SchoolClass)
+        .join(Enrollment, Enrollment.class_id == SchoolClass.id)
+        .where(Enrollment.student_id == student_id)
+        .order_by(SchoolClass.name, SchoolClass.id)
+    )
+    if not permissions.is_admin(actor) and actor.role != Role.STUDENT:
+        stmt = stmt.where(SchoolClass.id.in_(permissions.taught_class_ids(actor)))
+    classes = list(db.session.scalars(stmt))
+    found = class_figures([c.id for c in classes], student_id)
+    return [ClassFigures(c, found[c.id].get(student_id, Figures())) for c in classes]
 
 
 # --- class analytics -------------------------------------------------------------------------
@@ -213,17 +310,8 @@ def class_analytics(*, actor: User, class_id: uuid.UUID) -> ClassAnalytics:
     school_class = structure.get_class_for(actor, class_id)
     students = structure.enrolled_students(class_id)
     sessions = session_rates(class_id)
-    thresholds = Thresholds.from_config()
-    counts = student_counts(
-        [
-            ClassSession.class_id == class_id,
-            Attendance.student_id.in_(
-                select(Enrollment.student_id).where(Enrollment.class_id == class_id)
-            ),
-        ],
-        window=thresholds.trend_window,
-    )
-    rows = [StudentAnalytics(s, figures(counts.get(s.id, Counts()), thresholds)) for s in students]
+    by_student = class_figures([class_id])[class_id]
+    rows = [StudentAnalytics(s, by_student.get(s.id, Figures())) for s in students]
     rows.sort(key=_risk_order)
     mean = round(sum(s.attendance_rate for s in sessions) / len(sessions), 2) if sessions else 0.0
     return ClassAnalytics(

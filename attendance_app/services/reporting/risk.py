@@ -78,6 +78,15 @@ class Figures:
     risk_level: str = RISK_LOW
     #: Which thresholds put the student at ``risk_level`` ("" when low), for pages.
     risk_reason: str = ""
+    #: The same thresholds, one by one, for pages that word them for their readers.
+    crossed: tuple[Crossed, ...] = ()
+    #: PRESENT + LATE among the last W records and the W before them (the trend's basis).
+    recent_attended: int = 0
+    earlier_attended: int = 0
+
+    @property
+    def attended(self) -> int:
+        return self.present + self.late
 
     def as_dict(self) -> dict:
         """The contract's keys, in its order (``risk_reason`` is not part of the API body)."""
@@ -126,10 +135,34 @@ def trend(counts: Counts, thresholds: Thresholds) -> str:
     return TREND_STABLE
 
 
-def classify_risk(
+@dataclass(frozen=True)
+class Crossed:
+    """One threshold a student's figures cross: which (CROSSED_RATE, CROSSED_STREAK or
+    CROSSED_LATE), the figure and the threshold. Pages word it for their readers; the
+    reason text (``risk_reason``) is built from the same list."""
+
+    kind: str
+    value: float
+    threshold: float
+
+    @property
+    def reason(self) -> str:
+        if self.kind == CROSSED_RATE:
+            return f"attendance rate {rate_text(self.value)}% is below {_num(self.threshold)}%"
+        if self.kind == CROSSED_STREAK:
+            return f"{self.value:g} absences in a row (at least {_num(self.threshold)})"
+        return f"late rate {rate_text(self.value)}% is above {_num(self.threshold)}%"
+
+
+CROSSED_RATE = "rate"
+CROSSED_STREAK = "streak"
+CROSSED_LATE = "late"
+
+
+def crossed(
     attendance_rate: float, late_rate: float, consecutive_absences: int, thresholds: Thresholds
-) -> tuple[str, str]:
-    """(risk level, why): the level and every threshold of that level the figures cross.
+) -> tuple[str, tuple[Crossed, ...]]:
+    """(risk level, the thresholds of that level the figures cross).
 
     The rates compared are the published ones (rounded to 2 decimals), so the level always
     agrees with the figures a client sees beside it.
@@ -137,31 +170,29 @@ def classify_risk(
     t = thresholds
     high = []
     if attendance_rate < t.high_risk_rate:
-        high.append(
-            f"attendance rate {rate_text(attendance_rate)}% is below {_num(t.high_risk_rate)}%"
-        )
+        high.append(Crossed(CROSSED_RATE, attendance_rate, t.high_risk_rate))
     if consecutive_absences >= t.high_risk_absences:
-        high.append(
-            f"{consecutive_absences} absences in a row (at least {_num(t.high_risk_absences)})"
-        )
+        high.append(Crossed(CROSSED_STREAK, consecutive_absences, t.high_risk_absences))
     if high:
-        return RISK_HIGH, "; ".join(high)
+        return RISK_HIGH, tuple(high)
     medium = []
     if attendance_rate < t.medium_risk_rate:
-        medium.append(
-            f"attendance rate {rate_text(attendance_rate)}% is below {_num(t.medium_risk_rate)}%"
-        )
+        medium.append(Crossed(CROSSED_RATE, attendance_rate, t.medium_risk_rate))
     if consecutive_absences >= t.medium_risk_absences:
-        medium.append(
-            f"{consecutive_absences} absences in a row (at least {_num(t.medium_risk_absences)})"
-        )
+        medium.append(Crossed(CROSSED_STREAK, consecutive_absences, t.medium_risk_absences))
     if late_rate > t.medium_risk_late_rate:
-        medium.append(
-            f"late rate {rate_text(late_rate)}% is above {_num(t.medium_risk_late_rate)}%"
-        )
+        medium.append(Crossed(CROSSED_LATE, late_rate, t.medium_risk_late_rate))
     if medium:
-        return RISK_MEDIUM, "; ".join(medium)
-    return RISK_LOW, ""
+        return RISK_MEDIUM, tuple(medium)
+    return RISK_LOW, ()
+
+
+def classify_risk(
+    attendance_rate: float, late_rate: float, consecutive_absences: int, thresholds: Thresholds
+) -> tuple[str, str]:
+    """(risk level, why): the level and every threshold of that level the figures cross."""
+    level, found = crossed(attendance_rate, late_rate, consecutive_absences, thresholds)
+    return level, "; ".join(c.reason for c in found)
 
 
 def _num(value: float) -> str:
@@ -179,7 +210,7 @@ def figures(counts: Counts, thresholds: Thresholds) -> Figures:
     consecutive = (
         counts.total if counts.first_attended_rank is None else counts.first_attended_rank - 1
     )
-    level, reason = classify_risk(attendance_rate, late_rate, consecutive, thresholds)
+    level, found = crossed(attendance_rate, late_rate, consecutive, thresholds)
     return Figures(
         total_sessions=counts.total,
         present=counts.present,
@@ -190,5 +221,8 @@ def figures(counts: Counts, thresholds: Thresholds) -> Figures:
         consecutive_absences=consecutive,
         trend=trend(counts, thresholds),
         risk_level=level,
-        risk_reason=reason,
+        risk_reason="; ".join(c.reason for c in found),
+        crossed=found,
+        recent_attended=counts.recent_attended,
+        earlier_attended=counts.earlier_attended,
     )
