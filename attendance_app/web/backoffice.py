@@ -250,8 +250,9 @@ def admin_import_template():
 @bp.post("/admin/import/preview")
 @login_required
 def admin_import_preview():
-    """Parse and validate the uploaded file; list its rows or its line-numbered errors.
-    Nothing is written."""
+    """Parse and validate the uploaded file; list every problem by line beside the rows that
+    are ready. Nothing is written. The preview is the answer even when it lists problems
+    (200); a file that cannot be read at all is a 400."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _import_page(problem=NO_FILE), 400
@@ -260,7 +261,7 @@ def admin_import_preview():
     except Invalid as err:
         return _import_page(problem=err.message), 400
     preview = student_import.preview_import(actor=current_actor(), text=text)
-    return _import_page(preview=preview, content=text), 200 if preview.ok else 400
+    return _import_page(preview=preview, content=text)
 
 
 @bp.post("/admin/import")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -13,9 +12,9 @@ from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import deletion
 from attendance_app.services.reporting import record_detail, records
 from attendance_app.web import bp, current_actor
+from attendance_app.web.args import date_arg
 
 DELETED = "The attendance record was deleted."
-NOT_A_DATE = "{label}: “{value}” is not a date (use YYYY-MM-DD), so it is not applied."
 FIX_THE_PERIOD = "No records are listed until the dates are fixed."
 
 
@@ -30,17 +29,6 @@ def _uuid(name: str, label: str, problems: list[str]) -> uuid.UUID | None:
         return None
 
 
-def _date(name: str, label: str, problems: list[str]) -> date | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        problems.append(NOT_A_DATE.format(label=label, value=value))
-        return None
-
-
 def _filters(problems: list[str]) -> records.RecordFilters:
     status = request.args.get("status", "").strip().upper()
     if status and status not in AttendanceStatus.__members__:
@@ -51,8 +39,8 @@ def _filters(problems: list[str]) -> records.RecordFilters:
         subject_id=_uuid("subject_id", "subject", problems),
         class_id=_uuid("class_id", "class", problems),
         teacher_id=_uuid("teacher_id", "teacher", problems),
-        date_from=_date("date_from", "From", problems),
-        date_to=_date("date_to", "To", problems),
+        date_from=date_arg("date_from", "From", problems),
+        date_to=date_arg("date_to", "To", problems),
         search=request.args.get("q", "").strip(),
     )
 

@@ -19,7 +19,7 @@
   }
   window.attendanceFlash = flash;
 
-  // A rate as every page writes it (services.statistics.rate_text, the `rate` template filter):
+  // A rate as every page writes it (services.reporting.statistics.rate_text, the `rate` template filter):
   // two decimals at most, at least one — 80 → "80.0", 33.333 → "33.33" — so a number updated
   // live or shown by a chart reads the same as the page first drawn.
   window.attendanceRate = function (value) {

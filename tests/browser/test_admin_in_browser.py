@@ -197,3 +197,98 @@ def test_an_admin_reads_a_classs_analytics_with_its_chart(school, open_page):
     expect(page.locator("#at-risk li").first).to_contain_text("risk")
     expect(page.locator("#most-late li").first).to_be_visible()
     screenshot(page, "class-analytics")
+
+
+def test_a_search_by_name_as_shown_lists_and_downloads_the_same_records(school, open_page):
+    page = open_page()
+    login(page, school.admin)
+    page.goto("/admin/records")
+
+    # "Durand, Chloe": the name as lists show it, without its accent.
+    page.fill('input[name="q"]', "Durand, Chloe")
+    page.select_option('select[name="teacher_id"]', str(school.math.teacher.profile_id))
+    with page.expect_navigation():
+        page.click('form.record-filters button[type="submit"]')
+
+    chloe = [r for r in school.math_records if r[1].last_name == "Durand"]
+    assert sorted(r[0] for r in shown_records(page)) == sorted(str(r[3]) for r in chloe)
+    with page.expect_download() as download:
+        page.click("#records-csv")
+    exported = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8"))))
+    assert len(exported) == len(chloe)
+    assert {(row["first_name"], row["class_name"]) for row in exported} == {
+        ("Chloé", "MATH101 Section A")
+    }
+
+
+def test_the_records_page_refuses_a_reversed_or_half_typed_period_and_says_why(school, open_page):
+    page = open_page()
+    login(page, school.admin)
+    page.goto("/admin/records")
+    url = page.url
+    message = page.locator("[data-range-message]")
+
+    page.fill('input[name="date_from"]', "2026-02-10")
+    page.fill('input[name="date_to"]', "2026-02-01")
+    page.click('form.record-filters button[type="submit"]')
+    expect(message).to_have_text("The start of the period must not be after its end.")
+    assert page.url == url  # not sent
+    assert page.eval_on_selector('input[name="date_to"]', "el => !el.validity.valid")
+
+    # A date with only its month typed: the browser would send it as empty (no filter).
+    page.fill('input[name="date_to"]', "")
+    page.fill('input[name="date_from"]', "")
+    page.click('input[name="date_from"]')
+    page.keyboard.type("02")
+    page.click('form.record-filters button[type="submit"]')
+    expect(message).to_have_text(
+        "This date is incomplete: finish it (day, month and year) or clear it."
+    )
+    assert page.url == url
+
+    # Fixed, the period is sent and applied.
+    page.fill('input[name="date_from"]', "2026-02-01")
+    page.fill('input[name="date_to"]', "2026-02-03")
+    with page.expect_navigation():
+        page.click('form.record-filters button[type="submit"]')
+    expect(message).to_be_hidden()
+    assert "date_from=2026-02-01" in page.url and "date_to=2026-02-03" in page.url
+    assert len(shown_records(page)) == 2 * len(NAMES)  # the sessions of Feb 2 and 3
+
+
+def test_an_import_with_problems_shows_them_beside_the_rows_that_are_ready(
+    school, open_page, tmp_path
+):
+    page = open_page()
+    login(page, school.admin)
+    page.goto("/admin/import")
+    upload = tmp_path / "students.csv"
+    upload.write_text(
+        "student_number,first_name,last_name,email,class_name\r\n"
+        "S90001,Noor,Rahman,noor.rahman@school.test,MATH101 Section A\r\n"
+        "S90002,,Hansen,not-an-email,No such class\r\n"
+        "S90003,Ivo,Petrov,ivo.petrov@school.test,HIST201 Section B\r\n",
+        encoding="utf-8",
+    )
+    page.route("**/admin/import/preview", lambda route: route.continue_())
+    page.set_input_files('#import-upload input[name="file"]', str(upload))
+    page.click('#import-upload button[type="submit"]')
+
+    problems = page.locator("table[data-import='errors'] tbody tr")
+    ready = page.locator("table[data-import='rows'] tbody tr")
+    expect(problems).to_have_count(3)
+    expect(problems).to_have_text(
+        [
+            "3first_name is required.",
+            "3“not-an-email” is not an email address.",
+            "3There is no class named “No such class”.",
+        ],
+        use_inner_text=False,
+    )
+    expect(ready).to_have_count(2)
+    expect(page.locator("#import-confirm")).to_have_count(0)
+    # Side by side on a desktop.
+    left = page.locator("table[data-import='errors']").bounding_box()
+    right = page.locator("table[data-import='rows']").bounding_box()
+    assert left["x"] + left["width"] <= right["x"]
+    assert abs(left["y"] - right["y"]) < 5

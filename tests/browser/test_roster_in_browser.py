@@ -2,17 +2,14 @@
 
 The teacher taps students through the whole cycle, uses the keyboard, searches, ends the
 session (unmarked students marked absent) and finds the grid read-only; after every step
-the JSON API agrees with the page. Screenshots go to docs/screenshots/.
+the JSON API agrees with the page.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -21,7 +18,6 @@ from tests.browser.conftest import (
     assert_api_agrees,
     cell,
     expect_stats,
-    login,
     make_roster,
     open_roster,
     screenshot,
@@ -273,81 +269,3 @@ def _assert_no_horizontal_overflow(page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     viewport = page.viewport_size["width"]
     assert width <= viewport, f"the page is {width}px wide in a {viewport}px viewport"
-
-
-def wait_for_chart(page) -> None:
-    """Until Chart.js has drawn the rate chart at the width of its box."""
-    page.wait_for_function(
-        """() => {
-              const canvas = document.getElementById('rate-chart');
-              return window.Chart && canvas && Chart.getChart(canvas) &&
-                Math.abs(canvas.getBoundingClientRect().width - canvas.parentNode.clientWidth) < 2;
-           }"""
-    )
-
-
-def test_screenshot_of_a_students_history(app, server, open_page):
-    admin = factories.make_admin(app, first_name="Ada", last_name="Admin")
-    student = factories.make_student(app, first_name="Amara", last_name="Okafor")
-    classmates = [factories.make_student(app, with_token=False) for _ in range(3)]
-    maths = factories.make_class(
-        app,
-        admin=admin,
-        students=[student, *classmates],
-        subject_code="MATH101",
-        name="MATH101 Section A",
-    )
-    physics = factories.make_class(
-        app,
-        admin=admin,
-        students=[student, *classmates],
-        subject_code="PHYS201",
-        name="PHYS201 Lab B",
-    )
-    day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    plan = [
-        (maths, "PRESENT"),
-        (physics, "PRESENT"),
-        (maths, "LATE"),
-        (physics, "ABSENT"),
-        (maths, "PRESENT"),
-        (physics, "PRESENT"),
-        (maths, "ABSENT"),
-        (physics, "LATE"),
-        (maths, "PRESENT"),
-        (physics, "PRESENT"),
-    ]
-    for n, (klass, status) in enumerate(plan):
-        start = day - timedelta(days=2 * (len(plan) - n))
-        session_id = factories.make_session(app, klass, start_at=start)
-        factories.mark(app, klass, session_id, student, status, at=start + timedelta(minutes=7))
-        factories.end_session(app, klass, session_id, at=start + timedelta(minutes=50))
-    # And one session that ended with make_session(end=True) before anyone was marked.
-    factories.make_session(app, maths, end=True)
-
-    page = open_page(DESKTOP)
-    login(page, student)
-    page.goto(f"/students/{student.profile_id}/history")
-    rows = page.locator("tr[data-record-id]")
-    expect(rows).to_have_count(len(plan))
-    expect(page.locator('[data-history-stat="total_sessions"]')).to_have_text(str(len(plan)))
-    expect(page.locator('[data-history-stat="present"]')).to_have_text("6")
-    expect(page.locator('[data-history-stat="absent"]')).to_have_text("2")
-    expect(page.locator('[data-history-stat="late"]')).to_have_text("2")
-    expect(page.locator('[data-history-stat="attendance_rate"]')).to_have_text("80.0")
-    # The chart has been drawn (Chart.js attached to the canvas).
-    wait_for_chart(page)
-    history = api_get(server, student.token, f"/api/attendance/student/{student.profile_id}/")
-    assert history["statistics"]["total_sessions"] == len(plan)
-    assert history["statistics"]["attendance_rate"] == 80.0
-    _assert_no_horizontal_overflow(page)
-    screenshot(page, "history")
-
-    # On a phone (the admin this time) the page fits the screen too.
-    phone = open_page(PHONE, is_mobile=True, has_touch=True)
-    login(phone, admin)
-    phone.goto(f"/students/{student.profile_id}/history")
-    expect(phone.locator("tr[data-record-id]")).to_have_count(len(plan))
-    wait_for_chart(phone)
-    _assert_no_horizontal_overflow(phone)
-    screenshot(phone, "history-phone")

@@ -89,9 +89,15 @@ def world(app) -> World:
 
 
 def panel(html: str) -> dict[str, str]:
-    """The history page's figures panel: each ``data-figure`` element's text."""
+    """The history page's figures panel: each ``data-figure`` element's text, and the reasons
+    of its risk level by kind."""
     doc = parse(html).one("section", {"id": "figures"})
-    return {el.get("data-figure"): el.text for el in doc.find_all(attrs={"data-figure": True})}
+    found = {el.get("data-figure"): el.text for el in doc.find_all(attrs={"data-figure": True})}
+    found["trend_value"] = doc.one(attrs={"data-trend": True}).get("data-trend")
+    found["reasons"] = {
+        el.get("data-reason"): el.text for el in doc.find_all(attrs={"data-reason": True})
+    }
+    return found
 
 
 # --- the student history page ----------------------------------------------------------------
@@ -103,11 +109,14 @@ def test_a_teacher_sees_a_students_figures_in_their_classes_only(world, browser_
     assert response.status_code == 200
     assert panel(response.text) == {
         "attendance_rate": "70.0",
+        "attended": "7",
+        "total_sessions": "10",
         "late_rate": "0.0",
         "consecutive_absences": "0",
-        "trend": "↑ Improving",
+        "trend": "↑ Going up",
+        "trend_value": "improving",
         "risk_level": "Medium risk",
-        "risk_reason": "attendance rate 70.0% is below 85%",
+        "reasons": {"rate": "Sa came to 70.0% of lessons; the school checks in below 85%."},
     }
     scope = parse(response.text).one(attrs={"data-figures-scope": True})
     assert scope.text == "in your classes"
@@ -120,12 +129,14 @@ def test_an_admin_sees_the_figures_over_every_record_with_every_reason(world, br
     # 7 of 13 attended; HIST's three absences are the latest records.
     assert figures["attendance_rate"] == "53.85"
     assert figures["consecutive_absences"] == "3"
-    assert figures["trend"] == "↓ Declining"
+    assert figures["trend_value"] == "declining"
     assert figures["risk_level"] == "High risk"
-    assert figures["risk_reason"] == (
-        "attendance rate 53.85% is below 70%; 3 absences in a row (at least 3)"
-    )
-    assert "over all their records" in parse(response.text).one("section", {"id": "figures"}).text
+    assert figures["reasons"] == {
+        "rate": "Sa came to 53.85% of lessons; the school checks in below 70%.",
+        "streak": "Sa missed 3 lessons in a row; the school checks in from 3 in a row.",
+    }
+    scope = parse(response.text).one(attrs={"data-figures-scope": True})
+    assert scope.text == "across all their classes"
 
 
 def test_a_student_sees_their_own_figures(app, world, browser_as):
@@ -140,8 +151,12 @@ def test_a_student_sees_their_own_figures(app, world, browser_as):
     assert (figures["attendance_rate"], figures["late_rate"]) == ("60.0", "20.0")
     assert figures["consecutive_absences"] == "2"
     assert figures["risk_level"] == "High risk"
-    assert figures["risk_reason"] == "attendance rate 60.0% is below 70%"
-    assert "over all your records" in response.text
+    assert figures["reasons"] == {
+        "rate": "You came to 60.0% of lessons; the school checks in below 70%."
+    }
+    assert parse(response.text).one(attrs={"data-figures-scope": True}).text == (
+        "across all your classes"
+    )
 
 
 def test_a_late_rate_exactly_at_the_threshold_is_low_risk_with_no_threshold_crossed(
@@ -151,22 +166,22 @@ def test_a_late_rate_exactly_at_the_threshold_is_low_risk_with_no_threshold_cros
 
     assert figures["late_rate"] == "20.0"
     assert figures["risk_level"] == "Low risk"
-    assert figures["risk_reason"] == "No threshold crossed"
+    assert figures["reasons"] == {}
 
 
 def test_a_late_rate_above_the_threshold_says_so(world, browser_as):
     figures = panel(browser_as(world.tina).get(world.history("Quarter")).text)
 
     assert figures["risk_level"] == "Medium risk"
-    assert figures["risk_reason"] == "late rate 30.0% is above 20%"
+    assert figures["reasons"] == {"late": "Qa was late to 30.0% of lessons, more than 20%."}
 
 
-def test_the_trend_says_why_it_is_stable_with_too_few_records(world, browser_as):
+def test_the_trend_says_why_it_is_too_early_with_too_few_records(world, browser_as):
     doc = parse(browser_as(world.hal).get(world.history("Seventy")).text)
 
     section = doc.one("section", {"id": "figures"})
-    assert section.one(attrs={"data-figure": "trend"}).text == "→ Stable"
-    assert "fewer than 10 records to compare" in section.text
+    assert section.one(attrs={"data-figure": "trend"}).text == "Too early to tell"
+    assert "a trend needs 10 lessons (3 so far)" in section.text
 
 
 def test_the_figures_ignore_the_history_filters(world, browser_as):

@@ -1,6 +1,6 @@
 """One scope, one number: wherever a page shows a figure it says its scope (this class, your
 classes, all classes, this period), and two pages showing the same scope show the same number,
-because one service computes it (services.analytics; the JSON API reads the same)."""
+because one service computes it (services.reporting.analytics; the JSON API reads the same)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -75,7 +76,7 @@ def _stats(doc) -> dict[str, str]:
 
 
 def _rows(doc) -> list[list[str]]:
-    table = doc.one("table", {"class": "striped history-table"})
+    table = doc.one("table", {"data-history-records": True})
     return [
         [td.text for td in tr.find_all("td")]
         for tr in table.find_all("tr", {"data-record-id": True})
@@ -163,7 +164,7 @@ def test_filters_narrow_the_records_and_the_statistics(
     if expected_days:
         assert [r[0] for r in _rows(doc)] == expected_days
     else:
-        assert doc.find("table", {"class": "striped history-table"}) is None
+        assert doc.find("table", {"data-history-records": True}) is None
         assert "No records match these filters." in doc.text
         assert doc.find("canvas") is None
 
@@ -194,8 +195,14 @@ def test_the_filter_form_keeps_the_chosen_values(history, browser_as):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"date_from": "2025-02-30"}, "Date from: use YYYY-MM-DD."),
-        ({"date_to": "13/01/2025"}, "Date to: use YYYY-MM-DD."),
+        (
+            {"date_from": "2025-02-30"},
+            "From: “2025-02-30” is not a date (use YYYY-MM-DD), so it is not applied.",
+        ),
+        (
+            {"date_to": "13/01/2025"},
+            "To: “13/01/2025” is not a date (use YYYY-MM-DD), so it is not applied.",
+        ),
     ],
 )
 def test_a_bad_date_shows_a_message_and_the_unfiltered_history(history, browser_as, query, message):
@@ -314,3 +321,87 @@ def test_the_students_own_csv_download_leaves_out_the_teachers_private_notes(app
     assert row.split(",")[7] == "LATE"
     assert row.endswith(",")
     assert "bruise" not in body
+
+
+def test_filtering_by_a_status_says_what_is_shown_and_gives_no_rate(history, browser_as):
+    doc = parse(
+        browser_as(history.student).get(history.url, query_string={"status": "ABSENT"}).text
+    )
+
+    assert doc.one(attrs={"data-history-shown": True}).text == "Showing 1 lesson marked absent."
+    assert "attendance_rate" not in _stats(doc)
+    assert "figures at the top count every lesson" in doc.one(attrs={"data-status-note": True}).text
+
+
+def test_a_date_or_subject_filter_gives_the_rate_of_the_lessons_shown(history, browser_as):
+    math = history.classes["MATH101"]
+    doc = parse(
+        browser_as(history.student)
+        .get(
+            history.url,
+            query_string={"subject_id": str(math.subject_id), "date_from": "2025-01-10"},
+        )
+        .text
+    )
+
+    assert doc.one(attrs={"data-history-shown": True}).text == (
+        "Showing 2 lessons in MATH101 from 10 Jan 2025."
+    )
+    assert _stats(doc)["attendance_rate"] == "50.0"
+    assert "Came to these" in doc.one("dl", {"class": "stat-grid"}).text
+
+
+def test_the_csv_download_carries_the_pages_filters(history, browser_as):
+    math = history.classes["MATH101"]
+    query = {"subject_id": str(math.subject_id), "status": "LATE", "date_to": "2025-01-31"}
+    doc = parse(browser_as(history.student).get(history.url, query_string=query).text)
+
+    link = doc.one("a", {"id": "history-csv"}).get("href")
+
+    assert parse_qs(urlsplit(link).query) == {
+        "student_id": [str(history.student.profile_id)],
+        **{key: [value] for key, value in query.items()},
+    }
+
+
+def test_a_period_that_ends_before_it_starts_says_so(history, browser_as):
+    doc = parse(
+        browser_as(history.student)
+        .get(history.url, query_string={"date_from": "2025-02-01", "date_to": "2025-01-01"})
+        .text
+    )
+
+    alerts = [p.text for p in doc.find_all("p", {"role": "alert"})]
+    assert alerts == ["The start of the period must not be after its end."]
+    assert "No lessons are listed until the dates are fixed." in doc.text
+    assert doc.find(attrs={"data-history-stat": True}) is None
+
+
+def test_the_student_reads_plain_words_about_their_level_and_whom_to_talk_to(app, browser_as):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1, subject_code="MATH101")
+    student = klass.students[0]
+    for n, status in enumerate("PPPPPAAAAA"):
+        start = datetime(2025, 3, 3, 9, tzinfo=UTC) + timedelta(days=n)
+        session_id = make_session(app, klass, start_at=start)
+        mark(app, klass, session_id, student, {"P": "PRESENT", "A": "ABSENT"}[status], at=start)
+
+    doc = parse(browser_as(student).get(f"/students/{student.profile_id}/history").text)
+
+    figures = doc.one("section", {"id": "figures"})
+    assert figures.one(attrs={"data-risk": True}).get("data-risk") == "high"
+    assert [li.text for li in figures.find_all("li", {"data-reason": True})] == [
+        "You came to 50.0% of lessons; the school checks in below 70%.",
+        "You missed 5 lessons in a row; the school checks in from 3 in a row.",
+    ]
+    assert "not a telling-off" in figures.text
+    assert figures.one(attrs={"data-who-to-talk-to": True}).text == (
+        "Talk to your teacher or the school office: they are there to help. "
+        "Parents and carers can contact the school office too."
+    )
+    assert "Going down: you came to 0 of the last 5 lessons, and 5 of the 5 before." in (
+        figures.text
+    )
+    # No statistician's words.
+    for jargon in ("points", "records", "threshold", "rate is below"):
+        assert jargon not in figures.text
