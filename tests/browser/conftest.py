@@ -188,10 +188,35 @@ def screenshots_folder() -> Path:
     return _screenshots
 
 
+def charts_settled(page) -> None:
+    """Until every Chart.js chart on the page has been drawn at the width of its box, and
+    the browser has painted since."""
+    page.wait_for_function(
+        """() => !window.Chart || Array.from(document.querySelectorAll('canvas')).every(c => {
+              const chart = Chart.getChart(c);
+              return !chart || Math.abs(chart.width - c.parentNode.clientWidth) < 2;
+           })"""
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Save a screenshot as <name>.png in screenshots_folder() and return its path."""
+    """Save a screenshot as <name>.png in screenshots_folder() and return its path.
+
+    A full page is shot in a viewport as tall as the page, once the charts have redrawn in
+    it: Chromium's own full-page capture resizes the viewport under Chart.js, which could
+    catch a chart mid-redraw."""
     path = screenshots_folder() / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    if not full_page:
+        page.screenshot(path=str(path), animations="disabled")
+        return path
+    size = page.viewport_size
+    height = page.evaluate("() => Math.ceil(document.documentElement.scrollHeight)")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    charts_settled(page)
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.set_viewport_size(size)
+    charts_settled(page)
     return path
 
 
