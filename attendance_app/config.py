@@ -72,6 +72,10 @@ class Config:
         self.SCHOOL_TIMEZONE = os.environ.get("SCHOOL_TIMEZONE", "UTC")
         # The site's address, for links in emails (written outside any request).
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
+        # Self check-in: the code shown in the room changes every period (a code is accepted
+        # in its own period and the next); a check-in this long after the start is LATE.
+        self.CHECK_IN_PERIOD_SECONDS = int(os.environ.get("CHECK_IN_PERIOD_SECONDS", "30"))
+        self.CHECK_IN_LATE_MINUTES = int(os.environ.get("CHECK_IN_LATE_MINUTES", "10"))
         self.HISTORY_PAGE_DEFAULT = 1000
         self.HISTORY_PAGE_MAX = 5000
         self.JSON_SORT_KEYS = False
@@ -91,6 +95,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             settings["SECRET_KEY"] = "dev-only-not-secret"
         else:
             raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    if int(settings.get("CHECK_IN_PERIOD_SECONDS") or 0) < 1:
+        raise RuntimeError("CHECK_IN_PERIOD_SECONDS must be a whole number of seconds, at least 1")
     from attendance_app.services.clock import zone_named
 
     try:

@@ -18,13 +18,14 @@ from attendance_app.api.responses import (
 )
 from attendance_app.api.schemas import (
     BulkMarkRequest,
+    CheckInRequest,
     HistoryQuery,
     MarkRequest,
     SessionViewQuery,
     UpdateRequest,
 )
 from attendance_app.models import Channel
-from attendance_app.services.marking import attendance, bulk, sessions
+from attendance_app.services.marking import attendance, bulk, check_in, sessions
 from attendance_app.services.reporting import history, statistics
 
 
@@ -216,3 +217,45 @@ def attendance_bulk_mark():
         channel=Channel.API,
     )
     return jsonify(initialise_body(result)), 201
+
+
+@bp.post("/attendance/check-in/")
+def attendance_check_in():
+    """A STUDENT checks themself in with the code shown in the room.
+    ---
+    post:
+      tags: [attendance]
+      summary: Self check-in
+      description: |
+        `{session_id, code}` by an enrolled STUDENT → 201 with the mark body (`marked_by` is
+        the student): status PRESENT, or LATE when more than `CHECK_IN_LATE_MINUTES` (default
+        10) after the session's start. It never overwrites a mark; the teacher can correct it
+        like any mark. The code is the one shown now or the one before it.
+        Order of checks: authentication (401) → body shape (400) → session exists (404) →
+        a STUDENT (403) → session ACTIVE (400 on `session`, rule 1) → enrolled (400 on
+        `student`, rule 4) → fewer than 5 wrong codes (429) → the code (400
+        `{"code": ["Invalid or expired check-in code."]}`) → not yet marked (409, rule 2).
+        The rules that do not depend on the code come first, so a student learns what really
+        stops them; rule 2 comes last as for any mark.
+        Throttling: every wrong or expired code is counted per student and session (a number
+        sent instead of a string is taken as its digits). After 5, the student's check-ins
+        to that session answer 429 `{"detail": "Too many wrong check-in codes for this
+        session. Ask your teacher to mark you."}` for the rest of the session, even with the
+        right code; there is no `Retry-After` (the wait is not time-bound). The teacher can
+        still mark the student.
+      requestBody:
+        content:
+          application/json:
+            schema: CheckInRequest
+      responses:
+        201: {description: "Checked in: the mark body, status PRESENT or LATE"}
+        400: {description: "Shape, session not ACTIVE, not enrolled, wrong or expired code"}
+        401: {description: No or bad token}
+        403: {description: Not a student}
+        404: {description: Session not found.}
+        409: {description: Attendance already marked for this student in this session}
+        429: {description: Too many wrong check-in codes for this session}
+    """
+    data = CheckInRequest().load(json_body())
+    result = check_in.check_in(actor=actor(), session_id=data["session_id"], code=data["code"])
+    return jsonify(mark_body(result)), 201

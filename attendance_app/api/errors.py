@@ -7,12 +7,12 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from attendance_app.services.errors import DomainError
+from attendance_app.services.errors import DomainError, Throttled
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 MALFORMED = "Malformed request body."
 
-_DETAIL_CODES = {401, 403, 404, 405}
+_DETAIL_CODES = {401, 403, 404, 405, 429}
 
 
 class MalformedBody(Exception):
@@ -52,6 +52,8 @@ def install_blueprint_handlers(bp) -> None:
         response.status_code = err.status_code
         if err.status_code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        if isinstance(err, Throttled) and err.retry_after is not None:
+            response.headers["Retry-After"] = str(err.retry_after)
         return response
 
     @bp.errorhandler(ValidationError)

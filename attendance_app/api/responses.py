@@ -8,6 +8,7 @@ from attendance_app.models import ClassSession, SchoolClass, Student, Subject, U
 from attendance_app.models.base import iso
 from attendance_app.services.marking.attendance import MarkResult, UpdateResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
+from attendance_app.services.marking.check_in import CheckInCode
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
 from attendance_app.services.reporting.statistics import RecordRow, SessionStatistics
@@ -116,6 +117,14 @@ def mark_body(result: MarkResult) -> dict:
             "marked_at": iso(row.record.marked_at),
             "marked_by": row.marked_by_name,
         },
+    }
+
+
+def check_in_code_body(code: CheckInCode) -> dict:
+    return {
+        "code": code.code,
+        "period_seconds": code.period_seconds,
+        "expires_at": iso(code.expires_at),
     }
 
 

@@ -174,6 +174,26 @@ class UpdateRequest(Base):
     notes = text_field(allow_blank=True, load_default=None)
 
 
+class CodeText(fields.String):
+    """A code as DRF's CharField takes it: a string, or a number turned into its digits."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class CheckInRequest(Base):
+    """A student's self check-in: the session and the code shown in the room."""
+
+    session_id = uuid_field(required=True)
+    code = CodeText(
+        required=True,
+        error_messages=_messages(invalid="Not a valid string."),
+        validate=[_no_nul, validate.Length(min=1, error=NOT_BLANK)],
+    )
+
+
 _BOOL_ERROR = "Must be a valid boolean."
 _DATETIME_ERROR = (
     "Datetime has wrong format. Use one of these formats instead: "

@@ -8,9 +8,9 @@ from flask import jsonify
 
 from attendance_app.api import actor, bp
 from attendance_app.api.auth import json_body, query_args
-from attendance_app.api.responses import session_body
+from attendance_app.api.responses import check_in_code_body, session_body
 from attendance_app.api.schemas import SessionCreate, SessionListQuery
-from attendance_app.services.marking import sessions
+from attendance_app.services.marking import check_in, sessions
 from attendance_app.services.reporting.statistics import statistics_for_sessions
 
 
@@ -111,3 +111,41 @@ def sessions_end(session_id: uuid.UUID):
     """
     result = sessions.end_session(actor=actor(), session_id=session_id)
     return jsonify(session_body(result.session, result.statistics))
+
+
+@bp.post("/sessions/<uuid:session_id>/check-in-code/")
+def sessions_check_in_code(session_id: uuid.UUID):
+    """The self check-in code to show in the room now (the class's TEACHER or an ADMIN).
+    ---
+    post:
+      tags: [sessions]
+      summary: Current self check-in code
+      description: |
+        Codes are six digits that change every `period_seconds` (setting
+        `CHECK_IN_PERIOD_SECONDS`, default 30), derived from a secret kept per session on the
+        server (TOTP, RFC 6238); the secret is made by the first request. `expires_at` is when
+        the next code replaces this one; a code is still accepted during the period after its
+        own, so a student typing it as it changes is not refused. Call again at `expires_at`
+        for the next code.
+        Order of checks: authentication (401) → session exists (404) → the class's teacher or
+        an admin (403) → session ACTIVE (400, rule 1's messages on `session`).
+      parameters:
+        - {in: path, name: session_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200:
+          description: "`{code, period_seconds, expires_at}`"
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  code: {type: string, pattern: '^[0-9]{6}$'}
+                  period_seconds: {type: integer}
+                  expires_at: {type: string, format: date-time}
+        400: {description: "Session not ACTIVE (rule 1's messages)"}
+        401: {description: No or bad token}
+        403: {description: Not the class's teacher}
+        404: {description: Session not found.}
+    """
+    code = check_in.check_in_code(actor=actor(), session_id=session_id)
+    return jsonify(check_in_code_body(code))

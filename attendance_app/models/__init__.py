@@ -10,6 +10,7 @@ from attendance_app.models.base import (
     SessionStatus,
     utcnow,
 )
+from attendance_app.models.check_in import CheckInFailure, CheckInSecret
 from attendance_app.models.people import ApiToken, Student, Teacher, User, full_name
 from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
@@ -25,6 +26,8 @@ __all__ = [
     "AttendanceStatus",
     "Base",
     "Channel",
+    "CheckInFailure",
+    "CheckInSecret",
     "ClassSession",
     "Enrollment",
     "Role",

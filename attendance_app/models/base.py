@@ -94,13 +94,16 @@ class AttendanceStatus(enum.StrEnum):
 
 
 class Channel(enum.StrEnum):
-    """Which edge a change came through; kept in the audit trail."""
+    """Which edge a change came through (CHECK_IN: a student's own check-in, from any edge);
+    kept in the audit trail."""
 
     WEB = "WEB"
     API = "API"
     CLI = "CLI"
     #: Only in rows written before revision 0007: a bulk action whose edge was not recorded.
     BULK = "BULK"
+    #: A student checked themself in with the code shown in the room.
+    CHECK_IN = "CHECK_IN"
 
 
 def enum_column(enum_cls, name: str) -> Enum:

@@ -40,3 +40,14 @@ class Conflict(DomainError):
 
 class Unauthenticated(DomainError):
     status_code = 401
+
+
+class Throttled(DomainError):
+    """Too many failed attempts; ``retry_after`` is how many seconds until one is allowed
+    (None: not within this operation's lifetime, e.g. for the rest of a session)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after

@@ -14,6 +14,7 @@ from attendance_app.models import (
     Role,
     SchoolClass,
     SessionStatus,
+    Student,
     User,
 )
 from attendance_app.services.errors import Forbidden
@@ -50,6 +51,13 @@ def can_manage_class(actor: User, school_class: SchoolClass) -> bool:
 def require_admin(actor: User) -> None:
     if not is_admin(actor):
         raise Forbidden()
+
+
+def require_student(actor: User) -> Student:
+    """Self check-in is a student's own act: their Student profile, or Forbidden."""
+    if actor.role != Role.STUDENT or actor.student is None:
+        raise Forbidden()
+    return actor.student
 
 
 def require_class_manager(actor: User, school_class: SchoolClass) -> None:

@@ -109,6 +109,7 @@ class World:
     attendance_id: uuid.UUID
     student: object  # enrolled, with no record in the session yet
     notification_id: uuid.UUID | None = None  # one of the admin's
+    checker: object = None  # an enrolled student with a token, for the self check-in
 
     def rotate(self) -> None:
         """After a request succeeded, use a new unmarked student for the next body."""
@@ -122,6 +123,7 @@ class Endpoint:
     method: str
     path: str  # Flask's rule with {name} for each path variable
     body: Callable[[World], dict] | None  # a valid body; None when the view reads none
+    as_student: bool = False  # sent by the world's student (self check-in), not its admin
 
     def url(self, world: World | None = None) -> str:
         ids = {
@@ -151,6 +153,22 @@ def _mark_bulk(w: World) -> dict:
         "session_id": str(w.session_id),
         "records": [{"student_id": str(w.student.profile_id), "status": "LATE", "notes": "Bus"}],
     }
+
+
+def _check_in(w: World) -> dict:
+    """The session's current check-in code, as its teacher's projector shows it."""
+    from attendance_app.extensions import db
+    from attendance_app.services.marking import check_in
+    from tests.factories import actor
+
+    with w.app.app_context():
+        code = check_in.check_in_code(actor=actor(w.klass.teacher.user_id), session_id=w.session_id)
+        db.session.remove()
+    return {"session_id": str(w.session_id), "code": code.code}
+
+
+def _api(world: World, api_as, endpoint: Endpoint):
+    return api_as(world.checker if endpoint.as_student else world.admin)
 
 
 ENDPOINTS = [
@@ -213,6 +231,8 @@ ENDPOINTS = [
         "/api/attendance/{attendance_id}/",
         lambda w: {"status": "ABSENT", "notes": "Changed"},
     ),
+    Endpoint("check-in-code", "post", "/api/sessions/{session_id}/check-in-code/", None),
+    Endpoint("check-in", "post", "/api/attendance/check-in/", _check_in, as_student=True),
     Endpoint("notification-read", "post", "/api/notifications/{notification_id}/read/", None),
     Endpoint("notifications-read-all", "post", "/api/notifications/read-all/", None),
 ]
@@ -246,8 +266,17 @@ def world(app) -> World:
     klass = make_class(app, admin=admin, students=2)
     session_id = make_session(app, klass)
     attendance_id = mark(app, klass, session_id, klass.students[0], AttendanceStatus.PRESENT)
+    checker = make_student(app)
+    enroll(app, klass, [checker], admin=admin)
     return World(
-        app, admin, klass, session_id, attendance_id, klass.students[1], notify(app, admin)
+        app,
+        admin,
+        klass,
+        session_id,
+        attendance_id,
+        klass.students[1],
+        notify(app, admin),
+        checker,
     )
 
 
@@ -340,6 +369,7 @@ EMPTY_BODY_ERRORS = {
     "sessions": {"class_id": REQUIRED},
     "mark-single": {"session_id": REQUIRED},
     "bulk-mark": {"session_id": REQUIRED},
+    "check-in": {"session_id": REQUIRED, "code": REQUIRED},
 }
 REQUIRING = [e for e in BODY_ENDPOINTS if e.name in EMPTY_BODY_ERRORS]
 
@@ -439,7 +469,7 @@ def _post_odd(world: World, api, endpoint: Endpoint, body: dict):
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS, ids=_ids(BODY_ENDPOINTS))
 def test_odd_values_in_any_field_never_cause_a_server_error(world, api_as, endpoint):
     """Each leaf of a valid body replaced, in turn, by each odd value."""
-    api = api_as(world.admin)
+    api = _api(world, api_as, endpoint)
     paths = [p for p in _paths(endpoint.body(world)) if p]
     for path, (name, odd) in itertools.product(paths, ODD_VALUES.items()):
         body = _replace(endpoint.body(world), path, odd)
@@ -452,7 +482,7 @@ def test_odd_values_in_any_field_never_cause_a_server_error(world, api_as, endpo
 
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS, ids=_ids(BODY_ENDPOINTS))
 def test_odd_values_in_every_field_at_once_never_cause_a_server_error(world, api_as, endpoint):
-    api = api_as(world.admin)
+    api = _api(world, api_as, endpoint)
     fields = [p for p in _paths(endpoint.body(world)) if len(p) == 1]
     for name, odd in ODD_VALUES.items():
         body = {path[0]: odd for path in fields}
@@ -502,7 +532,7 @@ def test_a_valid_body_is_accepted(world, api_as, endpoint):
     """The bodies above are valid, so the odd-value matrix really reaches the services."""
     body = endpoint.body(world) if endpoint.body else None
 
-    resp = send(api_as(world.admin), endpoint.method, endpoint.url(world), json_body=body)
+    resp = send(_api(world, api_as, endpoint), endpoint.method, endpoint.url(world), json_body=body)
 
     assert resp.status_code in {200, 201, 400}, resp.json
     if endpoint.name != "start":  # the world's session is already ACTIVE
@@ -510,11 +540,10 @@ def test_a_valid_body_is_accepted(world, api_as, endpoint):
 
 
 def test_a_body_sent_to_an_unknown_id_never_causes_a_server_error(world, api_as):
-    api = api_as(world.admin)
     errors = {}
     for endpoint in ENDPOINTS:
         body = endpoint.body(world) if endpoint.body else {"junk": [1, {"x": None}]}
-        resp = send(api, endpoint.method, endpoint.url(), json_body=body)
+        resp = send(_api(world, api_as, endpoint), endpoint.method, endpoint.url(), json_body=body)
         if resp.status_code >= 500:
             errors[endpoint.name] = resp.json
 

@@ -19,6 +19,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
+from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import get_session_for  # noqa: F401  (re-exported)
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
@@ -33,6 +34,11 @@ class RosterRow:
     @property
     def status(self) -> AttendanceStatus | None:
         return self.record.status if self.record else None
+
+    @property
+    def checked_in(self) -> bool:
+        """The student checked themself in (the tile says so instead of a marker's name)."""
+        return is_checked_in(self.record, self.student)
 
     @property
     def initials(self) -> str:
