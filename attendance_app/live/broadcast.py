@@ -21,6 +21,7 @@ from attendance_app.services.events import (
     SessionStatusChanged,
     UserSignedOut,
 )
+from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import load_session
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.notifying.notifications import unread_counts
@@ -41,6 +42,8 @@ def record_payload(row: RecordRow, session, alert: str = "") -> dict:
         "marked_at": iso(record.marked_at),
         "updated_at": iso(record.updated_at),
         "marked_by": row.marked_by_name,
+        # The student checked themself in (the tile says "Checked in", not their name).
+        "checked_in": is_checked_in(record, row.student),
         "version": record.version,
         "late_minutes": record.minutes_late(session.start_time),
         # Why the student is over the alert line in this class ("" if not): the tile's flag.

@@ -48,6 +48,7 @@ from attendance_app.web import (  # noqa: E402,F401
     analytics,
     auth,
     backoffice,
+    check_in,
     classes,
     history,
     home,

@@ -54,6 +54,7 @@
       }
     }
     var tap = cell.querySelector(".cell-tap");
+    showCheckedIn(cell, tap, rec.checked_in === true);
     if (tap && tap.hasAttribute("hx-vals")) {
       tap.setAttribute("hx-vals", JSON.stringify({ seen: rec.status }));
     }
@@ -61,7 +62,7 @@
     cell.classList.remove("changed");
     void cell.offsetWidth;  // restart the highlight animation
     cell.classList.add("changed");
-    if (rec.marked_by && rec.marked_by !== body.dataset.userName) {
+    if (rec.marked_by && rec.marked_by !== body.dataset.userName && !rec.checked_in) {
       // Say who changed it, briefly: another teacher's tablet, the admin, the API.
       cell.setAttribute("data-changed-by", rec.marked_by);
       var label = cell.querySelector(".changed-by") || document.createElement("p");
@@ -72,6 +73,19 @@
       label._timer = setTimeout(function () { label.remove(); }, 4000);
     }
     return true;
+  }
+
+  // The tile's "Checked in" marker (as sessions/_roster.html draws it): the student checked
+  // themself in, and nobody has changed the record since.
+  function showCheckedIn(cell, tap, checkedIn) {
+    var marker = cell.querySelector(".checked-in-marker");
+    if (!checkedIn) { if (marker) { marker.remove(); } return; }
+    if (marker || !tap) { return; }
+    marker = document.createElement("span");
+    marker.className = "checked-in-marker";
+    marker.title = "The student checked in with the code";
+    marker.textContent = "Checked in";
+    tap.appendChild(marker);
   }
 
   // The tile's "At risk" flag (as sessions/_roster.html draws it), from a broadcast record.
