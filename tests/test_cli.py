@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from attendance_app.models import (
     Subject,
     User,
 )
+from attendance_app.services.marking import check_in
 from attendance_app.services.school import people
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,8 +149,25 @@ def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: F
         assert len(emails) == 7
         for email in emails:
             assert people.authenticate(email, DEMO_PASSWORD) is not None, email
+        assert_the_printed_self_check_in_works(first.output)
         assert_realistic_school(datetime.now(UTC))
     assert_a_later_day_run_ends_the_stale_lesson_and_starts_that_days(app)
+
+
+def assert_the_printed_self_check_in_works(output: str) -> None:
+    """The output says how to try the self check-in on the live lesson, and it works."""
+    shown = re.search(r"Self check-in: as (\S+), open /sessions/(\S+)/check-in-code", output)
+    student = re.search(r"sign in as (\S+) \(not marked yet\)", output)
+    assert shown and student, output
+    session_id = uuid.UUID(shown.group(2))
+    teacher = people.authenticate(shown.group(1), DEMO_PASSWORD)
+    code = check_in.check_in_code(actor=teacher, session_id=session_id).code
+    result = check_in.check_in(
+        actor=people.authenticate(student.group(1), DEMO_PASSWORD),
+        session_id=session_id,
+        code=code,
+    )
+    assert result.row.record.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
 
 
 def assert_realistic_school(now: datetime) -> None:

@@ -73,6 +73,10 @@ class DemoSummary:
     live_started_at: datetime | None = None
     live_marked: int = 0
     live_enrolled: int = 0
+    # Who can try the self check-in on the live session: its teacher shows the code, a
+    # student not yet marked checks in.
+    check_in_teacher: str = ""
+    check_in_student: str = ""
 
     def describe(self) -> str:
         """The text ``flask demo`` prints."""
@@ -92,6 +96,14 @@ class DemoSummary:
                 f" {self.live_enrolled} students marked;"
                 f" roster at /sessions/{self.live_session_id}"
             )
+        if self.live_session_id is not None and self.check_in_student:
+            lines += [
+                "  Self check-in: as "
+                f"{self.check_in_teacher}, open /sessions/{self.live_session_id}/check-in-code"
+                " on the projector;",
+                f"    on a phone, sign in as {self.check_in_student} (not marked yet) and scan"
+                " the QR code, or open /check-in and type the code.",
+            ]
         lines += ["", f'Logins - every demo account\'s password is "{self.password}":']
         width = max(len(login.email) for login in self.logins)
         for login in self.logins:
@@ -300,6 +312,20 @@ def _count(admin: User, plan: Plan, summary: DemoSummary) -> None:
         stats = live_stats[summary.live_session_id]
         summary.live_marked, summary.live_enrolled = stats.marked, stats.total_enrolled
     summary.logins = _logins(plan)
+    if summary.live_session_id is not None:
+        _pick_check_in(admin, summary)
+
+
+def _pick_check_in(admin: User, summary: DemoSummary) -> None:
+    """Who tries the self check-in: the live lesson's teacher, and a student of it not yet
+    marked (one of the printed logins when one is still unmarked)."""
+    live = sessions.get_session_for(admin, summary.live_session_id)
+    unmarked = [row.student.user.email for row in roster_rows(live) if row.record is None]
+    if not unmarked:
+        return
+    listed = [login.email for login in summary.logins if login.role == Role.STUDENT]
+    summary.check_in_teacher = live.school_class.teacher.user.email
+    summary.check_in_student = next((e for e in listed if e in unmarked), unmarked[0])
 
 
 def _logins(plan: Plan) -> list[DemoLogin]:
