@@ -189,7 +189,7 @@ class CheckInRequest(Base):
     session_id = uuid_field(required=True)
     code = CodeText(
         required=True,
-        error_messages=_messages(invalid="Not a valid string."),
+        error_messages=_messages(invalid=NOT_A_STRING),
         validate=[_no_nul, validate.Length(min=1, error=NOT_BLANK)],
     )
 
