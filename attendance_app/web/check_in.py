@@ -19,11 +19,14 @@ CHOOSE_LESSON = "Choose the lesson you are checking in to."
 TYPE_THE_CODE = "Type the 6-digit code shown in the room."
 
 
+def _site() -> str:
+    """The address students reach the site at: PUBLIC_URL, else the one the page was asked by."""
+    return (current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
+
+
 def student_url(session_id: uuid.UUID, code: str) -> str:
     """The student's page pre-filled with the session and code (what the QR code holds)."""
-    path = url_for("web.check_in_page", session=str(session_id), code=code)
-    base = current_app.config.get("PUBLIC_URL")
-    return base.rstrip("/") + path if base else request.host_url.rstrip("/") + path
+    return _site() + url_for("web.check_in_page", session=str(session_id), code=code)
 
 
 def qr_svg(url: str) -> Markup:
@@ -36,7 +39,12 @@ def qr_svg(url: str) -> Markup:
 
 def _panel_context(shown: check_in.CheckInCode) -> dict:
     url = student_url(shown.session.id, shown.code)
-    return {"shown": shown, "student_url": url, "qr": qr_svg(url)}
+    return {
+        "shown": shown,
+        "student_url": url,
+        "qr": qr_svg(url),
+        "check_in_address": _site() + url_for("web.check_in_page"),
+    }
 
 
 @bp.get("/sessions/<uuid:session_id>/check-in-code")

@@ -4,6 +4,7 @@ POST /api/attendance/check-in/ — bodies, codes, the throttle and the order of 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -378,3 +379,51 @@ def test_order_the_code_before_rule_2(app, api_as, school):
     resp = api_as(john).post(CHECK_IN, json={"session_id": str(session_id), "code": wrong(code)})
 
     assert (resp.status_code, resp.json) == (400, WRONG_CODE)
+
+
+# --- under concurrent requests ----------------------------------------------------------------
+
+
+def test_concurrent_wrong_codes_are_all_counted_so_no_more_than_five_are_tried(app, api_as, school):
+    _, klass, john = school
+    session_id = make_session(app, klass)
+    bad = {"session_id": str(session_id), "code": wrong(current_code(api_as, klass, session_id))}
+    barrier = threading.Barrier(8)
+    codes: list[int] = []
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        resp = client.post(CHECK_IN, json=bad, headers={"Authorization": f"Bearer {john.token}"})
+        codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(codes) == [400] * 5 + [429] * 3
+
+
+def test_concurrent_check_ins_of_one_student_make_one_record(app, api_as, school):
+    _, klass, john = school
+    session_id = make_session(app, klass)
+    body = {"session_id": str(session_id), "code": current_code(api_as, klass, session_id)}
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        resp = client.post(CHECK_IN, json=body, headers={"Authorization": f"Bearer {john.token}"})
+        codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(codes) == [201, 409, 409, 409]
+    assert list(stored_attendance(app, session_id).values()) == ["PRESENT"]

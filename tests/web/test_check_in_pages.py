@@ -424,3 +424,21 @@ def test_a_teachers_mark_shows_no_checked_in_marker(app, school, browser_as, les
 
     tile = cells(page)[str(student.profile_id)]
     assert tile.find("span", {"class": "checked-in-marker"}) is None
+
+
+def test_with_public_url_set_the_qr_code_links_to_the_public_address(
+    app, school, browser_as, lesson
+):
+    app.config["PUBLIC_URL"] = "https://attendance.school.example/"
+    try:
+        doc = parse(projector(browser_as(school.teacher), lesson).text)
+    finally:
+        app.config["PUBLIC_URL"] = None
+
+    panel = doc.one(attrs={"id": "check-in-panel"})
+    assert (
+        panel.one("a")
+        .get("href")
+        .startswith(f"https://attendance.school.example/check-in?session={lesson}&code=")
+    )
+    assert "https://attendance.school.example/check-in" in panel.one("figcaption").text
