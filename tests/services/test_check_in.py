@@ -63,14 +63,19 @@ def lesson(app, ctx):
     return klass, session_id, admin
 
 
+def current(person):
+    """``person``'s User, read afresh: ends the test's read transaction first, so what other
+    app contexts (the factories) committed since is seen (SQLite reads from a snapshot)."""
+    db.session.rollback()
+    return actor(person.user_id)
+
+
 def code_at(klass, session_id, at: datetime) -> str:
-    return check_in.check_in_code(
-        actor=actor(klass.teacher.user_id), session_id=session_id, at=at
-    ).code
+    return check_in.check_in_code(actor=current(klass.teacher), session_id=session_id, at=at).code
 
 
 def check_in_as(student, session_id, code: str, at: datetime):
-    return check_in.check_in(actor=actor(student.user_id), session_id=session_id, code=code, at=at)
+    return check_in.check_in(actor=current(student), session_id=session_id, code=code, at=at)
 
 
 # --- the code ---------------------------------------------------------------------------------
@@ -79,7 +84,7 @@ def check_in_as(student, session_id, code: str, at: datetime):
 def test_a_code_is_six_digits_with_its_period_and_when_the_next_replaces_it(lesson):
     klass, session_id, _ = lesson
     shown = check_in.check_in_code(
-        actor=actor(klass.teacher.user_id), session_id=session_id, at=START + timedelta(seconds=7)
+        actor=current(klass.teacher), session_id=session_id, at=START + timedelta(seconds=7)
     )
     assert len(shown.code) == 6 and shown.code.isdigit()
     assert shown.period_seconds == 30
@@ -102,7 +107,7 @@ def test_the_period_is_a_setting(app, lesson):
     app.config["CHECK_IN_PERIOD_SECONDS"] = 5
     try:
         shown = check_in.check_in_code(
-            actor=actor(klass.teacher.user_id),
+            actor=current(klass.teacher),
             session_id=session_id,
             at=START + timedelta(seconds=7),
         )
@@ -132,10 +137,10 @@ def test_the_secret_is_made_once_per_session_and_kept_on_the_server(app, lesson)
 
 def test_an_admin_may_show_the_code_but_another_teacher_and_students_may_not(app, lesson):
     klass, session_id, admin = lesson
-    assert check_in.check_in_code(actor=actor(admin.user_id), session_id=session_id).code
+    assert check_in.check_in_code(actor=current(admin), session_id=session_id).code
     for person in (make_teacher(app), klass.students[0]):
         with pytest.raises(Forbidden):
-            check_in.check_in_code(actor=actor(person.user_id), session_id=session_id)
+            check_in.check_in_code(actor=current(person), session_id=session_id)
 
 
 def test_a_code_for_a_session_that_is_not_active_is_refused_with_rule_1s_message(app, lesson):
@@ -292,7 +297,7 @@ def test_the_teacher_can_correct_a_check_in_with_a_tap(lesson):
     student = klass.students[0]
     checked = check_in_as(student, session_id, code_at(klass, session_id, START), START)
     tap = taps.set_status(
-        actor=actor(klass.teacher.user_id),
+        actor=current(klass.teacher),
         session_id=session_id,
         student_id=student.profile_id,
         status=AttendanceStatus.ABSENT,
@@ -369,7 +374,7 @@ def test_the_throttle_comes_after_rule_1_and_before_the_code_and_rule_2(app, les
     end = START + timedelta(hours=1)
     from attendance_app.services.marking import sessions
 
-    sessions.end_session(actor=actor(klass.teacher.user_id), session_id=session_id, at=end)
+    sessions.end_session(actor=current(klass.teacher), session_id=session_id, at=end)
     with pytest.raises(Invalid) as refused:
         check_in_as(student, session_id, wrong, end)
     assert refused.value.message == session_ended_message(end)
@@ -392,7 +397,7 @@ def test_checking_in_to_an_ended_session_is_rule_1_with_its_end_time(app, lesson
     end = START + timedelta(minutes=1)
     from attendance_app.services.marking import sessions
 
-    sessions.end_session(actor=actor(klass.teacher.user_id), session_id=session_id, at=end)
+    sessions.end_session(actor=current(klass.teacher), session_id=session_id, at=end)
     with pytest.raises(Invalid) as refused:
         check_in_as(klass.students[0], session_id, code, end)
     assert (refused.value.field, refused.value.message) == ("session", session_ended_message(end))
@@ -417,7 +422,7 @@ def test_only_students_check_in(app, lesson, who):
     person = klass.teacher if who == "teacher" else admin
     with pytest.raises(Forbidden):
         check_in.check_in(
-            actor=actor(person.user_id),
+            actor=current(person),
             session_id=session_id,
             code=code_at(klass, session_id, START),
             at=START,
@@ -442,12 +447,12 @@ def test_a_student_sees_their_running_lessons_with_their_mark_in_each(app, lesso
     other = make_session(app, other_class, start_at=START + timedelta(minutes=5))
     make_session(app, klass, start=False)  # not running: not listed
     check_in_as(student, session_id, code_at(klass, session_id, START), START)
-    options = check_in.check_in_options(actor=actor(student.user_id))
+    options = check_in.check_in_options(actor=current(student))
     assert [o.session.id for o in options] == [other, session_id]
     assert [o.checked_in for o in options] == [False, True]
     assert options[1].record.status == AttendanceStatus.PRESENT
     with pytest.raises(Forbidden):
-        check_in.check_in_options(actor=actor(klass.teacher.user_id))
+        check_in.check_in_options(actor=current(klass.teacher))
 
 
 # --- helpers ------------------------------------------------------------------------------

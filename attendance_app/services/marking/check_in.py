@@ -108,22 +108,23 @@ def _code(secret: str, counter: int) -> str:
     return pyotp.TOTP(secret, digits=CODE_DIGITS).generate_otp(counter)
 
 
-def _secret(session_id: uuid.UUID, now: datetime, *, create: bool) -> str | None:
-    """The session's secret; made (race-free: the database arbitrates) when ``create``."""
-    found = db.session.scalar(
+def _secret(session_id: uuid.UUID) -> str | None:
+    """The session's secret, if a code was ever shown."""
+    return db.session.scalar(
         select(CheckInSecret.secret).where(CheckInSecret.session_id == session_id)
     )
-    if found is None and create:
-        table = CheckInSecret.__table__
-        db.session.execute(
-            insert(table)
-            .values(session_id=session_id, secret=pyotp.random_base32(), created_at=now)
-            .on_conflict_do_nothing(index_elements=["session_id"])
-        )
-        found = db.session.scalar(
-            select(CheckInSecret.secret).where(CheckInSecret.session_id == session_id)
-        )
-    return found
+
+
+@unit_of_work
+def _make_secret(session_id: uuid.UUID, now: datetime) -> str:
+    """Make the session's secret; two first requests at once get the same one (the
+    database arbitrates)."""
+    db.session.execute(
+        insert(CheckInSecret.__table__)
+        .values(session_id=session_id, secret=pyotp.random_base32(), created_at=now)
+        .on_conflict_do_nothing(index_elements=["session_id"])
+    )
+    return _secret(session_id)
 
 
 def _accepts(secret: str, code: str, now: datetime, period: int) -> bool:
@@ -146,9 +147,9 @@ def checked_in_count(session_id: uuid.UUID) -> int:
     )
 
 
-@unit_of_work
 def check_in_code(*, actor: User, session_id: uuid.UUID, at: datetime | None = None) -> CheckInCode:
-    """The check-in code to show in the room now (the session's secret is made on first use).
+    """The check-in code to show in the room now (the session's secret is made on first use;
+    after that, showing a code is a read: the projector asks every period).
 
     Order: session exists (NotFound) → the class's teacher or an admin (Forbidden) → session
     ACTIVE (Invalid, rule 1's messages).
@@ -158,7 +159,7 @@ def check_in_code(*, actor: User, session_id: uuid.UUID, at: datetime | None = N
     require_markable(session)
     now = at or utcnow()
     period = period_seconds()
-    secret = _secret(session.id, now, create=True)
+    secret = _secret(session.id) or _make_secret(session.id, now)
     counter = _counter(now, period)
     return CheckInCode(
         session=session,
@@ -212,7 +213,7 @@ def _check_in(
         raise Throttled(TOO_MANY_WRONG_CODES)
     # The clock is read under the session's row lock, as for a mark.
     now = at or utcnow()
-    secret = _secret(session.id, now, create=False)
+    secret = _secret(session.id)
     if secret is None or not _accepts(secret, code, now, period_seconds()):
         _count_wrong_code(session.id, student.id, now)
         return None
