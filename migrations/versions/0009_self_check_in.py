@@ -1,7 +1,7 @@
 """self check-in: code secrets, wrong-code counts, the CHECK_IN audit channel
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 13:44:59.397977
 
 The audit trail's ``channel`` is VARCHAR + CHECK (models/base.py enum_column): the CHECK is
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
