@@ -445,7 +445,6 @@ def test_serve_answers_logs_and_stops_cleanly_on_sigterm(
     )
     slow = start_slow_request(served.port)
 
-    started = time.monotonic()
     served.proc.send_signal(signal.SIGTERM)
 
     assert disconnected.wait(5), served.text()
@@ -453,7 +452,6 @@ def test_serve_answers_logs_and_stops_cleanly_on_sigterm(
     slow.sendall(SLOW_BODY)  # the request in flight still gets its answer
     assert slow.recv(1024).startswith(b"HTTP/1.1 401"), served.text()
     assert served.proc.wait(10) == 0, served.text()
-    assert time.monotonic() - started < 8  # well inside the 10 s grace period
     client.disconnect()
     slow.close()
     idle.close()
@@ -463,6 +461,8 @@ def test_serve_answers_logs_and_stops_cleanly_on_sigterm(
     assert re.search(r'"GET /api/openapi\.json HTTP/1\.1" 200 ', output), output
     assert "SIGTERM received: shutting down" in output
     assert "disconnected 1 Socket.IO client(s)" in output
+    # The idle keep-alive connection did not hold the exit until the grace period ran out.
+    assert "still open: closing them" not in output, output
     # Monkey-patching came first: neither library complains about modules patched late.
     assert "monkey" not in output.lower(), output
     assert "Traceback" not in output, output
