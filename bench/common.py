@@ -13,6 +13,7 @@ import http.client
 import importlib.util
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The shared yardsticks live beside every checkout of the project: ../shared/bench.
-SHARED_BENCH = ROOT.parent / "shared" / "bench"
+#: The shared yardsticks live beside every checkout of the project: ../shared/bench
+#: (SHARED_BENCH=/path/to/shared/bench for a checkout kept somewhere else, e.g. a worktree).
+SHARED_BENCH = Path(os.environ.get("SHARED_BENCH") or ROOT.parent / "shared" / "bench")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "admin-pass-123"
@@ -38,7 +40,8 @@ def shared_bench() -> Path:
     if missing:
         raise SystemExit(
             f"bench: the shared yardsticks are missing: {', '.join(missing)} not found in "
-            f"{SHARED_BENCH} (expected ../shared/bench beside the checkout)."
+            f"{SHARED_BENCH} (expected ../shared/bench beside the checkout; for a checkout "
+            "elsewhere, set SHARED_BENCH=/path/to/shared/bench)."
         )
     return SHARED_BENCH
 
@@ -123,7 +126,17 @@ class Stack(contextlib.ExitStack):
         super().__enter__()
         self.workdir = Path(tempfile.mkdtemp(prefix="attendance-bench-"))
         self.workdir.chmod(0o755)
+        self.keep = False  # True: leave the folder (logs) for a look after a failure
         return self
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            return super().__exit__(*exc)
+        finally:
+            if exc[0] is not None or self.keep:
+                print(f"bench: logs kept in {self.workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def spawn(self, name: str, argv: list[str], *, env: dict | None = None, cwd=None) -> Proc:
         log = self.workdir / f"{name}.log"
@@ -184,7 +197,7 @@ def our_env(database_url: str, mode: str, **extra: str) -> dict:
 
 
 def flask(env: dict, *args: str) -> None:
-    """``flask --app wsgi ARGS`` in our checkout; stops the benchmark with its output if it fails."""
+    """``flask --app wsgi ARGS`` in our checkout; stops the benchmark if it fails."""
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=ROOT,
