@@ -37,7 +37,7 @@ CONNECT_AT_ONCE = 20  # per client process: simultaneous handshakes
 # --- listeners (in client processes) ----------------------------------------------------------
 
 
-async def _listen(url, token, session_id, count, conn, first_index) -> None:
+async def _listen(url, token, session_id, count, conn, first_index, timeout) -> None:
     import socketio
 
     arrivals: list[tuple[int, int, float]] = []  # (listener, marked, monotonic time)
@@ -55,11 +55,18 @@ async def _listen(url, token, session_id, count, conn, first_index) -> None:
         client.on("statistics", on_statistics)
         try:
             async with gate:
-                await client.connect(
-                    url, auth={"token": token}, transports=["websocket"], wait_timeout=30
+                connect = client.connect(
+                    url, auth={"token": token}, transports=["websocket"], wait_timeout=timeout
                 )
+                await asyncio.wait_for(connect, timeout)
                 if session_id:
-                    ack = await client.call("join_session", {"session_id": session_id}, timeout=30)
+                    room = (
+                        session_id
+                        if isinstance(session_id, str)
+                        else session_id[i % len(session_id)]
+                    )
+                    join = client.call("join_session", {"session_id": room}, timeout=timeout)
+                    ack = await asyncio.wait_for(join, timeout)
                     if not ack.get("ok"):
                         raise RuntimeError(f"join refused: {ack}")
             clients.append(client)
@@ -79,15 +86,17 @@ async def _listen(url, token, session_id, count, conn, first_index) -> None:
     await asyncio.gather(*(close(c) for c in clients))
 
 
-def listener_process(url, token, session_id, count, conn, first_index) -> None:
-    asyncio.run(_listen(url, token, session_id, count, conn, first_index))
+def listener_process(url, token, session_id, count, conn, first_index, timeout) -> None:
+    asyncio.run(_listen(url, token, session_id, count, conn, first_index, timeout))
 
 
 class Listeners:
-    """N Socket.IO clients spread over ``procs`` processes, connected and joined on entry."""
+    """N Socket.IO clients spread over ``procs`` processes, connected and joined on entry
+    (to ``session_id``, or listener i to ``session_id[i % len]`` when it is a list)."""
 
-    def __init__(self, url: str, token: str, session_id: str | None, n: int, procs: int):
+    def __init__(self, url, token, session_id, n: int, procs: int, timeout: float = 30):
         self.url, self.token, self.session_id, self.n = url, token, session_id, n
+        self.timeout = timeout
         self.procs = max(1, min(procs, n))
         self.connected = 0
         self.errors: list[str] = []
@@ -102,7 +111,7 @@ class Listeners:
             mine, theirs = ctx.Pipe()
             child = ctx.Process(
                 target=listener_process,
-                args=(self.url, self.token, self.session_id, count, theirs, first),
+                args=(self.url, self.token, self.session_id, count, theirs, first, self.timeout),
                 daemon=True,
             )
             child.start()
@@ -110,8 +119,8 @@ class Listeners:
             self.children.append(child)
             first += count
         for pipe in self.pipes:
-            if not pipe.poll(300):
-                raise SystemExit("fanout: listeners did not connect within 300 s")
+            if not pipe.poll(600):
+                raise SystemExit("fanout: listeners did not connect within 600 s")
             _, connected, errors, error_count = pipe.recv()
             self.connected += connected
             self.errors += errors
@@ -137,12 +146,16 @@ class Listeners:
 # --- one measurement --------------------------------------------------------------------------
 
 
+def admin_client(base: str) -> Client:
+    login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    return Client(base, Client(base).call("setup", "POST", "/api/auth/token/", login)["token"])
+
+
 def build_session(base: str, students: int) -> dict:
     """A teacher (their token), ``students`` students in a class and an ACTIVE session, over
     the API (the floor understands these calls too)."""
     anon = Client(base)
-    login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    admin = Client(base, anon.call("setup", "POST", "/api/auth/token/", login)["token"])
+    admin = admin_client(base)
     tag = uuid.uuid4().hex[:8]
     person = {"password": "fanout-pass-123", "first_name": "F", "last_name": "Out"}
     body = {**person, "email": f"t{tag}@example.com", "role": "TEACHER"}
@@ -166,13 +179,14 @@ def build_session(base: str, students: int) -> dict:
     admin.call("setup", "POST", f"/api/sessions/{session['id']}/start/", None, 200)
     login = {"email": f"t{tag}@example.com", "password": person["password"]}
     token = anon.call("setup", "POST", "/api/auth/token/", login)["token"]
-    return {"token": token, "session": session["id"], "students": ids}
+    return {"token": token, "session": session["id"], "students": ids, "class": klass["id"]}
 
 
 def measure(base: str, n: int, args: argparse.Namespace) -> dict:
     school = build_session(base, args.marks)
     with Listeners(base, school["token"], school["session"], n, args.procs) as listeners:
-        time.sleep(args.settle)  # joins (and their presence broadcasts) die down
+        # Each join tells the room who is watching (our server's presence): let that die down.
+        time.sleep(args.settle + n / 100)
         api = Client(base, school["token"])
         sent: dict[int, float] = {}
         next_at = time.monotonic()
@@ -211,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.3, help="seconds between marks")
     parser.add_argument("--procs", type=int, default=4, help="listener processes")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--settle", type=float, default=2.0)
+    parser.add_argument("--settle", type=float, default=2.0, help="+ 1 s per 100 listeners")
     parser.add_argument("--grace", type=float, default=3.0, help="wait after the last mark")
     args = parser.parse_args(argv)
     header(args, "fan-out: statistics delivery, us vs the floor")
