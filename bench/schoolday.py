@@ -35,6 +35,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -42,6 +43,7 @@ import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.common import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, drf_peer, ours, quantile
 from bench.perf import header
@@ -285,11 +287,55 @@ def check(base: str, admin_token: str, lessons: list[Lesson]) -> Counter:
 # --- running it -------------------------------------------------------------------------------
 
 
-def run_school_day(base: str, args: argparse.Namespace) -> dict:
+def start_profile(stack: Stack, pid: int, seconds: float, out: str):
+    """py-spy samples the server (without pausing it) for the load's duration."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
+    return stack.spawn("py-spy", [*argv, "--nonblocking", "--format", "raw", "--output", out])
+
+
+def summarize_profile(path: str, top: int = 25) -> str:
+    """The functions of our code (and the libraries' biggest) by share of samples they are
+    on the stack of (inclusive), from py-spy's collapsed stacks."""
+    total = 0
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return f"(no profile at {path})"
+    for line in lines:
+        stack_text, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack_text.split(";")
+        total += n
+        names = [re.sub(r" \((.*?):\d+\)$", r" (\1)", f) for f in frames]
+        for name in set(names):
+            inclusive[name] += n
+        own[names[-1]] += n
+    if not total:
+        return "(empty profile)"
+    rows = [f"profile {path}: {total} samples", "| inclusive | self | function |", "|---|---|---|"]
+    interesting = [
+        (name, n)
+        for name, n in inclusive.most_common()
+        if "attendance_app" in name or own[name] / total > 0.02
+    ]
+    for name, n in interesting[:top]:
+        rows.append(f"| {n / total:.0%} | {own[name] / total:.0%} | {name} |")
+    return "\n".join(rows)
+
+
+def run_school_day(base: str, args: argparse.Namespace, profile=None) -> dict:
+    """The school day against ``base``; ``profile(seconds)`` is called as the load starts."""
     rng = random.Random(args.seed)
     started = time.monotonic()
     school = build_school(base, args, rng)
     setup = time.monotonic() - started
+    if profile:
+        profile(args.seconds)
     stats = Stats()
     lessons: list[Lesson] = []
     deadline = time.monotonic() + args.seconds
@@ -323,16 +369,17 @@ def run_school_day(base: str, args: argparse.Namespace) -> dict:
 
 
 def start_target(stack: Stack, spec: str):
-    """(name, base URL) of a target spec, starting its servers on ``stack``."""
+    """(name, base URL, server pid or None) of a target spec, starting its servers."""
     if "=" in spec:
         name, url = spec.split("=", 1)
-        return name, url.rstrip("/")
+        return name, url.rstrip("/"), None
     parts = spec.split(":")
     if parts[0] == "drf" and len(parts) == 2:
-        return spec, drf_peer(stack, parts[1]).url
+        return spec, drf_peer(stack, parts[1]).url, None
     if parts[0] == "us" and len(parts) in (3, 4):
         processes = int(parts[3].lstrip("x")) if len(parts) == 4 else 0
-        return spec, ours(stack, parts[1], parts[2], processes).url
+        proc = ours(stack, parts[1], parts[2], processes)
+        return spec, proc.url, None if processes else proc.pid
     raise SystemExit(f"schoolday: unknown target {spec!r} (us:DB:MODE[:xN], drf:DB, NAME=URL)")
 
 
@@ -374,15 +421,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=96, help="students in the school")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="py-spy our one-process targets: PREFIX-TARGET.txt"
+    )
     args = parser.parse_args(argv)
     header(args, "school day")
     results = []
     for spec in args.targets.split(","):
         with Stack() as stack:
-            name, base = start_target(stack, spec.strip())
-            result = run_school_day(base, args)
+            name, base, pid = start_target(stack, spec.strip())
+            spies: list = []
+            out = f"{args.profile}-{name.replace(':', '-')}.txt"
+
+            def profile(seconds, pid=pid, out=out, spies=spies):
+                spies.append(start_profile(stack, pid, seconds, out))
+
+            result = run_school_day(base, args, profile if args.profile and pid else None)
             report(name, result)
             results.append((name, result))
+            for spy in spies:
+                spy.popen.wait(60)
+                print(spy.tail(3), summarize_profile(out), sep="\n")
     first = results[0][1]["rps"]
     print("\n| target | req/s | p50 ms | p95 ms | ÷ first | lost | duplicated | wrong | errors |")
     print("|---|---|---|---|---|---|---|---|---|")
