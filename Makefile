@@ -73,7 +73,7 @@ format: install
 	$(BIN)/ruff check --fix attendance_app tests bench wsgi.py
 
 ## make bench: our server, the DRF peer and the bare floor side by side (../shared/bench/),
-## perfcmp.py against them in one run. DB=sqlite|postgres, MODE=eventlet|gevent,
+## perfcmp.py against them in one run. DB=sqlite|postgres, MODE=eventlet|gevent|eventlet,gevent,
 ## BENCH_ARGS="--seconds 8 --conc 8" passes more options (see bench/README.md).
 DB    ?= sqlite
 MODE  ?= eventlet

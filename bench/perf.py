@@ -64,12 +64,19 @@ def parse_table(text: str) -> dict[str, list[dict]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.perf", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--mode", choices=["eventlet", "gevent"], default="eventlet")
+    parser.add_argument(
+        "--mode",
+        default="eventlet",
+        help="eventlet, gevent, or both (eventlet,gevent: one server each, in the same run)",
+    )
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--conc", type=int, default=8)
     parser.add_argument("--roster", default="35,500")
     parser.add_argument("--fresh", type=int, default=60)
     args = parser.parse_args(argv)
+    modes = args.mode.split(",")
+    if not modes or any(m not in ("eventlet", "gevent") for m in modes):
+        parser.error("--mode: eventlet, gevent or eventlet,gevent")
     shared = shared_bench()
     perfcmp = load_perfcmp()
     header(args, "perfcmp: Attendance vs the DRF peer vs the floor")
@@ -78,14 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         bare = floor(stack)
         peer = drf_peer(stack, args.db)
-        us = ours(stack, args.db, args.mode)
+        names = ["us"] if len(modes) == 1 else [f"us-{m}" for m in modes]
+        us = {name: ours(stack, args.db, mode) for name, mode in zip(names, modes, strict=True)}
         print(f"# servers ready in {time.monotonic() - started:.0f}s (logs: {stack.workdir})")
         floor_before = floor_rps(perfcmp, bare.url, args.seconds, args.conc)
-        command = [
+        command = [  # the peer first: perfcmp's ratios are to the first server
             sys.executable,
             str(shared / "perfcmp.py"),
             f"drf={peer.url}",
-            f"us={us.url}",
+            *(f"{name}={proc.url}" for name, proc in us.items()),
             "--seconds",
             str(args.seconds),
             "--conc",
@@ -111,17 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         f"p95 {floor_after['p95']:.1f} ms, errors {floor_before['errors'] + floor_after['errors']})"
     )
     rows = parse_table(out.stdout)
-    print(
-        f"\n| workload ({args.db}, {args.mode}) | us req/s | p50/p95 ms | DRF req/s | us ÷ DRF"
-        " | us % of floor |"
-    )
-    print("|---|---|---|---|---|---|")
-    for label, (drf, mine) in ((k, v[:2]) for k, v in rows.items()):
-        print(
-            f"| {label} | {mine['rps']:.0f} | {mine['p50']:.1f}/{mine['p95']:.1f} | "
-            f"{drf['rps']:.0f} | {mine['rps'] / drf['rps']:.2f}× | "
-            f"{mine['rps'] / floor_mean * 100:.1f} % |"
-        )
+    heads = "".join(f" {n} req/s (p50/p95 ms) | {n} ÷ DRF | {n} % of floor |" for n in names)
+    print(f"\n| workload ({args.db}) | DRF req/s |{heads}")
+    print("|---|---|" + "---|---|---|" * len(names))
+    for label, cells in rows.items():
+        drf, mine = cells[0], cells[1:]
+        line = f"| {label} | {drf['rps']:.0f} |"
+        for m in mine:
+            line += (
+                f" {m['rps']:.0f} ({m['p50']:.1f}/{m['p95']:.1f}) | {m['rps'] / drf['rps']:.2f}× |"
+                f" {m['rps'] / floor_mean * 100:.1f} % |"
+            )
+        print(line)
     errors = sum(int(c["err"]) for cells in rows.values() for c in cells)
     print(f"\nerrors (unexpected status codes): {errors}")
     return 0 if errors == 0 else 1
