@@ -249,12 +249,12 @@ def ours(stack: Stack, db: str, mode: str, processes: int = 0) -> Proc:
     url = fresh_database(db, stack, "bench")
     env = prepare_ours(url, mode)
     if not processes:
-        proc = start_ours(stack, env)
+        proc = start_ours(stack, env, name=f"ours-{db}-{mode}")
         wait_http(proc, "/login")
         return proc
     env["SOCKETIO_MESSAGE_QUEUE"] = REDIS_URL
     env["SOCKETIO_CHANNEL"] = f"attendance-bench-{uuid.uuid4().hex[:8]}"
-    servers = [start_ours(stack, env, name=f"ours-{i + 1}") for i in range(processes)]
+    servers = [start_ours(stack, env, name=f"ours-{mode}-{i + 1}") for i in range(processes)]
     for proc in servers:
         wait_http(proc, "/login")
     front = start_nginx(stack, [int(p.url.rsplit(":", 1)[1]) for p in servers])
