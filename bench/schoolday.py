@@ -66,6 +66,16 @@ class Client:
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def call(self, kind: str, method: str, path: str, body=None, expect: int = 200):
+        if kind == "setup":  # setup may leave a connection idle past the keep-alive timeout
+            for attempt in range(2):
+                try:
+                    return self._call(kind, method, path, body, expect)
+                except Error:
+                    if attempt:
+                        raise
+        return self._call(kind, method, path, body, expect)
+
+    def _call(self, kind: str, method: str, path: str, body, expect: int):
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
