@@ -84,6 +84,7 @@ def cluster(postgres_url, tmp_path_factory):
                     message_queue=REDIS_URL,
                     channel=channel,
                     extra_env=FAST_HASH,
+                    timeout=120,  # two processes starting at once on a busy 2-core machine
                 ),
                 range(2),
             )
