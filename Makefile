@@ -8,7 +8,8 @@ PORT   ?= 5000
 # pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test install browser lint format migrate serve clean screenshots
+.PHONY: demo test install browser nginx lint format migrate serve clean screenshots \
+        bench bench-schoolday bench-fanout bench-connections bench-cluster
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +44,18 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# nginx: the live test of several processes behind deploy/nginx.conf, and bench-cluster.
+# Debian's package; the test starts its own nginx with its own config (no service is used).
+NGINX := /usr/sbin/nginx
+
+$(NGINX):
+	$(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx
+
+nginx: $(NGINX)
+
 ## make test: set up and run the whole suite (lint, then pytest) on $$DATABASE_URL or SQLite.
-test: install browser
+test: install browser nginx
 	$(BIN)/ruff check attendance_app tests bench wsgi.py
 	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -60,6 +71,33 @@ lint: install
 format: install
 	$(BIN)/ruff format attendance_app tests bench wsgi.py
 	$(BIN)/ruff check --fix attendance_app tests bench wsgi.py
+
+## make bench: our server, the DRF peer and the bare floor side by side (../shared/bench/),
+## perfcmp.py against them in one run. DB=sqlite|postgres, MODE=eventlet|gevent|eventlet,gevent,
+## BENCH_ARGS="--seconds 8 --conc 8" passes more options (see bench/README.md).
+DB    ?= sqlite
+MODE  ?= eventlet
+BENCH_ARGS ?=
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.perf --db $(DB) --mode $(MODE) $(BENCH_ARGS)
+
+bench-schoolday: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.schoolday --targets us:$(DB):$(MODE),drf:$(DB) $(BENCH_ARGS)
+
+bench-fanout: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.fanout --db $(DB) --mode $(MODE) $(BENCH_ARGS)
+
+bench-connections: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.connections --mode $(MODE) $(BENCH_ARGS)
+
+bench-cluster: $(VENV)/.bench-installed $(NGINX)
+	$(BIN)/python -m bench.schoolday \
+	    --targets us:postgres:$(MODE):x1,us:postgres:$(MODE):x2,us:postgres:$(MODE):x4 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info
