@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import OutboxEmail, utcnow
-from attendance_app.services import outbox
+from attendance_app.services.notifying import outbox
 from tests.mail import self_signed_certificate, smtp_server, starttls_smtp_server
 
 

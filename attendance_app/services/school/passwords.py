@@ -1,7 +1,8 @@
 """Password hashes: made and checked off the event loop, redone when the parameters change.
 
-scrypt at OWASP's parameters costs ~0.1-0.5 s of CPU and 128 MiB. Run on the event loop it
-would stall every request and socket of the process for that long, so a serving process
+scrypt at OWASP's parameters costs ~0.5 s of CPU (more on a busy machine) and 64 MiB. Run
+on the event loop it would stall every request and socket of the process that long, so a
+serving process
 (eventlet or gevent) hands each hash to a real OS thread (eventlet's ``tpool``, gevent's
 threadpool); ``hashlib`` releases the GIL while it works. At most HASHES_AT_ONCE run at a time
 per process (memory); other logins wait for a slot without blocking the loop.
@@ -58,6 +59,11 @@ def _dummy_hash() -> str:
     if method not in cache:
         cache[method] = hash_password(secrets.token_hex(16))
     return cache[method]
+
+
+def warm_up() -> None:
+    """Make the dummy hash now (a serving process, at start), not during the first login."""
+    _dummy_hash()
 
 
 def usable(stored: str) -> bool:
