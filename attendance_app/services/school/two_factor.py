@@ -74,11 +74,10 @@ def _matching_step(secret: str, code: str) -> int | None:
     if not (len(code) == 6 and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
-    now = utcnow()
-    step = totp.timecode(now)
-    for offset in (0, -VALID_WINDOW, VALID_WINDOW):
-        if hmac.compare_digest(totp.at(now, offset), code):
-            return step + offset
+    step = totp.timecode(utcnow())
+    for candidate in (step, step - VALID_WINDOW, step + VALID_WINDOW):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
     return None
 
 
