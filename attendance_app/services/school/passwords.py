@@ -18,6 +18,9 @@ from typing import TypeVar
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from attendance_app.extensions import db
+from attendance_app.services.transaction import in_unit_of_work
+
 T = TypeVar("T")
 
 HASHES_AT_ONCE = 2
@@ -28,11 +31,22 @@ _METHODS = {"scrypt", "pbkdf2"}
 _slots = threading.BoundedSemaphore(HASHES_AT_ONCE)
 
 
+def _release_connection() -> None:
+    """End a read-only transaction before hashing, so its pooled connection serves others
+    meanwhile (SQLite under green threads has one; a hash holding it would stall them all)."""
+    session = db.session()
+    if in_unit_of_work() or session.new or session.dirty or session.deleted:
+        return
+    if session.in_transaction():
+        session.commit()  # nothing to write: returns the connection (objects stay loaded)
+
+
 def off_loop(fn: Callable[..., T], *args) -> T:
     """``fn(*args)`` in an OS thread when serving on eventlet or gevent; inline otherwise."""
     config = current_app.config
     if not config.get("SERVER_GREEN"):
         return fn(*args)
+    _release_connection()
     with _slots:
         if config["SOCKETIO_ASYNC_MODE"] == "eventlet":
             from eventlet import tpool

@@ -42,7 +42,6 @@ def hash_password(password: str) -> str:
     return passwords.hash_password(password)
 
 
-@unit_of_work
 def create_user(
     *,
     actor: User | None,
@@ -54,6 +53,38 @@ def create_user(
     student_number: str | None = None,
     is_superuser: bool = False,
     password_hash: str | None = None,
+) -> User:
+    """Create a user with the profile its role needs (see :func:`_create_user`). The password
+    is hashed first, outside the write transaction (scrypt must not hold SQLite's lock)."""
+    if actor is not None:
+        permissions.require_admin(actor)
+    if password_hash is None and len(password) >= MIN_PASSWORD_LENGTH:
+        password_hash = hash_password(password)
+    return _create_user(
+        actor=actor,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        student_number=student_number,
+        is_superuser=is_superuser,
+        password_hash=password_hash,
+    )
+
+
+@unit_of_work
+def _create_user(
+    *,
+    actor: User | None,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    student_number: str | None,
+    is_superuser: bool,
+    password_hash: str | None,
 ) -> User:
     """Create a user with the profile its role needs. ``actor=None`` is the CLI's bootstrap.
 
