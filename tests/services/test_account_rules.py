@@ -230,3 +230,56 @@ def test_a_login_redoes_a_hash_made_with_older_parameters(app, ctx):
     stored = db.session.get(User, user.id, populate_existing=True).password_hash
     assert stored.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
     assert people.authenticate("old@school.test", "older-password") is not None
+
+
+# --- the security log --------------------------------------------------------------------
+
+
+def test_account_changes_are_logged_as_key_value_lines_without_secrets(app, ctx, caplog):
+    import pyotp
+
+    from attendance_app.services.school import two_factor
+
+    caplog.set_level("INFO", logger="attendance.security")
+    admin, teacher = make_admin(app), make_teacher(app)
+    issued = tokens.issue_token(email=teacher.email, password=PASSWORD)
+    people.set_password(
+        actor=actor(admin.user_id), user_id=teacher.user_id, password=NEW, actor_password=PASSWORD
+    )
+    people.set_active(actor=actor(admin.user_id), user_id=teacher.user_id, active=False)
+    people.set_active(actor=actor(admin.user_id), user_id=teacher.user_id, active=True)
+    secret = two_factor.new_secret()
+    enabled = two_factor.enable(
+        actor=actor(admin.user_id), secret=secret, code=pyotp.TOTP(secret).now()
+    )
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "attendance.security"]
+    events = [line.split()[0] for line in lines]
+    for event in (
+        "event=token_issued",
+        "event=password_reset",
+        "event=token_revoked",
+        "event=deactivated",
+        "event=activated",
+        "event=2fa_enabled",
+    ):
+        assert event in events, lines
+    assert f"user={teacher.user_id}" in lines[events.index("event=password_reset")]
+    secrets = [PASSWORD, NEW, issued.token, teacher.token, secret, *enabled.recovery_codes]
+    assert not [line for line in lines if any(s in line for s in secrets)]
+
+
+def test_a_crafted_email_cannot_forge_a_log_line(app, ctx, caplog):
+    caplog.set_level("INFO", logger="attendance.security")
+
+    with pytest.raises(Exception):  # noqa: B017 - Unauthenticated; the line is what matters
+        signin.check_password(
+            email='x@y.z event=login user=admin"',
+            password="guess",
+            address="198.51.100.4",
+            channel="API",
+        )
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "attendance.security"]
+    assert line.startswith("event=login_failed email=")
+    assert 'email="x@y.z event=login user=admin\\""' in line
