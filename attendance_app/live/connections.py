@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from attendance_app.extensions import db, socketio
 from attendance_app.models import ApiToken, User, utcnow
+from attendance_app.services.school import browser_sessions
 
 #: Seconds between checks of this process's connections against the database (the app's
 #: LIVE_SWEEP_SECONDS overrides it).
@@ -25,7 +26,8 @@ class Connection:
     user_id: uuid.UUID
     session_version: int
     token_id: uuid.UUID | None = None  # opened with this API token (else the login cookie)
-    ends_at: datetime | None = None  # the token's expiry, or the browser session's deadline
+    ends_at: datetime | None = None  # the token's expiry
+    browser: browser_sessions.BrowserSession | None = None  # the login cookie's session
 
 
 _lock = threading.Lock()
@@ -102,6 +104,7 @@ def sweep_once() -> int:
         if current.get(c.user_id) != c.session_version
         or (c.token_id is not None and c.token_id not in live_tokens)
         or (c.ends_at is not None and c.ends_at <= now)
+        or (c.browser is not None and not browser_sessions.alive(c.browser))
     ]
     return _disconnect(stale)
 
@@ -112,6 +115,8 @@ def still_valid(sid: str) -> bool:
     if connection is None:
         return True  # not registered here (a test client): the user checks still apply
     if connection.ends_at is not None and connection.ends_at <= utcnow():
+        return False
+    if connection.browser is not None and not browser_sessions.alive(connection.browser):
         return False
     if connection.token_id is None:
         return True

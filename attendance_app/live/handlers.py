@@ -15,7 +15,7 @@ from attendance_app.models import Role, User
 from attendance_app.services.errors import DomainError
 from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, get_session_for
 from attendance_app.services.reporting.statistics import session_statistics
-from attendance_app.services.school.signin import browser_session_deadline
+from attendance_app.services.school import browser_sessions
 from attendance_app.services.school.tokens import valid_token
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -32,17 +32,16 @@ def on_connect(auth=None):
     """Refuse anyone who is not logged in: an API token in ``auth``, or the login cookie of
     a browser session that has not expired. The connection ends with that token or session
     (connections.py)."""
-    user = token_id = ends_at = None
+    user = token_id = ends_at = browser = None
     if isinstance(auth, dict) and auth.get("token"):
         token = valid_token(str(auth["token"]))
         if token is not None:
             user, token_id, ends_at = token.user, token.id, token.expires_at
     elif current_user.is_authenticated:
-        # The socket's copy of the cookie session is not refreshed by later requests: the
-        # connection ends at the session's deadline as of now; the page then reconnects
-        # with its current cookie (if the session lives on).
-        ends_at = browser_session_deadline(session)
-        if ends_at is not None:
+        # The socket's copy of the cookie is never refreshed by later requests: the
+        # connection follows its login's requests through browser_sessions' store.
+        browser = browser_sessions.read(session)
+        if browser is not None:
             user = current_user._get_current_object()
     if user is None:
         raise ConnectionRefusedError(NOT_AUTHENTICATED)
@@ -50,7 +49,7 @@ def on_connect(auth=None):
     session[_JOINED_KEY] = []
     connections.register(
         request.sid,
-        connections.Connection(user.id, user.session_version, token_id, ends_at),
+        connections.Connection(user.id, user.session_version, token_id, ends_at, browser),
     )
     join_room(user_room(user.id))
     if user.role == Role.ADMIN:

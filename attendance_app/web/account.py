@@ -7,8 +7,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user
 
 from attendance_app.services.errors import Invalid
-from attendance_app.services.school import people, two_factor
-from attendance_app.services.school.signin import start_browser_session
+from attendance_app.services.school import browser_sessions, people, two_factor
 from attendance_app.web import bp, current_actor
 from attendance_app.web.auth import client_address
 from attendance_app.web.forms import check_password
@@ -25,7 +24,7 @@ def _stay_logged_in(user) -> None:
     session.clear()
     login_user(user)
     session.permanent = True
-    start_browser_session(session)
+    browser_sessions.start(session)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -21,7 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from attendance_app.extensions import db
 from attendance_app.models import Channel, User
 from attendance_app.services.errors import Throttled, Unauthenticated
-from attendance_app.services.school import signin, two_factor
+from attendance_app.services.school import browser_sessions, signin, two_factor
 from attendance_app.services.school.people import INVALID_CREDENTIALS, sign_out_everywhere
 from attendance_app.web import bp
 from attendance_app.web.forms import LoginForm, OtpForm
@@ -59,7 +59,7 @@ def _complete_login(user: User, next_url: str | None):
     session.clear()
     login_user(user)
     session.permanent = True  # the cookie lives SESSION_MAX_HOURS, not until the browser closes
-    signin.start_browser_session(session)
+    browser_sessions.start(session)
     signin.record_login(user=user, address=client_address(), channel=Channel.WEB)
     if two_factor.required(user) and not two_factor.enabled(user):
         flash(SET_UP_FIRST, "info")
@@ -170,7 +170,7 @@ def _session_clock():
     """End a browser session that was idle too long or is too old; keep its clock."""
     if request.endpoint == "static" or "_user_id" not in session:
         return None
-    if not signin.touch_browser_session(session):
+    if not browser_sessions.touch(session):
         logout_user()
         session.clear()
         if not request.path.startswith("/api/"):

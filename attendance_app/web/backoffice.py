@@ -10,8 +10,13 @@ from flask_login import login_required, login_user
 from attendance_app.models import Role, Student, User
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
-from attendance_app.services.school import listings, people, student_import, two_factor
-from attendance_app.services.school.signin import start_browser_session
+from attendance_app.services.school import (
+    browser_sessions,
+    listings,
+    people,
+    student_import,
+    two_factor,
+)
 from attendance_app.web import bp, current_actor
 from attendance_app.web.forms import check_email, check_password, max_length, read_text
 
@@ -197,7 +202,7 @@ def admin_person_password(user_id: uuid.UUID):
                 session.clear()
                 login_user(user)
                 session.permanent = True
-                start_browser_session(session)
+                browser_sessions.start(session)
                 flash(PASSWORD_CHANGED_OWN, "success")
             else:
                 flash(PASSWORD_CHANGED.format(name=user.full_name), "success")

@@ -122,6 +122,19 @@ def test_an_expired_browser_session_ends_its_connection(server, app, listeners):
     assert browser.get(f"{server.url}/", allow_redirects=False, timeout=10).status_code == 302
 
 
+def test_a_browser_that_keeps_making_requests_keeps_its_connection(server, app, listeners):
+    teacher = make_teacher(app)
+    browser = browser_login(server, teacher.email, PASSWORD)
+    view = listeners().connect(server.url, headers={"Cookie": cookie_header(browser)})
+
+    for _ in range(12):  # twice the idle time, a request a second (taps, page loads)
+        assert browser.get(f"{server.url}/", allow_redirects=False, timeout=10).status_code == 200
+        time.sleep(1)
+    assert view.client.connected  # its login is alive, though the socket's cookie is old
+
+    assert wait_disconnected(view, within=20)  # requests stopped: the session ends
+
+
 # --- a class's former teacher ----------------------------------------------------------------
 
 

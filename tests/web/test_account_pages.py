@@ -10,7 +10,7 @@ import time
 import pyotp
 import pytest
 
-from attendance_app.services.school.signin import SEEN_KEY, SIGNED_IN_KEY
+from attendance_app.services.school.browser_sessions import SEEN_KEY, SIGNED_IN_KEY
 from tests.factories import PASSWORD, make_superuser
 from tests.web.conftest import csrf_from, login_as, parse
 

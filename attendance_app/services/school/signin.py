@@ -1,5 +1,6 @@
-"""Signing in: throttling, password, second factor, hash upgrades and how long a browser
-session lasts — the rules both the login form and the token endpoint follow.
+"""Signing in: throttling, password, second factor and hash upgrades — the rules both the
+login form and the token endpoint follow (how long a browser session lasts is
+``browser_sessions``).
 
 Order for a login: throttled (429) → email and password (401) → second factor (401, or 403
 for an admin who must have one and has none). Every 401 counts as a failure for throttling,
@@ -9,14 +10,11 @@ a wrong second-factor code included; a correct password without its code does no
 from __future__ import annotations
 
 import uuid
-from collections.abc import MutableMapping
-from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import update
 
 from attendance_app.extensions import db
-from attendance_app.models import Channel, User, utcnow
+from attendance_app.models import Channel, User
 from attendance_app.services.errors import Forbidden, Unauthenticated
 from attendance_app.services.school import passwords, two_factor
 from attendance_app.services.school.people import INVALID_CREDENTIALS, authenticate, normalise_email
@@ -94,58 +92,3 @@ def _store_hash(user_id: uuid.UUID, old: str, new: str) -> None:
     db.session.execute(
         update(User).where(User.id == user_id, User.password_hash == old).values(password_hash=new)
     )
-
-
-# --- browser sessions ---------------------------------------------------------------------
-
-
-def session_deadline(*, signed_in_at: datetime, last_seen_at: datetime) -> datetime:
-    """When a browser session ends: SESSION_IDLE_MINUTES after its last request, and
-    SESSION_MAX_HOURS after sign-in in any case."""
-    config = current_app.config
-    idle = last_seen_at + timedelta(minutes=config["SESSION_IDLE_MINUTES"])
-    absolute = signed_in_at + timedelta(hours=config["SESSION_MAX_HOURS"])
-    return min(idle, absolute)
-
-
-#: Keys of the signed cookie session (epoch seconds): when it signed in, its last request.
-SIGNED_IN_KEY = "signed_in_at"
-SEEN_KEY = "seen_at"
-#: A request refreshes the "last seen" time at most this often (each refresh re-sends the
-#: cookie).
-SEEN_RESOLUTION = 30
-
-
-def _at(value: object) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def start_browser_session(store: MutableMapping) -> None:
-    """Stamp a freshly signed-in cookie session (``store`` is the session mapping)."""
-    now = int(utcnow().timestamp())
-    store[SIGNED_IN_KEY] = now
-    store[SEEN_KEY] = now
-
-
-def browser_session_deadline(store: MutableMapping) -> datetime | None:
-    """When the cookie session ``store`` ends, or None if it has ended (or was never
-    stamped: a cookie from before these rules is not trusted)."""
-    signed_in, seen = _at(store.get(SIGNED_IN_KEY)), _at(store.get(SEEN_KEY))
-    if signed_in is None or seen is None:
-        return None
-    deadline = session_deadline(signed_in_at=signed_in, last_seen_at=seen)
-    return deadline if utcnow() < deadline else None
-
-
-def touch_browser_session(store: MutableMapping) -> bool:
-    """Record a request in the cookie session; False when it had already ended."""
-    if browser_session_deadline(store) is None:
-        return False
-    now = int(utcnow().timestamp())
-    idle_seconds = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    if now - int(store[SEEN_KEY]) >= min(SEEN_RESOLUTION, idle_seconds / 10):
-        store[SEEN_KEY] = now
-    return True
