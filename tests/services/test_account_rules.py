@@ -11,9 +11,9 @@ from werkzeug.security import generate_password_hash
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Role, User
 from attendance_app.services.errors import Forbidden, Invalid
-from attendance_app.services.fields import CONTROL_CHARACTERS, too_long
 from attendance_app.services.school import people, signin, structure, tokens
 from attendance_app.services.school.people import WRONG_CURRENT_PASSWORD
+from attendance_app.shapes import CONTROL_CHARACTERS, too_long
 from tests.factories import (
     PASSWORD,
     actor,

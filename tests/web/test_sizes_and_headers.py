@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from attendance_app.services.fields import CONTROL_CHARACTERS, too_long
+from attendance_app.shapes import CONTROL_CHARACTERS, too_long
 from tests.factories import make_admin, make_class, make_session, make_teacher
 from tests.web.conftest import csrf_from, parse
 
