@@ -53,7 +53,7 @@ def jobs_for(app: Flask) -> list[PeriodicJob]:
     from attendance_app.services.notifying import weekly
 
     sweep_every = float(app.config.get("LIVE_SWEEP_SECONDS") or SWEEP_INTERVAL)
-    jobs = [PeriodicJob("connections whose login ended closed", sweep_every, sweep_once)]
+    jobs = [PeriodicJob("signed-out connections closed", sweep_every, sweep_once)]
     schedule = weekly.parse_schedule(app.config.get("WEEKLY_SUMMARY", "off"))
     if schedule is not None:
         jobs.append(

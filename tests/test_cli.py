@@ -267,6 +267,9 @@ def subprocess_env(database_url: str, **extra: str) -> dict:
         "SECRET_KEY": "cli-test-secret",
         "ATTENDANCE_ENV": "production",
         "PYTHONUNBUFFERED": "1",
+        # Fast hashing: these tests time a shutdown around a failed login, and production's
+        # scrypt costs seconds on a busy machine.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
