@@ -214,10 +214,11 @@ def test_the_csv_import_refuses_multi_line_and_long_values(app, school, browser_
         content_type="multipart/form-data",
     )
 
-    assert resp.status_code == 400
+    assert resp.status_code == 200  # the preview lists the problems; nothing is imported
     rows = {
         int(r.get("data-line")): r.find_all("td")[1].text
         for r in parse(resp.text).find_all("tr", {"data-line": True})
+        if len(r.find_all("td")) == 2  # the problems table (ready rows have more cells)
     }
     # The quoted line break makes the first row lines 2-3 (reported at its end, line 3).
     assert rows == {
