@@ -1,7 +1,7 @@
 """api token expiry, two-factor secrets and recovery codes
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06 14:00:00
 
 Tokens issued before this revision had no expiry: they get API_TOKEN_DAYS' default (30 days)
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
