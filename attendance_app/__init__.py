@@ -55,6 +55,14 @@ def create_app(config: dict | None = None) -> Flask:
         cors_allowed_origins=None,
     )
 
+    if app.config.get("PROXY_COUNT"):
+        # Behind nginx: believe its X-Forwarded-For/-Proto (the client's address for login
+        # throttling, https for HSTS and secure cookies). Wraps Socket.IO's middleware too.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
     with app.app_context():
         configure_engine(db.engine)
 

@@ -46,11 +46,25 @@ def create_user_command(email, password, role, first_name, last_name, student_id
     click.echo(f"Created {user.role.value} {user.email} ({user.id})")
 
 
+#: Where ``flask demo`` may run: it creates a superuser whose password is in the source.
+DEMO_ENVS = {"development", "test"}
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command():
-    """Load a small, realistic demo school (idempotent) and print the logins."""
+    """Load a small, realistic demo school (idempotent) and print the logins
+    (development only: its superuser's password is public)."""
+    from flask import current_app
+
     from attendance_app.demo.loader import load_demo
+
+    env = current_app.config.get("ENV_NAME")
+    if env not in DEMO_ENVS:
+        raise click.ClickException(
+            f"flask demo creates a superuser with a published password: it runs only with "
+            f"ATTENDANCE_ENV=development, not {env!r}."
+        )
 
     try:
         summary = load_demo()

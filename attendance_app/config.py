@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import stat
+from datetime import timedelta
 from pathlib import Path
 
 ASYNC_MODES = ("eventlet", "gevent", "threading")
+#: Where a server without SECRET_KEY keeps the key it generated (development and tests only).
+SECRET_KEY_FILE = "secret_key"
+#: The environments in which a generated key is acceptable; any other refuses to start.
+GENERATED_KEY_ENVS = {"development", "test"}
+#: OWASP's advice for scrypt (Password Storage Cheat Sheet, 2025): N=2^17, r=8, p=1, or the
+#: same work with less memory, N=2^16, r=8, p=2 (64 MiB a hash) — this one.
+DEFAULT_PASSWORD_HASH = "scrypt:65536:8:2"
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -13,6 +24,12 @@ def _bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(name: str, default: float) -> float:
+    """A number of minutes, hours or days (fractions allowed: tests use seconds' worth)."""
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else float(value)
 
 
 def normalise_database_url(url: str) -> str:
@@ -42,10 +59,30 @@ class Config:
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # A browser session ends after this long without a request, and after
+        # SESSION_MAX_HOURS in any case (the cookie itself lives no longer either).
+        self.SESSION_IDLE_MINUTES = _number("SESSION_IDLE_MINUTES", 120)
+        self.SESSION_MAX_HOURS = _number("SESSION_MAX_HOURS", 12)
+        # API tokens expire this long after they were issued.
+        self.API_TOKEN_DAYS = _number("API_TOKEN_DAYS", 30)
+        # How often a serving process checks its live connections against the logins they
+        # rest on (revoked tokens, sessions that ended elsewhere), in seconds.
+        self.LIVE_SWEEP_SECONDS = _number("LIVE_SWEEP_SECONDS", 10)
+        # Admins must sign in with a second factor (TOTP) when this is on.
+        self.REQUIRE_ADMIN_2FA = _bool("REQUIRE_ADMIN_2FA", False)
+        # Where failed logins are counted: Redis when several processes share the work
+        # (the message queue's Redis unless RATELIMIT_STORAGE_URI says otherwise), else memory.
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
+        # How many reverse proxies (nginx) stand in front: their X-Forwarded-For/-Proto are
+        # then believed, so throttling sees the client's address and HSTS sees HTTPS.
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+        # Request bodies over 1 MiB are refused (413) before they are read.
+        self.MAX_CONTENT_LENGTH = 1024 * 1024
         # A roster page stays open for a whole lesson: CSRF tokens live as long as the login.
         self.WTF_CSRF_TIME_LIMIT = None
-        # werkzeug's scrypt: memory-hard, no extra dependency.
-        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        # werkzeug's scrypt: memory-hard, no extra dependency; hashes made with other
+        # parameters are redone at the next successful login.
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH)
         self.ANALYTICS_TREND_WINDOW = int(os.environ.get("ANALYTICS_TREND_WINDOW", "5"))
         # Alerts: a student N absences in a row in a class alerts their teacher and the
         # admins (as does crossing into high risk).
@@ -91,10 +128,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             f"not {settings['SOCKETIO_ASYNC_MODE']!r}"
         )
     if not settings.get("SECRET_KEY"):
-        if settings["ENV_NAME"] in {"development", "test"}:
-            settings["SECRET_KEY"] = "dev-only-not-secret"
-        else:
-            raise RuntimeError("SECRET_KEY must be set outside development and tests")
+        if settings["ENV_NAME"] not in GENERATED_KEY_ENVS:
+            raise RuntimeError(
+                "SECRET_KEY must be set outside development and tests "
+                f"(ATTENDANCE_ENV={settings['ENV_NAME']!r})"
+            )
+        settings["SECRET_KEY"] = instance_secret_key(instance_path)
+    settings.setdefault(
+        "PERMANENT_SESSION_LIFETIME", timedelta(hours=settings.get("SESSION_MAX_HOURS", 12))
+    )
     if int(settings.get("CHECK_IN_PERIOD_SECONDS") or 0) < 1:
         raise RuntimeError("CHECK_IN_PERIOD_SECONDS must be a whole number of seconds, at least 1")
     from attendance_app.services.clock import zone_named
@@ -105,6 +147,38 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise RuntimeError(str(err)) from err
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings)
     return settings
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """The key kept in ``instance/secret_key`` (mode 0600), generated on first use.
+
+    Several processes may start at once: the key is written to a private temporary file and
+    linked into place, so exactly one key wins and every process reads that one.
+    """
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SECRET_KEY_FILE
+    if not path.exists():
+        tmp = folder / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)  # fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise RuntimeError(
+            f"{path} is readable by other users (mode {mode:o}): chmod 600 it, or set SECRET_KEY"
+        )
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable key: delete it to make a new one")
+    return key
 
 
 def engine_options(settings: dict) -> dict:

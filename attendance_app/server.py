@@ -123,8 +123,23 @@ def serve_forever(serve, shutdown: Shutdown) -> int:
     with contextlib.suppress(GraceOver):
         serve()
     shutdown.server_returned = True
+    stop_thread_pools()
     log.info("stopped")
     return 0
+
+
+def stop_thread_pools() -> None:
+    """End the OS threads password hashing ran in (services/school/passwords.py): idle ones
+    would otherwise keep the process alive for seconds after the server stopped."""
+    with contextlib.suppress(Exception):
+        if ASYNC_MODE == "eventlet":
+            from eventlet import tpool
+
+            tpool.killall()
+        elif ASYNC_MODE == "gevent":
+            import gevent
+
+            gevent.get_hub().threadpool.kill()
 
 
 # --- eventlet ---------------------------------------------------------------------------------
@@ -293,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             "SESSION_COOKIE_SECURE is off: login cookies also travel over plain HTTP."
             " Behind HTTPS, set SESSION_COOKIE_SECURE=true."
         )
+    from attendance_app.services.school.passwords import warm_up
+
+    with app.app_context():
+        warm_up()  # the first failed login then costs one hash, like every other
     if not app.config.get("MAIL_SERVER"):
         log.info("MAIL_SERVER is not set: alerts stay in the app, no email is sent")
     if app.config["SOCKETIO_ASYNC_MODE"] != ASYNC_MODE:

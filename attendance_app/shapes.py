@@ -8,6 +8,8 @@ REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 NOT_BLANK = "This field may not be blank."
 NO_NUL = "Null characters are not allowed."
+#: Names, class names and emails are one line (a line break would reach an email header).
+CONTROL_CHARACTERS = "Line breaks and other control characters are not allowed."
 NOT_A_UUID = "Must be a valid UUID."
 NOT_A_STRING = "Not a valid string."
 NOT_AN_EMAIL = "Enter a valid email address."

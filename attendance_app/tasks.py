@@ -52,7 +52,8 @@ def jobs_for(app: Flask) -> list[PeriodicJob]:
     from attendance_app.live.connections import SWEEP_INTERVAL, sweep_once
     from attendance_app.services.notifying import weekly
 
-    jobs = [PeriodicJob("signed-out connections closed", SWEEP_INTERVAL, sweep_once)]
+    sweep_every = float(app.config.get("LIVE_SWEEP_SECONDS") or SWEEP_INTERVAL)
+    jobs = [PeriodicJob("signed-out connections closed", sweep_every, sweep_once)]
     schedule = weekly.parse_schedule(app.config.get("WEEKLY_SUMMARY", "off"))
     if schedule is not None:
         jobs.append(

@@ -11,6 +11,9 @@ base="${BASE_PORT:-5001}"
 export SOCKETIO_MESSAGE_QUEUE="${SOCKETIO_MESSAGE_QUEUE:-redis://127.0.0.1:6379/0}"
 export SOCKETIO_ASYNC_MODE="${SOCKETIO_ASYNC_MODE:-gevent}"
 export ATTENDANCE_ENV="${ATTENDANCE_ENV:-production}"
+# nginx (deploy/nginx.conf) stands in front: believe its X-Forwarded-For/-Proto, so login
+# throttling counts each client's own address and HSTS knows the request came over HTTPS.
+export PROXY_COUNT="${PROXY_COUNT:-1}"
 
 .venv/bin/flask --app wsgi db upgrade
 pids=()

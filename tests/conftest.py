@@ -83,9 +83,13 @@ def app(database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _empty_database(request, app: Flask) -> Iterator[None]:
-    """Every test starts from an empty database (rows deleted after each test)."""
+    """Every test starts from an empty database (rows deleted after each test) and with no
+    failed logins counted (the test client always comes from 127.0.0.1)."""
     yield
     with app.app_context():
+        from attendance_app.services.school.throttle import throttle
+
+        throttle().reset()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         # DELETE, children first: for the few rows a test makes it is much faster than
         # TRUNCATE, which rewrites every table's files on PostgreSQL (~0.2 s a test).

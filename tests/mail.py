@@ -38,3 +38,42 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that no system trusts (made with the openssl command):
+    ``(cert_file, key_file)``. Trusting it takes ``SSL_CERT_FILE=cert_file``."""
+    import subprocess
+    from pathlib import Path
+
+    cert, key = Path(folder) / "smtp-cert.pem", Path(folder) / "smtp-key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@contextmanager
+def starttls_smtp_server(cert_file: str, key_file: str) -> Iterator[tuple[Inbox, int]]:
+    """Like :func:`smtp_server`, offering STARTTLS with the given certificate (and refusing
+    mail until the client has started TLS)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

@@ -267,6 +267,9 @@ def subprocess_env(database_url: str, **extra: str) -> dict:
         "SECRET_KEY": "cli-test-secret",
         "ATTENDANCE_ENV": "production",
         "PYTHONUNBUFFERED": "1",
+        # Fast hashing: these tests time a shutdown around a failed login, and production's
+        # scrypt costs seconds on a busy machine.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
@@ -559,3 +562,15 @@ def test_weekly_summary_refuses_a_date_that_is_not_one(app: Flask):
 
     assert result.exit_code == 2
     assert "22/11/2026" in result.output
+
+
+def test_demo_refuses_outside_development(app: Flask, monkeypatch):
+    # The demo's superuser has a published password: never in a real school's database.
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+
+    result = app.test_cli_runner().invoke(args=["demo"])
+
+    assert result.exit_code != 0
+    assert "runs only with ATTENDANCE_ENV=development" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0

@@ -11,6 +11,7 @@ from attendance_app.services.errors import DomainError, Throttled
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 MALFORMED = "Malformed request body."
+TOO_LARGE = "Request body too large."
 
 _DETAIL_CODES = {401, 403, 404, 405, 429}
 
@@ -30,7 +31,7 @@ def _field_errors(messages: dict) -> dict:
 
 def domain_error_body(err: DomainError) -> dict:
     if err.status_code in _DETAIL_CODES and err.errors is None:
-        return {"detail": err.message}
+        return {"detail": err.message, **(err.extra or {})}
     if err.errors is not None:
         body = {err.field or "non_field_errors": err.errors}
         if err.status_code in _DETAIL_CODES:
@@ -81,6 +82,8 @@ def register(app: Flask) -> None:
             detail = "Not found."
         elif e.code == 400 and isinstance(e, CSRFError):
             return jsonify({"detail": f"CSRF Failed: {e.description}"}), 403
+        elif e.code == 413:
+            detail = TOO_LARGE
         else:
             detail = e.description or e.name
         response = jsonify({"detail": detail})

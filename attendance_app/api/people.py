@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from attendance_app.api import actor, bp
 from attendance_app.api.auth import json_body, query_args
@@ -23,12 +23,16 @@ from attendance_app.api.schemas import (
     TokenRequest,
     UserCreate,
 )
+from attendance_app.models import Channel
 from attendance_app.services.school import people, structure, tokens
 
 
 @bp.post("/auth/token/", endpoint="token_create")
 def token_create():
-    """Exchange email and password for an API token.
+    """Exchange email and password (and `otp`, the two-factor code, when the account has
+    two-factor sign-in on) for an API token; it expires after API_TOKEN_DAYS (default 30).
+    Failed attempts are throttled per account (10 in 15 minutes) and per client address
+    (50 in 15 minutes), together with the login form's.
     ---
     post:
       tags: [auth]
@@ -41,10 +45,22 @@ def token_create():
       responses:
         200: {description: The token and its user}
         400: {description: Missing fields}
-        401: {description: Invalid email or password.}
+        401:
+          description: >-
+            Invalid email or password. — or, with two-factor sign-in on, Two-factor code
+            required. (with "otp_required": true) or Invalid two-factor code.
+        403: {description: An admin without two-factor sign-in while REQUIRE_ADMIN_2FA is on}
+        429:
+          description: Too many failed attempts. Try again in N seconds. (and Retry-After)
     """
     data = TokenRequest().load(json_body())
-    issued = tokens.issue_token(email=data["email"], password=data["password"])
+    issued = tokens.issue_token(
+        email=data["email"],
+        password=data["password"],
+        otp=data["otp"] or None,
+        address=request.remote_addr,
+        channel=Channel.API,
+    )
     return jsonify({"token": issued.token, "user": token_user_body(issued.user)})
 
 

@@ -12,6 +12,16 @@ from datetime import UTC
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from attendance_app.models import AttendanceStatus, Role
+from attendance_app.services.fields import (
+    CLASS_NAME_MAX,
+    EMAIL_MAX,
+    NAME_MAX,
+    STUDENT_NUMBER_MAX,
+    SUBJECT_CODE_MAX,
+    SUBJECT_NAME_MAX,
+    control_character_message,
+)
+from attendance_app.services.marking.bulk import MAX_BULK_RECORDS, TOO_MANY_RECORDS
 from attendance_app.shapes import (
     EMPTY_LIST,
     NO_NUL,
@@ -41,8 +51,16 @@ def _no_nul(value: str) -> None:
         raise ValidationError(NO_NUL)
 
 
-def text_field(*, allow_blank: bool = False, max_length: int | None = None, **kw):
-    validators = [_no_nul]
+def _single_line(value: str) -> None:
+    # Names, emails and codes are one line: a CR/LF could split an email header.
+    if message := control_character_message(value):
+        raise ValidationError(message)
+
+
+def text_field(
+    *, allow_blank: bool = False, max_length: int | None = None, single_line: bool = False, **kw
+):
+    validators = [_single_line if single_line else _no_nul]
     if not allow_blank:
         validators.append(validate.Length(min=1, error=NOT_BLANK))
     if max_length:
@@ -75,30 +93,39 @@ class Base(Schema):
 
 
 class TokenRequest(Base):
-    email = text_field(required=True)
+    email = text_field(required=True, max_length=EMAIL_MAX, single_line=True)
     password = text_field(required=True)
+    # The second factor: a 6-digit TOTP code or a recovery code (only with 2FA on).
+    otp = text_field(load_default=None, allow_none=True, allow_blank=True, max_length=64)
 
 
 class UserCreate(Base):
     email = fields.Email(
-        required=True, error_messages=_messages(invalid="Enter a valid email address.")
+        required=True,
+        error_messages=_messages(invalid="Enter a valid email address."),
+        validate=[
+            _single_line,
+            validate.Length(max=EMAIL_MAX, error=too_long(EMAIL_MAX)),
+        ],
     )
     password = text_field(required=True)
-    first_name = text_field(required=True, max_length=150)
-    last_name = text_field(required=True, max_length=150)
+    first_name = text_field(required=True, max_length=NAME_MAX, single_line=True)
+    last_name = text_field(required=True, max_length=NAME_MAX, single_line=True)
     role = Choice(Role, required=True)
-    student_id = text_field(load_default=None, allow_none=True, max_length=32)
+    student_id = text_field(
+        load_default=None, allow_none=True, max_length=STUDENT_NUMBER_MAX, single_line=True
+    )
 
 
 class SubjectCreate(Base):
-    code = text_field(required=True, max_length=32)
-    name = text_field(required=True, max_length=200)
+    code = text_field(required=True, max_length=SUBJECT_CODE_MAX, single_line=True)
+    name = text_field(required=True, max_length=SUBJECT_NAME_MAX, single_line=True)
 
 
 class ClassCreate(Base):
     subject_id = uuid_field(required=True)
     teacher_id = uuid_field(required=True)
-    name = text_field(required=True, max_length=200)
+    name = text_field(required=True, max_length=CLASS_NAME_MAX, single_line=True)
 
 
 class ListOf(fields.List):
@@ -150,7 +177,10 @@ class MarkRequest(Base):
     records = fields.List(
         fields.Nested(MarkRecord, error_messages=_messages()),
         load_default=None,
-        validate=validate.Length(min=1, error=EMPTY_LIST),
+        validate=[
+            validate.Length(min=1, error=EMPTY_LIST),
+            validate.Length(max=MAX_BULK_RECORDS, error=TOO_MANY_RECORDS),
+        ],
         error_messages=_messages(invalid="Expected a list of items."),
     )
 

@@ -16,13 +16,15 @@ from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.models.base import iso
 from attendance_app.services.events import (
     AttendanceChanged,
+    ClassTeacherChanged,
     DomainEvent,
     NotificationsChanged,
     SessionStatusChanged,
+    TokensRevoked,
     UserSignedOut,
 )
 from attendance_app.services.marking.check_in import is_checked_in
-from attendance_app.services.marking.sessions import load_session
+from attendance_app.services.marking.sessions import class_session_ids, load_session
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.notifying.notifications import unread_counts
 from attendance_app.services.reporting.statistics import (
@@ -69,6 +71,12 @@ def on_committed(events: list[DomainEvent]) -> None:
             continue
         if isinstance(event, NotificationsChanged):
             _bells(event)
+            continue
+        if isinstance(event, TokensRevoked):
+            _tokens_revoked(event)
+            continue
+        if isinstance(event, ClassTeacherChanged):
+            _teacher_changed(event)
             continue
         room = room_for(event.session_id)
         if not (_anyone_listening(room) or _anyone_listening(ADMINS_ROOM)):
@@ -126,3 +134,27 @@ def _sign_out(event: UserSignedOut) -> None:
         return
     socketio.emit("signed_out", {}, to=user_room(event.user_id))
     connections.disconnect_user(event.user_id)
+
+
+def _tokens_revoked(event: TokensRevoked) -> None:
+    """Connections opened with these tokens end now in this process; other processes end
+    theirs at their next sweep (connections.py)."""
+    if socketio.server is not None:
+        connections.disconnect_tokens(set(event.token_ids))
+
+
+def _teacher_changed(event: ClassTeacherChanged) -> None:
+    """The class's former teacher leaves the rooms of its sessions at once, in every process:
+    presence knows their connections' ids, and leaving a room by id goes through the message
+    queue to whichever process holds the connection."""
+    if socketio.server is None:
+        return
+    from attendance_app.live.handlers import presence  # handlers import this module
+
+    old = str(event.old_teacher_user_id)
+    for session_id in class_session_ids(event.class_id):
+        sid_viewers = presence().viewer_sids(str(session_id))
+        for sid, viewer in sid_viewers.items():
+            if viewer.get("user_id") == old:
+                socketio.server.leave_room(sid, room_for(session_id))
+                presence().remove(str(session_id), sid)

@@ -15,7 +15,8 @@ from attendance_app.models import Role, User
 from attendance_app.services.errors import DomainError
 from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, get_session_for
 from attendance_app.services.reporting.statistics import session_statistics
-from attendance_app.services.school.tokens import user_for_token
+from attendance_app.services.school import browser_sessions
+from attendance_app.services.school.tokens import valid_token
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 _ACTOR_KEY = "live_actor"
@@ -28,17 +29,28 @@ def presence():
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    """Refuse anyone who is not logged in: an API token in ``auth``, or the login cookie."""
-    user = None
+    """Refuse anyone who is not logged in: an API token in ``auth``, or the login cookie of
+    a browser session that has not expired. The connection ends with that token or session
+    (connections.py)."""
+    user = token_id = ends_at = browser = None
     if isinstance(auth, dict) and auth.get("token"):
-        user = user_for_token(str(auth["token"]))
+        token = valid_token(str(auth["token"]))
+        if token is not None:
+            user, token_id, ends_at = token.user, token.id, token.expires_at
     elif current_user.is_authenticated:
-        user = current_user._get_current_object()
+        # The socket's copy of the cookie is never refreshed by later requests: the
+        # connection follows its login's requests through browser_sessions' store.
+        browser = browser_sessions.read(session)
+        if browser is not None:
+            user = current_user._get_current_object()
     if user is None:
         raise ConnectionRefusedError(NOT_AUTHENTICATED)
     session[_ACTOR_KEY] = f"{user.id}:{user.session_version}"
     session[_JOINED_KEY] = []
-    connections.register(request.sid, user.id, user.session_version)
+    connections.register(
+        request.sid,
+        connections.Connection(user.id, user.session_version, token_id, ends_at, browser),
+    )
     join_room(user_room(user.id))
     if user.role == Role.ADMIN:
         join_room(ADMINS_ROOM)
@@ -52,7 +64,10 @@ def on_disconnect(*_args):
 
 
 def current_actor() -> User | None:
-    """The connection's user, if still active and not signed out since it connected."""
+    """The connection's user, if still active and not signed out since it connected, and
+    the token or session it was opened with still stands."""
+    if not connections.still_valid(request.sid):
+        return None
     key = session.get(_ACTOR_KEY, "")
     user_id, _, version = key.partition(":")
     try:

@@ -32,6 +32,11 @@ class MemoryPresence:
         with self._lock:
             return list(self._viewers.get(session_id, {}).values())
 
+    def viewer_sids(self, session_id: str) -> dict[str, dict]:
+        """The session's viewers by connection id."""
+        with self._lock:
+            return dict(self._viewers.get(session_id, {}))
+
 
 class RedisPresence:
     def __init__(self, url: str, prefix: str) -> None:
@@ -53,6 +58,13 @@ class RedisPresence:
 
     def viewers(self, session_id: str) -> list[dict]:
         return [json.loads(v) for v in self._redis.hvals(self._key(session_id))]
+
+    def viewer_sids(self, session_id: str) -> dict[str, dict]:
+        """The session's viewers by connection id."""
+        return {
+            sid.decode(): json.loads(v)
+            for sid, v in self._redis.hgetall(self._key(session_id)).items()
+        }
 
 
 def make_presence(message_queue: str | None, channel: str):

@@ -11,7 +11,14 @@ from attendance_app.models.base import (
     utcnow,
 )
 from attendance_app.models.check_in import CheckInFailure, CheckInSecret
-from attendance_app.models.people import ApiToken, Student, Teacher, User, full_name
+from attendance_app.models.people import (
+    ApiToken,
+    RecoveryCode,
+    Student,
+    Teacher,
+    User,
+    full_name,
+)
 from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
 
@@ -30,6 +37,7 @@ __all__ = [
     "CheckInSecret",
     "ClassSession",
     "Enrollment",
+    "RecoveryCode",
     "Role",
     "SchoolClass",
     "SessionStatus",

@@ -39,6 +39,10 @@ class User(IdMixin, TimestampMixin, UserMixin, Base):
     is_superuser: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Bumped on logout-everywhere / deactivation so old login cookies stop working.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Two-factor sign-in (TOTP, RFC 6238): the base32 secret once set up, and the time step
+    # of the last code accepted (a code is never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_last_step: Mapped[int | None]
 
     student: Mapped[Student | None] = relationship(back_populates="user", lazy="joined")
     teacher: Mapped[Teacher | None] = relationship(back_populates="user", lazy="joined")
@@ -81,6 +85,19 @@ class Teacher(IdMixin, TimestampMixin, Base):
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="teacher", lazy="raise")
 
 
+class RecoveryCode(IdMixin, Base):
+    """A one-time code that stands in for a two-factor code; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class ApiToken(IdMixin, Base):
     """An API token; only its SHA-256 is stored, so a database leak yields no usable token."""
 
@@ -90,6 +107,7 @@ class ApiToken(IdMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -7,16 +7,25 @@ class DomainError(Exception):
     """A refused operation, with the exact message users see.
 
     ``field`` names the input the message belongs to (``None`` means the whole request);
-    ``errors`` carries structured per-item errors (bulk requests keyed by index).
+    ``errors`` carries structured per-item errors (bulk requests keyed by index);
+    ``extra`` holds further keys of the API body (``{"otp_required": true}``).
     """
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None, errors: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: dict | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.errors = errors
+        self.extra = extra
 
 
 class Invalid(DomainError):

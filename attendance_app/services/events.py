@@ -54,13 +54,36 @@ class UserSignedOut:
 
 
 @dataclass(frozen=True)
+class TokensRevoked:
+    """These API tokens were revoked: live connections opened with them end."""
+
+    user_id: uuid.UUID
+    token_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class ClassTeacherChanged:
+    """A class has a new teacher: the old one leaves its sessions' rooms at once."""
+
+    class_id: uuid.UUID
+    old_teacher_user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class NotificationsChanged:
     """These users' notifications were added, withdrawn or read: their bells need a count."""
 
     user_ids: tuple[uuid.UUID, ...]
 
 
-DomainEvent = AttendanceChanged | SessionStatusChanged | UserSignedOut | NotificationsChanged
+DomainEvent = (
+    AttendanceChanged
+    | SessionStatusChanged
+    | UserSignedOut
+    | NotificationsChanged
+    | TokensRevoked
+    | ClassTeacherChanged
+)
 Subscriber = Callable[[list[DomainEvent]], None]
 
 _subscribers: list[Subscriber] = []

@@ -60,6 +60,17 @@ def require_student(actor: User) -> Student:
     return actor.student
 
 
+def can_manage_user(actor: User, user: User) -> bool:
+    """Edit, deactivate or reset the password (or second factor) of ``user``: an admin, and
+    for a superuser only another superuser (an admin must not be able to become one)."""
+    return is_admin(actor) and (actor.is_superuser or not user.is_superuser)
+
+
+def require_user_manager(actor: User, user: User) -> None:
+    if not can_manage_user(actor, user):
+        raise Forbidden()
+
+
 def require_class_manager(actor: User, school_class: SchoolClass) -> None:
     if not can_manage_class(actor, school_class):
         raise Forbidden()

@@ -69,6 +69,11 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def in_unit_of_work() -> bool:
+    """True inside a unit of work (a write transaction is open)."""
+    return db.session().info.get(_DEPTH, 0) > 0
+
+
 def _begin_write(session) -> None:
     """End any read transaction the request began, then begin one that intends to write.
 

@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     errors.register(app)
     security.init_app(app)
+    auth.init_app(app)
     from attendance_app.services.clock import school_time, spoken
     from attendance_app.services.reporting.statistics import rate_text
 
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
 
 
 from attendance_app.web import (  # noqa: E402,F401
+    account,
     analytics,
     auth,
     backoffice,

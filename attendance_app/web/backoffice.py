@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user
 
 from attendance_app.models import Role, Student, User
+from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
-from attendance_app.services.school import listings, people, student_import
+from attendance_app.services.school import (
+    browser_sessions,
+    listings,
+    people,
+    student_import,
+    two_factor,
+)
 from attendance_app.web import bp, current_actor
 from attendance_app.web.forms import check_email, check_password, max_length, read_text
 
@@ -24,6 +31,7 @@ PERSON_LIMITS = {
 }
 PASSWORD_CHANGED = "{name} has a new password; every login of theirs has ended."
 PASSWORD_CHANGED_OWN = "Your password was changed; your logins on other devices have ended."
+TWO_FACTOR_RESET = "{name}'s two-factor sign-in is off; they can set it up again."
 #: The service names the API's field for the number; the forms call it this.
 FORM_FIELDS = {"student_id": "student_number"}
 
@@ -126,6 +134,8 @@ def _person_page(
         limits=PERSON_LIMITS,
         role_is_fixed=people.ROLE_IS_FIXED,
         min_password=people.MIN_PASSWORD_LENGTH,
+        can_manage=permissions.can_manage_user(actor, user),
+        two_factor_on=two_factor.enabled(user),
     )
 
 
@@ -166,21 +176,33 @@ def admin_person_update(user_id: uuid.UUID):
 @bp.post("/admin/people/<uuid:user_id>/password")
 @login_required
 def admin_person_password(user_id: uuid.UUID):
-    """Set a new password for a person; every login of theirs ends (an admin resetting their
-    own stays logged in here)."""
+    """Set a new password for a person, once the admin has confirmed their own; every login
+    of theirs ends (an admin resetting their own stays logged in here)."""
     actor = current_actor()
     user = people.get_user_for(actor=actor, user_id=user_id)
     password = request.form.get("password", "")
     errors: dict[str, str] = {}
     check_password(password, errors)
+    if not request.form.get("current_password"):
+        errors["current_password"] = "This field is required."
     if not errors:
         try:
-            user = people.set_password(actor=actor, user_id=user_id, password=password)
+            user = people.set_password(
+                actor=actor,
+                user_id=user_id,
+                password=password,
+                actor_password=request.form.get("current_password", ""),
+                address=request.remote_addr,
+            )
         except Invalid as err:
             _form_error(err, errors)
         else:
             if user.id == actor.id:
-                login_user(user)  # with the new session version: this browser stays in
+                # With the new session version, in a fresh session: this browser stays in.
+                session.clear()
+                login_user(user)
+                session.permanent = True
+                browser_sessions.start(session)
                 flash(PASSWORD_CHANGED_OWN, "success")
             else:
                 flash(PASSWORD_CHANGED.format(name=user.full_name), "success")
@@ -188,11 +210,20 @@ def admin_person_password(user_id: uuid.UUID):
     return _person_page(user, password_errors=errors), 400
 
 
+@bp.post("/admin/people/<uuid:user_id>/two-factor/reset")
+@login_required
+def admin_person_two_factor_reset(user_id: uuid.UUID):
+    """Turn off a person's two-factor sign-in (a lost phone); they set it up again."""
+    user = two_factor.reset(actor=current_actor(), user_id=user_id)
+    flash(TWO_FACTOR_RESET.format(name=user.full_name), "success")
+    return redirect(url_for("web.admin_person", user_id=user_id))
+
+
 @bp.get("/admin/people/<uuid:user_id>/deactivate")
 @login_required
 def admin_person_deactivate_confirm(user_id: uuid.UUID):
     """Ask before deactivating."""
-    user = people.get_user_for(actor=current_actor(), user_id=user_id)
+    user = people.get_user_to_manage(actor=current_actor(), user_id=user_id)
     return render_template("admin/people.html", confirm=user)
 
 

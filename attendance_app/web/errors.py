@@ -6,7 +6,7 @@ from flask import Flask, make_response, render_template
 from werkzeug.exceptions import HTTPException
 
 from attendance_app.api.errors import PAGE_ERRORS
-from attendance_app.services.errors import DomainError
+from attendance_app.services.errors import DomainError, Throttled
 from attendance_app.web import bp, is_htmx
 
 TITLES = {
@@ -14,6 +14,8 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
+    413: "Too large",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 
@@ -38,7 +40,10 @@ def error_response(status: int, message: str):
 
 @bp.errorhandler(DomainError)
 def _domain_error(err: DomainError):
-    return error_response(err.status_code, err.message)
+    response = make_response(error_response(err.status_code, err.message))
+    if isinstance(err, Throttled):
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 def _page_error(e: HTTPException):
@@ -47,6 +52,7 @@ def _page_error(e: HTTPException):
     messages = {
         403: "You do not have permission to see this page.",
         404: "There is nothing at this address.",
+        413: "What you sent is too large (at most 1 MiB); nothing was changed.",
         500: "The server failed to answer. Nothing was changed; please try again.",
     }
     return error_response(e.code or 500, messages.get(e.code, e.description or e.name))

@@ -5,15 +5,23 @@ from __future__ import annotations
 import uuid
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from attendance_app.services.fields import EMAIL_MAX, control_character_message
+from attendance_app.services.fields import max_length as max_length
 from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=500)])
+
+
+class OtpForm(FlaskForm):
+    """The code step of a two-factor login: 6 digits, or a recovery code."""
+
+    otp = StringField("Code", validators=[DataRequired(), Length(max=64)])
 
 
 # --- plain back office forms (request.form read into dicts, errors by field name) --------
@@ -22,16 +30,12 @@ class LoginForm(FlaskForm):
 PASSWORD_MAX = 500
 
 
-def max_length(column) -> int:
-    """The length of a model's String column (``max_length(User.email)`` → 254)."""
-    return column.property.columns[0].type.length
-
-
 def read_text(
     form, limits: dict[str, int], *, optional: tuple[str, ...] = ()
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The stripped values of the named fields of a submitted form, and their shape errors
-    by field name (missing unless ``optional``, longer than its limit, a NUL character)."""
+    """The stripped values of the named (one-line) fields of a submitted form, and their
+    shape errors by field name (missing unless ``optional``, longer than its limit, a NUL,
+    line break or other control character)."""
     values = {name: form.get(name, "").strip() for name in limits}
     errors: dict[str, str] = {}
     for name, limit in limits.items():
@@ -40,8 +44,8 @@ def read_text(
             errors[name] = REQUIRED
         elif len(value) > limit:
             errors[name] = too_long(limit)
-        elif "\x00" in value:
-            errors[name] = NO_NUL
+        elif message := control_character_message(value):
+            errors[name] = message
     return values, errors
 
 

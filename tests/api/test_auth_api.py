@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 
 from attendance_app.extensions import db
+from attendance_app.services.school import browser_sessions
 from tests.factories import PASSWORD, deactivate_user, make_admin, make_student, make_teacher
 
 TOKEN_URL = "/api/auth/token/"
@@ -285,6 +286,8 @@ def log_in_with_cookie(client, person) -> None:
     with client.session_transaction() as s:
         s["_user_id"] = f"{person.user_id}:1"
         s["_fresh"] = True
+        with client.application.app_context():
+            browser_sessions.start(s)
 
 
 def csrf_token_for(app, client) -> str:
@@ -400,6 +403,8 @@ def test_a_login_cookie_of_an_old_session_version_is_not_authenticated(app, clie
     with client.session_transaction() as s:
         s["_user_id"] = f"{admin.user_id}:0"
         s["_fresh"] = True
+        with client.application.app_context():
+            browser_sessions.start(s)
 
     resp = client.get("/api/users/")
 

@@ -64,6 +64,8 @@ def start_server(
         "WEEKLY_SUMMARY": "off",
         "SOCKETIO_ASYNC_MODE": mode,
         "PYTHONUNBUFFERED": "1",
+        # The hashes the test data was made with: no 0.3 s scrypt upgrade at every login.
+        "PASSWORD_HASH_METHOD": TEST_SETTINGS["PASSWORD_HASH_METHOD"],
     }
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
     env.pop("MAIL_SERVER", None)  # a developer's own mail settings never reach a test server

@@ -118,7 +118,10 @@ def test_only_admins_edit_people(app, ctx, who):
         _update(someone, target, first_name="Hacked")
     with pytest.raises(Forbidden):
         people.set_password(
-            actor=actor(someone.user_id), user_id=target.user_id, password="long-enough-1"
+            actor=actor(someone.user_id),
+            user_id=target.user_id,
+            password="long-enough-1",
+            actor_password=PASSWORD,
         )
 
     assert _stored(target).first_name == target.first_name
@@ -137,7 +140,12 @@ def test_editing_an_unknown_person_is_not_found(app, ctx):
             last_name="Y",
         )
     with pytest.raises(NotFound):
-        people.set_password(actor=actor(admin.user_id), user_id=nobody, password="x" * 9)
+        people.set_password(
+            actor=actor(admin.user_id),
+            user_id=nobody,
+            password="x" * 9,
+            actor_password=PASSWORD,
+        )
 
 
 def test_a_new_password_replaces_the_old_and_ends_every_login(app, ctx):
@@ -145,7 +153,10 @@ def test_a_new_password_replaces_the_old_and_ends_every_login(app, ctx):
     before = _stored(teacher).session_version
 
     user = people.set_password(
-        actor=actor(admin.user_id), user_id=teacher.user_id, password="brand-new-pass"
+        actor=actor(admin.user_id),
+        user_id=teacher.user_id,
+        password="brand-new-pass",
+        actor_password=PASSWORD,
     )
 
     assert user.session_version == before + 1
@@ -160,7 +171,10 @@ def test_a_new_password_revokes_the_api_tokens_the_old_one_bought(app, api_as):
 
     with app.app_context():
         people.set_password(
-            actor=actor(admin.user_id), user_id=teacher.user_id, password="brand-new-pass"
+            actor=actor(admin.user_id),
+            user_id=teacher.user_id,
+            password="brand-new-pass",
+            actor_password=PASSWORD,
         )
         db.session.remove()
 
@@ -172,7 +186,12 @@ def test_a_new_password_shorter_than_creation_allows_is_refused(app, ctx):
     admin, teacher = make_admin(app), make_teacher(app)
 
     with pytest.raises(Invalid) as refused:
-        people.set_password(actor=actor(admin.user_id), user_id=teacher.user_id, password="short")
+        people.set_password(
+            actor=actor(admin.user_id),
+            user_id=teacher.user_id,
+            password="short",
+            actor_password=PASSWORD,
+        )
 
     assert (refused.value.field, refused.value.message) == ("password", PASSWORD_TOO_SHORT)
     assert people.authenticate(teacher.email, PASSWORD) is not None

@@ -18,7 +18,7 @@ from attendance_app.services.school.people import (
     STUDENT_NUMBER_TAKEN,
 )
 from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
-from tests.factories import make_students
+from tests.factories import PASSWORD, make_students
 from tests.web.conftest import csrf_from, login_as, parse
 
 
@@ -228,9 +228,12 @@ def test_saving_without_the_csrf_token_is_refused(app, school, browser_as):
 # --- a new password --------------------------------------------------------------------------
 
 
-def _set_password(client, person, password: str):
+def _set_password(client, person, password: str, current: str = PASSWORD):
     token = csrf_from(client.get(_url(person)).text)
-    return client.post(_url(person) + "/password", data={"csrf_token": token, "password": password})
+    return client.post(
+        _url(person) + "/password",
+        data={"csrf_token": token, "password": password, "current_password": current},
+    )
 
 
 def test_a_new_password_works_and_ends_the_persons_logins(app, school, browser_as):

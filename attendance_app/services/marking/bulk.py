@@ -39,6 +39,11 @@ from attendance_app.services.marking.sessions import end_session
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
+from attendance_app.shapes import too_many
+
+#: The most records one bulk request may carry (the contract's Sizes).
+MAX_BULK_RECORDS = 1000
+TOO_MANY_RECORDS = too_many(MAX_BULK_RECORDS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ def mark_records(
     queries. Errors name the failing entries by index, for the first rule that fails:
     duplicate in request → session → permission → rule 1 → students exist → rule 4 → rule 2.
     """
+    if len(entries) > MAX_BULK_RECORDS:
+        raise Invalid(TOO_MANY_RECORDS, field="records")
     ids = [e.student_id for e in entries]
     if len(set(ids)) != len(ids):
         raise Invalid(DUPLICATE_IN_REQUEST, field="records")

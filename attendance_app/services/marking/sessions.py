@@ -155,3 +155,10 @@ def sessions_overview(*, actor: User, day_start: datetime, day_end: datetime) ->
         found,
         key=lambda s: (order[s.status], -(s.start_time.timestamp() if s.start_time else 0)),
     )
+
+
+def class_session_ids(class_id: uuid.UUID) -> list[uuid.UUID]:
+    """The ids of every session of a class (whose rooms someone may have joined)."""
+    return list(
+        db.session.scalars(select(ClassSession.id).where(ClassSession.class_id == class_id))
+    )

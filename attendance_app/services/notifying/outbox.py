@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import smtplib
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,10 +163,16 @@ def _record(outcomes: dict[uuid.UUID, str], now: datetime) -> None:
 
 def _connect() -> smtplib.SMTP:
     config = current_app.config
-    cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
-    server = cls(config["MAIL_SERVER"], int(config.get("MAIL_PORT", 25)), timeout=SMTP_TIMEOUT)
+    host, port = config["MAIL_SERVER"], int(config.get("MAIL_PORT", 25))
+    # Certificates and host names are verified (the system's CAs, or SSL_CERT_FILE): without
+    # a context, smtplib encrypts to whoever answers, and the SMTP password goes with it.
+    context = ssl.create_default_context()
+    if config.get("MAIL_USE_SSL"):
+        server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=context)
+    else:
+        server = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
     if config.get("MAIL_USE_TLS") and not config.get("MAIL_USE_SSL"):
-        server.starttls()
+        server.starttls(context=context)
     if config.get("MAIL_USERNAME"):
         server.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
     return server
@@ -198,22 +205,31 @@ def send_due(*, now: datetime | None = None, limit: int = BATCH) -> SendReport:
     except (OSError, smtplib.SMTPException) as exc:
         error = f"Could not reach the mail server: {exc}"
         outcomes = {row.id: error for row in rows}
+        _record(outcomes, now)
     else:
         try:
             for row in rows:
                 try:
-                    server.send_message(_message(row))
+                    message = _message(row)
+                except (ValueError, TypeError, LookupError) as exc:
+                    # This email cannot be built (e.g. a line break in an address from old
+                    # data): it fails alone; the connection and the others are fine.
+                    outcomes[row.id] = error = f"Cannot build the email: {exc}"
+                    continue
+                try:
+                    server.send_message(message)
                     outcomes[row.id] = ""
-                except (OSError, smtplib.SMTPException) as exc:
+                except (OSError, smtplib.SMTPException, ValueError, UnicodeError) as exc:
                     outcomes[row.id] = error = f"{type(exc).__name__}: {exc}"
                     if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
                         break  # the connection is gone: the rest wait for the next pass
         finally:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 server.quit()
-        for row in rows:
-            outcomes.setdefault(row.id, error or "Not attempted: the connection was lost.")
-    _record(outcomes, now)
+            for row in rows:
+                outcomes.setdefault(row.id, error or "Not attempted: the connection was lost.")
+            # Whatever happened above, what was sent is recorded as sent: never sent twice.
+            _record(outcomes, now)
     if error:
         log.warning("outbox: %s", error)
     failed = sum(1 for e in outcomes.values() if e)

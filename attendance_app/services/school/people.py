@@ -3,20 +3,21 @@ in ``school.tokens``)."""
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 import uuid
 
-from flask import current_app
 from sqlalchemy import ColumnElement, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import AliasedClass
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance_app.extensions import db
 from attendance_app.models import Role, Student, Teacher, User
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
+from attendance_app.services.fields import EMAIL_MAX, NAME_MAX, STUDENT_NUMBER_MAX, require_fits
+from attendance_app.services.school import passwords
+from attendance_app.services.school.throttle import throttle
+from attendance_app.services.security_log import security_event
 from attendance_app.services.transaction import unit_of_work
 from attendance_app.shapes import REQUIRED
 
@@ -30,9 +31,7 @@ MIN_PASSWORD_LENGTH = 8
 USER_NOT_FOUND = "User not found."
 CANNOT_DEACTIVATE_SELF = "You cannot deactivate your own account; ask another admin."
 ROLE_IS_FIXED = "The role cannot be changed: classes, enrolments and attendance records hang on it."
-
-# Checked against when the email is unknown, so a login takes as long either way.
-_DUMMY_HASH: str | None = None
+WRONG_CURRENT_PASSWORD = "This is not your current password."
 
 
 def normalise_email(email: str) -> str:
@@ -40,10 +39,9 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return passwords.hash_password(password)
 
 
-@unit_of_work
 def create_user(
     *,
     actor: User | None,
@@ -55,6 +53,38 @@ def create_user(
     student_number: str | None = None,
     is_superuser: bool = False,
     password_hash: str | None = None,
+) -> User:
+    """Create a user with the profile its role needs (see :func:`_create_user`). The password
+    is hashed first, outside the write transaction (scrypt must not hold SQLite's lock)."""
+    if actor is not None:
+        permissions.require_admin(actor)
+    if password_hash is None and len(password) >= MIN_PASSWORD_LENGTH:
+        password_hash = hash_password(password)
+    return _create_user(
+        actor=actor,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        student_number=student_number,
+        is_superuser=is_superuser,
+        password_hash=password_hash,
+    )
+
+
+@unit_of_work
+def _create_user(
+    *,
+    actor: User | None,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    student_number: str | None,
+    is_superuser: bool,
+    password_hash: str | None,
 ) -> User:
     """Create a user with the profile its role needs. ``actor=None`` is the CLI's bootstrap.
 
@@ -70,6 +100,7 @@ def create_user(
             raise Forbidden()
     if is_superuser and role != Role.ADMIN:
         raise Invalid(SUPERUSER_IS_ADMIN, field="role")
+    _require_person_fields(email, first_name, last_name, student_number)
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(PASSWORD_TOO_SHORT, field="password")
@@ -100,6 +131,17 @@ def create_user(
     return user
 
 
+def _require_person_fields(
+    email: str, first_name: str, last_name: str, student_number: str | None
+) -> None:
+    require_fits(
+        email=(email.strip(), EMAIL_MAX),
+        first_name=(first_name.strip(), NAME_MAX),
+        last_name=(last_name.strip(), NAME_MAX),
+        student_id=((student_number or "").strip(), STUDENT_NUMBER_MAX),
+    )
+
+
 def _flush_unique() -> None:
     """Flush; a concurrent request that took the email or number first is still an Invalid."""
     try:
@@ -117,17 +159,16 @@ def find_user(email: str) -> User | None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None. Takes the same time either way."""
-    global _DUMMY_HASH
+    """The active user with these credentials, or None. Takes the same time either way: an
+    unknown email, an inactive account and an imported one (no usable password) are checked
+    against a dummy hash made with the same parameters (throttling: ``services.school.signin``)."""
     email = normalise_email(email)
     # No stored email holds a NUL, and PostgreSQL refuses one in a query (a 500, not a 401).
     user = None if "\x00" in email else db.session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = hash_password(secrets.token_hex(8))
-        check_password_hash(_DUMMY_HASH, password)
+        passwords.burn_time(password)
         return None
-    if not check_password_hash(user.password_hash, password):
+    if not passwords.check_password(user.password_hash, password):
         return None
     return user
 
@@ -239,14 +280,24 @@ def get_user_for(*, actor: User, user_id: uuid.UUID) -> User:
     return user
 
 
+def get_user_to_manage(*, actor: User, user_id: uuid.UUID) -> User:
+    """One user whom ``actor`` may change (a superuser only for a superuser).
+    Raises Forbidden, NotFound."""
+    user = get_user_for(actor=actor, user_id=user_id)
+    permissions.require_user_manager(actor, user)
+    return user
+
+
 @unit_of_work
 def set_active(*, actor: User, user_id: uuid.UUID, active: bool) -> User:
-    """Deactivate or reactivate a user (admins). Deactivating ends every login of theirs;
-    their records are kept (people are deactivated, never deleted).
+    """Deactivate or reactivate a user (admins; a superuser only by a superuser).
+    Deactivating ends every login of theirs and revokes their API tokens for good (a
+    reactivation does not revive them); their records are kept (people are deactivated,
+    never deleted).
 
-    Raises Forbidden (not an admin), NotFound, Invalid (an admin deactivating themself).
+    Raises Forbidden, NotFound, Invalid (an admin deactivating themself).
     """
-    user = get_user_for(actor=actor, user_id=user_id)
+    user = _load_for_write(actor, user_id)
     if not active and user.id == actor.id:
         raise Invalid(CANNOT_DEACTIVATE_SELF, field="non_field_errors")
     if user.is_active != active:
@@ -254,15 +305,21 @@ def set_active(*, actor: User, user_id: uuid.UUID, active: bool) -> User:
         db.session.flush()
         if not active:
             sign_out_everywhere(user=user)
+            from attendance_app.services.school import tokens  # tokens imports this module
+
+            tokens.revoke_all(user_id=user.id, reason="deactivated")
+        security_event("activated" if active else "deactivated", user=user.id, by=actor.id)
     return user
 
 
 def _load_for_write(actor: User, user_id: uuid.UUID) -> User:
-    """The user as the database holds it now (inside a write transaction), for an admin."""
+    """The user as the database holds it now (inside a write transaction), for an admin who
+    may change them (a superuser only for a superuser). Raises Forbidden, NotFound."""
     permissions.require_admin(actor)
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFound(USER_NOT_FOUND)
+    permissions.require_user_manager(actor, user)
     return user
 
 
@@ -283,6 +340,7 @@ def update_user(
     someone else, a student without a number).
     """
     user = _load_for_write(actor, user_id)
+    _require_person_fields(email, first_name, last_name, student_number)
     email = normalise_email(email)
     if user.student is not None:
         student_number = (student_number or "").strip()
@@ -305,24 +363,77 @@ def update_user(
     return user
 
 
-@unit_of_work
-def set_password(*, actor: User, user_id: uuid.UUID, password: str) -> User:
-    """Give a person a new password (admins). Every login of theirs ends (browser sessions
-    and live connections), so the old password and the sessions it opened stop working; the
-    returned user carries the new session version (an admin resetting their own password logs
-    in again with it).
+def set_password(
+    *,
+    actor: User,
+    user_id: uuid.UUID,
+    password: str,
+    actor_password: str,
+    address: str | None = None,
+) -> User:
+    """Give a person a new password (admins; a superuser's only by a superuser), once the
+    admin has confirmed their own current password (``actor_password``; a wrong one counts as
+    a failed login of theirs). Every login of the person ends (browser sessions, live
+    connections, API tokens); the returned user carries the new session version (an admin
+    resetting their own password logs in again with it).
 
-    Raises Forbidden (not an admin), NotFound, Invalid (shorter than MIN_PASSWORD_LENGTH).
+    Raises Forbidden, NotFound, Throttled, Invalid (too short; a wrong ``actor_password`` on
+    the field ``current_password``).
     """
-    user = _load_for_write(actor, user_id)
+    user = get_user_for(actor=actor, user_id=user_id)
+    permissions.require_user_manager(actor, user)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(PASSWORD_TOO_SHORT, field="password")
-    user.password_hash = hash_password(password)
+    _confirm_own_password(actor, actor_password, address)
+    # Hashed before the write transaction: scrypt must not hold SQLite's write lock.
+    user = _replace_password(actor=actor, user_id=user_id, password_hash=hash_password(password))
+    security_event(
+        "password_changed" if user.id == actor.id else "password_reset", user=user.id, by=actor.id
+    )
+    return user
+
+
+def change_password(
+    *, actor: User, current_password: str, new_password: str, address: str | None = None
+) -> User:
+    """Anyone changes their own password, giving their current one (a wrong one counts as a
+    failed login). Their other logins and API tokens end; the returned user carries the new
+    session version. Raises Throttled, Invalid (too short, wrong current password)."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(PASSWORD_TOO_SHORT, field="password")
+    _confirm_own_password(actor, current_password, address)
+    user = _replace_password(
+        actor=actor, user_id=actor.id, password_hash=hash_password(new_password)
+    )
+    security_event("password_changed", user=user.id, by=actor.id)
+    return user
+
+
+def _confirm_own_password(actor: User, password: str, address: str | None) -> None:
+    """Raise Invalid unless ``password`` is ``actor``'s current one (throttled like a login)."""
+    throttle().check(actor.email, address)
+    stored = db.session.scalar(select(User.password_hash).where(User.id == actor.id))
+    if not passwords.check_password(stored, password or ""):
+        throttle().fail(actor.email, address, channel="WEB")
+        security_event("password_confirm_failed", user=actor.id, address=address)
+        raise Invalid(WRONG_CURRENT_PASSWORD, field="current_password")
+
+
+@unit_of_work
+def _replace_password(*, actor: User, user_id: uuid.UUID, password_hash: str) -> User:
+    user = (
+        db.session.get(User, user_id, populate_existing=True)
+        if user_id == actor.id
+        else _load_for_write(actor, user_id)
+    )
+    if user is None:
+        raise NotFound(USER_NOT_FOUND)
+    user.password_hash = password_hash
     db.session.flush()
     sign_out_everywhere(user=user)
     # API tokens were obtained with the old password: they stop working too.
     from attendance_app.services.school import tokens
 
-    tokens.revoke_all(user_id=user.id)
+    tokens.revoke_all(user_id=user.id, reason="password")
     db.session.refresh(user)
     return user

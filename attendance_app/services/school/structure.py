@@ -10,9 +10,15 @@ from sqlalchemy.exc import IntegrityError
 
 from attendance_app.extensions import db
 from attendance_app.models import Enrollment, Role, SchoolClass, Student, Subject, Teacher, User
-from attendance_app.services import permissions
+from attendance_app.services import events, permissions
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Invalid, NotFound
+from attendance_app.services.fields import (
+    CLASS_NAME_MAX,
+    SUBJECT_CODE_MAX,
+    SUBJECT_NAME_MAX,
+    require_fits,
+)
 from attendance_app.services.transaction import unit_of_work
 
 SUBJECT_CODE_TAKEN = "A subject with this code already exists."
@@ -21,6 +27,10 @@ SUBJECT_NOT_FOUND = "Subject not found."
 TEACHER_NOT_FOUND = "Teacher not found."
 STUDENT_NOT_FOUND = "Student not found."
 NOT_ENROLLED_HERE = "Student is not enrolled in this class."
+
+
+def _require_subject_fields(code: str, name: str) -> None:
+    require_fits(code=(code.strip(), SUBJECT_CODE_MAX), name=(name.strip(), SUBJECT_NAME_MAX))
 
 
 def invalid_pk(pk: uuid.UUID) -> str:
@@ -32,6 +42,7 @@ def invalid_pk(pk: uuid.UUID) -> str:
 def create_subject(*, actor: User, code: str, name: str) -> Subject:
     """Create a subject (admins). Raises Forbidden, Invalid (duplicate code)."""
     permissions.require_admin(actor)
+    _require_subject_fields(code, name)
     code = code.strip()
     if db.session.scalar(select(Subject.id).where(func.lower(Subject.code) == code.lower())):
         raise Invalid(SUBJECT_CODE_TAKEN, field="code")
@@ -67,6 +78,7 @@ def update_subject(*, actor: User, subject_id: uuid.UUID, code: str, name: str) 
     subject = db.session.get(Subject, subject_id, populate_existing=True)
     if subject is None:
         raise NotFound(SUBJECT_NOT_FOUND)
+    _require_subject_fields(code, name)
     code = code.strip()
     if db.session.scalar(
         select(Subject.id).where(func.lower(Subject.code) == code.lower(), Subject.id != subject.id)
@@ -87,6 +99,7 @@ def create_class(
 ) -> SchoolClass:
     """Create a class of a subject taught by a teacher (admins). Raises Forbidden, Invalid."""
     permissions.require_admin(actor)
+    require_fits(name=(name.strip(), CLASS_NAME_MAX))
     if db.session.get(Subject, subject_id) is None:
         raise Invalid(invalid_pk(subject_id), field="subject_id")
     if db.session.get(Teacher, teacher_id) is None:
@@ -111,10 +124,17 @@ def update_class(
     school_class = db.session.get(SchoolClass, class_id, populate_existing=True)
     if school_class is None:
         raise NotFound(CLASS_NOT_FOUND)
+    require_fits(name=(name.strip(), CLASS_NAME_MAX))
     if db.session.get(Subject, subject_id) is None:
         raise Invalid(invalid_pk(subject_id), field="subject_id")
     if db.session.get(Teacher, teacher_id) is None:
         raise Invalid(invalid_pk(teacher_id), field="teacher_id")
+    if school_class.teacher_id != teacher_id:
+        # The old teacher stops receiving the class's live events at once (after commit).
+        events.record(
+            db.session,
+            events.ClassTeacherChanged(school_class.id, school_class.teacher.user_id),
+        )
     school_class.subject_id = subject_id
     school_class.teacher_id = teacher_id
     school_class.name = name.strip()

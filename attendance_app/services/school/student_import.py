@@ -17,9 +17,17 @@ from attendance_app.extensions import db
 from attendance_app.models import Role, SchoolClass, Student, User
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
+from attendance_app.services.fields import (
+    CLASS_NAME_MAX,
+    EMAIL_MAX,
+    NAME_MAX,
+    STUDENT_NUMBER_MAX,
+    control_character_message,
+)
 from attendance_app.services.school.people import create_user, normalise_email
 from attendance_app.services.school.structure import enroll_students
 from attendance_app.services.transaction import unit_of_work
+from attendance_app.shapes import CONTROL_CHARACTERS
 
 COLUMNS = ("student_number", "first_name", "last_name", "email", "class_name")
 #: The template's example row: plainly not a student (and refused if uploaded unchanged); its
@@ -30,7 +38,13 @@ TEMPLATE_NO_CLASS = "Name of a class, as on the Classes page"
 #: The app refuses form fields over 500 KB, and the confirm step carries the file in one.
 MAX_BYTES = 400_000
 MAX_ROWS = 5_000
-MAX_LENGTHS = {"student_number": 32, "first_name": 150, "last_name": 150, "email": 254}
+MAX_LENGTHS = {
+    "student_number": STUDENT_NUMBER_MAX,
+    "first_name": NAME_MAX,
+    "last_name": NAME_MAX,
+    "email": EMAIL_MAX,
+    "class_name": CLASS_NAME_MAX,
+}
 
 NOT_UTF8 = "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
 TOO_BIG = f"The file is larger than {MAX_BYTES // 1000} KB; split it into smaller files."
@@ -43,6 +57,7 @@ HAS_PROBLEMS = "The file has {count} problem(s); nothing was imported."
 WRONG_COLUMN_COUNT = "Expected {expected} values, found {found}."
 REQUIRED = "{column} is required."
 TOO_LONG = "{column} is longer than {limit} characters."
+CONTROL_IN_VALUE = "{column}: " + CONTROL_CHARACTERS
 BAD_EMAIL = "“{email}” is not an email address."
 UNKNOWN_CLASS = "There is no class named “{name}”."
 AMBIGUOUS_CLASS = "More than one class is named “{name}”; rename one before importing."
@@ -204,6 +219,10 @@ def _read(line: int, values: list[str]) -> _Line:
             out.bad.add(column)
         elif column in MAX_LENGTHS and len(data[column]) > MAX_LENGTHS[column]:
             out.problems.append(TOO_LONG.format(column=column, limit=MAX_LENGTHS[column]))
+            out.bad.add(column)
+        elif control_character_message(data[column]):
+            # A quoted CSV value may hold a line break: never in a name, email or class.
+            out.problems.append(CONTROL_IN_VALUE.format(column=column))
             out.bad.add(column)
     if data["email"] and "email" not in out.bad and not _EMAIL.match(data["email"]):
         out.problems.append(BAD_EMAIL.format(email=data["email"]))

@@ -1,4 +1,6 @@
-"""API tokens: issued for credentials, stored only as a SHA-256 digest, revocable."""
+"""API tokens: issued for credentials, stored only as a SHA-256 digest, expiring after
+API_TOKEN_DAYS, revocable (and revoked when their owner is deactivated or their password
+changes: a reactivation never revives them)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from attendance_app.extensions import db
-from attendance_app.models import ApiToken, User, utcnow
-from attendance_app.services.errors import Unauthenticated
-from attendance_app.services.school.people import INVALID_CREDENTIALS, authenticate
+from attendance_app.models import ApiToken, Channel, User, utcnow
+from attendance_app.services import events
+from attendance_app.services.security_log import security_event
 from attendance_app.services.transaction import unit_of_work
 
 
@@ -27,48 +31,93 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-@unit_of_work
-def issue_token(*, email: str, password: str) -> IssuedToken:
-    """Exchange credentials for a new API token; only its hash is kept. Raises Unauthenticated."""
-    user = authenticate(email, password)
-    if user is None:
-        raise Unauthenticated(INVALID_CREDENTIALS)
+def issue_token(
+    *,
+    email: str,
+    password: str,
+    otp: str | None = None,
+    address: str | None = None,
+    channel: Channel = Channel.API,
+) -> IssuedToken:
+    """Exchange credentials (and the second factor, when the account has one) for a new API
+    token; only its hash is kept. Raises Throttled, Unauthenticated, Forbidden
+    (``services.school.signin.sign_in``)."""
+    from attendance_app.services.school.signin import record_login, sign_in
+
+    # Checked before the write transaction: password hashing must not hold a write lock.
+    user = sign_in(email=email, password=password, otp=otp, address=address, channel=channel)
     raw = secrets.token_urlsafe(32)
-    db.session.add(
-        ApiToken(user_id=user.id, token_hash=_digest(raw), prefix=raw[:8], created_at=utcnow())
-    )
+    token_id = _store(user.id, raw)
+    record_login(user=user, address=address, channel=channel)
+    security_event("token_issued", user=user.id, token=token_id, address=address)
     return IssuedToken(token=raw, user=user)
 
 
-def user_for_token(raw: str) -> User | None:
-    """The active user a presented token belongs to, or None (unknown, revoked, inactive)."""
+@unit_of_work
+def _store(user_id: uuid.UUID, raw: str) -> uuid.UUID:
+    now = utcnow()
+    days = current_app.config.get("API_TOKEN_DAYS", 30)
+    token = ApiToken(
+        user_id=user_id,
+        token_hash=_digest(raw),
+        prefix=raw[:8],
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token.id
+
+
+def valid_token(raw: str) -> ApiToken | None:
+    """The unrevoked, unexpired token of an active user that ``raw`` is, or None."""
     if not raw:
         return None
     digest = _digest(raw)
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.token_hash == digest,
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+        )
     )
     # The lookup is by an indexed hash; compare_digest keeps the final check constant-time.
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    return token.user if token.user.is_active else None
+    return token if token.user.is_active else None
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user a presented token belongs to, or None (unknown, revoked, expired,
+    inactive)."""
+    token = valid_token(raw)
+    return token.user if token else None
 
 
 @unit_of_work
 def revoke_token(*, raw: str) -> None:
-    """Revoke the token (idempotent)."""
-    db.session.execute(
+    """Revoke the token (idempotent); live connections opened with it end."""
+    revoked = db.session.execute(
         update(ApiToken)
         .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+        .returning(ApiToken.id, ApiToken.user_id)
+    ).all()
+    for token_id, user_id in revoked:
+        events.record(db.session, events.TokensRevoked(user_id, (token_id,)))
+        security_event("token_revoked", user=user_id, token=token_id, reason="owner")
 
 
 @unit_of_work
-def revoke_all(*, user_id: uuid.UUID) -> None:
-    """Revoke every token of a user (a new password: tokens the old one bought stop)."""
-    db.session.execute(
+def revoke_all(*, user_id: uuid.UUID, reason: str = "") -> None:
+    """Revoke every token of a user (a new password, a deactivation); live connections
+    opened with them end."""
+    ids = db.session.scalars(
         update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+        .returning(ApiToken.id)
+    ).all()
+    if ids:
+        events.record(db.session, events.TokensRevoked(user_id, tuple(ids)))
+        security_event("token_revoked", user=user_id, count=len(ids), reason=reason or None)
