@@ -41,7 +41,7 @@ def error_response(status: int, message: str):
 @bp.errorhandler(DomainError)
 def _domain_error(err: DomainError):
     response = make_response(error_response(err.status_code, err.message))
-    if isinstance(err, Throttled):
+    if isinstance(err, Throttled) and err.retry_after is not None:
         response.headers["Retry-After"] = str(err.retry_after)
     return response
 
