@@ -6,7 +6,7 @@ from datetime import UTC
 
 from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
 from attendance_app.models.base import iso
-from attendance_app.services.marking.attendance import MarkResult, UpdateResult
+from attendance_app.services.marking.attendance import MarkResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
 from attendance_app.services.marking.check_in import CheckInCode
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
@@ -164,7 +164,7 @@ def session_view_body(
     }
 
 
-def update_body(result: UpdateResult) -> dict:
+def update_body(result: MarkResult) -> dict:
     record = result.row.record
     return {
         "message": "Attendance updated successfully",

@@ -22,7 +22,7 @@ def full_name(first: str | None, last: str | None) -> str:
     return f"{first or ''} {last or ''}".strip()
 
 
-class User(IdMixin, TimestampMixin, UserMixin, Base):
+class User(IdMixin, TimestampMixin, UserMixin, Base):  # type: ignore[misc]  # untyped mixin
     __tablename__ = "users"
 
     # Stored lower-cased: uniqueness and login are case-insensitive on every database.

@@ -30,5 +30,5 @@ def school_time(value: datetime | None) -> datetime | None:
 
 def spoken(value: datetime) -> str:
     """ "Mon 07 Sep 2026, 09:00 BST": how pages and messages write a moment."""
-    local = school_time(value)
+    local = value.astimezone(school_zone())
     return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"

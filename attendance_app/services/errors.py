@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """A refused operation, with the exact message users see.
@@ -18,9 +20,9 @@ class DomainError(Exception):
         message: str,
         *,
         field: str | None = None,
-        errors: dict | None = None,
-        extra: dict | None = None,
-    ):
+        errors: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -39,7 +41,9 @@ class NotFound(DomainError):
 class Forbidden(DomainError):
     status_code = 403
 
-    def __init__(self, message: str = "You do not have permission to perform this action.", **kw):
+    def __init__(
+        self, message: str = "You do not have permission to perform this action.", **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
 
 
@@ -57,6 +61,6 @@ class Throttled(DomainError):
 
     status_code = 429
 
-    def __init__(self, message: str, *, retry_after: int | None = None, **kw):
+    def __init__(self, message: str, *, retry_after: int | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after

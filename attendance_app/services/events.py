@@ -15,9 +15,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def unsubscribe(fn: Subscriber) -> None:
         _subscribers.remove(fn)
 
 
-def record(session: Session, evt: DomainEvent) -> None:
+def record(session: Session | scoped_session[Any], evt: DomainEvent) -> None:
     """Queue ``evt`` for dispatch once the surrounding transaction commits."""
     session.info.setdefault(_PENDING, []).append(evt)
 
@@ -131,11 +132,11 @@ def _after_commit(session: Session) -> None:
         session.info.setdefault(_COMMITTED, []).extend(pending)
 
 
-def _after_rollback(session: Session, _previous_transaction) -> None:
+def _after_rollback(session: Session, _previous_transaction: object) -> None:
     session.info.pop(_PENDING, None)
 
 
-def install(session_factory) -> None:
+def install(session_factory: object) -> None:
     """Move pending events to 'committed' on commit, drop them on rollback (idempotent)."""
     for name, fn in (("after_commit", _after_commit), ("after_soft_rollback", _after_rollback)):
         if not sa_event.contains(session_factory, name, fn):

@@ -9,6 +9,7 @@ refused wherever such a field comes in.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from attendance_app.models import SchoolClass, Student, Subject, User
 from attendance_app.services.errors import Invalid
@@ -17,9 +18,10 @@ from attendance_app.shapes import CONTROL_CHARACTERS, NO_NUL, too_long
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def max_length(column) -> int:
+def max_length(column: Any) -> int:
     """The length of a model's String column (``max_length(User.email)`` → 254)."""
-    return column.property.columns[0].type.length
+    length: int = column.property.columns[0].type.length
+    return length
 
 
 NAME_MAX = max_length(User.first_name)  # 150, as Django's User

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -80,7 +80,7 @@ def require_session_manager(actor: User, session: ClassSession) -> None:
     require_class_manager(actor, session.school_class)
 
 
-def taught_class_ids(actor: User):
+def taught_class_ids(actor: User) -> Select[uuid.UUID]:
     """A subquery of the class ids ``actor`` teaches (empty for non-teachers)."""
     teacher_id = actor.teacher.id if actor.teacher else None
     return select(SchoolClass.id).where(SchoolClass.teacher_id == teacher_id)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
+from sqlalchemy import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
 
 from attendance_app.database import WRITE_INTENT
 from attendance_app.extensions import db
@@ -71,10 +74,19 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
 
 def in_unit_of_work() -> bool:
     """True inside a unit of work (a write transaction is open)."""
-    return db.session().info.get(_DEPTH, 0) > 0
+    depth: int = db.session().info.get(_DEPTH, 0)
+    return depth > 0
 
 
-def _begin_write(session) -> None:
+def affected_rows(statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it changed: the answer of a
+    compare-and-set (``WHERE`` the old state), which is how two racing writers learn
+    which of them won."""
+    result = cast(CursorResult[Any], db.session.execute(statement))
+    return result.rowcount
+
+
+def _begin_write(session: Session) -> None:
     """End any read transaction the request began, then begin one that intends to write.
 
     On SQLite the write intent makes the transaction BEGIN IMMEDIATE (see database.py).

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -80,6 +81,8 @@ class MarkEntry:
 
 @dataclass(frozen=True)
 class MarkResult:
+    """What a mark or an update wrote: the record as views show it, and its audit row."""
+
     session: ClassSession
     row: RecordRow
     change_id: uuid.UUID | None = None  # the audit row, which is what Undo undoes
@@ -91,6 +94,7 @@ class MarkResult:
 def require_markable(session: ClassSession) -> None:
     """Rule 1: only an ACTIVE session takes new marks."""
     if session.status == SessionStatus.ENDED:
+        assert session.end_time is not None  # ending a session stamps it (sessions.py)
         raise Invalid(session_ended_message(session.end_time), field="session")
     if session.status != SessionStatus.ACTIVE:
         raise Invalid(NOT_STARTED, field="session")
@@ -168,7 +172,7 @@ def insert_records(
 
 
 def append_audit(
-    rows: list[dict],
+    rows: list[dict[str, Any]],
     actor: User | None,
     channel: Channel,
     now: datetime,
@@ -259,13 +263,6 @@ def mark_attendance(
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
-@dataclass(frozen=True)
-class UpdateResult:
-    session: ClassSession
-    row: RecordRow
-    change_id: uuid.UUID | None = None
-
-
 @unit_of_work
 def update_attendance(
     *,
@@ -276,7 +273,7 @@ def update_attendance(
     channel: Channel,
     at: datetime | None = None,
     idempotency_key: str | None = None,
-) -> UpdateResult:
+) -> MarkResult:
     """Change a record's status and/or notes; the updater becomes ``marked_by``.
 
     Order: record exists (NotFound) → permission (Forbidden) → rule 3 (Invalid).
@@ -296,7 +293,11 @@ def update_attendance(
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     now = at or utcnow()
-    values: dict = {"marked_by_id": actor.id, "updated_at": now, "version": Attendance.version + 1}
+    values: dict[str, Any] = {
+        "marked_by_id": actor.id,
+        "updated_at": now,
+        "version": Attendance.version + 1,
+    }
     if status is not None:
         values["status"] = status
         if status != AttendanceStatus.LATE:
@@ -329,4 +330,4 @@ def update_attendance(
     announce(session, (record.id,), actor)
     db.session.refresh(record)
     student = load_students([record.student_id])[record.student_id]
-    return UpdateResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
+    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])

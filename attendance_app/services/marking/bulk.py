@@ -35,7 +35,7 @@ from attendance_app.services.marking.attendance import (
     not_enrolled_message,
     open_session_for_marking,
 )
-from attendance_app.services.marking.sessions import end_session
+from attendance_app.services.marking.sessions import SessionResult, end_session
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
@@ -213,7 +213,7 @@ def end_session_marking_unmarked(
     status: AttendanceStatus = AttendanceStatus.ABSENT,
     channel: Channel,
     at: datetime | None = None,
-):
+) -> SessionResult:
     """Give every unmarked student ``status``, then end and lock the session, in one
     transaction: nobody ever sees the session ended with the fill half done."""
     mark_unmarked(actor=actor, session_id=session_id, default_status=status, channel=channel, at=at)

@@ -124,7 +124,9 @@ def _make_secret(session_id: uuid.UUID, now: datetime) -> str:
         .values(session_id=session_id, secret=pyotp.random_base32(), created_at=now)
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
-    return _secret(session_id)
+    secret = _secret(session_id)
+    assert secret is not None  # inserted above, or by the request that won the race
+    return secret
 
 
 def _accepts(secret: str, code: str, now: datetime, period: int) -> bool:
@@ -139,7 +141,7 @@ def _accepts(secret: str, code: str, now: datetime, period: int) -> bool:
 
 def checked_in_count(session_id: uuid.UUID) -> int:
     """How many students of the session checked themselves in (and were not corrected)."""
-    return db.session.scalar(
+    return db.session.scalar(  # type: ignore[return-value]  # COUNT is never NULL
         select(func.count())
         .select_from(Attendance)
         .join(Student, Student.id == Attendance.student_id)

@@ -54,7 +54,7 @@ class Roster:
     session: ClassSession
     statistics: SessionStatistics
     rows: list[RosterRow]
-    histories: dict = field(default_factory=dict)  # Student.id → MiniHistory
+    histories: dict[uuid.UUID, MiniHistory] = field(default_factory=dict)
 
     @property
     def unmarked(self) -> list[RosterRow]:

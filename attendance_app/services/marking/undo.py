@@ -138,7 +138,7 @@ def undo_change(
         db.session,
         events.AttendanceChanged(
             session.id,
-            tuple(c.attendance_id for c in updated),
+            tuple(c.attendance_id for c in updated if c.attendance_id is not None),
             actor.id,
             bump_live_seq(session),
             removed_student_ids=tuple(c.student_id for c in created),

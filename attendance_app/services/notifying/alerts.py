@@ -111,9 +111,9 @@ def on_events(batch: list[events.DomainEvent]) -> None:
             changed[session_id].add(student_id)
     for session_id, student_ids in changed.items():
         if student_ids:
-            evaluate(db.session.get(ClassSession, session_id), sorted(student_ids))
+            evaluate(db.session.get_one(ClassSession, session_id), sorted(student_ids))
     for session_id in ended:
-        send_session_notices(db.session.get(ClassSession, session_id))
+        send_session_notices(db.session.get_one(ClassSession, session_id))
 
 
 def evaluate(session: ClassSession, student_ids: list[uuid.UUID]) -> None:
@@ -213,7 +213,7 @@ def _raise(
     recipients = {r.user_id: r for r in notifications.admins()}
     if teacher.is_active:
         recipients[teacher.id] = Recipient(teacher.id, teacher.email)
-    deliveries = []
+    deliveries: list[tuple[Recipient, Message]] = []
     for student_id, fig, reason in crossed:
         message = Message(
             kind=NotificationKind.ALERT,

@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import Notification, NotificationKind, OutboxEmail, Role, User, utcnow
@@ -22,7 +23,7 @@ from attendance_app.services.dialect import insert
 from attendance_app.services.errors import NotFound
 from attendance_app.services.notifying import outbox
 from attendance_app.services.paging import Page, clamp
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import affected_rows, unit_of_work
 
 PAGE_SIZE = 50
 NOTIFICATION_NOT_FOUND = "Not found."
@@ -72,7 +73,7 @@ def deliver(
         return []
     now = utcnow()
     created_at = at or now
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4(),
             "recipient_id": r.user_id,
@@ -123,7 +124,7 @@ def _email_body(message: Message) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def withdraw(where: Iterable) -> None:
+def withdraw(where: Iterable[ColumnElement[bool]]) -> None:
     """Delete the notifications matching ``where`` and their emails not yet sent (an alert a
     correction undid). Joins the caller's transaction."""
     clauses = list(where)
@@ -147,11 +148,12 @@ def withdraw(where: Iterable) -> None:
 
 
 def unread_count(user_id: uuid.UUID) -> int:
-    return db.session.scalar(
+    unread = db.session.scalar(
         select(func.count())
         .select_from(Notification)
         .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
     )
+    return unread or 0
 
 
 def unread_counts(user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -173,7 +175,7 @@ def list_notifications(
     clauses = [Notification.recipient_id == actor.id]
     if unread_only:
         clauses.append(Notification.read_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(Notification).where(*clauses))
+    total = db.session.scalar(select(func.count()).select_from(Notification).where(*clauses)) or 0
     page = clamp(page, total, PAGE_SIZE)
     items = db.session.scalars(
         select(Notification)
@@ -210,14 +212,14 @@ def mark_read(
 @unit_of_work
 def mark_all_read(*, actor: User, at: datetime | None = None) -> int:
     """Mark every unread notification of the actor read; returns how many were unread."""
-    result = db.session.execute(
+    changed = affected_rows(
         update(Notification)
         .where(Notification.recipient_id == actor.id, Notification.read_at.is_(None))
         .values(read_at=at or utcnow())
     )
-    if result.rowcount:
+    if changed:
         events.record(db.session, events.NotificationsChanged((actor.id,)))
-    return result.rowcount
+    return changed
 
 
 def history_path(student_id: uuid.UUID) -> str:

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import OutboxEmail, utcnow
@@ -108,7 +108,7 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
-def _due(now: datetime):
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (
         OutboxEmail.sent_at.is_(None),
         OutboxEmail.next_attempt_at <= now,
@@ -256,10 +256,13 @@ def health() -> Health:
         .order_by(OutboxEmail.next_attempt_at.desc())
         .limit(1)
     )
-    return Health(waiting, failing, last_error or "")
+    return Health(waiting, failing or 0, last_error or "")
 
 
 def pending_count() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))
+        )
+        or 0
     )

@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -90,7 +91,7 @@ def summarise(week_ending: date) -> dict[uuid.UUID, list[ClassWeek]]:
         )
     ).all()
     stats = statistics_for_sessions([sid for sid, _, _ in week_sessions])
-    by_class: dict[uuid.UUID, list] = defaultdict(list)
+    by_class: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for sid, class_id, status in week_sessions:
         by_class[class_id].append((stats[sid], status))
     risks: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)

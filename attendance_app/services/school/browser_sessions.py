@@ -15,6 +15,7 @@ import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from flask import current_app
@@ -52,7 +53,7 @@ def deadline(*, signed_in_at: datetime, last_seen_at: datetime) -> datetime:
     return min(idle, absolute)
 
 
-def start(store: MutableMapping) -> None:
+def start(store: MutableMapping[str, Any]) -> None:
     """Stamp a freshly signed-in cookie session (``store`` is the session mapping)."""
     now = int(utcnow().timestamp())
     store[SIGNED_IN_KEY] = now
@@ -61,7 +62,7 @@ def start(store: MutableMapping) -> None:
     activity().seen(store[LOGIN_KEY], now)
 
 
-def read(store: MutableMapping) -> BrowserSession | None:
+def read(store: MutableMapping[str, Any]) -> BrowserSession | None:
     """The session's stamps, or None when it has ended (or was never stamped: a cookie from
     before these rules is not trusted)."""
     signed_in, seen = _at(store.get(SIGNED_IN_KEY)), _at(store.get(SEEN_KEY))
@@ -73,7 +74,7 @@ def read(store: MutableMapping) -> BrowserSession | None:
     return BrowserSession(login_id, signed_in, seen)
 
 
-def touch(store: MutableMapping) -> bool:
+def touch(store: MutableMapping[str, Any]) -> bool:
     """Record a request in the cookie session; False when it had already ended."""
     if read(store) is None:
         return False
@@ -105,7 +106,7 @@ class MemoryActivity:
         with self._lock:
             self._seen[login_id] = at
             if len(self._seen) > 100_000:  # forget the oldest half (logins long over)
-                for key in sorted(self._seen, key=self._seen.get)[:50_000]:
+                for key in sorted(self._seen, key=lambda k: self._seen[k])[:50_000]:
                     del self._seen[key]
 
     def last_seen(self, login_id: str) -> float | None:
@@ -127,17 +128,18 @@ class RedisActivity:
         return float(value) if value is not None else None
 
 
-def activity():
+def activity() -> MemoryActivity | RedisActivity:
     """The current app's store of last requests, made on first use."""
-    app = current_app._get_current_object()
-    found = app.extensions.get("attendance.login_activity")
+    found: MemoryActivity | RedisActivity | None = current_app.extensions.get(
+        "attendance.login_activity"
+    )
     if found is None:
-        config = app.config
+        config = current_app.config
         uri = config.get("RATELIMIT_STORAGE_URI") or config.get("SOCKETIO_MESSAGE_QUEUE") or ""
         if uri.startswith(("redis://", "rediss://")):
             ttl = int(config["SESSION_IDLE_MINUTES"] * 60) + 60
             found = RedisActivity(uri, f"{config.get('SOCKETIO_CHANNEL')}-login", ttl)
         else:
             found = MemoryActivity()
-        app.extensions["attendance.login_activity"] = found
+        current_app.extensions["attendance.login_activity"] = found
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -41,7 +41,7 @@ def _release_connection() -> None:
         session.commit()  # nothing to write: returns the connection (objects stay loaded)
 
 
-def off_loop(fn: Callable[..., T], *args) -> T:
+def off_loop(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in an OS thread when serving on eventlet or gevent; inline otherwise."""
     config = current_app.config
     if not config.get("SERVER_GREEN"):
@@ -51,11 +51,11 @@ def off_loop(fn: Callable[..., T], *args) -> T:
         if config["SOCKETIO_ASYNC_MODE"] == "eventlet":
             from eventlet import tpool
 
-            return tpool.execute(fn, *args)
+            return cast(T, tpool.execute(fn, *args))
         if config["SOCKETIO_ASYNC_MODE"] == "gevent":
             import gevent
 
-            return gevent.get_hub().threadpool.apply(fn, args)
+            return cast(T, gevent.get_hub().threadpool.apply(fn, args))
         return fn(*args)
 
 
@@ -69,7 +69,7 @@ def _dummy_hash() -> str:
     """A hash of a random password with the configured method, made once per app: checking
     against it costs what checking a real password costs."""
     method = current_app.config["PASSWORD_HASH_METHOD"]
-    cache = current_app.extensions.setdefault("attendance.dummy_hashes", {})
+    cache: dict[str, str] = current_app.extensions.setdefault("attendance.dummy_hashes", {})
     if method not in cache:
         cache[method] = hash_password(secrets.token_hex(16))
     return cache[method]

@@ -164,7 +164,9 @@ def authenticate(email: str, password: str) -> User | None:
     against a dummy hash made with the same parameters (throttling: ``services.school.signin``)."""
     email = normalise_email(email)
     # No stored email holds a NUL, and PostgreSQL refuses one in a query (a 500, not a 401).
-    user = None if "\x00" in email else db.session.scalar(select(User).where(User.email == email))
+    user: User | None = (
+        None if "\x00" in email else db.session.scalar(select(User).where(User.email == email))
+    )
     if user is None or not user.is_active:
         passwords.burn_time(password)
         return None
@@ -342,20 +344,19 @@ def update_user(
     user = _load_for_write(actor, user_id)
     _require_person_fields(email, first_name, last_name, student_number)
     email = normalise_email(email)
-    if user.student is not None:
-        student_number = (student_number or "").strip()
-        if not student_number:
-            raise Invalid(STUDENT_NUMBER_REQUIRED, field="student_id")
+    number = (student_number or "").strip()
+    if user.student is not None and not number:
+        raise Invalid(STUDENT_NUMBER_REQUIRED, field="student_id")
     if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)):
         raise Invalid(EMAIL_TAKEN, field="email")
     if user.student is not None:
         if db.session.scalar(
             select(Student.id).where(
-                Student.student_number == student_number, Student.id != user.student.id
+                Student.student_number == number, Student.id != user.student.id
             )
         ):
             raise Invalid(STUDENT_NUMBER_TAKEN, field="student_id")
-        user.student.student_number = student_number
+        user.student.student_number = number
     user.email = email
     for attr, value in _names(first_name, last_name).items():
         setattr(user, attr, value)

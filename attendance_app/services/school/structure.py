@@ -19,7 +19,7 @@ from attendance_app.services.fields import (
     SUBJECT_NAME_MAX,
     require_fits,
 )
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import affected_rows, unit_of_work
 
 SUBJECT_CODE_TAKEN = "A subject with this code already exists."
 CLASS_NOT_FOUND = "Class not found."
@@ -164,8 +164,11 @@ def list_classes(*, actor: User) -> list[SchoolClass]:
 
 
 def enrolled_count(class_id: uuid.UUID) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Enrollment).where(Enrollment.class_id == class_id)
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(Enrollment).where(Enrollment.class_id == class_id)
+        )
+        or 0
     )
 
 
@@ -242,10 +245,10 @@ def unenroll_student(*, actor: User, class_id: uuid.UUID, student_id: uuid.UUID)
     permissions.require_admin(actor)
     if db.session.get(SchoolClass, class_id) is None:
         raise NotFound(CLASS_NOT_FOUND)
-    result = db.session.execute(
+    removed = affected_rows(
         delete(Enrollment).where(
             Enrollment.class_id == class_id, Enrollment.student_id == student_id
         )
     )
-    if result.rowcount == 0:
+    if removed == 0:
         raise NotFound(NOT_ENROLLED_HERE)

@@ -204,6 +204,9 @@ class _Line:
         """The column has a usable value (present, of a valid length and form)."""
         return self.data is not None and bool(self.data[column]) and column not in self.bad
 
+    def value(self, column: str) -> str:
+        return self.data[column] if self.data is not None else ""
+
 
 def _read(line: int, values: list[str]) -> _Line:
     """The line's values and what is wrong with their shape: every problem, not the first."""
@@ -236,8 +239,8 @@ def _check(lines: list[_Line]) -> list[ImportRow]:
     """Check every line against the file's other lines and the database, adding each problem
     to its line; the lines without any, as rows to import (class ids and existing students'
     ids filled in). Three queries whatever the file's size."""
-    numbers = {ln.data["student_number"] for ln in lines if ln.has("student_number")}
-    emails = {ln.data["email"] for ln in lines if ln.has("email")}
+    numbers = {ln.value("student_number") for ln in lines if ln.has("student_number")}
+    emails = {ln.value("email") for ln in lines if ln.has("email")}
     classes: dict[str, list[uuid.UUID]] = defaultdict(list)
     for class_id, name in db.session.execute(select(SchoolClass.id, SchoolClass.name)):
         classes[name.strip().lower()].append(class_id)
@@ -253,7 +256,7 @@ def _check(lines: list[_Line]) -> list[ImportRow]:
         if numbers
         else {}
     )
-    owners = (
+    owners: dict[str, str | None] = (
         dict(
             db.session.execute(
                 select(func.lower(User.email), Student.student_number)
@@ -351,11 +354,13 @@ def apply_import(*, actor: User, text: str) -> ImportCounts:
             role=Role.STUDENT,
             student_number=row.student_number,
         )
+        assert user.student is not None  # create_user makes a student's row with the user
         student_ids[row.student_number] = user.student.id
         created += 1
 
     by_class: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for row in preview.rows:
+        assert row.class_id is not None  # a row without its class is a problem, not a row
         by_class[row.class_id].append(student_ids[row.student_number])
     enrolled = 0
     for class_id, ids in by_class.items():

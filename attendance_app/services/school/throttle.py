@@ -14,6 +14,8 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
 from flask import current_app
 from limits import RateLimitItem, parse
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ACCOUNT_LIMIT: RateLimitItem = parse("10 per 15 minutes")
 ADDRESS_LIMIT: RateLimitItem = parse("50 per 15 minutes")
+T = TypeVar("T")
 TOO_MANY_FAILURES = "Too many failed attempts. Try again in {seconds} seconds."
 
 
@@ -36,39 +39,42 @@ class LoginThrottle:
 
     def __init__(self, uri: str | None, prefix: str) -> None:
         self.uri = uri or "memory://"
-        storage: Storage = (
-            storage_from_string(self.uri, key_prefix=prefix, wrap_exceptions=True)
-            if self.uri.startswith(("redis://", "rediss://"))
-            else MemoryStorage()
-        )
+        storage: Storage = MemoryStorage()
+        if self.uri.startswith(("redis://", "rediss://")):
+            storage = cast(
+                Storage, storage_from_string(self.uri, key_prefix=prefix, wrap_exceptions=True)
+            )
         self._primary = MovingWindowRateLimiter(storage)
         self._fallback = MovingWindowRateLimiter(MemoryStorage())
 
-    def _limits(self, email: str, address: str | None):
+    def _limits(
+        self, email: str, address: str | None
+    ) -> Iterator[tuple[RateLimitItem, tuple[str, str]]]:
         yield ACCOUNT_LIMIT, ("account", email)
         if address:
             yield ADDRESS_LIMIT, ("address", address)
 
-    def _run(self, fn):
+    def _run(self, method: Callable[..., T], item: RateLimitItem, key: tuple[str, str]) -> T:
+        """``limiter.method(item, *key)`` on the shared store, or in memory when it is down."""
         try:
-            return fn(self._primary)
+            return method(self._primary, item, *key)
         except StorageError as exc:
             log.warning("login throttle: %s unreachable (%s); counting in memory", self.uri, exc)
-            return fn(self._fallback)
+            return method(self._fallback, item, *key)
 
     def check(self, email: str, address: str | None) -> None:
         """Raise Throttled when the account or the address has no attempt left."""
         for item, key in self._limits(email, address):
-            if not self._run(lambda limiter, i=item, k=key: limiter.test(i, *k)):
-                stats = self._run(lambda limiter, i=item, k=key: limiter.get_window_stats(i, *k))
+            if not self._run(MovingWindowRateLimiter.test, item, key):
+                stats = self._run(MovingWindowRateLimiter.get_window_stats, item, key)
                 seconds = max(1, math.ceil(stats.reset_time - time.time()))
                 raise Throttled(TOO_MANY_FAILURES.format(seconds=seconds), retry_after=seconds)
 
     def fail(self, email: str, address: str | None, *, channel: object) -> None:
         """Count one failed attempt; log a lockout when it used up the last one."""
         for item, key in self._limits(email, address):
-            allowed = self._run(lambda limiter, i=item, k=key: limiter.hit(i, *k))
-            if not allowed or not self._run(lambda limiter, i=item, k=key: limiter.test(i, *k)):
+            allowed = self._run(MovingWindowRateLimiter.hit, item, key)
+            if not allowed or not self._run(MovingWindowRateLimiter.test, item, key):
                 security_event(
                     "lockout", scope=key[0], email=email, address=address, channel=channel
                 )
@@ -82,13 +88,12 @@ class LoginThrottle:
 
 def throttle() -> LoginThrottle:
     """The current app's throttle, made on first use."""
-    app = current_app._get_current_object()
-    found = app.extensions.get("attendance.throttle")
+    found: LoginThrottle | None = current_app.extensions.get("attendance.throttle")
     if found is None:
-        config = app.config
+        config = current_app.config
         uri = config.get("RATELIMIT_STORAGE_URI") or config.get("SOCKETIO_MESSAGE_QUEUE")
         if uri and not uri.startswith(("redis://", "rediss://", "memory://")):
             uri = None  # a queue that is not Redis (e.g. RabbitMQ): count in memory
         found = LoginThrottle(uri, f"{config.get('SOCKETIO_CHANNEL', 'attendance')}-throttle")
-        app.extensions["attendance.throttle"] = found
+        current_app.extensions["attendance.throttle"] = found
     return found

@@ -24,8 +24,9 @@ from attendance_app.extensions import db
 from attendance_app.models import RecoveryCode, Role, User, utcnow
 from attendance_app.services import permissions
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
+from attendance_app.services.school.people import USER_NOT_FOUND
 from attendance_app.services.security_log import security_event
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import affected_rows, unit_of_work
 
 ISSUER = "Attendance"
 RECOVERY_CODES = 10
@@ -35,7 +36,6 @@ WRONG_CODE = "That code is not right; check your app's clock and try the current
 ALREADY_ON = "Two-factor sign-in is already on."
 NOT_ON = "Two-factor sign-in is not on."
 NOT_FOR_STUDENTS = "Two-factor sign-in is for staff accounts."
-USER_NOT_FOUND = "User not found."
 
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read from paper
 
@@ -109,16 +109,16 @@ def verify_code(*, user_id: uuid.UUID, code: str) -> bool:
     step = _matching_step(user.totp_secret, code)
     if step is not None:
         # Compare-and-set: two requests racing with one code cannot both pass.
-        won = db.session.execute(
+        won = affected_rows(
             update(User)
             .where(
                 User.id == user_id,
                 or_(User.totp_last_step.is_(None), User.totp_last_step < step),
             )
             .values(totp_last_step=step)
-        ).rowcount
+        )
         return won == 1
-    spent = db.session.execute(
+    spent = affected_rows(
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user_id,
@@ -126,7 +126,7 @@ def verify_code(*, user_id: uuid.UUID, code: str) -> bool:
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())
-    ).rowcount
+    )
     if spent:
         security_event("recovery_code_used", user=user_id)
     return spent == 1
@@ -138,13 +138,21 @@ class Enabled:
     recovery_codes: list[str]  # shown once, never stored in clear
 
 
+def _fresh(actor: User) -> User:
+    """The actor's row as the database has it now (another request may have changed it)."""
+    user = db.session.get(User, actor.id, populate_existing=True)
+    if user is None:
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
 @unit_of_work
 def enable(*, actor: User, secret: str, code: str) -> Enabled:
     """Turn two-factor sign-in on for ``actor`` with the ``secret`` their app holds, proved by
     a current ``code``. Raises Forbidden (a student), Invalid (already on, wrong code)."""
     if not allowed(actor):
         raise Forbidden(NOT_FOR_STUDENTS)
-    user = db.session.get(User, actor.id, populate_existing=True)
+    user = _fresh(actor)
     if user.totp_secret is not None:
         raise Invalid(ALREADY_ON, field="code")
     step = _matching_step(secret, code)
@@ -162,7 +170,7 @@ def enable(*, actor: User, secret: str, code: str) -> Enabled:
 def disable(*, actor: User, code: str) -> User:
     """Turn two-factor sign-in off for ``actor``; needs a current code (or a recovery code).
     Raises Invalid (not on, wrong code)."""
-    user = db.session.get(User, actor.id, populate_existing=True)
+    user = _fresh(actor)
     if user.totp_secret is None:
         raise Invalid(NOT_ON, field="code")
     if not verify_code(user_id=user.id, code=code):
@@ -208,8 +216,9 @@ def regenerate_recovery_codes(*, actor: User, code: str) -> list[str]:
 
 
 def recovery_codes_left(user_id: uuid.UUID) -> int:
-    return db.session.scalar(
+    left = db.session.scalar(
         select(func.count(RecoveryCode.id)).where(
             RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
         )
     )
+    return left or 0
