@@ -8,7 +8,7 @@ PORT   ?= 5000
 # pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test install browser nginx lint format migrate serve clean screenshots \
+.PHONY: demo test check types install browser nginx lint format migrate serve clean screenshots \
         bench bench-schoolday bench-fanout bench-connections bench-cluster
 
 $(BIN)/activate:
@@ -54,11 +54,23 @@ $(NGINX):
 
 nginx: $(NGINX)
 
-## make test: set up and run the whole suite (lint, then pytest) on $$DATABASE_URL or SQLite.
+## make test: set up and run the whole suite (lint, types, then pytest) on $$DATABASE_URL or SQLite.
 test: install browser nginx
 	$(BIN)/ruff check attendance_app tests bench wsgi.py
 	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make check: the quick loop while coding (about a minute): lint, types and the service
+## tests, without the browser, the live servers or the HTTP edges.
+check: install
+	$(BIN)/ruff check attendance_app tests bench wsgi.py
+	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
+	$(BIN)/mypy
+	$(BIN)/pytest -n auto -q tests/services tests/test_config.py tests/test_tasks.py
+
+types: install
+	$(BIN)/mypy
 
 ## make screenshots: refresh docs/screenshots/ (the README's pictures) from the browser tests;
 ## every other run writes its screenshots to a temporary folder.

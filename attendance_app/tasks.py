@@ -42,7 +42,7 @@ def run_periodically(app: Flask, job: PeriodicJob) -> None:
                         log.info("%s: %s", job.name, outcome)
                 finally:
                     db.session.remove()
-        except Exception:  # noqa: BLE001 - a bad round must not end the job
+        except Exception:
             log.exception("%s failed; trying again in %s s", job.name, job.every)
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from attendance_app import create_app  # noqa: E402
-from attendance_app.config import normalise_database_url  # noqa: E402
-from attendance_app.extensions import db  # noqa: E402
+from attendance_app import create_app
+from attendance_app.config import normalise_database_url
+from attendance_app.extensions import db
 
 
 def fresh_database() -> tuple[str, callable]:

@@ -54,7 +54,7 @@ def test_a_session_forged_with_the_old_public_key_is_not_accepted(tmp_path, no_s
 
     serializer = app.session_interface.get_signing_serializer(app)
 
-    with pytest.raises(Exception, match="[Ss]ignature"):
+    with pytest.raises(Exception, match=r"[Ss]ignature"):
         serializer.loads(forged)
 
 

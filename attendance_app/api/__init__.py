@@ -38,7 +38,7 @@ from attendance_app.api import (  # noqa: E402,F401
 from attendance_app.api import errors as _errors  # noqa: E402
 
 _errors.install_blueprint_handlers(bp)
-from attendance_app.api.openapi import register_docs  # noqa: E402,F401
+from attendance_app.api.openapi import register_docs  # noqa: E402
 
 
 def init_app(app: Flask) -> None:

@@ -24,9 +24,6 @@ from attendance_app.models.sessions import ClassSession
 
 __all__ = [
     "AlertState",
-    "Notification",
-    "NotificationKind",
-    "OutboxEmail",
     "ApiToken",
     "Attendance",
     "AttendanceChange",
@@ -37,6 +34,9 @@ __all__ = [
     "CheckInSecret",
     "ClassSession",
     "Enrollment",
+    "Notification",
+    "NotificationKind",
+    "OutboxEmail",
     "RecoveryCode",
     "Role",
     "SchoolClass",

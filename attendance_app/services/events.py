@@ -151,5 +151,5 @@ def dispatch_committed(session: Session) -> None:
     for fn in list(_subscribers):
         try:
             fn(events)
-        except Exception:  # noqa: BLE001 - the change is committed; log and go on
+        except Exception:
             log.exception("event subscriber %r failed", fn)

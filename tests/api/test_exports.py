@@ -577,7 +577,7 @@ def test_names_and_notes_are_utf8(app, api_as):
 
 
 def test_a_record_whose_marker_was_deleted_exports_an_empty_marked_by(app, api_as, one_session):
-    admin, klass, sid = one_session
+    _admin, klass, sid = one_session
     mark(app, klass, sid, klass.students[0], "PRESENT")
     other = make_admin(app)
     with app.app_context():

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_tapping_cycles_a_student_and_the_api_agrees(app, server, page):
-    admin, klass, session_id = make_roster(app)
+    _admin, klass, session_id = make_roster(app)
     teacher = klass.teacher
     open_roster(page, teacher, session_id)
     assert page.locator("#roster-grid [data-student-id]").count() == 6
@@ -75,7 +75,7 @@ def focused_student(page) -> str | None:
 
 
 def test_keyboard_marks_moves_searches_and_marks_the_rest_present(app, server, page):
-    admin, klass, session_id = make_roster(app)
+    _admin, klass, session_id = make_roster(app)
     teacher = klass.teacher
     open_roster(page, teacher, session_id)
     # The grid is in name order; the keys work on whatever is focused.
@@ -148,7 +148,7 @@ def test_keyboard_marks_moves_searches_and_marks_the_rest_present(app, server, p
 
 
 def test_live_state_search_and_filter(app, server, page):
-    admin, klass, session_id = make_roster(app)
+    _admin, klass, session_id = make_roster(app)
     open_roster(page, klass.teacher, session_id)
     expect(page.locator("#live-label")).to_have_text("Live")
     grid = page.locator("#roster-grid [data-student-id]")
@@ -180,7 +180,7 @@ def test_live_state_search_and_filter(app, server, page):
 
 
 def test_ending_the_session_marks_the_unmarked_absent_and_locks_the_grid(app, server, page):
-    admin, klass, session_id = make_roster(app)
+    _admin, klass, session_id = make_roster(app)
     teacher = klass.teacher
     open_roster(page, teacher, session_id)
     tapped = klass.students[:2]

@@ -10,7 +10,7 @@ import sys
 
 from sqlalchemy import text
 
-from attendance_app import server  # noqa: I001  (monkey-patches before anything else)
+from attendance_app import server
 
 
 def main(argv: list[str]) -> int:

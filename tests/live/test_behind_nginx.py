@@ -57,8 +57,19 @@ def postgres_url():
     try:
         for args in (
             ["db", "upgrade"],
-            ["create-user", "--email", ADMIN[0], "--password", ADMIN[1], "--role", "ADMIN"]
-            + ["--first-name", "Ada", "--last-name", "Admin"],
+            [
+                "create-user",
+                "--email",
+                ADMIN[0],
+                "--password",
+                ADMIN[1],
+                "--role",
+                "ADMIN",
+                "--first-name",
+                "Ada",
+                "--last-name",
+                "Admin",
+            ],
         ):
             done = subprocess.run(
                 flask + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120

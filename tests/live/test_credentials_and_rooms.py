@@ -91,7 +91,7 @@ def test_an_expired_token_ends_its_connection(server, app, listeners):
     view = listeners().connect(server.url, token=token)
 
     assert wait_disconnected(view, within=20)
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         listeners().connect(server.url, token=token)
 
 
@@ -104,7 +104,7 @@ def test_deactivation_ends_connections_and_reactivation_revives_no_token(server,
         db.session.remove()
 
     assert wait_disconnected(view)
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         listeners().connect(server.url, token=teacher.token)
 
 
@@ -117,7 +117,7 @@ def test_an_expired_browser_session_ends_its_connection(server, app, listeners):
     view = listeners().connect(server.url, headers={"Cookie": cookie_header(browser)})
 
     assert wait_disconnected(view, within=20)
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         listeners().connect(server.url, headers={"Cookie": cookie_header(browser)})
     assert browser.get(f"{server.url}/", allow_redirects=False, timeout=10).status_code == 302
 

@@ -213,7 +213,7 @@ def test_marks_racing_the_end_of_a_session_never_land_after_it_ended(app):
     ]
     # The end goes in the middle so it is neither first nor last to start.
     end = poster(app, token, f"/api/sessions/{session_id}/end/", {})
-    calls = marks[: THREADS // 2] + [end] + marks[THREADS // 2 :]
+    calls = [*marks[: THREADS // 2], end, *marks[THREADS // 2 :]]
 
     results = assert_no_crash(run_together(calls))
 

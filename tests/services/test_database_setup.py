@@ -210,17 +210,17 @@ def insert_raw(row: dict) -> None:
 
 def test_the_database_itself_refuses_a_second_record_for_a_student(ctx, marked):
     session_id, student_id, _ = marked
-    with pytest.raises(IntegrityError, match="(?i)unique"):
+    with pytest.raises(IntegrityError, match=r"(?i)unique"):
         insert_raw(raw_attendance_row(session_id, student_id))
 
 
 def test_the_database_itself_refuses_a_record_of_an_unknown_session(ctx, marked):
     _, _, student_id = marked
-    with pytest.raises(IntegrityError, match="(?i)foreign key"):
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
         insert_raw(raw_attendance_row(uuid.uuid4(), student_id))
 
 
 def test_status_columns_refuse_values_outside_their_enum(ctx, marked):
     session_id, _, student_id = marked
-    with pytest.raises(IntegrityError, match="(?i)check"):
+    with pytest.raises(IntegrityError, match=r"(?i)check"):
         insert_raw(raw_attendance_row(session_id, student_id, status="EXCUSED"))

@@ -85,7 +85,7 @@ def test_an_alert_queues_one_email_per_recipient_sent_once_the_delay_has_passed(
 
 
 def test_the_outbox_survives_a_mail_server_that_is_down(app, smtp, monkeypatch):
-    klass, admin = cross_the_line(app)
+    _klass, _admin = cross_the_line(app)
     working_port = app.config["MAIL_PORT"]
     monkeypatch.setitem(app.config, "MAIL_PORT", free_port())  # nobody listens there
     first_try = utcnow() + LATER
@@ -144,7 +144,7 @@ def test_a_students_end_of_session_notice_is_emailed_at_once(app, smtp):
 
 
 def test_without_a_mail_server_nothing_is_queued_but_the_bell_still_rings(app):
-    klass, admin = cross_the_line(app)
+    _klass, admin = cross_the_line(app)
 
     assert outbox_rows(app) == []
     with app.app_context():

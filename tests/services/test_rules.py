@@ -214,7 +214,7 @@ def test_a_student_unenrolled_after_being_marked_still_counts_in_that_session(ap
     admin = make_admin(app)
     klass = make_class(app, admin=admin, students=4)
     session_id = make_session(app, klass)
-    marked_then_left, absent, late, unmarked = klass.students
+    marked_then_left, absent, late, _unmarked = klass.students
     mark(app, klass, session_id, marked_then_left, "PRESENT")
     mark(app, klass, session_id, absent, "ABSENT")
     mark(app, klass, session_id, late, "LATE")

@@ -202,8 +202,8 @@ def test_weekly_trend_buckets_records_by_iso_week(app, world):
 def test_students_at_risk_high_first_with_reasons(app, world):
     d = load(app, world.admin)
 
-    s1, s2, s3, s4 = world.maths.students
-    t1, t2 = world.physics.students
+    _s1, s2, s3, s4 = world.maths.students
+    t1, _t2 = world.physics.students
     # Carter: A, A → 0%; Dunn: A → 0% (ties by last name); Evans: P, A → 50%;
     # Baker: L, P → 100% but late rate 50% → medium. Adams (3 × P in the period; absent
     # in both sessions outside it) and Fox (P) are low.

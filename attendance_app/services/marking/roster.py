@@ -20,7 +20,7 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services.marking.check_in import is_checked_in
-from attendance_app.services.marking.sessions import get_session_for  # noqa: F401  (re-exported)
+from attendance_app.services.marking.sessions import get_session_for
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 
