@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, and_, exists, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -46,6 +46,13 @@ def teaches(actor: User, school_class: SchoolClass) -> bool:
 def can_manage_class(actor: User, school_class: SchoolClass) -> bool:
     """Run sessions and mark attendance: the class's teacher, or an admin."""
     return is_admin(actor) or teaches(actor, school_class)
+
+
+def require_superuser_maker(actor: User) -> None:
+    """Only a superuser makes another: an admin who could would be one."""
+    require_admin(actor)
+    if not actor.is_superuser:
+        raise Forbidden()
 
 
 def require_admin(actor: User) -> None:
@@ -137,3 +144,40 @@ def require_class_analytics_filter(actor: User, school_class: SchoolClass) -> No
     """Narrowing analytics to one class: a teacher only to a class they teach."""
     if actor.role == Role.TEACHER and not teaches(actor, school_class):
         raise Forbidden()
+
+
+def require_export_reader(
+    actor: User,
+    *,
+    student_id: uuid.UUID | None,
+    class_id: uuid.UUID | None,
+    session_id: uuid.UUID | None,
+) -> None:
+    """Who may download records under these filters: an admin any; a student only their own
+    (``student_id`` must be theirs); a teacher only their classes' (a class or session they
+    do not teach is refused, not emptied, so the download never pretends to be complete)."""
+    if is_admin(actor):
+        return
+    if actor.role == Role.STUDENT:
+        own = actor.student.id if actor.student is not None else None
+        if own is None or student_id != own:
+            raise Forbidden()
+        return
+    if actor.role != Role.TEACHER or actor.teacher is None:
+        raise Forbidden()
+    taught = taught_class_ids(actor)
+    checks = []
+    if class_id is not None:
+        checks.append(
+            select(SchoolClass.id).where(SchoolClass.id == class_id, SchoolClass.id.in_(taught))
+        )
+    if session_id is not None:
+        checks.append(
+            select(ClassSession.id).where(
+                ClassSession.id == session_id, ClassSession.class_id.in_(taught)
+            )
+        )
+    if checks and not db.session.scalar(select(and_(*(c.exists() for c in checks)))):
+        raise Forbidden()
+    if student_id is not None:
+        require_student_reader(actor, student_id)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, literal, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -20,7 +20,6 @@ from attendance_app.models import (
     Attendance,
     AttendanceStatus,
     ClassSession,
-    Role,
     SchoolClass,
     SessionStatus,
     Student,
@@ -29,7 +28,6 @@ from attendance_app.models import (
     full_name,
 )
 from attendance_app.services import permissions
-from attendance_app.services.errors import Forbidden
 from attendance_app.services.reporting.records import RecordFilters, record_clauses
 from attendance_app.services.reporting.statistics import rate
 from attendance_app.services.school import structure
@@ -84,44 +82,13 @@ def export_rows(*, actor: User, filters: RecordFilters) -> Iterator[ExportRow]:
     response: it needs an app context when iterated, not the session (or the actor object)
     of the moment it was made.
     """
-    _require_export_reader(actor, filters)
+    permissions.require_export_reader(
+        actor,
+        student_id=filters.student_id,
+        class_id=filters.class_id,
+        session_id=filters.session_id,
+    )
     return _stream(_export_statement(actor, filters))
-
-
-def _require_export_reader(actor: User, filters: RecordFilters) -> None:
-    if permissions.is_admin(actor):
-        return
-    if actor.role == Role.STUDENT:
-        own = actor.student.id if actor.student is not None else None
-        if own is None or filters.student_id != own:
-            raise Forbidden()
-        return
-    if actor.role != Role.TEACHER or actor.teacher is None:
-        raise Forbidden()
-    if not _names_only_taught_classes(actor, filters):
-        raise Forbidden()
-    if filters.student_id is not None:
-        permissions.require_student_reader(actor, filters.student_id)
-
-
-def _names_only_taught_classes(actor: User, filters: RecordFilters) -> bool:
-    """The class and session the filters name (if any) belong to ``actor``'s classes; an
-    unknown id is not theirs either (one query)."""
-    taught = permissions.taught_class_ids(actor)
-    checks = []
-    if filters.class_id is not None:
-        checks.append(
-            select(SchoolClass.id)
-            .where(SchoolClass.id == filters.class_id, SchoolClass.id.in_(taught))
-            .exists()
-        )
-    if filters.session_id is not None:
-        checks.append(
-            select(ClassSession.id)
-            .where(ClassSession.id == filters.session_id, ClassSession.class_id.in_(taught))
-            .exists()
-        )
-    return not checks or bool(db.session.scalar(select(and_(*checks))))
 
 
 def _export_statement(actor: User, filters: RecordFilters) -> Select:

@@ -13,7 +13,7 @@ from sqlalchemy.orm.util import AliasedClass
 from attendance_app.extensions import db
 from attendance_app.models import Role, Student, Teacher, User
 from attendance_app.services import events, permissions
-from attendance_app.services.errors import Forbidden, Invalid, NotFound
+from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.fields import EMAIL_MAX, NAME_MAX, STUDENT_NUMBER_MAX, require_fits
 from attendance_app.services.school import passwords
 from attendance_app.services.school.throttle import throttle
@@ -96,8 +96,8 @@ def _create_user(
     """
     if actor is not None:
         permissions.require_admin(actor)
-        if is_superuser and not actor.is_superuser:
-            raise Forbidden()
+        if is_superuser:
+            permissions.require_superuser_maker(actor)
     if is_superuser and role != Role.ADMIN:
         raise Invalid(SUPERUSER_IS_ADMIN, field="role")
     _require_person_fields(email, first_name, last_name, student_number)
