@@ -18,7 +18,14 @@ from attendance_app.services.school import (
     two_factor,
 )
 from attendance_app.web import bp, current_actor
-from attendance_app.web.forms import check_email, check_password, max_length, read_text
+from attendance_app.web.args import page_arg
+from attendance_app.web.forms import (
+    check_email,
+    check_password,
+    field_error,
+    max_length,
+    read_text,
+)
 
 UNKNOWN_ROLE = "Choose a role."
 NO_FILE = "Choose a CSV file to upload."
@@ -32,21 +39,6 @@ PERSON_LIMITS = {
 PASSWORD_CHANGED = "{name} has a new password; every login of theirs has ended."
 PASSWORD_CHANGED_OWN = "Your password was changed; your logins on other devices have ended."
 TWO_FACTOR_RESET = "{name}'s two-factor sign-in is off; they can set it up again."
-#: The service names the API's field for the number; the forms call it this.
-FORM_FIELDS = {"student_id": "student_number"}
-
-
-def _form_error(err: Invalid, errors: dict[str, str]) -> None:
-    """Put a service's Invalid beside its field (or above the form)."""
-    field = FORM_FIELDS.get(err.field or "", err.field)
-    errors[field or "form"] = err.message
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _role_arg() -> Role | None:
@@ -57,7 +49,7 @@ def _role_arg() -> Role | None:
 def _people_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None):
     role = _role_arg()
     query = request.args.get("q", "").strip()
-    found = listings.page_users(actor=current_actor(), role=role, query=query, page=_page_arg())
+    found = listings.page_users(actor=current_actor(), role=role, query=query, page=page_arg())
     return render_template(
         "admin/people.html",
         found=found,
@@ -102,7 +94,7 @@ def admin_person_create():
                 student_number=form["student_number"] or None,
             )
         except Invalid as err:
-            _form_error(err, errors)
+            field_error(err, errors)
         else:
             flash(f"{user.full_name} ({user.email}) was created.", "success")
             return redirect(url_for("web.admin_people"))
@@ -166,7 +158,7 @@ def admin_person_update(user_id: uuid.UUID):
                 student_number=form["student_number"] or None,
             )
         except Invalid as err:
-            _form_error(err, errors)
+            field_error(err, errors)
         else:
             flash(f"{user.full_name} ({user.email}) was saved.", "success")
             return redirect(url_for("web.admin_person", user_id=user_id))
@@ -195,7 +187,7 @@ def admin_person_password(user_id: uuid.UUID):
                 address=request.remote_addr,
             )
         except Invalid as err:
-            _form_error(err, errors)
+            field_error(err, errors)
         else:
             if user.id == actor.id:
                 # With the new session version, in a fresh session: this browser stays in.

@@ -13,6 +13,7 @@ from attendance_app.services.errors import DomainError, Forbidden, Invalid
 from attendance_app.services.marking import check_in
 from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.web import bp, current_actor
+from attendance_app.web.args import parse_uuid
 
 #: Shape messages of the student's form (the rules' messages come from the service).
 CHOOSE_LESSON = "Choose the lesson you are checking in to."
@@ -92,7 +93,7 @@ def check_in_page():
     except Forbidden:
         return render_template("check_in/student.html", not_a_student=True), 403
     source = request.form if request.method == "POST" else request.args
-    session_id = _uuid(source.get("session"))
+    session_id = parse_uuid(source.get("session"))
     code = (source.get("code") or "").strip()[:32]
     chosen = next((o for o in options if o.session.id == session_id), None)
     if session_id is None and len(options) == 1:
@@ -123,10 +124,3 @@ def check_in_page():
         # Post/redirect/get: the page then shows the mark as the server has it.
         return redirect(url_for("web.check_in_page", session=str(session_id)), code=303)
     return render_template("check_in/student.html", **page), 400
-
-
-def _uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None

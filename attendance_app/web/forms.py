@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from attendance_app.services.errors import Invalid
 from attendance_app.services.fields import EMAIL_MAX, control_character_message
 from attendance_app.services.fields import max_length as max_length
 from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
@@ -73,3 +74,15 @@ def read_uuid(form, name: str, errors: dict[str, str], message: str):
     except ValueError:
         errors[name] = message
         return None
+
+
+#: The services name the API's field for a student's number; the forms call it this.
+FORM_FIELDS = {"student_id": "student_number"}
+
+
+def field_error(err: Invalid, errors: dict[str, str] | None = None) -> dict[str, str]:
+    """Put a service's Invalid beside its form field (or above the form); returns ``errors``."""
+    errors = {} if errors is None else errors
+    field = FORM_FIELDS.get(err.field or "", err.field)
+    errors[field or "form"] = err.message
+    return errors

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from flask import render_template, request
+from flask import render_template
 from flask_login import current_user, login_required
 
-from attendance_app.models import AttendanceStatus, Role
+from attendance_app.models import Role
 from attendance_app.services.errors import Forbidden, Invalid
 from attendance_app.services.reporting import analytics, risk
 from attendance_app.services.reporting.history import (
@@ -19,7 +19,7 @@ from attendance_app.services.reporting.history import (
 from attendance_app.services.reporting.history import student_history as load_history
 from attendance_app.services.school import structure
 from attendance_app.web import bp
-from attendance_app.web.args import date_arg
+from attendance_app.web.args import date_arg, status_arg, uuid_arg
 
 #: Which records the overall figures cover, as the page says it (by who reads it).
 FIGURES_SCOPE = {
@@ -32,22 +32,13 @@ FIX_THE_PERIOD = "No lessons are listed until the dates are fixed."
 
 
 def _filters(problems: list[str]) -> HistoryFilters:
-    status = request.args.get("status", "").upper()
-    subject = request.args.get("subject_id", "").strip()
-    subject_id = None
-    if subject:
-        try:
-            subject_id = uuid.UUID(subject)
-        except ValueError:
-            problems.append("Unknown subject.")
-    if status and status not in AttendanceStatus.__members__:
-        problems.append("Unknown status.")
-        status = ""
+    subject_id = uuid_arg("subject_id", "subject", problems)
+    status = status_arg(problems)
     return HistoryFilters(
         date_from=date_arg("date_from", "From", problems),
         date_to=date_arg("date_to", "To", problems),
         subject_id=subject_id,
-        status=AttendanceStatus(status) if status else None,
+        status=status,
     )
 
 

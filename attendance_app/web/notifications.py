@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from attendance_app.models import Role
 from attendance_app.services.notifying import notifications, outbox
 from attendance_app.web import bp, current_actor, is_htmx
+from attendance_app.web.args import page_arg
 
 
 @bp.app_context_processor
@@ -19,20 +20,13 @@ def _bell() -> dict:
     return {"unread_notifications": lambda: notifications.unread_count(current_user.id)}
 
 
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @bp.get("/notifications")
 @login_required
 def notification_list():
     """The actor's notifications, newest first; unread ones stand out."""
     unread_only = request.args.get("unread") == "1"
     found = notifications.list_notifications(
-        actor=current_actor(), page=_page_number(), unread_only=unread_only
+        actor=current_actor(), page=page_arg(), unread_only=unread_only
     )
     actor = current_actor()
     mail = outbox.health() if actor.role == Role.ADMIN and outbox.mail_enabled() else None

@@ -7,49 +7,27 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.models import Channel
 from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import deletion
 from attendance_app.services.reporting import record_detail, records
 from attendance_app.web import bp, current_actor
-from attendance_app.web.args import date_arg
+from attendance_app.web.args import date_arg, page_arg, status_arg, uuid_arg
 
 DELETED = "The attendance record was deleted."
 FIX_THE_PERIOD = "No records are listed until the dates are fixed."
 
 
-def _uuid(name: str, label: str, problems: list[str]) -> uuid.UUID | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        problems.append(f"Unknown {label}.")
-        return None
-
-
 def _filters(problems: list[str]) -> records.RecordFilters:
-    status = request.args.get("status", "").strip().upper()
-    if status and status not in AttendanceStatus.__members__:
-        problems.append("Unknown status.")
-        status = ""
     return records.RecordFilters(
-        status=AttendanceStatus(status) if status else None,
-        subject_id=_uuid("subject_id", "subject", problems),
-        class_id=_uuid("class_id", "class", problems),
-        teacher_id=_uuid("teacher_id", "teacher", problems),
+        status=status_arg(problems),
+        subject_id=uuid_arg("subject_id", "subject", problems),
+        class_id=uuid_arg("class_id", "class", problems),
+        teacher_id=uuid_arg("teacher_id", "teacher", problems),
         date_from=date_arg("date_from", "From", problems),
         date_to=date_arg("date_to", "To", problems),
         search=request.args.get("q", "").strip(),
     )
-
-
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _args(filters: records.RecordFilters) -> dict[str, str]:
@@ -82,7 +60,7 @@ def admin_records():
     problems: list[str] = []
     filters = _filters(problems)
     try:
-        found = records.list_records(actor=current_actor(), filters=filters, page=_page())
+        found = records.list_records(actor=current_actor(), filters=filters, page=page_arg())
     except Invalid as exc:  # the period is reversed
         problems.append(exc.message)
         found = None

@@ -12,7 +12,7 @@ from attendance_app.models import SchoolClass, Subject
 from attendance_app.services.errors import Invalid
 from attendance_app.services.school import listings, structure
 from attendance_app.web import bp, current_actor
-from attendance_app.web.forms import max_length, read_text, read_uuid
+from attendance_app.web.forms import field_error, max_length, read_text, read_uuid
 
 SUBJECT_LIMITS = {"code": max_length(Subject.code), "name": max_length(Subject.name)}
 CLASS_LIMITS = {"name": max_length(SchoolClass.name)}
@@ -21,10 +21,6 @@ CHOOSE_TEACHER = "Choose a teacher."
 TICK_STUDENTS = "Tick at least one student to add."
 UNKNOWN_STUDENT = "One of the ticked students is unknown; search again."
 REMOVED = "{name} was removed from {klass}; their attendance records are kept."
-
-
-def _errors_of(err: Invalid) -> dict[str, str]:
-    return {err.field or "form": err.message}
 
 
 # --- subjects -------------------------------------------------------------------------------
@@ -58,7 +54,7 @@ def admin_subject_create():
                 actor=current_actor(), code=form["code"], name=form["name"]
             )
         except Invalid as err:
-            errors = _errors_of(err)
+            errors = field_error(err)
         else:
             flash(f"Subject {subject.code} was created.", "success")
             return redirect(url_for("web.admin_subjects"))
@@ -94,7 +90,7 @@ def admin_subject_update(subject_id: uuid.UUID):
                 actor=current_actor(), subject_id=subject_id, code=form["code"], name=form["name"]
             )
         except Invalid as err:
-            errors = _errors_of(err)
+            errors = field_error(err)
         else:
             flash(f"Subject {subject.code} was saved.", "success")
             return redirect(url_for("web.admin_subjects"))
@@ -146,7 +142,7 @@ def admin_class_create():
                 name=form["name"],
             )
         except Invalid as err:
-            errors = _errors_of(err)
+            errors = field_error(err)
         else:
             flash(f"Class {created.name} was created; now add its students.", "success")
             return redirect(url_for("web.admin_class_students", class_id=created.id))
@@ -194,7 +190,7 @@ def admin_class_update(class_id: uuid.UUID):
                 name=form["name"],
             )
         except Invalid as err:
-            errors = _errors_of(err)
+            errors = field_error(err)
         else:
             flash(f"Class {school_class.name} was saved.", "success")
             return redirect(url_for("web.admin_classes"))
