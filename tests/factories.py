@@ -140,6 +140,22 @@ def make_class(
     return info
 
 
+def make_test101(app: Flask, *, students: list[Person]) -> tuple[Person, ClassInfo]:
+    """The contract's example: Ada Admin and "TEST101 Section A", taught by Tina Lee, with
+    ``students`` enrolled."""
+    admin = make_admin(app, first_name="Ada", last_name="Admin")
+    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
+    klass = make_class(
+        app,
+        admin=admin,
+        teacher=teacher,
+        students=students,
+        name="TEST101 Section A",
+        subject_code="TEST101",
+    )
+    return admin, klass
+
+
 def make_session(
     app: Flask,
     klass: ClassInfo,

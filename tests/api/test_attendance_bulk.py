@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.factories import (
-    make_admin,
-    make_class,
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     stored_attendance,
 )
@@ -26,15 +25,11 @@ FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 @pytest.fixture
 def school(app):
     """An admin and "TEST101 Section A" (its teacher and four students S10001…S10004)."""
-    admin = make_admin(app)
     students = [
         make_student(app, number=f"S1000{i}", first_name=f"Pupil{i}", with_token=(i == 1))
         for i in range(1, 5)
     ]
-    klass = make_class(
-        app, admin=admin, students=students, name="TEST101 Section A", subject_code="TEST101"
-    )
-    return admin, klass
+    return make_test101(app, students=students)
 
 
 def entry(student, status="PRESENT", **extra) -> dict:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tests.factories import (
-    make_admin,
     make_class,
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     stored_attendance,
     unenroll,
@@ -33,17 +33,8 @@ ALREADY_MARKED = {
 @pytest.fixture
 def school(app):
     """An admin and "TEST101 Section A" taught by Tina Lee, with John Doe (S12345) enrolled."""
-    admin = make_admin(app)
-    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
     john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    klass = make_class(
-        app,
-        admin=admin,
-        teacher=teacher,
-        students=[john],
-        name="TEST101 Section A",
-        subject_code="TEST101",
-    )
+    admin, klass = make_test101(app, students=[john])
     return admin, klass, john
 
 

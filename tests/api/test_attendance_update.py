@@ -11,11 +11,11 @@ from sqlalchemy import select
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange
 from tests.factories import (
-    make_admin,
     make_class,
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     stored_attendance,
 )
@@ -33,17 +33,8 @@ def url(record_id) -> str:
 def school(app):
     """Tina Lee's "TEST101 Section A": John Doe (S12345) marked PRESENT with a note at MARKED_AT
     in an ACTIVE session."""
-    admin = make_admin(app, first_name="Ada", last_name="Admin")
-    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
     john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    klass = make_class(
-        app,
-        admin=admin,
-        teacher=teacher,
-        students=[john],
-        name="TEST101 Section A",
-        subject_code="TEST101",
-    )
+    admin, klass = make_test101(app, students=[john])
     session_id = make_session(app, klass, start_at=datetime(2026, 1, 10, 14, 0, tzinfo=UTC))
     record_id = mark(app, klass, session_id, john, "PRESENT", notes="Front row", at=MARKED_AT)
     return admin, klass, session_id, record_id

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.factories import (
-    make_admin,
     make_class,
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     stored_attendance,
 )
@@ -24,12 +24,7 @@ FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 @pytest.fixture
 def school(app):
     """An admin and "TEST101 Section A" with four enrolled students (the first has a token)."""
-    admin = make_admin(app)
-    students = [make_student(app, with_token=i == 0) for i in range(4)]
-    klass = make_class(
-        app, admin=admin, students=students, name="TEST101 Section A", subject_code="TEST101"
-    )
-    return admin, klass
+    return make_test101(app, students=[make_student(app, with_token=i == 0) for i in range(4)])
 
 
 def initialise(api, session_id, **extra):

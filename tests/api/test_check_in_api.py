@@ -12,11 +12,10 @@ import pytest
 
 from attendance_app.models import utcnow
 from tests.factories import (
-    make_admin,
-    make_class,
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     stored_attendance,
 )
@@ -42,18 +41,9 @@ def code_url(session_id) -> str:
 def school(app):
     """An admin and "TEST101 Section A" taught by Tina Lee, with John Doe (S12345) and Ada
     King enrolled (both with tokens)."""
-    admin = make_admin(app)
-    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
     john = make_student(app, first_name="John", last_name="Doe", number="S12345")
     ada = make_student(app, first_name="Ada", last_name="King")
-    klass = make_class(
-        app,
-        admin=admin,
-        teacher=teacher,
-        students=[john, ada],
-        name="TEST101 Section A",
-        subject_code="TEST101",
-    )
+    admin, klass = make_test101(app, students=[john, ada])
     return admin, klass, john
 
 

@@ -13,6 +13,7 @@ from tests.factories import (
     make_session,
     make_student,
     make_teacher,
+    make_test101,
     mark,
     mark_many,
 )
@@ -29,21 +30,12 @@ def school(app):
     """ "TEST101 Section A" taught by Tina Lee with five students, in an ACTIVE session marked
     PRESENT (Ann, T0+1m), LATE (Ben, T0+2m), ABSENT (Cat, T0+3m), PRESENT (Dan, T0+4m);
     Eve is not marked."""
-    admin = make_admin(app)
-    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
     names = ["Ann", "Ben", "Cat", "Dan", "Eve"]
     students = [
         make_student(app, first_name=n, last_name="Pupil", number=f"S2000{i}", with_token=i == 0)
         for i, n in enumerate(names)
     ]
-    klass = make_class(
-        app,
-        admin=admin,
-        teacher=teacher,
-        students=students,
-        name="TEST101 Section A",
-        subject_code="TEST101",
-    )
+    admin, klass = make_test101(app, students=students)
     session_id = make_session(app, klass, start_at=T0)
     ann, ben, cat, dan, _ = students
     ids = {}
