@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -94,11 +94,22 @@ def taught_class_ids(actor: User) -> Select[uuid.UUID]:
 
 
 def require_student_reader(actor: User, student_id: uuid.UUID) -> None:
-    """A student's own figures: themself, an admin, or a teacher of one of their classes.
+    """A student's own figures: themself, an admin, or a teacher of one of their classes —
+    enrolled there now, or with records there (a student who left keeps their history).
 
-    A teacher with no class in common with the student (enrolled or with records) gets 403
-    rather than an empty page, so a teacher cannot probe which ids are students.
+    A teacher with no class in common with the student gets 403 rather than an empty page,
+    so a teacher cannot probe which ids are students.
     """
+    _require_student_access(actor, student_id, records_count=True)
+
+
+def require_student_analytics_reader(actor: User, student_id: uuid.UUID) -> None:
+    """A student's analytics: themself, an admin, or a teacher of a class they are enrolled
+    in (the contract's rule for analytics: records alone do not make a teacher theirs)."""
+    _require_student_access(actor, student_id, records_count=False)
+
+
+def _require_student_access(actor: User, student_id: uuid.UUID, *, records_count: bool) -> None:
     if is_admin(actor):
         return
     if actor.role == Role.STUDENT:
@@ -107,35 +118,17 @@ def require_student_reader(actor: User, student_id: uuid.UUID) -> None:
         raise Forbidden()
     if actor.role == Role.TEACHER and actor.teacher is not None:
         taught = taught_class_ids(actor)
-        enrolled = exists().where(
+        mine: ColumnElement[bool] = exists().where(
             Enrollment.student_id == student_id, Enrollment.class_id.in_(taught)
         )
-        recorded = exists().where(
-            Attendance.student_id == student_id,
-            Attendance.session_id.in_(
-                select(ClassSession.id).where(ClassSession.class_id.in_(taught))
-            ),
-        )
-        if db.session.scalar(select(enrolled | recorded)):
-            return
-    raise Forbidden()
-
-
-def require_student_analytics_reader(actor: User, student_id: uuid.UUID) -> None:
-    """A student's analytics: themself, an admin, or a teacher of a class they are enrolled
-    in (the contract's rule for analytics: records alone do not make a teacher theirs)."""
-    if is_admin(actor):
-        return
-    if actor.role == Role.STUDENT:
-        if actor.student is not None and actor.student.id == student_id:
-            return
-        raise Forbidden()
-    if actor.role == Role.TEACHER and actor.teacher is not None:
-        enrolled = exists().where(
-            Enrollment.student_id == student_id,
-            Enrollment.class_id.in_(taught_class_ids(actor)),
-        )
-        if db.session.scalar(select(enrolled)):
+        if records_count:
+            mine = mine | exists().where(
+                Attendance.student_id == student_id,
+                Attendance.session_id.in_(
+                    select(ClassSession.id).where(ClassSession.class_id.in_(taught))
+                ),
+            )
+        if db.session.scalar(select(mine)):
             return
     raise Forbidden()
 
