@@ -80,6 +80,7 @@ def test_the_roster_is_accessible_before_and_after_a_live_change(
     app, server, open_page, school, viewport
 ):
     admin, klass, session_id, _ = school
+    factories.mark(app, klass, session_id, klass.students[0], "PRESENT")
     audit = Audit()
     page = open_page(viewport=viewport)
     login(page, klass.teacher)
@@ -101,6 +102,10 @@ def test_the_roster_is_accessible_before_and_after_a_live_change(
     expect(tap).to_have_accessible_name(re.compile(r"\bLate\b"))
     expect(tap).not_to_have_accessible_name(re.compile(r"\bNot marked\b"))
     audit(page, "roster (teacher) after a live mark")
+    first = klass.students[0]  # marked before the page loaded: it has its note form
+    cell(page, first).locator("details.cell-notes summary").click()
+    expect(cell(page, first).locator('input[name="notes"]')).to_be_visible()
+    audit(page, "roster (teacher), a note open")
     audit.check()
 
 
@@ -142,6 +147,11 @@ def test_every_page_an_admin_sees_is_accessible(server, open_page, school, tmp_p
     audit(page, "dashboard")
     audit.visit(page, f"/sessions/{session_id}", "roster (admin)")
     audit.visit(page, "/admin/records", "records")
+    page.fill('input[name="date_from"]', "2026-02-10")
+    page.fill('input[name="date_to"]', "2026-02-01")
+    page.click('form.record-filters button[type="submit"]')
+    expect(page.locator("[data-range-message]")).not_to_be_empty()
+    audit(page, "records, a reversed period refused")
     row = page.locator("table.records-table tr[data-record-id]").first
     record_id = row.get_attribute("data-record-id")
     audit.visit(page, f"/admin/records/{record_id}", "record")
