@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -116,6 +116,9 @@ def register(app: Flask) -> None:
             response = jsonify({"detail": unavailable.message})
             response.status_code = unavailable.status_code
         else:
+            # The page must render without the database: whoever is signed in cannot be
+            # loaded now, so it renders as for a visitor (flask-login's per-request user).
+            g._login_user = current_app.login_manager.anonymous_user()
             response = current_app.make_response(
                 _page_error(ServiceUnavailable(description=unavailable.message))
             )
