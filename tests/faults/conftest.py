@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from attendance_app.config import normalise_database_url
+from tests.live.conftest import listeners  # noqa: F401  (real Socket.IO clients, shared)
 
 pytestmark = pytest.mark.live
 
