@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -40,22 +41,24 @@ def test_taps_succeed_while_redis_is_down_and_live_updates_recover_after(
     klass = make_class(app, admin=admin, students=6)
     session_id = make_session(app, klass)
     students = klass.students
+    view = listeners()
     channel = f"attendance-faults-{uuid.uuid4().hex[:10]}"
     # A short idle limit makes every request after 0.6 s record the login's activity in
     # Redis (normally at most every 30 s), so the taps during the outage do.
-    tapping, watching = (
-        start_server(
-            postgres_only,
-            "eventlet",
-            message_queue=own_redis.url,
-            channel=channel,
-            extra_env={"SESSION_IDLE_MINUTES": "0.1"},
+    with ThreadPoolExecutor(2) as pool:
+        tapping, watching = pool.map(
+            lambda _: start_server(
+                postgres_only,
+                "eventlet",
+                message_queue=own_redis.url,
+                channel=channel,
+                extra_env={"SESSION_IDLE_MINUTES": "0.1"},
+            ),
+            range(2),
         )
-        for _ in range(2)
-    )
     try:
         browser = browser_login(tapping, klass.teacher.email, "correct-horse-battery")
-        view = listeners().connect(watching.url, token=klass.teacher.token)
+        view.connect(watching.url, token=klass.teacher.token)
         assert view.join(session_id)["ok"] is True
         assert _tap(browser, tapping, session_id, students[0], "PRESENT").status_code == 200
         view.wait_for("attendance", _has_record(students[0], "PRESENT"))
@@ -95,5 +98,6 @@ def test_taps_succeed_while_redis_is_down_and_live_updates_recover_after(
             assert stored[student.profile_id] == status
         assert tapping.proc.poll() is None and watching.proc.poll() is None
     finally:
-        tapping.stop()
-        watching.stop()
+        view.close()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda server: server.stop(), (tapping, watching)))

@@ -83,8 +83,8 @@ def test_a_server_killed_during_a_bulk_mark_of_500_saves_all_or_nothing(app, pos
         wait_until(lambda: not _server_backends(engine), what="the killed server's backend ending")
         assert _saved(engine, session_id) == (0, 0)
 
-        # 2. Killed at arbitrary moments of the request: never a part of it.
-        for delay in (random.uniform(0.0, 0.3), random.uniform(0.1, 0.6)):
+        # 2. Killed at an arbitrary moment of the request: never a part of it.
+        for delay in (random.uniform(0.0, 0.5),):
             other = make_session(app, klass)
             server = start_server(postgres_only, "eventlet")
             thread = _post_in_background(_bulk(server, klass, other))
