@@ -71,6 +71,11 @@ def test_taps_succeed_while_redis_is_down_and_live_updates_recover_after(
             assert response.status_code == 200, response.text
         # A page still loads (the login's activity is kept in memory meanwhile).
         assert browser.get(f"{tapping.url}/sessions/{session_id}", timeout=10).status_code == 200
+        # A page that (re)connects meanwhile still joins the session's room.
+        late = listeners().connect(watching.url, token=klass.teacher.token)
+        assert late.join(session_id)["ok"] is True
+        late.close()
+        assert "presence: Redis unreachable" in watching.output()
         assert "Cannot publish to redis" in tapping.output()
         assert "login activity: Redis unreachable" in tapping.output()
 
