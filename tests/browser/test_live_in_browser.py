@@ -134,7 +134,7 @@ def test_a_page_that_missed_a_broadcast_catches_up_from_the_next_one(app, server
     """A change whose broadcast never reached the page (here: made by another process with no
     message queue, as while Redis is down) shows as soon as a later broadcast arrives: the
     page sees the skipped number and reloads the grid."""
-    admin, klass, session_id = make_roster(app)
+    _admin, klass, session_id = make_roster(app)
     first, second = klass.students[:2]
     page = open_page()
     login(page, klass.teacher)

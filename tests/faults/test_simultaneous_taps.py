@@ -96,7 +96,7 @@ def test_two_people_tapping_one_student_at_once_leave_one_record_and_both_change
         stored = _stored(app, session_id)
         trail = audit_trail(app, session_id)
         for student in klass.students:
-            status, version, records = stored[str(student.profile_id)]
+            status, _version, records = stored[str(student.profile_id)]
             assert records == 1
             changes = [c for c in trail if c["student_id"] == student.profile_id]
             assert len(changes) == 2, changes
