@@ -84,8 +84,8 @@ class Unavailable(DomainError):
         message: str = DATABASE_UNAVAILABLE,
         *,
         retry_after: int | None = UNAVAILABLE_RETRY_AFTER,
-        **kw,
-    ):
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
