@@ -193,7 +193,11 @@ def engine_options(settings: dict) -> dict:
             options.setdefault("pool_size", 1)
             options.setdefault("max_overflow", 0)
     else:
+        # A connection the database dropped (a restart) is noticed and replaced when it is
+        # taken from the pool; a database that does not answer fails a connect in seconds
+        # (a 503, services/errors.py) instead of holding the request.
         options.setdefault("pool_pre_ping", True)
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 40)
     return options

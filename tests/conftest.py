@@ -36,13 +36,13 @@ def _is_postgres(url: str) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests of SQLite's own settings (those using the ``sqlite_only`` fixture)
-    run in the SQLite pass only; in a PostgreSQL pass they are deselected, not skipped."""
-    if not _is_postgres(os.environ.get("DATABASE_URL", "")):
-        return
+    """Tests of SQLite's own settings (those using the ``sqlite_only`` fixture) run in the
+    SQLite pass only, tests of PostgreSQL behaviour (``postgres_only``) in the PostgreSQL
+    pass only; in the other pass they are deselected, not skipped."""
+    other = "sqlite_only" if _is_postgres(os.environ.get("DATABASE_URL", "")) else "postgres_only"
     kept, dropped = [], []
     for item in items:
-        (dropped if "sqlite_only" in getattr(item, "fixturenames", ()) else kept).append(item)
+        (dropped if other in getattr(item, "fixturenames", ()) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, request
+import logging
+
+from flask import Flask, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from attendance_app.services.errors import DomainError, Throttled
+from attendance_app.services.errors import DomainError, Throttled, database_unavailable
+
+log = logging.getLogger(__name__)
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 MALFORMED = "Malformed request body."
@@ -90,6 +96,33 @@ def register(app: Flask) -> None:
         response.status_code = e.code
         if e.code == 405 and getattr(e, "valid_methods", None):
             response.headers["Allow"] = ", ".join(e.valid_methods)
+        return response
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_error(e: Exception):
+        # Outages (refused or lost connections) are 503 with the kernel's message, at once,
+        # for every edge; any other database error is a bug and stays a logged 500.
+        unavailable = database_unavailable(e)
+        if unavailable is None:
+            raise e
+        log.warning(
+            "database unavailable: %s %s: %s",
+            request.method,
+            request.path,
+            str(getattr(e, "orig", None) or e).strip().splitlines()[0],
+        )
+        if is_api_request():
+            response = jsonify({"detail": unavailable.message})
+            response.status_code = unavailable.status_code
+        else:
+            # The page must render without the database: whoever is signed in cannot be
+            # loaded now, so it renders as for a visitor (flask-login's per-request user).
+            g._login_user = current_app.login_manager.anonymous_user()
+            response = current_app.make_response(
+                _page_error(ServiceUnavailable(description=unavailable.message))
+            )
+        response.headers["Retry-After"] = str(unavailable.retry_after)
         return response
 
     @app.errorhandler(500)

@@ -8,11 +8,16 @@ died without saying goodbye.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import redis
 
 _TTL_SECONDS = 24 * 3600
+#: Seconds a Redis call may take before the process counts its own viewers only.
+REDIS_TIMEOUT = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class MemoryPresence:
@@ -39,32 +44,67 @@ class MemoryPresence:
 
 
 class RedisPresence:
+    """Viewers in Redis, shared by every process. While Redis cannot be reached, joining and
+    leaving still work: the process counts its own viewers (kept in memory beside Redis
+    anyway), logs the outage once, and reads Redis again as soon as it answers."""
+
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis = redis.Redis.from_url(url)
+        # Short timeouts: a Redis that does not answer costs a join a second, not a hang.
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self._prefix = prefix
+        self._local = MemoryPresence()
+        self._down = False
 
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}:presence:{session_id}"
 
+    def _shared(self, call, fallback):
+        """``call()`` against Redis; ``fallback()`` (this process's viewers) if it fails."""
+        try:
+            result = call()
+        except redis.RedisError as exc:
+            if not self._down:
+                self._down = True
+                log.warning("presence: Redis unreachable (%s); counting this process only", exc)
+            return fallback()
+        if self._down:
+            self._down = False
+            log.info("presence: Redis reachable again")
+        return result
+
     def add(self, session_id: str, sid: str, viewer: dict) -> None:
+        self._local.add(session_id, sid, viewer)
         key = self._key(session_id)
-        pipe = self._redis.pipeline()
-        pipe.hset(key, sid, json.dumps(viewer))
-        pipe.expire(key, _TTL_SECONDS)
-        pipe.execute()
+
+        def write() -> None:
+            pipe = self._redis.pipeline()
+            pipe.hset(key, sid, json.dumps(viewer))
+            pipe.expire(key, _TTL_SECONDS)
+            pipe.execute()
+
+        self._shared(write, lambda: None)
 
     def remove(self, session_id: str, sid: str) -> None:
-        self._redis.hdel(self._key(session_id), sid)
+        self._local.remove(session_id, sid)
+        self._shared(lambda: self._redis.hdel(self._key(session_id), sid), lambda: None)
 
     def viewers(self, session_id: str) -> list[dict]:
-        return [json.loads(v) for v in self._redis.hvals(self._key(session_id))]
+        return self._shared(
+            lambda: [json.loads(v) for v in self._redis.hvals(self._key(session_id))],
+            lambda: self._local.viewers(session_id),
+        )
 
     def viewer_sids(self, session_id: str) -> dict[str, dict]:
         """The session's viewers by connection id."""
-        return {
-            sid.decode(): json.loads(v)
-            for sid, v in self._redis.hgetall(self._key(session_id)).items()
-        }
+        return self._shared(
+            lambda: {
+                sid.decode(): json.loads(v)
+                for sid, v in self._redis.hgetall(self._key(session_id)).items()
+            },
+            lambda: self._local.viewer_sids(session_id),
+        )
 
 
 def make_presence(message_queue: str | None, channel: str):

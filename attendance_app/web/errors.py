@@ -17,6 +17,7 @@ TITLES = {
     413: "Too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "Try again in a moment",
 }
 
 

@@ -175,8 +175,12 @@
     });
     socket.on("attendance", function (msg) {
       if (msg.session_id !== sessionId || msg.seq <= seq) { return; }
+      // Every change of the session has its number and its broadcast: a number skipped means
+      // a broadcast never arrived (the message queue was down, a process died before it
+      // sent it), so the page takes the server's grid instead of staying behind.
+      var skipped = msg.seq > seq + 1;
       seq = msg.seq;
-      var missing = false;
+      var missing = skipped;
       msg.records.forEach(function (rec) { if (!applyRecord(rec)) { missing = true; } });
       (msg.removed_students || []).forEach(function (studentId) {
         applyRecord({ student: { id: studentId }, status: "", version: 0, late_minutes: null });

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests import factories
 from tests.browser.conftest import (
     api_get,
     api_post,
@@ -127,3 +128,29 @@ def test_a_tap_in_one_browser_shows_in_the_other_and_api_marks_in_both(app, serv
     expect(cell(admin_page, third)).to_have_attribute("data-status", "PRESENT")
     wait_for_cell(teacher_page, third, "PRESENT")
     settled(admin_page)
+
+
+def test_a_page_that_missed_a_broadcast_catches_up_from_the_next_one(app, server, open_page):
+    """A change whose broadcast never reached the page (here: made by another process with no
+    message queue, as while Redis is down) shows as soon as a later broadcast arrives: the
+    page sees the skipped number and reloads the grid."""
+    _admin, klass, session_id = make_roster(app)
+    first, second = klass.students[:2]
+    page = open_page()
+    login(page, klass.teacher)
+    page.goto(f"/sessions/{session_id}")
+    wait_live(page)
+    mark_loaded(page)
+
+    factories.mark(app, klass, session_id, first, "LATE")  # this process reaches no page
+    response = api_post(
+        server,
+        klass.teacher.token,
+        "/api/attendance/mark/",
+        {"session_id": str(session_id), "student_id": str(second.profile_id), "status": "ABSENT"},
+    )
+    assert response.status_code == 201, response.text
+    wait_for_cell(page, second, "ABSENT")
+    wait_for_cell(page, first, "LATE")
+    expect_stats(page, present=0, absent=1, late=1, not_marked=4)
+    assert_not_reloaded(page)

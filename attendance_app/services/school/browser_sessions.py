@@ -10,6 +10,7 @@ ends a connection when its login's time is up, however many requests came since 
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import MutableMapping
@@ -29,6 +30,10 @@ LOGIN_KEY = "login_id"
 #: A request refreshes the "last seen" time at most this often (each refresh re-sends the
 #: cookie and writes the store once).
 SEEN_RESOLUTION = 30
+#: Seconds a Redis call may take before the process falls back to memory.
+REDIS_TIMEOUT = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,49 @@ class MemoryActivity:
 
 
 class RedisActivity:
+    """Last requests in Redis, shared by every process. Redis being unreachable must not fail
+    a request (a teacher's tap outlives a Redis restart): the process then keeps its own
+    requests in memory, logs the outage once, and returns to Redis when it answers again."""
+
     def __init__(self, url: str, prefix: str, ttl: int) -> None:
-        self._redis = redis.Redis.from_url(url)
+        # Short timeouts: a Redis that does not answer costs a request a second, not a hang.
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self._prefix = prefix
         self._ttl = max(60, ttl)
+        self._local = MemoryActivity()
+        self._down = False
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._down:
+            self._down = True
+            log.warning("login activity: Redis unreachable (%s); keeping it in memory", exc)
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("login activity: Redis reachable again")
 
     def seen(self, login_id: str, at: float) -> None:
-        self._redis.set(f"{self._prefix}:{login_id}", at, ex=self._ttl)
+        self._local.seen(login_id, at)
+        try:
+            self._redis.set(f"{self._prefix}:{login_id}", at, ex=self._ttl)
+        except redis.RedisError as exc:
+            self._failed(exc)
+        else:
+            self._answered()
 
     def last_seen(self, login_id: str) -> float | None:
-        value = self._redis.get(f"{self._prefix}:{login_id}")
-        return float(value) if value is not None else None
+        local = self._local.last_seen(login_id)
+        try:
+            value = self._redis.get(f"{self._prefix}:{login_id}")
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return local
+        self._answered()
+        shared = float(value) if value is not None else None
+        return max(filter(None, (shared, local)), default=None)
 
 
 def activity() -> MemoryActivity | RedisActivity:
