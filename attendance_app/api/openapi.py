@@ -8,7 +8,7 @@ from apispec.yaml_utils import load_yaml_from_docstring
 from flask import Flask, current_app, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from attendance_app.api import bp
+from attendance_app.api import PUBLIC_ENDPOINTS, bp
 
 DESCRIPTION = """Attendance's JSON API. Authenticate with `POST /api/auth/token/`, then send
 `Authorization: Bearer <token>` (the scheme word `Token` works too). Errors use Django REST
@@ -32,8 +32,31 @@ def build_spec(app: Flask) -> dict:
             continue
         view = app.view_functions[rule.endpoint]
         operations = load_yaml_from_docstring(view.__doc__ or "") or {}
+        for operation in operations.values():
+            _add_common_responses(operation, public=rule.endpoint in PUBLIC_ENDPOINTS)
         spec.path(path=_openapi_path(rule.rule), operations=operations)
     return spec.to_dict()
+
+
+#: Answers any operation can give, whatever its docstring lists (contract, Conventions and
+#: Security): no or a bad token, a malformed or bad value, a body over 1 MiB.
+COMMON_RESPONSES = {
+    "401": "Authentication credentials were not provided (no, bad or expired token).",
+    "400": "Malformed request body, or a bad value (DRF field errors).",
+    "413": "Request body too large.",
+}
+
+
+def _add_common_responses(operation: dict, *, public: bool) -> None:
+    responses = operation.setdefault("responses", {})
+    keys = {str(code) for code in responses}
+    for code, description in COMMON_RESPONSES.items():
+        if code == "401" and public:
+            continue
+        if code == "413" and "requestBody" not in operation:
+            continue
+        if code not in keys:
+            responses[code] = {"description": description}
 
 
 def _openapi_path(rule: str) -> str:
