@@ -1,0 +1,178 @@
+"""Property-based tests of the marking services (hypothesis): any sequence of marks,
+updates, bulk marks and "mark all unmarked" by the people allowed to make them leaves
+
+- the session's statistics equal to the counts recomputed from its records,
+- one record per student at most (rule 2), whatever the order and who acted,
+- an audit trail with exactly one row per change the services reported,
+- the records equal to a plain model of what each accepted call should have done.
+
+Examples are bounded (``max_examples``, no deadline) for CI time; every example works on a
+class and session of its own, built through the services.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from attendance_app.extensions import db
+from attendance_app.models import Attendance, AttendanceChange, AttendanceStatus, Channel
+from attendance_app.services.errors import Conflict, DomainError
+from attendance_app.services.marking import attendance, bulk
+from attendance_app.services.marking.sessions import get_session_for
+from attendance_app.services.reporting.statistics import session_statistics
+from tests.factories import actor, make_admin, make_class, make_session, make_teacher
+
+STUDENTS = 4
+STATUSES = st.sampled_from(list(AttendanceStatus))
+WHO = st.sampled_from(["teacher", "admin"])
+STUDENT = st.integers(min_value=0, max_value=STUDENTS - 1)
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("mark"), WHO, STUDENT, STATUSES),
+    st.tuples(st.just("update"), WHO, STUDENT, STATUSES),
+    st.tuples(
+        st.just("bulk"),
+        WHO,
+        st.lists(STUDENT, min_size=1, max_size=STUDENTS, unique=True),
+        STATUSES,
+    ),
+    st.tuples(st.just("unmarked"), WHO, st.none(), STATUSES),
+)
+
+PROPERTY_SETTINGS = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
+    """Run one operation through the services; update the model; the changes it made."""
+    kind, who, target, status = op
+    user = actor(people[who])
+    try:
+        if kind == "mark":
+            result = attendance.mark_attendance(
+                actor=user,
+                session_id=session_id,
+                student_id=students[target],
+                status=status,
+                channel=Channel.API,
+            )
+            records[target] = result.row.record.id
+            model[target] = status
+            return 1
+        if kind == "update":
+            if target not in records:
+                return 0  # nothing to update: the API would answer 404 before anything
+            attendance.update_attendance(
+                actor=user, attendance_id=records[target], status=status, channel=Channel.API
+            )
+            model[target] = status
+            return 1
+        if kind == "bulk":
+            result = bulk.mark_records(
+                actor=user,
+                session_id=session_id,
+                entries=[attendance.MarkEntry(students[i], status) for i in target],
+                channel=Channel.API,
+            )
+            for i, row in zip(target, result.rows, strict=True):
+                records[i] = row.record.id
+                model[i] = status
+            return len(target)
+        result = bulk.mark_unmarked(
+            actor=user, session_id=session_id, default_status=status, channel=Channel.API
+        )
+        unmarked = [i for i in range(len(students)) if i not in model]
+        for i in unmarked:
+            model[i] = status
+        assert result.count == len(unmarked)
+        return result.count
+    except Conflict:
+        # Rule 2: a second mark of a marked student, or a bulk naming one; all or nothing.
+        assert kind in ("mark", "bulk")
+        assert (target if kind == "bulk" else [target]) and any(
+            i in model for i in (target if kind == "bulk" else [target])
+        )
+        return 0
+    finally:
+        db.session.remove()
+        _resync(records, session_id, students)
+
+
+def _resync(records: dict, session_id, students) -> None:
+    rows = db.session.execute(
+        select(Attendance.student_id, Attendance.id).where(Attendance.session_id == session_id)
+    ).all()
+    index = {sid: i for i, sid in enumerate(students)}
+    records.clear()
+    records.update({index[sid]: rid for sid, rid in rows})
+    db.session.remove()
+
+
+@PROPERTY_SETTINGS
+@given(ops=st.lists(OPERATIONS, min_size=1, max_size=12))
+def test_any_sequence_of_allowed_marking_keeps_statistics_records_and_audit_agreeing(app, ctx, ops):
+    admin, teacher = make_admin(app), make_teacher(app)
+    klass = make_class(app, admin=admin, teacher=teacher, students=STUDENTS)
+    session_id = make_session(app, klass)
+    students = [s.profile_id for s in klass.students]
+    people = {"teacher": teacher.user_id, "admin": admin.user_id}
+    model: dict[int, AttendanceStatus] = {}
+    records: dict[int, object] = {}
+    db.session.remove()  # no read transaction of an earlier example hides the new rows
+
+    changes = sum(_apply(op, people, session_id, students, model, records) for op in ops)
+
+    stored = db.session.execute(
+        select(Attendance.student_id, Attendance.status).where(Attendance.session_id == session_id)
+    ).all()
+    assert len(stored) == len({sid for sid, _ in stored}), "a student has two records"
+    assert {students.index(sid): status for sid, status in stored} == model
+    counts = Counter(status for _, status in stored)
+    stats = session_statistics(get_session_for(actor(admin.user_id), session_id))
+    assert (stats.present, stats.absent, stats.late) == (
+        counts[AttendanceStatus.PRESENT],
+        counts[AttendanceStatus.ABSENT],
+        counts[AttendanceStatus.LATE],
+    )
+    assert stats.total_enrolled == STUDENTS
+    assert stats.not_marked == STUDENTS - len(stored)
+    expected_rate = round((stats.present + stats.late) / STUDENTS * 100, 2)
+    assert stats.attendance_rate == expected_rate
+    audit = db.session.scalar(
+        select(func.count())
+        .select_from(AttendanceChange)
+        .where(AttendanceChange.session_id == session_id)
+    )
+    assert audit == changes
+
+
+@PROPERTY_SETTINGS
+@given(ops=st.lists(OPERATIONS, min_size=1, max_size=6))
+def test_a_teacher_of_another_class_changes_nothing_whatever_they_try(app, ctx, ops):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=STUDENTS)
+    intruder = make_teacher(app)
+    make_class(app, admin=admin, teacher=intruder, students=0)
+    session_id = make_session(app, klass)
+    students = [s.profile_id for s in klass.students]
+    people = {"teacher": intruder.user_id, "admin": intruder.user_id}
+    db.session.remove()
+
+    for op in ops:
+        try:
+            _apply(op, people, session_id, students, {}, {})
+        except DomainError as err:
+            assert err.status_code == 403, err.message
+
+    count = db.session.scalar(
+        select(func.count()).select_from(Attendance).where(Attendance.session_id == session_id)
+    )
+    assert count == 0
