@@ -13,7 +13,9 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -24,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from attendance_app.api.openapi import build_spec
 from tests.factories import make_admin, make_class, make_session, mark
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-#: Requests sent, for the report (printed by ``test_fuzzing_sent_requests``).
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+#: Requests sent, for the report (printed at the end of the run).
 SENT: list[str] = []
 
 
@@ -50,43 +52,53 @@ def _empty_database():
     yield
 
 
-def _spec() -> dict:
-    """The spec as the app serves it (built from the routes' docstrings; no database used)."""
-    from attendance_app import create_app
-    from tests.conftest import TEST_SETTINGS
-
-    spec_app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    return build_spec(spec_app)
-
-
-schema = schemathesis.openapi.from_dict(_spec())
+def _operations(app):
+    """Every operation of the spec the app serves (read from the app, not a second one:
+    another create_app would give the shared Socket.IO server new, handler-less state)."""
+    schema = schemathesis.openapi.from_dict(build_spec(app))
+    for result in schema.get_all_operations():
+        yield result.ok()
 
 
-@schema.parametrize()
-@settings(
-    max_examples=FUZZ_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
-def test_the_api_answers_every_generated_request_as_documented(case, app, fuzz_world):
-    # Revoking the token would end the run's credentials: that operation is exercised
-    # elsewhere (tests/api/test_auth_api.py).
-    if case.method == "DELETE" and case.path == "/api/auth/token/":
-        return
-    SENT.append(f"{case.method} {case.path}")
-    case.call_and_validate(
-        app=app,
-        headers={"Authorization": f"Bearer {fuzz_world.token}"},
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ],
+def _strategy(operation):
+    """Valid requests and invalid ones (wrong types, missing fields, bad values)."""
+    return st.one_of(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
     )
 
 
-def test_fuzzing_sent_requests(request):
-    """Runs after the fuzzing above (same module): how many requests it sent."""
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def test_the_api_answers_every_generated_request_as_documented(app, fuzz_world):
+    headers = {"Authorization": f"Bearer {fuzz_world.token}"}
+    failures = []
+    for operation in _operations(app):
+        # Revoking the token would end the run's credentials (tests/api/test_auth_api.py).
+        if operation.method.upper() == "DELETE" and operation.path == "/api/auth/token/":
+            continue
+
+        @given(case=_strategy(operation))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case):
+            SENT.append(f"{case.method} {case.path}")
+            case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+        try:
+            fuzz()
+        except Exception as err:  # noqa: BLE001 - every operation's failure is reported
+            failures.append(f"{operation.method.upper()} {operation.path}: {err}")
     print(f"\nfuzzed requests: {len(SENT)}")
+    assert not failures, "\n\n".join(failures)
