@@ -12,6 +12,7 @@ class and session of its own, built through the services.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +45,8 @@ OPERATIONS = st.one_of(
 )
 
 PROPERTY_SETTINGS = settings(
-    max_examples=12,
+    # A longer hunt: PROPERTY_EXAMPLES=300 (CI keeps the default).
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "12")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -176,3 +178,105 @@ def test_a_teacher_of_another_class_changes_nothing_whatever_they_try(app, ctx, 
         select(func.count()).select_from(Attendance).where(Attendance.session_id == session_id)
     )
     assert count == 0
+
+
+# --- name search --------------------------------------------------------------------------
+
+NAME_LETTERS = st.sampled_from(list("abcdeéèñöüçßøåłzAÉÑÖZ") + ["ﬁ", "İ"])
+NAMES = st.text(NAME_LETTERS, min_size=1, max_size=8).map(str.strip).filter(bool)
+
+
+def _strip_accents(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@PROPERTY_SETTINGS
+@given(
+    first=NAMES,
+    last=NAMES,
+    form=st.sampled_from(["{f} {l}", "{l} {f}", "{l}, {f}", "{l},{f}", "  {f}   {l} "]),
+    case=st.sampled_from([str, str.upper, str.lower, str.casefold, _strip_accents]),
+)
+def test_a_person_is_found_by_their_name_in_every_form_case_and_accent(
+    app, ctx, first, last, form, case
+):
+    from attendance_app.services.school import people
+
+    admin = make_admin(app)
+    person = make_teacher(app, first_name=first, last_name=last)
+    db.session.remove()
+    query = case(form.format(f=first, l=last))
+
+    found = people.list_users(actor=actor(admin.user_id), query=query)
+
+    assert person.user_id in {u.id for u in found}, query
+    db.session.remove()
+
+
+# --- CSV import: all or nothing -------------------------------------------------------------
+
+NUMBERS = st.sampled_from(["N1", "N2", "n1", "N3"])
+EMAILS = st.sampled_from(["a@school.test", "A@School.test", "b@school.test", "not-an-email"])
+IMPORT_ROWS = st.lists(
+    st.tuples(NUMBERS, NAMES, NAMES, EMAILS, st.sampled_from(["CLASS", "class", "Nowhere"])),
+    min_size=1,
+    max_size=5,
+)
+
+
+@PROPERTY_SETTINGS
+@given(rows=IMPORT_ROWS, taken=st.sampled_from([None, "a@school.test", "B@school.test"]))
+def test_a_csv_import_is_all_or_nothing_and_never_a_crash(app, ctx, rows, taken):
+    import csv
+    import io
+
+    from attendance_app.models import Enrollment, User
+    from attendance_app.services.errors import Invalid
+    from attendance_app.services.school import student_import
+
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=0)
+    # Each example its own numbers and addresses, so earlier examples do not interfere.
+    tag = uuid4_hex()
+    if taken:  # an address an existing (staff) account already has, in its own case
+        make_teacher(app, email=taken.replace("@", f"{tag}@"))
+    db.session.remove()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(student_import.COLUMNS)
+    for number, first, last, email, class_name in rows:
+        name = klass.name if class_name.upper() == "CLASS" else class_name
+        name = name.lower() if class_name == "class" else name
+        writer.writerow([f"{number}{tag}", first, last, email.replace("@", f"{tag}@"), name])
+
+    def counts():
+        return (
+            db.session.scalar(select(func.count()).select_from(User)),
+            db.session.scalar(select(func.count()).select_from(Enrollment)),
+        )
+
+    before = counts()
+    db.session.remove()
+    preview = student_import.preview_import(actor=actor(admin.user_id), text=out.getvalue())
+    db.session.remove()
+    try:
+        result = student_import.apply_import(actor=actor(admin.user_id), text=out.getvalue())
+    except Invalid:
+        db.session.remove()
+        assert not preview.ok
+        assert counts() == before, "a refused import changed something"
+        return
+    db.session.remove()
+    assert preview.ok
+    users, enrolments = counts()
+    assert users == before[0] + result.students_created
+    assert enrolments == before[1] + result.enrolments_created
+
+
+def uuid4_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]
