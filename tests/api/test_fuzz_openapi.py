@@ -10,6 +10,7 @@ printed at the end; docs/SECURITY.md quotes it).
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
@@ -41,8 +42,14 @@ def fuzz_world(app):
     admin = make_admin(app)
     klass = make_class(app, admin=admin, students=2)
     session_id = make_session(app, klass)
-    mark(app, klass, session_id, klass.students[0], "PRESENT")
-    yield admin
+    record = mark(app, klass, session_id, klass.students[0], "PRESENT")
+    ids = {
+        "session_id": str(session_id),
+        "attendance_id": str(record),
+        "student_id": str(klass.students[0].profile_id),
+        "class_id": str(klass.id),
+    }
+    yield SimpleNamespace(admin=admin, ids=ids)
     empty_database(app)
 
 
@@ -60,12 +67,19 @@ def _operations(app):
         yield result.ok()
 
 
-def _strategy(operation):
-    """Valid requests and invalid ones (wrong types, missing fields, bad values)."""
-    return st.one_of(
+def _strategy(operation, ids: dict[str, str]):
+    """Valid requests and invalid ones (wrong types, missing fields, bad values), and valid
+    ones about things that exist (so success bodies are checked too, not only 404s)."""
+    known = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
+    strategies = [
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
-    )
+    ]
+    if known:
+        strategies.append(
+            operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=known)
+        )
+    return st.one_of(*strategies)
 
 
 CHECKS = [
@@ -77,14 +91,14 @@ CHECKS = [
 
 
 def test_the_api_answers_every_generated_request_as_documented(app, fuzz_world):
-    headers = {"Authorization": f"Bearer {fuzz_world.token}"}
+    headers = {"Authorization": f"Bearer {fuzz_world.admin.token}"}
     failures = []
     for operation in _operations(app):
         # Revoking the token would end the run's credentials (tests/api/test_auth_api.py).
         if operation.method.upper() == "DELETE" and operation.path == "/api/auth/token/":
             continue
 
-        @given(case=_strategy(operation))
+        @given(case=_strategy(operation, fuzz_world.ids))
         @settings(
             max_examples=FUZZ_EXAMPLES,
             deadline=None,
