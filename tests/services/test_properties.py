@@ -1,5 +1,6 @@
-"""Property-based tests of the marking services (hypothesis): any sequence of marks,
-updates, bulk marks and "mark all unmarked" by the people allowed to make them leaves
+"""Property-based tests of the service layer (hypothesis). Any sequence of marks, updates,
+bulk marks, "mark all unmarked", roster taps and their Undo by the people allowed to make
+them leaves
 
 - the session's statistics equal to the counts recomputed from its records,
 - one record per student at most (rule 2), whatever the order and who acted,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,8 @@ from sqlalchemy import func, select
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange, AttendanceStatus, Channel
 from attendance_app.services.errors import Conflict, DomainError
-from attendance_app.services.marking import attendance, bulk
+from attendance_app.services.marking import attendance, bulk, undo
+from attendance_app.services.marking import taps as taps_service
 from attendance_app.services.marking.sessions import get_session_for
 from attendance_app.services.reporting.statistics import session_statistics
 from tests.factories import actor, make_admin, make_class, make_session, make_teacher
@@ -42,6 +45,9 @@ OPERATIONS = st.one_of(
         STATUSES,
     ),
     st.tuples(st.just("unmarked"), WHO, st.none(), STATUSES),
+    st.tuples(st.just("tap"), WHO, STUDENT, STATUSES),
+    # Undo the n-th last tap (as ``who``): allowed only if nothing changed its record since.
+    st.tuples(st.just("undo"), WHO, st.integers(min_value=0, max_value=2), st.none()),
 )
 
 PROPERTY_SETTINGS = settings(
@@ -53,11 +59,58 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
+@dataclass
+class Taps:
+    """What the model knows about taps, for Undo: each tap's change, and the last change of
+    each student's record (a tap's change id, or ``OTHER`` for any other change)."""
+
+    done: list[tuple[object, int, str, AttendanceStatus | None]] = field(default_factory=list)
+    last: dict[int, object] = field(default_factory=dict)
+
+
+OTHER = object()
+
+
+def _apply(op, people, session_id, students, model: dict, records: dict, taps=None) -> int:
     """Run one operation through the services; update the model; the changes it made."""
     kind, who, target, status = op
     user = actor(people[who])
+    taps = taps if taps is not None else Taps()
     try:
+        if kind == "tap":
+            before = model.get(target)
+            result = taps_service.set_status(
+                actor=user,
+                session_id=session_id,
+                student_id=students[target],
+                status=status,
+                channel=Channel.WEB,
+            )
+            assert result.applied
+            model[target] = status
+            taps.done.append((result.change_id, target, who, before))
+            taps.last[target] = result.change_id
+            return 1
+        if kind == "undo":
+            if len(taps.done) <= target:
+                return 0
+            change_id, student, tapper, before = taps.done[-1 - target]
+            may = taps.last.get(student) is change_id and (who == tapper or who == "admin")
+            try:
+                undo.undo_change(
+                    actor=user, session_id=session_id, change_id=change_id, channel=Channel.WEB
+                )
+            except DomainError as err:
+                assert not may, f"undo refused: {err.message}"
+                assert err.status_code == 400
+                return 0
+            assert may, "an undo went through although the record changed since"
+            if before is None:
+                model.pop(student)
+            else:
+                model[student] = before
+            taps.last[student] = OTHER
+            return 1
         if kind == "mark":
             result = attendance.mark_attendance(
                 actor=user,
@@ -68,6 +121,7 @@ def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
             )
             records[target] = result.row.record.id
             model[target] = status
+            taps.last[target] = OTHER
             return 1
         if kind == "update":
             if target not in records:
@@ -76,6 +130,7 @@ def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
                 actor=user, attendance_id=records[target], status=status, channel=Channel.API
             )
             model[target] = status
+            taps.last[target] = OTHER
             return 1
         if kind == "bulk":
             result = bulk.mark_records(
@@ -87,6 +142,7 @@ def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
             for i, row in zip(target, result.rows, strict=True):
                 records[i] = row.record.id
                 model[i] = status
+                taps.last[i] = OTHER
             return len(target)
         result = bulk.mark_unmarked(
             actor=user, session_id=session_id, default_status=status, channel=Channel.API
@@ -94,6 +150,7 @@ def _apply(op, people, session_id, students, model: dict, records: dict) -> int:
         unmarked = [i for i in range(len(students)) if i not in model]
         for i in unmarked:
             model[i] = status
+            taps.last[i] = OTHER
         assert result.count == len(unmarked)
         return result.count
     except Conflict:
@@ -130,7 +187,8 @@ def test_any_sequence_of_allowed_marking_keeps_statistics_records_and_audit_agre
     records: dict[int, object] = {}
     db.session.remove()  # no read transaction of an earlier example hides the new rows
 
-    changes = sum(_apply(op, people, session_id, students, model, records) for op in ops)
+    taps = Taps()
+    changes = sum(_apply(op, people, session_id, students, model, records, taps) for op in ops)
 
     stored = db.session.execute(
         select(Attendance.student_id, Attendance.status).where(Attendance.session_id == session_id)
