@@ -372,7 +372,7 @@ def path_params(w: World, key: tuple[str, ...]) -> dict:
 
 def body_for(w: World, key: tuple[str, ...]) -> dict | None:
     """A valid body for the row's request: what an allowed caller would send."""
-    endpoint, method, *variant = key
+    endpoint, _method, *variant = key
     the = w.people[THE_STUDENT]
     code = f"ACC{uuid.uuid4().hex[:5].upper()}"
     bodies: dict[str, Callable[[], dict]] = {
@@ -465,7 +465,7 @@ def _import_csv() -> str:
 
 
 def call_for(w: World, key: tuple[str, ...]) -> Call:
-    endpoint, method, *_ = key
+    endpoint, _method, *_ = key
     with w.app.test_request_context():
         path = url_for(
             endpoint,
