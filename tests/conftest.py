@@ -86,6 +86,11 @@ def _empty_database(request, app: Flask) -> Iterator[None]:
     """Every test starts from an empty database (rows deleted after each test) and with no
     failed logins counted (the test client always comes from 127.0.0.1)."""
     yield
+    empty_database(app)
+
+
+def empty_database(app: Flask) -> None:
+    """Delete every row and forget failed logins."""
     with app.app_context():
         from attendance_app.services.school.throttle import throttle
 

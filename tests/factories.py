@@ -374,8 +374,9 @@ def run_sessions(
     return ids
 
 
-def make_superuser(app: Flask) -> Person:
-    """An ADMIN with ``is_superuser`` (may delete records of ENDED sessions); no token."""
+def make_superuser(app: Flask, *, with_token: bool = False) -> Person:
+    """An ADMIN with ``is_superuser`` (may delete records of ENDED sessions); a token only
+    with ``with_token``."""
     n = next(_seq)
     email = f"super{n}-{uuid.uuid4().hex[:6]}@school.test"
     with app.app_context():
@@ -388,6 +389,7 @@ def make_superuser(app: Flask) -> Person:
             role=Role.ADMIN,
             is_superuser=True,
         )
-        person = Person(user.id, user.email, user.first_name, user.last_name, Role.ADMIN, "")
+        token = tokens.issue_token(email=email, password=PASSWORD).token if with_token else ""
+        person = Person(user.id, user.email, user.first_name, user.last_name, Role.ADMIN, token)
         db.session.remove()
     return person

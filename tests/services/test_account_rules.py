@@ -232,6 +232,23 @@ def test_a_login_redoes_a_hash_made_with_older_parameters(app, ctx):
     assert people.authenticate("old@school.test", "older-password") is not None
 
 
+# --- two-factor set-up ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["", "not base32!", "ABCDEFGH"])
+def test_turning_two_factor_on_without_a_usable_secret_is_refused_not_a_crash(app, ctx, secret):
+    # The secret comes from the browser session: gone after a new login, or made up.
+    from attendance_app.services.school import two_factor
+
+    teacher = make_teacher(app)
+
+    with pytest.raises(Invalid) as err:
+        two_factor.enable(actor=actor(teacher.user_id), secret=secret, code="123456")
+
+    assert err.value.message == two_factor.SET_UP_AGAIN
+    assert _stored(teacher).totp_secret is None
+
+
 # --- the security log --------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ WRONG_CODE = "That code is not right; check your app's clock and try the current
 ALREADY_ON = "Two-factor sign-in is already on."
 NOT_ON = "Two-factor sign-in is not on."
 NOT_FOR_STUDENTS = "Two-factor sign-in is for staff accounts."
+SET_UP_AGAIN = "That set-up has expired; scan the new QR code and type its current code."
 
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read from paper
 
@@ -66,6 +67,16 @@ def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as inline SVG markup, drawn here (no third-party service sees
     the secret, and the page's CSP needs no exception)."""
     return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff")
+
+
+def _usable_secret(secret: str) -> bool:
+    """A secret as ``new_secret`` makes it: base32 of at least pyotp's 112 bits. Anything else
+    (none kept in the browser session, or one made up in the form) is refused, not a 500."""
+    try:
+        pyotp.TOTP(secret).byte_secret()
+    except ValueError:  # binascii.Error (not base32) is a ValueError too
+        return False
+    return True
 
 
 def _matching_step(secret: str, code: str) -> int | None:
@@ -149,12 +160,15 @@ def _fresh(actor: User) -> User:
 @unit_of_work
 def enable(*, actor: User, secret: str, code: str) -> Enabled:
     """Turn two-factor sign-in on for ``actor`` with the ``secret`` their app holds, proved by
-    a current ``code``. Raises Forbidden (a student), Invalid (already on, wrong code)."""
+    a current ``code``. Raises Forbidden (a student), Invalid (already on, no usable secret,
+    wrong code)."""
     if not allowed(actor):
         raise Forbidden(NOT_FOR_STUDENTS)
     user = _fresh(actor)
     if user.totp_secret is not None:
         raise Invalid(ALREADY_ON, field="code")
+    if not _usable_secret(secret):
+        raise Invalid(SET_UP_AGAIN, field="code")
     step = _matching_step(secret, code)
     if step is None:
         raise Invalid(WRONG_CODE, field="code")
