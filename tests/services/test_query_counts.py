@@ -143,10 +143,15 @@ patch_one.setup = mark_first
 
 
 @pytest.mark.parametrize(
-    ("request_fn", "budget"), [(mark_one, 10), (patch_one, 10)], ids=["mark", "patch"]
+    ("request_fn", "budget"), [(mark_one, 8), (patch_one, 8)], ids=["mark", "patch"]
 )
 def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
     app, count_queries, request_fn, budget
 ):
-    statements = statements_for(app, count_queries, SMALL, request_fn)
+    # SQLite sends its BEGINs as statements, PostgreSQL's driver does not: left out.
+    statements = [
+        s
+        for s in statements_for(app, count_queries, SMALL, request_fn)
+        if not s.startswith("BEGIN")
+    ]
     assert len(statements) == budget, "\n---\n".join(s[:300] for s in statements)
