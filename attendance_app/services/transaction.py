@@ -47,7 +47,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         session = db.session()
         depth = session.info.get(_DEPTH, 0)
-        gate = write_gate(session.get_bind()) if depth == 0 else None
+        gate = write_gate(session.get_bind().engine) if depth == 0 else None
         if gate is not None:
             gate.acquire()
         try:

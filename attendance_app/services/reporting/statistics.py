@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -150,15 +150,18 @@ class RecordView(NamedTuple):
         return full_name(self.marker_first_name, self.marker_last_name) or None
 
 
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+
+
 def _filtered(
-    stmt,
+    stmt: _S,
     *,
     status: AttendanceStatus | None,
     marked_after: datetime | None,
     include_absent: bool,
     record_ids: list[uuid.UUID] | None,
     student_ids: list[uuid.UUID] | None,
-):
+) -> _S:
     if status is not None:
         stmt = stmt.where(Attendance.status == status)
     if marked_after is not None:
