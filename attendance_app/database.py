@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 #: Execution option a unit of work sets on its connection when it is going to write.
 WRITE_INTENT = "attendance_write"
+
+
+_GATES: dict[int, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def write_gate(engine: Engine) -> threading.Lock | None:
+    """The in-process lock a SQLite write transaction holds from BEGIN IMMEDIATE to its end
+    (None for other databases, whose writers wait for each other cooperatively).
+
+    SQLite waits for another writer inside its C library (``busy_timeout``): under eventlet
+    or gevent that wait holds the only OS thread, so if the writer it waits for is a green
+    thread of the same process that yielded mid-transaction, neither can run until the
+    timeout ends with "database is locked", and every tap and socket of the process stalls
+    meanwhile. Writers of one process therefore queue on this lock — green after the
+    server's monkey-patching, so waiting for it lets the others run — and only writers of
+    other processes are left to ``busy_timeout``. Created on first use, i.e. after
+    monkey-patching."""
+    if engine.dialect.name != "sqlite":
+        return None
+    gate = _GATES.get(id(engine))
+    if gate is None:
+        with _GATES_LOCK:
+            gate = _GATES.setdefault(id(engine), threading.Lock())
+    return gate
 
 
 def configure_engine(engine: Engine) -> None:

@@ -97,8 +97,8 @@ def attendance_session(session_id: uuid.UUID):
     args = SessionViewQuery().load(query_args())
     session = sessions.get_session_for(actor(), session_id)
     stats = statistics.session_statistics(session)
-    rows = statistics.session_records(
-        session,
+    rows = statistics.session_record_views(
+        session.id,
         status=args["status"],
         marked_after=args["marked_after"],
         include_absent=args["include_absent"],

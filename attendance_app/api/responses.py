@@ -11,7 +11,11 @@ from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResul
 from attendance_app.services.marking.check_in import CheckInCode
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
-from attendance_app.services.reporting.statistics import RecordRow, SessionStatistics
+from attendance_app.services.reporting.statistics import (
+    RecordRow,
+    RecordView,
+    SessionStatistics,
+)
 from attendance_app.services.school.structure import EnrollResult
 
 
@@ -155,12 +159,29 @@ def session_record(row: RecordRow) -> dict:
 
 
 def session_view_body(
-    session: ClassSession, stats: SessionStatistics, rows: list[RecordRow]
+    session: ClassSession, stats: SessionStatistics, rows: list[RecordView]
 ) -> dict:
+    """The session view, in one pass over plain rows (the same keys as :func:`session_record`)."""
     return {
         "session": session_summary(session),
         "statistics": stats.as_dict(),
-        "records": [session_record(r) for r in rows],
+        "records": [
+            {
+                "id": str(r.id),
+                "student": {
+                    "id": str(r.student_id),
+                    "student_id": r.student_number,
+                    "first_name": r.first_name,
+                    "last_name": r.last_name,
+                    "email": r.email,
+                },
+                "status": r.status.value,
+                "marked_at": iso(r.marked_at),
+                "marked_by": r.marked_by_name,
+                "notes": r.notes,
+            }
+            for r in rows
+        ],
     }
 
 

@@ -36,6 +36,9 @@ class AttendanceChanged:
     seq: int = 0
     # Students whose record was removed (an undone first mark): they are "not marked" again.
     removed_student_ids: tuple[uuid.UUID, ...] = ()
+    # The students of ``record_ids``, in the same order, when the writer knows them: the
+    # alert check then needs no query to find them. Empty when not given.
+    student_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)

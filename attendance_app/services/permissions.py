@@ -39,8 +39,12 @@ def require_record_deleter(actor: User, session: ClassSession, message: str) -> 
 
 
 def teaches(actor: User, school_class: SchoolClass) -> bool:
-    """True when ``actor`` is the teacher of ``school_class``."""
-    return actor.teacher is not None and school_class.teacher_id == actor.teacher.id
+    """True when ``actor`` is the teacher of ``school_class``.
+
+    Compared through the class's own (eagerly loaded) teacher: reloading a session refreshes
+    the teacher's user — often ``actor`` itself — and ``actor.teacher`` would then cost a
+    query of its own on every write."""
+    return school_class.teacher.user_id == actor.id
 
 
 def can_manage_class(actor: User, school_class: SchoolClass) -> bool:

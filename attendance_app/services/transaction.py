@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 
-from attendance_app.database import WRITE_INTENT
+from attendance_app.database import WRITE_INTENT, write_gate
 from attendance_app.extensions import db
 from attendance_app.services import events
 from attendance_app.services.errors import Conflict
@@ -47,9 +47,17 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         session = db.session()
         depth = session.info.get(_DEPTH, 0)
-        if depth == 0:
-            _begin_write(session)
-        session.info[_DEPTH] = depth + 1
+        gate = write_gate(session.get_bind().engine) if depth == 0 else None
+        if gate is not None:
+            gate.acquire()
+        try:
+            if depth == 0:
+                _begin_write(session)
+            session.info[_DEPTH] = depth + 1
+        except BaseException:
+            if gate is not None:
+                gate.release()
+            raise
         try:
             result = fn(*args, **kwargs)
             if depth == 0:
@@ -65,6 +73,8 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             session.info[_DEPTH] = depth
+            if gate is not None:
+                gate.release()
         if depth == 0:
             events.dispatch_committed(session)
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import uuid
 
 import pytest
@@ -15,6 +16,7 @@ from flask import current_app
 from sqlalchemy import Enum, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from attendance_app.database import write_gate
 from attendance_app.extensions import db
 from attendance_app.models import utcnow
 from attendance_app.services.transaction import unit_of_work
@@ -224,3 +226,60 @@ def test_status_columns_refuse_values_outside_their_enum(ctx, marked):
     session_id, _, student_id = marked
     with pytest.raises(IntegrityError, match=r"(?i)check"):
         insert_raw(raw_attendance_row(session_id, student_id, status="EXCUSED"))
+
+
+def test_a_unit_of_work_on_sqlite_holds_the_process_write_gate_until_it_ends(sqlite_only):
+    # Writers of one process queue on this (green, under the server's monkey-patching) lock
+    # instead of inside SQLite's busy_timeout, which would hold the event loop's only thread.
+    gate = write_gate(db.engine)
+
+    @unit_of_work
+    def inside() -> bool:
+        return gate.locked()
+
+    assert not gate.locked()
+    assert inside() is True
+    assert not gate.locked()
+
+
+def test_a_failed_unit_of_work_releases_the_process_write_gate(sqlite_only):
+    @unit_of_work
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
+
+    assert not write_gate(db.engine).locked()
+
+
+def test_a_second_writer_of_the_process_waits_for_the_first_at_the_gate(app, sqlite_only):
+    order: list[str] = []
+    first_inside = threading.Event()
+    let_first_finish = threading.Event()
+
+    @unit_of_work
+    def first() -> None:
+        order.append("first begins")
+        first_inside.set()
+        let_first_finish.wait()
+        order.append("first ends")
+
+    @unit_of_work
+    def second() -> None:
+        order.append("second begins")
+
+    def run(fn) -> None:
+        with app.app_context():
+            fn()
+
+    one = threading.Thread(target=run, args=(first,))
+    one.start()
+    first_inside.wait()
+    two = threading.Thread(target=run, args=(second,))
+    two.start()
+    let_first_finish.set()
+    one.join()
+    two.join()
+
+    assert order == ["first begins", "first ends", "second begins"]

@@ -112,3 +112,46 @@ def test_an_unloaded_attendance_relationship_raises_instead_of_lazy_loading(app,
 
     with pytest.raises(InvalidRequestError, match="lazy='raise'"):
         getattr(record, relationship)
+
+
+def mark_one(client, klass: ClassInfo, session_id: uuid.UUID) -> str:
+    response = client.post(
+        "/api/attendance/mark/",
+        json={
+            "session_id": str(session_id),
+            "student_id": str(klass.students[0].profile_id),
+            "status": "ABSENT",
+        },
+        headers=auth(klass),
+    )
+    assert response.status_code == 201, response.json
+    return response.json["attendance"]["id"]
+
+
+def mark_first(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    client.record_id = mark_one(client, klass, session_id)
+
+
+def patch_one(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    response = client.patch(
+        f"/api/attendance/{client.record_id}/", json={"status": "LATE"}, headers=auth(klass)
+    )
+    assert response.status_code == 200, response.json
+
+
+patch_one.setup = mark_first
+
+
+@pytest.mark.parametrize(
+    ("request_fn", "budget"), [(mark_one, 8), (patch_one, 8)], ids=["mark", "patch"]
+)
+def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
+    app, count_queries, request_fn, budget
+):
+    # SQLite sends its BEGINs as statements, PostgreSQL's driver does not: left out.
+    statements = [
+        s
+        for s in statements_for(app, count_queries, SMALL, request_fn)
+        if not s.startswith("BEGIN")
+    ]
+    assert len(statements) == budget, "\n---\n".join(s[:300] for s in statements)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -121,6 +122,26 @@ def enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> set
     )
 
 
+def load_student_enrolment(
+    session: ClassSession, student_id: uuid.UUID
+) -> tuple[Student | None, bool]:
+    """The student (None if there is none) and whether they are enrolled in the session's
+    class, in one query (a single mark's two checks)."""
+    enrolled = (
+        select(Enrollment.student_id)
+        .where(Enrollment.class_id == session.class_id, Enrollment.student_id == Student.id)
+        .exists()
+    )
+    row = (
+        db.session.execute(select(Student, enrolled).where(Student.id == student_id))
+        .unique()
+        .one_or_none()
+    )
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
 def open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
     """Session exists (404) → actor may mark it (403) → rule 1 (400)."""
     session = load_session(session_id, lock=True)
@@ -195,11 +216,23 @@ def append_audit(
     return [row["id"] for row in rows]
 
 
-def announce(session: ClassSession, record_ids: tuple[uuid.UUID, ...], actor: User) -> None:
-    """Record the change for broadcast after commit, numbered in the session's sequence."""
+def announce(
+    session: ClassSession,
+    record_ids: tuple[uuid.UUID, ...],
+    actor: User,
+    student_ids: tuple[uuid.UUID, ...] = (),
+) -> None:
+    """Record the change for broadcast after commit, numbered in the session's sequence
+    (``student_ids``, the records' students when known, spare the alert check a lookup)."""
     events.record(
         db.session,
-        events.AttendanceChanged(session.id, tuple(record_ids), actor.id, bump_live_seq(session)),
+        events.AttendanceChanged(
+            session.id,
+            tuple(record_ids),
+            actor.id,
+            bump_live_seq(session),
+            student_ids=tuple(student_ids),
+        ),
     )
 
 
@@ -221,10 +254,10 @@ def mark_attendance(
     exists (NotFound) → rule 4 (Invalid) → rule 2 (Conflict).
     """
     session = open_session_for_marking(actor, session_id)
-    student = load_students([student_id]).get(student_id)
+    student, enrolled = load_student_enrolment(session, student_id)
     if student is None:
         raise NotFound(STUDENT_NOT_FOUND)
-    if student_id not in enrolled_ids(session, [student_id]):
+    if not enrolled:
         raise Invalid(not_enrolled_message(student, session), field="student")
     now = at or utcnow()
     created = insert_records(session, [MarkEntry(student_id, status, notes)], actor, now)
@@ -246,7 +279,7 @@ def mark_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    announce(session, (record_id,), actor)
+    announce(session, (record_id,), actor, (student_id,))
     record = Attendance(
         id=record_id,
         session_id=session.id,
@@ -261,6 +294,10 @@ def mark_attendance(
         late_at=now if status == AttendanceStatus.LATE else None,
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
+
+
+#: The columns an update may change, read back from its RETURNING.
+_RETURNED = ("status", "notes", "late_at", "marked_by_id", "updated_at", "version")
 
 
 @unit_of_work
@@ -281,14 +318,20 @@ def update_attendance(
     """
     if status is None and notes is None:
         raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
-    record = db.session.scalars(
-        select(Attendance)
-        .where(Attendance.id == attendance_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if record is None:
+    found = (
+        db.session.execute(
+            select(Attendance, Student)
+            .join(Student, Student.id == Attendance.student_id)
+            .where(Attendance.id == attendance_id)
+            .with_for_update(of=Attendance)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one_or_none()
+    )
+    if found is None:
         raise NotFound(RECORD_NOT_FOUND)
+    record, student = found
     session = load_session(record.session_id, lock=True)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
@@ -309,7 +352,14 @@ def update_attendance(
     # The record row is locked since it was read, so these are the values being replaced;
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes = record.status, record.notes
-    db.session.execute(update(Attendance).where(Attendance.id == attendance_id).values(values))
+    # RETURNING gives the new values to the loaded record (no reload afterwards).
+    written = db.session.execute(
+        update(Attendance)
+        .where(Attendance.id == attendance_id)
+        .values(values)
+        .returning(*(getattr(Attendance, key) for key in _RETURNED))
+        .execution_options(synchronize_session=False)
+    ).one()
     change_ids = append_audit(
         [
             {
@@ -327,7 +377,7 @@ def update_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    announce(session, (record.id,), actor)
-    db.session.refresh(record)
-    student = load_students([record.student_id])[record.student_id]
+    announce(session, (record.id,), actor, (record.student_id,))
+    for key, value in zip(_RETURNED, written, strict=True):
+        set_committed_value(record, key, value)
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])

@@ -98,7 +98,10 @@ def on_events(batch: list[events.DomainEvent]) -> None:
     for event in batch:
         if isinstance(event, events.AttendanceChanged):
             changed[event.session_id].update(event.removed_student_ids)
-            record_ids.extend(event.record_ids)
+            if len(event.student_ids) == len(event.record_ids):
+                changed[event.session_id].update(event.student_ids)
+            else:
+                record_ids.extend(event.record_ids)
         elif isinstance(event, events.SessionStatusChanged) and event.status == "ENDED":
             ended.append(event.session_id)
     if record_ids:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import lazyload
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -145,6 +146,10 @@ def student_history(
     page = (
         joined(select(Attendance, ClassSession, SchoolClass.name, Subject.code))
         .join(Subject, Subject.id == SchoolClass.subject_id)
+        # The row carries the class name and subject code already: without this, every
+        # session would drag in its class, subject, teacher and teacher's user (five more
+        # joined tables per record, and their objects).
+        .options(lazyload(ClassSession.school_class))
         .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
         .limit(limit + 1)
     )
