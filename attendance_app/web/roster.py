@@ -7,7 +7,7 @@ import uuid
 from flask import render_template, request
 from flask_login import login_required
 
-from attendance_app.models import AttendanceStatus, Channel, utcnow
+from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
@@ -15,8 +15,6 @@ from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.shapes import not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
-
-_STATUS_WORDS = {"PRESENT": "Present", "ABSENT": "Absent", "LATE": "Late"}
 
 
 def _status_arg(name: str) -> AttendanceStatus | None:
@@ -84,7 +82,7 @@ def _cell_response(
 
 def _announcement(row) -> str:
     user = row.student.user
-    word = _STATUS_WORDS.get(row.status.value if row.status else "", "Not marked")
+    word = status_word(row.status)
     return f"{user.last_name}, {user.first_name}: {word}"
 
 
@@ -172,7 +170,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
         actor=actor, session_id=session_id, default_status=status, channel=Channel.WEB
     )
     view = roster.session_roster(actor=actor, session_id=session_id)
-    word = _STATUS_WORDS[status.value].lower()
+    word = status_word(status).lower()
     template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}
     if result.group_id is not None:
         template["undo"] = result.group_id
