@@ -145,13 +145,15 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     row = roster.roster_row(session, student_id)
     if row is None:
         raise Invalid("Student is not on this roster.")
-    # NUL dropped: PostgreSQL refuses it in text (the API's schema rejects it likewise).
-    notes = (request.form.get("notes") or "").replace("\x00", "").strip()[:2000]
     try:
-        if row.record is None:
-            raise Invalid("Mark the student before adding a note.", field="notes")
-        attendance.update_attendance(
-            actor=actor, attendance_id=row.record.id, notes=notes, channel=Channel.WEB
+        # The notes rules (a mark first, 2000 at most, no NUL) are the service's, as for the API;
+        # the form trims what a text box adds around the note.
+        attendance.set_note(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            notes=(request.form.get("notes") or "").strip(),
+            channel=Channel.WEB,
         )
     except DomainError as err:
         if err.status_code in (403, 404):
