@@ -78,5 +78,52 @@
     if (typeof rec.alert === "string") { showAlert(cell, rec.alert); }
   }
 
-  window.attendanceCells = { paint: paintCell, word: word };
+  // Refused taps (data-conflict, sessions/_roster.html conflict_message) stay on their tile
+  // until the teacher taps it again or dismisses them: a grid refresh (resynchronisation,
+  // undo, "mark all") redraws tiles from the server, so they are carried over here.
+  var conflicts = {};  // student id → {intended, node}
+
+  function syncConflicts() {
+    var grid = document.getElementById("roster-grid");
+    if (!grid) { return; }
+    grid.querySelectorAll("[data-student-id]").forEach(function (cell) {
+      var id = cell.dataset.studentId;
+      var node = cell.querySelector(".cell-conflict");
+      if (cell.hasAttribute("data-conflict") && node) {
+        conflicts[id] = { intended: cell.dataset.conflict, node: node.cloneNode(true) };
+      } else if (conflicts[id]) {
+        var copy = conflicts[id].node.cloneNode(true);
+        cell.setAttribute("data-conflict", conflicts[id].intended);
+        cell.appendChild(copy);
+        if (window.htmx) { htmx.process(copy); }
+      }
+    });
+  }
+
+  function clearConflict(cell) {
+    delete conflicts[cell.dataset.studentId];
+    cell.removeAttribute("data-conflict");
+    var node = cell.querySelector(".cell-conflict");
+    if (node) { node.remove(); }
+  }
+
+  // A tap on the tile (or "… anyway") answers the conflict: the response says what happened.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!/\/students\/[^/]+\/status$/.test(event.detail.path || "")) { return; }
+    var elt = event.detail.elt;
+    var cell = elt && elt.closest ? elt.closest("#roster-grid [data-student-id]") : null;
+    if (cell && cell.hasAttribute("data-conflict")) { clearConflict(cell); }
+  });
+
+  document.addEventListener("click", function (event) {
+    var dismiss = event.target.closest ? event.target.closest("[data-dismiss-conflict]") : null;
+    if (!dismiss) { return; }
+    var cell = dismiss.closest("[data-student-id]");
+    if (!cell) { return; }
+    clearConflict(cell);
+    var tap = tapOf(cell);
+    if (tap) { tap.focus(); }
+  });
+
+  window.attendanceCells = { paint: paintCell, word: word, syncConflicts: syncConflicts };
 })();

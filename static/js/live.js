@@ -7,6 +7,10 @@
   var sessionId = body.dataset.sessionId;
   var seq = parseInt(body.dataset.seq || "0", 10);
   var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline — changes will resume when the connection is back" };
+  if (body.dataset.sessionStatus === "ENDED") {
+    // Nothing on an ended session changes: no green "Live" (app.css greys the dot).
+    LABELS.live = "Ended · read-only";
+  }
 
   function setState(state) { window.attendanceLive.setState(state, LABELS); }
 
@@ -64,6 +68,7 @@
       })
       .then(function (result) {
         htmx.swap("#roster-grid", result.html, { swapStyle: "outerHTML" });
+        window.attendanceCells.syncConflicts();
         seq = Math.max(seq, result.seq);
         if (then) { then(); }
       })
@@ -107,6 +112,9 @@
       });
     }
     socket.on("connect", onConnect);
+    // The device's network: taps queue at once (taps.js) and the notice shows; back online,
+    // socket.js reconnects, and onConnect sends the queued taps and resyncs.
+    window.addEventListener("offline", function () { setState("offline"); });
     socket.on("disconnect", function () { setState("offline"); });
     socket.on("connect_error", function () { setState("offline"); });
 

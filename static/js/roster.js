@@ -62,12 +62,12 @@
       return;
     }
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var cell = focusedCell();
     if (event.key === "P" && event.shiftKey) {
       var all = document.getElementById("mark-unmarked-present");
-      if (all) { event.preventDefault(); all.click(); }
+      if (all) { event.preventDefault(); keepFocus(cell); all.click(); }
       return;
     }
-    var cell = focusedCell();
     switch (event.key) {
       case "ArrowRight": event.preventDefault(); move(1); return;
       case "ArrowLeft": event.preventDefault(); move(-1); return;
@@ -77,7 +77,7 @@
     if (!cell) { return; }
     if (event.key === "u" || event.key === "U") {
       var undo = document.getElementById("undo-button");
-      if (undo) { event.preventDefault(); undo.click(); }
+      if (undo) { event.preventDefault(); keepFocus(cell); undo.click(); }
       return;
     }
     var key = event.key.toLowerCase();
@@ -86,9 +86,40 @@
     else if (key === "l") { event.preventDefault(); setStatus(cell, "LATE"); }
   });
 
+  // U and Shift+P redraw the whole grid: the tile that had focus gets it back, so the next
+  // arrow key moves on from there rather than from the first tile.
+  var refocus = null;
+  function keepFocus(cell) { refocus = cell ? cell.id : null; }
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!refocus) { return; }
+    var again = document.getElementById(refocus);
+    refocus = null;
+    if (again && tapButton(again)) { tapButton(again).focus(); }
+  });
+
+  // A tile of a session that cannot be marked (ended, or not started) says why when tapped.
+  document.addEventListener("click", function (event) {
+    var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[aria-disabled]") : null;
+    if (!tap) { return; }
+    var cell = tap.closest("[data-student-id]");
+    var why = document.body.dataset.sessionStatus === "ENDED"
+      ? "This session has ended: its attendance is locked."
+      : "This session has not started yet: start it to mark attendance.";
+    var note = cell.querySelector(".cell-locked");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "cell-locked";
+      note.setAttribute("role", "status");
+      cell.appendChild(note);
+    }
+    note.textContent = "";
+    setTimeout(function () { note.textContent = why; }, 50);  // re-announced on every tap
+  });
+
   // After a cell is replaced, keep keyboard focus on it and keep the filters applied.
   document.addEventListener("htmx:afterSwap", function (event) {
     applyFilters();
+    window.attendanceCells.syncConflicts();
     var elt = event.detail.elt;
     if (elt && elt.matches && elt.matches("[data-student-id]") && event.detail.requestConfig &&
         document.activeElement === document.body) {
@@ -97,21 +128,24 @@
     }
   });
 
-  // Undo is short-lived: the bar empties itself 10 s after each change it offers to undo.
-  var UNDO_SECONDS = 10;
+  // The bar offers Undo for 30 s after each change (the server allows a few minutes), and
+  // says what an undo put back for 10 s.
+  var UNDO_SECONDS = 30;
+  var DONE_SECONDS = 10;
   var undoShown = 0;
   document.addEventListener("htmx:afterSettle", function () {
     var bar = document.getElementById("undo-bar");
+    var text = bar && bar.querySelector(".undo-text");
+    if (!text || text.dataset.timed) { return; }
+    text.dataset.timed = "1";
     var button = document.getElementById("undo-button");
-    if (!bar || !button || button.dataset.timed) { return; }
-    button.dataset.timed = "1";
     var mine = ++undoShown;
     setTimeout(function () {
-      if (mine === undoShown && document.getElementById("undo-button") === button) {
+      if (mine === undoShown && bar.querySelector(".undo-text") === text) {
         bar.replaceChildren();
         bar.classList.remove("active");
       }
-    }, UNDO_SECONDS * 1000);
+    }, (button ? UNDO_SECONDS : DONE_SECONDS) * 1000);
   });
 
   document.addEventListener("DOMContentLoaded", function () {

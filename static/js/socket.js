@@ -14,6 +14,11 @@
       socket.disconnect();
       window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
     });
+    // While the device itself says it is offline, reconnecting can only fail: wait for it
+    // to say it is back, then reconnect at once (rather than after a growing back-off).
+    // (disconnect() stops the manager's pending reconnection; connect() starts afresh.)
+    window.addEventListener("offline", function () { socket.disconnect(); });
+    window.addEventListener("online", function () { if (!socket.connected) { socket.connect(); } });
     return socket;
   }
 

@@ -90,6 +90,7 @@
         var cell = document.getElementById("cell-" + entry.studentId);
         if (cell && result.html && result.response.headers.get("HX-Retarget") === null) {
           htmx.swap(cell, result.html, { swapStyle: "outerHTML" });
+          window.attendanceCells.syncConflicts();  // a refused replay stays said
         } else if (!result.response.ok && window.attendanceFlash) {
           window.attendanceFlash(result.html.replace(/<[^>]+>/g, "").trim() || "A queued tap was refused.");
         }
