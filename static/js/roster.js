@@ -9,15 +9,32 @@
     return cells().filter(function (c) { return !c.hidden; });
   }
 
+  // A query as person searches compare it — services.school.people.fold, the one rule: case
+  // folded, accents dropped, commas read as spaces, runs of spaces one. Each tile's
+  // data-search is the server's folded "first last" / "last first" (users.name_search) and its
+  // number, so "Bailey, Jasmine", "bailey jasmine" and "Jasmine Bailey" all find her.
+  function fold(text) {
+    return text.toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "")
+      .replace(/,/g, " ").split(/\s+/).filter(Boolean).join(" ");
+  }
+
   function applyFilters() {
-    var q = (document.getElementById("roster-search") || {}).value || "";
+    var raw = (document.getElementById("roster-search") || {}).value || "";
     var f = (document.getElementById("roster-filter") || {}).value || "";
-    q = q.trim().toLowerCase();
+    var q = fold(raw);
+    var shown = 0;
     cells().forEach(function (cell) {
       var status = (cell.dataset.status || "none").toLowerCase();
       var matches = (!q || (cell.dataset.search || "").indexOf(q) !== -1) && (!f || f === status);
       cell.hidden = !matches;
+      if (matches) { shown++; }
     });
+    var empty = document.getElementById("roster-empty");
+    if (empty) {
+      var none = shown === 0 && (q || f);
+      empty.hidden = !none;
+      empty.textContent = none ? (q ? "No students match \u201c" + raw.trim() + "\u201d." : "No students match this filter.") : "";
+    }
   }
 
   function tapButton(cell) { return cell ? cell.querySelector(".cell-tap") : null; }
@@ -151,7 +168,20 @@
   document.addEventListener("DOMContentLoaded", function () {
     var search = document.getElementById("roster-search");
     var filter = document.getElementById("roster-filter");
-    if (search) { search.addEventListener("input", applyFilters); }
+    if (search) {
+      search.addEventListener("input", applyFilters);
+      // Enter or Down arrow goes into the results (the first tile shown); Escape clears.
+      search.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === "ArrowDown") {
+          var first = visibleCells()[0];
+          if (first) { event.preventDefault(); tapButton(first).focus(); }
+        } else if (event.key === "Escape") {
+          event.preventDefault();
+          search.value = "";
+          applyFilters();
+        }
+      });
+    }
     if (filter) { filter.addEventListener("change", applyFilters); }
   });
 })();

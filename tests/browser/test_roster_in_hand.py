@@ -249,3 +249,39 @@ def test_an_ended_session_is_not_live_green_says_so_in_view_and_on_a_locked_tap(
         "This session has ended: its attendance is locked."
     )
     expect(tile).to_have_attribute("data-status", "")
+
+
+@VIEWPORTS
+def test_the_search_finds_names_as_tiles_show_them_and_moves_into_the_results(
+    app, server, open_page, viewport
+):
+    _admin, klass, session_id = make_roster(app)
+    page = open_page(viewport=viewport)
+    open_roster(page, klass.teacher, session_id)
+    chloe = next(s for s in klass.students if s.first_name == "Chloé")
+    search = page.locator("input[type=search]")
+    expect(search).to_have_count(1)
+    shown = page.locator("#roster-grid [data-student-id]:visible")
+
+    for query in ("Durand, Chloé", "Durand Chloe", "chloe durand", "DURAND,CHLOÉ", "  durand  "):
+        search.fill(query)
+        expect(shown).to_have_count(1)
+        expect(cell(page, chloe)).to_be_visible()
+    expect(page.locator("#roster-empty")).to_be_hidden()
+
+    search.fill("Chloé Okafor")
+    expect(shown).to_have_count(0)
+    expect(page.locator("#roster-empty")).to_be_visible()
+    expect(page.locator("#roster-empty")).to_contain_text(re.compile("no students match", re.I))
+
+    # Enter goes to the first result; Escape clears the search.
+    search.fill("durand")
+    search.press("Enter")
+    assert focused_student(page) == str(chloe.profile_id)
+    search.focus()
+    search.press("ArrowDown")
+    assert focused_student(page) == str(chloe.profile_id)
+    search.focus()
+    search.press("Escape")
+    expect(search).to_have_value("")
+    expect(shown).to_have_count(len(klass.students))
