@@ -285,3 +285,27 @@ def test_the_search_finds_names_as_tiles_show_them_and_moves_into_the_results(
     search.press("Escape")
     expect(search).to_have_value("")
     expect(shown).to_have_count(len(klass.students))
+
+
+SMALL_CONTROLS = """() => Array.from(document.querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button]'))
+    .filter(el => el.offsetParent !== null || getComputedStyle(el).position === 'fixed')
+    .filter(el => !el.closest('.visually-hidden') && !el.classList.contains('skip-link'))
+    .map(el => { const r = el.getBoundingClientRect();
+                 return [el.id || el.className || el.tagName, el.textContent.trim().slice(0, 30),
+                         Math.round(r.width * 10) / 10, Math.round(r.height * 10) / 10]; })
+    .filter(([, , w, h]) => w < 44 || h < 44)"""
+
+
+def test_every_roster_control_is_at_least_44_px_on_a_phone(app, server, open_page):
+    _admin, klass, session_id = make_roster(app)
+    page = open_page(viewport=PHONE)
+    open_roster(page, klass.teacher, session_id)
+    first = klass.students[0]
+    cell(page, first).locator(".cell-tap").click()
+    expect(cell(page, first)).to_have_attribute("data-status", "PRESENT")
+    settled(page)
+    cell(page, first).locator("summary").click()  # the note form open too
+
+    small = page.evaluate(SMALL_CONTROLS)
+    assert small == [], "\n".join(map(str, small))
