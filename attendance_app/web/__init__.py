@@ -49,6 +49,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["status_word"] = status_word
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["is_markable"] = is_markable
+    from attendance_app.services.fields import NOTES_MAX
+
+    app.jinja_env.globals["notes_max"] = NOTES_MAX
     app.register_blueprint(bp)
 
 

@@ -133,6 +133,37 @@
     setTimeout(function () { note.textContent = why; }, 50);  // re-announced on every tap
   });
 
+  // A long note on a tile: shown whole, or clamped again.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".note-expand") : null;
+    if (!button) { return; }
+    var note = document.getElementById(button.getAttribute("aria-controls"));
+    var open = button.getAttribute("aria-expanded") !== "true";
+    note.classList.toggle("expanded", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? "Show less" : "Show the whole note";
+  });
+
+  // The note field counts its characters; over the limit it says so and will not send
+  // (nothing is cut: the server refuses it too, with the same words).
+  function countNote(input) {
+    var max = parseInt(input.dataset.max || "2000", 10);
+    var count = document.getElementById("notes-count-" + input.id.replace(/^notes-/, ""));
+    var over = input.value.trim().length - max;
+    if (count) {
+      count.textContent = over > 0
+        ? input.value.trim().length + " / " + max + ": " + over + " too many; shorten the note to save it."
+        : input.value.trim().length + " / " + max;
+      count.classList.toggle("over", over > 0);
+    }
+    input.setAttribute("aria-invalid", over > 0 ? "true" : "false");
+    var save = input.form && input.form.querySelector("button[type=submit]");
+    if (save) { save.disabled = over > 0; }
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("input[name=notes][data-max]")) { countNote(event.target); }
+  });
+
   // After a cell is replaced, keep keyboard focus on it and keep the filters applied.
   document.addEventListener("htmx:afterSwap", function (event) {
     applyFilters();

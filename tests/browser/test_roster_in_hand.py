@@ -309,3 +309,41 @@ def test_every_roster_control_is_at_least_44_px_on_a_phone(app, server, open_pag
 
     small = page.evaluate(SMALL_CONTROLS)
     assert small == [], "\n".join(map(str, small))
+
+
+def test_a_long_note_is_clamped_on_the_tile_counted_and_refused_over_the_limit(
+    app, server, open_page
+):
+    _admin, klass, session_id = make_roster(app)
+    teacher = klass.teacher
+    first = klass.students[0]
+    factories.mark(app, klass, session_id, first, "LATE", notes="Long. " * 333)  # 1,998
+    page = open_page(viewport=PHONE)
+    open_roster(page, teacher, session_id)
+    tile = cell(page, first)
+
+    height = tile.evaluate("c => c.getBoundingClientRect().height")
+    assert height < 400, height
+    expand = tile.locator(".note-expand")
+    expect(expand).to_have_text("Show the whole note")
+    expand.click()
+    expect(expand).to_have_attribute("aria-expanded", "true")
+    assert tile.locator(".cell-note").evaluate("n => n.scrollHeight > 200")
+
+    # The field counts, and over the limit it says so and does not send.
+    tile.locator("summary").click()
+    field = tile.locator("input[name=notes]")
+    expect(tile.locator(".notes-count")).to_have_text("1998 / 2000")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    field.fill("x" * 2001)
+    expect(tile.locator(".notes-count")).to_contain_text("2001 / 2000: 1 too many")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_value("x" * 2001)  # not cut
+    expect(tile.get_by_role("button", name="Save note")).to_be_disabled()
+    assert posts == []
+    field.fill("x" * 2000)
+    tile.get_by_role("button", name="Save note").click()
+    settled(page)
+    records = api_view(server, teacher, session_id)["records"]
+    assert records[0]["notes"] == "x" * 2000
