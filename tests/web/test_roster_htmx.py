@@ -476,7 +476,7 @@ def test_the_note_field_says_that_only_staff_read_notes(school, teacher, active)
     cell = cells(teacher.get(f"/sessions/{active}").text)[str(student.profile_id)]
 
     field = cell.one("input", {"name": "notes"})
-    hint = cell.one(attrs={"id": field.get("aria-describedby")})
+    hint = cell.one(attrs={"id": field.get("aria-describedby").split()[0]})
     assert "Staff only" in hint.text
     assert "the student never does" in hint.text
 
