@@ -28,7 +28,7 @@
     });
     var explained = document.querySelector(".rate-explained");
     if (explained) {
-      explained.textContent = stats.attendance_rate + "% = " + (stats.present + stats.late) + " of " +
+      explained.textContent = window.attendanceRate(stats.attendance_rate) + "% = " + (stats.present + stats.late) + " of " +
         stats.total_enrolled + " (" + stats.present + " present + " + stats.late + " late) · " +
         stats.not_marked + " not marked";
     }

@@ -705,3 +705,12 @@ def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, s
     assert flag.get("title") == "3 absences in a row (at least 3)"
     reloaded = Roster(teacher, roster.session_id)
     assert "At risk" in cells(reloaded.page.text)[str(adams.profile_id)].text
+
+
+def test_the_roster_writes_its_rate_as_every_page_does(school, teacher, active):
+    """One formatter (the ``rate`` filter, attendanceRate in scripts): "0.0", never "0"."""
+    page = teacher.get(f"/sessions/{active}").text
+
+    assert stats(page)["attendance_rate"] == "0.0"
+    explained = parse(page).one("p", {"class": "rate-explained"}).text
+    assert explained.startswith("0.0% = 0 of 3")
