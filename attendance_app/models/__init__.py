@@ -26,7 +26,6 @@ from attendance_app.models.sessions import ClassSession
 
 __all__ = [
     "STATUS_WORDS",
-    "status_word",
     "AlertState",
     "ApiToken",
     "Attendance",
@@ -50,5 +49,6 @@ __all__ = [
     "Teacher",
     "User",
     "full_name",
+    "status_word",
     "utcnow",
 ]
