@@ -16,6 +16,7 @@ from attendance_app.services.fields import (
     CLASS_NAME_MAX,
     EMAIL_MAX,
     NAME_MAX,
+    NOTES_MAX,
     STUDENT_NUMBER_MAX,
     SUBJECT_CODE_MAX,
     SUBJECT_NAME_MAX,
@@ -164,7 +165,7 @@ class SessionListQuery(Base):
 class MarkRecord(Base):
     student_id = uuid_field(required=True)
     status = Choice(AttendanceStatus, required=True)
-    notes = text_field(allow_blank=True, load_default=None, allow_none=True)
+    notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None, allow_none=True)
 
 
 class MarkRequest(Base):
@@ -173,7 +174,7 @@ class MarkRequest(Base):
     session_id = uuid_field(required=True)
     student_id = uuid_field(load_default=None)
     status = Choice(AttendanceStatus, load_default=None)
-    notes = text_field(allow_blank=True, load_default=None, allow_none=True)
+    notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None, allow_none=True)
     records = fields.List(
         fields.Nested(MarkRecord, error_messages=_messages()),
         load_default=None,
@@ -201,7 +202,7 @@ class BulkMarkRequest(Base):
 
 class UpdateRequest(Base):
     status = Choice(AttendanceStatus, load_default=None)
-    notes = text_field(allow_blank=True, load_default=None)
+    notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None)
 
 
 class CodeText(fields.String):

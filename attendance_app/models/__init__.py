@@ -3,11 +3,13 @@
 from attendance_app.models.alerts import AlertState, Notification, NotificationKind, OutboxEmail
 from attendance_app.models.attendance import Attendance, AttendanceChange
 from attendance_app.models.base import (
+    STATUS_WORDS,
     AttendanceStatus,
     Base,
     Channel,
     Role,
     SessionStatus,
+    status_word,
     utcnow,
 )
 from attendance_app.models.check_in import CheckInFailure, CheckInSecret
@@ -23,6 +25,7 @@ from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
 
 __all__ = [
+    "STATUS_WORDS",
     "AlertState",
     "ApiToken",
     "Attendance",
@@ -46,5 +49,6 @@ __all__ = [
     "Teacher",
     "User",
     "full_name",
+    "status_word",
     "utcnow",
 ]

@@ -94,6 +94,22 @@ class AttendanceStatus(enum.StrEnum):
     LATE = "LATE"
 
 
+#: The words people read for a status ("" = not marked): the one source for pages (the
+#: ``status_word`` template filter) and scripts (``<meta name="status-words">`` in base.html).
+STATUS_WORDS: dict[str, str] = {
+    "PRESENT": "Present",
+    "ABSENT": "Absent",
+    "LATE": "Late",
+    "": "Not marked",
+}
+
+
+def status_word(status: AttendanceStatus | str | None) -> str:
+    """ "Present", "Absent", "Late" or "Not marked" for a status, its value, "" or None."""
+    value = status.value if isinstance(status, enum.Enum) else status or ""
+    return STATUS_WORDS.get(str(value), STATUS_WORDS[""])
+
+
 class Channel(enum.StrEnum):
     """Which edge a change came through (CHECK_IN: a student's own check-in, from any edge);
     kept in the audit trail."""

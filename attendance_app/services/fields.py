@@ -30,6 +30,9 @@ STUDENT_NUMBER_MAX = max_length(Student.student_number)
 CLASS_NAME_MAX = max_length(SchoolClass.name)
 SUBJECT_CODE_MAX = max_length(Subject.code)
 SUBJECT_NAME_MAX = max_length(Subject.name)
+#: A note on an attendance record (the contract's Sizes); the column is TEXT, so the limit is
+#: this rule's, not the model's.
+NOTES_MAX = 2000
 
 
 def control_character_message(value: str) -> str | None:

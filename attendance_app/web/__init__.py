@@ -42,6 +42,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["spoken"] = spoken
     # Rates as every page writes them: {{ figures.attendance_rate|rate }}% → "75.0%".
     app.jinja_env.filters["rate"] = rate_text
+    from attendance_app.models import STATUS_WORDS, status_word
+    from attendance_app.services.marking.sessions import is_markable
+
+    # Status words ({{ status|status_word }}) and "can this session be marked now", one source each.
+    app.jinja_env.filters["status_word"] = status_word
+    app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
+    app.jinja_env.globals["is_markable"] = is_markable
+    from attendance_app.services.fields import NOTES_MAX
+
+    app.jinja_env.globals["notes_max"] = NOTES_MAX
     app.register_blueprint(bp)
 
 

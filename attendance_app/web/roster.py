@@ -7,7 +7,7 @@ import uuid
 from flask import render_template, request
 from flask_login import login_required
 
-from attendance_app.models import AttendanceStatus, Channel, utcnow
+from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
@@ -15,8 +15,6 @@ from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.shapes import not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
-
-_STATUS_WORDS = {"PRESENT": "Present", "ABSENT": "Absent", "LATE": "Late"}
 
 
 def _status_arg(name: str) -> AttendanceStatus | None:
@@ -51,7 +49,7 @@ def _cell_response(
     student_id: uuid.UUID,
     *,
     error: str | None = None,
-    notice: str | None = None,
+    conflict: dict | None = None,
     change_id: uuid.UUID | None = None,
     http_status: int = 200,
 ):
@@ -68,14 +66,14 @@ def _cell_response(
         row=row,
         stats=session_statistics(session),
         error=error,
-        notice=notice,
+        conflict=conflict,
         change_id=change_id,
         history=roster.mini_histories(session, [student_id]).get(student_id),
         announce=(
             f"Not saved: {error}"
             if error
-            else f"Not changed: {notice}"
-            if notice
+            else conflict["message"]
+            if conflict
             else _announcement(row)
         ),
     )
@@ -84,7 +82,7 @@ def _cell_response(
 
 def _announcement(row) -> str:
     user = row.student.user
-    word = _STATUS_WORDS.get(row.status.value if row.status else "", "Not marked")
+    word = status_word(row.status)
     return f"{user.last_name}, {user.first_name}: {word}"
 
 
@@ -111,13 +109,28 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
             raise
         # A rule said no: show its message by the cell, which stays as the server has it.
         return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
-    notice = None
-    change_id = result.change_id
+    conflict = None
     if result.outcome == taps.TapOutcome.STALE and result.row is not None:
-        notice = f"Changed by {result.row.marked_by_name or 'someone else'} " + ago(
-            result.row.record.updated_at
-        )
-    return _cell_response(result.session, student_id, notice=notice, change_id=change_id)
+        conflict = _conflict(result.row, target)
+    return _cell_response(result.session, student_id, conflict=conflict, change_id=result.change_id)
+
+
+def _conflict(row, intended: AttendanceStatus) -> dict:
+    """A tap refused because someone else changed the student meanwhile, in words: who, to
+    what, when, and that the teacher's own change was not saved (the tile keeps it, with
+    ``data-conflict``, until tapped again or dismissed)."""
+    who = row.marked_by_name or "someone else"
+    theirs = status_word(row.record.status)
+    mine = status_word(intended)
+    return {
+        "intended": intended.value,
+        "theirs": theirs,
+        "mine": mine,
+        "message": (
+            f"Not saved: {who} changed this to {theirs} {ago(row.record.updated_at)}; "
+            f"your {mine} was not applied."
+        ),
+    }
 
 
 def _version_arg() -> int | None:
@@ -147,13 +160,15 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     row = roster.roster_row(session, student_id)
     if row is None:
         raise Invalid("Student is not on this roster.")
-    # NUL dropped: PostgreSQL refuses it in text (the API's schema rejects it likewise).
-    notes = (request.form.get("notes") or "").replace("\x00", "").strip()[:2000]
     try:
-        if row.record is None:
-            raise Invalid("Mark the student before adding a note.", field="notes")
-        attendance.update_attendance(
-            actor=actor, attendance_id=row.record.id, notes=notes, channel=Channel.WEB
+        # The notes rules (a mark first, 2000 at most, no NUL) are the service's, as for the API;
+        # the form trims what a text box adds around the note.
+        attendance.set_note(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            notes=(request.form.get("notes") or "").strip(),
+            channel=Channel.WEB,
         )
     except DomainError as err:
         if err.status_code in (403, 404):
@@ -172,7 +187,7 @@ def roster_mark_unmarked(session_id: uuid.UUID):
         actor=actor, session_id=session_id, default_status=status, channel=Channel.WEB
     )
     view = roster.session_roster(actor=actor, session_id=session_id)
-    word = _STATUS_WORDS[status.value].lower()
+    word = status_word(status).lower()
     template = {"roster": view, "announce": f"{result.count} unmarked students marked {word}"}
     if result.group_id is not None:
         template["undo"] = result.group_id
@@ -195,13 +210,28 @@ def roster_undo(session_id: uuid.UUID):
         channel=Channel.WEB,
     )
     view = roster.session_roster(actor=actor, session_id=session_id)
-    count = len(result.student_ids)
     return render_template(
         "sessions/_grid_update.html",
         roster=view,
-        announce=f"Undone ({count} student{'s' if count != 1 else ''})",
+        announce=_undone_text(view, result.student_ids),
         undo=None,
     )
+
+
+def _undone_text(view, student_ids: list[uuid.UUID]) -> str:
+    """Who the undo put back, and to what: "Undone: Okafor, Amara is Not marked again." or
+    "Undone for 6 students: Okafor, Amara; Lindqvist, Benjamin; Durand, Chloé and 3 more
+    are Not marked again." (a bulk action's students all go back to one state)."""
+    rows = [r for r in view.rows if r.student.id in set(student_ids)]
+    if not rows:
+        return "Undone."
+    names = [f"{r.student.user.last_name}, {r.student.user.first_name}" for r in rows]
+    words = {status_word(r.status) for r in rows}
+    back = words.pop() if len(words) == 1 else "as they were"
+    if len(rows) == 1:
+        return f"Undone: {names[0]} is {back} again."
+    shown = "; ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"Undone for {len(rows)} students: {shown} are {back} again."
 
 
 def _uuid_arg(name: str) -> uuid.UUID | None:

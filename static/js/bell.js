@@ -29,14 +29,9 @@
   }
 
   function start() {
-    if (!document.querySelector("[data-bell]") || typeof io === "undefined") { return; }
-    // The page's own live script (deferred, started on DOMContentLoaded) may have opened the
-    // connection already: share it rather than open a second one.
-    var socket = window.attendanceSocket;
-    if (!socket) {
-      socket = io({ transports: ["websocket", "polling"] });
-      window.attendanceSocket = socket;
-    }
+    // The page's one connection (socket.js), shared with the roster's or dashboard's script.
+    var socket = document.querySelector("[data-bell]") ? window.attendanceLive.socket() : null;
+    if (!socket) { return; }
     socket.on("notifications", function (msg) { show(msg && msg.unread); });
     socket.on("connect", resync);
   }

@@ -13,11 +13,7 @@
   var again = false;
   var soon = null;
 
-  function setState(state) {
-    body.dataset.live = state;
-    var label = document.getElementById("live-label");
-    if (label) { label.textContent = LABELS[state]; }
-  }
+  function setState(state) { window.attendanceLive.setState(state, LABELS); }
 
   function setStats(stats) {
     Object.keys(stats || {}).forEach(function (key) {
@@ -81,9 +77,8 @@
     if (!sessionId || !panelUrl) { return; }
     readPanel();
     timer = setInterval(tick, 250);
-    if (typeof io === "undefined") { return; }
-    var socket = io({ transports: ["websocket", "polling"] });
-    window.attendanceSocket = socket;  // the bell shares it
+    var socket = window.attendanceLive && window.attendanceLive.socket();
+    if (!socket) { return; }
     var joinedBefore = false;
     setState("connecting");
     socket.on("connect", function () {
@@ -108,10 +103,6 @@
     });
     socket.on("session", function (msg) {
       if (msg.session_id === sessionId && msg.status !== "ACTIVE") { window.location.reload(); }
-    });
-    socket.on("signed_out", function () {
-      socket.disconnect();
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
     });
   }
 

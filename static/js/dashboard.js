@@ -7,11 +7,7 @@
   var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline — the board will catch up when the connection is back" };
   var seqs = {};  // session id → last applied seq
 
-  function setState(state) {
-    body.dataset.live = state;
-    var label = document.getElementById("live-label");
-    if (label) { label.textContent = LABELS[state]; }
-  }
+  function setState(state) { window.attendanceLive.setState(state, LABELS); }
 
   function board() { return document.getElementById("roll-board"); }
 
@@ -78,9 +74,8 @@
       var b = board();
       if (b) { b.querySelectorAll("tr[data-session-id]").forEach(refreshFlag); }
     }, 30000);
-    if (typeof io === "undefined") { setState("offline"); return; }
-    var socket = io({ transports: ["websocket", "polling"] });
-    window.attendanceSocket = socket;
+    var socket = window.attendanceLive.socket();
+    if (!socket) { setState("offline"); return; }
     setState("connecting");
     socket.on("connect", function () {
       setState("connecting");
@@ -93,10 +88,6 @@
     socket.on("session", function (msg) {
       var tr = row(msg.session_id);
       if (!tr || msg.status !== "ACTIVE") { reloadBoard(); }
-    });
-    socket.on("signed_out", function () {
-      socket.disconnect();
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
     });
   }
 

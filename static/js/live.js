@@ -3,17 +3,16 @@
 // <body data-live> is "connecting", "live" (joined and in sync) or "offline".
 (function () {
   "use strict";
-  var WORDS = { PRESENT: "Present", ABSENT: "Absent", LATE: "Late", "": "Not marked" };
   var body = document.body;
   var sessionId = body.dataset.sessionId;
   var seq = parseInt(body.dataset.seq || "0", 10);
   var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline — changes will resume when the connection is back" };
-
-  function setState(state) {
-    body.dataset.live = state;
-    var label = document.getElementById("live-label");
-    if (label) { label.textContent = LABELS[state]; }
+  if (body.dataset.sessionStatus === "ENDED") {
+    // Nothing on an ended session changes: no green "Live" (app.css greys the dot).
+    LABELS.live = "Ended · read-only";
   }
+
+  function setState(state) { window.attendanceLive.setState(state, LABELS); }
 
   function showViewers(v) {
     var el = document.getElementById("viewers");
@@ -29,7 +28,7 @@
     });
     var explained = document.querySelector(".rate-explained");
     if (explained) {
-      explained.textContent = stats.attendance_rate + "% = " + (stats.present + stats.late) + " of " +
+      explained.textContent = window.attendanceRate(stats.attendance_rate) + "% = " + (stats.present + stats.late) + " of " +
         stats.total_enrolled + " (" + stats.present + " present + " + stats.late + " late) · " +
         stats.not_marked + " not marked";
     }
@@ -40,25 +39,8 @@
     if (!cell) { return false; }
     var version = parseInt(cell.dataset.version || "0", 10);
     if (rec.version && rec.version < version) { return true; }
-    cell.dataset.status = rec.status;
-    cell.dataset.version = String(rec.status ? (rec.version || version) : 0);
-    cell.className = cell.className.replace(/\bstatus-\w+/, "status-" + (rec.status.toLowerCase() || "none"));
-    var word = cell.querySelector(".status-word");
-    if (word) {
-      word.textContent = WORDS[rec.status];
-      if (rec.status === "LATE" && rec.late_minutes !== null && rec.late_minutes !== undefined) {
-        var late = document.createElement("span");
-        late.className = "late-minutes";
-        late.textContent = " +" + rec.late_minutes + " min";
-        word.appendChild(late);
-      }
-    }
-    var tap = cell.querySelector(".cell-tap");
-    showCheckedIn(cell, tap, rec.checked_in === true);
-    if (tap && tap.hasAttribute("hx-vals")) {
-      tap.setAttribute("hx-vals", JSON.stringify({ seen: rec.status }));
-    }
-    if (typeof rec.alert === "string") { showAlert(cell, rec.alert); }
+    window.attendanceCells.paint(cell, { status: rec.status, version: rec.status ? (rec.version || version) : 0,
+      late_minutes: rec.late_minutes, checked_in: rec.checked_in === true, alert: rec.alert });
     cell.classList.remove("changed");
     void cell.offsetWidth;  // restart the highlight animation
     cell.classList.add("changed");
@@ -75,42 +57,6 @@
     return true;
   }
 
-  // The tile's "Checked in" marker (as sessions/_roster.html draws it): the student checked
-  // themself in, and nobody has changed the record since.
-  function showCheckedIn(cell, tap, checkedIn) {
-    var marker = cell.querySelector(".checked-in-marker");
-    if (!checkedIn) { if (marker) { marker.remove(); } return; }
-    if (marker || !tap) { return; }
-    marker = document.createElement("span");
-    marker.className = "checked-in-marker";
-    marker.title = "The student checked in with the code";
-    marker.textContent = "Checked in";
-    tap.appendChild(marker);
-  }
-
-  // The tile's "At risk" flag (as sessions/_roster.html draws it), from a broadcast record.
-  function showAlert(cell, reason) {
-    var flag = cell.querySelector(".alert-flag");
-    if (!reason) { if (flag) { flag.remove(); } return; }
-    if (!flag) {
-      var memory = cell.querySelector(".mini-history");
-      if (!memory) {
-        memory = document.createElement("p");
-        memory.className = "mini-history";
-        cell.querySelector(".cell-tap").after(memory);
-      }
-      flag = document.createElement("span");
-      flag.className = "alert-flag";
-      memory.appendChild(flag);
-    }
-    flag.title = reason;
-    flag.textContent = "At risk";
-    var spoken = document.createElement("span");
-    spoken.className = "visually-hidden";
-    spoken.textContent = ": " + reason;
-    flag.appendChild(spoken);
-  }
-
   function resync(then) {
     // The server's whole grid and statistics; resets every cell, so nothing stale remains.
     var url = body.dataset.gridUrl;
@@ -122,6 +68,7 @@
       })
       .then(function (result) {
         htmx.swap("#roster-grid", result.html, { swapStyle: "outerHTML" });
+        window.attendanceCells.syncConflicts();
         seq = Math.max(seq, result.seq);
         if (then) { then(); }
       })
@@ -129,9 +76,8 @@
   }
 
   function start() {
-    if (!sessionId || typeof io === "undefined") { return; }
-    var socket = io({ transports: ["websocket", "polling"] });
-    window.attendanceSocket = socket;
+    var socket = sessionId ? window.attendanceLive.socket() : null;
+    if (!socket) { return; }
     setState("connecting");
 
     function join() {
@@ -166,6 +112,9 @@
       });
     }
     socket.on("connect", onConnect);
+    // The device's network: taps queue at once (taps.js) and the notice shows; back online,
+    // socket.js reconnects, and onConnect sends the queued taps and resyncs.
+    window.addEventListener("offline", function () { setState("offline"); });
     socket.on("disconnect", function () { setState("offline"); });
     socket.on("connect_error", function () { setState("offline"); });
 
@@ -189,11 +138,6 @@
     });
     socket.on("presence", function (msg) {
       if (msg.session_id === sessionId) { showViewers(msg); }
-    });
-    socket.on("signed_out", function () {
-      // Signed out here or on another device: this page may not stay live.
-      socket.disconnect();
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
     });
     socket.on("session", function (msg) {
       if (msg.session_id !== sessionId) { return; }

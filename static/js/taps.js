@@ -9,7 +9,6 @@
 (function () {
   "use strict";
   var NEXT = { "": "PRESENT", PRESENT: "ABSENT", ABSENT: "LATE", LATE: "PRESENT" };
-  var WORDS = { PRESENT: "Present", ABSENT: "Absent", LATE: "Late", "": "Not marked" };
   var queue = [];        // [{studentId, url, status, key, version}]
   var flushing = null;   // the running flush's promise
   var retryTimer = null;
@@ -44,13 +43,7 @@
   function showIntended(cell, status) {
     // What the teacher tapped, until the server confirms it (then the server's cell replaces
     // this one). The next tap cycles from here.
-    cell.dataset.status = status;
-    cell.className = cell.className.replace(/\bstatus-\w+/, "status-" + (status.toLowerCase() || "none"));
-    cell.classList.add("pending");
-    var word = cell.querySelector(".status-word");
-    if (word) { word.textContent = WORDS[status] + " (pending)"; }
-    var tap = cell.querySelector(".cell-tap");
-    if (tap) { tap.setAttribute("hx-vals", JSON.stringify({ seen: status })); }
+    window.attendanceCells.paint(cell, { status: status }, { pending: true });
   }
 
   function enqueue(cell, url, params) {
@@ -97,6 +90,7 @@
         var cell = document.getElementById("cell-" + entry.studentId);
         if (cell && result.html && result.response.headers.get("HX-Retarget") === null) {
           htmx.swap(cell, result.html, { swapStyle: "outerHTML" });
+          window.attendanceCells.syncConflicts();  // a refused replay stays said
         } else if (!result.response.ok && window.attendanceFlash) {
           window.attendanceFlash(result.html.replace(/<[^>]+>/g, "").trim() || "A queued tap was refused.");
         }

@@ -503,3 +503,23 @@ def test_a_json_array_of_records_as_the_body_is_malformed(app, api_as, school):
 
     assert resp.status_code == 400
     assert resp.json == {"detail": "Malformed request body."}
+
+
+def test_an_overlong_note_in_bulk_is_refused_by_its_index(app, api_as, school):
+    _, klass = school
+    session_id = make_session(app, klass)
+
+    resp = api_as(klass.teacher).post(
+        URL,
+        json=bulk(
+            session_id,
+            entry(klass.students[0]),
+            entry(klass.students[1], notes="z" * 2001),
+        ),
+    )
+
+    assert resp.status_code == 400
+    assert resp.json == {
+        "records": {"1": {"notes": ["Ensure this field has no more than 2000 characters."]}}
+    }
+    assert stored_attendance(app, session_id) == {}

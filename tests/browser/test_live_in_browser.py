@@ -3,6 +3,8 @@ made through the JSON API, without reloading."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -154,3 +156,44 @@ def test_a_page_that_missed_a_broadcast_catches_up_from_the_next_one(app, server
     wait_for_cell(page, first, "LATE")
     expect_stats(page, present=0, absent=1, late=1, not_marked=4)
     assert_not_reloaded(page)
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_live_change_from_another_client_updates_the_cells_accessible_name(
+    app, server, open_page, viewport
+):
+    """Issue 11: a screen reader hears the new status after a change made elsewhere (the
+    tile's name is its text, which the live repaint rewrites as the server's macro does)."""
+    _admin, klass, session_id = make_roster(app)
+    teacher = klass.teacher
+    student = klass.students[0]
+    page = open_page(viewport=viewport)
+    login(page, teacher)
+    page.goto(f"/sessions/{session_id}")
+    wait_live(page)
+    mark_loaded(page)
+    tap = cell(page, student).locator(".cell-tap")
+    name = f"{student.last_name}, {student.first_name}"
+    expect(tap).to_have_accessible_name(re.compile(rf"^{name}\b.*\bNot marked\b.*Tap to change"))
+
+    response = api_post(
+        server,
+        teacher.token,
+        "/api/attendance/mark/",
+        {"session_id": str(session_id), "student_id": str(student.profile_id), "status": "LATE"},
+    )
+    assert response.status_code == 201, response.text
+    wait_for_cell(page, student, "LATE")
+    late = re.compile(rf"^{name}\b.*\bLate\b.*Tap to change")
+    expect(tap).to_have_accessible_name(late)
+    expect(tap).not_to_have_accessible_name(re.compile("Not marked"))
+    assert_not_reloaded(page)
+
+    # After a reload the server's macro says the same: one renderer.
+    page.reload()
+    wait_live(page)
+    expect(cell(page, student).locator(".cell-tap")).to_have_accessible_name(late)

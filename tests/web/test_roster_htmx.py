@@ -476,7 +476,7 @@ def test_the_note_field_says_that_only_staff_read_notes(school, teacher, active)
     cell = cells(teacher.get(f"/sessions/{active}").text)[str(student.profile_id)]
 
     field = cell.one("input", {"name": "notes"})
-    hint = cell.one(attrs={"id": field.get("aria-describedby")})
+    hint = cell.one(attrs={"id": field.get("aria-describedby").split()[0]})
     assert "Staff only" in hint.text
     assert "the student never does" in hint.text
 
@@ -494,15 +494,53 @@ def test_a_note_is_escaped_not_run(school, teacher, active):
     assert cell.one(attrs={"class": "cell-note"}).text == '<script>alert("x")</script>'
 
 
-def test_a_note_with_a_nul_byte_is_saved_without_it(school, teacher, active, api_as):
+NUL_REFUSED = "Null characters are not allowed."
+TOO_LONG = "Ensure this field has no more than 2000 characters."
+
+
+def _api_note(api_as, school, session_id, text):
+    """The same note through the JSON API: PUT on the student's record."""
+    record_id = _api_view(api_as, school, session_id)["records"][0]["id"]
+    return api_as(school.teacher).put(f"/api/attendance/{record_id}/", json={"notes": text})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("left\x00 early", NUL_REFUSED), ("x" * 2001, TOO_LONG)],
+    ids=["nul", "2001-characters"],
+)
+def test_the_page_and_the_api_refuse_the_same_notes_with_the_same_message(
+    school, teacher, active, api_as, text, message
+):
+    """Issue 11: one notes rule (in the service) answers both edges: refused, never cut or
+    silently cleaned, and nothing stored."""
     student = school.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
-    response = roster.note(student, "left\x00 early")
+    page = roster.note(student, text)
+    api = _api_note(api_as, school, active, text)
 
-    assert response.status_code == 200
-    assert _api_view(api_as, school, active)["records"][0]["notes"] == "left early"
+    assert page.status_code == 400
+    assert cells(page.text)[str(student.profile_id)].one(attrs={"class": "cell-error"}).text == (
+        message
+    )
+    assert api.status_code == 400
+    assert api.get_json() == {"notes": [message]}
+    assert _api_view(api_as, school, active)["records"][0]["notes"] == ""
+
+
+def test_a_note_of_exactly_2000_characters_is_kept_whole_on_both_edges(
+    school, teacher, active, api_as
+):
+    student = school.klass.students[0]
+    roster = Roster(teacher, active)
+    roster.tap(student, seen="")
+
+    assert roster.note(student, "p" * 2000).status_code == 200
+    assert _api_view(api_as, school, active)["records"][0]["notes"] == "p" * 2000
+    assert _api_note(api_as, school, active, "a" * 2000).status_code == 200
+    assert _api_view(api_as, school, active)["records"][0]["notes"] == "a" * 2000
 
 
 def test_a_note_for_an_unmarked_student_asks_to_mark_first(app, school, teacher, active):
@@ -667,3 +705,12 @@ def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, s
     assert flag.get("title") == "3 absences in a row (at least 3)"
     reloaded = Roster(teacher, roster.session_id)
     assert "At risk" in cells(reloaded.page.text)[str(adams.profile_id)].text
+
+
+def test_the_roster_writes_its_rate_as_every_page_does(school, teacher, active):
+    """One formatter (the ``rate`` filter, attendanceRate in scripts): "0.0", never "0"."""
+    page = teacher.get(f"/sessions/{active}").text
+
+    assert stats(page)["attendance_rate"] == "0.0"
+    explained = parse(page).one("p", {"class": "rate-explained"}).text
+    assert explained.startswith("0.0% = 0 of 3")

@@ -64,10 +64,16 @@ def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(app, s
     assert response.status_code == 200
     tile = cells(response.text)[str(student.profile_id)]
     assert tile.get("data-status") == "LATE"
-    notice = tile.find("p", {"class": "cell-conflict"})
-    assert notice is not None
-    assert notice.text.startswith(f"Changed by {school.teacher.full_name} ")
-    assert notice.text.endswith("s ago")
+    assert tile.get("data-conflict") == "PRESENT"
+    notice = tile.find(attrs={"class": "cell-conflict"})
+    assert notice.get("role") == "alert"
+    text = notice.find("p", {"class": "conflict-text"}).text
+    assert text.startswith(f"Not saved: {school.teacher.full_name} changed this to Late ")
+    assert text.endswith("s ago; your Present was not applied.")
+    apply = notice.find("button", {"class": "small conflict-apply"})
+    assert apply.text == "Make it Present anyway"
+    assert '"status": "PRESENT"' in apply.get("hx-vals")
+    assert notice.find("button", attrs={"data-dismiss-conflict": True}).text == "Keep Late"
     assert len(audit_trail(app, session_id)) == 1  # only the teacher's mark
 
 

@@ -27,10 +27,12 @@ from attendance_app.models import (
 from attendance_app.services import events, permissions, transaction
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
+from attendance_app.services.fields import NOTES_MAX
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
+from attendance_app.shapes import NO_NUL, too_long
 
 # The contract's messages, beside the rules that raise them.
 NOT_STARTED = "Cannot mark attendance - session has not started"
@@ -45,6 +47,7 @@ LOCKED = "Cannot modify attendance - session ended and is locked"
 DUPLICATE_IN_REQUEST = "Duplicate student in request"
 RECORD_NOT_FOUND = "Attendance record not found."
 NOTHING_TO_UPDATE = "Provide status or notes to update."
+NOTE_NEEDS_A_MARK = "Mark the student before adding a note."
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -90,6 +93,27 @@ class MarkResult:
 
 
 # --- the rules, each once ------------------------------------------------------------------
+
+
+def note_problem(notes: str) -> str | None:
+    """Why ``notes`` cannot be stored, or None: a NUL (PostgreSQL cannot store one in text,
+    and silently dropping it would change what was written), then the 2000 limit (refused,
+    never cut: a cut note could lose its point)."""
+    if "\x00" in notes:
+        return NO_NUL
+    if len(notes) > NOTES_MAX:
+        return too_long(NOTES_MAX)
+    return None
+
+
+def clean_notes(notes: str | None) -> str | None:
+    """The note as stored (exactly as given: a leading tab is the export's business), every
+    edge answered the same. Raises Invalid on ``notes``."""
+    if notes is None:
+        return None
+    if message := note_problem(notes):
+        raise Invalid(message, field="notes")
+    return notes
 
 
 def require_markable(session: ClassSession) -> None:
@@ -253,6 +277,7 @@ def mark_attendance(
     Order: session exists (NotFound) → permission (Forbidden) → rule 1 (Invalid) → student
     exists (NotFound) → rule 4 (Invalid) → rule 2 (Conflict).
     """
+    notes = clean_notes(notes)
     session = open_session_for_marking(actor, session_id)
     student, enrolled = load_student_enrolment(session, student_id)
     if student is None:
@@ -318,6 +343,7 @@ def update_attendance(
     """
     if status is None and notes is None:
         raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
+    notes = clean_notes(notes)
     found = (
         db.session.execute(
             select(Attendance, Student)
@@ -381,3 +407,32 @@ def update_attendance(
     for key, value in zip(_RETURNED, written, strict=True):
         set_committed_value(record, key, value)
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
+
+
+@unit_of_work
+def set_note(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    notes: str,
+    channel: Channel,
+) -> MarkResult:
+    """Write the note on a student's record in a session: a note needs a mark (it belongs to
+    the record), and the notes rules (``clean_notes``) are the same as the API's.
+
+    Order: session exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the note's
+    shape (Invalid) → a mark exists (Invalid).
+    """
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    notes = clean_notes(notes) or ""
+    record_id = db.session.scalar(
+        select(Attendance.id).where(
+            Attendance.session_id == session_id, Attendance.student_id == student_id
+        )
+    )
+    if record_id is None:
+        raise Invalid(NOTE_NEEDS_A_MARK, field="notes")
+    return update_attendance(actor=actor, attendance_id=record_id, notes=notes, channel=channel)

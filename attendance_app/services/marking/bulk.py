@@ -33,6 +33,7 @@ from attendance_app.services.marking.attendance import (
     insert_records,
     load_students,
     not_enrolled_message,
+    note_problem,
     open_session_for_marking,
 )
 from attendance_app.services.marking.sessions import SessionResult, end_session
@@ -79,6 +80,14 @@ def mark_records(
     ids = [e.student_id for e in entries]
     if len(set(ids)) != len(ids):
         raise Invalid(DUPLICATE_IN_REQUEST, field="records")
+    bad_notes = {
+        str(i): {"notes": [problem]}
+        for i, e in enumerate(entries)
+        if e.notes is not None and (problem := note_problem(e.notes))
+    }
+    if bad_notes:
+        first = next(iter(bad_notes.values()))["notes"][0]
+        raise Invalid(first, field="records", errors=bad_notes)
     session = open_session_for_marking(actor, session_id)
     students = load_students(ids)
     missing = {

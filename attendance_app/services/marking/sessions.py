@@ -25,6 +25,12 @@ def bad_move(verb: str, status: SessionStatus) -> str:
     return f"Cannot {verb} a session that is {status.value}"
 
 
+def is_markable(session: ClassSession) -> bool:
+    """Whether the session's attendance can be changed now: ACTIVE only (SCHEDULED has not
+    started, ENDED is locked). The one place pages decide a tile is tappable."""
+    return session.status == SessionStatus.ACTIVE and not session.is_locked
+
+
 @dataclass(frozen=True)
 class SessionResult:
     session: ClassSession
