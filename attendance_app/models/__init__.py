@@ -3,6 +3,7 @@
 from attendance_app.models.alerts import AlertState, Notification, NotificationKind, OutboxEmail
 from attendance_app.models.attendance import Attendance, AttendanceChange
 from attendance_app.models.base import (
+    AbsenceReason,
     AttendanceStatus,
     Base,
     Channel,
@@ -23,6 +24,7 @@ from attendance_app.models.school import Enrollment, SchoolClass, Subject
 from attendance_app.models.sessions import ClassSession
 
 __all__ = [
+    "AbsenceReason",
     "AlertState",
     "ApiToken",
     "Attendance",
