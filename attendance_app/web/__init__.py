@@ -42,6 +42,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["spoken"] = spoken
     # Rates as every page writes them: {{ figures.attendance_rate|rate }}% → "75.0%".
     app.jinja_env.filters["rate"] = rate_text
+    from attendance_app.services.marking.excuses import EXCUSABLE, REASON_WORDS
+
+    # Excuses (templates/_macros/excuse.html): the reasons in their order, with their words.
+    app.jinja_env.globals["absence_reasons"] = list(REASON_WORDS.items())
+    app.jinja_env.globals["excusable"] = [s.value for s in EXCUSABLE]
     app.register_blueprint(bp)
 
 
@@ -52,6 +57,7 @@ from attendance_app.web import (  # noqa: E402,F401
     backoffice,
     check_in,
     classes,
+    excuses,
     history,
     home,
     notifications,

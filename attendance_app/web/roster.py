@@ -85,6 +85,8 @@ def _cell_response(
 def _announcement(row) -> str:
     user = row.student.user
     word = _STATUS_WORDS.get(row.status.value if row.status else "", "Not marked")
+    if row.record is not None and row.record.absence_reason is not None:
+        word += ", excused"
     return f"{user.last_name}, {user.first_name}: {word}"
 
 

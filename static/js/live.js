@@ -55,6 +55,7 @@
     }
     var tap = cell.querySelector(".cell-tap");
     showCheckedIn(cell, tap, rec.checked_in === true);
+    if ("excused" in rec || !rec.status) { showExcused(cell, tap, rec.excused ? rec.absence_reason : ""); }
     if (tap && tap.hasAttribute("hx-vals")) {
       tap.setAttribute("hx-vals", JSON.stringify({ seen: rec.status }));
     }
@@ -86,6 +87,23 @@
     marker.title = "The student checked in with the code";
     marker.textContent = "Checked in";
     tap.appendChild(marker);
+  }
+
+  // The tile's "Excused" marker and dashed look (as sessions/_roster.html draws them).
+  var REASONS = { ILLNESS: "Illness", MEDICAL: "Medical appointment", FAMILY: "Family reasons",
+    SCHOOL_ACTIVITY: "School activity", RELIGIOUS: "Religious observance", OTHER: "Other" };
+  function showExcused(cell, tap, reason) {
+    cell.dataset.excused = reason || "";
+    cell.classList.toggle("excused", !!reason);
+    var marker = cell.querySelector(".excused-marker");
+    if (!reason) { if (marker) { marker.remove(); } return; }
+    if (!marker && tap) {
+      marker = document.createElement("span");
+      marker.className = "excused-marker";
+      marker.textContent = "Excused";
+      tap.appendChild(marker);
+    }
+    if (marker) { marker.title = "Excused: " + (REASONS[reason] || reason); }
   }
 
   // The tile's "At risk" flag (as sessions/_roster.html draws it), from a broadcast record.
