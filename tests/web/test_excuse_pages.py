@@ -47,7 +47,7 @@ def test_a_tile_of_an_absence_offers_the_excuse_and_a_present_one_does_not(
 def test_excusing_from_the_tile_returns_it_excused_and_says_so_to_screen_readers(
     app, school, lesson, browser_as
 ):
-    session_id, ids = lesson
+    session_id, _ids = lesson
     client = browser_as(school.teacher)
     page = client.get(f"/sessions/{session_id}").text
     adams = school.klass.students[0]
@@ -100,7 +100,7 @@ def test_a_bad_reason_is_named(school, lesson, browser_as):
 
 
 def test_the_teacher_excuses_from_the_students_history(app, school, lesson, browser_as):
-    session_id, ids = lesson
+    _session_id, ids = lesson
     adams = school.klass.students[0]
     client = browser_as(school.teacher)
     url = f"/students/{adams.profile_id}/history"
@@ -130,7 +130,7 @@ def test_the_teacher_excuses_from_the_students_history(app, school, lesson, brow
 def test_the_student_sees_the_excuse_but_neither_the_form_nor_the_staff_note(
     app, school, lesson, browser_as, api_as
 ):
-    session_id, ids = lesson
+    _session_id, ids = lesson
     adams = school.klass.students[0]
     api_as(school.teacher).post(
         f"/api/attendance/{ids['adams']}/excuse/", json={"reason": "FAMILY", "note": "private"}

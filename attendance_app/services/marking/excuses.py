@@ -5,6 +5,7 @@ apply), audited and broadcast like any change of the record."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,7 +94,7 @@ def _write(
     session: ClassSession,
     actor: User,
     channel: Channel,
-    values: dict,
+    values: Mapping[str, object],
     now: datetime,
 ) -> None:
     """Apply the excuse columns, audit the change (status unchanged) and announce it."""
@@ -135,7 +136,7 @@ def _write(
     )
 
 
-def _result(record: Attendance, session: ClassSession, message: str, changed: bool):
+def _result(record: Attendance, session: ClassSession, message: str, changed: bool) -> ExcuseResult:
     db.session.refresh(record)
     student = load_students([record.student_id])[record.student_id]
     marker = db.session.get(User, record.marked_by_id) if record.marked_by_id else None

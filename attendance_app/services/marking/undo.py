@@ -39,7 +39,7 @@ class UndoResult:
     student_ids: list[uuid.UUID]
 
 
-def _excuse_back(change: AttendanceChange, actor: User, now: datetime) -> dict:
+def _excuse_back(change: AttendanceChange, actor: User, now: datetime) -> dict[str, object]:
     """A tap to PRESENT that ended an excuse, undone, gives the excuse's reason back (its
     note is not kept); any other tap left the excuse as it was."""
     if change.old_absence_reason == change.new_absence_reason:

@@ -170,7 +170,9 @@ def evaluate(
         _raise(session, crossed, line)
 
 
-def _clear(session: ClassSession, cleared: list[AlertState], excused: set[uuid.UUID]) -> None:
+def _clear(
+    session: ClassSession, cleared: list[AlertState], excused: set[uuid.UUID] | frozenset[uuid.UUID]
+) -> None:
     # Withdrawn: a correction in the session that raised the alert, or an excuse (the run
     # that raised it was excused, wherever it was raised); otherwise only re-armed.
     withdrawn = [s for s in cleared if s.session_id == session.id or s.student_id in excused]
@@ -184,7 +186,8 @@ def _clear(session: ClassSession, cleared: list[AlertState], excused: set[uuid.U
         db.session.expunge(state)
     by_session: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for state in withdrawn:
-        by_session[state.session_id].append(state.student_id)
+        if state.session_id is not None:  # a session since deleted has no alert to withdraw
+            by_session[state.session_id].append(state.student_id)
     for raised_in, student_ids in by_session.items():
         notifications.withdraw(
             [

@@ -106,6 +106,5 @@ def record_detail(*, actor: User, record_id: uuid.UUID) -> RecordDetail:
             .order_by(AttendanceChange.changed_at, AttendanceChange.id)
         )
     ]
-    excuser = db.session.get(User, record.excused_by_id) if record.excused_by_id else None
-    excused_by = full_name(excuser.first_name, excuser.last_name) if excuser else ""
-    return RecordDetail(record, session, student, full_name(m_first, m_last), trail, excused_by)
+    marked_by, excused_by = full_name(m_first, m_last), full_name(e_first, e_last)
+    return RecordDetail(record, session, student, marked_by, trail, excused_by)
