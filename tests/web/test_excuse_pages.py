@@ -60,7 +60,7 @@ def test_excusing_from_the_tile_returns_it_excused_and_says_so_to_screen_readers
     assert tile.get("data-excused") == "ILLNESS"
     assert "excused" in tile.get("class").split()
     assert "Excused: Illness" in tile.one("button", {"class": "cell-tap"}).text
-    assert tile.find(attrs={"class": "excused-marker"}).text == "Excused"
+    assert tile.find(attrs={"class": "excused-marker"}).text == "Excused: Illness"
     assert tile.find(attrs={"data-excuse-withdraw": True}) is not None
     assert "Adams" in parse(resp.text).one(attrs={"id": "announce"}).text
     assert "excused" in parse(resp.text).one(attrs={"id": "announce"}).text
