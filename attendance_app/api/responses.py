@@ -201,6 +201,7 @@ def session_view_body(
                 "marked_at": iso(r.marked_at),
                 "marked_by": r.marked_by_name,
                 "notes": r.notes,
+                **excuse_fields(r),
             }
             for r in rows
         ],
