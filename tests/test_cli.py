@@ -225,6 +225,12 @@ def assert_realistic_school(now: datetime) -> None:
     ]
     assert len(at_risk) >= len(CLASSES) * 2  # a couple per class, missing the latest lessons
     assert any(r.late_at is not None and r.notes for r in records)
+    # The office excused the absences it was told about, after the lessons ended; the at-risk
+    # runs stay unexcused.
+    excused = [r for r in records if r.absence_reason is not None]
+    assert len(excused) >= 10
+    assert all(r.status == AttendanceStatus.ABSENT and r.session_id in ended for r in excused)
+    assert all(r.excused_at > ended[r.session_id].end_time for r in excused)
 
 
 def assert_a_later_day_run_ends_the_stale_lesson_and_starts_that_days(app: Flask) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 
 from attendance_app.api import actor, bp
 from attendance_app.api.auth import json_body, query_args
 from attendance_app.api.responses import (
     bulk_mark_body,
+    excuse_body,
     history_body,
     initialise_body,
     mark_body,
@@ -19,13 +20,14 @@ from attendance_app.api.responses import (
 from attendance_app.api.schemas import (
     BulkMarkRequest,
     CheckInRequest,
+    ExcuseRequest,
     HistoryQuery,
     MarkRequest,
     SessionViewQuery,
     UpdateRequest,
 )
 from attendance_app.models import Channel
-from attendance_app.services.marking import attendance, bulk, check_in, sessions
+from attendance_app.services.marking import attendance, bulk, check_in, excuses, sessions
 from attendance_app.services.reporting import history, statistics
 
 
@@ -148,6 +150,67 @@ def attendance_update(attendance_id: uuid.UUID):
         channel=Channel.API,
     )
     return jsonify(update_body(result))
+
+
+@bp.route("/attendance/<uuid:attendance_id>/excuse/", methods=["POST", "DELETE"])
+def attendance_excuse(attendance_id: uuid.UUID):
+    """Excuse an absence or a late arrival (POST), or withdraw the excuse (DELETE).
+    ---
+    post:
+      tags: [attendance]
+      summary: Excuse an absence
+      description: |
+        `{reason, note?}` by the class's TEACHER or an ADMIN, also on ENDED sessions: an excuse
+        changes no status (rule 3 does not apply); it is in the audit trail and broadcast.
+        `reason` is one of ILLNESS, MEDICAL, FAMILY, SCHOOL_ACTIVITY, RELIGIOUS, OTHER;
+        `note` (beyond the contract, staff only) is one line of at most 200 characters.
+        Giving the excuse a record already has changes nothing. Order of checks:
+        authentication (401) → body shape (400) → record exists (404) → permission (403) →
+        ABSENT or LATE (400 `{"non_field_errors": ["Only an absence or a late arrival can be
+        excused."]}`). A later change of the status to PRESENT clears the excuse.
+      parameters:
+        - {in: path, name: attendance_id, required: true, schema: {type: string, format: uuid}}
+      requestBody:
+        content:
+          application/json:
+            schema: ExcuseRequest
+      responses:
+        200:
+          description: |
+            {message: "Absence excused", attendance: {id, student_id, status, excused,
+            absence_reason, notes}}
+        400: {description: "A bad reason or note, or a PRESENT record"}
+        401: {description: No or bad token}
+        403: {description: A record of someone else's class}
+        404: {description: Attendance record not found.}
+    delete:
+      tags: [attendance]
+      summary: Withdraw an excuse
+      description: |
+        The same body with `excused: false` and the message "Excuse withdrawn"; a record
+        that is not excused is left as it is (still 200). Allowed on ENDED sessions.
+      parameters:
+        - {in: path, name: attendance_id, required: true, schema: {type: string, format: uuid}}
+      responses:
+        200: {description: "{message: 'Excuse withdrawn', attendance: {...}}"}
+        401: {description: No or bad token}
+        403: {description: A record of someone else's class}
+        404: {description: Attendance record not found.}
+    """
+    if request.method == "DELETE":
+        result = excuses.withdraw_excuse(
+            actor=actor(), attendance_id=attendance_id, channel=Channel.API
+        )
+        return jsonify(excuse_body(result))
+    data = ExcuseRequest().load(json_body())
+    result = excuses.excuse_absence(
+        actor=actor(),
+        attendance_id=attendance_id,
+        reason=data["reason"],
+        note=data["note"],
+        channel=Channel.API,
+    )
+    return jsonify(excuse_body(result))
 
 
 @bp.get("/attendance/student/<uuid:student_id>/")

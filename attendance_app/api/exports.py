@@ -37,12 +37,24 @@ EXPORT_HEADER = (
     "marked_at",
     "marked_by",
     "notes",
+    "excused",
+    "absence_reason",
 )
 REGISTER_CELLS = {
     AttendanceStatus.PRESENT: "P",
     AttendanceStatus.ABSENT: "A",
     AttendanceStatus.LATE: "L",
 }
+#: An excused absence's cell (an excused late arrival is still ``L``).
+EXCUSED_ABSENCE_CELL = "E"
+
+
+def register_cell(status: AttendanceStatus | None, excused: bool) -> str:
+    if status == AttendanceStatus.ABSENT and excused:
+        return EXCUSED_ABSENCE_CELL
+    return REGISTER_CELLS.get(status, "")
+
+
 #: CSV rows written per chunk of the response body.
 CHUNK_ROWS = exports.EXPORT_BATCH_SIZE
 
@@ -105,6 +117,8 @@ def _export_line(row: exports.ExportRow) -> tuple[str, ...]:
         iso(row.marked_at),
         row.marked_by,
         row.notes,
+        "true" if row.excused else "false",
+        row.absence_reason.value if row.absence_reason else "",
     )
 
 
@@ -119,7 +133,9 @@ def attendance_export():
         One row per record, ordered by the session's start_time, then the student's last and
         first name, under the header
 
-        `date,start_time,class_name,subject_code,student_number,last_name,first_name,status,marked_at,marked_by,notes`
+        `date,start_time,class_name,subject_code,student_number,last_name,first_name,status,marked_at,marked_by,notes,excused,absence_reason`
+
+        (`excused` is `true` or `false`, `absence_reason` the reason's code or empty)
 
         An ADMIN may export anything; a TEACHER only records of the classes they teach
         (naming another teacher's `teacher_id` gives no rows); a STUDENT only their own and
@@ -180,8 +196,8 @@ def class_register(class_id: uuid.UUID):
       description: |
         Header `student_number,last_name,first_name,<start_time of each started session,
         oldest first>...,attendance_rate`; one row per enrolled student by last and first
-        name; cells `P`, `A`, `L` or empty (no record); the student's attendance_rate over
-        this class's records. For the class's TEACHER or an ADMIN.
+        name; cells `P`, `A`, `L`, `E` (an excused absence) or empty (no record); the
+        student's attendance_rate over this class's records. For the class's TEACHER or an ADMIN.
       parameters:
         - {in: path, name: class_id, required: true, schema: {type: string, format: uuid}}
       responses:
@@ -212,7 +228,7 @@ def class_register(class_id: uuid.UUID):
             row.student_number,
             row.last_name,
             row.first_name,
-            *(REGISTER_CELLS.get(status, "") for status in row.statuses),
+            *(map(register_cell, row.statuses, row.excused)),
             row.attendance_rate,
         )
         for row in grid.rows

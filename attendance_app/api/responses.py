@@ -9,6 +9,7 @@ from attendance_app.models.base import iso
 from attendance_app.services.marking.attendance import MarkResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
 from attendance_app.services.marking.check_in import CheckInCode
+from attendance_app.services.marking.excuses import ExcuseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
 from attendance_app.services.reporting.statistics import (
@@ -147,6 +148,12 @@ def bulk_mark_body(result: BulkMarkResult) -> dict:
     }
 
 
+def excuse_fields(record) -> dict:
+    """``excused`` and ``absence_reason``, as every record body beyond the brief's carries them."""
+    reason = record.absence_reason
+    return {"excused": reason is not None, "absence_reason": reason.value if reason else None}
+
+
 def session_record(row: RecordRow) -> dict:
     return {
         "id": str(row.record.id),
@@ -155,6 +162,21 @@ def session_record(row: RecordRow) -> dict:
         "marked_at": iso(row.record.marked_at),
         "marked_by": row.marked_by_name,
         "notes": row.record.notes,
+        **excuse_fields(row.record),
+    }
+
+
+def excuse_body(result: ExcuseResult) -> dict:
+    record = result.row.record
+    return {
+        "message": result.message,
+        "attendance": {
+            "id": str(record.id),
+            "student_id": result.row.student.student_number,
+            "status": record.status.value,
+            **excuse_fields(record),
+            "notes": record.notes,
+        },
     }
 
 
@@ -179,6 +201,7 @@ def session_view_body(
                 "marked_at": iso(r.marked_at),
                 "marked_by": r.marked_by_name,
                 "notes": r.notes,
+                **excuse_fields(r),
             }
             for r in rows
         ],
@@ -215,6 +238,7 @@ def history_body(history: StudentHistory) -> dict:
                 },
                 "status": row.record.status.value,
                 "marked_at": iso(row.record.marked_at),
+                **excuse_fields(row.record),
             }
             for row in history.records
         ],

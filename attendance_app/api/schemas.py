@@ -11,7 +11,8 @@ from datetime import UTC
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from attendance_app.models import AttendanceStatus, Role
+from attendance_app.models import AbsenceReason, AttendanceStatus, Role
+from attendance_app.models.attendance import EXCUSE_NOTE_MAX
 from attendance_app.services.fields import (
     CLASS_NAME_MAX,
     EMAIL_MAX,
@@ -203,6 +204,19 @@ class BulkMarkRequest(Base):
 class UpdateRequest(Base):
     status = Choice(AttendanceStatus, load_default=None)
     notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None)
+
+
+class ExcuseRequest(Base):
+    """``{reason}``, and beyond the contract an optional one-line ``note`` (staff only)."""
+
+    reason = Choice(AbsenceReason, required=True)
+    note = text_field(
+        allow_blank=True,
+        load_default=None,
+        allow_none=True,
+        max_length=EXCUSE_NOTE_MAX,
+        single_line=True,
+    )
 
 
 class CodeText(fields.String):

@@ -28,17 +28,21 @@ from attendance_app.demo.plan import (
     TEACHERS,
     WEEKS,
     Plan,
+    excuse_for,
     lesson_starts,
     lesson_status,
     make_plan,
 )
 from attendance_app.models import AttendanceStatus, Channel, Role, SessionStatus, User, utcnow
 from attendance_app.services.errors import Invalid
-from attendance_app.services.marking import attendance, bulk, sessions
+from attendance_app.services.marking import attendance, bulk, excuses, sessions
 from attendance_app.services.marking.roster import roster_rows
 from attendance_app.services.reporting import statistics
 from attendance_app.services.school import people, structure
 from attendance_app.services.transaction import unit_of_work
+
+#: When the office excuses a lesson's absences it was told about: the afternoon after it.
+EXCUSED_AFTER = timedelta(hours=3)
 
 DEMO_EMAIL_TAKEN = "{email} belongs to a non-admin account: the demo cannot use it."
 
@@ -183,7 +187,7 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
         for lesson, planned in enumerate(starts):
             start = planned + timedelta(minutes=rng.randint(0, 3))
             marks = {n: lesson_status(rng, by_number[n], lesson, len(starts)) for n in roster}
-            _past_lesson(teacher, school_class.id, start, marks, students, rng)
+            _past_lesson(admin, teacher, school_class.id, start, marks, students, rng)
     summary.actions.append(
         f"Created {len(plan.students) + len(TEACHERS) + 1} accounts, {len(SUBJECTS)} subjects,"
         f" {len(CLASSES)} classes and their last {WEEKS} weeks of lessons."
@@ -191,13 +195,14 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
     return admin
 
 
-def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
-    """One ended lesson: the register taken a few minutes in (latecomers as LATE), then ended."""
+def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> None:
+    """One ended lesson: the register taken a few minutes in (latecomers as LATE), then ended;
+    afterwards the office excuses the absences it was told the reason of."""
     session_id = sessions.create_session(actor=teacher, class_id=class_id).session.id
     sessions.start_session(actor=teacher, session_id=session_id, at=start)
     # One bulk call per lesson: its size is the class size, so SQLAlchemy compiles the
     # multi-row INSERT once per class instead of once per distinct row count.
-    bulk.mark_records(
+    result = bulk.mark_records(
         actor=teacher,
         session_id=session_id,
         entries=[
@@ -208,6 +213,16 @@ def _past_lesson(teacher, class_id, start, marks, students, rng) -> None:
         at=start + timedelta(minutes=rng.randint(5, 12)),
     )
     sessions.end_session(actor=teacher, session_id=session_id, at=start + LESSON)
+    for row in result.rows:
+        reason = excuse_for(row.record.status, row.record.notes or None)
+        if reason is not None:
+            excuses.excuse_absence(
+                actor=admin,
+                attendance_id=row.record.id,
+                reason=reason,
+                channel=Channel.CLI,
+                at=start + LESSON + EXCUSED_AFTER,
+            )
 
 
 def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSummary) -> None:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from attendance_app.models import AttendanceStatus
+from attendance_app.models import AbsenceReason, AttendanceStatus
 
 DEMO_PASSWORD = "demo-password"
 SCHOOL_NAME = "Northfield Academy"
@@ -87,6 +87,13 @@ STUDENT_COUNT = 80
 SEATS = {"at risk": 2, "often late": 3}
 LATE_NOTES = ("Bus was late", "Came from the nurse", "Music lesson ran over", "Overslept")
 ABSENT_NOTES = ("Ill - parent phoned in", "Medical appointment", "Family emergency")
+#: The office excuses an absence whose reason it was told (the note says which), after the
+#: lesson has ended; absences without a word, and every at-risk run, stay unexcused.
+EXCUSED_BY_NOTE = {
+    "Ill - parent phoned in": AbsenceReason.ILLNESS,
+    "Medical appointment": AbsenceReason.MEDICAL,
+    "Family emergency": AbsenceReason.FAMILY,
+}
 
 
 # --- the plan: everything random, decided up front from the seed -------------------------------
@@ -178,6 +185,13 @@ def lesson_starts(plan: ClassPlan, today: date) -> list[datetime]:
             if day.weekday() == weekday:
                 starts.append(datetime.combine(day, at, tzinfo=UTC))
     return starts
+
+
+def excuse_for(status: AttendanceStatus, note: str | None) -> AbsenceReason | None:
+    """The reason the office excuses this mark for (None: not excused)."""
+    if status != AttendanceStatus.ABSENT or note is None:
+        return None
+    return EXCUSED_BY_NOTE.get(note)
 
 
 def lesson_status(rng: random.Random, student: StudentPlan, lesson: int, lessons: int):

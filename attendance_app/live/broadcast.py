@@ -41,6 +41,8 @@ def record_payload(row: RecordRow, session, alert: str = "") -> dict:
         "student": {"id": str(row.student.id), "student_id": row.student.student_number},
         "status": record.status.value,
         "notes": record.notes,
+        "excused": record.absence_reason is not None,
+        "absence_reason": record.absence_reason.value if record.absence_reason else None,
         "marked_at": iso(record.marked_at),
         "updated_at": iso(record.updated_at),
         "marked_by": row.marked_by_name,

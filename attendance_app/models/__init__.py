@@ -4,6 +4,7 @@ from attendance_app.models.alerts import AlertState, Notification, NotificationK
 from attendance_app.models.attendance import Attendance, AttendanceChange
 from attendance_app.models.base import (
     STATUS_WORDS,
+    AbsenceReason,
     AttendanceStatus,
     Base,
     Channel,
@@ -26,6 +27,7 @@ from attendance_app.models.sessions import ClassSession
 
 __all__ = [
     "STATUS_WORDS",
+    "AbsenceReason",
     "AlertState",
     "ApiToken",
     "Attendance",

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from attendance_app.models.base import (
+    AbsenceReason,
     AttendanceStatus,
     Base,
     Channel,
@@ -18,6 +19,9 @@ from attendance_app.models.base import (
 )
 from attendance_app.models.people import Student, User
 from attendance_app.models.sessions import ClassSession
+
+#: An excuse's optional note, in characters (it is also the audit row's ``reason``).
+EXCUSE_NOTE_MAX = 200
 
 
 class Attendance(IdMixin, TimestampMixin, Base):
@@ -43,6 +47,20 @@ class Attendance(IdMixin, TimestampMixin, Base):
     late_at: Mapped[datetime | None]
     # Bumped on every change; lets two devices detect that they saw an older state.
     version: Mapped[int] = mapped_column(default=1)
+    # An excuse is an annotation beside the status (allowed after the session locked):
+    # the record is excused exactly when it has a reason. A change to PRESENT clears it.
+    absence_reason: Mapped[AbsenceReason | None] = mapped_column(
+        enum_column(AbsenceReason, "absence_reason")
+    )
+    excuse_note: Mapped[str | None] = mapped_column(String(EXCUSE_NOTE_MAX))
+    excused_at: Mapped[datetime | None]
+    excused_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    @property
+    def excused(self) -> bool:
+        return self.absence_reason is not None
 
     session: Mapped[ClassSession] = relationship(lazy="raise")
     student: Mapped[Student] = relationship(lazy="raise")
@@ -55,7 +73,7 @@ class Attendance(IdMixin, TimestampMixin, Base):
         late_at = self.late_at or self.marked_at
         return max(0, int((late_at - session_start).total_seconds() // 60))
 
-    marked_by: Mapped[User | None] = relationship(lazy="raise")
+    marked_by: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[marked_by_id])
 
 
 class AttendanceChange(IdMixin, Base):
@@ -98,6 +116,14 @@ class AttendanceChange(IdMixin, Base):
     old_notes: Mapped[str | None] = mapped_column(Text)
     new_notes: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(200))
+    # The excuse before and after (None: not excused); equal unless the change excused,
+    # withdrew an excuse, or cleared it by a change to PRESENT.
+    old_absence_reason: Mapped[AbsenceReason | None] = mapped_column(
+        enum_column(AbsenceReason, "old_absence_reason")
+    )
+    new_absence_reason: Mapped[AbsenceReason | None] = mapped_column(
+        enum_column(AbsenceReason, "new_absence_reason")
+    )
     # The client's key for a roster tap, so a replayed tap is recognised and not applied twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
 

@@ -110,6 +110,18 @@ def status_word(status: AttendanceStatus | str | None) -> str:
     return STATUS_WORDS.get(str(value), STATUS_WORDS[""])
 
 
+class AbsenceReason(enum.StrEnum):
+    """Why an absence (or a late arrival) was excused; its presence on a record is what
+    "excused" means."""
+
+    ILLNESS = "ILLNESS"
+    MEDICAL = "MEDICAL"
+    FAMILY = "FAMILY"
+    SCHOOL_ACTIVITY = "SCHOOL_ACTIVITY"
+    RELIGIOUS = "RELIGIOUS"
+    OTHER = "OTHER"
+
+
 class Channel(enum.StrEnum):
     """Which edge a change came through (CHECK_IN: a student's own check-in, from any edge);
     kept in the audit trail."""

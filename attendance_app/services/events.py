@@ -39,6 +39,9 @@ class AttendanceChanged:
     # The students of ``record_ids``, in the same order, when the writer knows them: the
     # alert check then needs no query to find them. Empty when not given.
     student_ids: tuple[uuid.UUID, ...] = ()
+    # Students whose record was excused by this change: an alert their run of absences
+    # raised is withdrawn if the excuse takes them back under the line.
+    excused_student_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ def init_app(app: Flask) -> None:
     from attendance_app.services.fields import NOTES_MAX
 
     app.jinja_env.globals["notes_max"] = NOTES_MAX
+    from attendance_app.services.marking.excuses import EXCUSABLE, REASON_WORDS
+
+    # Excuses (templates/_macros/excuse.html): the reasons in their order, with their words.
+    app.jinja_env.globals["absence_reasons"] = list(REASON_WORDS.items())
+    app.jinja_env.globals["excusable"] = [s.value for s in EXCUSABLE]
     app.register_blueprint(bp)
 
 
@@ -62,6 +67,7 @@ from attendance_app.web import (  # noqa: E402,F401
     backoffice,
     check_in,
     classes,
+    excuses,
     history,
     home,
     notifications,

@@ -83,6 +83,8 @@ def _cell_response(
 def _announcement(row) -> str:
     user = row.student.user
     word = status_word(row.status)
+    if row.record is not None and row.record.absence_reason is not None:
+        word += ", excused"
     return f"{user.last_name}, {user.first_name}: {word}"
 
 

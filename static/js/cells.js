@@ -2,12 +2,14 @@
 // when a tile changes without the server's HTML — a live change from another device
 // (live.js) or a tap queued offline (taps.js) — paintCell sets exactly what that macro sets:
 // data-status, data-version, the status class, the status word and minutes late, the
-// "Checked in" marker and the next tap's hx-vals. The button's accessible name is its own
+// "Checked in" and "Excused" markers and the next tap's hx-vals. The button's accessible name is its own
 // text (no aria-label), so repainting the word repaints what a screen reader announces.
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="status-words"]');
   var WORDS = meta ? JSON.parse(meta.content) : {};
+  var reasonsMeta = document.querySelector('meta[name="absence-reasons"]');
+  var REASONS = reasonsMeta ? JSON.parse(reasonsMeta.content) : {};
 
   function word(status) { return WORDS[status || ""] || WORDS[""] || ""; }
 
@@ -22,6 +24,31 @@
     marker.title = "The student checked in with the code";
     marker.textContent = "Checked in";
     tap.appendChild(marker);
+  }
+
+  // The tile's "Excused" marker and dashed look. The service's rule, mirrored: a change to
+  // PRESENT (or no mark) clears an excuse; ABSENT <-> LATE keeps it.
+  function showExcused(cell, tap, rec, status) {
+    var reason = cell.dataset.excused || "";
+    if (status === "PRESENT" || !status) { reason = ""; }
+    else if ("excused" in rec && rec.excused !== undefined) { reason = rec.excused ? rec.absence_reason : ""; }
+    cell.dataset.excused = reason;
+    cell.classList.toggle("excused", !!reason);
+    var marker = cell.querySelector(".excused-marker");
+    if (!reason) { if (marker) { marker.remove(); } return; }
+    if (!marker && tap) {
+      marker = document.createElement("span");
+      marker.className = "excused-marker";
+      tap.appendChild(marker);
+    }
+    if (!marker) { return; }
+    var words = REASONS[reason] || reason;
+    marker.title = "Excused: " + words;
+    marker.textContent = "Excused";
+    var spoken = document.createElement("span");
+    spoken.className = "visually-hidden";
+    spoken.textContent = ": " + words;
+    marker.appendChild(spoken);
   }
 
   // The tile's "At risk" flag (as the macro's mini_history draws it).
@@ -47,7 +74,8 @@
     flag.appendChild(spoken);
   }
 
-  // rec: {status, version?, late_minutes?, checked_in?, alert?}; options.pending: a tap the
+  // rec: {status, version?, late_minutes?, checked_in?, alert?, excused?, absence_reason?};
+  // options.pending: a tap the
   // server has not confirmed yet (taps.js), shown dashed and said so.
   function paintCell(cell, rec, options) {
     var pending = !!(options && options.pending);
@@ -72,6 +100,7 @@
     }
     var tap = tapOf(cell);
     if (!pending) { showCheckedIn(cell, tap, checkedIn); }
+    showExcused(cell, tap, rec, status);
     if (tap) {
       if (tap.hasAttribute("hx-vals")) { tap.setAttribute("hx-vals", JSON.stringify({ seen: status })); }
     }

@@ -40,7 +40,8 @@
     var version = parseInt(cell.dataset.version || "0", 10);
     if (rec.version && rec.version < version) { return true; }
     window.attendanceCells.paint(cell, { status: rec.status, version: rec.status ? (rec.version || version) : 0,
-      late_minutes: rec.late_minutes, checked_in: rec.checked_in === true, alert: rec.alert });
+      late_minutes: rec.late_minutes, checked_in: rec.checked_in === true, alert: rec.alert,
+      excused: rec.excused, absence_reason: rec.absence_reason });
     cell.classList.remove("changed");
     void cell.offsetWidth;  // restart the highlight animation
     cell.classList.add("changed");

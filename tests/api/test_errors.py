@@ -110,6 +110,7 @@ class World:
     student: object  # enrolled, with no record in the session yet
     notification_id: uuid.UUID | None = None  # one of the admin's
     checker: object = None  # an enrolled student with a token, for the self check-in
+    absent_id: uuid.UUID | None = None  # an ABSENT record of the session (excuses)
 
     def rotate(self) -> None:
         """After a request succeeded, use a new unmarked student for the next body."""
@@ -129,7 +130,11 @@ class Endpoint:
         ids = {
             "class_id": world.klass.id if world else uuid.uuid4(),
             "session_id": world.session_id if world else uuid.uuid4(),
-            "attendance_id": world.attendance_id if world else uuid.uuid4(),
+            "attendance_id": (
+                (world.absent_id if self.name == "excuse" else world.attendance_id)
+                if world
+                else uuid.uuid4()
+            ),
             "notification_id": world.notification_id if world else uuid.uuid4(),
         }
         return self.path.format(**ids)
@@ -231,6 +236,12 @@ ENDPOINTS = [
         "/api/attendance/{attendance_id}/",
         lambda w: {"status": "ABSENT", "notes": "Changed"},
     ),
+    Endpoint(
+        "excuse",
+        "post",
+        "/api/attendance/{attendance_id}/excuse/",
+        lambda w: {"reason": "ILLNESS", "note": "Flu"},
+    ),
     Endpoint("check-in-code", "post", "/api/sessions/{session_id}/check-in-code/", None),
     Endpoint("check-in", "post", "/api/attendance/check-in/", _check_in, as_student=True),
     Endpoint("notification-read", "post", "/api/notifications/{notification_id}/read/", None),
@@ -267,7 +278,9 @@ def world(app) -> World:
     session_id = make_session(app, klass)
     attendance_id = mark(app, klass, session_id, klass.students[0], AttendanceStatus.PRESENT)
     checker = make_student(app)
-    enroll(app, klass, [checker], admin=admin)
+    away = make_student(app, with_token=False)
+    enroll(app, klass, [checker, away], admin=admin)
+    absent_id = mark(app, klass, session_id, away, AttendanceStatus.ABSENT)
     return World(
         app,
         admin,
@@ -277,6 +290,7 @@ def world(app) -> World:
         klass.students[1],
         notify(app, admin),
         checker,
+        absent_id,
     )
 
 
@@ -370,6 +384,7 @@ EMPTY_BODY_ERRORS = {
     "mark-single": {"session_id": REQUIRED},
     "bulk-mark": {"session_id": REQUIRED},
     "check-in": {"session_id": REQUIRED, "code": REQUIRED},
+    "excuse": {"reason": REQUIRED},
 }
 REQUIRING = [e for e in BODY_ENDPOINTS if e.name in EMPTY_BODY_ERRORS]
 
@@ -393,7 +408,8 @@ def test_an_empty_update_body_changes_nothing(world, api_as):
 
     assert resp.status_code < 500
     view = api.get(f"/api/attendance/session/{world.session_id}/").json
-    assert [r["status"] for r in view["records"]] == ["PRESENT"]
+    statuses = {r["id"]: r["status"] for r in view["records"]}
+    assert statuses[str(world.attendance_id)] == "PRESENT"
 
 
 def test_unknown_fields_in_a_body_are_ignored(world, api_as):

@@ -46,6 +46,8 @@ HEADER = [
     "marked_at",
     "marked_by",
     "notes",
+    "excused",
+    "absence_reason",
 ]
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 
@@ -208,6 +210,8 @@ def test_an_exported_row_carries_the_record_its_session_and_its_marker(api_as, s
         "marked_at": "2026-01-10T09:12:00Z",
         "marked_by": "Tina Lee",
         "notes": "bus",
+        "excused": "false",
+        "absence_reason": "",
     }
     assert rows[0]["notes"] == ""
     assert {r["marked_by"] for r in rows} == {"Tina Lee"}
@@ -756,6 +760,76 @@ def test_the_register_grid_has_students_by_name_against_started_sessions_oldest_
         ],
         ["S10001", "Adams", "Cara", "A", "", "P", "50.0"],
         ["S10002", "Baker", "Ann", "L", "P", "A", "66.67"],
+        ["S10003", "Baker", "Zed", "P", "A", "P", "66.67"],
+    ]
+
+
+def record_of(app, session_id, student) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from attendance_app.extensions import db
+    from attendance_app.models import Attendance
+
+    with app.app_context():
+        found = db.session.scalar(
+            select(Attendance.id).where(
+                Attendance.session_id == session_id, Attendance.student_id == student.profile_id
+            )
+        )
+        db.session.remove()
+    return found
+
+
+def test_the_export_says_which_records_are_excused_and_why(app, api_as, school):
+    cara_s1 = record_of(app, school.sessions["s1"], school.cara)
+    ann_s1 = record_of(app, school.sessions["s1"], school.ann)
+    api = api_as(school.admin)
+    assert (
+        api.post(f"/api/attendance/{cara_s1}/excuse/", json={"reason": "ILLNESS"}).status_code
+        == 200
+    )
+    assert (
+        api.post(f"/api/attendance/{ann_s1}/excuse/", json={"reason": "FAMILY"}).status_code == 200
+    )
+
+    rows = records(api.get(EXPORT, query_string={"session_id": school.sessions["s1"]}))
+
+    assert [(r["first_name"], r["status"], r["excused"], r["absence_reason"]) for r in rows] == [
+        ("Cara", "ABSENT", "true", "ILLNESS"),
+        ("Ann", "LATE", "true", "FAMILY"),
+        ("Zed", "PRESENT", "false", ""),
+    ]
+
+
+def test_a_students_own_export_shows_their_excuses(app, api_as, school):
+    from attendance_app.services.school import tokens
+    from tests.factories import PASSWORD
+
+    cara_s1 = record_of(app, school.sessions["s1"], school.cara)
+    api_as(school.tina).post(f"/api/attendance/{cara_s1}/excuse/", json={"reason": "MEDICAL"})
+    with app.app_context():
+        token = tokens.issue_token(email=school.cara.email, password=PASSWORD).token
+
+    resp = api_as(token).get(EXPORT, query_string={"student_id": school.cara.profile_id})
+
+    excused = [(r["date"], r["absence_reason"]) for r in records(resp) if r["excused"] == "true"]
+    assert excused == [("2026-01-10", "MEDICAL")]
+
+
+def test_the_register_shows_an_excused_absence_as_e_and_an_excused_late_as_l(app, api_as, school):
+    api = api_as(school.tina)
+    for session_key, student in (("s1", school.cara), ("s1", school.ann), ("s3", school.ann)):
+        record_id = record_of(app, school.sessions[session_key], student)
+        assert (
+            api.post(f"/api/attendance/{record_id}/excuse/", json={"reason": "OTHER"}).status_code
+            == 200
+        )
+
+    rows = table(api.get(register_url(school.math.id)))[1:]
+
+    assert rows == [
+        ["S10001", "Adams", "Cara", "E", "", "P", "50.0"],
+        ["S10002", "Baker", "Ann", "L", "P", "E", "66.67"],
         ["S10003", "Baker", "Zed", "P", "A", "P", "66.67"],
     ]
 

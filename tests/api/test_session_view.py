@@ -96,6 +96,8 @@ def test_the_session_view_has_the_contract_body(app, api_as, school):
         "marked_at": "2026-01-10T14:01:00Z",
         "marked_by": "Tina Lee",
         "notes": "",
+        "excused": False,
+        "absence_reason": None,
     }
     assert set(resp.json) == {"session", "statistics", "records"}
 

@@ -103,6 +103,8 @@ def test_the_history_has_the_contract_body(app, api_as, school):
         },
         "status": "PRESENT",
         "marked_at": "2026-01-12T10:03:00Z",
+        "excused": False,
+        "absence_reason": None,
     }
     assert resp.json["next_cursor"] is None
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 EXPORT_HEADER = (
     "date,start_time,class_name,subject_code,student_number,last_name,first_name,"
-    "status,marked_at,marked_by,notes"
+    "status,marked_at,marked_by,notes,excused,absence_reason"
 )
 STATUS = {"P": "PRESENT", "A": "ABSENT", "L": "LATE"}
 #: MATH101's eight past sessions, one letter per session for each of NAMES's students.

@@ -317,9 +317,9 @@ def test_the_students_own_csv_download_leaves_out_the_teachers_private_notes(app
     body = client.get(csv_link).get_data(as_text=True)
 
     header, row = body.splitlines()
-    assert header.endswith(",notes")
+    assert header.endswith(",notes,excused,absence_reason")
     assert row.split(",")[7] == "LATE"
-    assert row.endswith(",")
+    assert row.endswith(",,false,")  # no notes for the student; not excused
     assert "bruise" not in body
 
 

@@ -51,6 +51,17 @@ NOTE_NEEDS_A_MARK = "Mark the student before adding a note."
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+#: The statuses an excuse may annotate (services/marking/excuses.py); a change of a record to
+#: any other status ends its excuse: the student was there after all.
+EXCUSABLE = (AttendanceStatus.ABSENT, AttendanceStatus.LATE)
+#: A record's excuse columns when it is not excused.
+NOT_EXCUSED = {
+    "absence_reason": None,
+    "excuse_note": None,
+    "excused_at": None,
+    "excused_by_id": None,
+}
+
 #: The order a tap moves through; an unmarked student becomes PRESENT.
 CYCLE = (AttendanceStatus.PRESENT, AttendanceStatus.ABSENT, AttendanceStatus.LATE)
 
@@ -375,6 +386,9 @@ def update_attendance(
             values["late_at"] = now
     if notes is not None:
         values["notes"] = notes
+    old_reason = record.absence_reason
+    if status is not None and status not in EXCUSABLE and old_reason is not None:
+        values.update(NOT_EXCUSED)
     # The record row is locked since it was read, so these are the values being replaced;
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes = record.status, record.notes
@@ -396,6 +410,8 @@ def update_attendance(
                 "new_status": status or old_status,
                 "old_notes": old_notes,
                 "new_notes": notes if notes is not None else old_notes,
+                "old_absence_reason": old_reason,
+                "new_absence_reason": values.get("absence_reason", old_reason),
             }
         ],
         actor,

@@ -39,6 +39,18 @@ class UndoResult:
     student_ids: list[uuid.UUID]
 
 
+def _excuse_back(change: AttendanceChange, actor: User, now: datetime) -> dict[str, object]:
+    """A tap to PRESENT that ended an excuse, undone, gives the excuse's reason back (its
+    note is not kept); any other tap left the excuse as it was."""
+    if change.old_absence_reason == change.new_absence_reason:
+        return {}
+    return {
+        "absence_reason": change.old_absence_reason,
+        "excused_at": now,
+        "excused_by_id": actor.id,
+    }
+
+
 @unit_of_work
 def undo_change(
     *,
@@ -66,6 +78,13 @@ def undo_change(
             select(AttendanceChange).where(AttendanceChange.group_id == group_id).limit(1)
         ).first()
     if change is None or change.session_id != session_id or change.new_status is None:
+        raise NotFound(NOTHING_TO_UNDO)
+    if (
+        change.old_status is not None
+        and change.old_status == change.new_status
+        and (change.old_absence_reason != change.new_absence_reason)
+    ):
+        # An excuse given or withdrawn is not a tap: it is withdrawn or given again instead.
         raise NotFound(NOTHING_TO_UNDO)
     if change.actor_id != actor.id and not permissions.is_admin(actor):
         raise Invalid(NOT_YOURS)
@@ -108,6 +127,8 @@ def undo_change(
                 "new_status": c.old_status,
                 "old_notes": c.new_notes,
                 "new_notes": c.old_notes,
+                "old_absence_reason": c.new_absence_reason,
+                "new_absence_reason": c.old_absence_reason,
                 "reason": "undo",
             }
             for c in changes
@@ -132,6 +153,7 @@ def undo_change(
                 updated_at=now,
                 version=Attendance.version + 1,
                 late_at=now if c.old_status == AttendanceStatus.LATE else None,
+                **_excuse_back(c, actor, now),
             )
         )
     events.record(

@@ -93,6 +93,7 @@ def on_events(batch: list[events.DomainEvent]) -> None:
     """The in-transaction handler: evaluate the students whose records changed, then send
     the end-of-session notices of sessions that ended."""
     changed: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)  # session → students
+    excused: set[uuid.UUID] = set()
     record_ids: list[uuid.UUID] = []
     ended: list[uuid.UUID] = []
     for event in batch:
@@ -102,6 +103,7 @@ def on_events(batch: list[events.DomainEvent]) -> None:
                 changed[event.session_id].update(event.student_ids)
             else:
                 record_ids.extend(event.record_ids)
+            excused.update(event.excused_student_ids)
         elif isinstance(event, events.SessionStatusChanged) and event.status == "ENDED":
             ended.append(event.session_id)
     if record_ids:
@@ -114,15 +116,26 @@ def on_events(batch: list[events.DomainEvent]) -> None:
             changed[session_id].add(student_id)
     for session_id, student_ids in changed.items():
         if student_ids:
-            evaluate(db.session.get_one(ClassSession, session_id), sorted(student_ids))
+            evaluate(
+                db.session.get_one(ClassSession, session_id),
+                sorted(student_ids),
+                excused=excused & student_ids,
+            )
     for session_id in ended:
         send_session_notices(db.session.get_one(ClassSession, session_id))
 
 
-def evaluate(session: ClassSession, student_ids: list[uuid.UUID]) -> None:
+def evaluate(
+    session: ClassSession,
+    student_ids: list[uuid.UUID],
+    *,
+    excused: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset(),
+) -> None:
     """Compare each student's figures in the session's class with the alert line; notify on
-    a crossing, re-arm (or withdraw a same-session alert) on a return. Four queries at most,
-    whatever the number of students."""
+    a crossing, re-arm (or withdraw a same-session alert) on a return. An excuse that brings
+    a student back (``excused``: their absences no longer make a run) withdraws the alert
+    whichever session raised it, as a correction does. Four queries at most, whatever the
+    number of students."""
     school_class = session.school_class
     line = AlertLine.from_config()
     counts = student_counts(
@@ -152,13 +165,17 @@ def evaluate(session: ClassSession, student_ids: list[uuid.UUID]) -> None:
             # the weekly summary say what is true now; nobody is notified again.
             state.reason = reason
     if cleared:
-        _clear(session, cleared)
+        _clear(session, cleared, excused)
     if crossed:
         _raise(session, crossed, line)
 
 
-def _clear(session: ClassSession, cleared: list[AlertState]) -> None:
-    corrected = [s.student_id for s in cleared if s.session_id == session.id]
+def _clear(
+    session: ClassSession, cleared: list[AlertState], excused: set[uuid.UUID] | frozenset[uuid.UUID]
+) -> None:
+    # Withdrawn: a correction in the session that raised the alert, or an excuse (the run
+    # that raised it was excused, wherever it was raised); otherwise only re-armed.
+    withdrawn = [s for s in cleared if s.session_id == session.id or s.student_id in excused]
     db.session.execute(
         delete(AlertState).where(
             AlertState.class_id == session.class_id,
@@ -167,13 +184,17 @@ def _clear(session: ClassSession, cleared: list[AlertState]) -> None:
     )
     for state in cleared:
         db.session.expunge(state)
-    if corrected:
+    by_session: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for state in withdrawn:
+        if state.session_id is not None:  # a session since deleted has no alert to withdraw
+            by_session[state.session_id].append(state.student_id)
+    for raised_in, student_ids in by_session.items():
         notifications.withdraw(
             [
                 Notification.kind == NotificationKind.ALERT,
                 Notification.class_id == session.class_id,
-                Notification.session_id == session.id,
-                Notification.student_id.in_(corrected),
+                Notification.session_id == raised_in,
+                Notification.student_id.in_(student_ids),
             ]
         )
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -91,19 +91,24 @@ def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
     """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
     group's records ranked newest session first (one query).
 
-    Consecutive absences are the ranks before the first record that is not ABSENT, and the
-    trend windows are ranks 1..W and W+1..2W.
+    Consecutive absences count back from the newest record to the first that is not ABSENT,
+    skipping excused absences (they neither count nor break a run): ``m`` numbers only the
+    records that are not excused absences. The trend windows are ranks 1..W and W+1..2W.
     """
+    order = (ClassSession.start_time.desc(), ClassSession.id.desc())
+    excused_absence = and_(
+        Attendance.status == AttendanceStatus.ABSENT, Attendance.absence_reason.is_not(None)
+    )
     ranked = (
         select(
             *(column.label(f"k{i}") for i, column in enumerate(by)),
             Attendance.status.label("status"),
-            func.row_number()
-            .over(
-                partition_by=by,
-                order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()),
-            )
-            .label("n"),
+            Attendance.absence_reason.is_not(None).label("excused"),
+            excused_absence.label("excused_absence"),
+            func.row_number().over(partition_by=by, order_by=order).label("n"),
+            func.sum(case((excused_absence, 0), else_=1))
+            .over(partition_by=by, order_by=order, rows=(None, 0))
+            .label("m"),
         )
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(
@@ -114,8 +119,10 @@ def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
         .subquery("ranked")
     )
     keys = [ranked.c[f"k{i}"] for i in range(len(by))]
-    status, n = ranked.c.status, ranked.c.n
+    status, n, m = ranked.c.status, ranked.c.n, ranked.c.m
     attended = status != AttendanceStatus.ABSENT
+    excused = ranked.c.excused.is_(True)
+    excused_absence = ranked.c.excused_absence.is_(True)
     rows = db.session.execute(
         select(
             *keys,
@@ -123,15 +130,19 @@ def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
             func.count().filter(status == AttendanceStatus.PRESENT),
             func.count().filter(status == AttendanceStatus.ABSENT),
             func.count().filter(status == AttendanceStatus.LATE),
-            func.min(n).filter(attended),
+            func.min(m).filter(attended),
             func.count().filter(attended, n <= window),
             func.count().filter(attended, n > window, n <= 2 * window),
+            func.count().filter(excused),
+            func.count().filter(excused_absence),
         ).group_by(*keys)
     )
     out = {}
     for row in rows:
         key = tuple(row[: len(by)])
-        total, present, absent, late, first, recent, earlier = row[len(by) :]
+        (total, present, absent, late, first, recent, earlier, excused_n, excused_absent) = row[
+            len(by) :
+        ]
         out[key] = Counts(
             total=int(total),
             present=int(present or 0),
@@ -140,6 +151,8 @@ def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
             first_attended_rank=None if first is None else int(first),
             recent_attended=int(recent or 0),
             earlier_attended=int(earlier or 0),
+            excused=int(excused_n or 0),
+            excused_absent=int(excused_absent or 0),
         )
     return out
 

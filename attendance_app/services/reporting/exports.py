@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -66,6 +67,11 @@ class ExportRow:
     marked_at: datetime
     marked_by: str
     notes: str
+    absence_reason: AbsenceReason | None = None
+
+    @property
+    def excused(self) -> bool:
+        return self.absence_reason is not None
 
 
 def export_rows(*, actor: User, filters: RecordFilters) -> Iterator[ExportRow]:
@@ -108,6 +114,7 @@ def _export_statement(actor: User, filters: RecordFilters) -> Select:
             marker.first_name,
             marker.last_name,
             Attendance.notes if permissions.can_read_notes(actor) else literal(None),
+            Attendance.absence_reason,
         )
         .select_from(Attendance)
         .join(ClassSession, ClassSession.id == Attendance.session_id)
@@ -146,6 +153,7 @@ def _stream(stmt: Select) -> Iterator[ExportRow]:
                 marker_first,
                 marker_last,
                 notes,
+                absence_reason,
             ) in batch:
                 yield ExportRow(
                     start_time=start_time,
@@ -158,6 +166,7 @@ def _stream(stmt: Select) -> Iterator[ExportRow]:
                     marked_at=marked_at,
                     marked_by=full_name(marker_first, marker_last),
                     notes=notes or "",
+                    absence_reason=absence_reason,
                 )
     finally:
         result.close()
@@ -173,6 +182,8 @@ class RegisterRow:
     first_name: str
     #: One entry per session of the grid, in its order; None where there is no record.
     statuses: tuple[AttendanceStatus | None, ...]
+    #: Per session, whether that record is excused (an excused absence is ``E``).
+    excused: tuple[bool, ...]
     attendance_rate: float
 
 
@@ -204,7 +215,12 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
     ).all()
     students = structure.enrolled_students(class_id)
     records = db.session.execute(
-        select(Attendance.session_id, Attendance.student_id, Attendance.status)
+        select(
+            Attendance.session_id,
+            Attendance.student_id,
+            Attendance.status,
+            Attendance.absence_reason.is_not(None),
+        )
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(
             ClassSession.class_id == class_id,
@@ -212,8 +228,11 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
         )
     )
     marks: dict[uuid.UUID, dict[uuid.UUID, AttendanceStatus]] = {}
-    for session_id, student_id, status in records:
+    excused: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for session_id, student_id, status, is_excused in records:
         marks.setdefault(student_id, {})[session_id] = status
+        if is_excused:
+            excused.add((student_id, session_id))
     rows = []
     for student in students:
         own = marks.get(student.id, {})
@@ -224,6 +243,7 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
                 last_name=student.user.last_name,
                 first_name=student.user.first_name,
                 statuses=tuple(own.get(session_id) for session_id, _ in sessions),
+                excused=tuple((student.id, session_id) in excused for session_id, _ in sessions),
                 attendance_rate=rate(attended, len(own)),
             )
         )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceChange,
     AttendanceStatus,
@@ -37,6 +38,8 @@ class AuditEntry:
     old_notes: str | None
     new_notes: str | None
     reason: str | None
+    old_absence_reason: AbsenceReason | None = None
+    new_absence_reason: AbsenceReason | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class RecordDetail:
     student: Student
     marked_by: str
     trail: list[AuditEntry]
+    excused_by: str = ""
 
     @property
     def needs_superuser(self) -> bool:
@@ -58,16 +62,26 @@ def record_detail(*, actor: User, record_id: uuid.UUID) -> RecordDetail:
     earlier record there that was undone. Raises Forbidden (not an admin), NotFound."""
     permissions.require_admin(actor)
     marker = aliased(User)
+    excuser = aliased(User)
     found = db.session.execute(
-        select(Attendance, ClassSession, Student, marker.first_name, marker.last_name)
+        select(
+            Attendance,
+            ClassSession,
+            Student,
+            marker.first_name,
+            marker.last_name,
+            excuser.first_name,
+            excuser.last_name,
+        )
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .join(Student, Student.id == Attendance.student_id)
         .outerjoin(marker, marker.id == Attendance.marked_by_id)
+        .outerjoin(excuser, excuser.id == Attendance.excused_by_id)
         .where(Attendance.id == record_id)
     ).first()
     if found is None:
         raise NotFound(RECORD_NOT_FOUND)
-    record, session, student, m_first, m_last = found
+    record, session, student, m_first, m_last, e_first, e_last = found
     who = aliased(User)
     trail = [
         AuditEntry(
@@ -79,6 +93,8 @@ def record_detail(*, actor: User, record_id: uuid.UUID) -> RecordDetail:
             old_notes=change.old_notes,
             new_notes=change.new_notes,
             reason=change.reason,
+            old_absence_reason=change.old_absence_reason,
+            new_absence_reason=change.new_absence_reason,
         )
         for change, first, last in db.session.execute(
             select(AttendanceChange, who.first_name, who.last_name)
@@ -90,4 +106,5 @@ def record_detail(*, actor: User, record_id: uuid.UUID) -> RecordDetail:
             .order_by(AttendanceChange.changed_at, AttendanceChange.id)
         )
     ]
-    return RecordDetail(record, session, student, full_name(m_first, m_last), trail)
+    marked_by, excused_by = full_name(m_first, m_last), full_name(e_first, e_last)
+    return RecordDetail(record, session, student, marked_by, trail, excused_by)

@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import AliasedClass
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -100,6 +101,8 @@ class RecordListRow:
     student_name: str
     student_email: str
     marked_by: str  # who marked it, or who changed it last
+    absence_reason: AbsenceReason | None = None  # None: not excused
+    excuse_note: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -157,6 +160,8 @@ def list_records(
                 learner.email,
                 marker.first_name,
                 marker.last_name,
+                Attendance.absence_reason,
+                Attendance.excuse_note,
             )
         )
         .join(Subject, Subject.id == SchoolClass.subject_id)
@@ -190,6 +195,8 @@ def list_records(
             student_name=full_name(s_first, s_last),
             student_email=email,
             marked_by=full_name(m_first, m_last),
+            absence_reason=absence_reason,
+            excuse_note=excuse_note,
         )
         for (
             rid,
@@ -210,6 +217,8 @@ def list_records(
             email,
             m_first,
             m_last,
+            absence_reason,
+            excuse_note,
         ) in db.session.execute(stmt)
     ]
     return Page(rows, int(total), page, per_page)

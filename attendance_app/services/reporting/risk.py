@@ -71,6 +71,8 @@ class Figures:
     present: int = 0
     absent: int = 0
     late: int = 0
+    #: Records excused (absences and late arrivals); rates count them as they are.
+    excused: int = 0
     attendance_rate: float = 0.0
     late_rate: float = 0.0
     consecutive_absences: int = 0
@@ -95,6 +97,7 @@ class Figures:
             "present": self.present,
             "absent": self.absent,
             "late": self.late,
+            "excused": self.excused,
             "attendance_rate": self.attendance_rate,
             "late_rate": self.late_rate,
             "consecutive_absences": self.consecutive_absences,
@@ -111,11 +114,15 @@ class Counts:
     present: int = 0
     absent: int = 0
     late: int = 0
-    #: Rank (1 = most recent) of the most recent record that is not ABSENT; None if none.
+    #: Rank (1 = most recent) of the most recent record that is not ABSENT, counting only
+    #: the records that are not excused absences; None if none.
     first_attended_rank: int | None = None
     #: PRESENT + LATE among the last W records, and among the W before them.
     recent_attended: int = 0
     earlier_attended: int = 0
+    #: Excused records (ABSENT or LATE), and the excused ABSENT ones among them.
+    excused: int = 0
+    excused_absent: int = 0
 
 
 # --- classification (pure: aggregates in, figures out) ---------------------------------------
@@ -144,11 +151,17 @@ class Crossed:
     kind: str
     value: float
     threshold: float
+    #: Excused absences the rate counts (a low rate made partly of excused absences says so).
+    excused_absent: int = 0
 
     @property
     def reason(self) -> str:
         if self.kind == CROSSED_RATE:
-            return f"attendance rate {rate_text(self.value)}% is below {_num(self.threshold)}%"
+            text = f"attendance rate {rate_text(self.value)}% is below {_num(self.threshold)}%"
+            if self.excused_absent:
+                n = self.excused_absent
+                text += f" (including {n} excused absence{'s' if n != 1 else ''})"
+            return text
         if self.kind == CROSSED_STREAK:
             return f"{self.value:g} absences in a row (at least {_num(self.threshold)})"
         return f"late rate {rate_text(self.value)}% is above {_num(self.threshold)}%"
@@ -160,24 +173,31 @@ CROSSED_LATE = "late"
 
 
 def crossed(
-    attendance_rate: float, late_rate: float, consecutive_absences: int, thresholds: Thresholds
+    attendance_rate: float,
+    late_rate: float,
+    consecutive_absences: int,
+    thresholds: Thresholds,
+    *,
+    excused_absent: int = 0,
 ) -> tuple[str, tuple[Crossed, ...]]:
     """(risk level, the thresholds of that level the figures cross).
 
     The rates compared are the published ones (rounded to 2 decimals), so the level always
-    agrees with the figures a client sees beside it.
+    agrees with the figures a client sees beside it. Excused absences lower the rate like any
+    absence (the contract's rates are unchanged), and a rate's reason says how many there are;
+    they are already left out of ``consecutive_absences``.
     """
     t = thresholds
     high = []
     if attendance_rate < t.high_risk_rate:
-        high.append(Crossed(CROSSED_RATE, attendance_rate, t.high_risk_rate))
+        high.append(Crossed(CROSSED_RATE, attendance_rate, t.high_risk_rate, excused_absent))
     if consecutive_absences >= t.high_risk_absences:
         high.append(Crossed(CROSSED_STREAK, consecutive_absences, t.high_risk_absences))
     if high:
         return RISK_HIGH, tuple(high)
     medium = []
     if attendance_rate < t.medium_risk_rate:
-        medium.append(Crossed(CROSSED_RATE, attendance_rate, t.medium_risk_rate))
+        medium.append(Crossed(CROSSED_RATE, attendance_rate, t.medium_risk_rate, excused_absent))
     if consecutive_absences >= t.medium_risk_absences:
         medium.append(Crossed(CROSSED_STREAK, consecutive_absences, t.medium_risk_absences))
     if late_rate > t.medium_risk_late_rate:
@@ -207,15 +227,18 @@ def figures(counts: Counts, thresholds: Thresholds) -> Figures:
         return Figures()
     attendance_rate = rate(counts.present + counts.late, counts.total)
     late_rate = rate(counts.late, counts.total)
-    consecutive = (
-        counts.total if counts.first_attended_rank is None else counts.first_attended_rank - 1
+    # Excused absences are skipped: they neither count towards a run nor end it.
+    counted = counts.total - counts.excused_absent
+    consecutive = counted if counts.first_attended_rank is None else counts.first_attended_rank - 1
+    level, found = crossed(
+        attendance_rate, late_rate, consecutive, thresholds, excused_absent=counts.excused_absent
     )
-    level, found = crossed(attendance_rate, late_rate, consecutive, thresholds)
     return Figures(
         total_sessions=counts.total,
         present=counts.present,
         absent=counts.absent,
         late=counts.late,
+        excused=counts.excused,
         attendance_rate=attendance_rate,
         late_rate=late_rate,
         consecutive_absences=consecutive,

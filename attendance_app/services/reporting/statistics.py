@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -144,6 +145,7 @@ class RecordView(NamedTuple):
     email: str
     marker_first_name: str | None
     marker_last_name: str | None
+    absence_reason: AbsenceReason | None = None  # None: not excused
 
     @property
     def marked_by_name(self) -> str | None:
@@ -198,6 +200,7 @@ def session_record_views(
             student_user.email,
             marker.first_name,
             marker.last_name,
+            Attendance.absence_reason,
         )
         .join(Student, Student.id == Attendance.student_id)
         .join(student_user, student_user.id == Student.user_id)
