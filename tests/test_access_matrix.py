@@ -131,6 +131,9 @@ MATRIX: dict[tuple[str, ...], frozenset[str]] = {
     ("api.attendance_update", "PUT"): CLASS_STAFF,
     ("api.attendance_update", "PATCH"): CLASS_STAFF,
     ("api.attendance_student", "GET"): THE_STUDENT_AND_STAFF,
+    # Excuses: the class's teacher or an admin, also on ENDED sessions (contract).
+    ("api.attendance_excuse", "POST"): CLASS_STAFF,
+    ("api.attendance_excuse", "DELETE"): CLASS_STAFF,
     # Students only; one not enrolled reaches rule 4's 400, as for marking (contract).
     ("api.attendance_check_in", "POST"): STUDENTS,
     # Analytics and exports.
@@ -151,6 +154,10 @@ MATRIX: dict[tuple[str, ...], frozenset[str]] = {
     ("web.roster_notes", "POST"): CLASS_STAFF,
     ("web.roster_mark_unmarked", "POST"): CLASS_STAFF,
     ("web.roster_undo", "POST"): CLASS_STAFF,
+    ("web.roster_excuse", "POST"): CLASS_STAFF,
+    ("web.roster_excuse_withdraw", "POST"): CLASS_STAFF,
+    ("web.excuse_record", "POST"): CLASS_STAFF,
+    ("web.withdraw_record_excuse", "POST"): CLASS_STAFF,
     ("web.check_in_code_page", "GET"): CLASS_STAFF,
     ("web.check_in_code_panel", "GET"): CLASS_STAFF,
     ("web.check_in_page", "GET"): STUDENTS,
@@ -406,6 +413,9 @@ def body_for(w: World, key: tuple[str, ...]) -> dict | None:
         ),
         "api.attendance_bulk_mark": lambda: {"session_id": str(w.active)},
         "api.attendance_update": lambda: {"status": "LATE", "notes": "bus"},
+        "api.attendance_excuse": lambda: {"reason": "ILLNESS"},
+        "web.roster_excuse": lambda: {"reason": "ILLNESS"},
+        "web.excuse_record": lambda: {"reason": "ILLNESS"},
         # A wrong code: only an allowed caller reaches the code check (400, not 403).
         "api.attendance_check_in": lambda: {"session_id": str(w.active), "code": "000000"},
         "web.login": lambda: {"email": the.email, "password": PASSWORD},
