@@ -361,6 +361,7 @@ def _import_page(*, preview=None, content: str = "", problem: str | None = None)
         "admin/import.html",
         class_names=student_import.class_names(actor=current_actor()),
         columns=student_import.COLUMNS,
+        guardian_columns=student_import.GUARDIAN_COLUMNS,
         max_rows=student_import.MAX_ROWS,
         max_kb=student_import.MAX_BYTES // 1000,
         template_number=student_import.TEMPLATE_NUMBER,
@@ -416,9 +417,13 @@ def admin_import_apply():
     except Invalid as err:
         preview = student_import.preview_import(actor=current_actor(), text=text)
         return _import_page(preview=preview, content=text, problem=err.message), 400
+    guardians_added = (
+        f", {counts.guardians_created} new guardian(s)" if counts.guardians_created else ""
+    )
     flash(
         f"Imported {counts.rows} row(s): {counts.students_created} new student(s), "
-        f"{counts.students_reused} existing, {counts.enrolments_created} new enrolment(s).",
+        f"{counts.students_reused} existing, {counts.enrolments_created} new enrolment(s)"
+        f"{guardians_added}.",
         "success",
     )
     return redirect(url_for("web.admin_import"))
