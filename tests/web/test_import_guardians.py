@@ -4,15 +4,24 @@ one twice)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import Guardian, Student
 from attendance_app.services.school.student_import import COLUMNS, GUARDIAN_COLUMNS
-from tests.factories import add_guardian
-from tests.web.test_backoffice import _confirm, _errors, _ready, _upload, classes  # noqa: F401
+from tests.factories import add_guardian, make_class
+from tests.web.test_backoffice import _confirm, _errors, _ready, _upload
 
 HEADER = ",".join(COLUMNS + GUARDIAN_COLUMNS)
+
+
+@pytest.fixture
+def classes(app, school):
+    """Two classes named "Maths 7A" and "Art 7B" with no students."""
+    maths = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Maths 7A")
+    art = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Art 7B")
+    return maths, art
 
 
 def _guardians(app) -> dict[str, set[tuple[str, str, str, bool]]]:
