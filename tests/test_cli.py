@@ -32,6 +32,7 @@ from attendance_app.models import (
     AttendanceStatus,
     ClassSession,
     Enrollment,
+    Guardian,
     Role,
     SchoolClass,
     SessionStatus,
@@ -116,6 +117,8 @@ def demo_counts() -> dict:
         "enrolments": count(Enrollment),
         "sessions": dict(Counter(db.session.scalars(select(ClassSession.status)).all())),
         "records": count(Attendance),
+        "guardians": count(Guardian),
+        "guardians_notified": count(Guardian, Guardian.notify.is_(True)),
     }
 
 
@@ -136,6 +139,9 @@ def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: F
     assert after_first["users"] == {Role.ADMIN: 1, Role.TEACHER: 3, Role.STUDENT: 80}
     assert (after_first["subjects"], after_first["classes"]) == (4, 5)
     assert after_first["sessions"] == {SessionStatus.ENDED: 60, SessionStatus.ACTIVE: 1}
+    # Guardians for some students (every one at risk among them), one with emails off.
+    assert 10 <= after_first["guardians"] < 80
+    assert after_first["guardians_notified"] == after_first["guardians"] - 1
     assert first.output.startswith("Loaded: ")
     assert second.output.startswith("Already loaded")
     for output in (first.output, second.output):
