@@ -576,6 +576,26 @@ def test_weekly_summary_refuses_a_date_that_is_not_one(app: Flask):
     assert "22/11/2026" in result.output
 
 
+def test_guardian_digest_queues_a_days_absence_emails_once(app: Flask, monkeypatch):
+    from tests.factories import add_guardian, end_session, make_admin, make_class, make_session
+    from tests.factories import mark as mark_one
+
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1)
+    add_guardian(app, klass.students[0], admin=admin)
+    session_id = make_session(app, klass, start_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    mark_one(app, klass, session_id, klass.students[0], "ABSENT")
+    end_session(app, klass, session_id)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["guardian-digest", "--day", "2026-11-20"])
+    again = runner.invoke(args=["guardian-digest", "--day", "2026-11-20"])
+
+    assert first.output == "Guardian emails for 2026-11-20: 1 queued.\n"
+    assert again.output == "Guardian emails for 2026-11-20: 0 queued.\n"
+
+
 def test_demo_refuses_outside_development(app: Flask, monkeypatch):
     # The demo's superuser has a published password: never in a real school's database.
     monkeypatch.setitem(app.config, "ENV_NAME", "production")
