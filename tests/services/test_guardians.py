@@ -370,6 +370,30 @@ def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the
     assert at_home(smtp) == []
 
 
+@pytest.mark.parametrize("how", ["removed", "turned off", "unsubscribed"])
+def test_a_guardian_removed_or_turned_off_before_sending_gets_nothing(app, smtp, school, how):
+    admin, maths, _, john, mother = school
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    assert len(guardian_rows(app)) == 1
+
+    with app.app_context():
+        me = actor(admin.user_id)
+        if how == "removed":
+            guardians.remove_guardian(actor=me, student_id=john.profile_id, guardian_id=mother)
+        elif how == "turned off":
+            guardians.set_notify(
+                actor=me, student_id=john.profile_id, guardian_id=mother, notify=False
+            )
+        else:
+            guardians.unsubscribe(token=guardians.unsubscribe_token(mother))
+        db.session.remove()
+
+    assert guardian_rows(app) == []
+    send(app)
+    assert at_home(smtp) == []
+
+
 def test_only_ended_sessions_of_that_school_day_count(app, smtp, school, monkeypatch):
     _, maths, history, john, _ = school
     monkeypatch.setitem(app.config, "SCHOOL_TIMEZONE", "Europe/London")

@@ -167,6 +167,18 @@ def send_guardian_digests(*, day: date) -> int:
     return len(emails)
 
 
+def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
+    """Delete a guardian's emails not yet sent (removed, or emails turned off); how many.
+    Joins the caller's transaction."""
+    result = db.session.execute(
+        delete(OutboxEmail).where(
+            OutboxEmail.dedupe_key.like(f"guardian:%:{guardian_id}"),
+            OutboxEmail.sent_at.is_(None),
+        )
+    )
+    return result.rowcount
+
+
 def on_events(batch: list) -> None:
     """An excuse given before a guardian's email went out takes the lesson out of it (and
     the email away when nothing else was missed that day)."""

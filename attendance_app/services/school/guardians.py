@@ -132,9 +132,10 @@ def get_guardian(*, actor: User, student_id: uuid.UUID, guardian_id: uuid.UUID) 
 
 @unit_of_work
 def remove_guardian(*, actor: User, student_id: uuid.UUID, guardian_id: uuid.UUID) -> Guardian:
-    """Remove a guardian (admins); emails already queued for them still go out only if sent
-    before. Raises Forbidden, NotFound."""
+    """Remove a guardian (admins); their emails not sent yet are withdrawn. Raises
+    Forbidden, NotFound."""
     guardian = get_guardian(actor=actor, student_id=student_id, guardian_id=guardian_id)
+    _withdraw_unsent(guardian.id)
     db.session.delete(guardian)
     db.session.flush()
     security_event("guardian_removed", actor=actor.id, student=student_id, guardian=guardian.id)
@@ -149,6 +150,8 @@ def set_notify(
     guardian = get_guardian(actor=actor, student_id=student_id, guardian_id=guardian_id)
     if guardian.notify != notify:
         guardian.notify = notify
+        if not notify:
+            _withdraw_unsent(guardian.id)
         db.session.flush()
         security_event(
             "guardian_notify_changed",
@@ -158,6 +161,13 @@ def set_notify(
             notify=notify,
         )
     return guardian
+
+
+def _withdraw_unsent(guardian_id: uuid.UUID) -> None:
+    # The digest module imports this one (for the link): imported here, not at the top.
+    from attendance_app.services.notifying.guardian_digest import withdraw_for_guardian
+
+    withdraw_for_guardian(guardian_id)
 
 
 # --- the unsubscribe link ------------------------------------------------------------------
@@ -198,6 +208,7 @@ def unsubscribe(*, token: str) -> Guardian:
     guardian = guardian_for_token(token)
     if guardian.notify:
         guardian.notify = False
+        _withdraw_unsent(guardian.id)
         db.session.flush()
         security_event("guardian_unsubscribed", student=guardian.student_id, guardian=guardian.id)
     return guardian
