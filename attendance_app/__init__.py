@@ -69,11 +69,13 @@ def create_app(config: dict | None = None) -> Flask:
         configure_engine(db.engine)
 
     from attendance_app.services import events
-    from attendance_app.services.notifying import alerts
+    from attendance_app.services.notifying import alerts, guardian_digest
 
     events.install(db.session)
     # Alerts are decided in the transaction of the mark that causes them.
     events.handle_in_transaction(alerts.on_events)
+    # An excuse takes its lesson out of a guardian's email not yet sent.
+    events.handle_in_transaction(guardian_digest.on_events)
 
     from attendance_app import api, cli, live, web
 

@@ -1,5 +1,5 @@
-"""``flask create-user / demo / serve / send-mail / weekly-summary``: thin commands over the
-services."""
+"""``flask create-user / demo / serve / send-mail / weekly-summary / guardian-digest``: thin
+commands over the services."""
 
 from __future__ import annotations
 
@@ -139,6 +139,25 @@ def weekly_summary_command(week_ending):
     click.echo(f"Weekly summaries for the week ending {day.isoformat()}: {sent} sent.")
 
 
+@click.command("guardian-digest")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The school day whose absences to email; default today (school time).",
+)
+@with_appcontext
+def guardian_digest_command(day):
+    """Queue the day's absence emails to guardians (once per student and day: safe to rerun)."""
+    from attendance_app.models import utcnow
+    from attendance_app.services.clock import school_time
+    from attendance_app.services.notifying.guardian_digest import send_guardian_digests
+
+    which = day.date() if day else school_time(utcnow()).date()
+    queued = send_guardian_digests(day=which)
+    click.echo(f"Guardian emails for {which.isoformat()}: {queued} queued.")
+
+
 def register(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -146,5 +165,6 @@ def register(app: Flask) -> None:
         serve_command,
         send_mail_command,
         weekly_summary_command,
+        guardian_digest_command,
     ):
         app.cli.add_command(command)

@@ -105,6 +105,10 @@ class Config:
         # When serving processes send the teachers' weekly summaries ("off": only the
         # `flask weekly-summary` command does, e.g. from cron).
         self.WEEKLY_SUMMARY = os.environ.get("WEEKLY_SUMMARY", "monday 06:00")
+        # When serving processes queue the day's absence emails to guardians (school time;
+        # "off": only `flask guardian-digest` does), and the address those emails give.
+        self.GUARDIAN_DIGEST_TIME = os.environ.get("GUARDIAN_DIGEST_TIME", "16:00")
+        self.SCHOOL_CONTACT_EMAIL = os.environ.get("SCHOOL_CONTACT_EMAIL") or None
         # Pages and messages show times in the school's zone (stored and exchanged in UTC).
         self.SCHOOL_TIMEZONE = os.environ.get("SCHOOL_TIMEZONE", "UTC")
         # The site's address, for links in emails (written outside any request).

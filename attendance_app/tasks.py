@@ -50,7 +50,7 @@ def jobs_for(app: Flask) -> list[PeriodicJob]:
     """The jobs this app's settings ask for. Raises ValueError, saying which setting is
     wrong, for a setting a job cannot run with (the server then refuses to start)."""
     from attendance_app.live.connections import SWEEP_INTERVAL, sweep_once
-    from attendance_app.services.notifying import weekly
+    from attendance_app.services.notifying import guardian_digest, weekly
 
     sweep_every = float(app.config.get("LIVE_SWEEP_SECONDS") or SWEEP_INTERVAL)
     jobs = [PeriodicJob("signed-out connections closed", sweep_every, sweep_once)]
@@ -61,6 +61,15 @@ def jobs_for(app: Flask) -> list[PeriodicJob]:
                 "weekly summaries sent",
                 weekly.CHECK_EVERY_SECONDS,
                 lambda: weekly.send_due_summaries(schedule),
+            )
+        )
+    digest_at = guardian_digest.parse_digest_time(app.config.get("GUARDIAN_DIGEST_TIME", "off"))
+    if digest_at is not None and app.config.get("MAIL_SERVER"):
+        jobs.append(
+            PeriodicJob(
+                "guardian absence emails queued",
+                guardian_digest.CHECK_EVERY_SECONDS,
+                lambda: guardian_digest.send_due_digests(digest_at),
             )
         )
     interval = app.config.get("MAIL_SEND_INTERVAL", 0)

@@ -28,6 +28,7 @@ TEST_SETTINGS = {
     # No email unless a test sets up its own SMTP server (tests/services/test_outbox.py).
     "MAIL_SERVER": None,
     "WEEKLY_SUMMARY": "off",
+    "GUARDIAN_DIGEST_TIME": "off",
 }
 
 

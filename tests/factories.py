@@ -393,3 +393,29 @@ def make_superuser(app: Flask, *, with_token: bool = False) -> Person:
         person = Person(user.id, user.email, user.first_name, user.last_name, Role.ADMIN, token)
         db.session.remove()
     return person
+
+
+def add_guardian(
+    app: Flask,
+    student: Person,
+    *,
+    admin: Person,
+    name: str = "Pat Doe",
+    email: str | None = None,
+    relationship: str = "Mother",
+    notify: bool = True,
+) -> uuid.UUID:
+    """A guardian of ``student`` through the service (as ``admin``); its id."""
+    from attendance_app.services.school import guardians
+
+    with app.app_context():
+        guardian = guardians.add_guardian(
+            actor=actor(admin.user_id),
+            student_id=student.profile_id,
+            name=name,
+            email=email or f"guardian-{uuid.uuid4().hex[:6]}@home.test",
+            relationship=relationship,
+            notify=notify,
+        )
+        db.session.remove()
+    return guardian.id

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from attendance_app.extensions import db, socketio
 from attendance_app.models import Attendance, AttendanceChange, Role, User
 from attendance_app.services.notifying import notifications
+from attendance_app.services.school import guardians
 from attendance_app.services.school import throttle as _throttle  # noqa: F401
 from tests.conftest import empty_database
 from tests.factories import (
@@ -44,6 +45,9 @@ from tests.factories import (
     make_superuser,
     make_teacher,
     mark,
+)
+from tests.factories import (
+    actor as factories_actor,
 )
 from tests.web.conftest import csrf_from
 
@@ -136,6 +140,16 @@ MATRIX: dict[tuple[str, ...], frozenset[str]] = {
     ("api.attendance_excuse", "DELETE"): CLASS_STAFF,
     # Students only; one not enrolled reaches rule 4's 400, as for marking (contract).
     ("api.attendance_check_in", "POST"): STUDENTS,
+    # Guardians (ADMIN); the emailed unsubscribe link needs no login (its token is the key).
+    ("api.guardians_list", "GET"): ADMINS,
+    ("api.guardians_create", "POST"): ADMINS,
+    ("api.guardians_delete", "DELETE"): ADMINS,
+    ("web.admin_guardian_add", "POST"): ADMINS,
+    ("web.admin_guardian_notify", "POST"): ADMINS,
+    ("web.admin_guardian_remove_confirm", "GET"): ADMINS,
+    ("web.admin_guardian_remove", "POST"): ADMINS,
+    ("web.guardian_unsubscribe_confirm", "GET"): EVERYONE,
+    ("web.guardian_unsubscribe", "POST"): EVERYONE,
     # Analytics and exports.
     ("api.analytics_student", "GET"): THE_STUDENT_AND_STAFF,
     ("api.analytics_class", "GET"): CLASS_STAFF,
@@ -222,7 +236,13 @@ REFUSED_WITH: dict[tuple[str, ...], str] = {
 }
 
 #: Changes after which the next allowed caller would find nothing to act on.
-ONE_SHOT = {"web.admin_record_delete", "api.enrollments_delete", "web.admin_class_unenroll"}
+ONE_SHOT = {
+    "web.admin_record_delete",
+    "api.enrollments_delete",
+    "web.admin_class_unenroll",
+    "api.guardians_delete",
+    "web.admin_guardian_remove",
+}
 
 # --- the world -----------------------------------------------------------------------------
 
@@ -243,6 +263,7 @@ class World:
     ended_record: uuid.UUID
     record_change: uuid.UUID  # the audit row of ``record``'s mark (for Undo)
     notification: uuid.UUID  # the class teacher's
+    guardian: uuid.UUID  # the student's
     superuser: Person
     clients: dict[str, FlaskClient] = field(default_factory=dict)
     csrf_tokens: dict[str, str] = field(default_factory=dict)
@@ -305,6 +326,13 @@ def build_world(app: Flask) -> World:
                 )
             ]
         )
+        guardian = guardians.add_guardian(
+            actor=factories_actor(admin.user_id),
+            student_id=the_student.profile_id,
+            name="Grace Parent",
+            email=f"parent-{uuid.uuid4().hex[:6]}@home.test",
+            relationship="Mother",
+        ).id
         db.session.commit()
         db.session.remove()
     return World(
@@ -327,6 +355,7 @@ def build_world(app: Flask) -> World:
         ended_record=ended_record,
         record_change=change,
         notification=notification,
+        guardian=guardian,
         superuser=superuser,
     )
 
@@ -363,6 +392,8 @@ def path_params(w: World, key: tuple[str, ...]) -> dict:
         "record_id": w.record,
         "attendance_id": w.record,
         "notification_id": w.notification,
+        "guardian_id": w.guardian,
+        "token": _unsubscribe_token(w),
         "filename": "css/app.css",
         "path": "index.css",
     }
@@ -375,6 +406,11 @@ def path_params(w: World, key: tuple[str, ...]) -> dict:
     if variant == ["ended"]:
         params["record_id"] = w.ended_record
     return params
+
+
+def _unsubscribe_token(w: World) -> str:
+    with w.app.app_context():
+        return guardians.unsubscribe_token(w.guardian)
 
 
 def body_for(w: World, key: tuple[str, ...]) -> dict | None:
@@ -414,6 +450,16 @@ def body_for(w: World, key: tuple[str, ...]) -> dict | None:
         "api.attendance_bulk_mark": lambda: {"session_id": str(w.active)},
         "api.attendance_update": lambda: {"status": "LATE", "notes": "bus"},
         "api.attendance_excuse": lambda: {"reason": "ILLNESS"},
+        "api.guardians_create": lambda: {
+            "name": "Sam Parent",
+            "email": f"sam-{uuid.uuid4().hex[:6]}@home.test",
+            "relationship": "Father",
+        },
+        "web.admin_guardian_add": lambda: {
+            "name": "Sam Parent",
+            "email": f"sam-{uuid.uuid4().hex[:6]}@home.test",
+            "relationship": "Father",
+        },
         "web.roster_excuse": lambda: {"reason": "ILLNESS"},
         "web.excuse_record": lambda: {"reason": "ILLNESS"},
         # A wrong code: only an allowed caller reaches the code check (400, not 403).

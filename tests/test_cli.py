@@ -32,6 +32,7 @@ from attendance_app.models import (
     AttendanceStatus,
     ClassSession,
     Enrollment,
+    Guardian,
     Role,
     SchoolClass,
     SessionStatus,
@@ -116,6 +117,8 @@ def demo_counts() -> dict:
         "enrolments": count(Enrollment),
         "sessions": dict(Counter(db.session.scalars(select(ClassSession.status)).all())),
         "records": count(Attendance),
+        "guardians": count(Guardian),
+        "guardians_notified": count(Guardian, Guardian.notify.is_(True)),
     }
 
 
@@ -136,6 +139,9 @@ def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: F
     assert after_first["users"] == {Role.ADMIN: 1, Role.TEACHER: 3, Role.STUDENT: 80}
     assert (after_first["subjects"], after_first["classes"]) == (4, 5)
     assert after_first["sessions"] == {SessionStatus.ENDED: 60, SessionStatus.ACTIVE: 1}
+    # Guardians for some students (every one at risk among them), one with emails off.
+    assert 10 <= after_first["guardians"] < 80
+    assert after_first["guardians_notified"] == after_first["guardians"] - 1
     assert first.output.startswith("Loaded: ")
     assert second.output.startswith("Already loaded")
     for output in (first.output, second.output):
@@ -568,6 +574,26 @@ def test_weekly_summary_refuses_a_date_that_is_not_one(app: Flask):
 
     assert result.exit_code == 2
     assert "22/11/2026" in result.output
+
+
+def test_guardian_digest_queues_a_days_absence_emails_once(app: Flask, monkeypatch):
+    from tests.factories import add_guardian, end_session, make_admin, make_class, make_session
+    from tests.factories import mark as mark_one
+
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=1)
+    add_guardian(app, klass.students[0], admin=admin)
+    session_id = make_session(app, klass, start_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    mark_one(app, klass, session_id, klass.students[0], "ABSENT")
+    end_session(app, klass, session_id)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["guardian-digest", "--day", "2026-11-20"])
+    again = runner.invoke(args=["guardian-digest", "--day", "2026-11-20"])
+
+    assert first.output == "Guardian emails for 2026-11-20: 1 queued.\n"
+    assert again.output == "Guardian emails for 2026-11-20: 0 queued.\n"
 
 
 def test_demo_refuses_outside_development(app: Flask, monkeypatch):

@@ -69,3 +69,23 @@ def test_a_bad_schedule_stops_the_server_with_a_plain_message(app, monkeypatch):
 
     with app.app_context(), pytest.raises(ValueError, match="WEEKLY_SUMMARY must be like"):
         jobs_for(app)
+
+
+def test_the_guardian_digest_runs_when_configured_with_mail(app, monkeypatch):
+    monkeypatch.setitem(app.config, "GUARDIAN_DIGEST_TIME", "16:00")
+    with app.app_context():
+        assert "guardian absence emails queued" not in [j.name for j in jobs_for(app)]
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_SEND_INTERVAL", 0)
+
+    with app.app_context():
+        jobs = {job.name: job.every for job in jobs_for(app)}
+
+    assert jobs["guardian absence emails queued"] == 5 * 60
+
+
+def test_a_bad_digest_time_stops_the_server_with_a_plain_message(app, monkeypatch):
+    monkeypatch.setitem(app.config, "GUARDIAN_DIGEST_TIME", "teatime")
+
+    with app.app_context(), pytest.raises(ValueError, match="GUARDIAN_DIGEST_TIME must be"):
+        jobs_for(app)

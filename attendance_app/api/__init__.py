@@ -31,6 +31,7 @@ from attendance_app.api import (  # noqa: E402,F401
     analytics,
     attendance,
     exports,
+    guardians,
     notifications,
     people,
     sessions,

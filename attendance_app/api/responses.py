@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from attendance_app.models import ClassSession, SchoolClass, Student, Subject, User
+from attendance_app.models import ClassSession, Guardian, SchoolClass, Student, Subject, User
 from attendance_app.models.base import iso
 from attendance_app.services.marking.attendance import MarkResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
@@ -18,6 +18,16 @@ from attendance_app.services.reporting.statistics import (
     SessionStatistics,
 )
 from attendance_app.services.school.structure import EnrollResult
+
+
+def guardian_body(guardian: Guardian) -> dict:
+    return {
+        "id": str(guardian.id),
+        "name": guardian.name,
+        "email": guardian.email,
+        "relationship": guardian.relationship,
+        "notify": guardian.notify,
+    }
 
 
 def user_body(user: User) -> dict:

@@ -24,6 +24,7 @@ from attendance_app.services.fields import (
     control_character_message,
 )
 from attendance_app.services.marking.bulk import MAX_BULK_RECORDS, TOO_MANY_RECORDS
+from attendance_app.services.school.guardians import RELATIONSHIP_MAX
 from attendance_app.shapes import (
     EMPTY_LIST,
     NO_NUL,
@@ -36,6 +37,7 @@ from attendance_app.shapes import (
     too_long,
 )
 
+_BOOL_ERROR = "Must be a valid boolean."
 EITHER_SINGLE_OR_BULK = "Provide either student_id and status, or records"
 
 
@@ -117,6 +119,20 @@ class UserCreate(Base):
     student_id = text_field(
         load_default=None, allow_none=True, max_length=STUDENT_NUMBER_MAX, single_line=True
     )
+
+
+class GuardianCreate(Base):
+    name = text_field(required=True, max_length=NAME_MAX, single_line=True)
+    email = fields.Email(
+        required=True,
+        error_messages=_messages(invalid="Enter a valid email address."),
+        validate=[
+            _single_line,
+            validate.Length(max=EMAIL_MAX, error=too_long(EMAIL_MAX)),
+        ],
+    )
+    relationship = text_field(required=True, max_length=RELATIONSHIP_MAX, single_line=True)
+    notify = fields.Boolean(load_default=True, error_messages=_messages(invalid=_BOOL_ERROR))
 
 
 class SubjectCreate(Base):
@@ -239,7 +255,6 @@ class CheckInRequest(Base):
     )
 
 
-_BOOL_ERROR = "Must be a valid boolean."
 _DATETIME_ERROR = (
     "Datetime has wrong format. Use one of these formats instead: "
     "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."

@@ -29,6 +29,7 @@ from attendance_app.demo.plan import (
     WEEKS,
     Plan,
     excuse_for,
+    guardian_plan,
     lesson_starts,
     lesson_status,
     make_plan,
@@ -38,7 +39,7 @@ from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import attendance, bulk, excuses, sessions
 from attendance_app.services.marking.roster import roster_rows
 from attendance_app.services.reporting import statistics
-from attendance_app.services.school import people, structure
+from attendance_app.services.school import guardians, people, structure
 from attendance_app.services.transaction import unit_of_work
 
 #: When the office excuses a lesson's absences it was told about: the afternoon after it.
@@ -166,6 +167,16 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
         s.number: user(admin, s.first_name, s.last_name, s.email, Role.STUDENT, s.number)
         for s in plan.students
     }
+    listed = guardian_plan(plan, seed)
+    for g in listed:
+        guardians.add_guardian(
+            actor=admin,
+            student_id=students[g.student_number].student.id,
+            name=g.name,
+            email=g.email,
+            relationship=g.relationship,
+            notify=g.notify,
+        )
     subjects = {
         code: structure.create_subject(actor=admin, code=code, name=name) for code, name in SUBJECTS
     }
@@ -191,6 +202,10 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
     summary.actions.append(
         f"Created {len(plan.students) + len(TEACHERS) + 1} accounts, {len(SUBJECTS)} subjects,"
         f" {len(CLASSES)} classes and their last {WEEKS} weeks of lessons."
+    )
+    summary.actions.append(
+        f"Listed {len(listed)} guardians (the students at risk and others), emailed the day"
+        " their student is absent when mail is configured."
     )
     return admin
 

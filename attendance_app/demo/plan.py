@@ -119,6 +119,42 @@ class Plan:
         return next((s.persona for s in self.students if s.number == number), None)
 
 
+#: Relationships a demo guardian has, as the back office writes them.
+GUARDIAN_RELATIONSHIPS = ("Parent", "Parent", "Grandparent", "Carer")
+
+
+@dataclass(frozen=True)
+class GuardianPlan:
+    student_number: str
+    name: str
+    email: str
+    relationship: str
+    notify: bool = True
+
+
+def guardian_plan(plan: Plan, seed: int = SEED) -> tuple[GuardianPlan, ...]:
+    """Guardians for the students at risk and every third other student (one has turned the
+    emails off), at addresses no one reads (``home.example``); the same for the same seed,
+    and drawn apart from the rest so the school's other choices do not change."""
+    rng = random.Random(seed + 2)
+    out = []
+    for i, s in enumerate(plan.students):
+        if s.persona != "at risk" and i % 3:
+            continue
+        first = rng.choice(FIRST_NAMES)
+        out.append(
+            GuardianPlan(
+                student_number=s.number,
+                name=f"{first} {s.last_name}",
+                email=f"{_email_part(first)}.{_email_part(s.last_name)}.{s.number.lower()}"
+                "@home.example",
+                relationship=rng.choice(GUARDIAN_RELATIONSHIPS),
+                notify=len(out) != 1,
+            )
+        )
+    return tuple(out)
+
+
 def _email_part(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return "".join(ch for ch in ascii_name.lower() if ch.isalnum() or ch == "-")

@@ -14,6 +14,7 @@ from attendance_app.models.base import (
     utcnow,
 )
 from attendance_app.models.check_in import CheckInFailure, CheckInSecret
+from attendance_app.models.guardians import Guardian
 from attendance_app.models.people import (
     ApiToken,
     RecoveryCode,
@@ -39,6 +40,7 @@ __all__ = [
     "CheckInSecret",
     "ClassSession",
     "Enrollment",
+    "Guardian",
     "Notification",
     "NotificationKind",
     "OutboxEmail",

@@ -64,6 +64,11 @@ def require_admin(actor: User) -> None:
         raise Forbidden()
 
 
+def require_guardian_manager(actor: User) -> None:
+    """A student's guardians are managed by admins only (their emails are personal data)."""
+    require_admin(actor)
+
+
 def require_student(actor: User) -> Student:
     """Self check-in is a student's own act: their Student profile, or Forbidden."""
     if actor.role != Role.STUDENT or actor.student is None:

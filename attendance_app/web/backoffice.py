@@ -7,11 +7,12 @@ import uuid
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user
 
-from attendance_app.models import Role, Student, User
+from attendance_app.models import Guardian, Role, Student, User
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
 from attendance_app.services.school import (
     browser_sessions,
+    guardians,
     listings,
     people,
     student_import,
@@ -39,6 +40,17 @@ PERSON_LIMITS = {
 PASSWORD_CHANGED = "{name} has a new password; every login of theirs has ended."
 PASSWORD_CHANGED_OWN = "Your password was changed; your logins on other devices have ended."
 TWO_FACTOR_RESET = "{name}'s two-factor sign-in is off; they can set it up again."
+GUARDIAN_LIMITS = {
+    "name": max_length(Guardian.name),
+    "email": max_length(Guardian.email),
+    "relationship": max_length(Guardian.relationship),
+}
+GUARDIAN_ADDED = "{name} was added as {student}'s {relationship}."
+GUARDIAN_REMOVED = "{name} was removed from {student}'s guardians."
+GUARDIAN_NOTIFY = {
+    True: "{name} will be emailed the day {student} is absent.",
+    False: "{name} will not be emailed about {student}'s absences.",
+}
 
 
 def _role_arg() -> Role | None:
@@ -107,8 +119,15 @@ def _person_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     password_errors: dict[str, str] | None = None,
+    guardian_form: dict[str, str] | None = None,
+    guardian_errors: dict[str, str] | None = None,
 ):
     actor = current_actor()
+    listed = (
+        guardians.list_guardians(actor=actor, student_id=user.student.id)
+        if user.student and permissions.is_admin(actor)
+        else None
+    )
     if form is None:
         form = {
             "email": user.email,
@@ -128,6 +147,10 @@ def _person_page(
         min_password=people.MIN_PASSWORD_LENGTH,
         can_manage=permissions.can_manage_user(actor, user),
         two_factor_on=two_factor.enabled(user),
+        guardians=listed,
+        guardian_form=guardian_form or {"notify": "on"},
+        guardian_errors=guardian_errors or {},
+        guardian_limits=GUARDIAN_LIMITS,
     )
 
 
@@ -237,11 +260,108 @@ def admin_person_reactivate(user_id: uuid.UUID):
     return redirect(url_for("web.admin_people"))
 
 
+def _student_of(user_id: uuid.UUID) -> tuple[User, Student]:
+    """The person and their student profile (a person who is not a student has no guardians:
+    404)."""
+    from attendance_app.services.errors import NotFound
+    from attendance_app.services.school.structure import STUDENT_NOT_FOUND
+
+    user = people.get_user_for(actor=current_actor(), user_id=user_id)
+    if user.student is None:
+        raise NotFound(STUDENT_NOT_FOUND)
+    return user, user.student
+
+
+@bp.post("/admin/people/<uuid:user_id>/guardians")
+@login_required
+def admin_guardian_add(user_id: uuid.UUID):
+    """Add a guardian to a student; errors beside the fields (400)."""
+    user, student = _student_of(user_id)
+    form, errors = read_text(request.form, GUARDIAN_LIMITS)
+    check_email(form, errors)
+    form["notify"] = "on" if request.form.get("notify") else ""
+    if not errors:
+        try:
+            guardian = guardians.add_guardian(
+                actor=current_actor(),
+                student_id=student.id,
+                name=form["name"],
+                email=form["email"],
+                relationship=form["relationship"],
+                notify=bool(form["notify"]),
+            )
+        except Invalid as err:
+            field_error(err, errors)
+        else:
+            flash(
+                GUARDIAN_ADDED.format(
+                    name=guardian.name,
+                    student=user.full_name,
+                    relationship=guardian.relationship.lower(),
+                ),
+                "success",
+            )
+            return redirect(url_for("web.admin_person", user_id=user_id) + "#guardians-heading")
+    return _person_page(user, guardian_form=form, guardian_errors=errors), 400
+
+
+@bp.get("/admin/people/<uuid:user_id>/guardians/<uuid:guardian_id>/remove")
+@login_required
+def admin_guardian_remove_confirm(user_id: uuid.UUID, guardian_id: uuid.UUID):
+    """Ask before removing a guardian."""
+    user, student = _student_of(user_id)
+    guardian = guardians.get_guardian(
+        actor=current_actor(), student_id=student.id, guardian_id=guardian_id
+    )
+    return render_template("admin/guardian_remove.html", person=user, guardian=guardian)
+
+
+@bp.post("/admin/people/<uuid:user_id>/guardians/<uuid:guardian_id>/remove")
+@login_required
+def admin_guardian_remove(user_id: uuid.UUID, guardian_id: uuid.UUID):
+    """Remove a guardian: they are not emailed any more."""
+    user, student = _student_of(user_id)
+    guardian = guardians.remove_guardian(
+        actor=current_actor(), student_id=student.id, guardian_id=guardian_id
+    )
+    flash(GUARDIAN_REMOVED.format(name=guardian.name, student=user.full_name), "success")
+    return redirect(url_for("web.admin_person", user_id=user_id) + "#guardians-heading")
+
+
+@bp.post("/admin/people/<uuid:user_id>/guardians/<uuid:guardian_id>/notify")
+@login_required
+def admin_guardian_notify(user_id: uuid.UUID, guardian_id: uuid.UUID):
+    """Turn a guardian's absence emails on or off."""
+    user, student = _student_of(user_id)
+    notify = request.form.get("notify") == "on"
+    guardian = guardians.set_notify(
+        actor=current_actor(), student_id=student.id, guardian_id=guardian_id, notify=notify
+    )
+    flash(GUARDIAN_NOTIFY[notify].format(name=guardian.name, student=user.full_name), "success")
+    return redirect(url_for("web.admin_person", user_id=user_id) + "#guardians-heading")
+
+
+@bp.get("/guardians/unsubscribe/<token>")
+def guardian_unsubscribe_confirm(token: str):
+    """The link in a guardian's email (no login): one button turns the emails off. A GET
+    changes nothing, so a mail scanner that opens links does not unsubscribe anyone."""
+    guardian = guardians.guardian_for_token(token)
+    return render_template("guardians/unsubscribe.html", guardian=guardian, token=token)
+
+
+@bp.post("/guardians/unsubscribe/<token>")
+def guardian_unsubscribe(token: str):
+    """Turn the emails off (no login: the signed token is the permission)."""
+    guardian = guardians.unsubscribe(token=token)
+    return render_template("guardians/unsubscribe.html", guardian=guardian, done=True)
+
+
 def _import_page(*, preview=None, content: str = "", problem: str | None = None):
     return render_template(
         "admin/import.html",
         class_names=student_import.class_names(actor=current_actor()),
         columns=student_import.COLUMNS,
+        guardian_columns=student_import.GUARDIAN_COLUMNS,
         max_rows=student_import.MAX_ROWS,
         max_kb=student_import.MAX_BYTES // 1000,
         template_number=student_import.TEMPLATE_NUMBER,
@@ -297,9 +417,13 @@ def admin_import_apply():
     except Invalid as err:
         preview = student_import.preview_import(actor=current_actor(), text=text)
         return _import_page(preview=preview, content=text, problem=err.message), 400
+    guardians_added = (
+        f", {counts.guardians_created} new guardian(s)" if counts.guardians_created else ""
+    )
     flash(
         f"Imported {counts.rows} row(s): {counts.students_created} new student(s), "
-        f"{counts.students_reused} existing, {counts.enrolments_created} new enrolment(s).",
+        f"{counts.students_reused} existing, {counts.enrolments_created} new enrolment(s)"
+        f"{guardians_added}.",
         "success",
     )
     return redirect(url_for("web.admin_import"))

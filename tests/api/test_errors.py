@@ -136,6 +136,7 @@ class Endpoint:
                 else uuid.uuid4()
             ),
             "notification_id": world.notification_id if world else uuid.uuid4(),
+            "student_id": world.student.profile_id if world else uuid.uuid4(),
         }
         return self.path.format(**ids)
 
@@ -244,6 +245,12 @@ ENDPOINTS = [
     ),
     Endpoint("check-in-code", "post", "/api/sessions/{session_id}/check-in-code/", None),
     Endpoint("check-in", "post", "/api/attendance/check-in/", _check_in, as_student=True),
+    Endpoint(
+        "guardians",
+        "post",
+        "/api/students/{student_id}/guardians/",
+        lambda w: {"name": "Pat Doe", "email": f"g{_n()}@home.test", "relationship": "Parent"},
+    ),
     Endpoint("notification-read", "post", "/api/notifications/{notification_id}/read/", None),
     Endpoint("notifications-read-all", "post", "/api/notifications/read-all/", None),
 ]
@@ -385,6 +392,7 @@ EMPTY_BODY_ERRORS = {
     "bulk-mark": {"session_id": REQUIRED},
     "check-in": {"session_id": REQUIRED, "code": REQUIRED},
     "excuse": {"reason": REQUIRED},
+    "guardians": {"name": REQUIRED, "email": REQUIRED, "relationship": REQUIRED},
 }
 REQUIRING = [e for e in BODY_ENDPOINTS if e.name in EMPTY_BODY_ERRORS]
 

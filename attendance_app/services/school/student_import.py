@@ -1,5 +1,5 @@
-"""CSV import of students and their enrolments: a preview that writes nothing, then an
-all-or-nothing apply that re-validates the same text."""
+"""CSV import of students, their enrolments and (optional columns) their guardians: a preview
+that writes nothing, then an all-or-nothing apply that re-validates the same text."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from attendance_app.extensions import db
-from attendance_app.models import Role, SchoolClass, Student, User
+from attendance_app.models import Guardian, Role, SchoolClass, Student, User
 from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid
 from attendance_app.services.fields import (
@@ -24,12 +24,15 @@ from attendance_app.services.fields import (
     STUDENT_NUMBER_MAX,
     control_character_message,
 )
+from attendance_app.services.school import guardians
 from attendance_app.services.school.people import create_user, normalise_email
 from attendance_app.services.school.structure import enroll_students
 from attendance_app.services.transaction import unit_of_work
 from attendance_app.shapes import CONTROL_CHARACTERS
 
 COLUMNS = ("student_number", "first_name", "last_name", "email", "class_name")
+#: Optional, after the others: a guardian of the line's student (all three, or none).
+GUARDIAN_COLUMNS = ("guardian_name", "guardian_email", "guardian_relationship")
 #: The template's example row: plainly not a student (and refused if uploaded unchanged); its
 #: class is one of the school's own, so the file shows how they are written.
 TEMPLATE_NUMBER = "EXAMPLE-1"
@@ -44,6 +47,9 @@ MAX_LENGTHS = {
     "last_name": NAME_MAX,
     "email": EMAIL_MAX,
     "class_name": CLASS_NAME_MAX,
+    "guardian_name": NAME_MAX,
+    "guardian_email": EMAIL_MAX,
+    "guardian_relationship": guardians.RELATIONSHIP_MAX,
 }
 
 NOT_UTF8 = "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
@@ -51,7 +57,13 @@ TOO_BIG = f"The file is larger than {MAX_BYTES // 1000} KB; split it into smalle
 TOO_MANY_ROWS = f"The file has more than {MAX_ROWS:,} rows; split it into smaller files."
 EMPTY_FILE = "The file is empty."
 NO_ROWS = "The file has a header but no rows."
-BAD_HEADER = "The first line must be the header: " + ",".join(COLUMNS) + "."
+BAD_HEADER = (
+    "The first line must be the header: "
+    + ",".join(COLUMNS)
+    + " (optionally followed by "
+    + ",".join(GUARDIAN_COLUMNS)
+    + ")."
+)
 NUL_CHARACTER = "The file contains a NUL character; it is not a CSV file."
 HAS_PROBLEMS = "The file has {count} problem(s); nothing was imported."
 WRONG_COLUMN_COUNT = "Expected {expected} values, found {found}."
@@ -68,6 +80,14 @@ EXISTING_NUMBER_OTHER_EMAIL = (
     "Student number {number} already belongs to {email}; the file gives a different email."
 )
 EMAIL_BELONGS_TO_OTHER = "Email {email} already belongs to another user."
+GUARDIAN_INCOMPLETE = (
+    "A guardian needs guardian_name, guardian_email and guardian_relationship; {missing} is"
+    " missing."
+)
+GUARDIAN_NAME_CLASH = "Guardian {email} of student {number} has another name on line {line}."
+TOO_MANY_GUARDIANS = (
+    "Student {number} would have more than " + str(guardians.MAX_PER_STUDENT) + " guardians."
+)
 TEMPLATE_ROW = "This is the template's example row: replace it with a student, or delete it."
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
@@ -86,6 +106,9 @@ class ImportRow:
     class_name: str
     class_id: uuid.UUID | None = None
     student_id: uuid.UUID | None = None  # set when the student already exists
+    guardian_name: str = ""  # all three empty: no guardian on this line
+    guardian_email: str = ""
+    guardian_relationship: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,7 @@ class ImportCounts:
     students_created: int
     students_reused: int
     enrolments_created: int
+    guardians_created: int = 0
 
 
 def decode_upload(data: bytes) -> str:
@@ -166,7 +190,8 @@ def parse_import(text: str) -> Preview:
         if header is None:
             preview.errors.append(LineError(1, EMPTY_FILE))
             return preview
-        if [h.strip().lower() for h in header] != list(COLUMNS):
+        names = tuple(h.strip().lower() for h in header)
+        if names not in (COLUMNS, COLUMNS + GUARDIAN_COLUMNS):
             preview.errors.append(LineError(1, BAD_HEADER))
             return preview
         raw: list[tuple[int, list[str]]] = []
@@ -184,7 +209,7 @@ def parse_import(text: str) -> Preview:
         preview.errors.append(LineError(2, NO_ROWS))
         return preview
 
-    lines = [_read(line, values) for line, values in raw]
+    lines = [_read(line, values, names) for line, values in raw]
     preview.rows = _check(lines)
     preview.errors = [LineError(ln.line, p) for ln in lines for p in ln.problems]
     return preview
@@ -208,16 +233,23 @@ class _Line:
         return self.data[column] if self.data is not None else ""
 
 
-def _read(line: int, values: list[str]) -> _Line:
+def _read(line: int, values: list[str], columns: tuple[str, ...] = COLUMNS) -> _Line:
     """The line's values and what is wrong with their shape: every problem, not the first."""
-    if len(values) != len(COLUMNS):
-        found = WRONG_COLUMN_COUNT.format(expected=len(COLUMNS), found=len(values))
+    if len(values) != len(columns):
+        found = WRONG_COLUMN_COUNT.format(expected=len(columns), found=len(values))
         return _Line(line, None, [found])
-    data = dict(zip(COLUMNS, (v.strip() for v in values), strict=True))
+    data = dict.fromkeys(GUARDIAN_COLUMNS, "")
+    data.update(zip(columns, (v.strip() for v in values), strict=True))
     data["email"] = normalise_email(data["email"])
+    data["guardian_email"] = normalise_email(data["guardian_email"])
     out = _Line(line, data)
-    for column in COLUMNS:
-        if not data[column]:
+    has_guardian = any(data[c] for c in GUARDIAN_COLUMNS)
+    for column in COLUMNS + GUARDIAN_COLUMNS:
+        if column in GUARDIAN_COLUMNS and not data[column]:
+            if has_guardian:
+                out.problems.append(GUARDIAN_INCOMPLETE.format(missing=column))
+                out.bad.add(column)
+        elif not data[column]:
             out.problems.append(REQUIRED.format(column=column))
             out.bad.add(column)
         elif column in MAX_LENGTHS and len(data[column]) > MAX_LENGTHS[column]:
@@ -227,9 +259,10 @@ def _read(line: int, values: list[str]) -> _Line:
             # A quoted CSV value may hold a line break: never in a name, email or class.
             out.problems.append(CONTROL_IN_VALUE.format(column=column))
             out.bad.add(column)
-    if data["email"] and "email" not in out.bad and not _EMAIL.match(data["email"]):
-        out.problems.append(BAD_EMAIL.format(email=data["email"]))
-        out.bad.add("email")
+    for column in ("email", "guardian_email"):
+        if data[column] and column not in out.bad and not _EMAIL.match(data[column]):
+            out.problems.append(BAD_EMAIL.format(email=data[column]))
+            out.bad.add(column)
     if data["student_number"].casefold() == TEMPLATE_NUMBER.casefold():
         out.problems.append(TEMPLATE_ROW)
     return out
@@ -268,6 +301,16 @@ def _check(lines: list[_Line]) -> list[ImportRow]:
         else {}
     )
 
+    listed: dict[uuid.UUID, set[str]] = defaultdict(set)  # existing students' guardians
+    known = [sid for sid, _ in students.values()]
+    if known:
+        for student_id, guardian_email in db.session.execute(
+            select(Guardian.student_id, Guardian.email).where(Guardian.student_id.in_(known))
+        ):
+            listed[student_id].add(guardian_email)
+    guardian_names: dict[tuple[str, str], tuple[str, int]] = {}
+    new_guardians: dict[str, set[str]] = defaultdict(set)
+
     first_email: dict[str, tuple[str, int]] = {}
     first_number: dict[str, tuple[str, int]] = {}
     seen_pairs: dict[tuple[str, str], int] = {}
@@ -301,6 +344,20 @@ def _check(lines: list[_Line]) -> list[ImportRow]:
             problems.append(EXISTING_NUMBER_OTHER_EMAIL.format(number=number, email=existing[1]))
         elif existing is None and ln.has("email") and email in owners:
             problems.append(EMAIL_BELONGS_TO_OTHER.format(email=email))
+        guardian_email = row["guardian_email"]
+        if ln.has("guardian_email") and ln.has("guardian_name") and ln.has("student_number"):
+            first, line = guardian_names.setdefault(
+                (number, guardian_email), (row["guardian_name"], ln.line)
+            )
+            if first != row["guardian_name"]:
+                problems.append(
+                    GUARDIAN_NAME_CLASH.format(email=guardian_email, number=number, line=line)
+                )
+            already = listed[existing[0]] if existing is not None else set()
+            if guardian_email not in already:
+                new_guardians[number].add(guardian_email)
+                if len(already) + len(new_guardians[number]) == guardians.MAX_PER_STUDENT + 1:
+                    problems.append(TOO_MANY_GUARDIANS.format(number=number))
         if problems:
             continue
         good.append(
@@ -313,6 +370,9 @@ def _check(lines: list[_Line]) -> list[ImportRow]:
                 class_name=class_name,
                 class_id=matches[0],
                 student_id=existing[0] if existing else None,
+                guardian_name=row["guardian_name"],
+                guardian_email=guardian_email,
+                guardian_relationship=row["guardian_relationship"],
             )
         )
     return good
@@ -365,9 +425,27 @@ def apply_import(*, actor: User, text: str) -> ImportCounts:
     enrolled = 0
     for class_id, ids in by_class.items():
         enrolled += enroll_students(actor=actor, class_id=class_id, student_ids=ids).enrolled
+    added = 0
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for row in preview.rows:
+        student_id = student_ids[row.student_number]
+        if not row.guardian_email or (student_id, row.guardian_email) in seen:
+            continue
+        seen.add((student_id, row.guardian_email))
+        if any(g.email == row.guardian_email for g in guardians.guardians_of(student_id)):
+            continue  # listed before: a file imported twice adds nobody twice
+        guardians.add_guardian(
+            actor=actor,
+            student_id=student_id,
+            name=row.guardian_name,
+            email=row.guardian_email,
+            relationship=row.guardian_relationship,
+        )
+        added += 1
     return ImportCounts(
         rows=len(preview.rows),
         students_created=created,
         students_reused=len(student_ids) - created,
         enrolments_created=enrolled,
+        guardians_created=added,
     )

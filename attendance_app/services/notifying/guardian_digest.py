@@ -1,0 +1,234 @@
+"""The daily absence email to guardians: one per student per day, through the outbox.
+
+At ``GUARDIAN_DIGEST_TIME`` (school time, default 16:00; "off" for none) a serving process
+queues, for each student marked ABSENT and not excused in a session of that day that has
+ended, one email to each of their guardians with ``notify`` on: the lessons missed, the
+school's contact address (``SCHOOL_CONTACT_EMAIL``, else ``MAIL_FROM``) and a link that turns
+the emails off without a login. Each email carries a dedupe key (guardian, student, day): a
+rerun, another process, or a later round the same day sends nothing twice, while a session
+that ends after the digest time still reaches the guardians not told yet that day.
+
+An absence excused before the email goes out is not in it: the digest leaves excused records
+out, and excusing a student's last unexcused absence of a day withdraws that day's emails not
+yet sent (the outbox's withdrawal); if other absences remain, the email is rewritten without
+the excused lesson.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    AttendanceStatus,
+    ClassSession,
+    Guardian,
+    OutboxEmail,
+    SchoolClass,
+    SessionStatus,
+    Student,
+    utcnow,
+)
+from attendance_app.services import events
+from attendance_app.services.clock import school_zone
+from attendance_app.services.notifying import outbox
+from attendance_app.services.school.guardians import unsubscribe_path
+from attendance_app.services.transaction import unit_of_work
+
+#: How often a serving process looks whether a day's digest is due.
+CHECK_EVERY_SECONDS = 5 * 60
+_KEY = "guardian:{student}:{day}:{guardian}"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    class_name: str
+    subject: str
+    start: datetime  # school time
+
+    def line(self) -> str:
+        return f"- {self.start:%H:%M} {self.class_name} ({self.subject})"
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The school's calendar day ``day`` as a UTC [start, end)."""
+    zone = school_zone()
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def missed_lessons(
+    day: date, student_ids: list[uuid.UUID] | None = None
+) -> dict[uuid.UUID, list[Lesson]]:
+    """{student id: lessons missed} on ``day``: records ABSENT, not excused, in ENDED
+    sessions that started that day (school time); in order of time. One query."""
+    start, end = day_bounds(day)
+    query = (
+        select(Attendance.student_id, ClassSession.start_time, SchoolClass)
+        .join(ClassSession, ClassSession.id == Attendance.session_id)
+        .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
+        .where(
+            Attendance.status == AttendanceStatus.ABSENT,
+            Attendance.absence_reason.is_(None),
+            ClassSession.status == SessionStatus.ENDED,
+            ClassSession.start_time >= start,
+            ClassSession.start_time < end,
+        )
+        .order_by(ClassSession.start_time, SchoolClass.name)
+    )
+    if student_ids is not None:
+        query = query.where(Attendance.student_id.in_(student_ids))
+    zone = school_zone()
+    out: dict[uuid.UUID, list[Lesson]] = defaultdict(list)
+    for student_id, start_time, school_class in db.session.execute(query):
+        out[student_id].append(
+            Lesson(school_class.name, school_class.subject.name, start_time.astimezone(zone))
+        )
+    return dict(out)
+
+
+def contact_address() -> str:
+    config = current_app.config
+    return config.get("SCHOOL_CONTACT_EMAIL") or config.get("MAIL_FROM") or ""
+
+
+def subject_for(student_name: str, day: date) -> str:
+    return f"{student_name} was absent on {day:%A %d %B %Y}"
+
+
+def body_for(guardian: Guardian, student_name: str, day: date, lessons: list[Lesson]) -> str:
+    """The email's text: who, which lessons, whom to contact, how to stop these emails."""
+    count = "a lesson" if len(lessons) == 1 else f"{len(lessons)} lessons"
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    lines = [
+        f"Dear {guardian.name},",
+        "",
+        f"{student_name} was marked absent from {count} on {day:%A %d %B %Y}:",
+        *(lesson.line() for lesson in lessons),
+        "",
+        "If you know why, or think this is a mistake, please contact the school at"
+        f" {contact_address()}.",
+        "",
+        f"You receive this email as {student_name}'s {guardian.relationship.lower()}."
+        " To stop these emails, open:",
+        f"{base}{unsubscribe_path(guardian.id)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@unit_of_work
+def send_guardian_digests(*, day: date) -> int:
+    """Queue the absence emails of ``day`` not queued before; returns how many are new (0
+    when mail is off, or they were queued before). Four queries whatever the school's size."""
+    if not outbox.mail_enabled():
+        return 0
+    missed = missed_lessons(day)
+    if not missed:
+        return 0
+    rows = db.session.execute(
+        select(Guardian, Student)
+        .join(Student, Student.id == Guardian.student_id)
+        .where(Guardian.student_id.in_(list(missed)), Guardian.notify.is_(True))
+        .order_by(Guardian.student_id, Guardian.email)
+    ).all()
+    keys = {
+        g.id: _KEY.format(student=g.student_id, day=day.isoformat(), guardian=g.id) for g, _ in rows
+    }
+    sent = (
+        set(
+            db.session.scalars(
+                select(OutboxEmail.dedupe_key).where(
+                    OutboxEmail.dedupe_key.in_(list(keys.values()))
+                )
+            )
+        )
+        if keys
+        else set()
+    )
+    emails = [
+        outbox.Email(
+            to=guardian.email,
+            subject=subject_for(student.user.full_name, day),
+            body=body_for(guardian, student.user.full_name, day, missed[student.id]),
+            dedupe_key=keys[guardian.id],
+        )
+        for guardian, student in rows
+        if keys[guardian.id] not in sent
+    ]
+    outbox.queue(emails)
+    return len(emails)
+
+
+def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
+    """Delete a guardian's emails not yet sent (removed, or emails turned off); how many.
+    Joins the caller's transaction."""
+    result = db.session.execute(
+        delete(OutboxEmail).where(
+            OutboxEmail.dedupe_key.like(f"guardian:%:{guardian_id}"),
+            OutboxEmail.sent_at.is_(None),
+        )
+    )
+    return result.rowcount
+
+
+def on_events(batch: list) -> None:
+    """An excuse given before a guardian's email went out takes the lesson out of it (and
+    the email away when nothing else was missed that day)."""
+    students = sorted(
+        {s for e in batch if isinstance(e, events.AttendanceChanged) for s in e.excused_student_ids}
+    )
+    for student_id in students:
+        waiting = db.session.scalars(
+            select(OutboxEmail).where(
+                OutboxEmail.dedupe_key.like(f"guardian:{student_id}:%"),
+                OutboxEmail.sent_at.is_(None),
+            )
+        ).all()
+        for email in waiting:
+            _, _, day_text, guardian_id = email.dedupe_key.split(":")
+            day = date.fromisoformat(day_text)
+            lessons = missed_lessons(day, [student_id]).get(student_id)
+            guardian = db.session.get(Guardian, uuid.UUID(guardian_id))
+            if not lessons or guardian is None:
+                db.session.execute(delete(OutboxEmail).where(OutboxEmail.id == email.id))
+            else:
+                student = db.session.get(Student, student_id)
+                email.body = body_for(guardian, student.user.full_name, day, lessons)
+
+
+# --- the schedule ------------------------------------------------------------------------
+
+
+def parse_digest_time(text: str) -> time | None:
+    """``"16:00"`` → 16:00 (school time); ``"off"`` → None. Raises ValueError, saying what is
+    expected, for anything else."""
+    value = (text or "").strip().lower()
+    if value == "off":
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError as err:
+        raise ValueError(
+            f"GUARDIAN_DIGEST_TIME must be a school time like '16:00' or 'off', not {text!r}"
+        ) from err
+
+
+def last_due_day(now: datetime, at: time) -> date:
+    """The school day whose digest was last due at ``now``: today once ``at`` has passed
+    (school time), else yesterday."""
+    local = now.astimezone(school_zone())
+    return local.date() if local.time() >= at else local.date() - timedelta(days=1)
+
+
+def send_due_digests(at: time, *, now: datetime | None = None) -> int:
+    """Queue the digest of the day last due (what a serving process does every
+    ``CHECK_EVERY_SECONDS``); how many emails were new."""
+    return send_guardian_digests(day=last_due_day(now or utcnow(), at))

@@ -1,0 +1,432 @@
+"""Guardians: the admin's rules, and the daily absence email through the outbox, received by a
+real SMTP server (aiosmtpd): one per student per day, naming the lessons missed and the
+school's contact, none for an excused absence, with an unsubscribe link that works."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from attendance_app.extensions import db
+from attendance_app.models import AbsenceReason, Channel, Guardian, OutboxEmail
+from attendance_app.services.errors import Forbidden, Invalid, NotFound
+from attendance_app.services.marking import excuses
+from attendance_app.services.notifying import guardian_digest, outbox
+from attendance_app.services.school import guardians
+from tests.factories import (
+    actor,
+    add_guardian,
+    end_session,
+    make_admin,
+    make_class,
+    make_session,
+    make_teacher,
+    mark,
+)
+from tests.mail import smtp_server
+
+DAY = date(2026, 9, 7)
+MORNING = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
+CONTACT = "office@school.test"
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    with smtp_server() as (received, port):
+        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+        monkeypatch.setitem(app.config, "MAIL_PORT", port)
+        monkeypatch.setitem(app.config, "MAIL_FROM", "attendance@school.test")
+        monkeypatch.setitem(app.config, "SCHOOL_CONTACT_EMAIL", CONTACT)
+        monkeypatch.setitem(app.config, "PUBLIC_URL", "https://attendance.school.test")
+        yield received
+
+
+def digest(app, day: date = DAY) -> int:
+    with app.app_context():
+        queued = guardian_digest.send_guardian_digests(day=day)
+        db.session.remove()
+    return queued
+
+
+def send(app) -> outbox.SendReport:
+    with app.app_context():
+        report = outbox.send_due()
+        db.session.remove()
+    return report
+
+
+def at_home(smtp) -> list:
+    """What the guardians received (students' own end-of-session notices left out)."""
+    return [m for m in smtp.messages if m["To"].endswith("@home.test")]
+
+
+def guardian_rows(app) -> list[OutboxEmail]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(OutboxEmail)
+            .where(OutboxEmail.dedupe_key.like("guardian:%"))
+            .order_by(OutboxEmail.to_address)
+        ).all()
+        db.session.remove()
+    return list(rows)
+
+
+@pytest.fixture
+def school(app):
+    """Two classes of one student, John; his mother is listed to be told."""
+    admin = make_admin(app)
+    maths = make_class(app, admin=admin, students=1, name="Maths 7A")
+    john = maths.students[0]
+    history = make_class(app, admin=admin, students=[john], name="History 7A")
+    mother = add_guardian(app, john, admin=admin, name="Mary Doe", email="mary@home.test")
+    return admin, maths, history, john, mother
+
+
+def absent_in(app, klass, student, start: datetime) -> object:
+    session_id = make_session(app, klass, start_at=start)
+    record = mark(app, klass, session_id, student, "ABSENT")
+    end_session(app, klass, session_id, at=start + timedelta(hours=1))
+    return record
+
+
+# --- managing guardians --------------------------------------------------------------------
+
+
+def test_an_admin_adds_lists_and_removes_a_students_guardians(app, ctx):
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    me = actor(admin.user_id)
+
+    added = guardians.add_guardian(
+        actor=me,
+        student_id=john.profile_id,
+        name="  Mary Doe ",
+        email=" Mary@Home.TEST ",
+        relationship="Mother",
+    )
+
+    assert (added.name, added.email, added.relationship, added.notify) == (
+        "Mary Doe",
+        "mary@home.test",
+        "Mother",
+        True,
+    )
+    assert [g.id for g in guardians.list_guardians(actor=me, student_id=john.profile_id)] == [
+        added.id
+    ]
+    guardians.remove_guardian(actor=me, student_id=john.profile_id, guardian_id=added.id)
+    assert guardians.list_guardians(actor=me, student_id=john.profile_id) == []
+
+
+def test_only_admins_manage_guardians_before_anything_is_looked_up(app, ctx):
+    admin = make_admin(app)
+    teacher = make_teacher(app)
+    john = make_class(app, admin=admin, teacher=teacher, students=1).students[0]
+
+    for who in (teacher, john):
+        with pytest.raises(Forbidden):
+            guardians.list_guardians(actor=actor(who.user_id), student_id=john.profile_id)
+        with pytest.raises(Forbidden):
+            guardians.add_guardian(
+                actor=actor(who.user_id),
+                student_id=john.profile_id,
+                name="X",
+                email="x@home.test",
+                relationship="Father",
+            )
+
+
+def test_an_unknown_student_or_guardian_is_not_found(app, ctx):
+    import uuid
+
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    me = actor(admin.user_id)
+
+    with pytest.raises(NotFound, match="Student not found."):
+        guardians.list_guardians(actor=me, student_id=uuid.uuid4())
+    with pytest.raises(NotFound, match="Guardian not found."):
+        guardians.remove_guardian(actor=me, student_id=john.profile_id, guardian_id=uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"name": " "}, "name", "This field is required."),
+        ({"relationship": ""}, "relationship", "This field is required."),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"name": "A" * 151}, "name", "Ensure this field has no more than 150 characters."),
+        ({"relationship": "R" * 51}, "relationship", "no more than 50 characters."),
+        ({"name": "Mary\r\nBcc: x@evil.test"}, "name", "control characters are not allowed"),
+        ({"email": "a@b.test\nBcc: x@evil.test"}, "email", "control characters"),
+    ],
+)
+def test_a_bad_field_is_refused_on_that_field(app, ctx, values, field, message):
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    fields = {"name": "Mary Doe", "email": "mary@home.test", "relationship": "Mother", **values}
+
+    with pytest.raises(Invalid) as err:
+        guardians.add_guardian(actor=actor(admin.user_id), student_id=john.profile_id, **fields)
+
+    assert err.value.field == field
+    assert message in err.value.message
+
+
+def test_the_same_email_twice_for_one_student_is_refused(app, ctx):
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    me = actor(admin.user_id)
+    fields = {"name": "Mary", "email": "mary@home.test", "relationship": "Mother"}
+    guardians.add_guardian(actor=me, student_id=john.profile_id, **fields)
+
+    with pytest.raises(Invalid, match=guardians.ALREADY_LISTED):
+        guardians.add_guardian(
+            actor=me, student_id=john.profile_id, **{**fields, "email": "MARY@home.test"}
+        )
+
+
+def test_a_student_has_at_most_ten_guardians(app, ctx):
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    me = actor(admin.user_id)
+    for n in range(guardians.MAX_PER_STUDENT):
+        guardians.add_guardian(
+            actor=me, student_id=john.profile_id, name=f"G{n}", email=f"g{n}@h.test",
+            relationship="Carer",
+        )  # fmt: skip
+
+    with pytest.raises(Invalid, match=guardians.TOO_MANY):
+        guardians.add_guardian(
+            actor=me, student_id=john.profile_id, name="One more", email="more@h.test",
+            relationship="Carer",
+        )  # fmt: skip
+
+
+def test_managing_guardians_is_on_the_security_log(app, ctx, caplog):
+    admin = make_admin(app)
+    john = make_class(app, admin=admin, students=1).students[0]
+    caplog.set_level("INFO", logger="attendance.security")
+
+    added = guardians.add_guardian(
+        actor=actor(admin.user_id), student_id=john.profile_id, name="Mary",
+        email="mary@home.test", relationship="Mother",
+    )  # fmt: skip
+    guardians.remove_guardian(
+        actor=actor(admin.user_id), student_id=john.profile_id, guardian_id=added.id
+    )
+
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("event=guardian_added") and str(added.id) in line for line in lines)
+    assert any(line.startswith("event=guardian_removed") for line in lines)
+
+
+# --- the unsubscribe token -----------------------------------------------------------------
+
+
+def test_an_unsubscribe_token_turns_that_guardians_emails_off_and_again_is_harmless(
+    app, ctx, school
+):
+    _, _, _, _, mother = school
+    token = guardians.unsubscribe_token(mother)
+
+    assert guardians.unsubscribe(token=token).notify is False
+    assert guardians.unsubscribe(token=token).notify is False
+    assert db.session.get(Guardian, mother).notify is False
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "InZvbyI.xyz"])
+def test_a_forged_or_damaged_token_is_not_found(app, ctx, token):
+    with pytest.raises(NotFound, match="This link is not valid"):
+        guardians.unsubscribe(token=token)
+
+
+def test_a_token_signed_with_another_key_is_not_accepted(app, ctx, school, monkeypatch):
+    _, _, _, _, mother = school
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-key")
+    token = guardians.unsubscribe_token(mother)
+    monkeypatch.setitem(app.config, "SECRET_KEY", "test-secret")
+
+    with pytest.raises(NotFound):
+        guardians.unsubscribe(token=token)
+
+
+# --- the daily email -----------------------------------------------------------------------
+
+
+def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact(app, smtp, school):
+    admin, maths, history, john, mother = school
+    absent_in(app, maths, john, MORNING)
+    absent_in(app, history, john, MORNING + timedelta(hours=2))
+
+    assert digest(app) == 1
+    assert digest(app) == 0  # a rerun (or another process) sends nothing twice
+    report = send(app)
+
+    assert report.failed == 0
+    [message] = at_home(smtp)
+    assert message["To"] == "mary@home.test"
+    assert message["Subject"] == f"{john.full_name} was absent on Monday 07 September 2026"
+    body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert f"Dear Mary Doe,\n\n{john.full_name} was marked absent from 2 lessons" in body
+    assert "- 09:00 Maths 7A (" in body
+    assert "- 11:00 History 7A (" in body
+    assert f"please contact the school at {CONTACT}." in body
+    assert "https://attendance.school.test/guardians/unsubscribe/" in body
+
+
+def test_the_email_link_unsubscribes_without_a_login(app, smtp, school, client):
+    admin, maths, _, john, mother = school
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    send(app)
+    body = at_home(smtp)[0].get_payload(decode=True).decode().replace("\r\n", "\n")
+    path = re.search(r"https://attendance\.school\.test(/guardians/unsubscribe/\S+)", body)[1]
+
+    page = client.get(path)
+    assert page.status_code == 200
+    assert b"Stop these emails" in page.data
+    csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page.data)[1].decode()
+    done = client.post(path, data={"csrf_token": csrf})
+
+    assert done.status_code == 200
+    assert b"You will not receive these emails any more" in done.data
+    with app.app_context():
+        assert db.session.get(Guardian, mother).notify is False
+        db.session.remove()
+    absent_in(app, maths, john, MORNING + timedelta(days=1))
+    assert digest(app, DAY + timedelta(days=1)) == 0
+
+
+def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(app, smtp, school):
+    admin, maths, _, john, _ = school
+    add_guardian(app, john, admin=admin, email="dad@home.test", notify=False)
+    other = maths  # a classmate who was present has a guardian too
+    from tests.factories import enroll, make_student
+
+    jane = make_student(app)
+    enroll(app, other, [jane], admin=admin)
+    add_guardian(app, jane, admin=admin, email="jane.mum@home.test")
+    session_id = make_session(app, maths, start_at=MORNING)
+    mark(app, maths, session_id, john, "ABSENT")
+    mark(app, maths, session_id, jane, "PRESENT")
+    end_session(app, maths, session_id)
+
+    digest(app)
+    send(app)
+
+    assert [m["To"] for m in at_home(smtp)] == ["mary@home.test"]
+
+
+def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, school):
+    _, maths, _, john, _ = school
+    record = absent_in(app, maths, john, MORNING)
+    with app.app_context():
+        excuses.excuse_absence(
+            actor=actor(maths.teacher.user_id),
+            attendance_id=record,
+            reason=AbsenceReason.ILLNESS,
+            channel=Channel.API,
+        )
+        db.session.remove()
+
+    assert digest(app) == 0
+    send(app)
+    assert at_home(smtp) == []
+
+
+def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the_email(
+    app, smtp, school
+):
+    _, maths, history, john, _ = school
+    first = absent_in(app, maths, john, MORNING)
+    second = absent_in(app, history, john, MORNING + timedelta(hours=2))
+    digest(app)
+
+    def excuse(record):
+        with app.app_context():
+            excuses.excuse_absence(
+                actor=actor(admin_of(app)),
+                attendance_id=record,
+                reason=AbsenceReason.MEDICAL,
+                channel=Channel.API,
+            )
+            db.session.remove()
+
+    def admin_of(app):
+        return school[0].user_id
+
+    excuse(first)
+    [row] = guardian_rows(app)
+    assert "Maths 7A" not in row.body and "History 7A" in row.body
+    assert "absent from a lesson" in row.body
+
+    excuse(second)
+    assert guardian_rows(app) == []
+    send(app)
+    assert at_home(smtp) == []
+
+
+@pytest.mark.parametrize("how", ["removed", "turned off", "unsubscribed"])
+def test_a_guardian_removed_or_turned_off_before_sending_gets_nothing(app, smtp, school, how):
+    admin, maths, _, john, mother = school
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    assert len(guardian_rows(app)) == 1
+
+    with app.app_context():
+        me = actor(admin.user_id)
+        if how == "removed":
+            guardians.remove_guardian(actor=me, student_id=john.profile_id, guardian_id=mother)
+        elif how == "turned off":
+            guardians.set_notify(
+                actor=me, student_id=john.profile_id, guardian_id=mother, notify=False
+            )
+        else:
+            guardians.unsubscribe(token=guardians.unsubscribe_token(mother))
+        db.session.remove()
+
+    assert guardian_rows(app) == []
+    send(app)
+    assert at_home(smtp) == []
+
+
+def test_only_ended_sessions_of_that_school_day_count(app, smtp, school, monkeypatch):
+    _, maths, history, john, _ = school
+    monkeypatch.setitem(app.config, "SCHOOL_TIMEZONE", "Europe/London")
+    # 23:30 UTC on the 6th is 00:30 on the 7th in London (BST).
+    absent_in(app, maths, john, datetime(2026, 9, 6, 23, 30, tzinfo=UTC))
+    still_on = make_session(app, history, start_at=MORNING)
+    mark(app, history, still_on, john, "ABSENT")  # ACTIVE: not told yet
+
+    with app.app_context():
+        missed = guardian_digest.missed_lessons(DAY)
+        db.session.remove()
+
+    [lesson] = missed[john.profile_id]
+    assert (lesson.class_name, lesson.start.hour, lesson.start.minute) == ("Maths 7A", 0, 30)
+
+
+def test_without_mail_nothing_is_queued(app, school):
+    _, maths, _, john, _ = school
+    absent_in(app, maths, john, MORNING)
+
+    assert digest(app) == 0
+    assert guardian_rows(app) == []
+
+
+def test_the_digest_is_due_once_its_school_time_has_passed(app, ctx, monkeypatch):
+    monkeypatch.setitem(app.config, "SCHOOL_TIMEZONE", "Europe/London")
+    at = guardian_digest.parse_digest_time("16:00")
+
+    assert guardian_digest.last_due_day(datetime(2026, 9, 7, 14, 59, tzinfo=UTC), at) == date(
+        2026, 9, 6
+    )
+    assert guardian_digest.last_due_day(datetime(2026, 9, 7, 15, 0, tzinfo=UTC), at) == DAY
+    assert guardian_digest.parse_digest_time("off") is None
+    with pytest.raises(ValueError, match="GUARDIAN_DIGEST_TIME must be"):
+        guardian_digest.parse_digest_time("teatime")
+    assert at == time(16, 0)
