@@ -32,6 +32,14 @@ class ClassSession(IdMixin, TimestampMixin, Base):
     school_class: Mapped[SchoolClass] = relationship(lazy="joined", innerjoin=True)
 
     @property
+    def started_at(self) -> datetime:
+        """``start_time`` of a session that has started (ACTIVE or ENDED), where it is never
+        None; asking it of a SCHEDULED session is a programming error."""
+        if self.start_time is None:
+            raise ValueError(f"session {self.id} has not started")
+        return self.start_time
+
+    @property
     def is_locked(self) -> bool:
         """ENDED is final: its attendance can no longer change."""
         return self.status == SessionStatus.ENDED

@@ -40,7 +40,7 @@ from attendance_app.services import events
 from attendance_app.services.clock import school_zone
 from attendance_app.services.notifying import outbox
 from attendance_app.services.school.guardians import unsubscribe_path
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import affected_rows, unit_of_work
 
 #: How often a serving process looks whether a day's digest is due.
 CHECK_EVERY_SECONDS = 5 * 60
@@ -90,7 +90,8 @@ def missed_lessons(
     out: dict[uuid.UUID, list[Lesson]] = defaultdict(list)
     for student_id, start_time, school_class in db.session.execute(query):
         out[student_id].append(
-            Lesson(school_class.name, school_class.subject.name, start_time.astimezone(zone))
+            # start_time is never NULL here: the WHERE compares it with the day's bounds.
+            Lesson(school_class.name, school_class.subject.name, start_time.astimezone(zone))  # type: ignore[union-attr]
         )
     return dict(out)
 
@@ -170,16 +171,15 @@ def send_guardian_digests(*, day: date) -> int:
 def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
     """Delete a guardian's emails not yet sent (removed, or emails turned off); how many.
     Joins the caller's transaction."""
-    result = db.session.execute(
+    return affected_rows(
         delete(OutboxEmail).where(
             OutboxEmail.dedupe_key.like(f"guardian:%:{guardian_id}"),
             OutboxEmail.sent_at.is_(None),
         )
     )
-    return result.rowcount
 
 
-def on_events(batch: list) -> None:
+def on_events(batch: list[events.DomainEvent]) -> None:
     """An excuse given before a guardian's email went out takes the lesson out of it (and
     the email away when nothing else was missed that day)."""
     students = sorted(
@@ -193,14 +193,14 @@ def on_events(batch: list) -> None:
             )
         ).all()
         for email in waiting:
-            _, _, day_text, guardian_id = email.dedupe_key.split(":")
+            _, _, day_text, guardian_id = (email.dedupe_key or "").split(":")
             day = date.fromisoformat(day_text)
             lessons = missed_lessons(day, [student_id]).get(student_id)
             guardian = db.session.get(Guardian, uuid.UUID(guardian_id))
             if not lessons or guardian is None:
                 db.session.execute(delete(OutboxEmail).where(OutboxEmail.id == email.id))
             else:
-                student = db.session.get(Student, student_id)
+                student = db.session.get_one(Student, student_id)
                 email.body = body_for(guardian, student.user.full_name, day, lessons)
 
 

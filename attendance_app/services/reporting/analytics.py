@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -81,13 +82,15 @@ class ClassAnalytics:
 # --- the aggregate query ---------------------------------------------------------------------
 
 
-def student_counts(clauses: list, *, window: int) -> dict[uuid.UUID, Counts]:
+def student_counts(clauses: list[ColumnElement[bool]], *, window: int) -> dict[uuid.UUID, Counts]:
     """{Student.id: Counts} over the started sessions' records matching ``clauses`` (WHERE
     terms on Attendance / ClassSession), in one query whatever the number of students."""
     return {key[0]: c for key, c in _counts(clauses, window, (Attendance.student_id,)).items()}
 
 
-def _counts(clauses: list, window: int, by: tuple) -> dict[tuple, Counts]:
+def _counts(
+    clauses: list[ColumnElement[bool]], window: int, by: tuple[Any, ...]
+) -> dict[tuple[Any, ...], Counts]:
     """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
     group's records ranked newest session first (one query).
 
@@ -346,11 +349,11 @@ def _name(student: Student) -> tuple[str, str, str]:
     return (student.user.last_name, student.user.first_name, student.student_number)
 
 
-def _risk_order(row: StudentAnalytics) -> tuple:
+def _risk_order(row: StudentAnalytics) -> tuple[Any, ...]:
     """High, medium, low; then the lowest attendance rate; then last and first name."""
     return (RISK_ORDER[row.figures.risk_level], row.figures.attendance_rate, *_name(row.student))
 
 
-def _lateness_order(row: StudentAnalytics) -> tuple:
+def _lateness_order(row: StudentAnalytics) -> tuple[Any, ...]:
     """Most LATE first; then last and first name."""
     return (-row.figures.late, *_name(row.student))

@@ -18,8 +18,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -136,7 +138,7 @@ class Dashboard:
     weeks: list[WeekRate]
     at_risk: list[AtRisk]
 
-    def chart(self) -> dict:
+    def chart(self) -> dict[str, Any]:
         """The weekly trend as chart data."""
         return {
             "labels": [w.week for w in self.weeks],
@@ -285,7 +287,9 @@ def not_taken(start: datetime, end: datetime) -> list[TeacherNotTaken]:
 # --- rates -----------------------------------------------------------------------------------
 
 
-def _rates(in_period, key, *labels) -> list[RateRow]:
+def _rates(
+    in_period: ColumnElement[bool], key: InstrumentedAttribute[Any], *labels: Any
+) -> list[RateRow]:
     """Records and attended records of the period, grouped by ``key`` over every class (a
     subject, class or teacher with no record in the period has 0 records); one query."""
     attended = func.count(Attendance.id).filter(Attendance.status != AttendanceStatus.ABSENT)
@@ -316,7 +320,7 @@ def _rates(in_period, key, *labels) -> list[RateRow]:
 # --- weekly trend ----------------------------------------------------------------------------
 
 
-def weekly(in_period) -> list[WeekRate]:
+def weekly(in_period: ColumnElement[bool]) -> list[WeekRate]:
     """The period's rate per ISO week (Monday to Sunday, UTC days), oldest first: SQL counts
     per day (one query, at most one row a day), summed into weeks here."""
     day = utc_date(ClassSession.start_time)
@@ -345,7 +349,7 @@ def weekly(in_period) -> list[WeekRate]:
 # --- students at risk ------------------------------------------------------------------------
 
 
-def at_risk(in_period) -> list[AtRisk]:
+def at_risk(in_period: ColumnElement[bool]) -> list[AtRisk]:
     """The students whose figures over the period's records are high or medium risk: high
     first, then medium, then the lowest rate, then last and first name; at most
     AT_RISK_LIMIT (two queries: the figures of every student, the listed students)."""

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import aliased
@@ -97,7 +98,7 @@ def export_rows(*, actor: User, filters: RecordFilters) -> Iterator[ExportRow]:
     return _stream(_export_statement(actor, filters))
 
 
-def _export_statement(actor: User, filters: RecordFilters) -> Select:
+def _export_statement(actor: User, filters: RecordFilters) -> Select[*tuple[Any, ...]]:
     learner = aliased(User)
     marker = aliased(User)
     clauses = record_clauses(actor, filters, learner)
@@ -135,7 +136,7 @@ def _export_statement(actor: User, filters: RecordFilters) -> Select:
     )
 
 
-def _stream(stmt: Select) -> Iterator[ExportRow]:
+def _stream(stmt: Select[*tuple[Any, ...]]) -> Iterator[ExportRow]:
     # Columns, not entities: nothing enters the identity map, so memory stays one batch.
     # yield_per makes PostgreSQL use a server-side cursor and SQLite fetch in batches.
     result = db.session.execute(stmt.execution_options(yield_per=EXPORT_BATCH_SIZE))
@@ -250,6 +251,6 @@ def register_grid(*, actor: User, class_id: uuid.UUID) -> RegisterGrid:
     return RegisterGrid(
         class_name=school_class.name,
         subject_code=school_class.subject.code,
-        session_starts=tuple(start for _, start in sessions),
+        session_starts=tuple(start for _, start in sessions if start is not None),
         rows=tuple(rows),
     )

@@ -8,8 +8,9 @@ import binascii
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import lazyload
 
 from attendance_app.extensions import db
@@ -27,6 +28,8 @@ from attendance_app.services import permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import rate, status_count
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
+
+Ts = TypeVarTuple("Ts")
 
 INVALID_CURSOR = "Invalid cursor."
 PERIOD_REVERSED = "The start of the period must not be after its end."
@@ -49,7 +52,7 @@ class HistoryStatistics:
     late: int
     attendance_rate: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -76,9 +79,9 @@ def get_student(student_id: uuid.UUID) -> Student:
     return student
 
 
-def visible_records_filter(actor: User, filters: HistoryFilters):
+def visible_records_filter(actor: User, filters: HistoryFilters) -> list[ColumnElement[bool]]:
     """WHERE clauses for the records ``actor`` may see under ``filters``."""
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     if actor.role == Role.TEACHER:
         clauses.append(ClassSession.class_id.in_(permissions.taught_class_ids(actor)))
     if filters.date_from is not None:
@@ -123,7 +126,7 @@ def student_history(
     permissions.require_student_reader(actor, student_id)
     clauses = [Attendance.student_id == student_id, *visible_records_filter(actor, filters)]
 
-    def joined(stmt):
+    def joined(stmt: Select[*Ts]) -> Select[*Ts]:
         return (
             stmt.join(ClassSession, ClassSession.id == Attendance.session_id)
             .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
@@ -166,7 +169,7 @@ def student_history(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last.session.start_time, last.record.id)
+        next_cursor = encode_cursor(last.session.started_at, last.record.id)
     return StudentHistory(student, statistics, rows, next_cursor)
 
 
@@ -187,18 +190,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise Invalid(INVALID_CURSOR, field="cursor") from exc
 
 
-def rate_over_time(rows: list[HistoryRow]) -> dict:
+def rate_over_time(rows: list[HistoryRow]) -> dict[str, Any]:
     """Chart data: per subject, the cumulative attendance rate after each session, oldest
     first — the line a student and their teacher watch go up or down."""
-    series: dict[str, list[dict]] = {}
+    series: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r.session.start_time):
+    for row in sorted(rows, key=lambda r: r.session.started_at):
         attended, seen = totals.setdefault(row.subject_code, [0, 0])
         seen += 1
         attended += row.record.status != AttendanceStatus.ABSENT
         totals[row.subject_code] = [attended, seen]
         series.setdefault(row.subject_code, []).append(
             # The session's start to the minute (UTC): two lessons on one day are two points.
-            {"x": row.session.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
+            {"x": row.session.started_at.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
         )
     return {"series": [{"label": code, "data": points} for code, points in series.items()]}

@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 
@@ -34,6 +35,8 @@ from attendance_app.services.reporting.history import (
     visible_records_filter,
 )
 from attendance_app.services.school.people import person_search
+
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class RecordFilters:
 
 
 def record_clauses(
-    actor: User, filters: RecordFilters, learner: AliasedClass[User]
+    actor: User, filters: RecordFilters, learner: type[User] | AliasedClass[User]
 ) -> list[ColumnElement[bool]]:
     """WHERE clauses for the records ``actor`` may see under ``filters``, on a query joining
     Attendance, ClassSession, SchoolClass, Student and the student's user as ``learner``.
@@ -127,7 +130,7 @@ def list_records(
     marker = aliased(User)
     clauses = record_clauses(actor, filters, learner)
 
-    def joined(stmt):
+    def joined(stmt: Select[*Ts]) -> Select[*Ts]:
         return (
             stmt.select_from(Attendance)
             .join(ClassSession, ClassSession.id == Attendance.session_id)
@@ -187,7 +190,8 @@ def list_records(
             notes=notes or "",
             session_id=sid,
             session_status=session_status,
-            start_time=start_time,
+            # A record exists only in a started session, so its start is never NULL.
+            start_time=start_time,  # type: ignore[arg-type]
             class_name=class_name,
             subject_code=code,
             teacher_name=full_name(t_first, t_last),

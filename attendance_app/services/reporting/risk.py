@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from flask import current_app
 
@@ -90,7 +91,7 @@ class Figures:
     def attended(self) -> int:
         return self.present + self.late
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The contract's keys, in its order (``risk_reason`` is not part of the API body)."""
         return {
             "total_sessions": self.total_sessions,

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -51,11 +51,11 @@ class SessionStatistics:
     def marked(self) -> int:
         return self.present + self.absent + self.late
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def status_count(status: AttendanceStatus):
+def status_count(status: AttendanceStatus) -> ColumnElement[int]:
     """COUNT of the joined attendance rows with ``status`` (an aggregate FILTER)."""
     return func.count(Attendance.id).filter(Attendance.status == status)
 
