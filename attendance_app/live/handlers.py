@@ -8,7 +8,7 @@ from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
-from attendance_app.extensions import db, socketio
+from attendance_app.extensions import socketio
 from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.live.presence import summary
 from attendance_app.models import Role, User
@@ -16,6 +16,7 @@ from attendance_app.services.errors import DomainError
 from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, get_session_for
 from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.services.school import browser_sessions
+from attendance_app.services.school.people import load_user_for_login
 from attendance_app.services.school.tokens import valid_token
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -45,7 +46,7 @@ def on_connect(auth=None):
             user = current_user._get_current_object()
     if user is None:
         raise ConnectionRefusedError(NOT_AUTHENTICATED)
-    session[_ACTOR_KEY] = f"{user.id}:{user.session_version}"
+    session[_ACTOR_KEY] = user.get_id()  # the login cookie's key: id and session version
     session[_JOINED_KEY] = []
     connections.register(
         request.sid,
@@ -68,15 +69,7 @@ def current_actor() -> User | None:
     the token or session it was opened with still stands."""
     if not connections.still_valid(request.sid):
         return None
-    key = session.get(_ACTOR_KEY, "")
-    user_id, _, version = key.partition(":")
-    try:
-        user = db.session.get(User, uuid.UUID(user_id))
-    except ValueError:
-        return None
-    if user is None or not user.is_active or str(user.session_version) != version:
-        return None
-    return user
+    return load_user_for_login(session.get(_ACTOR_KEY, ""))
 
 
 def _session_id(data) -> uuid.UUID | None:
