@@ -48,6 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
     # eventlet's deprecation is known and documented (README, "Which async mode"): no banner
     # on every CLI command.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    # The socket handlers are declared before the first init_app, so Flask-SocketIO keeps
+    # them and gives them to every server it makes; declared after it, they would go to the
+    # first app's server only and a second app in the process (tests, the CLI) would have none.
+    from attendance_app.live import handlers  # noqa: F401
+
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

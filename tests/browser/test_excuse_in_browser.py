@@ -93,7 +93,7 @@ def test_a_teacher_excuses_from_the_tile_and_another_view_sees_it_live(app, serv
     # The admin's open view follows live: dashed tile, marker, still absent.
     expect(cell(watcher, absent)).to_have_attribute("data-excused", "ILLNESS")
     expect(cell(watcher, absent)).to_have_class(re.compile(r"\bexcused\b"))
-    expect(cell(watcher, absent).locator(".excused-marker")).to_have_text("Excused")
+    expect(cell(watcher, absent).locator(".excused-marker")).to_have_text("Excused: Illness")
     expect(cell(watcher, absent)).to_have_attribute("data-status", "ABSENT")
 
     screenshot(phone, "roster-after-excuse-phone")

@@ -146,9 +146,9 @@ def test_an_unknown_student_or_guardian_is_not_found(app, ctx):
     john = make_class(app, admin=admin, students=1).students[0]
     me = actor(admin.user_id)
 
-    with pytest.raises(NotFound, match="Student not found."):
+    with pytest.raises(NotFound, match=r"Student not found."):
         guardians.list_guardians(actor=me, student_id=uuid.uuid4())
-    with pytest.raises(NotFound, match="Guardian not found."):
+    with pytest.raises(NotFound, match=r"Guardian not found."):
         guardians.remove_guardian(actor=me, student_id=john.profile_id, guardian_id=uuid.uuid4())
 
 
@@ -258,7 +258,7 @@ def test_a_token_signed_with_another_key_is_not_accepted(app, ctx, school, monke
 
 
 def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact(app, smtp, school):
-    admin, maths, history, john, mother = school
+    _admin, maths, history, john, _mother = school
     absent_in(app, maths, john, MORNING)
     absent_in(app, history, john, MORNING + timedelta(hours=2))
 
@@ -279,7 +279,7 @@ def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact
 
 
 def test_the_email_link_unsubscribes_without_a_login(app, smtp, school, client):
-    admin, maths, _, john, mother = school
+    _admin, maths, _, john, mother = school
     absent_in(app, maths, john, MORNING)
     digest(app)
     send(app)
