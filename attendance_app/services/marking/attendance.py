@@ -295,19 +295,45 @@ def mark_attendance(
         raise NotFound(STUDENT_NOT_FOUND)
     if not enrolled:
         raise Invalid(not_enrolled_message(student, session), field="student")
-    now = at or utcnow()
-    created = insert_records(session, [MarkEntry(student_id, status, notes)], actor, now)
-    if student_id not in created:
+    return write_first_mark(
+        session,
+        student,
+        status=status,
+        notes=notes or "",
+        actor=actor,
+        channel=channel,
+        now=at or utcnow(),
+        idempotency_key=idempotency_key,
+    )
+
+
+def write_first_mark(
+    session: ClassSession,
+    student: Student,
+    *,
+    status: AttendanceStatus,
+    notes: str,
+    actor: User,
+    channel: Channel,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> MarkResult:
+    """Write a student's first record of the session once the rules before rule 2 have
+    passed (a teacher's mark, a student's check-in): the insert, where the database decides
+    rule 2 (Conflict when a record exists), its audit row and its event; and the record as
+    the edges answer with it (built here, not read back: the insert returned only its id)."""
+    created = insert_records(session, [MarkEntry(student.id, status, notes)], actor, now)
+    if student.id not in created:
         raise Conflict(ALREADY_MARKED, field="non_field_errors")
-    record_id = created[student_id]
+    record_id = created[student.id]
     change_ids = append_audit(
         [
             {
                 "attendance_id": record_id,
                 "session_id": session.id,
-                "student_id": student_id,
+                "student_id": student.id,
                 "new_status": status,
-                "new_notes": notes or "",
+                "new_notes": notes,
             }
         ],
         actor,
@@ -315,13 +341,13 @@ def mark_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    announce(session, (record_id,), actor, (student_id,))
+    announce(session, (record_id,), actor, (student.id,))
     record = Attendance(
         id=record_id,
         session_id=session.id,
-        student_id=student_id,
+        student_id=student.id,
         status=status,
-        notes=notes or "",
+        notes=notes,
         marked_at=now,
         marked_by_id=actor.id,
         created_at=now,

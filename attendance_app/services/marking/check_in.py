@@ -38,20 +38,15 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.dialect import insert
-from attendance_app.services.errors import Conflict, Invalid, Throttled
+from attendance_app.services.errors import Invalid, Throttled
 from attendance_app.services.marking.attendance import (
-    ALREADY_MARKED,
-    MarkEntry,
     MarkResult,
-    announce,
-    append_audit,
     enrolled_ids,
-    insert_records,
     not_enrolled_message,
     require_markable,
+    write_first_mark,
 )
 from attendance_app.services.marking.sessions import load_session
-from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
 
 # The messages, beside the rules that raise them.
@@ -221,39 +216,9 @@ def _check_in(
         return None
     late = session.start_time is not None and now - session.start_time > late_after()
     status = AttendanceStatus.LATE if late else AttendanceStatus.PRESENT
-    created = insert_records(session, [MarkEntry(student.id, status)], actor, now)
-    if student.id not in created:
-        raise Conflict(ALREADY_MARKED, field="non_field_errors")
-    record_id = created[student.id]
-    change_ids = append_audit(
-        [
-            {
-                "attendance_id": record_id,
-                "session_id": session.id,
-                "student_id": student.id,
-                "new_status": status,
-                "new_notes": "",
-            }
-        ],
-        actor,
-        Channel.CHECK_IN,
-        now,
+    return write_first_mark(
+        session, student, status=status, notes="", actor=actor, channel=Channel.CHECK_IN, now=now
     )
-    announce(session, (record_id,), actor)
-    record = Attendance(
-        id=record_id,
-        session_id=session.id,
-        student_id=student.id,
-        status=status,
-        notes="",
-        marked_at=now,
-        marked_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        late_at=now if status == AttendanceStatus.LATE else None,
-    )
-    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
 def _count_wrong_code(session_id: uuid.UUID, student_id: uuid.UUID, now: datetime) -> None:
