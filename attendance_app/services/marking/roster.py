@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -56,6 +57,12 @@ class RosterRecord:
     marked_at: datetime
     late_at: datetime | None
     updated_at: datetime
+    absence_reason: AbsenceReason | None
+    excuse_note: str | None
+
+    @property
+    def excused(self) -> bool:
+        return self.absence_reason is not None
 
     def minutes_late(self, session_start: datetime | None) -> int | None:
         """As ``Attendance.minutes_late`` (one rule: the same function does the sum)."""
@@ -113,7 +120,7 @@ def roster_rows(
         .scalar_subquery()
     )
     # Columns, not Student/User/Attendance entities: building 500 of each (and their identity
-    # map entries) was most of the page's time; the tiles need these 16 values.
+    # map entries) was most of the page's time; the tiles need these 18 values.
     stmt = (
         select(
             Student.id,
@@ -130,6 +137,8 @@ def roster_rows(
             Attendance.marked_at,
             Attendance.late_at,
             Attendance.updated_at,
+            Attendance.absence_reason,
+            Attendance.excuse_note,
             marker.first_name,
             marker.last_name,
         )
@@ -160,6 +169,8 @@ def roster_rows(
         marked_at,
         late_at,
         updated_at,
+        absence_reason,
+        excuse_note,
         first,
         last,
     ) in db.session.execute(stmt):
@@ -170,7 +181,16 @@ def roster_rows(
             None
             if record_id is None
             else RosterRecord(
-                record_id, status, notes, version, marked_by_id, marked_at, late_at, updated_at
+                record_id,
+                status,
+                notes,
+                version,
+                marked_by_id,
+                marked_at,
+                late_at,
+                updated_at,
+                absence_reason,
+                excuse_note,
             )
         )
         name = f"{first or ''} {last or ''}".strip() or None
