@@ -20,6 +20,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
+from attendance_app.models.people import full_name
 from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import get_session_for
 from attendance_app.services.notifying.alerts import alert_reasons
@@ -33,6 +34,12 @@ class RosterPerson:
     first_name: str
     last_name: str
     email: str
+    #: The folded "first last" / "last first" the roster search compares (users.name_search).
+    name_search: str
+
+    @property
+    def full_name(self) -> str:
+        return full_name(self.first_name, self.last_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +127,7 @@ def roster_rows(
         .scalar_subquery()
     )
     # Columns, not Student/User/Attendance entities: building 500 of each (and their identity
-    # map entries) was most of the page's time; the tiles need these 18 values.
+    # map entries) was most of the page's time; the tiles need these 19 values.
     stmt = (
         select(
             Student.id,
@@ -129,6 +136,7 @@ def roster_rows(
             student_user.first_name,
             student_user.last_name,
             student_user.email,
+            student_user.name_search,
             Attendance.id,
             Attendance.status,
             Attendance.notes,
@@ -161,6 +169,7 @@ def roster_rows(
         first_name,
         last_name,
         email,
+        name_search,
         record_id,
         status,
         notes,
@@ -175,7 +184,7 @@ def roster_rows(
         last,
     ) in db.session.execute(stmt):
         student = RosterStudent(
-            student_id, number, user_id, RosterPerson(first_name, last_name, email)
+            student_id, number, user_id, RosterPerson(first_name, last_name, email, name_search)
         )
         record = (
             None
