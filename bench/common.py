@@ -178,11 +178,26 @@ def wait_http(proc: Proc, path: str = "/", timeout: float = 180) -> None:
 # --- our server -------------------------------------------------------------------------------
 
 
+#: The password hash of our server in a benchmark: the DRF peer's (Django 5.2's default,
+#: PBKDF2-SHA256 with 1,000,000 iterations, ~1 s a hash here), so that building a school over
+#: the API costs both servers the same. Production keeps scrypt (``config.DEFAULT_PASSWORD_HASH``,
+#: ~1.8 s a hash here); ``BENCH_PASSWORD_HASH=production`` benchmarks with it,
+#: ``BENCH_PASSWORD_HASH=<werkzeug method>`` with any other.
+PEER_PASSWORD_HASH = "pbkdf2:sha256:1000000"
+
+
+def bench_password_hash() -> dict:
+    """The ``PASSWORD_HASH_METHOD`` of a benchmarked server (none: production's default)."""
+    method = os.environ.get("BENCH_PASSWORD_HASH", PEER_PASSWORD_HASH)
+    return {} if method == "production" else {"PASSWORD_HASH_METHOD": method}
+
+
 def our_env(database_url: str, mode: str, **extra: str) -> dict:
-    """The environment of our production server for a benchmark: production settings
-    (scrypt passwords, no debug), no email, no weekly summaries, one process unless a queue is
-    given."""
+    """The environment of our production server for a benchmark: production settings (no
+    debug; passwords hashed at the DRF peer's cost, see ``PEER_PASSWORD_HASH``), no email, no
+    weekly summaries, one process unless a queue is given."""
     env = {
+        **bench_password_hash(),
         "DATABASE_URL": database_url,
         "SOCKETIO_ASYNC_MODE": mode,
         "ATTENDANCE_ENV": "production",

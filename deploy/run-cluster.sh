@@ -9,7 +9,7 @@ base="${BASE_PORT:-5001}"
 : "${DATABASE_URL:?set DATABASE_URL (PostgreSQL: several processes need a real server database)}"
 : "${SECRET_KEY:?set SECRET_KEY (the same for every process)}"
 export SOCKETIO_MESSAGE_QUEUE="${SOCKETIO_MESSAGE_QUEUE:-redis://127.0.0.1:6379/0}"
-export SOCKETIO_ASYNC_MODE="${SOCKETIO_ASYNC_MODE:-gevent}"
+export SOCKETIO_ASYNC_MODE="${SOCKETIO_ASYNC_MODE:-eventlet}"  # README: "Which async mode"
 export ATTENDANCE_ENV="${ATTENDANCE_ENV:-production}"
 # nginx (deploy/nginx.conf) stands in front: believe its X-Forwarded-For/-Proto, so login
 # throttling counts each client's own address and HSTS knows the request came over HTTPS.

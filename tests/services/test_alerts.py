@@ -11,9 +11,18 @@ import pytest
 from sqlalchemy import select
 
 from attendance_app.extensions import db
-from attendance_app.models import AlertState, Channel, Notification, NotificationKind
-from attendance_app.services.marking import attendance, bulk
+from attendance_app.models import (
+    AbsenceReason,
+    AlertState,
+    AttendanceStatus,
+    Channel,
+    ClassSession,
+    Notification,
+    NotificationKind,
+)
+from attendance_app.services.marking import attendance, bulk, excuses
 from attendance_app.services.notifying import alerts
+from attendance_app.services.transaction import unit_of_work
 from tests.factories import (
     Person,
     actor,
@@ -319,3 +328,97 @@ def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
 
     assert inbox(app, ana) == []
     assert [n.title for n in inbox(app, ben)] == [f"You were marked absent in {klass.name}"]
+
+
+# --- changes that cannot cross the line skip the check ----------------------------------------
+
+
+def alert_picture(app, klass, *people: Person) -> tuple:
+    """Everything the alert check decides: the class's alert rows and who was told what."""
+    rows = sorted(
+        (str(s.student_id), s.reason, str(s.session_id)) for s in states(app, klass.id).values()
+    )
+    return rows, [sorted(titles(app, p)) for p in people]
+
+
+@unit_of_work
+def full_check(session_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    alerts.evaluate(db.session.get_one(ClassSession, session_id), [student_id])
+
+
+@pytest.mark.parametrize("earlier", ["", "PPPPPPPAA", "AAPPLLA", "LLAAA", "PLPLAAPA", "AAA"])
+@pytest.mark.parametrize("first", ["PRESENT", "LATE", "LATE excused"])
+def test_a_change_between_present_and_late_or_of_notes_leaves_alerts_as_a_full_check_would(
+    app, school, earlier, first
+):
+    """The PATCH skips the alert check (``alerts.cannot_cross``); running the full check
+    afterwards changes nothing: no alert row, reason or notification differs."""
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, earlier)
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    record_id = mark(app, klass, session_id, ana, first.split()[0])
+    teacher = klass.teacher.user_id
+    if first.endswith("excused"):
+        with app.app_context():
+            excuses.excuse_absence(
+                actor=actor(teacher),
+                attendance_id=record_id,
+                reason=AbsenceReason.ILLNESS,
+                channel=Channel.API,
+            )
+            db.session.remove()
+    steps = [("PRESENT", None), ("LATE", None), (None, "a note"), ("LATE", None), ("PRESENT", "x")]
+    for status, notes in steps:
+        with app.app_context():
+            attendance.update_attendance(
+                actor=actor(teacher),
+                attendance_id=record_id,
+                status=status,
+                notes=notes,
+                channel=Channel.API,
+            )
+            db.session.remove()
+        after_patch = alert_picture(app, klass, admin, klass.teacher)
+        with app.app_context():
+            full_check(session_id, ana.profile_id)
+            db.session.remove()
+        assert alert_picture(app, klass, admin, klass.teacher) == after_patch, (status, notes)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "skipped"),
+    [
+        ("PRESENT", "LATE", True),
+        ("LATE", "PRESENT", True),
+        ("ABSENT", None, True),
+        ("ABSENT", "ABSENT", True),
+        ("ABSENT", "LATE", False),
+        ("LATE", "ABSENT", False),
+        ("PRESENT", "ABSENT", False),
+        ("ABSENT", "PRESENT", False),
+    ],
+)
+def test_only_changes_between_attending_statuses_or_of_notes_skip_the_alert_check(
+    old, new, skipped
+):
+    status = AttendanceStatus
+    assert alerts.cannot_cross(status(old), new and status(new)) is skipped
+
+
+def test_a_change_from_late_to_absent_is_still_checked_and_alerts(app, school):
+    klass, admin, _ = school
+    ana = klass.students[0]
+    history(app, klass, ana, "PPPPPPPAA")
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    record_id = mark(app, klass, session_id, ana, "LATE")
+    assert titles(app, admin) == []
+    with app.app_context():
+        attendance.update_attendance(
+            actor=actor(klass.teacher.user_id),
+            attendance_id=record_id,
+            status="ABSENT",
+            channel=Channel.API,
+        )
+        db.session.remove()
+    assert len(titles(app, admin)) == 1

@@ -142,8 +142,25 @@ def patch_one(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
 patch_one.setup = mark_first
 
 
+def mark_first_late(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    client.record_id = mark(client.application, klass, session_id, klass.students[0], "LATE")
+
+
+def patch_late_to_present(client, klass: ClassInfo, session_id: uuid.UUID) -> None:
+    """A correction that cannot cross the alert line: the alert check is skipped."""
+    response = client.patch(
+        f"/api/attendance/{client.record_id}/", json={"status": "PRESENT"}, headers=auth(klass)
+    )
+    assert response.status_code == 200, response.json
+
+
+patch_late_to_present.setup = mark_first_late
+
+
 @pytest.mark.parametrize(
-    ("request_fn", "budget"), [(mark_one, 8), (patch_one, 8)], ids=["mark", "patch"]
+    ("request_fn", "budget"),
+    [(mark_one, 8), (patch_one, 8), (patch_late_to_present, 6)],
+    ids=["mark", "patch", "patch-late-to-present"],
 )
 def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
     app, count_queries, request_fn, budget

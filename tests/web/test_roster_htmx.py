@@ -127,6 +127,20 @@ def test_roster_orders_students_by_last_name_and_tells_the_page_about_the_sessio
     assert body.get("data-live") == "connecting"
 
 
+def test_each_cell_carries_the_folded_name_and_number_the_roster_search_compares(
+    school, teacher, active
+):
+    """The roster reads its rows as columns: every value the cell shows or searches on must
+    come with them (a missing one would render empty, silently)."""
+    found = cells(teacher.get(f"/sessions/{active}").text)
+
+    for student in school.klass.students:
+        search = found[str(student.profile_id)].get("data-search")
+        first, last = student.first_name.lower(), student.last_name.lower()
+        assert f"{first} {last}" in search and f"{last} {first}" in search, search
+        assert student.number.lower() in search
+
+
 def test_each_cell_of_an_active_roster_posts_the_status_it_shows(school, teacher, active, app):
     mark(app, school.klass, active, school.klass.students[1], "ABSENT")
 

@@ -29,6 +29,7 @@ from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.fields import NOTES_MAX
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
+from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
@@ -256,9 +257,12 @@ def announce(
     record_ids: tuple[uuid.UUID, ...],
     actor: User,
     student_ids: tuple[uuid.UUID, ...] = (),
+    *,
+    alert_neutral: bool = False,
 ) -> None:
     """Record the change for broadcast after commit, numbered in the session's sequence
-    (``student_ids``, the records' students when known, spare the alert check a lookup)."""
+    (``student_ids``, the records' students when known, spare the alert check a lookup;
+    ``alert_neutral``: the change cannot cross the alert line, the check is skipped)."""
     events.record(
         db.session,
         events.AttendanceChanged(
@@ -267,6 +271,7 @@ def announce(
             actor.id,
             bump_live_seq(session),
             student_ids=tuple(student_ids),
+            alert_neutral=alert_neutral,
         ),
     )
 
@@ -445,7 +450,13 @@ def update_attendance(
         now,
         idempotency_key=idempotency_key,
     )
-    announce(session, (record.id,), actor, (record.student_id,))
+    announce(
+        session,
+        (record.id,),
+        actor,
+        (record.student_id,),
+        alert_neutral=alerts.cannot_cross(old_status, status),
+    )
     for key, value in zip(_RETURNED, written, strict=True):
         set_committed_value(record, key, value)
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])

@@ -89,6 +89,23 @@ class AlertLine:
         return f"{name} has missed {missed} sessions in a row in {school_class.name}"
 
 
+#: The statuses the alert line cannot tell apart: both attend. A record's change between them
+#: (or to the same status, or of its notes only) leaves every figure the line reads as it was:
+#: the attendance rate counts PRESENT + LATE; a run of absences and its end look only at
+#: ABSENT (and at excused absences, which neither status is); high risk reads the rate and the
+#: run; the streak alert reads the run. Only the late rate and the excused count move (a LATE
+#: record's excuse ends with a change to PRESENT), and no alert reads either: they are medium
+#: risk's or the pages'.
+ATTENDED_ALIKE = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
+
+
+def cannot_cross(old: AttendanceStatus, new: AttendanceStatus | None) -> bool:
+    """True when changing a record from ``old`` to ``new`` (None: status unchanged) provably
+    changes no student's place against the alert line, nor the reason an alert gives: the
+    check can be skipped (``AttendanceChanged.alert_neutral``)."""
+    return new is None or new == old or {old, new} <= ATTENDED_ALIKE
+
+
 def on_events(batch: list[events.DomainEvent]) -> None:
     """The in-transaction handler: evaluate the students whose records changed, then send
     the end-of-session notices of sessions that ended."""
@@ -98,6 +115,8 @@ def on_events(batch: list[events.DomainEvent]) -> None:
     ended: list[uuid.UUID] = []
     for event in batch:
         if isinstance(event, events.AttendanceChanged):
+            if event.alert_neutral:
+                continue  # no figure the line reads has changed (``cannot_cross``)
             changed[event.session_id].update(event.removed_student_ids)
             if len(event.student_ids) == len(event.record_ids):
                 changed[event.session_id].update(event.student_ids)

@@ -120,9 +120,24 @@ class WeekRate:
         return rate(self.attended, self.records)
 
 
+@dataclass(frozen=True, slots=True)
+class StudentName:
+    """A listed student's columns (the list shows no more): not an entity."""
+
+    id: uuid.UUID
+    student_number: str
+    user: PersonName
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    first_name: str
+    last_name: str
+
+
 @dataclass(frozen=True)
 class AtRisk:
-    student: Student
+    student: StudentName
     figures: Figures
 
 
@@ -360,8 +375,17 @@ def at_risk(in_period: ColumnElement[bool]) -> list[AtRisk]:
     }
     if not risky:
         return []
-    students = db.session.scalars(select(Student).where(Student.id.in_(list(risky)))).unique()
-    rows = [AtRisk(s, risky[s.id]) for s in students]
+    # Columns, not Student + User entities: every risky student of the school is read (the
+    # order needs their names) before the list is cut to AT_RISK_LIMIT.
+    students = db.session.execute(
+        select(Student.id, Student.student_number, User.first_name, User.last_name)
+        .join(User, User.id == Student.user_id)
+        .where(Student.id.in_(list(risky)))
+    )
+    rows = [
+        AtRisk(StudentName(sid, number, PersonName(first, last)), risky[sid])
+        for sid, number, first, last in students
+    ]
     rows.sort(
         key=lambda r: (
             RISK_ORDER[r.figures.risk_level],
