@@ -235,6 +235,16 @@ class ExcuseRequest(Base):
     )
 
 
+class LateMinutesRequest(Base):
+    """A LATE student's minutes late, corrected (the bounds are the service's rule)."""
+
+    minutes = fields.Integer(
+        required=True,
+        strict=True,
+        error_messages=_messages(invalid="A valid integer is required."),
+    )
+
+
 class CodeText(fields.String):
     """A code as DRF's CharField takes it: a string, or a number turned into its digits."""
 
