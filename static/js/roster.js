@@ -114,6 +114,52 @@
     if (again && tapButton(again)) { tapButton(again).focus(); }
   });
 
+  // A long press on a tile (a finger or the mouse held still for half a second), or the
+  // context menu, opens the tile's menu with Late one tap away; the click that ends the press
+  // does not also cycle the status.
+  var HOLD_MS = 500;
+  var hold = null;     // {timer, tap, x, y} while a press may become a long press
+  var held = null;     // the tile button a long press has just opened the menu of
+
+  function openMenu(tap) {
+    var cell = tap.closest("[data-student-id]");
+    var menu = cell && cell.querySelector("details.cell-menu");
+    if (!menu) { return false; }
+    menu.open = true;
+    var late = menu.querySelector('[data-set-status="LATE"]');
+    if (late) { late.focus(); }
+    return true;
+  }
+  function cancelHold() {
+    if (hold) { clearTimeout(hold.timer); hold = null; }
+  }
+  document.addEventListener("pointerdown", function (event) {
+    held = null;
+    cancelHold();
+    var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[hx-post]") : null;
+    if (!tap || (event.pointerType === "mouse" && event.button !== 0)) { return; }
+    hold = { tap: tap, x: event.clientX, y: event.clientY, timer: setTimeout(function () {
+      hold = null;
+      if (openMenu(tap)) { held = tap; }
+    }, HOLD_MS) };
+  });
+  document.addEventListener("pointermove", function (event) {
+    if (hold && Math.abs(event.clientX - hold.x) + Math.abs(event.clientY - hold.y) > 10) { cancelHold(); }
+  });
+  ["pointerup", "pointercancel"].forEach(function (type) { document.addEventListener(type, cancelHold); });
+  document.addEventListener("click", function (event) {
+    var tap = event.target.closest ? event.target.closest(".cell-tap") : null;
+    if (held && tap === held) { event.preventDefault(); event.stopImmediatePropagation(); }
+    held = null;
+  }, true);
+  document.addEventListener("contextmenu", function (event) {
+    var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[hx-post]") : null;
+    if (!tap) { return; }
+    event.preventDefault();
+    cancelHold();
+    if (openMenu(tap)) { held = tap; }
+  });
+
   // A tile of a session that cannot be marked (ended, or not started) says why when tapped.
   document.addEventListener("click", function (event) {
     var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[aria-disabled]") : null;
