@@ -121,13 +121,16 @@
   var hold = null;     // {timer, tap, x, y} while a press may become a long press
   var held = null;     // the tile button a long press has just opened the menu of
 
+  function focusLate(tap) {
+    var late = tap.closest("[data-student-id]").querySelector('.cell-menu [data-set-status="LATE"]');
+    if (late) { late.focus(); }
+  }
   function openMenu(tap) {
     var cell = tap.closest("[data-student-id]");
     var menu = cell && cell.querySelector("details.cell-menu");
     if (!menu) { return false; }
     menu.open = true;
-    var late = menu.querySelector('[data-set-status="LATE"]');
-    if (late) { late.focus(); }
+    focusLate(tap);
     return true;
   }
   function cancelHold() {
@@ -146,10 +149,20 @@
   document.addEventListener("pointermove", function (event) {
     if (hold && Math.abs(event.clientX - hold.x) + Math.abs(event.clientY - hold.y) > 10) { cancelHold(); }
   });
-  ["pointerup", "pointercancel"].forEach(function (type) { document.addEventListener(type, cancelHold); });
+  document.addEventListener("pointercancel", cancelHold);
+  document.addEventListener("pointerup", function () {
+    cancelHold();
+    // Letting go may move focus to the tile (a touch's compatibility events): back to Late.
+    var tap = held;
+    if (tap) { setTimeout(function () { if (held === tap) { focusLate(tap); } }, 0); }
+  });
   document.addEventListener("click", function (event) {
     var tap = event.target.closest ? event.target.closest(".cell-tap") : null;
-    if (held && tap === held) { event.preventDefault(); event.stopImmediatePropagation(); }
+    if (held && tap === held) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      focusLate(tap);
+    }
     held = null;
   }, true);
   document.addEventListener("contextmenu", function (event) {
