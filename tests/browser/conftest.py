@@ -214,14 +214,16 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     it: Chromium's own full-page capture resizes the viewport under Chart.js, which could
     catch a chart mid-redraw."""
     path = screenshots_folder() / f"{name}.png"
+    # caret="initial": hiding the caret would leave style="" on every input, which htmx's
+    # settle copies onto the swapped-in element (an inline style, refused by the CSP).
     if not full_page:
-        page.screenshot(path=str(path), animations="disabled")
+        page.screenshot(path=str(path), animations="disabled", caret="initial")
         return path
     size = page.viewport_size
     height = page.evaluate("() => Math.ceil(document.documentElement.scrollHeight)")
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
     charts_settled(page)
-    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="initial")
     page.set_viewport_size(size)
     charts_settled(page)
     return path

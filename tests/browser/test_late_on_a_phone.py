@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from attendance_app.models import AttendanceStatus, utcnow
 from tests import factories
-from tests.browser.conftest import api_post, cell, open_roster, settled
+from tests.browser.conftest import api_post, cell, open_roster, screenshot, settled
 
 pytestmark = pytest.mark.browser
 
@@ -80,6 +80,7 @@ def test_on_a_phone_a_long_press_makes_a_student_late_in_one_step(app, server, o
     tile.locator("summary").tap()
     minutes = tile.locator('input[name="minutes"]')
     expect(minutes).to_have_value("25")
+    screenshot(page, "roster-late-menu-phone")
     minutes.fill("12")
     tile.get_by_role("button", name="Save minutes").tap()
     expect(tile.locator(".late-minutes")).to_have_text("+12 min")
