@@ -13,6 +13,7 @@ CONTROL_CHARACTERS = "Line breaks and other control characters are not allowed."
 NOT_A_UUID = "Must be a valid UUID."
 NOT_A_STRING = "Not a valid string."
 NOT_AN_EMAIL = "Enter a valid email address."
+NOT_AN_INTEGER = "A valid integer is required."
 EMPTY_LIST = "This list may not be empty."
 
 

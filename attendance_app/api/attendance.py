@@ -13,6 +13,7 @@ from attendance_app.api.responses import (
     excuse_body,
     history_body,
     initialise_body,
+    late_minutes_body,
     mark_body,
     session_view_body,
     update_body,
@@ -22,6 +23,7 @@ from attendance_app.api.schemas import (
     CheckInRequest,
     ExcuseRequest,
     HistoryQuery,
+    LateMinutesRequest,
     MarkRequest,
     SessionViewQuery,
     UpdateRequest,
@@ -211,6 +213,41 @@ def attendance_excuse(attendance_id: uuid.UUID):
         channel=Channel.API,
     )
     return jsonify(excuse_body(result))
+
+
+@bp.post("/attendance/<uuid:attendance_id>/late-minutes/")
+def attendance_late_minutes(attendance_id: uuid.UUID):
+    """Correct a LATE record's minutes late (beyond the brief; the roster's tile menu too).
+    ---
+    post:
+      tags: [attendance]
+      summary: Correct minutes late
+      description: |
+        `{minutes}`: the student arrived this many minutes after the session's start, a whole
+        number from 0 to the minutes since the start. One audited change; every view of the
+        session sees it live. Order: record exists (404) → permission (403) → session locked
+        (400 on `session`) → the record is LATE (400 on `minutes`) → the bounds (400 on
+        `minutes`).
+      parameters:
+        - {in: path, name: attendance_id, required: true, schema: {type: string, format: uuid}}
+      requestBody:
+        content:
+          application/json:
+            schema: LateMinutesRequest
+      responses:
+        200: {description: "Updated: the record with its late_minutes"}
+        400: {description: "Shape, locked, not LATE, or minutes out of bounds"}
+        403: {description: A record of someone else's class}
+        404: {description: Attendance record not found.}
+    """
+    data = LateMinutesRequest().load(json_body())
+    result = attendance.set_minutes_late(
+        actor=actor(),
+        attendance_id=attendance_id,
+        minutes=data["minutes"],
+        channel=Channel.API,
+    )
+    return jsonify(late_minutes_body(result))
 
 
 @bp.get("/attendance/student/<uuid:student_id>/")

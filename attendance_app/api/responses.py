@@ -233,6 +233,21 @@ def update_body(result: MarkResult) -> dict:
     }
 
 
+def late_minutes_body(result: MarkResult) -> dict:
+    record = result.row.record
+    return {
+        "message": "Minutes late updated",
+        "attendance": {
+            "id": str(record.id),
+            "student_id": result.row.student.student_number,
+            "status": record.status.value,
+            "late_minutes": record.minutes_late(result.session.start_time),
+            "marked_at": iso(record.marked_at),
+            "updated_at": iso(record.updated_at),
+        },
+    }
+
+
 def history_body(history: StudentHistory) -> dict:
     return {
         "student": student_brief(history.student),

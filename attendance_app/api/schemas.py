@@ -30,6 +30,7 @@ from attendance_app.shapes import (
     NO_NUL,
     NOT_A_STRING,
     NOT_A_UUID,
+    NOT_AN_INTEGER,
     NOT_BLANK,
     NOT_NULL,
     REQUIRED,
@@ -235,6 +236,16 @@ class ExcuseRequest(Base):
     )
 
 
+class LateMinutesRequest(Base):
+    """A LATE student's minutes late, corrected (the bounds are the service's rule)."""
+
+    minutes = fields.Integer(
+        required=True,
+        strict=True,
+        error_messages=_messages(invalid=NOT_AN_INTEGER),
+    )
+
+
 class CodeText(fields.String):
     """A code as DRF's CharField takes it: a string, or a number turned into its digits."""
 
@@ -290,7 +301,7 @@ class HistoryQuery(Base):
         load_default=None,
         strict=False,
         validate=validate.Range(min=1, max=5000, error="Ensure this value is between 1 and 5000."),
-        error_messages={"invalid": "A valid integer is required."},
+        error_messages={"invalid": NOT_AN_INTEGER},
     )
     cursor = fields.String(load_default=None)
 
@@ -321,5 +332,5 @@ class NotificationListQuery(Base):
         load_default=1,
         strict=False,
         validate=validate.Range(min=1, error="Ensure this value is greater than or equal to 1."),
-        error_messages={"invalid": "A valid integer is required."},
+        error_messages={"invalid": NOT_AN_INTEGER},
     )

@@ -12,7 +12,7 @@ from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.services.reporting.statistics import session_statistics
-from attendance_app.shapes import not_a_choice
+from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
 
@@ -170,6 +170,30 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
             session_id=session_id,
             student_id=student_id,
             notes=(request.form.get("notes") or "").strip(),
+            channel=Channel.WEB,
+        )
+    except DomainError as err:
+        if err.status_code in (403, 404):
+            raise
+        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
+    return _cell_response(session, student_id)
+
+
+@bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/late-minutes")
+@login_required
+def roster_late_minutes(session_id: uuid.UUID, student_id: uuid.UUID):
+    """Correct a LATE student's minutes late (the tile's menu); the bounds are the service's."""
+    actor = current_actor()
+    session = roster.get_session_for(actor, session_id)
+    try:
+        text = (request.form.get("minutes") or "").strip()
+        if not text.lstrip("-").isdigit():
+            raise Invalid(NOT_AN_INTEGER, field="minutes")
+        attendance.set_student_minutes_late(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            minutes=int(text),
             channel=Channel.WEB,
         )
     except DomainError as err:

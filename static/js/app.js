@@ -36,6 +36,9 @@
   });
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
+    var taps = window.attendanceTaps;
+    // A roster tap answered 503 is kept and retried by taps.js, which says so itself.
+    if (xhr && xhr.status === 503 && taps && taps.isTap(event.detail.requestConfig || {})) { return; }
     if (xhr && xhr.status >= 500) {
       flash("The server failed to answer; nothing was changed. Please try again.");
     }

@@ -1,8 +1,9 @@
 // The roster tile, repainted in the browser. sessions/_roster.html (roster_cell) draws a tile;
 // when a tile changes without the server's HTML — a live change from another device
 // (live.js) or a tap queued offline (taps.js) — paintCell sets exactly what that macro sets:
-// data-status, data-version, the status class, the status word and minutes late, the
-// "Checked in" and "Excused" markers and the next tap's hx-vals. The button's accessible name is its own
+// data-status, data-version, the status class, the status word and minutes late (and the
+// menu's "Minutes late" value), the "Checked in" and "Excused" markers and the next tap's
+// hx-vals. The button's accessible name is its own
 // text (no aria-label), so repainting the word repaints what a screen reader announces.
 (function () {
   "use strict";
@@ -97,6 +98,12 @@
         late.textContent = "+" + rec.late_minutes + " min";
         w.appendChild(late);
       }
+    }
+    // The menu's "Minutes late" (shown by app.css on a LATE tile), unless being typed in.
+    var minutes = cell.querySelector('.late-form input[name="minutes"]');
+    if (minutes && document.activeElement !== minutes && !pending) {
+      minutes.value = status === "LATE" && rec.late_minutes !== null && rec.late_minutes !== undefined
+        ? String(rec.late_minutes) : "";
     }
     var tap = tapOf(cell);
     if (!pending) { showCheckedIn(cell, tap, checkedIn); }

@@ -114,6 +114,65 @@
     if (again && tapButton(again)) { tapButton(again).focus(); }
   });
 
+  // A long press on a tile (a finger or the mouse held still for half a second), or the
+  // context menu, opens the tile's menu with Late one tap away; the click that ends the press
+  // does not also cycle the status.
+  var HOLD_MS = 500;
+  var hold = null;     // {timer, tap, x, y} while a press may become a long press
+  var held = null;     // the tile button a long press has just opened the menu of
+
+  function focusLate(tap) {
+    var late = tap.closest("[data-student-id]").querySelector('.cell-menu [data-set-status="LATE"]');
+    if (late) { late.focus(); }
+  }
+  function openMenu(tap) {
+    var cell = tap.closest("[data-student-id]");
+    var menu = cell && cell.querySelector("details.cell-menu");
+    if (!menu) { return false; }
+    menu.open = true;
+    focusLate(tap);
+    return true;
+  }
+  function cancelHold() {
+    if (hold) { clearTimeout(hold.timer); hold = null; }
+  }
+  document.addEventListener("pointerdown", function (event) {
+    held = null;
+    cancelHold();
+    var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[hx-post]") : null;
+    if (!tap || (event.pointerType === "mouse" && event.button !== 0)) { return; }
+    hold = { tap: tap, x: event.clientX, y: event.clientY, timer: setTimeout(function () {
+      hold = null;
+      if (openMenu(tap)) { held = tap; }
+    }, HOLD_MS) };
+  });
+  document.addEventListener("pointermove", function (event) {
+    if (hold && Math.abs(event.clientX - hold.x) + Math.abs(event.clientY - hold.y) > 10) { cancelHold(); }
+  });
+  document.addEventListener("pointercancel", cancelHold);
+  document.addEventListener("pointerup", function () {
+    cancelHold();
+    // Letting go may move focus to the tile (a touch's compatibility events): back to Late.
+    var tap = held;
+    if (tap) { setTimeout(function () { if (held === tap) { focusLate(tap); } }, 0); }
+  });
+  document.addEventListener("click", function (event) {
+    var tap = event.target.closest ? event.target.closest(".cell-tap") : null;
+    if (held && tap === held) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      focusLate(tap);
+    }
+    held = null;
+  }, true);
+  document.addEventListener("contextmenu", function (event) {
+    var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[hx-post]") : null;
+    if (!tap) { return; }
+    event.preventDefault();
+    cancelHold();
+    if (openMenu(tap)) { held = tap; }
+  });
+
   // A tile of a session that cannot be marked (ended, or not started) says why when tapped.
   document.addEventListener("click", function (event) {
     var tap = event.target.closest ? event.target.closest("#roster-grid .cell-tap[aria-disabled]") : null;

@@ -6,12 +6,17 @@
 // taps queue here (the cell shows the intended status, dashed, and a "N pending" badge
 // counts them); they replay, one by one, when the connection returns. Nothing a teacher
 // tapped is silently lost: every replay ends with the server's cell, or its rule's message.
+// A tap the server answers 503 (its database unavailable: nothing was written) queues the
+// same way and is sent again after the server's Retry-After; its idempotency key makes the
+// retry safe, and a notice in view says the taps are waiting.
 (function () {
   "use strict";
   var NEXT = { "": "PRESENT", PRESENT: "ABSENT", ABSENT: "LATE", LATE: "PRESENT" };
   var queue = [];        // [{studentId, url, status, key, version}]
   var flushing = null;   // the running flush's promise
   var retryTimer = null;
+  var unavailable = false; // the server's last answer to a tap was 503
+  var DEFAULT_RETRY_MS = 4000;
 
   function uuid() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -35,9 +40,24 @@
 
   function badge() {
     var el = document.getElementById("pending-badge");
-    if (!el) { return; }
-    el.hidden = queue.length === 0;
-    el.textContent = queue.length + " pending";
+    if (el) {
+      el.hidden = queue.length === 0;
+      el.textContent = queue.length + " pending";
+    }
+    if (!queue.length) { unavailable = false; }
+    var notice = document.getElementById("unavailable-notice");
+    if (notice) {
+      notice.hidden = !(unavailable && queue.length);
+      notice.textContent = "The server cannot save right now: " + queue.length +
+        (queue.length === 1 ? " tap is" : " taps are") +
+        " kept on this device and sent again in a moment.";
+    }
+  }
+
+  function retryDelay(retryAfter) {
+    // Retry-After in seconds (how the server says when to come back), within 1..60 s.
+    var seconds = parseInt(retryAfter || "", 10);
+    return isNaN(seconds) ? DEFAULT_RETRY_MS : Math.min(60, Math.max(1, seconds)) * 1000;
   }
 
   function showIntended(cell, status) {
@@ -46,7 +66,7 @@
     window.attendanceCells.paint(cell, { status: status }, { pending: true });
   }
 
-  function enqueue(cell, url, params) {
+  function enqueue(cell, url, params, delayMs) {
     var status = params.status || NEXT[params.seen || ""];
     var entry = { studentId: cell.dataset.studentId, url: url, status: status,
                   key: params.key || uuid(), version: params.version || cell.dataset.version || "0" };
@@ -55,12 +75,12 @@
     queue.push(entry);
     showIntended(cell, status);
     badge();
-    scheduleRetry();
+    scheduleRetry(delayMs);
   }
 
-  function scheduleRetry() {
+  function scheduleRetry(delayMs) {
     if (retryTimer || !queue.length) { return; }
-    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, 4000);
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, delayMs || DEFAULT_RETRY_MS);
   }
 
   function send(entry) {
@@ -85,6 +105,15 @@
       var entry = queue[0];
       entry.sending = true;
       return send(entry).then(function (result) {
+        if (result.response.status === 503) {
+          // Not saved (the database is unavailable): kept, and sent again later.
+          entry.sending = false;
+          unavailable = true;
+          badge();
+          scheduleRetry(retryDelay(result.response.headers.get("Retry-After")));
+          return false;
+        }
+        unavailable = false;
         queue.shift();
         badge();
         var cell = document.getElementById("cell-" + entry.studentId);
@@ -133,10 +162,24 @@
     enqueue(cell, config.path, { status: p.status, seen: p.seen, key: p.key, version: p.version });
   });
 
+  // A tap the server answered 503 (nothing saved) joins the queue with the same key too.
+  document.addEventListener("htmx:responseError", function (event) {
+    var detail = event.detail;
+    var config = detail.requestConfig || {};
+    if (!isTap(config) || !detail.xhr || detail.xhr.status !== 503) { return; }
+    var cell = cellFor(detail.elt);
+    if (!cell) { return; }
+    var p = config.parameters || {};
+    unavailable = true;
+    enqueue(cell, config.path, { status: p.status, seen: p.seen, key: p.key, version: p.version },
+            retryDelay(detail.xhr.getResponseHeader("Retry-After")));
+  });
+
   window.addEventListener("online", function () { flush(); });
 
   window.attendanceTaps = {
     flush: flush,
-    pending: function () { return queue.length; }
+    pending: function () { return queue.length; },
+    isTap: isTap
   };
 })();

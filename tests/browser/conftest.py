@@ -9,6 +9,7 @@ HTML page is served to the browser with the strict Content-Security-Policy the d
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -96,6 +97,11 @@ class BrowserPage:
     page: object
     context: object
     errors: list[str] = field(default_factory=list)
+    #: Console errors the test provokes on purpose (e.g. a 503 it fulfils itself), as regexes.
+    expected: tuple[str, ...] = ()
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(re.search(p, e) for p in self.expected)]
 
 
 def _watch(page, errors: list[str]) -> None:
@@ -110,9 +116,10 @@ def _watch(page, errors: list[str]) -> None:
 
 @pytest.fixture
 def open_page(browser, server: ServerProcess) -> Iterator[Callable[..., object]]:
-    """``open_page(viewport=DESKTOP, **context_options)`` → a Page in a fresh context (its own
-    cookies), based at the server's URL. At teardown the test fails if any page logged a
-    JavaScript or console error (CSP violations included)."""
+    """``open_page(viewport=DESKTOP, expected_errors=(), **context_options)`` → a Page in a
+    fresh context (its own cookies), based at the server's URL. At teardown the test fails if
+    any page logged a JavaScript or console error (CSP violations included) other than those
+    matching ``expected_errors`` (regexes: errors the test provokes on purpose)."""
     opened: list[BrowserPage] = []
     policy = csp_for(server.url)
 
@@ -126,7 +133,7 @@ def open_page(browser, server: ServerProcess) -> Iterator[Callable[..., object]]
         headers = {**response.headers, "content-security-policy": policy}
         route.fulfill(response=response, headers=headers)
 
-    def make(viewport: dict | None = None, **options):
+    def make(viewport: dict | None = None, expected_errors: tuple[str, ...] = (), **options):
         # A document answered through route.fulfill has no remote address, so Chromium's
         # Local Network Access checks count it as public and would block its WebSocket to
         # 127.0.0.1; the permission restores what a page served by the server itself gets.
@@ -139,13 +146,13 @@ def open_page(browser, server: ServerProcess) -> Iterator[Callable[..., object]]
         context.set_default_timeout(WAIT_MS)
         context.route("**/*", with_csp)
         page = context.new_page()
-        item = BrowserPage(page, context)
+        item = BrowserPage(page, context, expected=tuple(expected_errors))
         _watch(page, item.errors)
         opened.append(item)
         return page
 
     yield make
-    errors = [e for item in opened for e in item.errors]
+    errors = [e for item in opened for e in item.unexpected_errors()]
     for item in opened:
         item.context.close()
     assert not errors, "the browser reported errors:\n" + "\n".join(errors)
@@ -207,14 +214,16 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     it: Chromium's own full-page capture resizes the viewport under Chart.js, which could
     catch a chart mid-redraw."""
     path = screenshots_folder() / f"{name}.png"
+    # caret="initial": hiding the caret would leave style="" on every input, which htmx's
+    # settle copies onto the swapped-in element (an inline style, refused by the CSP).
     if not full_page:
-        page.screenshot(path=str(path), animations="disabled")
+        page.screenshot(path=str(path), animations="disabled", caret="initial")
         return path
     size = page.viewport_size
     height = page.evaluate("() => Math.ceil(document.documentElement.scrollHeight)")
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
     charts_settled(page)
-    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="initial")
     page.set_viewport_size(size)
     charts_settled(page)
     return path

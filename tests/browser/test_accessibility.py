@@ -103,7 +103,7 @@ def test_the_roster_is_accessible_before_and_after_a_live_change(
     expect(tap).not_to_have_accessible_name(re.compile(r"\bNot marked\b"))
     audit(page, "roster (teacher) after a live mark")
     first = klass.students[0]  # marked before the page loaded: it has its note form
-    cell(page, first).locator("details.cell-notes summary").click()
+    cell(page, first).locator("details.cell-menu summary").click()
     expect(cell(page, first).locator('input[name="notes"]')).to_be_visible()
     audit(page, "roster (teacher), a note open")
     audit.check()

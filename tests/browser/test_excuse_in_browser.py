@@ -72,7 +72,7 @@ def test_a_teacher_excuses_from_the_tile_and_another_view_sees_it_live(app, serv
     open_roster(phone, klass.teacher, session_id)
 
     tile = cell(phone, absent)
-    tile.locator("details.cell-notes summary").tap()
+    tile.locator("details.cell-menu summary").tap()
     tile.get_by_label("Reason").select_option("ILLNESS")
     tile.get_by_role("button", name="Excuse").tap()
     settled(phone)
@@ -81,7 +81,7 @@ def test_a_teacher_excuses_from_the_tile_and_another_view_sees_it_live(app, serv
     expect(cell(phone, absent).locator(".excused-marker")).to_have_text("Excused: Illness")
     expect(cell(phone, absent).locator(".cell-tap")).to_contain_text("Excused: Illness")
     expect(cell(phone, absent)).to_have_attribute("data-status", "ABSENT")
-    panel = cell(phone, absent).locator("details.cell-notes")
+    panel = cell(phone, absent).locator("details.cell-menu")
     if panel.get_attribute("open") is None:
         panel.locator("summary").tap()
     for control in ("select[name=reason]", "input[name=note]", "button[type=submit]"):

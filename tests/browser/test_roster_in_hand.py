@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     expect_stats,
     make_roster,
     open_roster,
+    screenshot,
     settled,
     wait_live,
 )
@@ -95,6 +96,10 @@ def test_a_refused_replayed_tap_stays_said_until_dismissed_or_applied(
         str(first.profile_id): "ABSENT",
         str(second.profile_id): "LATE",
     }
+    if viewport == PHONE:  # the README's picture of a refused tap
+        settled(page)
+        cell(page, first).scroll_into_view_if_needed()
+        screenshot(page, "roster-conflict-phone", full_page=False)
 
     # A whole-grid refresh (here "Mark all unmarked present") does not clear it.
     page.click("#mark-unmarked-present")
@@ -145,6 +150,8 @@ def test_the_offline_notice_is_in_view_wherever_the_roster_is_scrolled(
     last.locator(".cell-tap").click()
     expect(last).to_have_class(re.compile(r"\bpending\b"))
     expect(notice).to_be_in_viewport()
+    if viewport == PHONE:  # the README's picture: offline, scrolled into the grid
+        screenshot(page, "roster-offline-scrolled-phone", full_page=False)
 
     go_online(page)
     expect(notice).to_be_hidden()

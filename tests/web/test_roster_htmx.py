@@ -728,3 +728,16 @@ def test_the_roster_writes_its_rate_as_every_page_does(school, teacher, active):
     assert stats(page)["attendance_rate"] == "0.0"
     explained = parse(page).one("p", {"class": "rate-explained"}).text
     assert explained.startswith("0.0% = 0 of 3")
+
+
+def test_the_status_filter_offers_the_status_words_of_the_one_source(school, teacher, active):
+    from attendance_app.models import STATUS_WORDS
+
+    page = parse(teacher.get(f"/sessions/{active}").text)
+    options = page.one("select", {"id": "roster-filter"}).find_all("option")
+
+    assert [(o.get("value"), o.text) for o in options] == [
+        ("", "Everyone"),
+        ("none", STATUS_WORDS[""]),
+        *((value.lower(), word) for value, word in STATUS_WORDS.items() if value),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -49,6 +49,7 @@ DUPLICATE_IN_REQUEST = "Duplicate student in request"
 RECORD_NOT_FOUND = "Attendance record not found."
 NOTHING_TO_UPDATE = "Provide status or notes to update."
 NOTE_NEEDS_A_MARK = "Mark the student before adding a note."
+NOT_LATE = "Only a late arrival has minutes late: mark the student Late first."
 
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -489,3 +490,118 @@ def set_note(
     if record_id is None:
         raise Invalid(NOTE_NEEDS_A_MARK, field="notes")
     return update_attendance(actor=actor, attendance_id=record_id, notes=notes, channel=channel)
+
+
+def late_minutes_problem(minutes: int, session: ClassSession, now: datetime) -> str | None:
+    """Why ``minutes`` cannot be a LATE student's minutes late, or None: a whole number from
+    0 to the minutes since the session started (nobody arrives in the future)."""
+    assert session.start_time is not None  # only a started session has LATE records
+    elapsed = max(0, int((now - session.start_time).total_seconds() // 60))
+    if minutes < 0 or minutes > elapsed:
+        return (
+            f"Minutes late must be a whole number from 0 to {elapsed} "
+            "(the minutes since the session started)."
+        )
+    return None
+
+
+@unit_of_work
+def set_minutes_late(
+    *,
+    actor: User,
+    attendance_id: uuid.UUID,
+    minutes: int,
+    channel: Channel,
+    at: datetime | None = None,
+) -> MarkResult:
+    """Correct how late a LATE student arrived ("she came at 9:12, I marked her at 9:20"):
+    the arrival becomes the start + ``minutes``. One audited change (status LATE → LATE, the
+    reason says the minutes), broadcast like a tap so every view repaints "+N min".
+
+    Order: record exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the record
+    is LATE (Invalid on ``minutes``) → the bounds (Invalid on ``minutes``).
+    """
+    found = (
+        db.session.execute(
+            select(Attendance, Student)
+            .join(Student, Student.id == Attendance.student_id)
+            .where(Attendance.id == attendance_id)
+            .with_for_update(of=Attendance)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one_or_none()
+    )
+    if found is None:
+        raise NotFound(RECORD_NOT_FOUND)
+    record, student = found
+    session = load_session(record.session_id, lock=True)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    if record.status != AttendanceStatus.LATE:
+        raise Invalid(NOT_LATE, field="minutes")
+    now = at or utcnow()
+    if message := late_minutes_problem(minutes, session, now):
+        raise Invalid(message, field="minutes")
+    assert session.start_time is not None
+    before = record.minutes_late(session.start_time)
+    written = db.session.execute(
+        update(Attendance)
+        .where(Attendance.id == attendance_id)
+        .values(
+            late_at=session.start_time + timedelta(minutes=minutes),
+            marked_by_id=actor.id,
+            updated_at=now,
+            version=Attendance.version + 1,
+        )
+        .returning(*(getattr(Attendance, key) for key in _RETURNED))
+        .execution_options(synchronize_session=False)
+    ).one()
+    change_ids = append_audit(
+        [
+            {
+                "attendance_id": record.id,
+                "session_id": session.id,
+                "student_id": record.student_id,
+                "old_status": record.status,
+                "new_status": record.status,
+                "old_notes": record.notes,
+                "new_notes": record.notes,
+                "reason": f"minutes late {before} → {minutes}",
+            }
+        ],
+        actor,
+        channel,
+        now,
+    )
+    announce(session, (record.id,), actor, (record.student_id,))
+    for key, value in zip(_RETURNED, written, strict=True):
+        set_committed_value(record, key, value)
+    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
+
+
+@unit_of_work
+def set_student_minutes_late(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    minutes: int,
+    channel: Channel,
+    at: datetime | None = None,
+) -> MarkResult:
+    """``set_minutes_late`` for the roster, which knows the session and the student: an
+    unmarked student has no minutes late (NOT_LATE), like any student not LATE."""
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    record_id = db.session.scalar(
+        select(Attendance.id).where(
+            Attendance.session_id == session_id, Attendance.student_id == student_id
+        )
+    )
+    if record_id is None:
+        raise Invalid(NOT_LATE, field="minutes")
+    return set_minutes_late(
+        actor=actor, attendance_id=record_id, minutes=minutes, channel=channel, at=at
+    )
