@@ -138,6 +138,7 @@ MATRIX: dict[tuple[str, ...], frozenset[str]] = {
     # Excuses: the class's teacher or an admin, also on ENDED sessions (contract).
     ("api.attendance_excuse", "POST"): CLASS_STAFF,
     ("api.attendance_excuse", "DELETE"): CLASS_STAFF,
+    ("api.attendance_late_minutes", "POST"): CLASS_STAFF,
     # Students only; one not enrolled reaches rule 4's 400, as for marking (contract).
     ("api.attendance_check_in", "POST"): STUDENTS,
     # Guardians (ADMIN); the emailed unsubscribe link needs no login (its token is the key).
@@ -169,6 +170,7 @@ MATRIX: dict[tuple[str, ...], frozenset[str]] = {
     ("web.roster_mark_unmarked", "POST"): CLASS_STAFF,
     ("web.roster_undo", "POST"): CLASS_STAFF,
     ("web.roster_excuse", "POST"): CLASS_STAFF,
+    ("web.roster_late_minutes", "POST"): CLASS_STAFF,
     ("web.roster_excuse_withdraw", "POST"): CLASS_STAFF,
     ("web.excuse_record", "POST"): CLASS_STAFF,
     ("web.withdraw_record_excuse", "POST"): CLASS_STAFF,
@@ -450,6 +452,8 @@ def body_for(w: World, key: tuple[str, ...]) -> dict | None:
         "api.attendance_bulk_mark": lambda: {"session_id": str(w.active)},
         "api.attendance_update": lambda: {"status": "LATE", "notes": "bus"},
         "api.attendance_excuse": lambda: {"reason": "ILLNESS"},
+        "api.attendance_late_minutes": lambda: {"minutes": 5},
+        "web.roster_late_minutes": lambda: {"minutes": "5"},
         "api.guardians_create": lambda: {
             "name": "Sam Parent",
             "email": f"sam-{uuid.uuid4().hex[:6]}@home.test",
