@@ -336,6 +336,8 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
         and s not in on_time
         and s.user.email not in printed
     )
+    # check_in inside the demo's unit of work: the code is the one of ``at``, so it is right
+    # (a wrong one would raise Invalid and roll the whole demo back, its count with it).
     at = min(start + CHECKED_IN_AFTER, now)
     code = check_in.check_in_code(actor=teacher, session_id=session_id, at=at).code
     check_in.check_in(actor=arriving.user, session_id=session_id, code=code, at=at)
