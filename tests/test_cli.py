@@ -29,7 +29,9 @@ from attendance_app.demo.plan import CLASSES, DEMO_PASSWORD
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
+    AttendanceChange,
     AttendanceStatus,
+    Channel,
     ClassSession,
     Enrollment,
     Guardian,
@@ -150,6 +152,11 @@ def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: F
         assert output.count("TEACHER  ") == 3
         assert output.count("STUDENT  ") >= 2
         assert "60 ended sessions" in output
+        # Today's lesson shows a student who checked in with the code (before the printed
+        # student tries it below).
+        assert "6 of " in output and "students marked (1 checked in with the code)" in output
+    excused = re.search(r"\((\d+) absences excused by the office afterwards", first.output)
+    assert excused and int(excused[1]) >= 10, first.output
     with app.app_context():
         emails = re.findall(r"^  (?:ADMIN|TEACHER|STUDENT) +(\S+@\S+)", first.output, re.M)
         assert len(emails) == 7
@@ -237,6 +244,14 @@ def assert_realistic_school(now: datetime) -> None:
     assert len(excused) >= 10
     assert all(r.status == AttendanceStatus.ABSENT and r.session_id in ended for r in excused)
     assert all(r.excused_at > ended[r.session_id].end_time for r in excused)
+    # One student of the live lesson checked in with the code: PRESENT, in the audit trail
+    # with the check-in channel, shown "Checked in" on the roster.
+    checked_in = db.session.scalars(
+        select(AttendanceChange).where(
+            AttendanceChange.session_id == live.id, AttendanceChange.channel == Channel.CHECK_IN
+        )
+    ).all()
+    assert any(c.new_status == AttendanceStatus.PRESENT for c in checked_in), checked_in
 
 
 def assert_a_later_day_run_ends_the_stale_lesson_and_starts_that_days(app: Flask) -> None:

@@ -36,7 +36,7 @@ from attendance_app.demo.plan import (
 )
 from attendance_app.models import AttendanceStatus, Channel, Role, SessionStatus, User, utcnow
 from attendance_app.services.errors import Invalid
-from attendance_app.services.marking import attendance, bulk, excuses, sessions
+from attendance_app.services.marking import attendance, bulk, check_in, excuses, sessions
 from attendance_app.services.marking.roster import roster_rows
 from attendance_app.services.reporting import statistics
 from attendance_app.services.school import guardians, people, structure
@@ -44,6 +44,8 @@ from attendance_app.services.transaction import unit_of_work
 
 #: When the office excuses a lesson's absences it was told about: the afternoon after it.
 EXCUSED_AFTER = timedelta(hours=3)
+#: When a student of today's lesson checked in with the code: as they came through the door.
+CHECKED_IN_AFTER = timedelta(minutes=2)
 
 DEMO_EMAIL_TAKEN = "{email} belongs to a non-admin account: the demo cannot use it."
 
@@ -78,6 +80,7 @@ class DemoSummary:
     live_started_at: datetime | None = None
     live_marked: int = 0
     live_enrolled: int = 0
+    live_checked_in: int = 0
     # Who can try the self check-in on the live session: its teacher shows the code, a
     # student not yet marked checks in.
     check_in_teacher: str = ""
@@ -98,7 +101,8 @@ class DemoSummary:
             lines.append(
                 f"  Live now: {self.live_class}, ACTIVE since"
                 f" {self.live_started_at:%H:%M} UTC, {self.live_marked} of"
-                f" {self.live_enrolled} students marked;"
+                f" {self.live_enrolled} students marked ({self.live_checked_in} checked in"
+                " with the code);"
                 f" roster at /sessions/{self.live_session_id}"
             )
         if self.live_session_id is not None and self.check_in_student:
@@ -181,6 +185,7 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
         code: structure.create_subject(actor=admin, code=code, name=name) for code, name in SUBJECTS
     }
     by_number = {s.number: s for s in plan.students}
+    excused = 0
     for class_plan, roster in zip(CLASSES, plan.rosters, strict=True):
         teacher = teachers[class_plan.teacher]
         school_class = structure.create_class(
@@ -198,19 +203,20 @@ def _build_school(now: datetime, plan: Plan, seed: int, summary: DemoSummary) ->
         for lesson, planned in enumerate(starts):
             start = planned + timedelta(minutes=rng.randint(0, 3))
             marks = {n: lesson_status(rng, by_number[n], lesson, len(starts)) for n in roster}
-            _past_lesson(admin, teacher, school_class.id, start, marks, students, rng)
+            excused += _past_lesson(admin, teacher, school_class.id, start, marks, students, rng)
     summary.actions.append(
         f"Created {len(plan.students) + len(TEACHERS) + 1} accounts, {len(SUBJECTS)} subjects,"
-        f" {len(CLASSES)} classes and their last {WEEKS} weeks of lessons."
+        f" {len(CLASSES)} classes and their last {WEEKS} weeks of lessons ({excused} absences"
+        " excused by the office afterwards: Attendance records, or a student's history)."
     )
     summary.actions.append(
         f"Listed {len(listed)} guardians (the students at risk and others), emailed the day"
-        " their student is absent when mail is configured."
+        " their student is absent when mail is configured (People, then a student's page)."
     )
     return admin
 
 
-def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> None:
+def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> int:
     """One ended lesson: the register taken a few minutes in (latecomers as LATE), then ended;
     afterwards the office excuses the absences it was told the reason of."""
     session_id = sessions.create_session(actor=teacher, class_id=class_id).session.id
@@ -228,6 +234,7 @@ def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> None:
         at=start + timedelta(minutes=rng.randint(5, 12)),
     )
     sessions.end_session(actor=teacher, session_id=session_id, at=start + LESSON)
+    excused = 0
     for row in result.rows:
         reason = excuse_for(row.record.status, row.record.notes or None)
         if reason is not None:
@@ -238,6 +245,8 @@ def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> None:
                 channel=Channel.CLI,
                 at=start + LESSON + EXCUSED_AFTER,
             )
+            excused += 1
+    return excused
 
 
 def _keep_live_session(admin: User, now: datetime, plan: Plan, summary: DemoSummary) -> None:
@@ -297,13 +306,14 @@ def _usual_status(plan: Plan, student) -> AttendanceStatus:
 
 def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime):
     """Today's lesson: started a few minutes ago, a handful of students already marked (none
-    of those at risk, whose run of absences stays the latest thing on their record)."""
+    of those at risk, whose run of absences stays the latest thing on their record), one of
+    them by checking in with the code."""
     teacher = school_class.teacher.user
     session_id = sessions.create_session(actor=teacher, class_id=school_class.id).session.id
     session = sessions.start_session(actor=teacher, session_id=session_id, at=start).session
     students = structure.enrolled_students(school_class.id)
     on_time = [s for s in students if plan.persona_of(s.student_number) in PUNCTUAL]
-    on_time = on_time[: LIVE_MARKED - 1]
+    on_time = on_time[: LIVE_MARKED - 2]  # the latecomer and one check-in make LIVE_MARKED
     latecomer = next(s for s in students if plan.persona_of(s.student_number) == "often late")
     for entries, minutes in (
         ([attendance.MarkEntry(s.id, AttendanceStatus.PRESENT) for s in on_time], 1),
@@ -316,6 +326,21 @@ def _start_live_session(school_class, plan: Plan, start: datetime, now: datetime
             channel=Channel.CLI,
             at=min(start + timedelta(minutes=minutes), now),
         )
+    # One student already checked in with the code shown in the room (the roster shows
+    # "Checked in" on their tile); not one of the printed logins, who try it themselves.
+    printed = {login.email for login in _logins(plan)}
+    arriving = next(
+        s
+        for s in students
+        if plan.persona_of(s.student_number) in PUNCTUAL
+        and s not in on_time
+        and s.user.email not in printed
+    )
+    # check_in inside the demo's unit of work: the code is the one of ``at``, so it is right
+    # (a wrong one would raise Invalid and roll the whole demo back, its count with it).
+    at = min(start + CHECKED_IN_AFTER, now)
+    code = check_in.check_in_code(actor=teacher, session_id=session_id, at=at).code
+    check_in.check_in(actor=arriving.user, session_id=session_id, code=code, at=at)
     return session
 
 
@@ -341,6 +366,7 @@ def _count(admin: User, plan: Plan, summary: DemoSummary) -> None:
         live_stats = statistics.statistics_for_sessions([summary.live_session_id])
         stats = live_stats[summary.live_session_id]
         summary.live_marked, summary.live_enrolled = stats.marked, stats.total_enrolled
+        summary.live_checked_in = check_in.checked_in_count(summary.live_session_id)
     summary.logins = _logins(plan)
     if summary.live_session_id is not None:
         _pick_check_in(admin, summary)

@@ -87,7 +87,6 @@ def test_a_teacher_excuses_from_the_tile_and_another_view_sees_it_live(app, serv
     for control in ("select[name=reason]", "input[name=note]", "button[type=submit]"):
         box = cell(phone, absent).locator(f".excuse-form {control}").bounding_box()
         assert box["height"] >= 44, (control, box)
-    # Shot last: a tap after the screenshot's viewport resize logs a CSP error in htmx.
     screenshot(watcher, "roster-excused-live")
 
     # The admin's open view follows live: dashed tile, marker, still absent.
@@ -95,5 +94,31 @@ def test_a_teacher_excuses_from_the_tile_and_another_view_sees_it_live(app, serv
     expect(cell(watcher, absent)).to_have_class(re.compile(r"\bexcused\b"))
     expect(cell(watcher, absent).locator(".excused-marker")).to_have_text("Excused: Illness")
     expect(cell(watcher, absent)).to_have_attribute("data-status", "ABSENT")
+
+    # A tap to PRESENT ends the excuse, on the tapping phone and on the other view, live.
+    cell(phone, absent).locator(".cell-tap").tap()  # ABSENT → LATE keeps it
+    settled(phone)
+    expect(cell(phone, absent)).to_have_attribute("data-status", "LATE")
+    expect(cell(phone, absent)).to_have_attribute("data-excused", "ILLNESS")
+    expect(cell(watcher, absent)).to_have_attribute("data-status", "LATE")
+    expect(cell(watcher, absent)).to_have_attribute("data-excused", "ILLNESS")
+    cell(phone, absent).locator(".cell-tap").tap()  # LATE → PRESENT clears it
+    settled(phone)
+    for view in (phone, watcher):
+        tile = cell(view, absent)
+        expect(tile).to_have_attribute("data-status", "PRESENT")
+        expect(tile).to_have_attribute("data-excused", "")
+        expect(tile).not_to_have_class(re.compile(r"\bexcused\b"))
+        expect(tile.locator(".excused-marker")).to_have_count(0)
+    [record] = [
+        r
+        for r in api_view(server, admin, session_id)["records"]
+        if r["student"]["id"] == str(absent.profile_id)
+    ]
+    assert (record["status"], record["excused"], record["absence_reason"]) == (
+        "PRESENT",
+        False,
+        None,
+    )
 
     screenshot(phone, "roster-after-excuse-phone")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests import factories
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -269,3 +270,34 @@ def _assert_no_horizontal_overflow(page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     viewport = page.viewport_size["width"]
     assert width <= viewport, f"the page is {width}px wide in a {viewport}px viewport"
+
+
+def test_a_tap_after_a_screenshot_or_a_script_styled_a_tiles_input_breaks_no_csp_rule(
+    app, server, open_page, tmp_path
+):
+    """htmx's settle step copies the old element's ``style`` attribute onto the new one with
+    setAttribute, which the CSP (no inline styles) refuses. Playwright's screenshot leaves
+    ``style=""`` on every input (it hides the caret), as extensions (password managers) and
+    chart libraries do through ``element.style``; a tile swapped after that must still swap
+    without a console error (the fixture fails the test on one)."""
+    _admin, klass, session_id = make_roster(app)
+    noted, styled = klass.students[0], klass.students[1]
+    for student in (noted, styled):
+        factories.mark(app, klass, session_id, student, "ABSENT")
+    phone = open_page(PHONE, is_mobile=True, has_touch=True)
+    open_roster(phone, klass.teacher, session_id)
+
+    # What the screenshot helper does: a taller viewport, a shot, the size back.
+    phone.set_viewport_size({**PHONE, "height": 2000})
+    phone.screenshot(path=str(tmp_path / "roster.png"), full_page=True)
+    phone.set_viewport_size(PHONE)
+    expect(cell(phone, noted).locator("input[name=notes]")).to_have_attribute("style", "")
+    cell(phone, noted).locator(".cell-tap").tap()
+    settled(phone)
+    expect(cell(phone, noted)).to_have_attribute("data-status", "LATE")
+
+    cell(phone, styled).locator("input[name=notes]").evaluate("el => { el.style.outline = '0'; }")
+    cell(phone, styled).locator(".cell-tap").tap()
+    settled(phone)
+    expect(cell(phone, styled)).to_have_attribute("data-status", "LATE")
+    expect(cell(phone, styled).locator("input[name=notes]")).not_to_have_attribute("style", "")

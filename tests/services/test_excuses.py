@@ -262,6 +262,29 @@ def test_a_change_to_present_clears_the_excuse_and_a_change_to_late_keeps_it(app
     assert (last.old_absence_reason, last.new_absence_reason) == (AbsenceReason.ILLNESS, None)
 
 
+def test_the_row_a_change_to_present_returns_is_no_longer_excused(app, school):
+    """The roster's tap response is drawn from the returned row (and the session's loaded
+    record): it must not show the excuse the change just ended."""
+    klass, _ = school
+    session_id = make_session(app, klass)
+    record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
+    excuse(app, klass.teacher, record_id, note="flu")
+
+    with app.app_context():
+        result = attendance.update_attendance(
+            actor=actor(klass.teacher.user_id),
+            attendance_id=record_id,
+            status=AttendanceStatus.PRESENT,
+            channel=Channel.WEB,
+        )
+        returned = result.row.record
+        loaded = db.session.get(Attendance, record_id)
+        seen = (returned.absence_reason, returned.excuse_note, returned.excused_at, loaded.excused)
+        db.session.remove()
+
+    assert seen == (None, None, None, False)
+
+
 def test_undoing_a_tap_that_cleared_an_excuse_gives_the_reason_back(app, school):
     klass, _ = school
     session_id = make_session(app, klass)

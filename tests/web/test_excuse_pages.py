@@ -73,6 +73,30 @@ def test_excusing_from_the_tile_returns_it_excused_and_says_so_to_screen_readers
     assert cells(withdrawn.text)[str(adams.profile_id)].get("data-excused") == ""
 
 
+def test_a_tap_to_present_returns_the_tile_no_longer_excused_and_a_tap_to_late_keeps_it(
+    school, lesson, browser_as
+):
+    session_id, _ = lesson
+    client = browser_as(school.teacher)
+    page = client.get(f"/sessions/{session_id}").text
+    adams = school.klass.students[0]
+    _excuse_on_roster(client, page, session_id, adams, reason="ILLNESS")
+    tap_url = f"/sessions/{session_id}/students/{adams.profile_id}/status"
+
+    late = client.post(tap_url, data={"seen": "ABSENT"}, headers=htmx_headers(page))
+    tile = cells(late.text)[str(adams.profile_id)]
+    assert (tile.get("data-status"), tile.get("data-excused")) == ("LATE", "ILLNESS")
+
+    present = client.post(tap_url, data={"seen": "LATE"}, headers=htmx_headers(page))
+
+    assert present.status_code == 200, present.text
+    tile = cells(present.text)[str(adams.profile_id)]
+    assert (tile.get("data-status"), tile.get("data-excused")) == ("PRESENT", "")
+    assert "excused" not in tile.get("class").split()
+    assert tile.find(attrs={"class": "excused-marker"}) is None
+    assert "excused" not in parse(present.text).one(attrs={"id": "announce"}).text
+
+
 def test_excusing_a_present_tile_shows_the_rule_on_the_tile(school, lesson, browser_as):
     session_id, _ = lesson
     client = browser_as(school.teacher)

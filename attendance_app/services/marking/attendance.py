@@ -365,7 +365,15 @@ def write_first_mark(
 
 
 #: The columns an update may change, read back from its RETURNING.
-_RETURNED = ("status", "notes", "late_at", "marked_by_id", "updated_at", "version")
+_RETURNED = (
+    "status",
+    "notes",
+    "late_at",
+    "marked_by_id",
+    "updated_at",
+    "version",
+    *NOT_EXCUSED,
+)
 
 
 @unit_of_work
