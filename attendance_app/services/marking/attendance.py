@@ -376,6 +376,32 @@ _RETURNED = (
 )
 
 
+def record_for_change(
+    actor: User, attendance_id: uuid.UUID
+) -> tuple[Attendance, Student, ClassSession]:
+    """A record about to change, with its student and session, locked in that order (the
+    record row, then the session row, as every writer takes them), checked in the contract's
+    order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
+    found = (
+        db.session.execute(
+            select(Attendance, Student)
+            .join(Student, Student.id == Attendance.student_id)
+            .where(Attendance.id == attendance_id)
+            .with_for_update(of=Attendance)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one_or_none()
+    )
+    if found is None:
+        raise NotFound(RECORD_NOT_FOUND)
+    record, student = found
+    session = load_session(record.session_id, lock=True)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    return record, student, session
+
+
 @unit_of_work
 def update_attendance(
     *,
@@ -395,23 +421,7 @@ def update_attendance(
     if status is None and notes is None:
         raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
     notes = clean_notes(notes)
-    found = (
-        db.session.execute(
-            select(Attendance, Student)
-            .join(Student, Student.id == Attendance.student_id)
-            .where(Attendance.id == attendance_id)
-            .with_for_update(of=Attendance)
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .one_or_none()
-    )
-    if found is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    record, student = found
-    session = load_session(record.session_id, lock=True)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
+    record, student, session = record_for_change(actor, attendance_id)
     now = at or utcnow()
     values: dict[str, Any] = {
         "marked_by_id": actor.id,
@@ -529,23 +539,7 @@ def set_minutes_late(
     Order: record exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the record
     is LATE (Invalid on ``minutes``) → the bounds (Invalid on ``minutes``).
     """
-    found = (
-        db.session.execute(
-            select(Attendance, Student)
-            .join(Student, Student.id == Attendance.student_id)
-            .where(Attendance.id == attendance_id)
-            .with_for_update(of=Attendance)
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .one_or_none()
-    )
-    if found is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    record, student = found
-    session = load_session(record.session_id, lock=True)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
+    record, student, session = record_for_change(actor, attendance_id)
     if record.status != AttendanceStatus.LATE:
         raise Invalid(NOT_LATE, field="minutes")
     now = at or utcnow()
