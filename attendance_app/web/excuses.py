@@ -14,7 +14,7 @@ from attendance_app.services.marking import excuses, roster
 from attendance_app.shapes import REQUIRED, not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.auth import _safe_next
-from attendance_app.web.roster import _cell_response
+from attendance_app.web.roster import _cell_response, tile_answer
 
 NOT_MARKED = "Mark the student before excusing them."
 
@@ -84,7 +84,8 @@ def _roster_record(session_id: uuid.UUID, student_id: uuid.UUID):
 def roster_excuse(session_id: uuid.UUID, student_id: uuid.UUID):
     """The tile's excuse (htmx): the tile comes back excused, or with the rule's message."""
     session, row = _roster_record(session_id, student_id)
-    try:
+
+    def excuse() -> None:
         if row.record is None:
             raise Invalid(NOT_MARKED)
         excuses.excuse_absence(
@@ -94,11 +95,8 @@ def roster_excuse(session_id: uuid.UUID, student_id: uuid.UUID):
             note=_note(),
             channel=Channel.WEB,
         )
-    except DomainError as err:
-        if err.status_code in (403, 404):
-            raise
-        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
-    return _cell_response(session, student_id)
+
+    return tile_answer(session, student_id, excuse)
 
 
 @bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/excuse/withdraw")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from flask import render_template, request
 from flask_login import login_required
@@ -78,6 +79,18 @@ def _cell_response(
         ),
     )
     return html, http_status
+
+
+def tile_answer(session, student_id: uuid.UUID, act: Callable[[], object]):
+    """A tile's action (htmx) answered with the tile as the server now has it, and the rule's
+    message beside it when a rule said no; a 403 or 404 stays the page's own answer."""
+    try:
+        act()
+    except DomainError as err:
+        if err.status_code in (403, 404):
+            raise
+        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
+    return _cell_response(session, student_id)
 
 
 def _announcement(row) -> str:
@@ -162,21 +175,19 @@ def roster_notes(session_id: uuid.UUID, student_id: uuid.UUID):
     row = roster.roster_row(session, student_id)
     if row is None:
         raise Invalid("Student is not on this roster.")
-    try:
-        # The notes rules (a mark first, 2000 at most, no NUL) are the service's, as for the API;
-        # the form trims what a text box adds around the note.
-        attendance.set_note(
+    # The notes rules (a mark first, 2000 at most, no NUL) are the service's, as for the API;
+    # the form trims what a text box adds around the note.
+    return tile_answer(
+        session,
+        student_id,
+        lambda: attendance.set_note(
             actor=actor,
             session_id=session_id,
             student_id=student_id,
             notes=(request.form.get("notes") or "").strip(),
             channel=Channel.WEB,
-        )
-    except DomainError as err:
-        if err.status_code in (403, 404):
-            raise
-        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
-    return _cell_response(session, student_id)
+        ),
+    )
 
 
 @bp.post("/sessions/<uuid:session_id>/students/<uuid:student_id>/late-minutes")
@@ -185,7 +196,8 @@ def roster_late_minutes(session_id: uuid.UUID, student_id: uuid.UUID):
     """Correct a LATE student's minutes late (the tile's menu); the bounds are the service's."""
     actor = current_actor()
     session = roster.get_session_for(actor, session_id)
-    try:
+
+    def correct() -> None:
         text = (request.form.get("minutes") or "").strip()
         if not text.lstrip("-").isdigit():
             raise Invalid(NOT_AN_INTEGER, field="minutes")
@@ -196,11 +208,8 @@ def roster_late_minutes(session_id: uuid.UUID, student_id: uuid.UUID):
             minutes=int(text),
             channel=Channel.WEB,
         )
-    except DomainError as err:
-        if err.status_code in (403, 404):
-            raise
-        return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
-    return _cell_response(session, student_id)
+
+    return tile_answer(session, student_id, correct)
 
 
 @bp.post("/sessions/<uuid:session_id>/mark-unmarked")
