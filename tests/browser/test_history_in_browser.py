@@ -161,3 +161,33 @@ def test_scripts_write_rates_as_the_pages_do(app, server, open_page, amara):
     written = page.evaluate("(values) => values.map(v => window.attendanceRate(v))", values)
 
     assert written == [rate_text(v) for v in values]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_teachers_private_note_never_reaches_the_students_page_or_download(
+    app, server, open_page, viewport
+):
+    """Issue 14 item 1: a safeguarding note written on the roster is staff-only; the student's
+    own page and the CSV it downloads show the lesson, never the note."""
+    admin = factories.make_admin(app)
+    student = factories.make_student(app, first_name="Jamal", last_name="Silva")
+    klass = factories.make_class(app, admin=admin, students=[student])
+    session_id = factories.make_session(app, klass)
+    note = "Safeguarding: spoke to the DSL about home"
+    factories.mark(app, klass, session_id, student, "ABSENT", notes=note)
+
+    page = open_page(viewport, is_mobile=viewport == PHONE, has_touch=viewport == PHONE)
+    login(page, student)
+    page.goto(f"/students/{student.profile_id}/history")
+    expect(page.locator("tr[data-record-id]")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text("Safeguarding")
+
+    with page.expect_download() as download:
+        page.click("#history-csv")
+    with open(download.value.path(), encoding="utf-8") as csv_file:
+        lines = csv_file.read().splitlines()
+    header = lines[0].split(",")
+    assert "notes" in header
+    assert len(lines) == 2, lines
+    assert "Safeguarding" not in "\n".join(lines)
+    assert lines[1].split(",")[header.index("notes")] == ""
