@@ -242,3 +242,23 @@ def test_a_next_address_on_another_site_is_not_followed(school, lesson, browser_
     )
 
     assert "evil.test" not in resp.headers["Location"]
+
+
+def test_the_records_trail_shows_an_excuse_note_as_a_comment_not_a_reason(
+    app, school, lesson, browser_as, api_as
+):
+    """The excuse's reason has its own words in the Status column; its note sits under
+    "Comment", so the trail never shows two different things both called a reason."""
+    _, ids = lesson
+    api_as(school.admin).post(
+        f"/api/attendance/{ids['clark']}/excuse/", json={"reason": "MEDICAL", "note": "letter"}
+    )
+    trail = parse(browser_as(school.admin).get(f"/admin/records/{ids['clark']}").text).one(
+        "table", {"class": "striped audit-table"}
+    )
+    headers = [th.text for th in trail.find_all("th")]
+    last = trail.find_all("tr")[-1].find_all("td")
+
+    assert headers[-1] == "Comment" and "Reason" not in headers
+    assert "excused: Medical appointment" in last[3].text
+    assert last[headers.index("Comment")].text == "letter"
