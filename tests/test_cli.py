@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -124,9 +125,10 @@ def demo_counts() -> dict:
     }
 
 
-def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: Flask):
+def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: Flask, caplog):
     # One test, because loading the demo takes seconds: first run, rerun, run a day later.
     runner = app.test_cli_runner()
+    caplog.set_level(logging.INFO, logger="attendance.security")
 
     first = runner.invoke(args=["demo"])
     with app.app_context():
@@ -145,6 +147,12 @@ def test_demo_loads_the_school_once_and_keeps_one_lesson_running_each_day(app: F
     assert 10 <= after_first["guardians"] < 80
     assert after_first["guardians_notified"] == after_first["guardians"] - 1
     assert first.output.startswith("Loaded: ")
+    # The made-up guardians' security lines are counted in one line, not logged one by one.
+    assert not [r for r in caplog.records if r.name == "attendance.security"]
+    counted = re.search(
+        r"security events were counted, not logged: (\d+) guardian_added", first.output
+    )
+    assert counted and int(counted[1]) == after_first["guardians"], first.output
     assert second.output.startswith("Already loaded")
     for output in (first.output, second.output):
         assert f'password is "{DEMO_PASSWORD}"' in output
