@@ -26,6 +26,7 @@ from attendance_app.web.forms import (
     field_error,
     max_length,
     read_text,
+    save_form,
 )
 
 UNKNOWN_ROLE = "Choose a role."
@@ -94,23 +95,23 @@ def admin_person_create():
     check_password(password, errors)
     if form["role"] not in Role.__members__:
         errors["role"] = UNKNOWN_ROLE
-    if not errors:
-        try:
-            user = people.create_user(
-                actor=current_actor(),
-                email=form["email"],
-                password=password,
-                first_name=form["first_name"],
-                last_name=form["last_name"],
-                role=Role(form["role"]),
-                student_number=form["student_number"] or None,
-            )
-        except Invalid as err:
-            field_error(err, errors)
-        else:
-            flash(f"{user.full_name} ({user.email}) was created.", "success")
-            return redirect(url_for("web.admin_people"))
-    return _people_page(form, errors), 400
+    return save_form(
+        errors,
+        lambda: people.create_user(
+            actor=current_actor(),
+            email=form["email"],
+            password=password,
+            first_name=form["first_name"],
+            last_name=form["last_name"],
+            role=Role(form["role"]),
+            student_number=form["student_number"] or None,
+        ),
+        saved=lambda user: (
+            f"{user.full_name} ({user.email}) was created.",
+            url_for("web.admin_people"),
+        ),
+        again=lambda: _people_page(form, errors),
+    )
 
 
 def _person_page(
@@ -170,22 +171,22 @@ def admin_person_update(user_id: uuid.UUID):
     optional = () if user.student else ("student_number",)
     form, errors = read_text(request.form, PERSON_LIMITS, optional=optional)
     check_email(form, errors)
-    if not errors:
-        try:
-            user = people.update_user(
-                actor=current_actor(),
-                user_id=user_id,
-                email=form["email"],
-                first_name=form["first_name"],
-                last_name=form["last_name"],
-                student_number=form["student_number"] or None,
-            )
-        except Invalid as err:
-            field_error(err, errors)
-        else:
-            flash(f"{user.full_name} ({user.email}) was saved.", "success")
-            return redirect(url_for("web.admin_person", user_id=user_id))
-    return _person_page(user, form=form, errors=errors), 400
+    return save_form(
+        errors,
+        lambda: people.update_user(
+            actor=current_actor(),
+            user_id=user_id,
+            email=form["email"],
+            first_name=form["first_name"],
+            last_name=form["last_name"],
+            student_number=form["student_number"] or None,
+        ),
+        saved=lambda saved: (
+            f"{saved.full_name} ({saved.email}) was saved.",
+            url_for("web.admin_person", user_id=user_id),
+        ),
+        again=lambda: _person_page(user, form=form, errors=errors),
+    )
 
 
 @bp.post("/admin/people/<uuid:user_id>/password")
@@ -280,29 +281,26 @@ def admin_guardian_add(user_id: uuid.UUID):
     form, errors = read_text(request.form, GUARDIAN_LIMITS)
     check_email(form, errors)
     form["notify"] = "on" if request.form.get("notify") else ""
-    if not errors:
-        try:
-            guardian = guardians.add_guardian(
-                actor=current_actor(),
-                student_id=student.id,
-                name=form["name"],
-                email=form["email"],
-                relationship=form["relationship"],
-                notify=bool(form["notify"]),
-            )
-        except Invalid as err:
-            field_error(err, errors)
-        else:
-            flash(
-                GUARDIAN_ADDED.format(
-                    name=guardian.name,
-                    student=user.full_name,
-                    relationship=guardian.relationship.lower(),
-                ),
-                "success",
-            )
-            return redirect(url_for("web.admin_person", user_id=user_id) + "#guardians-heading")
-    return _person_page(user, guardian_form=form, guardian_errors=errors), 400
+    return save_form(
+        errors,
+        lambda: guardians.add_guardian(
+            actor=current_actor(),
+            student_id=student.id,
+            name=form["name"],
+            email=form["email"],
+            relationship=form["relationship"],
+            notify=bool(form["notify"]),
+        ),
+        saved=lambda guardian: (
+            GUARDIAN_ADDED.format(
+                name=guardian.name,
+                student=user.full_name,
+                relationship=guardian.relationship.lower(),
+            ),
+            url_for("web.admin_person", user_id=user_id) + "#guardians-heading",
+        ),
+        again=lambda: _person_page(user, guardian_form=form, guardian_errors=errors),
+    )
 
 
 @bp.get("/admin/people/<uuid:user_id>/guardians/<uuid:guardian_id>/remove")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
+from flask import flash, redirect
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -12,6 +16,8 @@ from attendance_app.services.errors import Invalid
 from attendance_app.services.fields import EMAIL_MAX, control_character_message
 from attendance_app.services.fields import max_length as max_length
 from attendance_app.shapes import NO_NUL, NOT_AN_EMAIL, REQUIRED, too_long
+
+T = TypeVar("T")
 
 
 class LoginForm(FlaskForm):
@@ -86,3 +92,26 @@ def field_error(err: Invalid, errors: dict[str, str] | None = None) -> dict[str,
     field = FORM_FIELDS.get(err.field or "", err.field)
     errors[field or "form"] = err.message
     return errors
+
+
+def save_form(
+    errors: dict[str, str],
+    save: Callable[[], T],
+    *,
+    saved: Callable[[T], tuple[str, str]],
+    again: Callable[[], ResponseReturnValue],
+):
+    """A back office form's submit, once: with no shape ``errors``, ``save()`` (a service
+    call); its Invalid goes beside its field, into ``errors``. Saved: flash the message and
+    redirect to the address ``saved(result)`` gives. Otherwise ``again()`` (the page with
+    the form and ``errors``), as a 400."""
+    if not errors:
+        try:
+            result = save()
+        except Invalid as err:
+            field_error(err, errors)
+        else:
+            message, location = saved(result)
+            flash(message, "success")
+            return redirect(location)
+    return again(), 400

@@ -12,7 +12,7 @@ from attendance_app.models import SchoolClass, Subject
 from attendance_app.services.errors import Invalid
 from attendance_app.services.school import listings, structure
 from attendance_app.web import bp, current_actor
-from attendance_app.web.forms import field_error, max_length, read_text, read_uuid
+from attendance_app.web.forms import max_length, read_text, read_uuid, save_form
 
 SUBJECT_LIMITS = {"code": max_length(Subject.code), "name": max_length(Subject.name)}
 CLASS_LIMITS = {"name": max_length(SchoolClass.name)}
@@ -48,17 +48,17 @@ def admin_subjects():
 def admin_subject_create():
     """Create a subject; errors beside the fields (400)."""
     form, errors = read_text(request.form, SUBJECT_LIMITS)
-    if not errors:
-        try:
-            subject = structure.create_subject(
-                actor=current_actor(), code=form["code"], name=form["name"]
-            )
-        except Invalid as err:
-            errors = field_error(err)
-        else:
-            flash(f"Subject {subject.code} was created.", "success")
-            return redirect(url_for("web.admin_subjects"))
-    return _subjects_page(form, errors), 400
+    return save_form(
+        errors,
+        lambda: structure.create_subject(
+            actor=current_actor(), code=form["code"], name=form["name"]
+        ),
+        saved=lambda subject: (
+            f"Subject {subject.code} was created.",
+            url_for("web.admin_subjects"),
+        ),
+        again=lambda: _subjects_page(form, errors),
+    )
 
 
 def _subject_page(subject: Subject, form=None, errors=None):
@@ -84,17 +84,14 @@ def admin_subject_update(subject_id: uuid.UUID):
     """Save a subject's code and name; errors beside the fields (400)."""
     subject = structure.get_subject_for(actor=current_actor(), subject_id=subject_id)
     form, errors = read_text(request.form, SUBJECT_LIMITS)
-    if not errors:
-        try:
-            subject = structure.update_subject(
-                actor=current_actor(), subject_id=subject_id, code=form["code"], name=form["name"]
-            )
-        except Invalid as err:
-            errors = field_error(err)
-        else:
-            flash(f"Subject {subject.code} was saved.", "success")
-            return redirect(url_for("web.admin_subjects"))
-    return _subject_page(subject, form, errors), 400
+    return save_form(
+        errors,
+        lambda: structure.update_subject(
+            actor=current_actor(), subject_id=subject_id, code=form["code"], name=form["name"]
+        ),
+        saved=lambda saved: (f"Subject {saved.code} was saved.", url_for("web.admin_subjects")),
+        again=lambda: _subject_page(subject, form, errors),
+    )
 
 
 # --- classes --------------------------------------------------------------------------------
@@ -133,20 +130,20 @@ def admin_classes():
 def admin_class_create():
     """Create a class; errors beside the fields (400)."""
     form, errors = _class_form()
-    if not errors:
-        try:
-            created = structure.create_class(
-                actor=current_actor(),
-                subject_id=form["subject_id"],
-                teacher_id=form["teacher_id"],
-                name=form["name"],
-            )
-        except Invalid as err:
-            errors = field_error(err)
-        else:
-            flash(f"Class {created.name} was created; now add its students.", "success")
-            return redirect(url_for("web.admin_class_students", class_id=created.id))
-    return _classes_page(form, errors), 400
+    return save_form(
+        errors,
+        lambda: structure.create_class(
+            actor=current_actor(),
+            subject_id=form["subject_id"],
+            teacher_id=form["teacher_id"],
+            name=form["name"],
+        ),
+        saved=lambda created: (
+            f"Class {created.name} was created; now add its students.",
+            url_for("web.admin_class_students", class_id=created.id),
+        ),
+        again=lambda: _classes_page(form, errors),
+    )
 
 
 def _class_page(school_class: SchoolClass, form=None, errors=None):
@@ -180,21 +177,18 @@ def admin_class_update(class_id: uuid.UUID):
     """Save a class's name, subject and teacher; errors beside the fields (400)."""
     school_class = listings.get_class_for_admin(actor=current_actor(), class_id=class_id)
     form, errors = _class_form()
-    if not errors:
-        try:
-            school_class = structure.update_class(
-                actor=current_actor(),
-                class_id=class_id,
-                subject_id=form["subject_id"],
-                teacher_id=form["teacher_id"],
-                name=form["name"],
-            )
-        except Invalid as err:
-            errors = field_error(err)
-        else:
-            flash(f"Class {school_class.name} was saved.", "success")
-            return redirect(url_for("web.admin_classes"))
-    return _class_page(school_class, form, errors), 400
+    return save_form(
+        errors,
+        lambda: structure.update_class(
+            actor=current_actor(),
+            class_id=class_id,
+            subject_id=form["subject_id"],
+            teacher_id=form["teacher_id"],
+            name=form["name"],
+        ),
+        saved=lambda saved: (f"Class {saved.name} was saved.", url_for("web.admin_classes")),
+        again=lambda: _class_page(school_class, form, errors),
+    )
 
 
 # --- a class's enrolments ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -76,6 +77,26 @@ class RosterRecord:
         return Attendance.minutes_late(self, session_start)  # type: ignore[arg-type]
 
 
+#: The columns a RosterRecord is built from, in its fields' order (one list for the query
+#: and the constructor).
+_RECORD_COLUMNS = (
+    Attendance.id,
+    Attendance.status,
+    Attendance.notes,
+    Attendance.version,
+    Attendance.marked_by_id,
+    Attendance.marked_at,
+    Attendance.late_at,
+    Attendance.updated_at,
+    Attendance.absence_reason,
+    Attendance.excuse_note,
+)
+#: Where a roster query row's record columns start (after the 7 student columns) and where
+#: the marker's names start (after the record's).
+_RECORD = 7
+_MARKER = _RECORD + len(_RECORD_COLUMNS)
+
+
 @dataclass(frozen=True, slots=True)
 class RosterRow:
     student: RosterStudent
@@ -137,16 +158,7 @@ def roster_rows(
             student_user.last_name,
             student_user.email,
             student_user.name_search,
-            Attendance.id,
-            Attendance.status,
-            Attendance.notes,
-            Attendance.version,
-            Attendance.marked_by_id,
-            Attendance.marked_at,
-            Attendance.late_at,
-            Attendance.updated_at,
-            Attendance.absence_reason,
-            Attendance.excuse_note,
+            *_RECORD_COLUMNS,
             marker.first_name,
             marker.last_name,
         )
@@ -162,46 +174,14 @@ def roster_rows(
     if student_ids is not None:
         stmt = stmt.where(Student.id.in_(student_ids))
     rows = []
-    for (
-        student_id,
-        number,
-        user_id,
-        first_name,
-        last_name,
-        email,
-        name_search,
-        record_id,
-        status,
-        notes,
-        version,
-        marked_by_id,
-        marked_at,
-        late_at,
-        updated_at,
-        absence_reason,
-        excuse_note,
-        first,
-        last,
-    ) in db.session.execute(stmt):
+    row: Any  # a spliced column list: mypy cannot type the slices; the tests check them
+    for row in db.session.execute(stmt):
+        student_id, number, user_id, first_name, last_name, email, name_search = row[:_RECORD]
         student = RosterStudent(
             student_id, number, user_id, RosterPerson(first_name, last_name, email, name_search)
         )
-        record = (
-            None
-            if record_id is None
-            else RosterRecord(
-                record_id,
-                status,
-                notes,
-                version,
-                marked_by_id,
-                marked_at,
-                late_at,
-                updated_at,
-                absence_reason,
-                excuse_note,
-            )
-        )
+        record = None if row[_RECORD] is None else RosterRecord(*row[_RECORD:_MARKER])
+        first, last = row[_MARKER:]
         name = f"{first or ''} {last or ''}".strip() or None
         rows.append(RosterRow(student, record, name))
     return rows

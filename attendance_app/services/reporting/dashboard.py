@@ -246,18 +246,18 @@ def not_taken(start: datetime, end: datetime) -> list[TeacherNotTaken]:
         .scalar_subquery()
     )
     marked_enrolled = func.count(Enrollment.student_id)
+    # What each row shows of its session, selected and grouped by (one list for both).
+    session_columns = (
+        ClassSession.id,
+        SchoolClass.name,
+        ClassSession.start_time,
+        ClassSession.end_time,
+        User.first_name,
+        User.last_name,
+        Teacher.id,
+    )
     rows = db.session.execute(
-        select(
-            ClassSession.id,
-            SchoolClass.name,
-            ClassSession.start_time,
-            ClassSession.end_time,
-            User.first_name,
-            User.last_name,
-            Teacher.id,
-            enrolled,
-            marked_enrolled,
-        )
+        select(*session_columns, enrolled, marked_enrolled)
         .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
         .join(Teacher, Teacher.id == SchoolClass.teacher_id)
         .join(User, User.id == Teacher.user_id)
@@ -274,16 +274,8 @@ def not_taken(start: datetime, end: datetime) -> list[TeacherNotTaken]:
             ClassSession.start_time >= start,
             ClassSession.start_time < end,
         )
-        .group_by(
-            ClassSession.id,
-            ClassSession.class_id,
-            SchoolClass.name,
-            ClassSession.start_time,
-            ClassSession.end_time,
-            User.first_name,
-            User.last_name,
-            Teacher.id,
-        )
+        # class_id too: the enrolled count is correlated on it.
+        .group_by(*session_columns, ClassSession.class_id)
         .having(enrolled > marked_enrolled)
     )
     by_teacher: dict[uuid.UUID, tuple[tuple[str, str], list[NotTaken]]] = {}
