@@ -419,3 +419,68 @@ def add_guardian(
         )
         db.session.remove()
     return guardian.id
+
+
+# --- the shared schools (tests/conftest.py exposes each as a fixture) ------------------------
+
+
+@dataclass(frozen=True)
+class Test101:
+    """The contract's example class (``make_test101_class``)."""
+
+    __test__ = False  # a data holder, not a test class
+
+    admin: Person
+    klass: ClassInfo
+    john: Person  # John Doe, S12345
+    jane: Person  # Jane Roe, S12346
+
+    @property
+    def teacher(self) -> Person:
+        return self.klass.teacher
+
+    @property
+    def students(self) -> list[Person]:
+        return self.klass.students
+
+
+def make_test101_class(app: Flask) -> Test101:
+    """Ada Admin and "TEST101 Section A" taught by Tina Lee, with four students enrolled in
+    this order, each with a token: John Doe (S12345), Jane Roe (S12346), Ken Ito (S12347),
+    Lia Ong (S12348)."""
+    names = [("John", "Doe"), ("Jane", "Roe"), ("Ken", "Ito"), ("Lia", "Ong")]
+    students = [
+        make_student(app, first_name=first, last_name=last, number=f"S{12345 + i}")
+        for i, (first, last) in enumerate(names)
+    ]
+    admin, klass = make_test101(app, students=students)
+    return Test101(admin, klass, students[0], students[1])
+
+
+@dataclass(frozen=True)
+class Classroom:
+    """A teacher's class and the people around it (``make_classroom``)."""
+
+    admin: Person
+    teacher: Person
+    other_teacher: Person  # teaches nothing
+    klass: ClassInfo
+    outsider: Person  # a student in no class
+
+
+def make_classroom(app: Flask) -> Classroom:
+    """An admin, a teacher with a class of three students (last names Adams, Baker, Clark,
+    enrolled in that order, no tokens), another teacher and a student in no class."""
+    admin = make_admin(app)
+    teacher = make_teacher(app)
+    students = [
+        make_student(app, last_name=last, with_token=False) for last in ("Adams", "Baker", "Clark")
+    ]
+    klass = make_class(app, admin=admin, teacher=teacher, students=students)
+    return Classroom(
+        admin=admin,
+        teacher=teacher,
+        other_teacher=make_teacher(app),
+        klass=klass,
+        outsider=make_student(app, with_token=False),
+    )
