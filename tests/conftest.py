@@ -205,3 +205,11 @@ def classroom(app: Flask) -> factories.Classroom:
     """An admin, a teacher with a class of three (Adams, Baker, Clark; no tokens), another
     teacher who teaches nothing and a student in no class."""
     return factories.make_classroom(app)
+
+
+@pytest.fixture
+def two_teacher_school(app: Flask) -> factories.TwoTeacherSchool:
+    """An admin; MATH101 "Algebra A" taught by Tina Lee to Zed Baker, Ann Baker (S10002) and
+    Cara Adams; HIST101 "History B" taught by Hal Ng to Ann, Cara and Olga Other. Everyone has
+    a token; no sessions."""
+    return factories.make_two_teacher_school(app)

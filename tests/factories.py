@@ -484,3 +484,48 @@ def make_classroom(app: Flask) -> Classroom:
         klass=klass,
         outsider=make_student(app, with_token=False),
     )
+
+
+@dataclass(frozen=True)
+class TwoTeacherSchool:
+    """Two classes, two teachers, four students (``make_two_teacher_school``)."""
+
+    admin: Person
+    tina: Person  # Tina Lee, teaches math
+    hal: Person  # Hal Ng, teaches hist
+    cara: Person  # Cara Adams, S10001
+    ann: Person  # Ann Baker, S10002
+    zed: Person  # Zed Baker, S10003
+    olga: Person  # Olga Other, S10004, never in Tina's classes
+    math: ClassInfo  # MATH101 "Algebra A"
+    hist: ClassInfo  # HIST101 "History B"
+
+
+def make_two_teacher_school(app: Flask) -> TwoTeacherSchool:
+    """An admin; MATH101 "Algebra A" taught by Tina Lee to Zed Baker, Ann Baker and Cara
+    Adams; HIST101 "History B" taught by Hal Ng to Ann, Cara and Olga Other. Everyone has a
+    token; no sessions yet."""
+    admin = make_admin(app)
+    tina = make_teacher(app, first_name="Tina", last_name="Lee")
+    hal = make_teacher(app, first_name="Hal", last_name="Ng")
+    cara = make_student(app, first_name="Cara", last_name="Adams", number="S10001")
+    ann = make_student(app, first_name="Ann", last_name="Baker", number="S10002")
+    zed = make_student(app, first_name="Zed", last_name="Baker", number="S10003")
+    olga = make_student(app, first_name="Olga", last_name="Other", number="S10004")
+    math = make_class(
+        app,
+        admin=admin,
+        teacher=tina,
+        students=[zed, ann, cara],
+        name="Algebra A",
+        subject_code="MATH101",
+    )
+    hist = make_class(
+        app,
+        admin=admin,
+        teacher=hal,
+        students=[ann, cara, olga],
+        name="History B",
+        subject_code="HIST101",
+    )
+    return TwoTeacherSchool(admin, tina, hal, cara, ann, zed, olga, math, hist)
