@@ -247,15 +247,15 @@ def test_a_next_address_on_another_site_is_not_followed(classroom, lesson, brows
 
 
 def test_the_records_trail_shows_an_excuse_note_as_a_comment_not_a_reason(
-    app, school, lesson, browser_as, api_as
+    app, classroom, lesson, browser_as, api_as
 ):
     """The excuse's reason has its own words in the Status column; its note sits under
     "Comment", so the trail never shows two different things both called a reason."""
     _, ids = lesson
-    api_as(school.admin).post(
+    api_as(classroom.admin).post(
         f"/api/attendance/{ids['clark']}/excuse/", json={"reason": "MEDICAL", "note": "letter"}
     )
-    trail = parse(browser_as(school.admin).get(f"/admin/records/{ids['clark']}").text).one(
+    trail = parse(browser_as(classroom.admin).get(f"/admin/records/{ids['clark']}").text).one(
         "table", {"class": "striped audit-table"}
     )
     headers = [th.text for th in trail.find_all("th")]
