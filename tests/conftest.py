@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from attendance_app import create_app
 from attendance_app.config import normalise_database_url
 from attendance_app.extensions import db
+from tests import factories
 
 TEST_SETTINGS = {
     "ENV_NAME": "test",
@@ -181,3 +182,34 @@ def count_queries(app: Flask):
             event.remove(engine, "before_cursor_execute", before)
 
     return counting
+
+
+# --- shared schools, built through tests/factories.py (the service layer) -------------------
+
+
+@pytest.fixture
+def test101(app: Flask) -> factories.Test101:
+    """Ada Admin and the contract's "TEST101 Section A" taught by Tina Lee: John Doe (S12345),
+    Jane Roe (S12346), Ken Ito (S12347) and Lia Ong (S12348), each with a token."""
+    return factories.make_test101_class(app)
+
+
+@pytest.fixture
+def test101_session(app: Flask, test101: factories.Test101) -> uuid.UUID:
+    """An ACTIVE session of ``test101``'s class, started now, nobody marked."""
+    return factories.make_session(app, test101.klass)
+
+
+@pytest.fixture
+def classroom(app: Flask) -> factories.Classroom:
+    """An admin, a teacher with a class of three (Adams, Baker, Clark; no tokens), another
+    teacher who teaches nothing and a student in no class."""
+    return factories.make_classroom(app)
+
+
+@pytest.fixture
+def two_teacher_school(app: Flask) -> factories.TwoTeacherSchool:
+    """An admin; MATH101 "Algebra A" taught by Tina Lee to Zed Baker, Ann Baker (S10002) and
+    Cara Adams; HIST101 "History B" taught by Hal Ng to Ann, Cara and Olga Other. Everyone has
+    a token; no sessions."""
+    return factories.make_two_teacher_school(app)

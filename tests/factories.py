@@ -419,3 +419,113 @@ def add_guardian(
         )
         db.session.remove()
     return guardian.id
+
+
+# --- the shared schools (tests/conftest.py exposes each as a fixture) ------------------------
+
+
+@dataclass(frozen=True)
+class Test101:
+    """The contract's example class (``make_test101_class``)."""
+
+    __test__ = False  # a data holder, not a test class
+
+    admin: Person
+    klass: ClassInfo
+    john: Person  # John Doe, S12345
+    jane: Person  # Jane Roe, S12346
+
+    @property
+    def teacher(self) -> Person:
+        return self.klass.teacher
+
+    @property
+    def students(self) -> list[Person]:
+        return self.klass.students
+
+
+def make_test101_class(app: Flask) -> Test101:
+    """Ada Admin and "TEST101 Section A" taught by Tina Lee, with four students enrolled in
+    this order, each with a token: John Doe (S12345), Jane Roe (S12346), Ken Ito (S12347),
+    Lia Ong (S12348)."""
+    names = [("John", "Doe"), ("Jane", "Roe"), ("Ken", "Ito"), ("Lia", "Ong")]
+    students = [
+        make_student(app, first_name=first, last_name=last, number=f"S{12345 + i}")
+        for i, (first, last) in enumerate(names)
+    ]
+    admin, klass = make_test101(app, students=students)
+    return Test101(admin, klass, students[0], students[1])
+
+
+@dataclass(frozen=True)
+class Classroom:
+    """A teacher's class and the people around it (``make_classroom``)."""
+
+    admin: Person
+    teacher: Person
+    other_teacher: Person  # teaches nothing
+    klass: ClassInfo
+    outsider: Person  # a student in no class
+
+
+def make_classroom(app: Flask) -> Classroom:
+    """An admin, a teacher with a class of three students (last names Adams, Baker, Clark,
+    enrolled in that order, no tokens), another teacher and a student in no class."""
+    admin = make_admin(app)
+    teacher = make_teacher(app)
+    students = [
+        make_student(app, last_name=last, with_token=False) for last in ("Adams", "Baker", "Clark")
+    ]
+    klass = make_class(app, admin=admin, teacher=teacher, students=students)
+    return Classroom(
+        admin=admin,
+        teacher=teacher,
+        other_teacher=make_teacher(app),
+        klass=klass,
+        outsider=make_student(app, with_token=False),
+    )
+
+
+@dataclass(frozen=True)
+class TwoTeacherSchool:
+    """Two classes, two teachers, four students (``make_two_teacher_school``)."""
+
+    admin: Person
+    tina: Person  # Tina Lee, teaches math
+    hal: Person  # Hal Ng, teaches hist
+    cara: Person  # Cara Adams, S10001
+    ann: Person  # Ann Baker, S10002
+    zed: Person  # Zed Baker, S10003
+    olga: Person  # Olga Other, S10004, never in Tina's classes
+    math: ClassInfo  # MATH101 "Algebra A"
+    hist: ClassInfo  # HIST101 "History B"
+
+
+def make_two_teacher_school(app: Flask) -> TwoTeacherSchool:
+    """An admin; MATH101 "Algebra A" taught by Tina Lee to Zed Baker, Ann Baker and Cara
+    Adams; HIST101 "History B" taught by Hal Ng to Ann, Cara and Olga Other. Everyone has a
+    token; no sessions yet."""
+    admin = make_admin(app)
+    tina = make_teacher(app, first_name="Tina", last_name="Lee")
+    hal = make_teacher(app, first_name="Hal", last_name="Ng")
+    cara = make_student(app, first_name="Cara", last_name="Adams", number="S10001")
+    ann = make_student(app, first_name="Ann", last_name="Baker", number="S10002")
+    zed = make_student(app, first_name="Zed", last_name="Baker", number="S10003")
+    olga = make_student(app, first_name="Olga", last_name="Other", number="S10004")
+    math = make_class(
+        app,
+        admin=admin,
+        teacher=tina,
+        students=[zed, ann, cara],
+        name="Algebra A",
+        subject_code="MATH101",
+    )
+    hist = make_class(
+        app,
+        admin=admin,
+        teacher=hal,
+        students=[ann, cara, olga],
+        name="History B",
+        subject_code="HIST101",
+    )
+    return TwoTeacherSchool(admin, tina, hal, cara, ann, zed, olga, math, hist)

@@ -11,7 +11,6 @@ from tests.factories import (
     make_session,
     make_student,
     make_teacher,
-    make_test101,
     mark,
     stored_attendance,
 )
@@ -20,16 +19,6 @@ URL = "/api/attendance/mark/"
 EITHER = {"non_field_errors": ["Provide either student_id and status, or records"]}
 ALREADY_MARKED = "Attendance already marked for this student in this session"
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
-
-
-@pytest.fixture
-def school(app):
-    """An admin and "TEST101 Section A" (its teacher and four students S10001…S10004)."""
-    students = [
-        make_student(app, number=f"S1000{i}", first_name=f"Pupil{i}", with_token=(i == 1))
-        for i in range(1, 5)
-    ]
-    return make_test101(app, students=students)
 
 
 def entry(student, status="PRESENT", **extra) -> dict:
@@ -43,8 +32,8 @@ def bulk(session_id, *entries) -> dict:
 # --- success ---------------------------------------------------------------------------------
 
 
-def test_bulk_marking_returns_the_records_in_request_order(app, api_as, school):
-    _, klass = school
+def test_bulk_marking_returns_the_records_in_request_order(app, api_as, test101):
+    klass = test101.klass
     s1, s2, s3, s4 = klass.students
     session_id = make_session(app, klass)
 
@@ -61,10 +50,10 @@ def test_bulk_marking_returns_the_records_in_request_order(app, api_as, school):
         "message": "Bulk attendance marked successfully",
         "count": 4,
         "attendance_records": [
-            {"id": records[0]["id"], "student_id": "S10003", "status": "LATE"},
-            {"id": records[1]["id"], "student_id": "S10001", "status": "PRESENT"},
-            {"id": records[2]["id"], "student_id": "S10004", "status": "ABSENT"},
-            {"id": records[3]["id"], "student_id": "S10002", "status": "PRESENT"},
+            {"id": records[0]["id"], "student_id": s3.number, "status": "LATE"},
+            {"id": records[1]["id"], "student_id": s1.number, "status": "PRESENT"},
+            {"id": records[2]["id"], "student_id": s4.number, "status": "ABSENT"},
+            {"id": records[3]["id"], "student_id": s2.number, "status": "PRESENT"},
         ],
     }
     assert len({uuid.UUID(r["id"]) for r in records}) == 4
@@ -76,8 +65,8 @@ def test_bulk_marking_returns_the_records_in_request_order(app, api_as, school):
     }
 
 
-def test_bulk_record_ids_are_the_stored_records(app, api_as, school):
-    _, klass = school
+def test_bulk_record_ids_are_the_stored_records(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
@@ -93,8 +82,8 @@ def test_bulk_record_ids_are_the_stored_records(app, api_as, school):
         assert by_id[record["id"]]["marked_by"] == klass.teacher.full_name
 
 
-def test_bulk_marking_keeps_each_entry_s_notes(app, api_as, school):
-    _, klass = school
+def test_bulk_marking_keeps_each_entry_s_notes(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
@@ -103,11 +92,11 @@ def test_bulk_marking_keeps_each_entry_s_notes(app, api_as, school):
 
     view = api.get(f"/api/attendance/session/{session_id}/").json
     notes = {r["student"]["student_id"]: r["notes"] for r in view["records"]}
-    assert notes == {"S10001": "Bus", "S10002": ""}
+    assert notes == {s1.number: "Bus", s2.number: ""}
 
 
-def test_a_single_entry_list_is_a_bulk_mark(app, api_as, school):
-    _, klass = school
+def test_a_single_entry_list_is_a_bulk_mark(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json=bulk(session_id, entry(klass.students[0])))
@@ -117,8 +106,8 @@ def test_a_single_entry_list_is_a_bulk_mark(app, api_as, school):
     assert resp.json["message"] == "Bulk attendance marked successfully"
 
 
-def test_an_admin_may_bulk_mark(app, api_as, school):
-    admin, klass = school
+def test_an_admin_may_bulk_mark(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(admin).post(URL, json=bulk(session_id, *map(entry, klass.students)))
@@ -127,8 +116,8 @@ def test_an_admin_may_bulk_mark(app, api_as, school):
     assert resp.json["count"] == 4
 
 
-def test_unknown_fields_in_bulk_entries_are_ignored(app, api_as, school):
-    _, klass = school
+def test_unknown_fields_in_bulk_entries_are_ignored(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(
@@ -142,8 +131,8 @@ def test_unknown_fields_in_bulk_entries_are_ignored(app, api_as, school):
 # --- all or nothing, errors by index ---------------------------------------------------------
 
 
-def test_one_entry_outside_the_class_fails_the_whole_request(app, api_as, school):
-    admin, klass = school
+def test_one_entry_outside_the_class_fails_the_whole_request(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     s1, s2, *_ = klass.students
     outsider = make_student(app, number="S99999", with_token=False)
     session_id = make_session(app, klass)
@@ -162,8 +151,8 @@ def test_one_entry_outside_the_class_fails_the_whole_request(app, api_as, school
     assert view["statistics"]["not_marked"] == 4
 
 
-def test_every_failing_entry_is_reported_by_its_index(app, api_as, school):
-    _, klass = school
+def test_every_failing_entry_is_reported_by_its_index(app, api_as, test101):
+    klass = test101.klass
     first = make_student(app, number="S90001", with_token=False)
     second = make_student(app, number="S90002", with_token=False)
     session_id = make_session(app, klass)
@@ -181,8 +170,8 @@ def test_every_failing_entry_is_reported_by_its_index(app, api_as, school):
     }
 
 
-def test_an_unknown_student_in_bulk_is_404_keyed_by_index_and_writes_nothing(app, api_as, school):
-    _, klass = school
+def test_an_unknown_student_in_bulk_is_404_keyed_by_index_and_writes_nothing(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(
@@ -194,8 +183,8 @@ def test_an_unknown_student_in_bulk_is_404_keyed_by_index_and_writes_nothing(app
     assert stored_attendance(app, session_id) == {}
 
 
-def test_an_already_marked_entry_is_a_conflict_and_nothing_else_is_written(app, api_as, school):
-    _, klass = school
+def test_an_already_marked_entry_is_a_conflict_and_nothing_else_is_written(app, api_as, test101):
+    klass = test101.klass
     s1, s2, s3, _ = klass.students
     session_id = make_session(app, klass)
     mark(app, klass, session_id, s2, "LATE")
@@ -209,8 +198,8 @@ def test_an_already_marked_entry_is_a_conflict_and_nothing_else_is_written(app, 
     assert stored_attendance(app, session_id) == {s2.profile_id: "LATE"}
 
 
-def test_a_failed_bulk_can_be_retried_once_corrected(app, api_as, school):
-    _, klass = school
+def test_a_failed_bulk_can_be_retried_once_corrected(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     outsider = make_student(app, with_token=False)
     session_id = make_session(app, klass)
@@ -226,8 +215,8 @@ def test_a_failed_bulk_can_be_retried_once_corrected(app, api_as, school):
 # --- the code of the first failing rule ------------------------------------------------------
 
 
-def test_an_unknown_student_outranks_an_unenrolled_one(app, api_as, school):
-    _, klass = school
+def test_an_unknown_student_outranks_an_unenrolled_one(app, api_as, test101):
+    klass = test101.klass
     outsider = make_student(app, with_token=False)
     session_id = make_session(app, klass)
 
@@ -239,8 +228,8 @@ def test_an_unknown_student_outranks_an_unenrolled_one(app, api_as, school):
     assert resp.json["records"] == {"1": {"student_id": ["Student not found."]}}
 
 
-def test_an_unenrolled_student_outranks_an_already_marked_one(app, api_as, school):
-    _, klass = school
+def test_an_unenrolled_student_outranks_an_already_marked_one(app, api_as, test101):
+    klass = test101.klass
     s1 = klass.students[0]
     outsider = make_student(app, number="S77777", with_token=False)
     session_id = make_session(app, klass)
@@ -254,8 +243,8 @@ def test_an_unenrolled_student_outranks_an_already_marked_one(app, api_as, schoo
     }
 
 
-def test_the_session_state_outranks_bad_entries(app, api_as, school):
-    _, klass = school
+def test_the_session_state_outranks_bad_entries(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(
         app,
         klass,
@@ -274,8 +263,8 @@ def test_the_session_state_outranks_bad_entries(app, api_as, school):
     }
 
 
-def test_a_scheduled_session_refuses_a_bulk_mark(app, api_as, school):
-    _, klass = school
+def test_a_scheduled_session_refuses_a_bulk_mark(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass, start=False)
 
     resp = api_as(klass.teacher).post(URL, json=bulk(session_id, *map(entry, klass.students)))
@@ -285,8 +274,8 @@ def test_a_scheduled_session_refuses_a_bulk_mark(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_permission_outranks_the_session_state_in_bulk(app, api_as, school):
-    _, klass = school
+def test_permission_outranks_the_session_state_in_bulk(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass, end=True)
 
     resp = api_as(make_teacher(app)).post(URL, json=bulk(session_id, entry(klass.students[0])))
@@ -295,16 +284,16 @@ def test_permission_outranks_the_session_state_in_bulk(app, api_as, school):
     assert resp.json == FORBIDDEN
 
 
-def test_an_unknown_session_outranks_permission_in_bulk(app, api_as, school):
-    _, klass = school
+def test_an_unknown_session_outranks_permission_in_bulk(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(make_teacher(app)).post(URL, json=bulk(uuid.uuid4(), entry(klass.students[0])))
 
     assert resp.status_code == 404
 
 
-def test_entry_shapes_outrank_the_session_in_bulk(app, api_as, school):
-    _, klass = school
+def test_entry_shapes_outrank_the_session_in_bulk(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(
         URL, json=bulk(uuid.uuid4(), entry(klass.students[0], "SOMETIMES"))
@@ -317,8 +306,8 @@ def test_entry_shapes_outrank_the_session_in_bulk(app, api_as, school):
 # --- duplicates, either/or, empty ------------------------------------------------------------
 
 
-def test_a_student_listed_twice_is_refused(app, api_as, school):
-    _, klass = school
+def test_a_student_listed_twice_is_refused(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     session_id = make_session(app, klass)
 
@@ -332,9 +321,9 @@ def test_a_student_listed_twice_is_refused(app, api_as, school):
 
 
 def test_a_duplicate_in_the_request_is_a_shape_error_before_the_session_is_looked_up(
-    app, api_as, school
+    app, api_as, test101
 ):
-    _, klass = school
+    klass = test101.klass
     s1 = klass.students[0]
 
     resp = api_as(klass.teacher).post(URL, json=bulk(uuid.uuid4(), entry(s1), entry(s1)))
@@ -343,8 +332,8 @@ def test_a_duplicate_in_the_request_is_a_shape_error_before_the_session_is_looke
     assert resp.json == {"records": ["Duplicate student in request"]}
 
 
-def test_sending_both_a_student_and_records_is_refused(app, api_as, school):
-    _, klass = school
+def test_sending_both_a_student_and_records_is_refused(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     session_id = make_session(app, klass)
 
@@ -359,8 +348,8 @@ def test_sending_both_a_student_and_records_is_refused(app, api_as, school):
 
 
 @pytest.mark.parametrize("extra", [{}, {"status": "PRESENT"}, {"records": None}])
-def test_sending_neither_a_student_nor_records_is_refused(app, api_as, school, extra):
-    _, klass = school
+def test_sending_neither_a_student_nor_records_is_refused(app, api_as, test101, extra):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json={"session_id": str(session_id), **extra})
@@ -369,8 +358,8 @@ def test_sending_neither_a_student_nor_records_is_refused(app, api_as, school, e
     assert resp.json == EITHER
 
 
-def test_an_empty_records_list_is_refused(app, api_as, school):
-    _, klass = school
+def test_an_empty_records_list_is_refused(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json=bulk(session_id))
@@ -382,8 +371,8 @@ def test_an_empty_records_list_is_refused(app, api_as, school):
 # --- permissions ------------------------------------------------------------------------------
 
 
-def test_another_teacher_may_not_bulk_mark(app, api_as, school):
-    _, klass = school
+def test_another_teacher_may_not_bulk_mark(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(make_teacher(app)).post(URL, json=bulk(session_id, entry(klass.students[0])))
@@ -393,8 +382,8 @@ def test_another_teacher_may_not_bulk_mark(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_student_may_not_bulk_mark(app, api_as, school):
-    _, klass = school
+def test_a_student_may_not_bulk_mark(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
     student = klass.students[0]
 
@@ -404,8 +393,8 @@ def test_a_student_may_not_bulk_mark(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_bulk_marking_without_a_token_is_401(app, client, school):
-    _, klass = school
+def test_bulk_marking_without_a_token_is_401(app, client, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = client.post(URL, json=bulk(session_id, entry(klass.students[0])))
@@ -453,8 +442,8 @@ def test_bulk_marking_without_a_token_is_401(app, client, school):
         ),
     ],
 )
-def test_malformed_records_are_field_errors(app, api_as, school, records, expected):
-    _, klass = school
+def test_malformed_records_are_field_errors(app, api_as, test101, records, expected):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json={"session_id": str(session_id), "records": records})
@@ -464,8 +453,8 @@ def test_malformed_records_are_field_errors(app, api_as, school, records, expect
     assert stored_attendance(app, session_id) == {}
 
 
-def test_shape_errors_of_several_entries_are_keyed_by_their_indexes(app, api_as, school):
-    _, klass = school
+def test_shape_errors_of_several_entries_are_keyed_by_their_indexes(app, api_as, test101):
+    klass = test101.klass
     s1, s2, *_ = klass.students
     session_id = make_session(app, klass)
 
@@ -485,8 +474,8 @@ def test_shape_errors_of_several_entries_are_keyed_by_their_indexes(app, api_as,
     }
 
 
-def test_a_bad_session_id_in_a_bulk_request_is_a_field_error(app, api_as, school):
-    _, klass = school
+def test_a_bad_session_id_in_a_bulk_request_is_a_field_error(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(
         URL, json={"session_id": 12, "records": [entry(klass.students[0])]}
@@ -496,8 +485,8 @@ def test_a_bad_session_id_in_a_bulk_request_is_a_field_error(app, api_as, school
     assert resp.json == {"session_id": ["Must be a valid UUID."]}
 
 
-def test_a_json_array_of_records_as_the_body_is_malformed(app, api_as, school):
-    _, klass = school
+def test_a_json_array_of_records_as_the_body_is_malformed(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(URL, json=[entry(klass.students[0])])
 
@@ -505,8 +494,8 @@ def test_a_json_array_of_records_as_the_body_is_malformed(app, api_as, school):
     assert resp.json == {"detail": "Malformed request body."}
 
 
-def test_an_overlong_note_in_bulk_is_refused_by_its_index(app, api_as, school):
-    _, klass = school
+def test_an_overlong_note_in_bulk_is_refused_by_its_index(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(

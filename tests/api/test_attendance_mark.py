@@ -14,7 +14,6 @@ from tests.factories import (
     make_session,
     make_student,
     make_teacher,
-    make_test101,
     mark,
     stored_attendance,
     unenroll,
@@ -30,14 +29,6 @@ ALREADY_MARKED = {
 }
 
 
-@pytest.fixture
-def school(app):
-    """An admin and "TEST101 Section A" taught by Tina Lee, with John Doe (S12345) enrolled."""
-    john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    admin, klass = make_test101(app, students=[john])
-    return admin, klass, john
-
-
 def body(session_id, student, status="PRESENT", **extra) -> dict:
     return {
         "session_id": str(session_id),
@@ -50,8 +41,8 @@ def body(session_id, student, status="PRESENT", **extra) -> dict:
 # --- success ---------------------------------------------------------------------------------
 
 
-def test_marking_returns_201_with_the_contract_body(app, api_as, school):
-    _, klass, john = school
+def test_marking_returns_201_with_the_contract_body(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     started = datetime(2026, 1, 10, 14, 0, 5, tzinfo=UTC)
     session_id = make_session(app, klass, start_at=started)
 
@@ -87,8 +78,8 @@ def test_marking_returns_201_with_the_contract_body(app, api_as, school):
 
 
 @pytest.mark.parametrize("status", ["PRESENT", "ABSENT", "LATE"])
-def test_every_status_can_be_marked(app, api_as, school, status):
-    _, klass, john = school
+def test_every_status_can_be_marked(app, api_as, test101, status):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json=body(session_id, john, status))
@@ -98,8 +89,8 @@ def test_every_status_can_be_marked(app, api_as, school, status):
     assert stored_attendance(app, session_id) == {john.profile_id: status}
 
 
-def test_the_notes_of_a_mark_are_stored(app, api_as, school):
-    _, klass, john = school
+def test_the_notes_of_a_mark_are_stored(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
 
@@ -109,8 +100,8 @@ def test_the_notes_of_a_mark_are_stored(app, api_as, school):
     assert view["records"][0]["notes"] == "Bus was late"
 
 
-def test_an_admin_may_mark_and_becomes_marked_by(app, api_as, school):
-    admin, klass, john = school
+def test_an_admin_may_mark_and_becomes_marked_by(app, api_as, test101):
+    admin, klass, john = test101.admin, test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(admin).post(URL, json=body(session_id, john))
@@ -119,8 +110,8 @@ def test_an_admin_may_mark_and_becomes_marked_by(app, api_as, school):
     assert resp.json["attendance"]["marked_by"] == admin.full_name
 
 
-def test_the_token_scheme_word_is_accepted(app, client, school):
-    _, klass, john = school
+def test_the_token_scheme_word_is_accepted(app, client, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = client.post(
@@ -132,8 +123,8 @@ def test_the_token_scheme_word_is_accepted(app, client, school):
     assert resp.status_code == 201, resp.json
 
 
-def test_unknown_fields_in_the_body_are_ignored(app, api_as, school):
-    _, klass, john = school
+def test_unknown_fields_in_the_body_are_ignored(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(
@@ -147,8 +138,8 @@ def test_unknown_fields_in_the_body_are_ignored(app, api_as, school):
 # --- rule 1: only an ACTIVE session ----------------------------------------------------------
 
 
-def test_marking_an_ended_session_is_refused_with_its_end_time(app, api_as, school):
-    _, klass, john = school
+def test_marking_an_ended_session_is_refused_with_its_end_time(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(
         app,
         klass,
@@ -166,8 +157,8 @@ def test_marking_an_ended_session_is_refused_with_its_end_time(app, api_as, scho
     assert stored_attendance(app, session_id) == {}
 
 
-def test_the_end_day_in_the_message_is_not_zero_padded_but_the_hour_is(app, api_as, school):
-    _, klass, john = school
+def test_the_end_day_in_the_message_is_not_zero_padded_but_the_hour_is(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(
         app,
         klass,
@@ -184,8 +175,8 @@ def test_the_end_day_in_the_message_is_not_zero_padded_but_the_hour_is(app, api_
     }
 
 
-def test_the_end_time_in_the_message_is_given_in_utc(app, api_as, school):
-    _, klass, john = school
+def test_the_end_time_in_the_message_is_given_in_utc(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     plus_two = timezone(timedelta(hours=2))
     session_id = make_session(
         app,
@@ -202,8 +193,8 @@ def test_the_end_time_in_the_message_is_given_in_utc(app, api_as, school):
     }
 
 
-def test_marking_a_scheduled_session_is_refused_as_not_started(app, api_as, school):
-    _, klass, john = school
+def test_marking_a_scheduled_session_is_refused_as_not_started(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass, start=False)
 
     resp = api_as(klass.teacher).post(URL, json=body(session_id, john))
@@ -216,8 +207,8 @@ def test_marking_a_scheduled_session_is_refused_as_not_started(app, api_as, scho
 # --- rule 4: only enrolled students ----------------------------------------------------------
 
 
-def test_marking_a_student_outside_the_class_names_student_and_class(app, api_as, school):
-    _, klass, _ = school
+def test_marking_a_student_outside_the_class_names_student_and_class(app, api_as, test101):
+    klass = test101.klass
     outsider = make_student(app, number="S99999", with_token=False)
     session_id = make_session(app, klass)
 
@@ -228,8 +219,8 @@ def test_marking_a_student_outside_the_class_names_student_and_class(app, api_as
     assert stored_attendance(app, session_id) == {}
 
 
-def test_the_enrolment_message_uses_the_number_of_the_student_not_the_uuid(app, api_as, school):
-    admin, klass, _ = school
+def test_the_enrolment_message_uses_the_number_of_the_student_not_the_uuid(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     other = make_class(app, admin=admin, students=1, name="MATH200 Group 2")
     session_id = make_session(app, other)
     stranger = klass.students[0]
@@ -242,8 +233,8 @@ def test_the_enrolment_message_uses_the_number_of_the_student_not_the_uuid(app, 
 # --- rule 2: one record per student per session ----------------------------------------------
 
 
-def test_marking_a_student_twice_is_a_conflict(app, api_as, school):
-    _, klass, john = school
+def test_marking_a_student_twice_is_a_conflict(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
     assert api.post(URL, json=body(session_id, john, "PRESENT")).status_code == 201
@@ -255,8 +246,8 @@ def test_marking_a_student_twice_is_a_conflict(app, api_as, school):
     assert stored_attendance(app, session_id) == {john.profile_id: "PRESENT"}
 
 
-def test_an_admin_marking_a_student_the_teacher_marked_is_a_conflict(app, api_as, school):
-    admin, klass, john = school
+def test_an_admin_marking_a_student_the_teacher_marked_is_a_conflict(app, api_as, test101):
+    admin, klass, john = test101.admin, test101.klass, test101.john
     session_id = make_session(app, klass)
     mark(app, klass, session_id, john, "LATE")
 
@@ -266,8 +257,8 @@ def test_an_admin_marking_a_student_the_teacher_marked_is_a_conflict(app, api_as
     assert resp.json == ALREADY_MARKED
 
 
-def test_concurrent_marks_of_one_student_create_exactly_one_record(app, school):
-    _, klass, john = school
+def test_concurrent_marks_of_one_student_create_exactly_one_record(app, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     barrier = threading.Barrier(6)
     codes: list[int] = []
@@ -292,8 +283,8 @@ def test_concurrent_marks_of_one_student_create_exactly_one_record(app, school):
     assert len(stored_attendance(app, session_id)) == 1
 
 
-def test_the_same_student_may_be_marked_in_two_sessions(app, api_as, school):
-    _, klass, john = school
+def test_the_same_student_may_be_marked_in_two_sessions(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     first = make_session(app, klass)
     second = make_session(app, klass)
     api = api_as(klass.teacher)
@@ -305,8 +296,8 @@ def test_the_same_student_may_be_marked_in_two_sessions(app, api_as, school):
 # --- not found --------------------------------------------------------------------------------
 
 
-def test_an_unknown_session_is_404(app, api_as, school):
-    _, klass, john = school
+def test_an_unknown_session_is_404(app, api_as, test101):
+    klass, john = test101.klass, test101.john
 
     resp = api_as(klass.teacher).post(URL, json=body(uuid.uuid4(), john))
 
@@ -314,8 +305,8 @@ def test_an_unknown_session_is_404(app, api_as, school):
     assert set(resp.json) == {"detail"}
 
 
-def test_an_unknown_student_is_404(app, api_as, school):
-    _, klass, _ = school
+def test_an_unknown_student_is_404(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json=body(session_id, uuid.uuid4()))
@@ -334,8 +325,8 @@ def test_authentication_is_checked_before_the_body(client):
     assert resp.json == NOT_AUTHENTICATED
 
 
-def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, school):
-    _, klass, john = school
+def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, test101):
+    klass, john = test101.klass, test101.john
 
     resp = api_as(klass.teacher).post(URL, json=body(uuid.uuid4(), john, "HERE"))
 
@@ -343,8 +334,8 @@ def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, school
     assert resp.json == {"status": ['"HERE" is not a valid choice.']}
 
 
-def test_the_session_exists_is_checked_before_permission(app, api_as, school):
-    _, _, john = school
+def test_the_session_exists_is_checked_before_permission(app, api_as, test101):
+    john = test101.john
     stranger = make_teacher(app)
 
     resp = api_as(stranger).post(URL, json=body(uuid.uuid4(), john))
@@ -352,8 +343,8 @@ def test_the_session_exists_is_checked_before_permission(app, api_as, school):
     assert resp.status_code == 404
 
 
-def test_permission_is_checked_before_the_session_state(app, api_as, school):
-    _, klass, john = school
+def test_permission_is_checked_before_the_session_state(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass, end=True)
 
     resp = api_as(make_teacher(app)).post(URL, json=body(session_id, john))
@@ -362,8 +353,8 @@ def test_permission_is_checked_before_the_session_state(app, api_as, school):
     assert resp.json == FORBIDDEN
 
 
-def test_the_session_state_is_checked_before_the_student_exists(app, api_as, school):
-    _, klass, _ = school
+def test_the_session_state_is_checked_before_the_student_exists(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass, start=False)
 
     resp = api_as(klass.teacher).post(URL, json=body(session_id, uuid.uuid4()))
@@ -372,8 +363,8 @@ def test_the_session_state_is_checked_before_the_student_exists(app, api_as, sch
     assert resp.json == NOT_STARTED
 
 
-def test_the_session_state_is_checked_before_enrolment(app, api_as, school):
-    _, klass, _ = school
+def test_the_session_state_is_checked_before_enrolment(app, api_as, test101):
+    klass = test101.klass
     outsider = make_student(app, with_token=False)
     session_id = make_session(
         app,
@@ -391,8 +382,8 @@ def test_the_session_state_is_checked_before_enrolment(app, api_as, school):
     }
 
 
-def test_enrolment_is_checked_before_the_duplicate_rule(app, api_as, school):
-    admin, klass, john = school
+def test_enrolment_is_checked_before_the_duplicate_rule(app, api_as, test101):
+    admin, klass, john = test101.admin, test101.klass, test101.john
     session_id = make_session(app, klass)
     mark(app, klass, session_id, john, "PRESENT")
     unenroll(app, klass, john, admin=admin)
@@ -403,8 +394,8 @@ def test_enrolment_is_checked_before_the_duplicate_rule(app, api_as, school):
     assert resp.json == {"student": ["Student 'S12345' is not enrolled in 'TEST101 Section A'"]}
 
 
-def test_a_student_is_refused_even_for_a_session_that_has_ended(app, api_as, school):
-    _, klass, john = school
+def test_a_student_is_refused_even_for_a_session_that_has_ended(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass, end=True)
 
     resp = api_as(john).post(URL, json=body(session_id, john))
@@ -416,9 +407,9 @@ def test_a_student_is_refused_even_for_a_session_that_has_ended(app, api_as, sch
 
 
 def test_another_teacher_may_not_mark_in_a_session_of_a_class_they_do_not_teach(
-    app, api_as, school
+    app, api_as, test101
 ):
-    _, klass, john = school
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(make_teacher(app)).post(URL, json=body(session_id, john))
@@ -428,8 +419,8 @@ def test_another_teacher_may_not_mark_in_a_session_of_a_class_they_do_not_teach(
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_student_may_not_mark_even_themself(app, api_as, school):
-    _, klass, john = school
+def test_a_student_may_not_mark_even_themself(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(john).post(URL, json=body(session_id, john))
@@ -439,8 +430,8 @@ def test_a_student_may_not_mark_even_themself(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_request_without_a_token_is_401(app, client, school):
-    _, klass, john = school
+def test_a_request_without_a_token_is_401(app, client, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = client.post(URL, json=body(session_id, john))
@@ -454,8 +445,8 @@ def test_a_request_without_a_token_is_401(app, client, school):
     "header",
     ["Bearer not-a-real-token", "Token nope", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "x"],
 )
-def test_a_bad_token_is_401(app, client, school, header):
-    _, klass, john = school
+def test_a_bad_token_is_401(app, client, test101, header):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = client.post(URL, json=body(session_id, john), headers={"Authorization": header})
@@ -472,8 +463,8 @@ def test_a_bad_token_is_401(app, client, school, header):
     "raw",
     ["{not json", "[]", '[{"status": "PRESENT"}]', '"PRESENT"', "42", "null", "true"],
 )
-def test_a_body_that_is_not_a_json_object_is_malformed(app, api_as, school, raw):
-    _, klass, _ = school
+def test_a_body_that_is_not_a_json_object_is_malformed(app, api_as, test101, raw):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(URL, data=raw, content_type="application/json")
 
@@ -481,8 +472,8 @@ def test_a_body_that_is_not_a_json_object_is_malformed(app, api_as, school, raw)
     assert resp.json == {"detail": "Malformed request body."}
 
 
-def test_a_body_that_is_not_utf8_is_malformed(app, api_as, school):
-    _, klass, _ = school
+def test_a_body_that_is_not_utf8_is_malformed(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(
         URL, data=b'{"status": "\xff\xfe"}', content_type="application/json"
@@ -492,8 +483,8 @@ def test_a_body_that_is_not_utf8_is_malformed(app, api_as, school):
     assert resp.json == {"detail": "Malformed request body."}
 
 
-def test_an_empty_body_asks_for_the_session(app, api_as, school):
-    _, klass, _ = school
+def test_an_empty_body_asks_for_the_session(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(URL)
 
@@ -501,8 +492,8 @@ def test_an_empty_body_asks_for_the_session(app, api_as, school):
     assert resp.json == {"session_id": ["This field is required."]}
 
 
-def test_a_single_mark_without_status_asks_for_the_status(app, api_as, school):
-    _, klass, john = school
+def test_a_single_mark_without_status_asks_for_the_status(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(
@@ -531,8 +522,8 @@ def test_a_single_mark_without_status_asks_for_the_status(app, api_as, school):
         ({"notes": "a\u0000b"}, {"notes": ["Null characters are not allowed."]}),
     ],
 )
-def test_wrong_types_are_field_errors(app, api_as, school, override, expected):
-    _, klass, john = school
+def test_wrong_types_are_field_errors(app, api_as, test101, override, expected):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json={**body(session_id, john), **override})
@@ -542,8 +533,8 @@ def test_wrong_types_are_field_errors(app, api_as, school, override, expected):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_several_shape_errors_are_reported_together(app, api_as, school):
-    _, klass, _ = school
+def test_several_shape_errors_are_reported_together(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(
         URL, json={"session_id": "nope", "student_id": "nope", "status": "NOPE"}
@@ -557,8 +548,8 @@ def test_several_shape_errors_are_reported_together(app, api_as, school):
     }
 
 
-def test_neither_student_nor_records_is_a_non_field_error(app, api_as, school):
-    _, klass, _ = school
+def test_neither_student_nor_records_is_a_non_field_error(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json={"session_id": str(session_id)})
@@ -567,8 +558,8 @@ def test_neither_student_nor_records_is_a_non_field_error(app, api_as, school):
     assert resp.json == {"non_field_errors": ["Provide either student_id and status, or records"]}
 
 
-def test_a_get_on_the_mark_endpoint_is_405(app, api_as, school):
-    _, klass, _ = school
+def test_a_get_on_the_mark_endpoint_is_405(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).get(URL)
 

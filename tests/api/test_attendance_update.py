@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import select
@@ -13,9 +14,7 @@ from attendance_app.models import Attendance, AttendanceChange
 from tests.factories import (
     make_class,
     make_session,
-    make_student,
     make_teacher,
-    make_test101,
     mark,
     stored_attendance,
 )
@@ -29,15 +28,20 @@ def url(record_id) -> str:
     return f"/api/attendance/{record_id}/"
 
 
+class Marked(NamedTuple):
+    session_id: uuid.UUID
+    record_id: uuid.UUID
+
+
 @pytest.fixture
-def school(app):
-    """Tina Lee's "TEST101 Section A": John Doe (S12345) marked PRESENT with a note at MARKED_AT
-    in an ACTIVE session."""
-    john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    admin, klass = make_test101(app, students=[john])
-    session_id = make_session(app, klass, start_at=datetime(2026, 1, 10, 14, 0, tzinfo=UTC))
-    record_id = mark(app, klass, session_id, john, "PRESENT", notes="Front row", at=MARKED_AT)
-    return admin, klass, session_id, record_id
+def johns_record(app, test101) -> Marked:
+    """John Doe (S12345) marked PRESENT with the note "Front row" at MARKED_AT, by Tina Lee, in
+    an ACTIVE session of "TEST101 Section A" started at 14:00 that day."""
+    session_id = make_session(app, test101.klass, start_at=datetime(2026, 1, 10, 14, 0, tzinfo=UTC))
+    record_id = mark(
+        app, test101.klass, session_id, test101.john, "PRESENT", notes="Front row", at=MARKED_AT
+    )
+    return Marked(session_id, record_id)
 
 
 def audit_rows(app, record_id) -> list[AttendanceChange]:
@@ -71,8 +75,9 @@ def parse(ts: str) -> datetime:
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
-def test_updating_returns_200_with_the_contract_body(app, api_as, school, method):
-    _, klass, _, record_id = school
+def test_updating_returns_200_with_the_contract_body(app, api_as, test101, johns_record, method):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = getattr(api_as(klass.teacher), method)(
         url(record_id), json={"status": "LATE", "notes": "Arrived 10 minutes late"}
@@ -94,8 +99,11 @@ def test_updating_returns_200_with_the_contract_body(app, api_as, school, method
     assert parse(updated_at) > MARKED_AT
 
 
-def test_marked_at_never_changes_and_updated_at_does_on_every_update(app, api_as, school):
-    _, klass, session_id, record_id = school
+def test_marked_at_never_changes_and_updated_at_does_on_every_update(
+    app, api_as, test101, johns_record
+):
+    klass = test101.klass
+    session_id, record_id = johns_record
     api = api_as(klass.teacher)
 
     first = api.put(url(record_id), json={"status": "ABSENT"}).json["attendance"]
@@ -110,8 +118,9 @@ def test_marked_at_never_changes_and_updated_at_does_on_every_update(app, api_as
     assert record.updated_at == parse(second["updated_at"])
 
 
-def test_the_updater_becomes_marked_by(app, api_as, school):
-    admin, klass, session_id, record_id = school
+def test_the_updater_becomes_marked_by(app, api_as, test101, johns_record):
+    admin, klass = test101.admin, test101.klass
+    session_id, record_id = johns_record
 
     resp = api_as(admin).put(url(record_id), json={"status": "ABSENT"})
 
@@ -121,8 +130,9 @@ def test_the_updater_becomes_marked_by(app, api_as, school):
     assert view["records"][0]["status"] == "ABSENT"
 
 
-def test_updating_only_the_notes_keeps_the_status(app, api_as, school):
-    _, klass, session_id, record_id = school
+def test_updating_only_the_notes_keeps_the_status(app, api_as, test101, johns_record):
+    klass = test101.klass
+    session_id, record_id = johns_record
 
     resp = api_as(klass.teacher).patch(url(record_id), json={"notes": "Left early"})
 
@@ -132,8 +142,9 @@ def test_updating_only_the_notes_keeps_the_status(app, api_as, school):
     assert stored_attendance(app, session_id) == {klass.students[0].profile_id: "PRESENT"}
 
 
-def test_updating_only_the_status_keeps_the_notes(app, api_as, school):
-    _, klass, _, record_id = school
+def test_updating_only_the_status_keeps_the_notes(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), json={"status": "LATE"})
 
@@ -141,8 +152,9 @@ def test_updating_only_the_status_keeps_the_notes(app, api_as, school):
     assert resp.json["attendance"]["status"] == "LATE"
 
 
-def test_notes_can_be_cleared_with_an_empty_string(app, api_as, school):
-    _, klass, _, record_id = school
+def test_notes_can_be_cleared_with_an_empty_string(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), json={"notes": ""})
 
@@ -151,8 +163,9 @@ def test_notes_can_be_cleared_with_an_empty_string(app, api_as, school):
     assert stored_record(app, record_id).notes == ""
 
 
-def test_an_update_changes_the_session_statistics(app, api_as, school):
-    _, klass, session_id, record_id = school
+def test_an_update_changes_the_session_statistics(app, api_as, test101, johns_record):
+    klass = test101.klass
+    session_id, record_id = johns_record
     api = api_as(klass.teacher)
 
     api.put(url(record_id), json={"status": "ABSENT"})
@@ -161,8 +174,9 @@ def test_an_update_changes_the_session_statistics(app, api_as, school):
     assert (stats["present"], stats["absent"], stats["attendance_rate"]) == (0, 1, 0.0)
 
 
-def test_unknown_fields_in_an_update_are_ignored(app, api_as, school):
-    _, klass, _, record_id = school
+def test_unknown_fields_in_an_update_are_ignored(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(
         url(record_id),
@@ -177,8 +191,9 @@ def test_unknown_fields_in_an_update_are_ignored(app, api_as, school):
 # --- the audit trail ---------------------------------------------------------------------------
 
 
-def test_an_update_appends_an_audit_row_with_old_and_new_values(app, api_as, school):
-    _, klass, _, record_id = school
+def test_an_update_appends_an_audit_row_with_old_and_new_values(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), json={"status": "LATE", "notes": "Bus"})
 
@@ -194,8 +209,11 @@ def test_an_update_appends_an_audit_row_with_old_and_new_values(app, api_as, sch
     assert changed.changed_at == parse(resp.json["attendance"]["updated_at"])
 
 
-def test_a_notes_only_update_audits_the_unchanged_status_as_both_old_and_new(app, api_as, school):
-    admin, _, _, record_id = school
+def test_a_notes_only_update_audits_the_unchanged_status_as_both_old_and_new(
+    app, api_as, test101, johns_record
+):
+    admin = test101.admin
+    record_id = johns_record.record_id
 
     api_as(admin).patch(url(record_id), json={"notes": "Moved seat"})
 
@@ -205,8 +223,9 @@ def test_a_notes_only_update_audits_the_unchanged_status_as_both_old_and_new(app
     assert changed.actor_id == admin.user_id
 
 
-def test_successive_updates_chain_in_the_audit_trail(app, api_as, school):
-    _, klass, _, record_id = school
+def test_successive_updates_chain_in_the_audit_trail(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
     api = api_as(klass.teacher)
 
     for status in ["ABSENT", "LATE", "PRESENT"]:
@@ -221,8 +240,8 @@ def test_successive_updates_chain_in_the_audit_trail(app, api_as, school):
     ]
 
 
-def test_a_refused_update_leaves_no_audit_row(app, api_as, school):
-    _, _, _, record_id = school
+def test_a_refused_update_leaves_no_audit_row(app, api_as, test101, johns_record):
+    record_id = johns_record.record_id
 
     api_as(make_teacher(app)).put(url(record_id), json={"status": "LATE"})
 
@@ -233,8 +252,9 @@ def test_a_refused_update_leaves_no_audit_row(app, api_as, school):
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
-def test_a_record_of_an_ended_session_is_locked(app, api_as, school, method):
-    _, klass, session_id, record_id = school
+def test_a_record_of_an_ended_session_is_locked(app, api_as, test101, johns_record, method):
+    klass = test101.klass
+    session_id, record_id = johns_record
     api = api_as(klass.teacher)
     assert api.post(f"/api/sessions/{session_id}/end/").status_code == 200
 
@@ -247,8 +267,9 @@ def test_a_record_of_an_ended_session_is_locked(app, api_as, school, method):
     assert len(audit_rows(app, record_id)) == 1
 
 
-def test_an_admin_cannot_unlock_an_ended_session_either(app, api_as, school):
-    admin, klass, session_id, record_id = school
+def test_an_admin_cannot_unlock_an_ended_session_either(app, api_as, test101, johns_record):
+    admin, klass = test101.admin, test101.klass
+    session_id, record_id = johns_record
     api_as(klass.teacher).post(f"/api/sessions/{session_id}/end/")
 
     resp = api_as(admin).put(url(record_id), json={"notes": "late correction"})
@@ -257,8 +278,9 @@ def test_an_admin_cannot_unlock_an_ended_session_either(app, api_as, school):
     assert resp.json == LOCKED
 
 
-def test_permission_is_checked_before_the_lock(app, api_as, school):
-    _, klass, session_id, record_id = school
+def test_permission_is_checked_before_the_lock(app, api_as, test101, johns_record):
+    klass = test101.klass
+    session_id, record_id = johns_record
     api_as(klass.teacher).post(f"/api/sessions/{session_id}/end/")
 
     resp = api_as(make_teacher(app)).put(url(record_id), json={"status": "ABSENT"})
@@ -266,8 +288,9 @@ def test_permission_is_checked_before_the_lock(app, api_as, school):
     assert resp.status_code == 403
 
 
-def test_the_body_shape_is_checked_before_the_lock(app, api_as, school):
-    _, klass, session_id, record_id = school
+def test_the_body_shape_is_checked_before_the_lock(app, api_as, test101, johns_record):
+    klass = test101.klass
+    session_id, record_id = johns_record
     api_as(klass.teacher).post(f"/api/sessions/{session_id}/end/")
 
     resp = api_as(klass.teacher).put(url(record_id), json={"status": "GONE"})
@@ -279,8 +302,8 @@ def test_the_body_shape_is_checked_before_the_lock(app, api_as, school):
 # --- not found and permissions ---------------------------------------------------------------
 
 
-def test_an_unknown_record_is_404(app, api_as, school):
-    admin, _, _, _ = school
+def test_an_unknown_record_is_404(app, api_as, test101, johns_record):
+    admin = test101.admin
 
     resp = api_as(admin).put(url(uuid.uuid4()), json={"status": "LATE"})
 
@@ -289,8 +312,8 @@ def test_an_unknown_record_is_404(app, api_as, school):
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "42"])
-def test_a_malformed_record_id_is_404(app, api_as, school, bad):
-    admin, _, _, _ = school
+def test_a_malformed_record_id_is_404(app, api_as, test101, johns_record, bad):
+    admin = test101.admin
 
     resp = api_as(admin).put(url(bad), json={"status": "LATE"})
 
@@ -298,14 +321,14 @@ def test_a_malformed_record_id_is_404(app, api_as, school, bad):
     assert resp.json == {"detail": "Not found."}
 
 
-def test_the_record_exists_is_checked_before_permission(app, api_as, school):
+def test_the_record_exists_is_checked_before_permission(app, api_as, test101, johns_record):
     resp = api_as(make_teacher(app)).put(url(uuid.uuid4()), json={"status": "LATE"})
 
     assert resp.status_code == 404
 
 
-def test_the_body_shape_is_checked_before_the_record_exists(app, api_as, school):
-    admin, _, _, _ = school
+def test_the_body_shape_is_checked_before_the_record_exists(app, api_as, test101, johns_record):
+    admin = test101.admin
 
     resp = api_as(admin).put(url(uuid.uuid4()), json={"status": "FOO"})
 
@@ -313,8 +336,11 @@ def test_the_body_shape_is_checked_before_the_record_exists(app, api_as, school)
     assert resp.json == {"status": ['"FOO" is not a valid choice.']}
 
 
-def test_a_teacher_may_not_update_a_record_of_someone_else_s_class(app, api_as, school):
-    admin, _, _, record_id = school
+def test_a_teacher_may_not_update_a_record_of_someone_else_s_class(
+    app, api_as, test101, johns_record
+):
+    admin = test101.admin
+    record_id = johns_record.record_id
     other_class = make_class(app, admin=admin, students=1)
 
     resp = api_as(other_class.teacher).put(url(record_id), json={"status": "ABSENT"})
@@ -324,8 +350,9 @@ def test_a_teacher_may_not_update_a_record_of_someone_else_s_class(app, api_as, 
     assert stored_record(app, record_id).status == "PRESENT"
 
 
-def test_a_student_may_not_update_even_their_own_record(app, api_as, school):
-    _, klass, _, record_id = school
+def test_a_student_may_not_update_even_their_own_record(app, api_as, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.students[0]).patch(url(record_id), json={"status": "LATE"})
 
@@ -333,8 +360,8 @@ def test_a_student_may_not_update_even_their_own_record(app, api_as, school):
     assert stored_record(app, record_id).status == "PRESENT"
 
 
-def test_updating_without_a_token_is_401(app, client, school):
-    _, _, _, record_id = school
+def test_updating_without_a_token_is_401(app, client, test101, johns_record):
+    record_id = johns_record.record_id
 
     resp = client.put(url(record_id), json={"status": "LATE"})
 
@@ -342,8 +369,9 @@ def test_updating_without_a_token_is_401(app, client, school):
     assert resp.json == {"detail": "Authentication credentials were not provided."}
 
 
-def test_the_token_scheme_word_is_accepted_for_updates(app, client, school):
-    _, klass, _, record_id = school
+def test_the_token_scheme_word_is_accepted_for_updates(app, client, test101, johns_record):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = client.put(
         url(record_id),
@@ -355,8 +383,9 @@ def test_the_token_scheme_word_is_accepted_for_updates(app, client, school):
 
 
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
-def test_other_methods_on_a_record_are_405(app, api_as, school, method):
-    _, klass, _, record_id = school
+def test_other_methods_on_a_record_are_405(app, api_as, test101, johns_record, method):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = getattr(api_as(klass.teacher), method)(url(record_id))
 
@@ -378,8 +407,9 @@ def test_other_methods_on_a_record_are_405(app, api_as, school, method):
         ({"notes": "a\u0000b"}, {"notes": ["Null characters are not allowed."]}),
     ],
 )
-def test_bad_values_are_field_errors(app, api_as, school, payload, expected):
-    _, klass, _, record_id = school
+def test_bad_values_are_field_errors(app, api_as, test101, johns_record, payload, expected):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), json=payload)
 
@@ -389,8 +419,9 @@ def test_bad_values_are_field_errors(app, api_as, school, payload, expected):
 
 
 @pytest.mark.parametrize("payload", [{}, {"status": None}, {"notes": None}, {"colour": "red"}])
-def test_an_update_that_changes_nothing_is_refused(app, api_as, school, payload):
-    _, klass, _, record_id = school
+def test_an_update_that_changes_nothing_is_refused(app, api_as, test101, johns_record, payload):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), json=payload)
 
@@ -400,8 +431,9 @@ def test_an_update_that_changes_nothing_is_refused(app, api_as, school, payload)
 
 
 @pytest.mark.parametrize("raw", ["{oops", "[]", '["LATE"]', '"LATE"', "3"])
-def test_a_body_that_is_not_a_json_object_is_malformed(app, api_as, school, raw):
-    _, klass, _, record_id = school
+def test_a_body_that_is_not_a_json_object_is_malformed(app, api_as, test101, johns_record, raw):
+    klass = test101.klass
+    record_id = johns_record.record_id
 
     resp = api_as(klass.teacher).put(url(record_id), data=raw, content_type="application/json")
 

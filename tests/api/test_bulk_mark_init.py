@@ -12,19 +12,12 @@ from tests.factories import (
     make_session,
     make_student,
     make_teacher,
-    make_test101,
     mark,
     stored_attendance,
 )
 
 URL = "/api/attendance/bulk-mark/"
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
-
-
-@pytest.fixture
-def school(app):
-    """An admin and "TEST101 Section A" with four enrolled students (the first has a token)."""
-    return make_test101(app, students=[make_student(app, with_token=i == 0) for i in range(4)])
 
 
 def initialise(api, session_id, **extra):
@@ -34,8 +27,8 @@ def initialise(api, session_id, **extra):
 # --- success ---------------------------------------------------------------------------------
 
 
-def test_initialising_marks_everyone_absent_by_default(app, api_as, school):
-    _, klass = school
+def test_initialising_marks_everyone_absent_by_default(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(klass.teacher), session_id)
@@ -51,8 +44,8 @@ def test_initialising_marks_everyone_absent_by_default(app, api_as, school):
 
 
 @pytest.mark.parametrize("status", ["PRESENT", "ABSENT", "LATE"])
-def test_initialising_uses_the_given_default_status(app, api_as, school, status):
-    _, klass = school
+def test_initialising_uses_the_given_default_status(app, api_as, test101, status):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(klass.teacher), session_id, default_status=status)
@@ -63,8 +56,8 @@ def test_initialising_uses_the_given_default_status(app, api_as, school, status)
     assert set(stored_attendance(app, session_id).values()) == {status}
 
 
-def test_initialising_twice_creates_nothing_the_second_time(app, api_as, school):
-    _, klass = school
+def test_initialising_twice_creates_nothing_the_second_time(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
     assert initialise(api, session_id).json["count"] == 4
@@ -81,8 +74,8 @@ def test_initialising_twice_creates_nothing_the_second_time(app, api_as, school)
     assert set(stored_attendance(app, session_id).values()) == {"ABSENT"}
 
 
-def test_initialising_never_overwrites_an_existing_mark(app, api_as, school):
-    admin, klass = school
+def test_initialising_never_overwrites_an_existing_mark(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     first, second, *_ = klass.students
     session_id = make_session(app, klass)
     mark(app, klass, session_id, first, "PRESENT", notes="Early")
@@ -102,9 +95,9 @@ def test_initialising_never_overwrites_an_existing_mark(app, api_as, school):
 
 
 def test_initialised_records_are_marked_by_the_caller_and_complete_the_statistics(
-    app, api_as, school
+    app, api_as, test101
 ):
-    admin, klass = school
+    admin, klass = test101.admin, test101.klass
     session_id = make_session(app, klass)
     mark(app, klass, session_id, klass.students[0], "PRESENT")
 
@@ -123,8 +116,8 @@ def test_initialised_records_are_marked_by_the_caller_and_complete_the_statistic
     assert by_marker == {admin.full_name}
 
 
-def test_a_student_marked_after_initialising_is_a_conflict(app, api_as, school):
-    _, klass = school
+def test_a_student_marked_after_initialising_is_a_conflict(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
     initialise(api, session_id)
@@ -141,8 +134,8 @@ def test_a_student_marked_after_initialising_is_a_conflict(app, api_as, school):
     assert resp.status_code == 409
 
 
-def test_initialised_records_can_then_be_updated(app, api_as, school):
-    _, klass = school
+def test_initialised_records_can_then_be_updated(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
     api = api_as(klass.teacher)
     initialise(api, session_id)
@@ -154,8 +147,8 @@ def test_initialised_records_can_then_be_updated(app, api_as, school):
     assert resp.json["attendance"]["status"] == "PRESENT"
 
 
-def test_initialising_a_class_without_students_creates_nothing(app, api_as, school):
-    admin, _ = school
+def test_initialising_a_class_without_students_creates_nothing(app, api_as, test101):
+    admin = test101.admin
     empty = make_class(app, admin=admin, students=0)
     session_id = make_session(app, empty)
 
@@ -165,8 +158,8 @@ def test_initialising_a_class_without_students_creates_nothing(app, api_as, scho
     assert resp.json["count"] == 0
 
 
-def test_only_enrolled_students_are_initialised(app, api_as, school):
-    admin, klass = school
+def test_only_enrolled_students_are_initialised(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     outsider = make_student(app, with_token=False)
     make_class(app, admin=admin, students=[outsider])
     session_id = make_session(app, klass)
@@ -177,8 +170,8 @@ def test_only_enrolled_students_are_initialised(app, api_as, school):
     assert len(stored_attendance(app, session_id)) == 4
 
 
-def test_unknown_fields_are_ignored_when_initialising(app, api_as, school):
-    _, klass = school
+def test_unknown_fields_are_ignored_when_initialising(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(klass.teacher), session_id, students="all", count=99)
@@ -190,8 +183,8 @@ def test_unknown_fields_are_ignored_when_initialising(app, api_as, school):
 # --- same rules as marking -------------------------------------------------------------------
 
 
-def test_initialising_a_scheduled_session_is_refused(app, api_as, school):
-    _, klass = school
+def test_initialising_a_scheduled_session_is_refused(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass, start=False)
 
     resp = initialise(api_as(klass.teacher), session_id)
@@ -201,8 +194,8 @@ def test_initialising_a_scheduled_session_is_refused(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_initialising_an_ended_session_is_refused_with_its_end_time(app, api_as, school):
-    _, klass = school
+def test_initialising_an_ended_session_is_refused_with_its_end_time(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(
         app,
         klass,
@@ -220,8 +213,8 @@ def test_initialising_an_ended_session_is_refused_with_its_end_time(app, api_as,
     assert stored_attendance(app, session_id) == {}
 
 
-def test_an_admin_may_initialise_any_session(app, api_as, school):
-    admin, klass = school
+def test_an_admin_may_initialise_any_session(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(admin), session_id)
@@ -230,8 +223,8 @@ def test_an_admin_may_initialise_any_session(app, api_as, school):
     assert resp.json["count"] == 4
 
 
-def test_another_teacher_may_not_initialise(app, api_as, school):
-    _, klass = school
+def test_another_teacher_may_not_initialise(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(make_teacher(app)), session_id)
@@ -241,8 +234,8 @@ def test_another_teacher_may_not_initialise(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_student_may_not_initialise(app, api_as, school):
-    _, klass = school
+def test_a_student_may_not_initialise(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = initialise(api_as(klass.students[0]), session_id)
@@ -251,8 +244,8 @@ def test_a_student_may_not_initialise(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_permission_is_checked_before_the_session_state(app, api_as, school):
-    _, klass = school
+def test_permission_is_checked_before_the_session_state(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass, start=False)
 
     resp = initialise(api_as(make_teacher(app)), session_id)
@@ -260,8 +253,8 @@ def test_permission_is_checked_before_the_session_state(app, api_as, school):
     assert resp.status_code == 403
 
 
-def test_an_unknown_session_is_404(app, api_as, school):
-    admin, _ = school
+def test_an_unknown_session_is_404(app, api_as, test101):
+    admin = test101.admin
 
     resp = initialise(api_as(admin), uuid.uuid4())
 
@@ -269,8 +262,8 @@ def test_an_unknown_session_is_404(app, api_as, school):
     assert set(resp.json) == {"detail"}
 
 
-def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, school):
-    admin, _ = school
+def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, test101):
+    admin = test101.admin
 
     resp = initialise(api_as(admin), uuid.uuid4(), default_status="EXCUSED")
 
@@ -278,8 +271,8 @@ def test_the_body_shape_is_checked_before_the_session_exists(app, api_as, school
     assert resp.json == {"default_status": ['"EXCUSED" is not a valid choice.']}
 
 
-def test_initialising_without_a_token_is_401(app, client, school):
-    _, klass = school
+def test_initialising_without_a_token_is_401(app, client, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = client.post(URL, json={"session_id": str(session_id)})
@@ -289,8 +282,8 @@ def test_initialising_without_a_token_is_401(app, client, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_the_token_scheme_word_is_accepted_when_initialising(app, client, school):
-    _, klass = school
+def test_the_token_scheme_word_is_accepted_when_initialising(app, client, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = client.post(
@@ -317,8 +310,8 @@ def test_the_token_scheme_word_is_accepted_when_initialising(app, client, school
         ({"session_id": None}, {"session_id": ["This field may not be null."]}),
     ],
 )
-def test_bad_values_are_field_errors(app, api_as, school, payload, expected):
-    _, klass = school
+def test_bad_values_are_field_errors(app, api_as, test101, payload, expected):
+    klass = test101.klass
     session_id = make_session(app, klass)
 
     resp = api_as(klass.teacher).post(URL, json={"session_id": str(session_id), **payload})
@@ -328,8 +321,8 @@ def test_bad_values_are_field_errors(app, api_as, school, payload, expected):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_missing_session_id_is_required(app, api_as, school):
-    _, klass = school
+def test_a_missing_session_id_is_required(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(URL, json={"default_status": "ABSENT"})
 
@@ -338,8 +331,8 @@ def test_a_missing_session_id_is_required(app, api_as, school):
 
 
 @pytest.mark.parametrize("raw", ["", "{bad", "[]", '["ABSENT"]', '"ABSENT"', "1"])
-def test_a_body_that_is_not_a_json_object_is_refused(app, api_as, school, raw):
-    _, klass = school
+def test_a_body_that_is_not_a_json_object_is_refused(app, api_as, test101, raw):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(URL, data=raw, content_type="application/json")
 
@@ -350,8 +343,8 @@ def test_a_body_that_is_not_a_json_object_is_refused(app, api_as, school, raw):
         assert resp.json == {"session_id": ["This field is required."]}
 
 
-def test_a_get_on_bulk_mark_is_405(app, api_as, school):
-    _, klass = school
+def test_a_get_on_bulk_mark_is_405(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).get(URL)
 

@@ -15,7 +15,6 @@ from tests.factories import (
     make_session,
     make_student,
     make_teacher,
-    make_test101,
     mark,
     stored_attendance,
 )
@@ -37,16 +36,6 @@ def code_url(session_id) -> str:
     return f"/api/sessions/{session_id}/check-in-code/"
 
 
-@pytest.fixture
-def school(app):
-    """An admin and "TEST101 Section A" taught by Tina Lee, with John Doe (S12345) and Ada
-    King enrolled (both with tokens)."""
-    john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    ada = make_student(app, first_name="Ada", last_name="King")
-    admin, klass = make_test101(app, students=[john, ada])
-    return admin, klass, john
-
-
 def current_code(api_as, klass, session_id) -> str:
     resp = api_as(klass.teacher).post(code_url(session_id))
     assert resp.status_code == 200, resp.json
@@ -60,8 +49,8 @@ def wrong(code: str) -> str:
 # --- the code ---------------------------------------------------------------------------------
 
 
-def test_the_teacher_gets_the_current_code_with_its_period_and_expiry(app, api_as, school):
-    _, klass, _ = school
+def test_the_teacher_gets_the_current_code_with_its_period_and_expiry(app, api_as, test101):
+    klass = test101.klass
     session_id = make_session(app, klass)
     before = utcnow()
 
@@ -77,15 +66,15 @@ def test_the_teacher_gets_the_current_code_with_its_period_and_expiry(app, api_a
     assert int(expires.timestamp()) % 30 == 0
 
 
-def test_an_admin_gets_the_code_too(app, api_as, school):
-    admin, klass, _ = school
+def test_an_admin_gets_the_code_too(app, api_as, test101):
+    admin, klass = test101.admin, test101.klass
     session_id = make_session(app, klass)
 
     assert api_as(admin).post(code_url(session_id)).status_code == 200
 
 
-def test_another_teacher_and_students_may_not_see_the_code(app, api_as, school):
-    _, klass, john = school
+def test_another_teacher_and_students_may_not_see_the_code(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
 
     for person in (make_teacher(app), john):
@@ -93,8 +82,8 @@ def test_another_teacher_and_students_may_not_see_the_code(app, api_as, school):
         assert (resp.status_code, resp.json) == (403, FORBIDDEN)
 
 
-def test_no_code_for_a_session_that_is_not_active(app, api_as, school):
-    _, klass, _ = school
+def test_no_code_for_a_session_that_is_not_active(app, api_as, test101):
+    klass = test101.klass
     scheduled = make_session(app, klass, start=False)
     ended = make_session(
         app,
@@ -114,8 +103,8 @@ def test_no_code_for_a_session_that_is_not_active(app, api_as, school):
     )
 
 
-def test_the_code_of_an_unknown_session_is_404_and_needs_a_token(app, api_as, client, school):
-    _, klass, _ = school
+def test_the_code_of_an_unknown_session_is_404_and_needs_a_token(app, api_as, client, test101):
+    klass = test101.klass
     resp = api_as(klass.teacher).post(code_url(uuid.uuid4()))
     assert (resp.status_code, resp.json) == (404, {"detail": "Session not found."})
     assert client.post(code_url(uuid.uuid4())).status_code == 401
@@ -124,8 +113,8 @@ def test_the_code_of_an_unknown_session_is_404_and_needs_a_token(app, api_as, cl
 # --- checking in --------------------------------------------------------------------------
 
 
-def test_a_student_checks_in_with_the_code_and_gets_the_mark_body(app, api_as, school):
-    _, klass, john = school
+def test_a_student_checks_in_with_the_code_and_gets_the_mark_body(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     started = utcnow().replace(microsecond=0) - timedelta(minutes=2)
     session_id = make_session(app, klass, start_at=started)
     code = current_code(api_as, klass, session_id)
@@ -161,8 +150,8 @@ def test_a_student_checks_in_with_the_code_and_gets_the_mark_body(app, api_as, s
     ]
 
 
-def test_a_check_in_more_than_ten_minutes_after_the_start_is_late(app, api_as, school):
-    _, klass, john = school
+def test_a_check_in_more_than_ten_minutes_after_the_start_is_late(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass, start_at=utcnow() - timedelta(minutes=11))
     code = current_code(api_as, klass, session_id)
 
@@ -172,8 +161,8 @@ def test_a_check_in_more_than_ten_minutes_after_the_start_is_late(app, api_as, s
     assert resp.json["attendance"]["status"] == "LATE"
 
 
-def test_a_code_sent_as_a_number_is_taken_as_its_digits(app, api_as, school):
-    _, klass, john = school
+def test_a_code_sent_as_a_number_is_taken_as_its_digits(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
     body = {"session_id": str(session_id), "code": int(code)}
@@ -185,8 +174,8 @@ def test_a_code_sent_as_a_number_is_taken_as_its_digits(app, api_as, school):
     assert resp.status_code == expected, resp.json
 
 
-def test_a_wrong_code_is_400_on_code_and_marks_nothing(app, api_as, school):
-    _, klass, john = school
+def test_a_wrong_code_is_400_on_code_and_marks_nothing(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
 
@@ -196,8 +185,8 @@ def test_a_wrong_code_is_400_on_code_and_marks_nothing(app, api_as, school):
     assert stored_attendance(app, session_id) == {}
 
 
-def test_a_check_in_never_overwrites_a_mark(app, api_as, school):
-    _, klass, john = school
+def test_a_check_in_never_overwrites_a_mark(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     mark(app, klass, session_id, john, "ABSENT")
     code = current_code(api_as, klass, session_id)
@@ -208,9 +197,8 @@ def test_a_check_in_never_overwrites_a_mark(app, api_as, school):
     assert list(stored_attendance(app, session_id).values()) == ["ABSENT"]
 
 
-def test_after_five_wrong_codes_the_student_is_throttled_for_the_session(app, api_as, school):
-    _, klass, john = school
-    _, ada = klass.students
+def test_after_five_wrong_codes_the_student_is_throttled_for_the_session(app, api_as, test101):
+    klass, john, jane = test101.klass, test101.john, test101.jane
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
     api = api_as(john)
@@ -224,12 +212,12 @@ def test_after_five_wrong_codes_the_student_is_throttled_for_the_session(app, ap
     assert "Retry-After" not in resp.headers
     assert stored_attendance(app, session_id) == {}
     # Only John, only this session.
-    other = api_as(ada).post(CHECK_IN, json={"session_id": str(session_id), "code": code})
+    other = api_as(jane).post(CHECK_IN, json={"session_id": str(session_id), "code": code})
     assert other.status_code == 201
 
 
-def test_rule_1_and_rule_4_have_the_marking_messages(app, api_as, school):
-    _, klass, john = school
+def test_rule_1_and_rule_4_have_the_marking_messages(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     outsider = make_student(app, number="S99999")
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
@@ -247,8 +235,8 @@ def test_rule_1_and_rule_4_have_the_marking_messages(app, api_as, school):
     )
 
 
-def test_an_ended_session_refuses_check_ins_with_its_end_time(app, api_as, school):
-    _, klass, john = school
+def test_an_ended_session_refuses_check_ins_with_its_end_time(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(
         app,
         klass,
@@ -266,8 +254,8 @@ def test_an_ended_session_refuses_check_ins_with_its_end_time(app, api_as, schoo
 
 
 @pytest.mark.parametrize("who", ["teacher", "admin"])
-def test_only_students_check_in(app, api_as, school, who):
-    admin, klass, _ = school
+def test_only_students_check_in(app, api_as, test101, who):
+    admin, klass = test101.admin, test101.klass
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
     person = klass.teacher if who == "teacher" else admin
@@ -297,8 +285,8 @@ def test_only_students_check_in(app, api_as, school, who):
     ],
     ids=["empty", "bad-uuid", "nulls", "blank-code", "list-code"],
 )
-def test_shape_errors_come_first_with_drfs_messages(app, api_as, school, body, errors):
-    _, _, john = school
+def test_shape_errors_come_first_with_drfs_messages(app, api_as, test101, body, errors):
+    john = test101.john
 
     resp = api_as(john).post(CHECK_IN, json=body)
 
@@ -314,8 +302,8 @@ def test_checking_in_needs_a_token(client):
 # --- the order of checks --------------------------------------------------------------------
 
 
-def test_order_session_exists_before_who_may_check_in(app, api_as, school):
-    _, klass, _ = school
+def test_order_session_exists_before_who_may_check_in(app, api_as, test101):
+    klass = test101.klass
 
     resp = api_as(klass.teacher).post(
         CHECK_IN, json={"session_id": str(uuid.uuid4()), "code": "123456"}
@@ -324,8 +312,8 @@ def test_order_session_exists_before_who_may_check_in(app, api_as, school):
     assert (resp.status_code, resp.json) == (404, {"detail": "Session not found."})
 
 
-def test_order_who_may_check_in_before_rule_1(app, api_as, school):
-    _, klass, _ = school
+def test_order_who_may_check_in_before_rule_1(app, api_as, test101):
+    klass = test101.klass
     scheduled = make_session(app, klass, start=False)
 
     resp = api_as(klass.teacher).post(CHECK_IN, json={"session_id": str(scheduled), "code": "1"})
@@ -333,8 +321,8 @@ def test_order_who_may_check_in_before_rule_1(app, api_as, school):
     assert (resp.status_code, resp.json) == (403, FORBIDDEN)
 
 
-def test_order_rule_4_before_the_code(app, api_as, school):
-    _, klass, _ = school
+def test_order_rule_4_before_the_code(app, api_as, test101):
+    klass = test101.klass
     outsider = make_student(app, number="S99999")
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
@@ -346,8 +334,8 @@ def test_order_rule_4_before_the_code(app, api_as, school):
     assert resp.status_code == 400 and list(resp.json) == ["student"]
 
 
-def test_order_the_throttle_before_the_code_and_rule_2(app, api_as, school):
-    _, klass, john = school
+def test_order_the_throttle_before_the_code_and_rule_2(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     code = current_code(api_as, klass, session_id)
     api = api_as(john)
@@ -360,8 +348,8 @@ def test_order_the_throttle_before_the_code_and_rule_2(app, api_as, school):
     assert resp.status_code == 429
 
 
-def test_order_the_code_before_rule_2(app, api_as, school):
-    _, klass, john = school
+def test_order_the_code_before_rule_2(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     mark(app, klass, session_id, john, "PRESENT")
     code = current_code(api_as, klass, session_id)
@@ -374,8 +362,10 @@ def test_order_the_code_before_rule_2(app, api_as, school):
 # --- under concurrent requests ----------------------------------------------------------------
 
 
-def test_concurrent_wrong_codes_are_all_counted_so_no_more_than_five_are_tried(app, api_as, school):
-    _, klass, john = school
+def test_concurrent_wrong_codes_are_all_counted_so_no_more_than_five_are_tried(
+    app, api_as, test101
+):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     bad = {"session_id": str(session_id), "code": wrong(current_code(api_as, klass, session_id))}
     barrier = threading.Barrier(8)
@@ -396,8 +386,8 @@ def test_concurrent_wrong_codes_are_all_counted_so_no_more_than_five_are_tried(a
     assert sorted(codes) == [400] * 5 + [429] * 3
 
 
-def test_concurrent_check_ins_of_one_student_make_one_record(app, api_as, school):
-    _, klass, john = school
+def test_concurrent_check_ins_of_one_student_make_one_record(app, api_as, test101):
+    klass, john = test101.klass, test101.john
     session_id = make_session(app, klass)
     body = {"session_id": str(session_id), "code": current_code(api_as, klass, session_id)}
     barrier = threading.Barrier(4)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import pytest
 
 from tests.factories import (
     audit_trail,
     end_session,
-    make_admin,
-    make_class,
     make_session,
-    make_student,
     make_teacher,
     mark,
 )
@@ -28,25 +26,25 @@ def url(record_id) -> str:
     return f"/api/attendance/{record_id}/excuse/"
 
 
+class Marks(NamedTuple):
+    session_id: uuid.UUID
+    absent: uuid.UUID  # John's record
+    present: uuid.UUID  # Jane's record
+
+
 @pytest.fixture
-def school(app):
-    """John Doe (S12345) ABSENT, Jane Roe (S12346) PRESENT in an ACTIVE session of Tina Lee's
-    TEST101 Section A."""
-    admin = make_admin(app)
-    teacher = make_teacher(app, first_name="Tina", last_name="Lee")
-    john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    jane = make_student(app, first_name="Jane", last_name="Roe", number="S12346")
-    klass = make_class(
-        app, admin=admin, teacher=teacher, students=[john, jane], name="TEST101 Section A"
-    )
-    session_id = make_session(app, klass, start_at=START)
-    absent = mark(app, klass, session_id, john, "ABSENT", notes="no call")
-    present = mark(app, klass, session_id, jane, "PRESENT")
-    return admin, klass, session_id, absent, present
+def john_absent_jane_present(app, test101) -> Marks:
+    """John Doe (S12345) ABSENT with the note "no call" and Jane Roe (S12346) PRESENT, marked by
+    Tina Lee in an ACTIVE session of "TEST101 Section A" started at START."""
+    session_id = make_session(app, test101.klass, start_at=START)
+    absent = mark(app, test101.klass, session_id, test101.john, "ABSENT", notes="no call")
+    present = mark(app, test101.klass, session_id, test101.jane, "PRESENT")
+    return Marks(session_id, absent, present)
 
 
-def test_excusing_an_absence_answers_the_contract_body(api_as, school):
-    _, klass, _, absent, _ = school
+def test_excusing_an_absence_answers_the_contract_body(api_as, test101, john_absent_jane_present):
+    klass = test101.klass
+    absent = john_absent_jane_present.absent
 
     resp = api_as(klass.teacher).post(url(absent), json={"reason": "ILLNESS"})
 
@@ -64,8 +62,9 @@ def test_excusing_an_absence_answers_the_contract_body(api_as, school):
     }
 
 
-def test_withdrawing_answers_the_same_body_not_excused(api_as, school):
-    _, klass, _, absent, _ = school
+def test_withdrawing_answers_the_same_body_not_excused(api_as, test101, john_absent_jane_present):
+    klass = test101.klass
+    absent = john_absent_jane_present.absent
     api_as(klass.teacher).post(url(absent), json={"reason": "FAMILY"})
 
     resp = api_as(klass.teacher).delete(url(absent))
@@ -82,8 +81,9 @@ def test_withdrawing_answers_the_same_body_not_excused(api_as, school):
     }
 
 
-def test_a_present_record_cannot_be_excused(api_as, school):
-    _, klass, _, _, present = school
+def test_a_present_record_cannot_be_excused(api_as, test101, john_absent_jane_present):
+    klass = test101.klass
+    present = john_absent_jane_present.present
 
     resp = api_as(klass.teacher).post(url(present), json={"reason": "ILLNESS"})
 
@@ -104,8 +104,11 @@ def test_a_present_record_cannot_be_excused(api_as, school):
         ),
     ],
 )
-def test_a_bad_body_is_refused_on_its_field(api_as, school, body, expected):
-    _, klass, _, absent, _ = school
+def test_a_bad_body_is_refused_on_its_field(
+    api_as, test101, john_absent_jane_present, body, expected
+):
+    klass = test101.klass
+    absent = john_absent_jane_present.absent
 
     resp = api_as(klass.teacher).post(url(absent), json=body)
 
@@ -113,8 +116,11 @@ def test_a_bad_body_is_refused_on_its_field(api_as, school, body, expected):
     assert resp.json == expected
 
 
-def test_the_order_of_checks_is_auth_body_record_permission_rule(app, api_as, client, school):
-    _, klass, _, _, present = school
+def test_the_order_of_checks_is_auth_body_record_permission_rule(
+    app, api_as, client, test101, john_absent_jane_present
+):
+    klass = test101.klass
+    present = john_absent_jane_present.present
     stranger = make_teacher(app)
 
     assert client.post(url(present), json={"reason": "FOO"}).status_code == 401
@@ -127,8 +133,9 @@ def test_the_order_of_checks_is_auth_body_record_permission_rule(app, api_as, cl
     assert api_as(klass.teacher).post(url(present), json={"reason": "ILLNESS"}).status_code == 400
 
 
-def test_a_student_may_not_excuse_their_own_absence(app, api_as, school):
-    _, klass, _, absent, _ = school
+def test_a_student_may_not_excuse_their_own_absence(app, api_as, test101, john_absent_jane_present):
+    klass = test101.klass
+    absent = john_absent_jane_present.absent
     john = klass.students[0]
     with app.app_context():
         from attendance_app.services.school import tokens
@@ -141,8 +148,11 @@ def test_a_student_may_not_excuse_their_own_absence(app, api_as, school):
     assert (resp.status_code, resp.json) == (403, FORBIDDEN)
 
 
-def test_an_ended_session_is_excused_by_admin_and_teacher_and_stays_locked(app, api_as, school):
-    admin, klass, session_id, absent, _ = school
+def test_an_ended_session_is_excused_by_admin_and_teacher_and_stays_locked(
+    app, api_as, test101, john_absent_jane_present
+):
+    admin, klass = test101.admin, test101.klass
+    session_id, absent, _ = john_absent_jane_present
     end_session(app, klass, session_id)
 
     by_admin = api_as(admin).post(url(absent), json={"reason": "MEDICAL", "note": "letter"})
@@ -160,8 +170,11 @@ def test_an_ended_session_is_excused_by_admin_and_teacher_and_stays_locked(app, 
     assert channels[-3:] == ["API", "API", "API"]
 
 
-def test_the_session_view_and_the_history_carry_the_excuse(app, api_as, school):
-    admin, klass, session_id, absent, present = school
+def test_the_session_view_and_the_history_carry_the_excuse(
+    app, api_as, test101, john_absent_jane_present
+):
+    admin, klass = test101.admin, test101.klass
+    session_id, absent, present = john_absent_jane_present
     api_as(klass.teacher).post(url(absent), json={"reason": "RELIGIOUS"})
 
     view = api_as(klass.teacher).get(f"/api/attendance/session/{session_id}/").json
@@ -190,8 +203,9 @@ def test_the_session_view_and_the_history_carry_the_excuse(app, api_as, school):
     }
 
 
-def test_a_status_change_to_present_clears_the_excuse(api_as, school):
-    _, klass, session_id, absent, _ = school
+def test_a_status_change_to_present_clears_the_excuse(api_as, test101, john_absent_jane_present):
+    klass = test101.klass
+    session_id, absent, _ = john_absent_jane_present
     api_as(klass.teacher).post(url(absent), json={"reason": "ILLNESS"})
 
     api_as(klass.teacher).put(f"/api/attendance/{absent}/", json={"status": "PRESENT"})
@@ -201,8 +215,11 @@ def test_a_status_change_to_present_clears_the_excuse(api_as, school):
     assert (row["excused"], row["absence_reason"]) == (False, None)
 
 
-def test_student_and_class_analytics_count_excused_records(app, api_as, school):
-    admin, klass, _, absent, _ = school
+def test_student_and_class_analytics_count_excused_records(
+    app, api_as, test101, john_absent_jane_present
+):
+    admin, klass = test101.admin, test101.klass
+    absent = john_absent_jane_present.absent
     api_as(klass.teacher).post(url(absent), json={"reason": "ILLNESS"})
     john = klass.students[0]
 

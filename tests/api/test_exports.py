@@ -7,7 +7,6 @@ import csv
 import io
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +17,8 @@ from attendance_app.services.reporting import exports
 from attendance_app.services.reporting.records import RecordFilters
 from tests.factories import (
     PASSWORD,
-    ClassInfo,
     Person,
+    TwoTeacherSchool,
     end_session,
     enroll,
     make_admin,
@@ -78,54 +77,18 @@ def who_and_where(resp) -> list[tuple[str, str, str]]:
     return [(r["start_time"], r["last_name"], r["first_name"]) for r in records(resp)]
 
 
-@dataclass(frozen=True)
-class School:
-    admin: Person
-    tina: Person
-    hal: Person
-    cara: Person
-    ann: Person
-    zed: Person
-    olga: Person
-    math: ClassInfo
-    hist: ClassInfo
-    sessions: dict[str, uuid.UUID]
-
-
 @pytest.fixture
-def school(app) -> School:
-    """MATH101 "Algebra A" (Tina Lee): Cara Adams, Ann Baker, Zed Baker.
-    HIST101 "History B" (Hal Ng): Ann, Cara and Olga Other (Olga never in Tina's classes).
+def export_sessions(app, two_teacher_school) -> dict[str, uuid.UUID]:
+    """The records of ``two_teacher_school`` the exports read, by session key:
 
     s1 math Jan 10 09:00 ENDED:  Zed PRESENT 09:01, Cara ABSENT 09:05, Ann LATE 09:12 "bus"
     h1 hist Jan 10 12:00 ENDED:  Ann PRESENT 12:02, Cara PRESENT 12:03
     s2 math Jan 11 09:00 ENDED:  Zed ABSENT 09:02, Ann PRESENT 09:03 (Cara not marked)
     s3 math Jan 12 09:00 ACTIVE: Cara PRESENT 09:01, Zed PRESENT 09:02, Ann ABSENT 09:03
-    plus a SCHEDULED math session with no records.
+    plus a SCHEDULED math session ("scheduled") with no records.
     """
-    admin = make_admin(app)
-    tina = make_teacher(app, first_name="Tina", last_name="Lee")
-    hal = make_teacher(app, first_name="Hal", last_name="Ng")
-    cara = make_student(app, first_name="Cara", last_name="Adams", number="S10001")
-    ann = make_student(app, first_name="Ann", last_name="Baker", number="S10002")
-    zed = make_student(app, first_name="Zed", last_name="Baker", number="S10003")
-    olga = make_student(app, first_name="Olga", last_name="Other", number="S10004")
-    math = make_class(
-        app,
-        admin=admin,
-        teacher=tina,
-        students=[zed, ann, cara],
-        name="Algebra A",
-        subject_code="MATH101",
-    )
-    hist = make_class(
-        app,
-        admin=admin,
-        teacher=hal,
-        students=[ann, cara, olga],
-        name="History B",
-        subject_code="HIST101",
-    )
+    math, hist = two_teacher_school.math, two_teacher_school.hist
+    cara, ann, zed = two_teacher_school.cara, two_teacher_school.ann, two_teacher_school.zed
     plan = [
         ("s1", math, at(10, 9), [(zed, "PRESENT", 1, None), (cara, "ABSENT", 5, None),
                                  (ann, "LATE", 12, "bus")], True),
@@ -145,7 +108,7 @@ def school(app) -> School:
             end_session(app, klass, sid, at=start + timedelta(minutes=45))
         sessions[key] = sid
     sessions["scheduled"] = make_session(app, math, start=False)
-    return School(admin, tina, hal, cara, ann, zed, olga, math, hist, sessions)
+    return sessions
 
 
 ALL_ROWS = [
@@ -172,8 +135,10 @@ def today_stamps() -> set[str]:
 # --- the export: headers and body --------------------------------------------------------
 
 
-def test_the_export_is_a_utf8_csv_attachment_named_for_today(api_as, school):
-    resp = api_as(school.admin).get(EXPORT)
+def test_the_export_is_a_utf8_csv_attachment_named_for_today(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.admin).get(EXPORT)
 
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -185,16 +150,20 @@ def test_the_export_is_a_utf8_csv_attachment_named_for_today(api_as, school):
     resp.close()
 
 
-def test_the_export_starts_with_the_exact_header_row(api_as, school):
-    resp = api_as(school.admin).get(EXPORT)
+def test_the_export_starts_with_the_exact_header_row(api_as, two_teacher_school, export_sessions):
+    resp = api_as(two_teacher_school.admin).get(EXPORT)
 
     first_line = resp.get_data().decode("utf-8").splitlines()[0]
 
     assert first_line == ",".join(HEADER)
 
 
-def test_an_exported_row_carries_the_record_its_session_and_its_marker(api_as, school):
-    resp = api_as(school.admin).get(EXPORT, query_string={"session_id": school.sessions["s1"]})
+def test_an_exported_row_carries_the_record_its_session_and_its_marker(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.admin).get(
+        EXPORT, query_string={"session_id": export_sessions["s1"]}
+    )
 
     rows = records(resp)
 
@@ -217,18 +186,24 @@ def test_an_exported_row_carries_the_record_its_session_and_its_marker(api_as, s
     assert {r["marked_by"] for r in rows} == {"Tina Lee"}
 
 
-def test_rows_follow_session_start_then_last_and_first_name(api_as, school):
-    resp = api_as(school.admin).get(EXPORT)
+def test_rows_follow_session_start_then_last_and_first_name(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.admin).get(EXPORT)
 
     assert who_and_where(resp) == ALL_ROWS
 
 
-def test_the_date_is_the_sessions_start_date_in_utc_at_the_day_boundaries(app, api_as, school):
-    late = make_session(app, school.math, start_at=datetime(2026, 1, 13, 23, 59, 59, tzinfo=UTC))
-    early = make_session(app, school.math, start_at=at(14, 0))
-    mark(app, school.math, late, school.ann, "PRESENT", at=at(14, 0, 0, 30))
-    mark(app, school.math, early, school.ann, "LATE", at=at(14, 0, 5))
-    api = api_as(school.admin)
+def test_the_date_is_the_sessions_start_date_in_utc_at_the_day_boundaries(
+    app, api_as, two_teacher_school, export_sessions
+):
+    late = make_session(
+        app, two_teacher_school.math, start_at=datetime(2026, 1, 13, 23, 59, 59, tzinfo=UTC)
+    )
+    early = make_session(app, two_teacher_school.math, start_at=at(14, 0))
+    mark(app, two_teacher_school.math, late, two_teacher_school.ann, "PRESENT", at=at(14, 0, 0, 30))
+    mark(app, two_teacher_school.math, early, two_teacher_school.ann, "LATE", at=at(14, 0, 5))
+    api = api_as(two_teacher_school.admin)
 
     both = records(api.get(EXPORT, query_string={"date_from": "2026-01-13"}))
     only_14th = records(api.get(EXPORT, query_string={"date_from": "2026-01-14"}))
@@ -274,18 +249,23 @@ def test_the_date_is_the_sessions_start_date_in_utc_at_the_day_boundaries(app, a
         ({"search": "ádams cára", "teacher_id": "hal"}, [ALL_ROWS[3]]),
     ],
 )
-def test_each_filter_narrows_the_export(api_as, school, params, expected):
-    query = {name: resolve(school, name, value) for name, value in params.items()}
+def test_each_filter_narrows_the_export(
+    api_as, two_teacher_school, export_sessions, params, expected
+):
+    query = {
+        name: resolve(two_teacher_school, export_sessions, name, value)
+        for name, value in params.items()
+    }
 
-    resp = api_as(school.admin).get(EXPORT, query_string=query)
+    resp = api_as(two_teacher_school.admin).get(EXPORT, query_string=query)
 
     assert who_and_where(resp) == expected
 
 
-def resolve(school: School, name: str, value: str):
+def resolve(school: TwoTeacherSchool, sessions: dict[str, uuid.UUID], name: str, value: str):
     """A filter value of the parametrised tables: fixture names become their ids."""
     if name == "session_id":
-        return school.sessions[value]
+        return sessions[value]
     if name == "class_id":
         return getattr(school, value).id
     if name == "subject_id":
@@ -295,8 +275,8 @@ def resolve(school: School, name: str, value: str):
     return value
 
 
-def test_filters_naming_nothing_export_only_the_header(api_as, school):
-    api = api_as(school.admin)
+def test_filters_naming_nothing_export_only_the_header(api_as, two_teacher_school, export_sessions):
+    api = api_as(two_teacher_school.admin)
 
     for name in ("session_id", "class_id", "student_id", "subject_id", "teacher_id"):
         rows = table(api.get(EXPORT, query_string={name: str(uuid.uuid4())}))
@@ -345,9 +325,11 @@ def test_the_export_needs_authentication(client):
 # --- the export: who may read what --------------------------------------------------------
 
 
-def test_a_teacher_exports_only_records_of_their_classes(api_as, school):
-    tina = records(api_as(school.tina).get(EXPORT))
-    hal = records(api_as(school.hal).get(EXPORT))
+def test_a_teacher_exports_only_records_of_their_classes(
+    api_as, two_teacher_school, export_sessions
+):
+    tina = records(api_as(two_teacher_school.tina).get(EXPORT))
+    hal = records(api_as(two_teacher_school.hal).get(EXPORT))
 
     assert [(r["start_time"], r["last_name"], r["first_name"]) for r in tina] == MATH_ROWS
     assert {r["class_name"] for r in tina} == {"Algebra A"}
@@ -355,45 +337,57 @@ def test_a_teacher_exports_only_records_of_their_classes(api_as, school):
     assert len(hal) == 2
 
 
-def test_a_teacher_naming_a_class_they_do_not_teach_is_refused(api_as, school):
-    api = api_as(school.tina)
+def test_a_teacher_naming_a_class_they_do_not_teach_is_refused(
+    api_as, two_teacher_school, export_sessions
+):
+    api = api_as(two_teacher_school.tina)
 
-    for class_id in (school.hist.id, uuid.uuid4()):
+    for class_id in (two_teacher_school.hist.id, uuid.uuid4()):
         resp = api.get(EXPORT, query_string={"class_id": class_id})
         assert resp.status_code == 403
         assert resp.json == FORBIDDEN
-    assert records(api.get(EXPORT, query_string={"class_id": school.math.id}))
+    assert records(api.get(EXPORT, query_string={"class_id": two_teacher_school.math.id}))
 
 
-def test_a_teacher_naming_another_teacher_gets_no_records_only_their_own_classes(api_as, school):
-    api = api_as(school.tina)
+def test_a_teacher_naming_another_teacher_gets_no_records_only_their_own_classes(
+    api_as, two_teacher_school, export_sessions
+):
+    api = api_as(two_teacher_school.tina)
 
-    theirs = table(api.get(EXPORT, query_string={"teacher_id": school.hal.profile_id}))
-    own = who_and_where(api.get(EXPORT, query_string={"teacher_id": school.tina.profile_id}))
+    theirs = table(api.get(EXPORT, query_string={"teacher_id": two_teacher_school.hal.profile_id}))
+    own = who_and_where(
+        api.get(EXPORT, query_string={"teacher_id": two_teacher_school.tina.profile_id})
+    )
 
     assert theirs == [HEADER]
     assert own == MATH_ROWS
 
 
-def test_a_search_never_widens_a_students_own_export(api_as, school):
-    resp = api_as(school.ann).get(
-        EXPORT, query_string={"student_id": school.ann.profile_id, "search": "Adams"}
+def test_a_search_never_widens_a_students_own_export(api_as, two_teacher_school, export_sessions):
+    resp = api_as(two_teacher_school.ann).get(
+        EXPORT, query_string={"student_id": two_teacher_school.ann.profile_id, "search": "Adams"}
     )
 
     assert table(resp) == [HEADER]
 
 
-def test_a_teacher_naming_a_session_of_another_class_is_refused(api_as, school):
-    resp = api_as(school.tina).get(EXPORT, query_string={"session_id": school.sessions["h1"]})
+def test_a_teacher_naming_a_session_of_another_class_is_refused(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.tina).get(
+        EXPORT, query_string={"session_id": export_sessions["h1"]}
+    )
 
     assert resp.status_code == 403
     assert resp.json == FORBIDDEN
 
 
 def test_a_teacher_naming_a_student_gets_only_that_students_records_of_their_classes(
-    api_as, school
+    api_as, two_teacher_school, export_sessions
 ):
-    resp = api_as(school.tina).get(EXPORT, query_string={"student_id": school.ann.profile_id})
+    resp = api_as(two_teacher_school.tina).get(
+        EXPORT, query_string={"student_id": two_teacher_school.ann.profile_id}
+    )
 
     assert [(r["class_name"], r["status"]) for r in records(resp)] == [
         ("Algebra A", "LATE"),
@@ -402,16 +396,24 @@ def test_a_teacher_naming_a_student_gets_only_that_students_records_of_their_cla
     ]
 
 
-def test_a_teacher_naming_a_student_they_never_taught_is_refused(api_as, school):
-    resp = api_as(school.tina).get(EXPORT, query_string={"student_id": school.olga.profile_id})
+def test_a_teacher_naming_a_student_they_never_taught_is_refused(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.tina).get(
+        EXPORT, query_string={"student_id": two_teacher_school.olga.profile_id}
+    )
 
     assert resp.status_code == 403
     assert resp.json == FORBIDDEN
 
 
-def test_a_student_exports_their_own_records_naming_their_student_id(api_as, school):
+def test_a_student_exports_their_own_records_naming_their_student_id(
+    api_as, two_teacher_school, export_sessions
+):
 
-    resp = api_as(school.ann).get(EXPORT, query_string={"student_id": school.ann.profile_id})
+    resp = api_as(two_teacher_school.ann).get(
+        EXPORT, query_string={"student_id": two_teacher_school.ann.profile_id}
+    )
 
     rows = records(resp)
     assert [(r["class_name"], r["status"]) for r in rows] == [
@@ -423,21 +425,30 @@ def test_a_student_exports_their_own_records_naming_their_student_id(api_as, sch
     assert {r["student_number"] for r in rows} == {"S10002"}
 
 
-def test_a_students_own_export_takes_the_other_filters(api_as, school):
+def test_a_students_own_export_takes_the_other_filters(api_as, two_teacher_school, export_sessions):
 
-    resp = api_as(school.ann).get(
-        EXPORT, query_string={"student_id": school.ann.profile_id, "class_id": school.hist.id}
+    resp = api_as(two_teacher_school.ann).get(
+        EXPORT,
+        query_string={
+            "student_id": two_teacher_school.ann.profile_id,
+            "class_id": two_teacher_school.hist.id,
+        },
     )
 
     assert [r["class_name"] for r in records(resp)] == ["History B"]
 
 
-def test_a_students_own_export_never_carries_the_staff_notes_on_their_records(api_as, school):
+def test_a_students_own_export_never_carries_the_staff_notes_on_their_records(
+    api_as, two_teacher_school, export_sessions
+):
     # Ann's LATE in s1 carries the teacher's note "bus"; notes are staff-only.
 
-    resp = api_as(school.ann).get(
+    resp = api_as(two_teacher_school.ann).get(
         EXPORT,
-        query_string={"student_id": school.ann.profile_id, "session_id": school.sessions["s1"]},
+        query_string={
+            "student_id": two_teacher_school.ann.profile_id,
+            "session_id": export_sessions["s1"],
+        },
     )
 
     rows = records(resp)
@@ -445,30 +456,35 @@ def test_a_students_own_export_never_carries_the_staff_notes_on_their_records(ap
 
 
 @pytest.mark.parametrize("reader", ["tina", "admin"])
-def test_staff_exports_carry_the_notes(api_as, school, reader):
+def test_staff_exports_carry_the_notes(api_as, two_teacher_school, export_sessions, reader):
 
-    resp = api_as(getattr(school, reader)).get(
+    resp = api_as(getattr(two_teacher_school, reader)).get(
         EXPORT,
-        query_string={"student_id": school.ann.profile_id, "session_id": school.sessions["s1"]},
+        query_string={
+            "student_id": two_teacher_school.ann.profile_id,
+            "session_id": export_sessions["s1"],
+        },
     )
 
     assert [(r["status"], r["notes"]) for r in records(resp)] == [("LATE", "bus")]
 
 
 @pytest.mark.parametrize("named", [None, "zed", "unknown"])
-def test_a_student_without_their_own_student_id_is_refused(api_as, school, named):
-    ids = {"zed": school.zed.profile_id, "unknown": uuid.uuid4()}
+def test_a_student_without_their_own_student_id_is_refused(
+    api_as, two_teacher_school, export_sessions, named
+):
+    ids = {"zed": two_teacher_school.zed.profile_id, "unknown": uuid.uuid4()}
     query = {"student_id": ids[named]} if named else {}
 
-    resp = api_as(school.ann).get(EXPORT, query_string=query)
+    resp = api_as(two_teacher_school.ann).get(EXPORT, query_string=query)
 
     assert resp.status_code == 403
     assert resp.json == FORBIDDEN
 
 
-def test_shape_errors_come_before_permissions(api_as, school):
+def test_shape_errors_come_before_permissions(api_as, two_teacher_school, export_sessions):
 
-    resp = api_as(school.ann).get(EXPORT, query_string={"status": "FOO"})
+    resp = api_as(two_teacher_school.ann).get(EXPORT, query_string={"status": "FOO"})
 
     assert resp.status_code == 400
     assert resp.json == {"status": ['"FOO" is not a valid choice.']}
@@ -716,21 +732,25 @@ def login(client, person: Person) -> None:
     assert resp.status_code == 302
 
 
-def test_a_logged_in_teacher_exports_with_the_login_cookie(client, school):
-    login(client, school.tina)
+def test_a_logged_in_teacher_exports_with_the_login_cookie(
+    client, two_teacher_school, export_sessions
+):
+    login(client, two_teacher_school.tina)
 
     resp = client.get(EXPORT)
 
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert who_and_where(resp) == MATH_ROWS
-    assert table(client.get(register_url(school.math.id)))[0][0] == "student_number"
+    assert table(client.get(register_url(two_teacher_school.math.id)))[0][0] == "student_number"
 
 
 # --- the register ------------------------------------------------------------------------
 
 
-def test_the_register_is_a_csv_attachment_named_for_the_subject_and_today(api_as, school):
-    resp = api_as(school.tina).get(register_url(school.math.id))
+def test_the_register_is_a_csv_attachment_named_for_the_subject_and_today(
+    api_as, two_teacher_school, export_sessions
+):
+    resp = api_as(two_teacher_school.tina).get(register_url(two_teacher_school.math.id))
 
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -744,9 +764,9 @@ def test_the_register_is_a_csv_attachment_named_for_the_subject_and_today(api_as
 
 
 def test_the_register_grid_has_students_by_name_against_started_sessions_oldest_first(
-    api_as, school
+    api_as, two_teacher_school, export_sessions
 ):
-    resp = api_as(school.tina).get(register_url(school.math.id))
+    resp = api_as(two_teacher_school.tina).get(register_url(two_teacher_school.math.id))
 
     assert table(resp) == [
         [
@@ -780,10 +800,12 @@ def record_of(app, session_id, student) -> uuid.UUID:
     return found
 
 
-def test_the_export_says_which_records_are_excused_and_why(app, api_as, school):
-    cara_s1 = record_of(app, school.sessions["s1"], school.cara)
-    ann_s1 = record_of(app, school.sessions["s1"], school.ann)
-    api = api_as(school.admin)
+def test_the_export_says_which_records_are_excused_and_why(
+    app, api_as, two_teacher_school, export_sessions
+):
+    cara_s1 = record_of(app, export_sessions["s1"], two_teacher_school.cara)
+    ann_s1 = record_of(app, export_sessions["s1"], two_teacher_school.ann)
+    api = api_as(two_teacher_school.admin)
     assert (
         api.post(f"/api/attendance/{cara_s1}/excuse/", json={"reason": "ILLNESS"}).status_code
         == 200
@@ -792,7 +814,7 @@ def test_the_export_says_which_records_are_excused_and_why(app, api_as, school):
         api.post(f"/api/attendance/{ann_s1}/excuse/", json={"reason": "FAMILY"}).status_code == 200
     )
 
-    rows = records(api.get(EXPORT, query_string={"session_id": school.sessions["s1"]}))
+    rows = records(api.get(EXPORT, query_string={"session_id": export_sessions["s1"]}))
 
     assert [(r["first_name"], r["status"], r["excused"], r["absence_reason"]) for r in rows] == [
         ("Cara", "ABSENT", "true", "ILLNESS"),
@@ -801,31 +823,43 @@ def test_the_export_says_which_records_are_excused_and_why(app, api_as, school):
     ]
 
 
-def test_a_students_own_export_shows_their_excuses(app, api_as, school):
+def test_a_students_own_export_shows_their_excuses(
+    app, api_as, two_teacher_school, export_sessions
+):
     from attendance_app.services.school import tokens
     from tests.factories import PASSWORD
 
-    cara_s1 = record_of(app, school.sessions["s1"], school.cara)
-    api_as(school.tina).post(f"/api/attendance/{cara_s1}/excuse/", json={"reason": "MEDICAL"})
+    cara_s1 = record_of(app, export_sessions["s1"], two_teacher_school.cara)
+    api_as(two_teacher_school.tina).post(
+        f"/api/attendance/{cara_s1}/excuse/", json={"reason": "MEDICAL"}
+    )
     with app.app_context():
-        token = tokens.issue_token(email=school.cara.email, password=PASSWORD).token
+        token = tokens.issue_token(email=two_teacher_school.cara.email, password=PASSWORD).token
 
-    resp = api_as(token).get(EXPORT, query_string={"student_id": school.cara.profile_id})
+    resp = api_as(token).get(
+        EXPORT, query_string={"student_id": two_teacher_school.cara.profile_id}
+    )
 
     excused = [(r["date"], r["absence_reason"]) for r in records(resp) if r["excused"] == "true"]
     assert excused == [("2026-01-10", "MEDICAL")]
 
 
-def test_the_register_shows_an_excused_absence_as_e_and_an_excused_late_as_l(app, api_as, school):
-    api = api_as(school.tina)
-    for session_key, student in (("s1", school.cara), ("s1", school.ann), ("s3", school.ann)):
-        record_id = record_of(app, school.sessions[session_key], student)
+def test_the_register_shows_an_excused_absence_as_e_and_an_excused_late_as_l(
+    app, api_as, two_teacher_school, export_sessions
+):
+    api = api_as(two_teacher_school.tina)
+    for session_key, student in (
+        ("s1", two_teacher_school.cara),
+        ("s1", two_teacher_school.ann),
+        ("s3", two_teacher_school.ann),
+    ):
+        record_id = record_of(app, export_sessions[session_key], student)
         assert (
             api.post(f"/api/attendance/{record_id}/excuse/", json={"reason": "OTHER"}).status_code
             == 200
         )
 
-    rows = table(api.get(register_url(school.math.id)))[1:]
+    rows = table(api.get(register_url(two_teacher_school.math.id)))[1:]
 
     assert rows == [
         ["S10001", "Adams", "Cara", "E", "", "P", "50.0"],
@@ -834,12 +868,14 @@ def test_the_register_shows_an_excused_absence_as_e_and_an_excused_late_as_l(app
     ]
 
 
-def test_the_register_lists_enrolled_students_only(app, api_as, school):
-    unenroll(app, school.math, school.zed, admin=school.admin)
+def test_the_register_lists_enrolled_students_only(
+    app, api_as, two_teacher_school, export_sessions
+):
+    unenroll(app, two_teacher_school.math, two_teacher_school.zed, admin=two_teacher_school.admin)
     newcomer = make_student(app, first_name="Bea", last_name="Able", number="S10009")
-    enroll(app, school.math, [newcomer], admin=school.admin)
+    enroll(app, two_teacher_school.math, [newcomer], admin=two_teacher_school.admin)
 
-    rows = table(api_as(school.admin).get(register_url(school.math.id)))[1:]
+    rows = table(api_as(two_teacher_school.admin).get(register_url(two_teacher_school.math.id)))[1:]
 
     assert rows == [
         ["S10009", "Able", "Bea", "", "", "", "0.0"],
@@ -848,8 +884,10 @@ def test_the_register_lists_enrolled_students_only(app, api_as, school):
     ]
 
 
-def test_the_register_rate_counts_only_this_classs_records(api_as, school):
-    rows = table(api_as(school.hal).get(register_url(school.hist.id)))
+def test_the_register_rate_counts_only_this_classs_records(
+    api_as, two_teacher_school, export_sessions
+):
+    rows = table(api_as(two_teacher_school.hal).get(register_url(two_teacher_school.hist.id)))
 
     assert rows == [
         ["student_number", "last_name", "first_name", "2026-01-10T12:00:00Z", "attendance_rate"],
@@ -886,18 +924,22 @@ def test_register_cells_are_formula_safe_and_the_filename_is_header_safe(app, ap
 
 
 @pytest.mark.parametrize("who", ["hal", "ann"])
-def test_only_the_classs_teacher_or_an_admin_gets_the_register(api_as, school, who):
-    resp = api_as(getattr(school, who)).get(register_url(school.math.id))
+def test_only_the_classs_teacher_or_an_admin_gets_the_register(
+    api_as, two_teacher_school, export_sessions, who
+):
+    resp = api_as(getattr(two_teacher_school, who)).get(register_url(two_teacher_school.math.id))
 
     assert resp.status_code == 403
     assert resp.json == FORBIDDEN
 
 
 @pytest.mark.parametrize("class_id", ["unknown", "not-a-uuid"])
-def test_an_unknown_or_malformed_class_is_a_json_404(api_as, school, class_id):
+def test_an_unknown_or_malformed_class_is_a_json_404(
+    api_as, two_teacher_school, export_sessions, class_id
+):
     path = register_url(uuid.uuid4() if class_id == "unknown" else class_id)
 
-    resp = api_as(school.admin).get(path)
+    resp = api_as(two_teacher_school.admin).get(path)
 
     assert resp.status_code == 404
     assert resp.is_json
@@ -905,7 +947,7 @@ def test_an_unknown_or_malformed_class_is_a_json_404(api_as, school, class_id):
 
 
 def test_the_register_runs_the_same_statements_for_a_big_class_as_for_a_small_one(
-    app, api_as, count_queries, school, big_class
+    app, api_as, count_queries, two_teacher_school, export_sessions, big_class
 ):
     admin, big = big_class
 
@@ -918,4 +960,4 @@ def test_the_register_runs_the_same_statements_for_a_big_class_as_for_a_small_on
             resp.close()
         return counter.count
 
-    assert statements(big.id) == statements(school.math.id)
+    assert statements(big.id) == statements(two_teacher_school.math.id)

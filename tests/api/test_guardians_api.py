@@ -6,19 +6,8 @@ import uuid
 
 import pytest
 
-from tests.factories import make_admin, make_class, make_student, make_teacher
-
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 MARY = {"name": "Mary Doe", "email": "mary@home.test", "relationship": "Mother"}
-
-
-@pytest.fixture
-def school(app):
-    admin = make_admin(app)
-    teacher = make_teacher(app)
-    john = make_student(app)
-    make_class(app, admin=admin, teacher=teacher, students=[john])
-    return admin, teacher, john
 
 
 def url(student, guardian_id=None) -> str:
@@ -26,8 +15,8 @@ def url(student, guardian_id=None) -> str:
     return f"/api/students/{sid}/guardians/" + (f"{guardian_id}/" if guardian_id else "")
 
 
-def test_an_admin_adds_lists_and_deletes_a_guardian(api_as, school):
-    admin, _, john = school
+def test_an_admin_adds_lists_and_deletes_a_guardian(api_as, test101):
+    admin, john = test101.admin, test101.john
     api = api_as(admin)
 
     created = api.post(url(john), json=MARY)
@@ -43,16 +32,16 @@ def test_an_admin_adds_lists_and_deletes_a_guardian(api_as, school):
     assert api.get(url(john)).json == []
 
 
-def test_notify_false_is_kept(api_as, school):
-    admin, _, john = school
+def test_notify_false_is_kept(api_as, test101):
+    admin, john = test101.admin, test101.john
 
     created = api_as(admin).post(url(john), json={**MARY, "notify": False})
 
     assert created.status_code == 201 and created.json["notify"] is False
 
 
-def test_anyone_else_is_forbidden(api_as, school):
-    admin, teacher, john = school
+def test_anyone_else_is_forbidden(api_as, test101):
+    admin, teacher, john = test101.admin, test101.teacher, test101.john
     gid = api_as(admin).post(url(john), json=MARY).json["id"]
 
     for who in (teacher, john):
@@ -62,8 +51,8 @@ def test_anyone_else_is_forbidden(api_as, school):
         assert api.delete(url(john, gid)).status_code == 403
 
 
-def test_an_unknown_student_or_guardian_is_404(api_as, school):
-    admin, _, john = school
+def test_an_unknown_student_or_guardian_is_404(api_as, test101):
+    admin, john = test101.admin, test101.john
     api = api_as(admin)
 
     assert api.get(url(uuid.uuid4())).status_code == 404
@@ -89,16 +78,16 @@ def test_an_unknown_student_or_guardian_is_404(api_as, school):
         ({**MARY, "notify": "maybe"}, {"notify": ["Must be a valid boolean."]}),
     ],
 )
-def test_a_bad_body_is_400_on_its_fields(api_as, school, body, errors):
-    admin, _, john = school
+def test_a_bad_body_is_400_on_its_fields(api_as, test101, body, errors):
+    admin, john = test101.admin, test101.john
 
     resp = api_as(admin).post(url(john), json=body)
 
     assert (resp.status_code, resp.json) == (400, errors)
 
 
-def test_the_same_email_twice_is_400_on_email(api_as, school):
-    admin, _, john = school
+def test_the_same_email_twice_is_400_on_email(api_as, test101):
+    admin, john = test101.admin, test101.john
     api_as(admin).post(url(john), json=MARY)
 
     resp = api_as(admin).post(url(john), json={**MARY, "email": "MARY@home.test"})

@@ -26,7 +26,7 @@ def url(session_id) -> str:
 
 
 @pytest.fixture
-def school(app):
+def four_of_five_marked(app):
     """ "TEST101 Section A" taught by Tina Lee with five students, in an ACTIVE session marked
     PRESENT (Ann, T0+1m), LATE (Ben, T0+2m), ABSENT (Cat, T0+3m), PRESENT (Dan, T0+4m);
     Eve is not marked."""
@@ -65,8 +65,8 @@ def names(resp) -> list[str]:
 # --- body ------------------------------------------------------------------------------------
 
 
-def test_the_session_view_has_the_contract_body(app, api_as, school):
-    _, klass, session_id, ids = school
+def test_the_session_view_has_the_contract_body(app, api_as, four_of_five_marked):
+    _, klass, session_id, ids = four_of_five_marked
 
     resp = api_as(klass.teacher).get(url(session_id))
 
@@ -102,8 +102,8 @@ def test_the_session_view_has_the_contract_body(app, api_as, school):
     assert set(resp.json) == {"session", "statistics", "records"}
 
 
-def test_records_are_newest_marked_at_first(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_records_are_newest_marked_at_first(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).get(url(session_id))
 
@@ -112,8 +112,8 @@ def test_records_are_newest_marked_at_first(app, api_as, school):
     assert times == sorted(times, reverse=True)
 
 
-def test_an_ended_session_shows_its_end_time_and_is_locked(app, api_as, school):
-    _, klass, _, _ = school
+def test_an_ended_session_shows_its_end_time_and_is_locked(app, api_as, four_of_five_marked):
+    _, klass, _, _ = four_of_five_marked
     session_id = make_session(
         app, klass, end=True, start_at=T0, end_at=datetime(2026, 1, 10, 14, 45, tzinfo=UTC)
     )
@@ -125,8 +125,8 @@ def test_an_ended_session_shows_its_end_time_and_is_locked(app, api_as, school):
     assert resp.json["session"]["is_locked"] is True
 
 
-def test_a_scheduled_session_has_no_times_and_nobody_marked(app, api_as, school):
-    _, klass, _, _ = school
+def test_a_scheduled_session_has_no_times_and_nobody_marked(app, api_as, four_of_five_marked):
+    _, klass, _, _ = four_of_five_marked
     session_id = make_session(app, klass, start=False)
 
     resp = api_as(klass.teacher).get(url(session_id))
@@ -221,8 +221,10 @@ def test_the_rate_rounds_to_two_decimals(app, api_as):
         ({"unknown": "ignored", "page": "2"}, ["Dan", "Cat", "Ben", "Ann"]),
     ],
 )
-def test_filters_narrow_the_records_but_never_the_statistics(app, api_as, school, query, expected):
-    _, klass, session_id, _ = school
+def test_filters_narrow_the_records_but_never_the_statistics(
+    app, api_as, four_of_five_marked, query, expected
+):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).get(url(session_id), query_string=query)
 
@@ -231,9 +233,9 @@ def test_filters_narrow_the_records_but_never_the_statistics(app, api_as, school
     assert resp.json["statistics"] == WHOLE_SESSION
 
 
-def test_an_update_does_not_move_a_record_past_marked_after(app, api_as, school):
+def test_an_update_does_not_move_a_record_past_marked_after(app, api_as, four_of_five_marked):
     """An update changes ``updated_at``, never ``marked_at``, which the filter compares."""
-    _, klass, session_id, ids = school
+    _, klass, session_id, ids = four_of_five_marked
     api = api_as(klass.teacher)
     assert api.put(f"/api/attendance/{ids['Ann']}/", json={"status": "LATE"}).status_code == 200
 
@@ -258,8 +260,10 @@ def test_an_update_does_not_move_a_record_past_marked_after(app, api_as, school)
         ({"include_absent": "maybe"}, "include_absent"),
     ],
 )
-def test_a_bad_filter_value_is_400_on_that_parameter(app, api_as, school, query, field):
-    _, klass, session_id, _ = school
+def test_a_bad_filter_value_is_400_on_that_parameter(
+    app, api_as, four_of_five_marked, query, field
+):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).get(url(session_id), query_string=query)
 
@@ -268,16 +272,16 @@ def test_a_bad_filter_value_is_400_on_that_parameter(app, api_as, school, query,
     assert isinstance(resp.json[field], list) and len(resp.json[field]) == 1
 
 
-def test_a_bad_status_filter_gets_the_choice_message(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_a_bad_status_filter_gets_the_choice_message(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).get(url(session_id), query_string={"status": "FOO"})
 
     assert resp.json == {"status": ['"FOO" is not a valid choice.']}
 
 
-def test_two_bad_filters_are_both_reported(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_two_bad_filters_are_both_reported(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).get(
         url(session_id), query_string={"status": "X", "include_absent": "perhaps"}
@@ -290,8 +294,8 @@ def test_two_bad_filters_are_both_reported(app, api_as, school):
 # --- who may read ---------------------------------------------------------------------------
 
 
-def test_an_admin_may_view_any_session(app, api_as, school):
-    admin, _, session_id, _ = school
+def test_an_admin_may_view_any_session(app, api_as, four_of_five_marked):
+    admin, _, session_id, _ = four_of_five_marked
 
     resp = api_as(admin).get(url(session_id))
 
@@ -299,8 +303,8 @@ def test_an_admin_may_view_any_session(app, api_as, school):
     assert resp.json["statistics"] == WHOLE_SESSION
 
 
-def test_another_teacher_may_not_view_the_session(app, api_as, school):
-    _, _, session_id, _ = school
+def test_another_teacher_may_not_view_the_session(app, api_as, four_of_five_marked):
+    _, _, session_id, _ = four_of_five_marked
 
     resp = api_as(make_teacher(app)).get(url(session_id))
 
@@ -308,16 +312,16 @@ def test_another_teacher_may_not_view_the_session(app, api_as, school):
     assert resp.json == {"detail": "You do not have permission to perform this action."}
 
 
-def test_a_student_of_the_class_may_not_view_the_session(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_a_student_of_the_class_may_not_view_the_session(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.students[0]).get(url(session_id))
 
     assert resp.status_code == 403
 
 
-def test_viewing_without_a_token_is_401(app, client, school):
-    _, _, session_id, _ = school
+def test_viewing_without_a_token_is_401(app, client, four_of_five_marked):
+    _, _, session_id, _ = four_of_five_marked
 
     resp = client.get(url(session_id))
 
@@ -325,8 +329,8 @@ def test_viewing_without_a_token_is_401(app, client, school):
     assert resp.json == {"detail": "Authentication credentials were not provided."}
 
 
-def test_viewing_with_a_revoked_token_is_401(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_viewing_with_a_revoked_token_is_401(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
     api = api_as(klass.teacher)
     assert api.delete("/api/auth/token/").status_code == 204
 
@@ -335,8 +339,8 @@ def test_viewing_with_a_revoked_token_is_401(app, api_as, school):
     assert resp.status_code == 401
 
 
-def test_an_unknown_session_is_404(app, api_as, school):
-    admin, _, _, _ = school
+def test_an_unknown_session_is_404(app, api_as, four_of_five_marked):
+    admin, _, _, _ = four_of_five_marked
 
     resp = api_as(admin).get(url(uuid.uuid4()))
 
@@ -345,8 +349,8 @@ def test_an_unknown_session_is_404(app, api_as, school):
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "123", "0"])
-def test_a_malformed_session_id_is_404(app, api_as, school, bad):
-    admin, _, _, _ = school
+def test_a_malformed_session_id_is_404(app, api_as, four_of_five_marked, bad):
+    admin, _, _, _ = four_of_five_marked
 
     resp = api_as(admin).get(url(bad))
 
@@ -354,8 +358,10 @@ def test_a_malformed_session_id_is_404(app, api_as, school, bad):
     assert resp.json == {"detail": "Not found."}
 
 
-def test_a_bad_filter_from_an_outsider_still_never_reveals_the_records(app, api_as, school):
-    _, _, session_id, _ = school
+def test_a_bad_filter_from_an_outsider_still_never_reveals_the_records(
+    app, api_as, four_of_five_marked
+):
+    _, _, session_id, _ = four_of_five_marked
 
     resp = api_as(make_teacher(app)).get(url(session_id), query_string={"status": "PRESENT"})
 
@@ -363,8 +369,8 @@ def test_a_bad_filter_from_an_outsider_still_never_reveals_the_records(app, api_
     assert "records" not in resp.json
 
 
-def test_a_post_to_the_session_view_is_405(app, api_as, school):
-    _, klass, session_id, _ = school
+def test_a_post_to_the_session_view_is_405(app, api_as, four_of_five_marked):
+    _, klass, session_id, _ = four_of_five_marked
 
     resp = api_as(klass.teacher).post(url(session_id), json={})
 

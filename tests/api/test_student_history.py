@@ -28,22 +28,14 @@ def at(day: int, hour: int = 9, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def school(app):
-    """John Doe (S12345) in MATH101 (taught by Tina) and HIST101 (taught by Hal).
+def anns_history(app, two_teacher_school) -> dict[tuple[str, datetime], uuid.UUID]:
+    """Ann Baker's records in ``two_teacher_school``, by (subject code, session start), each
+    marked three minutes after the start (nobody else is marked):
 
-    MATH101 sessions: Jan 9 23:59:59 PRESENT, Jan 10 00:00 LATE, Jan 10 23:59:59 ABSENT,
-    Jan 11 00:00 PRESENT. HIST101 sessions: Jan 10 12:00 ABSENT, Jan 12 10:00 PRESENT.
+    MATH101 (Tina): Jan 9 23:59:59 PRESENT, Jan 10 00:00 LATE, Jan 10 23:59:59 ABSENT,
+    Jan 11 00:00 PRESENT. HIST101 (Hal): Jan 10 12:00 ABSENT, Jan 12 10:00 PRESENT.
     """
-    admin = make_admin(app)
-    tina = make_teacher(app, first_name="Tina", last_name="Lee")
-    hal = make_teacher(app, first_name="Hal", last_name="Ng")
-    john = make_student(app, first_name="John", last_name="Doe", number="S12345")
-    math = make_class(
-        app, admin=admin, teacher=tina, students=[john], name="Algebra A", subject_code="MATH101"
-    )
-    hist = make_class(
-        app, admin=admin, teacher=hal, students=[john], name="History B", subject_code="HIST101"
-    )
+    math, hist, ann = two_teacher_school.math, two_teacher_school.hist, two_teacher_school.ann
     plan = [
         (math, datetime(2026, 1, 9, 23, 59, 59, tzinfo=UTC), "PRESENT"),
         (math, at(10, 0), "LATE"),
@@ -56,9 +48,9 @@ def school(app):
     for klass, start, status in plan:
         session_id = make_session(app, klass, start_at=start)
         records[(klass.subject_code, start)] = mark(
-            app, klass, session_id, john, status, at=start + timedelta(minutes=3)
+            app, klass, session_id, ann, status, at=start + timedelta(minutes=3)
         )
-    return admin, math, hist, john, records
+    return records
 
 
 def cursor_of(when: str, record_id) -> str:
@@ -73,17 +65,18 @@ def starts(resp) -> list[str]:
 # --- body ------------------------------------------------------------------------------------
 
 
-def test_the_history_has_the_contract_body(app, api_as, school):
-    admin, _, _, john, records = school
+def test_the_history_has_the_contract_body(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
+    records = anns_history
 
-    resp = api_as(admin).get(url(john))
+    resp = api_as(admin).get(url(ann))
 
     assert resp.status_code == 200, resp.json
     assert resp.json["student"] == {
-        "id": str(john.profile_id),
-        "student_id": "S12345",
-        "first_name": "John",
-        "last_name": "Doe",
+        "id": str(ann.profile_id),
+        "student_id": "S10002",
+        "first_name": "Ann",
+        "last_name": "Baker",
     }
     assert resp.json["statistics"] == {
         "total_sessions": 6,
@@ -109,10 +102,10 @@ def test_the_history_has_the_contract_body(app, api_as, school):
     assert resp.json["next_cursor"] is None
 
 
-def test_history_lists_the_newest_session_first(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_history_lists_the_newest_session_first(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john))
+    resp = api_as(admin).get(url(ann))
 
     assert starts(resp) == [
         "2026-01-12T10:00:00Z",
@@ -124,8 +117,10 @@ def test_history_lists_the_newest_session_first(app, api_as, school):
     ]
 
 
-def test_a_student_without_records_has_zero_statistics(app, api_as, school):
-    admin, _, _, _, _ = school
+def test_a_student_without_records_has_zero_statistics(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin = two_teacher_school.admin
     newcomer = make_student(app)
 
     resp = api_as(admin).get(url(newcomer))
@@ -141,13 +136,13 @@ def test_a_student_without_records_has_zero_statistics(app, api_as, school):
     assert resp.json["records"] == []
 
 
-def test_history_includes_records_of_ended_sessions(app, api_as, school):
-    admin, math, _, john, _ = school
+def test_history_includes_records_of_ended_sessions(app, api_as, two_teacher_school, anns_history):
+    admin, math, ann = two_teacher_school.admin, two_teacher_school.math, two_teacher_school.ann
     session_id = make_session(app, math, start_at=at(20, 9))
-    mark(app, math, session_id, john, "LATE")
+    mark(app, math, session_id, ann, "LATE")
     api_as(math.teacher).post(f"/api/sessions/{session_id}/end/")
 
-    resp = api_as(admin).get(url(john))
+    resp = api_as(admin).get(url(ann))
 
     assert resp.json["statistics"]["total_sessions"] == 7
     assert resp.json["records"][0]["session"]["date"] == "2026-01-20"
@@ -174,22 +169,24 @@ def test_history_includes_records_of_ended_sessions(app, api_as, school):
     ],
 )
 def test_filters_select_records_by_session_start_date_and_status(
-    app, api_as, school, query, expected
+    app, api_as, two_teacher_school, anns_history, query, expected
 ):
-    admin, _, _, john, _ = school
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string=query)
+    resp = api_as(admin).get(url(ann), query_string=query)
 
     assert resp.status_code == 200, resp.json
     assert len(resp.json["records"]) == expected
     assert resp.json["statistics"]["total_sessions"] == expected
 
 
-def test_the_date_range_is_inclusive_on_both_ends_in_utc(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_the_date_range_is_inclusive_on_both_ends_in_utc(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
     resp = api_as(admin).get(
-        url(john), query_string={"date_from": "2026-01-10", "date_to": "2026-01-10"}
+        url(ann), query_string={"date_from": "2026-01-10", "date_to": "2026-01-10"}
     )
 
     assert starts(resp) == [
@@ -200,30 +197,37 @@ def test_the_date_range_is_inclusive_on_both_ends_in_utc(app, api_as, school):
     assert {r["session"]["date"] for r in resp.json["records"]} == {"2026-01-10"}
 
 
-def test_a_session_started_with_an_offset_belongs_to_its_utc_date(app, api_as, school):
-    admin, math, _, john, _ = school
+def test_a_session_started_with_an_offset_belongs_to_its_utc_date(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, math, ann = two_teacher_school.admin, two_teacher_school.math, two_teacher_school.ann
     # 00:30 on Feb 2 in UTC+02:00 is 22:30 on Feb 1 in UTC.
     session_id = make_session(
         app, math, start_at=datetime(2026, 2, 2, 0, 30, tzinfo=timezone(timedelta(hours=2)))
     )
-    mark(app, math, session_id, john, "PRESENT")
+    mark(app, math, session_id, ann, "PRESENT")
     api = api_as(admin)
 
-    on_first = api.get(url(john), query_string={"date_from": "2026-02-01", "date_to": "2026-02-01"})
-    on_second = api.get(url(john), query_string={"date_from": "2026-02-02"})
+    on_first = api.get(url(ann), query_string={"date_from": "2026-02-01", "date_to": "2026-02-01"})
+    on_second = api.get(url(ann), query_string={"date_from": "2026-02-02"})
 
     assert [r["session"]["date"] for r in on_first.json["records"]] == ["2026-02-01"]
     assert on_first.json["records"][0]["session"]["start_time"] == "2026-02-01T22:30:00Z"
     assert on_second.json["records"] == []
 
 
-def test_the_subject_filter_keeps_one_subject(app, api_as, school):
-    admin, math, hist, john, _ = school
+def test_the_subject_filter_keeps_one_subject(app, api_as, two_teacher_school, anns_history):
+    admin, math, hist, ann = (
+        two_teacher_school.admin,
+        two_teacher_school.math,
+        two_teacher_school.hist,
+        two_teacher_school.ann,
+    )
     api = api_as(admin)
 
-    maths = api.get(url(john), query_string={"subject_id": str(math.subject_id)})
-    history = api.get(url(john), query_string={"subject_id": str(hist.subject_id)})
-    nothing = api.get(url(john), query_string={"subject_id": str(uuid.uuid4())})
+    maths = api.get(url(ann), query_string={"subject_id": str(math.subject_id)})
+    history = api.get(url(ann), query_string={"subject_id": str(hist.subject_id)})
+    nothing = api.get(url(ann), query_string={"subject_id": str(uuid.uuid4())})
 
     assert {r["session"]["subject_code"] for r in maths.json["records"]} == {"MATH101"}
     assert maths.json["statistics"]["total_sessions"] == 4
@@ -233,11 +237,11 @@ def test_the_subject_filter_keeps_one_subject(app, api_as, school):
     assert nothing.json["records"] == []
 
 
-def test_statistics_describe_the_filtered_records(app, api_as, school):
-    admin, math, _, john, _ = school
+def test_statistics_describe_the_filtered_records(app, api_as, two_teacher_school, anns_history):
+    admin, math, ann = two_teacher_school.admin, two_teacher_school.math, two_teacher_school.ann
 
     resp = api_as(admin).get(
-        url(john), query_string={"subject_id": str(math.subject_id), "date_to": "2026-01-10"}
+        url(ann), query_string={"subject_id": str(math.subject_id), "date_to": "2026-01-10"}
     )
 
     # MATH101 up to Jan 10: PRESENT (Jan 9), LATE (Jan 10 00:00), ABSENT (Jan 10 23:59:59).
@@ -250,10 +254,12 @@ def test_statistics_describe_the_filtered_records(app, api_as, school):
     }
 
 
-def test_a_status_filter_gives_statistics_of_that_status_only(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_a_status_filter_gives_statistics_of_that_status_only(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string={"status": "ABSENT"})
+    resp = api_as(admin).get(url(ann), query_string={"status": "ABSENT"})
 
     assert resp.json["statistics"] == {
         "total_sessions": 2,
@@ -269,10 +275,12 @@ def test_a_status_filter_gives_statistics_of_that_status_only(app, api_as, schoo
 
 @pytest.mark.parametrize("field", ["date_from", "date_to"])
 @pytest.mark.parametrize("bad", ["10/01/2026", "2026-13-01", "2026-02-30", "yesterday", "2026-1"])
-def test_a_bad_date_is_400_with_the_format_message(app, api_as, school, field, bad):
-    admin, _, _, john, _ = school
+def test_a_bad_date_is_400_with_the_format_message(
+    app, api_as, two_teacher_school, anns_history, field, bad
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string={field: bad})
+    resp = api_as(admin).get(url(ann), query_string={field: bad})
 
     assert resp.status_code == 400
     assert resp.json == {field: ["Date has wrong format. Use YYYY-MM-DD."]}
@@ -286,10 +294,12 @@ def test_a_bad_date_is_400_with_the_format_message(app, api_as, school, field, b
         ({"status": "absent"}, {"status": ['"absent" is not a valid choice.']}),
     ],
 )
-def test_other_bad_filters_are_400_on_their_name(app, api_as, school, query, expected):
-    admin, _, _, john, _ = school
+def test_other_bad_filters_are_400_on_their_name(
+    app, api_as, two_teacher_school, anns_history, query, expected
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string=query)
+    resp = api_as(admin).get(url(ann), query_string=query)
 
     assert resp.status_code == 400
     assert resp.json == expected
@@ -312,10 +322,12 @@ def test_other_bad_filters_are_400_on_their_name(app, api_as, school, query, exp
         ({"cursor": cursor_of("2026-01-10T00:00:00Z", "not-a-uuid")}, "cursor"),
     ],
 )
-def test_bad_paging_values_are_400_on_their_name(app, api_as, school, query, field):
-    admin, _, _, john, _ = school
+def test_bad_paging_values_are_400_on_their_name(
+    app, api_as, two_teacher_school, anns_history, query, field
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string=query)
+    resp = api_as(admin).get(url(ann), query_string=query)
 
     assert resp.status_code == 400
     assert list(resp.json) == [field]
@@ -330,10 +342,12 @@ def test_bad_paging_values_are_400_on_their_name(app, api_as, school, query, fie
         ({"date_to": "0001-01-01"}, 0),
     ],
 )
-def test_the_extreme_dates_are_valid_filters(app, api_as, school, query, expected):
-    admin, _, _, john, _ = school
+def test_the_extreme_dates_are_valid_filters(
+    app, api_as, two_teacher_school, anns_history, query, expected
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john), query_string=query)
+    resp = api_as(admin).get(url(ann), query_string=query)
 
     assert resp.status_code == 200, resp.json
     assert resp.json["statistics"]["total_sessions"] == expected
@@ -342,30 +356,34 @@ def test_the_extreme_dates_are_valid_filters(app, api_as, school, query, expecte
 # --- who may read ------------------------------------------------------------------------------
 
 
-def test_a_student_may_read_their_own_history(app, api_as, school):
-    _, _, _, john, _ = school
+def test_a_student_may_read_their_own_history(app, api_as, two_teacher_school, anns_history):
+    ann = two_teacher_school.ann
 
-    resp = api_as(john).get(url(john))
+    resp = api_as(ann).get(url(ann))
 
     assert resp.status_code == 200
     assert resp.json["statistics"]["total_sessions"] == 6
 
 
-def test_a_student_may_not_read_another_student_s_history(app, api_as, school):
-    _, _, _, john, _ = school
+def test_a_student_may_not_read_another_student_s_history(
+    app, api_as, two_teacher_school, anns_history
+):
+    ann = two_teacher_school.ann
     classmate = make_student(app)
 
-    resp = api_as(classmate).get(url(john))
+    resp = api_as(classmate).get(url(ann))
 
     assert resp.status_code == 403
     assert resp.json == {"detail": "You do not have permission to perform this action."}
 
 
-def test_a_teacher_sees_only_records_of_the_classes_they_teach(app, api_as, school):
-    _, math, hist, john, _ = school
+def test_a_teacher_sees_only_records_of_the_classes_they_teach(
+    app, api_as, two_teacher_school, anns_history
+):
+    math, hist, ann = two_teacher_school.math, two_teacher_school.hist, two_teacher_school.ann
 
-    tina = api_as(math.teacher).get(url(john))
-    hal = api_as(hist.teacher).get(url(john))
+    tina = api_as(math.teacher).get(url(ann))
+    hal = api_as(hist.teacher).get(url(ann))
 
     assert tina.status_code == hal.status_code == 200
     assert {r["session"]["class_name"] for r in tina.json["records"]} == {"Algebra A"}
@@ -380,52 +398,60 @@ def test_a_teacher_sees_only_records_of_the_classes_they_teach(app, api_as, scho
     assert hal.json["statistics"]["total_sessions"] == 2
 
 
-def test_a_teacher_s_subject_filter_cannot_reach_another_teacher_s_class(app, api_as, school):
-    _, math, hist, john, _ = school
+def test_a_teacher_s_subject_filter_cannot_reach_another_teacher_s_class(
+    app, api_as, two_teacher_school, anns_history
+):
+    math, hist, ann = two_teacher_school.math, two_teacher_school.hist, two_teacher_school.ann
 
-    resp = api_as(math.teacher).get(url(john), query_string={"subject_id": str(hist.subject_id)})
+    resp = api_as(math.teacher).get(url(ann), query_string={"subject_id": str(hist.subject_id)})
 
     assert resp.status_code == 200
     assert resp.json["records"] == []
     assert resp.json["statistics"]["total_sessions"] == 0
 
 
-def test_a_teacher_with_no_class_in_common_is_refused(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_a_teacher_with_no_class_in_common_is_refused(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
     stranger = make_teacher(app)
     make_class(app, admin=admin, teacher=stranger, students=2)
 
-    resp = api_as(stranger).get(url(john))
+    resp = api_as(stranger).get(url(ann))
 
     assert resp.status_code == 403
 
 
-def test_a_teacher_keeps_access_to_records_after_the_student_leaves_the_class(app, api_as, school):
-    admin, math, _, john, _ = school
+def test_a_teacher_keeps_access_to_records_after_the_student_leaves_the_class(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, math, ann = two_teacher_school.admin, two_teacher_school.math, two_teacher_school.ann
     assert (
-        api_as(admin).delete(f"/api/classes/{math.id}/enrollments/{john.profile_id}/").status_code
+        api_as(admin).delete(f"/api/classes/{math.id}/enrollments/{ann.profile_id}/").status_code
         == 204
     )
 
-    resp = api_as(math.teacher).get(url(john))
+    resp = api_as(math.teacher).get(url(ann))
 
     assert resp.status_code == 200
     assert resp.json["statistics"]["total_sessions"] == 4
 
 
-def test_a_teacher_of_a_class_without_sessions_sees_an_empty_history(app, api_as, school):
-    admin, _, _, john, _ = school
-    new_class = make_class(app, admin=admin, students=[john])
+def test_a_teacher_of_a_class_without_sessions_sees_an_empty_history(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
+    new_class = make_class(app, admin=admin, students=[ann])
 
-    resp = api_as(new_class.teacher).get(url(john))
+    resp = api_as(new_class.teacher).get(url(ann))
 
     assert resp.status_code == 200
     assert resp.json["records"] == []
     assert resp.json["statistics"]["total_sessions"] == 0
 
 
-def test_an_unknown_student_is_404(app, api_as, school):
-    admin, _, _, _, _ = school
+def test_an_unknown_student_is_404(app, api_as, two_teacher_school, anns_history):
+    admin = two_teacher_school.admin
 
     resp = api_as(admin).get(url(uuid.uuid4()))
 
@@ -433,27 +459,27 @@ def test_an_unknown_student_is_404(app, api_as, school):
     assert set(resp.json) == {"detail"}
 
 
-def test_a_malformed_student_id_is_404(app, api_as, school):
-    admin, _, _, _, _ = school
+def test_a_malformed_student_id_is_404(app, api_as, two_teacher_school, anns_history):
+    admin = two_teacher_school.admin
 
-    resp = api_as(admin).get("/api/attendance/student/S12345/")
+    resp = api_as(admin).get("/api/attendance/student/S10002/")
 
     assert resp.status_code == 404
     assert resp.json == {"detail": "Not found."}
 
 
-def test_a_user_uuid_is_not_a_student_uuid(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_a_user_uuid_is_not_a_student_uuid(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john.user_id))
+    resp = api_as(admin).get(url(ann.user_id))
 
     assert resp.status_code == 404
 
 
-def test_reading_history_without_a_token_is_401(app, client, school):
-    _, _, _, john, _ = school
+def test_reading_history_without_a_token_is_401(app, client, two_teacher_school, anns_history):
+    ann = two_teacher_school.ann
 
-    resp = client.get(url(john))
+    resp = client.get(url(ann))
 
     assert resp.status_code == 401
     assert resp.json == {"detail": "Authentication credentials were not provided."}
@@ -480,14 +506,17 @@ def walk(api, student, limit: int, **query) -> tuple[list[dict], list[dict]]:
 
 
 @pytest.mark.parametrize("limit", [1, 2, 4, 5, 6, 100])
-def test_pages_give_every_record_exactly_once_in_order(app, api_as, school, limit):
-    admin, _, _, john, records = school
+def test_pages_give_every_record_exactly_once_in_order(
+    app, api_as, two_teacher_school, anns_history, limit
+):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
+    records = anns_history
     api = api_as(admin)
 
-    walked, pages = walk(api, john, limit)
+    walked, pages = walk(api, ann, limit)
 
     assert sorted(r["id"] for r in walked) == sorted(str(i) for i in records.values())
-    assert [r["id"] for r in walked] == [r["id"] for r in api.get(url(john)).json["records"]]
+    assert [r["id"] for r in walked] == [r["id"] for r in api.get(url(ann)).json["records"]]
     assert all(len(p["records"]) <= limit for p in pages)
     assert all(p["statistics"]["total_sessions"] == 6 for p in pages)
     assert len(pages) == max(1, -(-6 // limit))
@@ -511,18 +540,21 @@ def test_pages_stay_exact_when_sessions_start_at_the_same_instant(app, api_as):
         assert len(walked) == len(set(r["id"] for r in walked)) == 9
 
 
-def test_pagination_respects_the_filters(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_pagination_respects_the_filters(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    walked, pages = walk(api_as(admin), john, 1, date_from="2026-01-10", date_to="2026-01-10")
+    walked, pages = walk(api_as(admin), ann, 1, date_from="2026-01-10", date_to="2026-01-10")
 
     assert len(walked) == 3
     assert len(pages) == 3
     assert {r["session"]["date"] for r in walked} == {"2026-01-10"}
 
 
-def test_a_student_walking_their_own_pages_sees_only_their_records(app, api_as, school):
-    admin, math, _, john, records = school
+def test_a_student_walking_their_own_pages_sees_only_their_records(
+    app, api_as, two_teacher_school, anns_history
+):
+    admin, math, ann = two_teacher_school.admin, two_teacher_school.math, two_teacher_school.ann
+    records = anns_history
     classmate = make_student(app)
     session_id = make_session(app, math)
     api_as(admin).post(
@@ -530,7 +562,7 @@ def test_a_student_walking_their_own_pages_sees_only_their_records(app, api_as, 
     )
     mark(app, math, session_id, classmate, "PRESENT")
 
-    walked, _ = walk(api_as(john), john, 2)
+    walked, _ = walk(api_as(ann), ann, 2)
 
     assert sorted(r["id"] for r in walked) == sorted(str(i) for i in records.values())
 
@@ -538,18 +570,18 @@ def test_a_student_walking_their_own_pages_sees_only_their_records(app, api_as, 
 # --- bad input -----------------------------------------------------------------------------------
 
 
-def test_a_post_to_the_history_is_405(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_a_post_to_the_history_is_405(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).post(url(john), json={})
+    resp = api_as(admin).post(url(ann), json={})
 
     assert resp.status_code == 405
 
 
-def test_a_repeated_filter_uses_its_last_value(app, api_as, school):
-    admin, _, _, john, _ = school
+def test_a_repeated_filter_uses_its_last_value(app, api_as, two_teacher_school, anns_history):
+    admin, ann = two_teacher_school.admin, two_teacher_school.ann
 
-    resp = api_as(admin).get(url(john) + "?status=FOO&status=LATE")
+    resp = api_as(admin).get(url(ann) + "?status=FOO&status=LATE")
 
     assert resp.status_code == 200
     assert [r["status"] for r in resp.json["records"]] == ["LATE"]

@@ -32,7 +32,7 @@ HIST_PLAN = ["AAP", "PAP", "PPA"]
 
 
 @dataclass(frozen=True)
-class School:
+class RecordedClasses:
     admin: Person
     math: ClassInfo
     hist: ClassInfo
@@ -63,7 +63,10 @@ def record_sessions(app, klass: ClassInfo, plan: list[str], first_day: int) -> l
 
 
 @pytest.fixture
-def school(app) -> School:
+def recorded_classes(app) -> RecordedClasses:
+    """Ada Admin; MATH101 Section A (Grace Hopper) with every student of NAMES and HIST201
+    Section B (Alan Turing) with the first three, each with ENDED sessions recorded as
+    MATH_PLAN (from day 0) and HIST_PLAN (from day 10) say."""
     admin = factories.make_admin(app, first_name="Ada", last_name="Admin")
     grace = factories.make_teacher(app, first_name="Grace", last_name="Hopper")
     alan = factories.make_teacher(app, first_name="Alan", last_name="Turing")
@@ -79,7 +82,7 @@ def school(app) -> School:
         app, admin=admin, teacher=alan, students=students[:3], subject_code="HIST201",
         name="HIST201 Section B",
     )  # fmt: skip
-    return School(
+    return RecordedClasses(
         admin,
         math,
         hist,
@@ -97,18 +100,18 @@ def shown_records(page) -> list[tuple[str, str]]:
 
 
 def test_an_admin_filters_records_imports_students_and_downloads_the_export(
-    app, school, open_page, tmp_path
+    app, recorded_classes, open_page, tmp_path
 ):
     page = open_page()
-    login(page, school.admin)
+    login(page, recorded_classes.admin)
 
     # Filter: the ABSENT records of MATH101.
     page.goto("/admin/records")
     page.select_option('select[name="status"]', "ABSENT")
-    page.select_option('select[name="class_id"]', str(school.math.id))
+    page.select_option('select[name="class_id"]', str(recorded_classes.math.id))
     with page.expect_navigation():
         page.click('form.record-filters button[type="submit"]')
-    absent_math = [r for r in school.math_records if r[2] == "ABSENT"]
+    absent_math = [r for r in recorded_classes.math_records if r[2] == "ABSENT"]
     rows = shown_records(page)
     assert sorted(map(tuple, rows)) == sorted((str(r[3]), "ABSENT") for r in absent_math)
     expect(page.locator("hgroup p")).to_have_text(f"{len(absent_math)} records")
@@ -168,19 +171,19 @@ def test_an_admin_filters_records_imports_students_and_downloads_the_export(
             "ole.hansen@school.test",
         ]
         enrolled = db.session.scalars(
-            select(Enrollment.student_id).where(Enrollment.class_id == school.math.id)
+            select(Enrollment.student_id).where(Enrollment.class_id == recorded_classes.math.id)
         ).all()
         assert {s.id for s in imported} <= set(enrolled)
         db.session.remove()
-    page.goto(f"/classes/{school.math.id}")
+    page.goto(f"/classes/{recorded_classes.math.id}")
     expect(page.locator(".student-list")).to_contain_text("Rahman, Noor")
     expect(page.locator(".student-list")).to_contain_text("Hansen, Ole")
 
 
-def test_an_admin_reads_a_classs_analytics_with_its_chart(school, open_page):
+def test_an_admin_reads_a_classs_analytics_with_its_chart(recorded_classes, open_page):
     page = open_page()
-    login(page, school.admin)
-    page.goto(f"/classes/{school.math.id}")
+    login(page, recorded_classes.admin)
+    page.goto(f"/classes/{recorded_classes.math.id}")
     with page.expect_navigation():
         page.click("#class-analytics")
 
@@ -199,18 +202,20 @@ def test_an_admin_reads_a_classs_analytics_with_its_chart(school, open_page):
     screenshot(page, "class-analytics")
 
 
-def test_a_search_by_name_as_shown_lists_and_downloads_the_same_records(school, open_page):
+def test_a_search_by_name_as_shown_lists_and_downloads_the_same_records(
+    recorded_classes, open_page
+):
     page = open_page()
-    login(page, school.admin)
+    login(page, recorded_classes.admin)
     page.goto("/admin/records")
 
     # "Durand, Chloe": the name as lists show it, without its accent.
     page.fill('input[name="q"]', "Durand, Chloe")
-    page.select_option('select[name="teacher_id"]', str(school.math.teacher.profile_id))
+    page.select_option('select[name="teacher_id"]', str(recorded_classes.math.teacher.profile_id))
     with page.expect_navigation():
         page.click('form.record-filters button[type="submit"]')
 
-    chloe = [r for r in school.math_records if r[1].last_name == "Durand"]
+    chloe = [r for r in recorded_classes.math_records if r[1].last_name == "Durand"]
     assert sorted(r[0] for r in shown_records(page)) == sorted(str(r[3]) for r in chloe)
     with page.expect_download() as download:
         page.click("#records-csv")
@@ -221,9 +226,11 @@ def test_a_search_by_name_as_shown_lists_and_downloads_the_same_records(school, 
     }
 
 
-def test_the_records_page_refuses_a_reversed_or_half_typed_period_and_says_why(school, open_page):
+def test_the_records_page_refuses_a_reversed_or_half_typed_period_and_says_why(
+    recorded_classes, open_page
+):
     page = open_page()
-    login(page, school.admin)
+    login(page, recorded_classes.admin)
     page.goto("/admin/records")
     url = page.url
     message = page.locator("[data-range-message]")
@@ -257,10 +264,10 @@ def test_the_records_page_refuses_a_reversed_or_half_typed_period_and_says_why(s
 
 
 def test_an_import_with_problems_shows_them_beside_the_rows_that_are_ready(
-    school, open_page, tmp_path
+    recorded_classes, open_page, tmp_path
 ):
     page = open_page()
-    login(page, school.admin)
+    login(page, recorded_classes.admin)
     page.goto("/admin/import")
     upload = tmp_path / "students.csv"
     upload.write_text(

@@ -36,15 +36,17 @@ WATCH = """() => {
 
 
 @pytest.fixture
-def school(app):
-    admin = factories.make_admin(app)
-    teacher = factories.make_teacher(app)
-    klass = factories.make_class(app, admin=admin, teacher=teacher, students=0, name="Maths 7A")
-    return admin, klass
+def maths_7a(app, classroom):
+    """A class named "Maths 7A" with no students, taught by the classroom's teacher."""
+    return factories.make_class(
+        app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Maths 7A"
+    )
 
 
-def test_a_slow_upload_shows_its_progress_then_the_server_at_work(school, open_page, tmp_path):
-    admin, _klass = school
+def test_a_slow_upload_shows_its_progress_then_the_server_at_work(
+    classroom, maths_7a, open_page, tmp_path
+):
+    admin = classroom.admin
     page = open_page()
     login(page, admin)
     page.goto("/admin/import")
@@ -76,8 +78,8 @@ def test_a_slow_upload_shows_its_progress_then_the_server_at_work(school, open_p
     assert working and working[0]["text"] == "Checking every row…", seen
 
 
-def test_an_admin_ticks_students_and_adds_them_to_a_class(app, school, open_page):
-    admin, klass = school
+def test_an_admin_ticks_students_and_adds_them_to_a_class(app, classroom, maths_7a, open_page):
+    admin, klass = classroom.admin, maths_7a
     students = [
         factories.make_student(app, last_name=last, with_token=False)
         for last in ("Quince", "Quill", "Other")

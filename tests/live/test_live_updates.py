@@ -11,23 +11,12 @@ import socketio
 
 from tests.factories import (
     PASSWORD,
-    make_admin,
-    make_class,
-    make_session,
     make_student,
     make_teacher,
 )
 from tests.live.conftest import browser_login
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture
-def school(app):
-    admin = make_admin(app)
-    klass = make_class(app, admin=admin, students=5, name="TEST101 Section A")
-    session_id = make_session(app, klass)
-    return admin, klass, session_id
 
 
 def _mark(server, token, session_id, student, status="PRESENT"):
@@ -58,9 +47,9 @@ def test_a_connection_with_a_bad_token_is_refused(live_server):
         )
 
 
-def test_a_connection_from_another_origin_is_refused(live_server, school):
+def test_a_connection_from_another_origin_is_refused(live_server, test101):
     # Long-polling, so the Origin header is exactly ours (websocket-client adds its own).
-    _, klass, _ = school
+    klass = test101.klass
     client = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(
@@ -84,23 +73,23 @@ def test_a_connection_from_another_origin_is_refused(live_server, school):
     ok.disconnect()
 
 
-def test_joining_another_teachers_session_is_refused(live_server, school, listeners, app):
-    _, _, session_id = school
+def test_joining_another_teachers_session_is_refused(live_server, test101_session, listeners, app):
+    session_id = test101_session
     stranger = make_teacher(app)
     listener = listeners().connect(live_server.url, token=stranger.token)
     ack = listener.join(session_id)
     assert ack == {"ok": False, "error": "You do not have permission to perform this action."}
 
 
-def test_students_may_not_join_a_session(live_server, school, listeners, app):
-    _, _, session_id = school
+def test_students_may_not_join_a_session(live_server, test101_session, listeners, app):
+    session_id = test101_session
     student = make_student(app)
     listener = listeners().connect(live_server.url, token=student.token)
     assert listener.join(session_id)["ok"] is False
 
 
-def test_joining_an_unknown_session_is_refused(live_server, school, listeners):
-    _, klass, _ = school
+def test_joining_an_unknown_session_is_refused(live_server, test101, listeners):
+    klass = test101.klass
     listener = listeners().connect(live_server.url, token=klass.teacher.token)
     assert listener.join("00000000-0000-0000-0000-000000000000") == {
         "ok": False,
@@ -109,14 +98,17 @@ def test_joining_an_unknown_session_is_refused(live_server, school, listeners):
     assert listener.join("not-a-uuid")["ok"] is False
 
 
-def test_two_views_receive_statistics_and_records_after_an_api_mark(live_server, school, listeners):
-    admin, klass, session_id = school
+def test_two_views_receive_statistics_and_records_after_an_api_mark(
+    live_server, test101, test101_session, listeners
+):
+    admin, klass = test101.admin, test101.klass
+    session_id = test101_session
     teacher_view = listeners().connect(live_server.url, token=klass.teacher.token)
     admin_view = listeners().connect(live_server.url, token=admin.token)
     for view in (teacher_view, admin_view):
         ack = view.join(session_id)
         assert ack["ok"] is True
-        assert ack["statistics"]["not_marked"] == 5
+        assert ack["statistics"]["not_marked"] == 4
 
     response = _mark(live_server, klass.teacher.token, session_id, klass.students[0], "LATE")
     assert response.status_code == 201
@@ -126,12 +118,12 @@ def test_two_views_receive_statistics_and_records_after_an_api_mark(live_server,
         stats = view.wait_for("statistics", lambda d: d["statistics"]["late"] == 1)
         assert stats["session_id"] == str(session_id)
         assert stats["statistics"] == {
-            "total_enrolled": 5,
+            "total_enrolled": 4,
             "present": 0,
             "absent": 0,
             "late": 1,
-            "not_marked": 4,
-            "attendance_rate": 20.0,
+            "not_marked": 3,
+            "attendance_rate": 25.0,
         }
         records = view.wait_for("attendance")["records"]
         assert [r["id"] for r in records] == [record_id]
@@ -143,8 +135,9 @@ def test_two_views_receive_statistics_and_records_after_an_api_mark(live_server,
         assert records[0]["marked_by"] == klass.teacher.full_name
 
 
-def _two_views(live_server, school, listeners):
-    admin, klass, session_id = school
+def _two_views(live_server, test101, test101_session, listeners):
+    admin, klass = test101.admin, test101.klass
+    session_id = test101_session
     views = [
         listeners().connect(live_server.url, token=klass.teacher.token),
         listeners().connect(live_server.url, token=admin.token),
@@ -154,27 +147,31 @@ def _two_views(live_server, school, listeners):
     return views
 
 
-def test_a_bulk_mark_is_broadcast_once_with_every_record(live_server, school, listeners):
-    _, klass, session_id = school
-    views = _two_views(live_server, school, listeners)
+def test_a_bulk_mark_is_broadcast_once_with_every_record(
+    live_server, test101, test101_session, listeners
+):
+    klass = test101.klass
+    session_id = test101_session
+    views = _two_views(live_server, test101, test101_session, listeners)
     response = requests.post(
         f"{live_server.url}/api/attendance/bulk-mark/",
         json={"session_id": str(session_id), "default_status": "ABSENT"},
         headers={"Authorization": f"Bearer {klass.teacher.token}"},
         timeout=10,
     )
-    assert response.status_code == 201 and response.json()["count"] == 5
+    assert response.status_code == 201 and response.json()["count"] == 4
     for view in views:
-        assert len(view.wait_for("attendance")["records"]) == 5
-        stats = view.wait_for("statistics", lambda d: d["statistics"]["absent"] == 5)
+        assert len(view.wait_for("attendance")["records"]) == 4
+        stats = view.wait_for("statistics", lambda d: d["statistics"]["absent"] == 4)
         assert stats["statistics"]["not_marked"] == 0
         time.sleep(0.2)  # a second broadcast, if there were one, would have arrived by now
         assert view.names().count("attendance") == 1
 
 
-def test_an_htmx_tap_in_the_browser_is_broadcast(live_server, school, listeners):
-    _, klass, session_id = school
-    views = _two_views(live_server, school, listeners)
+def test_an_htmx_tap_in_the_browser_is_broadcast(live_server, test101, test101_session, listeners):
+    klass = test101.klass
+    session_id = test101_session
+    views = _two_views(live_server, test101, test101_session, listeners)
     browser = browser_login(live_server, klass.teacher.email, PASSWORD)
     student = klass.students[1]
     response = browser.post(
@@ -192,8 +189,11 @@ def test_an_htmx_tap_in_the_browser_is_broadcast(live_server, school, listeners)
         assert view.wait_for("statistics", lambda d: d["statistics"]["present"] == 1)
 
 
-def test_ending_the_session_broadcasts_its_new_status(live_server, school, listeners):
-    _, klass, session_id = school
+def test_ending_the_session_broadcasts_its_new_status(
+    live_server, test101, test101_session, listeners
+):
+    klass = test101.klass
+    session_id = test101_session
     view = listeners().connect(live_server.url, token=klass.teacher.token)
     view.join(session_id)
     response = requests.post(
@@ -211,8 +211,9 @@ def test_ending_the_session_broadcasts_its_new_status(live_server, school, liste
     assert "attendance" not in view.names()
 
 
-def test_a_refused_mark_broadcasts_nothing(live_server, school, listeners):
-    _, klass, session_id = school
+def test_a_refused_mark_broadcasts_nothing(live_server, test101, test101_session, listeners):
+    klass = test101.klass
+    session_id = test101_session
     view = listeners().connect(live_server.url, token=klass.teacher.token)
     view.join(session_id)
     assert _mark(live_server, klass.teacher.token, session_id, klass.students[0]).status_code == 201
@@ -231,8 +232,11 @@ def test_a_refused_mark_broadcasts_nothing(live_server, school, listeners):
     assert later["seq"] == view.events[seen - 1][1]["seq"] + 1
 
 
-def test_sequence_numbers_increase_with_every_change(live_server, school, listeners):
-    _, klass, session_id = school
+def test_sequence_numbers_increase_with_every_change(
+    live_server, test101, test101_session, listeners
+):
+    klass = test101.klass
+    session_id = test101_session
     view = listeners().connect(live_server.url, token=klass.teacher.token)
     first = view.join(session_id)["seq"]
     for student in klass.students[:3]:

@@ -6,21 +6,17 @@ import time
 
 import pytest
 
-from tests.factories import PASSWORD, make_admin, make_class, make_session
+from tests.factories import PASSWORD
 from tests.live.conftest import browser_login
 
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def school(app):
-    admin = make_admin(app, first_name="Ada", last_name="Admin")
-    klass = make_class(app, admin=admin, students=3)
-    return admin, klass, make_session(app, klass)
-
-
-def test_every_view_learns_how_many_people_are_marking(live_server, school, listeners):
-    admin, klass, session_id = school
+def test_every_view_learns_how_many_people_are_marking(
+    live_server, test101, test101_session, listeners
+):
+    admin, klass = test101.admin, test101.klass
+    session_id = test101_session
     teacher_view = listeners().connect(live_server.url, token=klass.teacher.token)
     assert teacher_view.join(session_id)["viewers"]["count"] == 1
 
@@ -37,16 +33,20 @@ def test_every_view_learns_how_many_people_are_marking(live_server, school, list
     assert left["names"] == [klass.teacher.full_name]
 
 
-def test_one_person_with_two_tabs_counts_once(live_server, school, listeners):
-    _, klass, session_id = school
+def test_one_person_with_two_tabs_counts_once(live_server, test101, test101_session, listeners):
+    klass = test101.klass
+    session_id = test101_session
     first = listeners().connect(live_server.url, token=klass.teacher.token)
     second = listeners().connect(live_server.url, token=klass.teacher.token)
     first.join(session_id)
     assert second.join(session_id)["viewers"]["count"] == 1
 
 
-def test_signing_out_closes_the_users_live_connections(live_server, school, listeners):
-    _, klass, session_id = school
+def test_signing_out_closes_the_users_live_connections(
+    live_server, test101, test101_session, listeners
+):
+    klass = test101.klass
+    session_id = test101_session
     browser = browser_login(live_server, klass.teacher.email, PASSWORD)
     cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
     view = listeners().connect(live_server.url, headers={"Cookie": cookie})

@@ -61,15 +61,6 @@ def states(app, class_id: uuid.UUID) -> dict[uuid.UUID, AlertState]:
     return out
 
 
-@pytest.fixture
-def school(app):
-    """A class of two students, its teacher and two admins."""
-    admin = make_admin(app)
-    other_admin = make_admin(app)
-    klass = make_class(app, admin=admin, students=2)
-    return klass, admin, other_admin
-
-
 def history(app, klass, student, statuses: str, *, start: datetime = START) -> list[uuid.UUID]:
     """One session per letter (P/A/L), a day apart, ``student`` marked so; sessions ended."""
     words = {"P": "PRESENT", "A": "ABSENT", "L": "LATE"}
@@ -78,8 +69,9 @@ def history(app, klass, student, statuses: str, *, start: datetime = START) -> l
     )
 
 
-def test_three_absences_in_a_row_alert_the_teacher_and_every_admin_once(app, school):
-    klass, admin, other_admin = school
+def test_three_absences_in_a_row_alert_the_teacher_and_every_admin_once(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
+    other_admin = make_admin(app)
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAA")
     assert titles(app, klass.teacher) == []
@@ -96,8 +88,8 @@ def test_three_absences_in_a_row_alert_the_teacher_and_every_admin_once(app, sch
     assert note.read_at is None
 
 
-def test_a_student_already_over_the_line_is_not_alerted_again(app, school):
-    klass, admin, _ = school
+def test_a_student_already_over_the_line_is_not_alerted_again(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAAA")
 
@@ -106,8 +98,8 @@ def test_a_student_already_over_the_line_is_not_alerted_again(app, school):
     assert len(titles(app, admin)) == 1
 
 
-def test_coming_back_re_arms_the_alert_and_the_next_crossing_alerts_again(app, school):
-    klass, admin, _ = school
+def test_coming_back_re_arms_the_alert_and_the_next_crossing_alerts_again(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAAA")
     assert ana.profile_id in states(app, klass.id)
@@ -120,8 +112,8 @@ def test_coming_back_re_arms_the_alert_and_the_next_crossing_alerts_again(app, s
     assert len(titles(app, admin)) == 2
 
 
-def test_while_over_the_line_the_reason_shown_stays_current(app, school):
-    klass, admin, _ = school
+def test_while_over_the_line_the_reason_shown_stays_current(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAAA")
 
@@ -133,16 +125,16 @@ def test_while_over_the_line_the_reason_shown_stays_current(app, school):
     assert len(titles(app, admin)) == 1  # and nobody was told twice
 
 
-def test_two_absences_in_a_row_are_medium_risk_and_alert_nobody(app, school):
-    klass, admin, _ = school
+def test_two_absences_in_a_row_are_medium_risk_and_alert_nobody(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     history(app, klass, klass.students[0], "PPPPPPPPAA")
 
     assert titles(app, admin) == []
     assert titles(app, klass.teacher) == []
 
 
-def test_a_low_rate_alerts_only_once_there_are_enough_records_to_mean_something(app, school):
-    klass, admin, _ = school
+def test_a_low_rate_alerts_only_once_there_are_enough_records_to_mean_something(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
 
     history(app, klass, ana, "A")  # 0 %, one record: not yet
@@ -154,18 +146,18 @@ def test_a_low_rate_alerts_only_once_there_are_enough_records_to_mean_something(
     assert note.body == f"{klass.name}: attendance rate 66.67% is below 70%."
 
 
-def test_the_minimum_number_of_records_is_a_setting(app, school, monkeypatch):
+def test_the_minimum_number_of_records_is_a_setting(app, classroom, monkeypatch):
     monkeypatch.setitem(app.config, "ALERT_MIN_SESSIONS", 1)
-    klass, admin, _ = school
+    klass, admin = classroom.klass, classroom.admin
 
     history(app, klass, klass.students[0], "A")
 
     assert len(titles(app, admin)) == 1
 
 
-def test_the_absence_streak_is_a_setting_and_alerts_below_high_risk(app, school, monkeypatch):
+def test_the_absence_streak_is_a_setting_and_alerts_below_high_risk(app, classroom, monkeypatch):
     monkeypatch.setitem(app.config, "ALERT_ABSENCE_STREAK", 2)
-    klass, admin, _ = school
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
 
     history(app, klass, ana, "PPPPPPPPAA")
@@ -175,8 +167,8 @@ def test_the_absence_streak_is_a_setting_and_alerts_below_high_risk(app, school,
     assert note.body == f"{klass.name}: 2 absences in a row (alert at 2)."
 
 
-def test_a_correction_in_the_same_session_withdraws_the_alert(app, school):
-    klass, admin, _ = school
+def test_a_correction_in_the_same_session_withdraws_the_alert(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAA")
     session_id = make_session(app, klass, start_at=START + timedelta(days=20))
@@ -197,9 +189,9 @@ def test_a_correction_in_the_same_session_withdraws_the_alert(app, school):
     assert states(app, klass.id) == {}
 
 
-def test_the_alert_is_written_in_the_transaction_of_the_mark(app, school):
+def test_the_alert_is_written_in_the_transaction_of_the_mark(app, classroom):
     """No job runs between the mark and the alert: the mark's commit carries it."""
-    klass, admin, _ = school
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAA")
     session_id = make_session(app, klass, start_at=START + timedelta(days=20))
@@ -219,8 +211,8 @@ def test_the_alert_is_written_in_the_transaction_of_the_mark(app, school):
         db.session.remove()
 
 
-def test_an_inactive_teacher_is_not_notified(app, school):
-    klass, admin, _ = school
+def test_an_inactive_teacher_is_not_notified(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     deactivate_user(app, klass.teacher)
 
     with app.app_context():
@@ -246,8 +238,8 @@ def test_an_inactive_teacher_is_not_notified(app, school):
     assert titles(app, klass.teacher) == []
 
 
-def test_alerts_are_per_class(app, school):
-    klass, admin, _ = school
+def test_alerts_are_per_class(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     other = make_class(app, admin=admin, students=[ana])
     history(app, klass, ana, "PPPPPPPAA")
@@ -259,9 +251,9 @@ def test_alerts_are_per_class(app, school):
 # --- notices to students at the end of a session -------------------------------------------
 
 
-def test_students_marked_absent_or_late_get_one_notice_when_the_session_ends(app, school):
-    klass, _, _ = school
-    ana, ben = klass.students
+def test_students_marked_absent_or_late_get_one_notice_when_the_session_ends(app, classroom):
+    klass = classroom.klass
+    ana, ben, *_ = klass.students
     session_id = make_session(app, klass, start_at=START)
     mark(app, klass, session_id, ana, "ABSENT")
     mark(app, klass, session_id, ben, "LATE", at=START + timedelta(minutes=12))
@@ -277,9 +269,9 @@ def test_students_marked_absent_or_late_get_one_notice_when_the_session_ends(app
     assert ana_note.created_at == START + timedelta(hours=1)  # dated when the session ended
 
 
-def test_a_present_student_and_a_corrected_absence_get_no_notice(app, school):
-    klass, _, _ = school
-    ana, ben = klass.students
+def test_a_present_student_and_a_corrected_absence_get_no_notice(app, classroom):
+    klass = classroom.klass
+    ana, ben, *_ = klass.students
     session_id = make_session(app, klass, start_at=START)
     mark(app, klass, session_id, ana, "PRESENT")
     record_id = mark(app, klass, session_id, ben, "ABSENT")
@@ -297,8 +289,8 @@ def test_a_present_student_and_a_corrected_absence_get_no_notice(app, school):
     assert inbox(app, ana) == [] and inbox(app, ben) == []
 
 
-def test_sending_a_sessions_notices_again_sends_nothing_new(app, school):
-    klass, _, _ = school
+def test_sending_a_sessions_notices_again_sends_nothing_new(app, classroom):
+    klass = classroom.klass
     ana = klass.students[0]
     session_id = make_session(app, klass, start_at=START)
     mark(app, klass, session_id, ana, "ABSENT")
@@ -314,9 +306,9 @@ def test_sending_a_sessions_notices_again_sends_nothing_new(app, school):
     assert len(inbox(app, ana, NotificationKind.DIGEST)) == 1
 
 
-def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
-    klass, _, _ = school
-    ana, ben = klass.students
+def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, classroom):
+    klass = classroom.klass
+    ana, *unmarked = klass.students
     session_id = make_session(app, klass, start_at=START)
     mark(app, klass, session_id, ana, "PRESENT")
 
@@ -327,7 +319,8 @@ def test_ending_with_the_unmarked_marked_absent_notices_them_too(app, school):
         db.session.remove()
 
     assert inbox(app, ana) == []
-    assert [n.title for n in inbox(app, ben)] == [f"You were marked absent in {klass.name}"]
+    for student in unmarked:
+        assert [n.title for n in inbox(app, student)] == [f"You were marked absent in {klass.name}"]
 
 
 # --- changes that cannot cross the line skip the check ----------------------------------------
@@ -349,11 +342,11 @@ def full_check(session_id: uuid.UUID, student_id: uuid.UUID) -> None:
 @pytest.mark.parametrize("earlier", ["", "PPPPPPPAA", "AAPPLLA", "LLAAA", "PLPLAAPA", "AAA"])
 @pytest.mark.parametrize("first", ["PRESENT", "LATE", "LATE excused"])
 def test_a_change_between_present_and_late_or_of_notes_leaves_alerts_as_a_full_check_would(
-    app, school, earlier, first
+    app, classroom, earlier, first
 ):
     """The PATCH skips the alert check (``alerts.cannot_cross``); running the full check
     afterwards changes nothing: no alert row, reason or notification differs."""
-    klass, admin, _ = school
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, earlier)
     session_id = make_session(app, klass, start_at=START + timedelta(days=20))
@@ -406,8 +399,8 @@ def test_only_changes_between_attending_statuses_or_of_notes_skip_the_alert_chec
     assert alerts.cannot_cross(status(old), new and status(new)) is skipped
 
 
-def test_a_change_from_late_to_absent_is_still_checked_and_alerts(app, school):
-    klass, admin, _ = school
+def test_a_change_from_late_to_absent_is_still_checked_and_alerts(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     history(app, klass, ana, "PPPPPPPAA")
     session_id = make_session(app, klass, start_at=START + timedelta(days=20))

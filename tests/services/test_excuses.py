@@ -28,8 +28,6 @@ from attendance_app.services.marking import attendance, excuses, undo
 from attendance_app.services.reporting import analytics
 from tests.factories import (
     actor,
-    make_admin,
-    make_class,
     make_session,
     make_teacher,
     mark,
@@ -37,13 +35,6 @@ from tests.factories import (
 )
 
 START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def school(app):
-    admin = make_admin(app)
-    klass = make_class(app, admin=admin, students=2)
-    return klass, admin
 
 
 def record(app, record_id: uuid.UUID) -> Attendance:
@@ -102,8 +93,10 @@ def set_status(app, person, record_id, status):
     return result
 
 
-def test_the_teacher_excuses_an_absence_with_a_reason_and_a_note_and_the_status_stays(app, school):
-    klass, _ = school
+def test_the_teacher_excuses_an_absence_with_a_reason_and_a_note_and_the_status_stays(
+    app, classroom
+):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT", notes="no word")
     before = record(app, record_id)
@@ -121,8 +114,8 @@ def test_the_teacher_excuses_an_absence_with_a_reason_and_a_note_and_the_status_
     assert after.version == before.version + 1
 
 
-def test_an_excuse_is_one_audit_row_with_its_channel_reasons_and_note(app, school):
-    klass, _ = school
+def test_an_excuse_is_one_audit_row_with_its_channel_reasons_and_note(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
 
@@ -141,8 +134,8 @@ def test_an_excuse_is_one_audit_row_with_its_channel_reasons_and_note(app, schoo
     )
 
 
-def test_a_late_arrival_can_be_excused_too(app, school):
-    klass, _ = school
+def test_a_late_arrival_can_be_excused_too(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "LATE")
 
@@ -151,8 +144,8 @@ def test_a_late_arrival_can_be_excused_too(app, school):
     assert record(app, record_id).absence_reason == AbsenceReason.SCHOOL_ACTIVITY
 
 
-def test_a_present_record_cannot_be_excused_and_nothing_is_written(app, school):
-    klass, _ = school
+def test_a_present_record_cannot_be_excused_and_nothing_is_written(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "PRESENT")
 
@@ -165,8 +158,8 @@ def test_a_present_record_cannot_be_excused_and_nothing_is_written(app, school):
     assert not record(app, record_id).excused
 
 
-def test_an_admin_and_the_teacher_excuse_on_an_ended_session_which_stays_locked(app, school):
-    klass, admin = school
+def test_an_admin_and_the_teacher_excuse_on_an_ended_session_which_stays_locked(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     session_id = make_session(app, klass)
     first = mark(app, klass, session_id, klass.students[0], "ABSENT")
     second = mark(app, klass, session_id, klass.students[1], "ABSENT")
@@ -190,8 +183,8 @@ def test_an_admin_and_the_teacher_excuse_on_an_ended_session_which_stays_locked(
         set_status(app, admin, first, "PRESENT")
 
 
-def test_another_teacher_may_not_excuse_and_an_unknown_record_is_not_found(app, school):
-    klass, _ = school
+def test_another_teacher_may_not_excuse_and_an_unknown_record_is_not_found(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
 
@@ -204,8 +197,8 @@ def test_another_teacher_may_not_excuse_and_an_unknown_record_is_not_found(app, 
     assert not record(app, record_id).excused
 
 
-def test_a_note_over_200_characters_or_with_a_line_break_is_refused(app, school):
-    klass, _ = school
+def test_a_note_over_200_characters_or_with_a_line_break_is_refused(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
 
@@ -217,8 +210,8 @@ def test_a_note_over_200_characters_or_with_a_line_break_is_refused(app, school)
     assert record(app, record_id).excuse_note == "x" * 200
 
 
-def test_the_same_excuse_again_writes_nothing_and_another_reason_replaces_it(app, school):
-    klass, _ = school
+def test_the_same_excuse_again_writes_nothing_and_another_reason_replaces_it(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id, "ILLNESS")
@@ -231,8 +224,8 @@ def test_the_same_excuse_again_writes_nothing_and_another_reason_replaces_it(app
     assert len(trail(app, record_id)) == 3
 
 
-def test_withdrawing_makes_the_absence_unexcused_and_withdrawing_again_is_harmless(app, school):
-    klass, _ = school
+def test_withdrawing_makes_the_absence_unexcused_and_withdrawing_again_is_harmless(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id, note="flu")
@@ -246,8 +239,8 @@ def test_withdrawing_makes_the_absence_unexcused_and_withdrawing_again_is_harmle
     assert len(trail(app, record_id)) == 3  # the mark, the excuse, its withdrawal
 
 
-def test_a_change_to_present_clears_the_excuse_and_a_change_to_late_keeps_it(app, school):
-    klass, _ = school
+def test_a_change_to_present_clears_the_excuse_and_a_change_to_late_keeps_it(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id)
@@ -262,10 +255,10 @@ def test_a_change_to_present_clears_the_excuse_and_a_change_to_late_keeps_it(app
     assert (last.old_absence_reason, last.new_absence_reason) == (AbsenceReason.ILLNESS, None)
 
 
-def test_the_row_a_change_to_present_returns_is_no_longer_excused(app, school):
+def test_the_row_a_change_to_present_returns_is_no_longer_excused(app, classroom):
     """The roster's tap response is drawn from the returned row (and the session's loaded
     record): it must not show the excuse the change just ended."""
-    klass, _ = school
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id, note="flu")
@@ -285,8 +278,8 @@ def test_the_row_a_change_to_present_returns_is_no_longer_excused(app, school):
     assert seen == (None, None, None, False)
 
 
-def test_undoing_a_tap_that_cleared_an_excuse_gives_the_reason_back(app, school):
-    klass, _ = school
+def test_undoing_a_tap_that_cleared_an_excuse_gives_the_reason_back(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id, "MEDICAL")
@@ -306,8 +299,8 @@ def test_undoing_a_tap_that_cleared_an_excuse_gives_the_reason_back(app, school)
     assert after.absence_reason == AbsenceReason.MEDICAL
 
 
-def test_an_excuse_is_not_undone_like_a_tap(app, school):
-    klass, _ = school
+def test_an_excuse_is_not_undone_like_a_tap(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     excuse(app, klass.teacher, record_id)
@@ -323,8 +316,8 @@ def test_an_excuse_is_not_undone_like_a_tap(app, school):
     assert record(app, record_id).excused
 
 
-def test_an_excuse_is_announced_after_commit_and_a_refused_one_is_not(app, school):
-    klass, _ = school
+def test_an_excuse_is_announced_after_commit_and_a_refused_one_is_not(app, classroom):
+    klass = classroom.klass
     session_id = make_session(app, klass)
     record_id = mark(app, klass, session_id, klass.students[0], "ABSENT")
     present = mark(app, klass, session_id, klass.students[1], "PRESENT")
@@ -374,8 +367,8 @@ def plan(app, klass, student, statuses: str, start=START) -> list[uuid.UUID]:
     return ids
 
 
-def test_excused_records_are_counted_and_rates_stay_as_they_were(app, school):
-    klass, admin = school
+def test_excused_records_are_counted_and_rates_stay_as_they_were(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PPALA")
     before = figures(app, admin, ana)
@@ -393,8 +386,8 @@ def test_excused_records_are_counted_and_rates_stay_as_they_were(app, school):
     )
 
 
-def test_excused_absences_neither_count_in_nor_break_a_run_of_absences(app, school):
-    klass, admin = school
+def test_excused_absences_neither_count_in_nor_break_a_run_of_absences(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PAAAA")
     assert figures(app, admin, ana).consecutive_absences == 4
@@ -406,8 +399,8 @@ def test_excused_absences_neither_count_in_nor_break_a_run_of_absences(app, scho
     assert figures(app, admin, ana).consecutive_absences == 2
 
 
-def test_a_student_whose_absences_are_all_excused_is_not_flagged_by_the_streak(app, school):
-    klass, admin = school
+def test_a_student_whose_absences_are_all_excused_is_not_flagged_by_the_streak(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "P" * 17 + "AAA")
     assert figures(app, admin, ana).risk_level == "high"
@@ -421,8 +414,8 @@ def test_a_student_whose_absences_are_all_excused_is_not_flagged_by_the_streak(a
     assert fig.risk_level == "low" and fig.risk_reason == ""
 
 
-def test_the_rate_reason_says_how_many_absences_were_excused(app, school):
-    klass, admin = school
+def test_the_rate_reason_says_how_many_absences_were_excused(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PPAAA")
 
@@ -458,8 +451,8 @@ def alert_states(app, class_id) -> list[AlertState]:
     return rows
 
 
-def test_a_streak_alert_is_withdrawn_when_an_absence_of_the_streak_is_excused(app, school):
-    klass, admin = school
+def test_a_streak_alert_is_withdrawn_when_an_absence_of_the_streak_is_excused(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PPPPPPPPPPAAA")
     assert len(alerts_of(app, klass.teacher)) == 1
@@ -473,8 +466,8 @@ def test_a_streak_alert_is_withdrawn_when_an_absence_of_the_streak_is_excused(ap
     assert alert_states(app, klass.id) == []
 
 
-def test_withdrawing_the_excuse_raises_the_streak_alert_again(app, school):
-    klass, admin = school
+def test_withdrawing_the_excuse_raises_the_streak_alert_again(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PPPPPPPPPPPAAA")
     excuse(app, admin, ids[-1])
@@ -486,8 +479,8 @@ def test_withdrawing_the_excuse_raises_the_streak_alert_again(app, school):
     assert len(alerts_of(app, admin)) == 1  # the first one was withdrawn with the excuse
 
 
-def test_an_alert_still_true_by_its_rate_stays_and_says_so(app, school):
-    klass, admin = school
+def test_an_alert_still_true_by_its_rate_stays_and_says_so(app, classroom):
+    klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]
     ids = plan(app, klass, ana, "PAAAA", start=START - timedelta(days=30))
     [state] = alert_states(app, klass.id)

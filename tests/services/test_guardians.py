@@ -75,7 +75,7 @@ def guardian_rows(app) -> list[OutboxEmail]:
 
 
 @pytest.fixture
-def school(app):
+def john_and_his_mother(app):
     """Two classes of one student, John; his mother is listed to be told."""
     admin = make_admin(app)
     maths = make_class(app, admin=admin, students=1, name="Maths 7A")
@@ -228,9 +228,9 @@ def test_managing_guardians_is_on_the_security_log(app, ctx, caplog):
 
 
 def test_an_unsubscribe_token_turns_that_guardians_emails_off_and_again_is_harmless(
-    app, ctx, school
+    app, ctx, john_and_his_mother
 ):
-    _, _, _, _, mother = school
+    _, _, _, _, mother = john_and_his_mother
     token = guardians.unsubscribe_token(mother)
 
     assert guardians.unsubscribe(token=token).notify is False
@@ -244,8 +244,10 @@ def test_a_forged_or_damaged_token_is_not_found(app, ctx, token):
         guardians.unsubscribe(token=token)
 
 
-def test_a_token_signed_with_another_key_is_not_accepted(app, ctx, school, monkeypatch):
-    _, _, _, _, mother = school
+def test_a_token_signed_with_another_key_is_not_accepted(
+    app, ctx, john_and_his_mother, monkeypatch
+):
+    _, _, _, _, mother = john_and_his_mother
     monkeypatch.setitem(app.config, "SECRET_KEY", "another-key")
     token = guardians.unsubscribe_token(mother)
     monkeypatch.setitem(app.config, "SECRET_KEY", "test-secret")
@@ -257,8 +259,10 @@ def test_a_token_signed_with_another_key_is_not_accepted(app, ctx, school, monke
 # --- the daily email -----------------------------------------------------------------------
 
 
-def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact(app, smtp, school):
-    _admin, maths, history, john, _mother = school
+def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact(
+    app, smtp, john_and_his_mother
+):
+    _admin, maths, history, john, _mother = john_and_his_mother
     absent_in(app, maths, john, MORNING)
     absent_in(app, history, john, MORNING + timedelta(hours=2))
 
@@ -278,8 +282,8 @@ def test_one_email_per_student_per_day_names_every_lesson_missed_and_the_contact
     assert "https://attendance.school.test/guardians/unsubscribe/" in body
 
 
-def test_the_email_link_unsubscribes_without_a_login(app, smtp, school, client):
-    _admin, maths, _, john, mother = school
+def test_the_email_link_unsubscribes_without_a_login(app, smtp, john_and_his_mother, client):
+    _admin, maths, _, john, mother = john_and_his_mother
     absent_in(app, maths, john, MORNING)
     digest(app)
     send(app)
@@ -301,8 +305,10 @@ def test_the_email_link_unsubscribes_without_a_login(app, smtp, school, client):
     assert digest(app, DAY + timedelta(days=1)) == 0
 
 
-def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(app, smtp, school):
-    admin, maths, _, john, _ = school
+def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(
+    app, smtp, john_and_his_mother
+):
+    admin, maths, _, john, _ = john_and_his_mother
     add_guardian(app, john, admin=admin, email="dad@home.test", notify=False)
     other = maths  # a classmate who was present has a guardian too
     from tests.factories import enroll, make_student
@@ -321,8 +327,8 @@ def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(app,
     assert [m["To"] for m in at_home(smtp)] == ["mary@home.test"]
 
 
-def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, school):
-    _, maths, _, john, _ = school
+def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, john_and_his_mother):
+    _, maths, _, john, _ = john_and_his_mother
     record = absent_in(app, maths, john, MORNING)
     with app.app_context():
         excuses.excuse_absence(
@@ -339,9 +345,9 @@ def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, school):
 
 
 def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the_email(
-    app, smtp, school
+    app, smtp, john_and_his_mother
 ):
-    _, maths, history, john, _ = school
+    _, maths, history, john, _ = john_and_his_mother
     first = absent_in(app, maths, john, MORNING)
     second = absent_in(app, history, john, MORNING + timedelta(hours=2))
     digest(app)
@@ -357,7 +363,7 @@ def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the
             db.session.remove()
 
     def admin_of(app):
-        return school[0].user_id
+        return john_and_his_mother[0].user_id
 
     excuse(first)
     [row] = guardian_rows(app)
@@ -371,8 +377,10 @@ def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the
 
 
 @pytest.mark.parametrize("how", ["removed", "turned off", "unsubscribed"])
-def test_a_guardian_removed_or_turned_off_before_sending_gets_nothing(app, smtp, school, how):
-    admin, maths, _, john, mother = school
+def test_a_guardian_removed_or_turned_off_before_sending_gets_nothing(
+    app, smtp, john_and_his_mother, how
+):
+    admin, maths, _, john, mother = john_and_his_mother
     absent_in(app, maths, john, MORNING)
     digest(app)
     assert len(guardian_rows(app)) == 1
@@ -394,8 +402,8 @@ def test_a_guardian_removed_or_turned_off_before_sending_gets_nothing(app, smtp,
     assert at_home(smtp) == []
 
 
-def test_only_ended_sessions_of_that_school_day_count(app, smtp, school, monkeypatch):
-    _, maths, history, john, _ = school
+def test_only_ended_sessions_of_that_school_day_count(app, smtp, john_and_his_mother, monkeypatch):
+    _, maths, history, john, _ = john_and_his_mother
     monkeypatch.setitem(app.config, "SCHOOL_TIMEZONE", "Europe/London")
     # 23:30 UTC on the 6th is 00:30 on the 7th in London (BST).
     absent_in(app, maths, john, datetime(2026, 9, 6, 23, 30, tzinfo=UTC))
@@ -410,8 +418,8 @@ def test_only_ended_sessions_of_that_school_day_count(app, smtp, school, monkeyp
     assert (lesson.class_name, lesson.start.hour, lesson.start.minute) == ("Maths 7A", 0, 30)
 
 
-def test_without_mail_nothing_is_queued(app, school):
-    _, maths, _, john, _ = school
+def test_without_mail_nothing_is_queued(app, john_and_his_mother):
+    _, maths, _, john, _ = john_and_his_mother
     absent_in(app, maths, john, MORNING)
 
     assert digest(app) == 0

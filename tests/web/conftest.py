@@ -13,12 +13,7 @@ from flask.testing import FlaskClient
 
 from tests.factories import (
     PASSWORD,
-    ClassInfo,
     Person,
-    make_admin,
-    make_class,
-    make_student,
-    make_teacher,
 )
 
 _META_TOKEN = re.compile(r'<meta\s+name="csrf-token"\s+content="([^"]+)"')
@@ -159,33 +154,6 @@ def stats(html: str) -> dict[str, str]:
 
 
 # --- fixtures ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class School:
-    admin: Person
-    teacher: Person
-    other_teacher: Person
-    klass: ClassInfo
-    outsider: Person  # a student in no class of ``teacher``
-
-
-@pytest.fixture
-def school(app: Flask) -> School:
-    """An admin, a teacher with a class of three students, another teacher, another student."""
-    admin = make_admin(app)
-    teacher = make_teacher(app)
-    students = [
-        make_student(app, last_name=last, with_token=False) for last in ("Adams", "Baker", "Clark")
-    ]
-    klass = make_class(app, admin=admin, teacher=teacher, students=students)
-    return School(
-        admin=admin,
-        teacher=teacher,
-        other_teacher=make_teacher(app),
-        klass=klass,
-        outsider=make_student(app, with_token=False),
-    )
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ def _post_form(client, url: str, page_url: str, **data):
 # --- the session itself --------------------------------------------------------------------
 
 
-def test_logging_in_starts_a_fresh_session(app, school, client):
+def test_logging_in_starts_a_fresh_session(app, classroom, client):
     page = client.get("/login")
     anonymous_token = csrf_from(page.text)
     with client.session_transaction() as s:
         s["planted"] = "by someone else"
 
-    assert login_as(client, school.teacher).status_code == 302
+    assert login_as(client, classroom.teacher).status_code == 302
 
     with client.session_transaction() as s:
         assert "planted" not in s
@@ -43,8 +43,8 @@ def anonymous_token_raw(app, signed: str) -> str:
     return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").loads(signed)
 
 
-def test_logging_out_clears_the_whole_session(app, school, browser_as):
-    client = browser_as(school.teacher)
+def test_logging_out_clears_the_whole_session(app, classroom, browser_as):
+    client = browser_as(classroom.teacher)
     with client.session_transaction() as s:
         s["left_over"] = "x"
 
@@ -54,8 +54,8 @@ def test_logging_out_clears_the_whole_session(app, school, browser_as):
         assert set(s) <= {"_flashes"}
 
 
-def test_a_session_idle_too_long_ends(app, school, browser_as):
-    client = browser_as(school.teacher)
+def test_a_session_idle_too_long_ends(app, classroom, browser_as):
+    client = browser_as(classroom.teacher)
     idle = app.config["SESSION_IDLE_MINUTES"] * 60
     with client.session_transaction() as s:
         s[SEEN_KEY] -= idle + 1
@@ -66,8 +66,8 @@ def test_a_session_idle_too_long_ends(app, school, browser_as):
     assert "Your session has ended" in client.get(resp.headers["Location"]).text
 
 
-def test_requests_keep_a_session_alive_but_not_past_twelve_hours(app, school, browser_as):
-    client = browser_as(school.teacher)
+def test_requests_keep_a_session_alive_but_not_past_twelve_hours(app, classroom, browser_as):
+    client = browser_as(classroom.teacher)
     with client.session_transaction() as s:
         s[SEEN_KEY] -= 3600  # an hour idle: still alive, and this request renews it
     assert client.get("/").status_code == 200
@@ -80,8 +80,8 @@ def test_requests_keep_a_session_alive_but_not_past_twelve_hours(app, school, br
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 
 
-def test_the_cookie_lives_no_longer_than_the_session(app, school, client):
-    resp = login_as(client, school.teacher)
+def test_the_cookie_lives_no_longer_than_the_session(app, classroom, client):
+    resp = login_as(client, classroom.teacher)
 
     cookie = resp.headers["Set-Cookie"]
     assert "Expires=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -91,8 +91,8 @@ def test_the_cookie_lives_no_longer_than_the_session(app, school, client):
 
 
 @pytest.mark.parametrize("who", ["teacher", "outsider", "admin"])
-def test_anyone_changes_their_own_password(app, school, browser_as, who):
-    person = getattr(school, who)
+def test_anyone_changes_their_own_password(app, classroom, browser_as, who):
+    person = getattr(classroom, who)
     client = browser_as(person)
     elsewhere = browser_as(person)
 
@@ -116,15 +116,16 @@ def test_anyone_changes_their_own_password(app, school, browser_as, who):
         "This is not your current password."
     )
     assert done.status_code == 302
-    assert (
-        client.get("/").status_code in (200, 302)
-        and client.get("/account/password").status_code == 200
-    )  # this browser stays in
+    # This browser stays in: its home answers (a student's home is their history page).
+    home = client.get("/")
+    assert home.status_code == (302 if who == "outsider" else 200)
+    assert "/login" not in home.headers.get("Location", "")
+    assert client.get("/account/password").status_code == 200
     assert elsewhere.get("/account/password").status_code == 302  # the others end
 
 
-def test_every_page_links_to_ones_account(app, school, browser_as):
-    page = browser_as(school.outsider).get("/", follow_redirects=True).text
+def test_every_page_links_to_ones_account(app, classroom, browser_as):
+    page = browser_as(classroom.outsider).get("/", follow_redirects=True).text
 
     assert 'href="/account/password"' in page
 
@@ -150,12 +151,12 @@ def _next(totp: pyotp.TOTP) -> str:
     return totp.at(time.time() + totp.interval)
 
 
-def test_a_teacher_turns_on_two_factor_and_then_logs_in_with_a_code(app, school, browser_as):
-    totp, codes = _turn_on_in_pages(browser_as(school.teacher))
+def test_a_teacher_turns_on_two_factor_and_then_logs_in_with_a_code(app, classroom, browser_as):
+    totp, codes = _turn_on_in_pages(browser_as(classroom.teacher))
     assert len(codes) == 10
 
     client = app.test_client()
-    first = login_as(client, school.teacher)
+    first = login_as(client, classroom.teacher)
     assert first.status_code == 302 and first.headers["Location"].endswith("/login/code")
     assert client.get("/").status_code == 302  # not logged in yet
     wrong = _post_form(client, "/login/code", "/login/code", otp="000000")
@@ -168,19 +169,19 @@ def test_a_teacher_turns_on_two_factor_and_then_logs_in_with_a_code(app, school,
     assert 'data-two-factor="on"' in again and "data-recovery-code" not in again  # shown once
 
 
-def test_a_recovery_code_logs_in_once(app, school, browser_as):
-    _, codes = _turn_on_in_pages(browser_as(school.teacher))
+def test_a_recovery_code_logs_in_once(app, classroom, browser_as):
+    _, codes = _turn_on_in_pages(browser_as(classroom.teacher))
 
     once, twice = app.test_client(), app.test_client()
-    login_as(once, school.teacher)
-    login_as(twice, school.teacher)
+    login_as(once, classroom.teacher)
+    login_as(twice, classroom.teacher)
 
     assert _post_form(once, "/login/code", "/login/code", otp=codes[0]).status_code == 302
     assert _post_form(twice, "/login/code", "/login/code", otp=codes[0]).status_code == 401
 
 
-def test_turning_two_factor_off_needs_a_current_code(app, school, browser_as):
-    client = browser_as(school.teacher)
+def test_turning_two_factor_off_needs_a_current_code(app, classroom, browser_as):
+    client = browser_as(classroom.teacher)
     totp, _ = _turn_on_in_pages(client)
 
     refused = _post_form(client, "/account/two-factor/off", "/account/two-factor", code="123")
@@ -189,22 +190,22 @@ def test_turning_two_factor_off_needs_a_current_code(app, school, browser_as):
 
     done = _post_form(client, "/account/two-factor/off", "/account/two-factor", code=_next(totp))
     assert done.status_code == 302
-    assert login_as(app.test_client(), school.teacher).headers["Location"] == "/"
+    assert login_as(app.test_client(), classroom.teacher).headers["Location"] == "/"
 
 
-def test_students_are_offered_no_two_factor(app, school, browser_as):
-    page = browser_as(school.outsider).get("/account/two-factor")
+def test_students_are_offered_no_two_factor(app, classroom, browser_as):
+    page = browser_as(classroom.outsider).get("/account/two-factor")
 
     assert page.status_code == 200
     assert "data-totp-secret" not in page.text
     assert "for staff accounts" in page.text
 
 
-def test_required_two_factor_sends_an_admin_to_set_it_up(app, school, browser_as, monkeypatch):
+def test_required_two_factor_sends_an_admin_to_set_it_up(app, classroom, browser_as, monkeypatch):
     monkeypatch.setitem(app.config, "REQUIRE_ADMIN_2FA", True)
     client = app.test_client()
 
-    first = login_as(client, school.admin)
+    first = login_as(client, classroom.admin)
     elsewhere = client.get("/admin/people")
 
     assert first.headers["Location"].endswith("/account/two-factor")
@@ -212,11 +213,11 @@ def test_required_two_factor_sends_an_admin_to_set_it_up(app, school, browser_as
     assert elsewhere.headers["Location"].endswith("/account/two-factor")
     _turn_on_in_pages(client)
     assert client.get("/admin/people").status_code == 200
-    assert browser_as(school.teacher).get("/").status_code == 200  # teachers: optional
+    assert browser_as(classroom.teacher).get("/").status_code == 200  # teachers: optional
 
 
-def test_the_two_factor_page_passes_the_content_security_policy(app, school, browser_as):
-    resp = browser_as(school.teacher).get("/account/two-factor")
+def test_the_two_factor_page_passes_the_content_security_policy(app, classroom, browser_as):
+    resp = browser_as(classroom.teacher).get("/account/two-factor")
 
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -227,9 +228,9 @@ def test_the_two_factor_page_passes_the_content_security_policy(app, school, bro
 # --- superusers in the back office -----------------------------------------------------------
 
 
-def test_an_admins_pages_cannot_change_a_superuser(app, school, browser_as):
+def test_an_admins_pages_cannot_change_a_superuser(app, classroom, browser_as):
     superuser = make_superuser(app)
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     url = f"/admin/people/{superuser.user_id}"
 
     page = client.get(url)
@@ -255,9 +256,9 @@ def test_an_admins_pages_cannot_change_a_superuser(app, school, browser_as):
     assert login_as(app.test_client(), superuser).status_code == 302
 
 
-def test_resetting_a_password_in_pages_needs_the_admins_own(app, school, browser_as):
-    client = browser_as(school.admin)
-    url = f"/admin/people/{school.teacher.user_id}"
+def test_resetting_a_password_in_pages_needs_the_admins_own(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    url = f"/admin/people/{classroom.teacher.user_id}"
 
     refused = _post_form(
         client, url + "/password", url, password="new-password-1", current_password="nope"
@@ -267,4 +268,4 @@ def test_resetting_a_password_in_pages_needs_the_admins_own(app, school, browser
     assert parse(refused.text).one("small", {"id": "current_password-error"}).text == (
         "This is not your current password."
     )
-    assert login_as(app.test_client(), school.teacher).status_code == 302
+    assert login_as(app.test_client(), classroom.teacher).status_code == 302

@@ -47,17 +47,17 @@ def _listed(html: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def two_classes(app, school):
-    """``school.klass`` (its teacher, DAY1: Adams PRESENT, Baker ABSENT, Clark LATE) and a
+def two_classes(app, classroom):
+    """``classroom.klass`` (its teacher, DAY1: Adams PRESENT, Baker ABSENT, Clark LATE) and a
     second class of another subject and teacher (DAY2: the outsider PRESENT); record ids."""
-    adams, baker, clark = school.klass.students
-    first = make_session(app, school.klass, start_at=DAY1)
+    adams, baker, clark = classroom.klass.students
+    first = make_session(app, classroom.klass, start_at=DAY1)
     ids = dict(
         zip(
             ("adams", "baker", "clark"),
             mark_many(
                 app,
-                school.klass,
+                classroom.klass,
                 first,
                 [(adams, "PRESENT"), (baker, "ABSENT"), (clark, "LATE")],
                 at=DAY1 + timedelta(minutes=1),
@@ -66,10 +66,10 @@ def two_classes(app, school):
         )
     )
     other = make_class(
-        app, admin=school.admin, teacher=school.other_teacher, students=[school.outsider]
+        app, admin=classroom.admin, teacher=classroom.other_teacher, students=[classroom.outsider]
     )
     second = make_session(app, other, start_at=DAY2)
-    ids["outsider"] = mark(app, other, second, school.outsider, "PRESENT")
+    ids["outsider"] = mark(app, other, second, classroom.outsider, "PRESENT")
     return {"ids": {k: str(v) for k, v in ids.items()}, "other": other, "first": first}
 
 
@@ -77,10 +77,10 @@ def two_classes(app, school):
 
 
 @pytest.mark.parametrize("who", ["teacher", "outsider"])
-def test_non_admins_are_refused_every_record_page(app, school, browser_as, who):
-    session_id = make_session(app, school.klass)
-    record_id = mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    client = browser_as(getattr(school, who))
+def test_non_admins_are_refused_every_record_page(app, classroom, browser_as, who):
+    session_id = make_session(app, classroom.klass)
+    record_id = mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    client = browser_as(getattr(classroom, who))
 
     assert client.get("/admin/records").status_code == 403
     assert client.get(f"/admin/records/{record_id}").status_code == 403
@@ -95,9 +95,9 @@ def test_non_admins_are_refused_every_record_page(app, school, browser_as, who):
 
 
 def test_admins_see_the_nav_link_and_every_record_newest_session_first(
-    app, school, browser_as, two_classes
+    app, classroom, browser_as, two_classes
 ):
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     home = client.get("/")
     assert 'href="/admin/records"' in home.text
 
@@ -120,11 +120,11 @@ def test_admins_see_the_nav_link_and_every_record_newest_session_first(
 # --- filters and search ----------------------------------------------------------------------
 
 
-def test_filters_narrow_the_list(app, school, browser_as, two_classes):
-    client = browser_as(school.admin)
+def test_filters_narrow_the_list(app, classroom, browser_as, two_classes):
+    client = browser_as(classroom.admin)
     ids = two_classes["ids"]
     other = two_classes["other"]
-    teacher_id = school.klass.teacher.profile_id
+    teacher_id = classroom.klass.teacher.profile_id
 
     def listed(**args):
         page = client.get("/admin/records", query_string=args)
@@ -134,17 +134,17 @@ def test_filters_narrow_the_list(app, school, browser_as, two_classes):
     assert listed(status="late") == {ids["clark"]}
     assert listed(status="PRESENT") == {ids["adams"], ids["outsider"]}
     assert listed(subject_id=other.subject_id) == {ids["outsider"]}
-    assert listed(class_id=school.klass.id) == {ids["adams"], ids["baker"], ids["clark"]}
+    assert listed(class_id=classroom.klass.id) == {ids["adams"], ids["baker"], ids["clark"]}
     assert listed(teacher_id=teacher_id) == {ids["adams"], ids["baker"], ids["clark"]}
-    assert listed(teacher_id=school.other_teacher.profile_id) == {ids["outsider"]}
+    assert listed(teacher_id=classroom.other_teacher.profile_id) == {ids["outsider"]}
     assert listed(date_from="2025-03-05") == {ids["outsider"]}
     assert listed(date_to="2025-03-03") == {ids["adams"], ids["baker"], ids["clark"]}
     assert listed(date_from="2025-03-04", date_to="2025-03-09") == set()
-    assert listed(status="PRESENT", class_id=school.klass.id) == {ids["adams"]}
+    assert listed(status="PRESENT", class_id=classroom.klass.id) == {ids["adams"]}
 
 
-def test_bad_filter_values_are_reported_and_ignored(app, school, browser_as, two_classes):
-    client = browser_as(school.admin)
+def test_bad_filter_values_are_reported_and_ignored(app, classroom, browser_as, two_classes):
+    client = browser_as(classroom.admin)
     page = client.get("/admin/records?status=MAYBE&class_id=nope&date_from=yesterday")
     assert page.status_code == 200
     assert "Unknown status." in page.text
@@ -153,10 +153,10 @@ def test_bad_filter_values_are_reported_and_ignored(app, school, browser_as, two
     assert len(_listed(page.text)) == 4
 
 
-def test_search_by_name_number_or_email_case_insensitive(app, school, browser_as, two_classes):
-    client = browser_as(school.admin)
+def test_search_by_name_number_or_email_case_insensitive(app, classroom, browser_as, two_classes):
+    client = browser_as(classroom.admin)
     ids = two_classes["ids"]
-    adams = school.klass.students[0]
+    adams = classroom.klass.students[0]
 
     def found(q):
         return set(_listed(client.get("/admin/records", query_string={"q": q}).text))
@@ -164,20 +164,20 @@ def test_search_by_name_number_or_email_case_insensitive(app, school, browser_as
     assert found("aDaMs") == {ids["adams"]}
     assert found(f"{adams.first_name} {adams.last_name}".upper()) == {ids["adams"]}
     assert found(adams.number.lower()) == {ids["adams"]}
-    assert found(school.outsider.email.upper()) == {ids["outsider"]}
+    assert found(classroom.outsider.email.upper()) == {ids["outsider"]}
     assert found("nobody-like-this") == set()
     # LIKE wildcards are matched literally.
     assert found("%") == set()
     assert found("_") == set()
 
 
-def test_pages_of_fifty_keep_the_filters(app, school, browser_as):
+def test_pages_of_fifty_keep_the_filters(app, classroom, browser_as):
     crowd = make_students(app, 55)
-    enroll(app, school.klass, crowd, admin=school.admin)
-    session_id = make_session(app, school.klass, start_at=DAY1)
-    mark_many(app, school.klass, session_id, [(s, "ABSENT") for s in crowd])
-    mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    client = browser_as(school.admin)
+    enroll(app, classroom.klass, crowd, admin=classroom.admin)
+    session_id = make_session(app, classroom.klass, start_at=DAY1)
+    mark_many(app, classroom.klass, session_id, [(s, "ABSENT") for s in crowd])
+    mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    client = browser_as(classroom.admin)
 
     first = client.get("/admin/records", query_string={"status": "ABSENT"})
     assert len(_listed(first.text)) == 50
@@ -193,23 +193,23 @@ def test_pages_of_fifty_keep_the_filters(app, school, browser_as):
     assert parse(second.text).find("a", {"rel": "next"}) is None
 
 
-def test_the_list_costs_two_queries_whatever_its_size(app, school, two_classes, count_queries):
+def test_the_list_costs_two_queries_whatever_its_size(app, classroom, two_classes, count_queries):
     with app.app_context():
-        admin = actor(school.admin.user_id)
+        admin = actor(classroom.admin.user_id)
         with count_queries() as q:
             page = records.list_records(actor=admin, filters=RecordFilters(search="a"))
         assert page.total >= 1
         assert q.count == 2
 
 
-def test_the_download_link_carries_the_list_filters(app, school, browser_as, two_classes):
-    client = browser_as(school.admin)
+def test_the_download_link_carries_the_list_filters(app, classroom, browser_as, two_classes):
+    client = browser_as(classroom.admin)
     page = client.get(
         "/admin/records",
         query_string={
             "status": "PRESENT",
-            "class_id": school.klass.id,
-            "teacher_id": school.teacher.profile_id,
+            "class_id": classroom.klass.id,
+            "teacher_id": classroom.teacher.profile_id,
             "date_from": "2025-03-01",
             "date_to": "2025-03-31",
             "q": "adams",
@@ -221,8 +221,8 @@ def test_the_download_link_carries_the_list_filters(app, school, browser_as, two
     assert url.path == "/api/attendance/export.csv"
     assert parse_qs(url.query) == {
         "status": ["PRESENT"],
-        "class_id": [str(school.klass.id)],
-        "teacher_id": [str(school.teacher.profile_id)],
+        "class_id": [str(classroom.klass.id)],
+        "teacher_id": [str(classroom.teacher.profile_id)],
         "date_from": ["2025-03-01"],
         "date_to": ["2025-03-31"],
         "search": ["adams"],
@@ -232,7 +232,7 @@ def test_the_download_link_carries_the_list_filters(app, school, browser_as, two
     assert download.status_code == 200
     assert download.mimetype == "text/csv"
     lines = download.text.strip().splitlines()
-    assert len(lines) == 2 and school.klass.students[0].last_name in lines[1]
+    assert len(lines) == 2 and classroom.klass.students[0].last_name in lines[1]
 
 
 @pytest.mark.parametrize(
@@ -248,13 +248,13 @@ def test_the_download_link_carries_the_list_filters(app, school, browser_as, two
     ids=["teacher", "teacher+status", "teacher+search", "search", "dates", "everything"],
 )
 def test_the_download_holds_exactly_the_records_the_page_lists(
-    app, school, browser_as, two_classes, filters
+    app, classroom, browser_as, two_classes, filters
 ):
-    teachers = {"own": school.teacher.profile_id, "other": school.other_teacher.profile_id}
+    teachers = {"own": classroom.teacher.profile_id, "other": classroom.other_teacher.profile_id}
     args = dict(filters)
     if "teacher" in args:
         args["teacher_id"] = str(teachers[args.pop("teacher")])
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     page = parse(client.get("/admin/records", query_string=args).text)
     listed = [
         row.find_all("td")[3].find("a").text
@@ -270,17 +270,17 @@ def test_the_download_holds_exactly_the_records_the_page_lists(
     assert sorted(f"{r['first_name']} {r['last_name']}" for r in rows) == sorted(listed)
 
 
-def test_class_and_history_pages_offer_csv_downloads(app, school, browser_as, two_classes):
-    client = browser_as(school.teacher)
-    klass_page = parse(client.get(f"/classes/{school.klass.id}").text)
+def test_class_and_history_pages_offer_csv_downloads(app, classroom, browser_as, two_classes):
+    client = browser_as(classroom.teacher)
+    klass_page = parse(client.get(f"/classes/{classroom.klass.id}").text)
     register = klass_page.one("a", {"id": "register-csv"}).get("href")
     export = klass_page.one("a", {"id": "class-records-csv"}).get("href")
-    assert register == f"/api/classes/{school.klass.id}/register.csv"
-    assert export == f"/api/attendance/export.csv?class_id={school.klass.id}"
+    assert register == f"/api/classes/{classroom.klass.id}/register.csv"
+    assert export == f"/api/attendance/export.csv?class_id={classroom.klass.id}"
     assert client.get(register).status_code == 200
     assert client.get(export).status_code == 200
 
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     history = parse(client.get(f"/students/{student.profile_id}/history").text)
     link = history.one("a", {"id": "history-csv"}).get("href")
     assert link == f"/api/attendance/export.csv?student_id={student.profile_id}"
@@ -290,11 +290,11 @@ def test_class_and_history_pages_offer_csv_downloads(app, school, browser_as, tw
 # --- one record -------------------------------------------------------------------------------
 
 
-def test_the_record_page_shows_its_audit_trail_with_channels(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    record_id = mark(app, school.klass, session_id, student, "PRESENT")  # via the API
-    teacher = browser_as(school.teacher)
+def test_the_record_page_shows_its_audit_trail_with_channels(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    record_id = mark(app, classroom.klass, session_id, student, "PRESENT")  # via the API
+    teacher = browser_as(classroom.teacher)
     roster = teacher.get(f"/sessions/{session_id}")
     tapped = teacher.post(
         f"/sessions/{session_id}/students/{student.profile_id}/status",
@@ -303,7 +303,7 @@ def test_the_record_page_shows_its_audit_trail_with_channels(app, school, browse
     )
     assert tapped.status_code == 200, tapped.text
 
-    page = browser_as(school.admin).get(f"/admin/records/{record_id}")
+    page = browser_as(classroom.admin).get(f"/admin/records/{record_id}")
 
     assert page.status_code == 200
     assert student.number in page.text and student.email in page.text
@@ -312,11 +312,11 @@ def test_the_record_page_shows_its_audit_trail_with_channels(app, school, browse
     assert [r.get("data-channel") for r in rows] == ["API", "WEB"]
     assert "Not marked → Present" in rows[0].text
     assert "Present → Absent" in rows[1].text
-    assert all(school.teacher.full_name in r.text for r in rows)
+    assert all(classroom.teacher.full_name in r.text for r in rows)
 
 
-def test_an_unknown_record_is_404(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_unknown_record_is_404(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     assert client.get(f"/admin/records/{uuid.uuid4()}").status_code == 404
 
 
@@ -352,12 +352,12 @@ def _live_seq(app, session_id) -> int:
     return seq
 
 
-def test_any_admin_deletes_a_record_of_an_active_session(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    record_id = mark(app, school.klass, session_id, student, "LATE", notes="bus")
+def test_any_admin_deletes_a_record_of_an_active_session(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    record_id = mark(app, classroom.klass, session_id, student, "LATE", notes="bus")
     seq = _live_seq(app, session_id)
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
 
     deleted = _confirm_and_delete(client, record_id)
 
@@ -369,18 +369,18 @@ def test_any_admin_deletes_a_record_of_an_active_session(app, school, browser_as
     assert (last.old_status.value, last.new_status, last.old_notes) == ("LATE", None, "bus")
     assert (last.reason, last.actor_id, last.channel.value) == (
         "deleted",
-        school.admin.user_id,
+        classroom.admin.user_id,
         "WEB",
     )
     assert _live_seq(app, session_id) == seq + 1
 
 
-def test_a_plain_admin_cannot_delete_a_record_of_an_ended_session(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    record_id = mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    end_session(app, school.klass, session_id)
+def test_a_plain_admin_cannot_delete_a_record_of_an_ended_session(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    record_id = mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    end_session(app, classroom.klass, session_id)
     before = len(_changes(app, session_id))
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     assert ENDED_NEEDS_SUPERUSER in client.get(f"/admin/records/{record_id}").text
 
     refused = _confirm_and_delete(client, record_id)
@@ -391,11 +391,11 @@ def test_a_plain_admin_cannot_delete_a_record_of_an_ended_session(app, school, b
     assert len(_changes(app, session_id)) == before
 
 
-def test_a_superuser_deletes_a_record_of_an_ended_session(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    record_id = mark(app, school.klass, session_id, student, "PRESENT")
-    end_session(app, school.klass, session_id)
+def test_a_superuser_deletes_a_record_of_an_ended_session(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    record_id = mark(app, classroom.klass, session_id, student, "PRESENT")
+    end_session(app, classroom.klass, session_id)
     superuser = make_superuser(app)
 
     deleted = _confirm_and_delete(browser_as(superuser), record_id)
@@ -407,10 +407,10 @@ def test_a_superuser_deletes_a_record_of_an_ended_session(app, school, browser_a
     assert last.student_id == student.profile_id
 
 
-def test_deleting_needs_the_csrf_token(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    record_id = mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    client = browser_as(school.admin)
+def test_deleting_needs_the_csrf_token(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    record_id = mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    client = browser_as(classroom.admin)
 
     refused = client.post(f"/admin/records/{record_id}/delete")
 
@@ -418,10 +418,10 @@ def test_deleting_needs_the_csrf_token(app, school, browser_as):
     assert len(stored_attendance(app, session_id)) == 1
 
 
-def test_a_deleted_record_is_gone_from_list_and_page(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    record_id = mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    client = browser_as(school.admin)
+def test_a_deleted_record_is_gone_from_list_and_page(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    record_id = mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    client = browser_as(classroom.admin)
     assert _confirm_and_delete(client, record_id).status_code == 302
 
     assert str(record_id) not in _listed(client.get("/admin/records").text)
@@ -435,25 +435,25 @@ def test_a_deleted_record_is_gone_from_list_and_page(app, school, browser_as):
     )
 
 
-def test_every_teacher_is_a_teacher_filter_choice(app, school, browser_as):
+def test_every_teacher_is_a_teacher_filter_choice(app, classroom, browser_as):
     extra = make_teacher(app, last_name="Zimmer")
-    make_class(app, admin=school.admin, teacher=extra, students=[make_student(app)])
-    page = parse(browser_as(school.admin).get("/admin/records").text)
+    make_class(app, admin=classroom.admin, teacher=extra, students=[make_student(app)])
+    page = parse(browser_as(classroom.admin).get("/admin/records").text)
     options = [o.text for o in page.one("select", {"name": "teacher_id"}).find_all("option")]
     assert options[0] == "All teachers"
     assert any("Zimmer" in o for o in options)
 
 
-def test_a_search_with_a_null_character_is_not_an_error(school, browser_as):
-    response = browser_as(school.admin).get("/admin/records?q=Ad%00ams")
+def test_a_search_with_a_null_character_is_not_an_error(classroom, browser_as):
+    response = browser_as(classroom.admin).get("/admin/records?q=Ad%00ams")
 
     assert response.status_code == 200
 
 
 def test_a_period_that_ends_before_it_starts_lists_nothing_and_says_so(
-    app, school, browser_as, two_classes
+    app, classroom, browser_as, two_classes
 ):
-    page = browser_as(school.admin).get(
+    page = browser_as(classroom.admin).get(
         "/admin/records", query_string={"date_from": "2025-03-10", "date_to": "2025-03-03"}
     )
 
@@ -468,11 +468,11 @@ def test_a_period_that_ends_before_it_starts_lists_nothing_and_says_so(
 
 
 def test_a_changed_record_shows_when_it_was_marked_and_when_it_last_changed(
-    app, school, browser_as, two_classes
+    app, classroom, browser_as, two_classes
 ):
     with app.app_context():
         attendance.update_attendance(
-            actor=actor(school.teacher.user_id),
+            actor=actor(classroom.teacher.user_id),
             attendance_id=uuid.UUID(two_classes["ids"]["baker"]),
             status=AttendanceStatus.LATE,
             channel=Channel.API,
@@ -480,7 +480,7 @@ def test_a_changed_record_shows_when_it_was_marked_and_when_it_last_changed(
         )
         db.session.remove()
 
-    html = parse(browser_as(school.admin).get("/admin/records").text)
+    html = parse(browser_as(classroom.admin).get("/admin/records").text)
 
     rows = {r.get("data-record-id"): r for r in html.find_all("tr", {"data-record-id": True})}
     changed = rows[two_classes["ids"]["baker"]].one("td", {"data-cell": "marked"})

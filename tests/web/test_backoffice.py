@@ -86,27 +86,27 @@ def _confirm(client, preview_html: str):
 
 
 @pytest.mark.parametrize("who", ["teacher", "outsider"])
-def test_teachers_and_students_are_refused_every_back_office_page(app, school, browser_as, who):
-    client = browser_as(getattr(school, who))
+def test_teachers_and_students_are_refused_every_back_office_page(app, classroom, browser_as, who):
+    client = browser_as(getattr(classroom, who))
     token = _token(client)
     assert "/admin/people" not in client.get("/", follow_redirects=True).text
     for url in ("/admin/people", "/admin/import", "/admin/import/template.csv"):
         assert client.get(url).status_code == 403, url
-    assert client.get(f"/admin/people/{school.teacher.user_id}/deactivate").status_code == 403
+    assert client.get(f"/admin/people/{classroom.teacher.user_id}/deactivate").status_code == 403
     posts = {
         "/admin/people": {"email": "x@school.test", "first_name": "X", "last_name": "Y",
                           "role": "TEACHER", "password": PASSWORD},
-        f"/admin/people/{school.teacher.user_id}/deactivate": {},
-        f"/admin/people/{school.teacher.user_id}/reactivate": {},
+        f"/admin/people/{classroom.teacher.user_id}/deactivate": {},
+        f"/admin/people/{classroom.teacher.user_id}/reactivate": {},
         "/admin/import": {"content": f"{HEADER}\n"},
     }  # fmt: skip
     for url, data in posts.items():
         assert client.post(url, data={"csrf_token": token, **data}).status_code == 403, url
-    assert login_as(app.test_client(), school.teacher).status_code == 302
+    assert login_as(app.test_client(), classroom.teacher).status_code == 302
 
 
-def test_admins_see_the_nav_links_and_everyone_listed(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_admins_see_the_nav_links_and_everyone_listed(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     home = client.get("/")
     assert 'href="/admin/people"' in home.text and 'href="/admin/import"' in home.text
 
@@ -115,11 +115,11 @@ def test_admins_see_the_nav_links_and_everyone_listed(app, school, browser_as):
     listed = {
         r.get("data-user-id") for r in parse(page.text).find_all("tr", {"data-user-id": True})
     }
-    assert str(school.admin.user_id) in listed and str(school.outsider.user_id) in listed
+    assert str(classroom.admin.user_id) in listed and str(classroom.outsider.user_id) in listed
 
 
-def test_role_filter_and_search_narrow_the_list(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_role_filter_and_search_narrow_the_list(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     def listed(**args) -> set[str]:
         page = client.get("/admin/people", query_string=args)
@@ -129,20 +129,20 @@ def test_role_filter_and_search_narrow_the_list(app, school, browser_as):
         }
 
     students = listed(role="student")
-    assert str(school.outsider.user_id) in students
-    assert str(school.teacher.user_id) not in students
-    adams = school.klass.students[0]
+    assert str(classroom.outsider.user_id) in students
+    assert str(classroom.teacher.user_id) not in students
+    adams = classroom.klass.students[0]
     assert listed(q="aDaMs") == {str(adams.user_id)}
     assert listed(q=adams.number.lower()) == {str(adams.user_id)}
-    assert listed(q=school.teacher.email.upper()) == {str(school.teacher.user_id)}
+    assert listed(q=classroom.teacher.email.upper()) == {str(classroom.teacher.user_id)}
     assert listed(q="%") == set()
 
 
 # --- creating people -------------------------------------------------------------------------
 
 
-def test_an_admin_creates_a_student_who_can_log_in(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_admin_creates_a_student_who_can_log_in(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     made = client.post(
         "/admin/people",
         data={
@@ -168,8 +168,8 @@ def test_an_admin_creates_a_student_who_can_log_in(app, school, browser_as):
     assert response.status_code == 302
 
 
-def test_a_duplicate_email_or_missing_number_is_shown_beside_the_field(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_a_duplicate_email_or_missing_number_is_shown_beside_the_field(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     base = {
         "csrf_token": _token(client),
         "first_name": "Dup",
@@ -177,7 +177,7 @@ def test_a_duplicate_email_or_missing_number_is_shown_beside_the_field(app, scho
         "password": PASSWORD,
     }
     duplicate = client.post(
-        "/admin/people", data={**base, "email": school.teacher.email.upper(), "role": "TEACHER"}
+        "/admin/people", data={**base, "email": classroom.teacher.email.upper(), "role": "TEACHER"}
     )
     assert duplicate.status_code == 400
     form = parse(duplicate.text).one("form", {"id": "new-person"})
@@ -197,51 +197,51 @@ def test_a_duplicate_email_or_missing_number_is_shown_beside_the_field(app, scho
 # --- deactivating and reactivating ---------------------------------------------------------------
 
 
-def test_deactivating_ends_the_users_logins_and_refuses_new_ones(app, school, browser_as):
-    teacher_client = browser_as(school.teacher)
+def test_deactivating_ends_the_users_logins_and_refuses_new_ones(app, classroom, browser_as):
+    teacher_client = browser_as(classroom.teacher)
     assert teacher_client.get("/").status_code == 200
-    admin = browser_as(school.admin)
+    admin = browser_as(classroom.admin)
 
-    confirm = admin.get(f"/admin/people/{school.teacher.user_id}/deactivate")
+    confirm = admin.get(f"/admin/people/{classroom.teacher.user_id}/deactivate")
     assert confirm.status_code == 200
     assert parse(confirm.text).find("button", {"id": "person-deactivate"}) is not None
     done = admin.post(
-        f"/admin/people/{school.teacher.user_id}/deactivate",
+        f"/admin/people/{classroom.teacher.user_id}/deactivate",
         data={"csrf_token": csrf_from(confirm.text)},
         follow_redirects=True,
     )
     assert done.status_code == 200
     assert "deactivated" in done.text
-    row = parse(done.text).one("tr", {"data-user-id": str(school.teacher.user_id)})
+    row = parse(done.text).one("tr", {"data-user-id": str(classroom.teacher.user_id)})
     assert row.get("data-active") == "false"
 
     # The old login cookie no longer works, and a new login is refused.
     assert teacher_client.get("/").status_code == 302
-    assert login_as(app.test_client(), school.teacher).status_code != 302
+    assert login_as(app.test_client(), classroom.teacher).status_code != 302
 
     admin.post(
-        f"/admin/people/{school.teacher.user_id}/reactivate", data={"csrf_token": _token(admin)}
+        f"/admin/people/{classroom.teacher.user_id}/reactivate", data={"csrf_token": _token(admin)}
     )
-    assert login_as(app.test_client(), school.teacher).status_code == 302
+    assert login_as(app.test_client(), classroom.teacher).status_code == 302
 
 
-def test_an_admin_cannot_deactivate_themself(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_admin_cannot_deactivate_themself(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     refused = client.post(
-        f"/admin/people/{school.admin.user_id}/deactivate", data={"csrf_token": _token(client)}
+        f"/admin/people/{classroom.admin.user_id}/deactivate", data={"csrf_token": _token(client)}
     )
     assert refused.status_code == 400
     assert CANNOT_DEACTIVATE_SELF in refused.text
     assert client.get("/admin/people").status_code == 200
 
 
-def test_deactivating_someone_with_records_keeps_them_and_their_records(app, school, browser_as):
+def test_deactivating_someone_with_records_keeps_them_and_their_records(app, classroom, browser_as):
     from tests.factories import make_session, mark, stored_attendance
 
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, student, "PRESENT")
-    client = browser_as(school.admin)
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, student, "PRESENT")
+    client = browser_as(classroom.admin)
     client.post(f"/admin/people/{student.user_id}/deactivate", data={"csrf_token": _token(client)})
     assert stored_attendance(app, session_id) == {student.profile_id: "PRESENT"}
     with app.app_context():
@@ -253,17 +253,21 @@ def test_deactivating_someone_with_records_keeps_them_and_their_records(app, sch
 
 
 @pytest.fixture
-def classes(app, school):
+def classes(app, classroom):
     """Two classes named "Maths 7A" and "Art 7B" with no students."""
-    maths = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Maths 7A")
-    art = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Art 7B")
+    maths = make_class(
+        app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Maths 7A"
+    )
+    art = make_class(
+        app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Art 7B"
+    )
     return maths, art  # fmt: skip
 
 
 def test_the_template_downloads_with_a_plain_example_in_one_of_the_schools_classes(
-    app, school, browser_as, classes
+    app, classroom, browser_as, classes
 ):
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     page = client.get("/admin/import")
     assert page.status_code == 200
     link = parse(page.text).one("a", {"id": "import-template"}).get("href")
@@ -277,8 +281,8 @@ def test_the_template_downloads_with_a_plain_example_in_one_of_the_schools_class
     assert len(lines) == 2
 
 
-def test_the_templates_example_row_is_refused_if_left_in(app, school, browser_as, classes):
-    client = browser_as(school.admin)
+def test_the_templates_example_row_is_refused_if_left_in(app, classroom, browser_as, classes):
+    client = browser_as(classroom.admin)
     template = client.get("/admin/import/template.csv").text
 
     page = _upload(client, template + "N1,Ann,One,ann@school.test,Maths 7A\r\n")
@@ -291,10 +295,10 @@ def test_the_templates_example_row_is_refused_if_left_in(app, school, browser_as
 
 
 def test_the_preview_lists_every_problem_of_every_line_and_writes_nothing(
-    app, school, browser_as, classes
+    app, classroom, browser_as, classes
 ):
-    client = browser_as(school.admin)
-    adams = school.klass.students[0]
+    client = browser_as(classroom.admin)
+    adams = classroom.klass.students[0]
     text = "\n".join(
         [
             HEADER,
@@ -343,11 +347,11 @@ def test_the_preview_lists_every_problem_of_every_line_and_writes_nothing(
     assert _counts(app) == before
 
 
-def test_a_valid_file_previews_then_imports_students_and_enrolments(app, school, browser_as,
+def test_a_valid_file_previews_then_imports_students_and_enrolments(app, classroom, browser_as,
                                                                       classes):  # fmt: skip
     maths, art = classes
-    adams = school.klass.students[0]
-    client = browser_as(school.admin)
+    adams = classroom.klass.students[0]
+    client = browser_as(classroom.admin)
     text = "\ufeff" + "\r\n".join(
         [
             HEADER,
@@ -388,8 +392,8 @@ def test_a_valid_file_previews_then_imports_students_and_enrolments(app, school,
     assert _counts(app) == (before[0] + 2, before[1] + 4)
 
 
-def test_a_file_with_one_bad_row_imports_nothing(app, school, browser_as, classes):
-    client = browser_as(school.admin)
+def test_a_file_with_one_bad_row_imports_nothing(app, classroom, browser_as, classes):
+    client = browser_as(classroom.admin)
     good = "\n".join([HEADER, "N1,Ann,One,ann@school.test,Maths 7A"])
     preview = _upload(client, good)
     assert preview.status_code == 200
@@ -411,8 +415,8 @@ def test_a_file_with_one_bad_row_imports_nothing(app, school, browser_as, classe
     assert _counts(app) == before
 
 
-def test_uploads_that_are_not_utf8_csv_are_refused(app, school, browser_as, classes):
-    client = browser_as(school.admin)
+def test_uploads_that_are_not_utf8_csv_are_refused(app, classroom, browser_as, classes):
+    client = browser_as(classroom.admin)
     latin1 = _upload(client, f"{HEADER}\nN1,Zoë,One,z@school.test,Maths 7A\n".encode("latin-1"))
     assert latin1.status_code == 400
     assert "not UTF-8" in latin1.text

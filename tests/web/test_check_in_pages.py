@@ -21,9 +21,9 @@ THROTTLED = "Too many wrong check-in codes for this session. Ask your teacher to
 
 
 @pytest.fixture
-def lesson(app, school):
+def lesson(app, classroom):
     """An ACTIVE session of the school's class, started two minutes ago."""
-    return make_session(app, school.klass, start_at=utcnow() - timedelta(minutes=2))
+    return make_session(app, classroom.klass, start_at=utcnow() - timedelta(minutes=2))
 
 
 def projector(client, session_id):
@@ -50,8 +50,8 @@ def wrong(code: str) -> str:
 # --- the roster's control ---------------------------------------------------------------------
 
 
-def test_an_active_sessions_roster_links_to_its_check_in_code(school, browser_as, lesson):
-    doc = parse(browser_as(school.teacher).get(f"/sessions/{lesson}").text)
+def test_an_active_sessions_roster_links_to_its_check_in_code(classroom, browser_as, lesson):
+    doc = parse(browser_as(classroom.teacher).get(f"/sessions/{lesson}").text)
 
     link = doc.one("a", {"id": "check-in-code"})
     assert link.get("href") == f"/sessions/{lesson}/check-in-code"
@@ -59,10 +59,10 @@ def test_an_active_sessions_roster_links_to_its_check_in_code(school, browser_as
 
 
 @pytest.mark.parametrize("state", ["scheduled", "ended"])
-def test_a_session_not_running_offers_no_check_in_code(app, school, browser_as, state):
-    session_id = make_session(app, school.klass, start=False, end=state == "ended")
+def test_a_session_not_running_offers_no_check_in_code(app, classroom, browser_as, state):
+    session_id = make_session(app, classroom.klass, start=False, end=state == "ended")
 
-    doc = parse(browser_as(school.teacher).get(f"/sessions/{session_id}").text)
+    doc = parse(browser_as(classroom.teacher).get(f"/sessions/{session_id}").text)
 
     assert doc.find("a", {"id": "check-in-code"}) is None
 
@@ -71,9 +71,9 @@ def test_a_session_not_running_offers_no_check_in_code(app, school, browser_as, 
 
 
 def test_the_projector_shows_the_code_large_with_a_qr_code_of_the_students_page(
-    school, browser_as, lesson
+    classroom, browser_as, lesson
 ):
-    response = projector(browser_as(school.teacher), lesson)
+    response = projector(browser_as(classroom.teacher), lesson)
 
     assert response.status_code == 200
     doc = parse(response.text)
@@ -99,9 +99,9 @@ def test_the_projector_shows_the_code_large_with_a_qr_code_of_the_students_page(
 
 
 def test_the_projector_page_runs_under_the_strict_csp_with_no_inline_script(
-    school, browser_as, lesson
+    classroom, browser_as, lesson
 ):
-    response = projector(browser_as(school.teacher), lesson)
+    response = projector(browser_as(classroom.teacher), lesson)
 
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -110,40 +110,42 @@ def test_the_projector_page_runs_under_the_strict_csp_with_no_inline_script(
     assert "style=" not in response.text
 
 
-def test_the_code_shown_is_the_one_a_student_can_check_in_with(app, school, browser_as, lesson):
-    code = shown_code(browser_as(school.teacher), lesson)
-    student = school.klass.students[0]
+def test_the_code_shown_is_the_one_a_student_can_check_in_with(app, classroom, browser_as, lesson):
+    code = shown_code(browser_as(classroom.teacher), lesson)
+    student = classroom.klass.students[0]
 
     response = check_in_form(browser_as(student), lesson, code)
 
     assert response.status_code == 303
 
 
-def test_an_admin_may_open_the_projector_page(school, browser_as, lesson):
-    assert projector(browser_as(school.admin), lesson).status_code == 200
+def test_an_admin_may_open_the_projector_page(classroom, browser_as, lesson):
+    assert projector(browser_as(classroom.admin), lesson).status_code == 200
 
 
 @pytest.mark.parametrize("who", ["other_teacher", "student"])
-def test_others_may_not_open_the_projector_page(school, browser_as, lesson, who):
-    person = school.other_teacher if who == "other_teacher" else school.klass.students[0]
+def test_others_may_not_open_the_projector_page(classroom, browser_as, lesson, who):
+    person = classroom.other_teacher if who == "other_teacher" else classroom.klass.students[0]
 
     assert projector(browser_as(person), lesson).status_code == 403
 
 
-def test_the_projector_page_of_an_unknown_session_is_404(school, browser_as):
-    assert projector(browser_as(school.teacher), uuid.uuid4()).status_code == 404
+def test_the_projector_page_of_an_unknown_session_is_404(classroom, browser_as):
+    assert projector(browser_as(classroom.teacher), uuid.uuid4()).status_code == 404
 
 
-def test_the_projector_page_of_an_ended_session_says_why_there_is_no_code(app, school, browser_as):
+def test_the_projector_page_of_an_ended_session_says_why_there_is_no_code(
+    app, classroom, browser_as
+):
     session_id = make_session(
         app,
-        school.klass,
+        classroom.klass,
         end=True,
         start_at=datetime(2026, 1, 10, 13, 30, tzinfo=UTC),
         end_at=datetime(2026, 1, 10, 14, 30, tzinfo=UTC),
     )
 
-    response = projector(browser_as(school.teacher), session_id)
+    response = projector(browser_as(classroom.teacher), session_id)
 
     assert response.status_code == 400
     assert "Cannot mark attendance - session ended at 14:30 on Jan 10, 2026" in response.text
@@ -158,11 +160,11 @@ def test_the_projector_page_needs_a_login(client, lesson):
 
 
 def test_the_panel_gives_the_current_code_and_the_count_of_check_ins(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
-    teacher = browser_as(school.teacher)
+    teacher = browser_as(classroom.teacher)
     page = projector(teacher, lesson).text
-    check_in_form(browser_as(school.klass.students[1]), lesson, shown_code(teacher, lesson))
+    check_in_form(browser_as(classroom.klass.students[1]), lesson, shown_code(teacher, lesson))
 
     response = teacher.get(f"/sessions/{lesson}/check-in-code/panel", headers=htmx_headers(page))
 
@@ -172,10 +174,10 @@ def test_the_panel_gives_the_current_code_and_the_count_of_check_ins(
     assert panel.one(attrs={"data-checked-in": True}).text == "1"
 
 
-def test_the_panel_of_an_ended_session_closes(app, school, browser_as, lesson):
-    teacher = browser_as(school.teacher)
+def test_the_panel_of_an_ended_session_closes(app, classroom, browser_as, lesson):
+    teacher = browser_as(classroom.teacher)
     page = projector(teacher, lesson).text
-    end_session(app, school.klass, lesson)
+    end_session(app, classroom.klass, lesson)
 
     response = teacher.get(f"/sessions/{lesson}/check-in-code/panel", headers=htmx_headers(page))
 
@@ -189,9 +191,9 @@ def test_the_panel_of_an_ended_session_closes(app, school, browser_as, lesson):
 
 
 def test_a_student_who_scans_the_qr_code_signs_in_and_comes_back_to_the_filled_page(
-    app, school, lesson
+    app, classroom, lesson
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     client = app.test_client()
     target = f"/check-in?session={lesson}&code=123456"
 
@@ -211,14 +213,14 @@ def test_a_student_who_scans_the_qr_code_signs_in_and_comes_back_to_the_filled_p
     assert form.one("input", {"name": "session"}).get("value") == str(lesson)
     assert form.one("input", {"name": "code"}).get("value") == "123456"
     assert form.one("button", {"type": "submit"}).text == "Check in"
-    assert school.klass.name in doc.one("p", {"class": "check-in-lesson"}).text
+    assert classroom.klass.name in doc.one("p", {"class": "check-in-lesson"}).text
 
 
 def test_one_tap_checks_the_student_in_and_the_page_says_present_kindly(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
-    code = shown_code(browser_as(school.teacher), lesson)
-    student = browser_as(school.klass.students[0])
+    code = shown_code(browser_as(classroom.teacher), lesson)
+    student = browser_as(classroom.klass.students[0])
 
     response = check_in_form(student, lesson, code)
 
@@ -230,10 +232,10 @@ def test_one_tap_checks_the_student_in_and_the_page_says_present_kindly(
     assert "You're checked in. Welcome to" in result.text
 
 
-def test_a_late_check_in_says_late_kindly_with_the_minutes(app, school, browser_as):
-    session_id = make_session(app, school.klass, start_at=utcnow() - timedelta(minutes=12))
-    code = shown_code(browser_as(school.teacher), session_id)
-    student = browser_as(school.klass.students[0])
+def test_a_late_check_in_says_late_kindly_with_the_minutes(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass, start_at=utcnow() - timedelta(minutes=12))
+    code = shown_code(browser_as(classroom.teacher), session_id)
+    student = browser_as(classroom.klass.students[0])
 
     check_in_form(student, session_id, code)
 
@@ -244,10 +246,10 @@ def test_a_late_check_in_says_late_kindly_with_the_minutes(app, school, browser_
     assert "You're checked in as late (12 min after the start). Glad you made it" in result.text
 
 
-def test_a_wrong_code_says_so_and_asks_for_the_code_shown_now(school, browser_as, lesson):
-    code = shown_code(browser_as(school.teacher), lesson)
+def test_a_wrong_code_says_so_and_asks_for_the_code_shown_now(classroom, browser_as, lesson):
+    code = shown_code(browser_as(classroom.teacher), lesson)
 
-    response = check_in_form(browser_as(school.klass.students[0]), lesson, wrong(code))
+    response = check_in_form(browser_as(classroom.klass.students[0]), lesson, wrong(code))
 
     assert response.status_code == 400
     doc = parse(response.text)
@@ -257,9 +259,9 @@ def test_a_wrong_code_says_so_and_asks_for_the_code_shown_now(school, browser_as
     assert doc.one("input", {"name": "session"}).get("value") == str(lesson)
 
 
-def test_after_five_wrong_codes_the_page_says_to_ask_the_teacher(school, browser_as, lesson):
-    code = shown_code(browser_as(school.teacher), lesson)
-    student = browser_as(school.klass.students[0])
+def test_after_five_wrong_codes_the_page_says_to_ask_the_teacher(classroom, browser_as, lesson):
+    code = shown_code(browser_as(classroom.teacher), lesson)
+    student = browser_as(classroom.klass.students[0])
     for _ in range(5):
         assert check_in_form(student, lesson, wrong(code)).status_code == 400
 
@@ -271,10 +273,10 @@ def test_after_five_wrong_codes_the_page_says_to_ask_the_teacher(school, browser
 
 
 def test_a_student_marked_by_the_teacher_is_told_so_instead_of_a_form(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
-    student = school.klass.students[0]
-    mark(app, school.klass, lesson, student, "ABSENT")
+    student = classroom.klass.students[0]
+    mark(app, classroom.klass, lesson, student, "ABSENT")
 
     doc = parse(browser_as(student).get(f"/check-in?session={lesson}&code=123456").text)
 
@@ -286,13 +288,13 @@ def test_a_student_marked_by_the_teacher_is_told_so_instead_of_a_form(
 
 
 def test_checking_in_when_already_marked_is_refused_with_rule_2s_message(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
-    code = shown_code(browser_as(school.teacher), lesson)
-    student = school.klass.students[0]
+    code = shown_code(browser_as(classroom.teacher), lesson)
+    student = classroom.klass.students[0]
     client = browser_as(student)
     page = client.get(f"/check-in?session={lesson}")
-    mark(app, school.klass, lesson, student, "PRESENT")  # meanwhile, the teacher's tap
+    mark(app, classroom.klass, lesson, student, "PRESENT")  # meanwhile, the teacher's tap
 
     response = client.post(
         "/check-in", data={"session": str(lesson), "code": code, "csrf_token": csrf_from(page.text)}
@@ -305,27 +307,27 @@ def test_checking_in_when_already_marked_is_refused_with_rule_2s_message(
     )
 
 
-def test_a_student_not_enrolled_is_told_so(app, school, browser_as, lesson):
-    code = shown_code(browser_as(school.teacher), lesson)
+def test_a_student_not_enrolled_is_told_so(app, classroom, browser_as, lesson):
+    code = shown_code(browser_as(classroom.teacher), lesson)
 
-    response = check_in_form(browser_as(school.outsider), lesson, code)
+    response = check_in_form(browser_as(classroom.outsider), lesson, code)
 
     assert response.status_code == 400
     assert parse(response.text).one(attrs={"class": "check-in-error"}).text == (
-        f"Student '{school.outsider.number}' is not enrolled in '{school.klass.name}'"
+        f"Student '{classroom.outsider.number}' is not enrolled in '{classroom.klass.name}'"
     )
 
 
-def test_an_ended_session_is_refused_with_its_end_time(app, school, browser_as):
+def test_an_ended_session_is_refused_with_its_end_time(app, classroom, browser_as):
     session_id = make_session(
         app,
-        school.klass,
+        classroom.klass,
         end=True,
         start_at=datetime(2026, 1, 10, 13, 30, tzinfo=UTC),
         end_at=datetime(2026, 1, 10, 14, 30, tzinfo=UTC),
     )
 
-    response = check_in_form(browser_as(school.klass.students[0]), session_id, "123456")
+    response = check_in_form(browser_as(classroom.klass.students[0]), session_id, "123456")
 
     assert response.status_code == 400
     assert parse(response.text).one(attrs={"class": "check-in-error"}).text == (
@@ -333,8 +335,8 @@ def test_an_ended_session_is_refused_with_its_end_time(app, school, browser_as):
     )
 
 
-def test_an_empty_code_asks_for_it(school, browser_as, lesson):
-    response = check_in_form(browser_as(school.klass.students[0]), lesson, "  ")
+def test_an_empty_code_asks_for_it(classroom, browser_as, lesson):
+    response = check_in_form(browser_as(classroom.klass.students[0]), lesson, "  ")
 
     assert response.status_code == 400
     assert (
@@ -342,8 +344,8 @@ def test_an_empty_code_asks_for_it(school, browser_as, lesson):
     )
 
 
-def test_a_check_in_without_the_csrf_token_is_refused(school, browser_as, lesson):
-    client = browser_as(school.klass.students[0])
+def test_a_check_in_without_the_csrf_token_is_refused(classroom, browser_as, lesson):
+    client = browser_as(classroom.klass.students[0])
 
     response = client.post("/check-in", data={"session": str(lesson), "code": "123456"})
 
@@ -351,18 +353,18 @@ def test_a_check_in_without_the_csrf_token_is_refused(school, browser_as, lesson
 
 
 def test_the_only_running_lesson_is_chosen_for_a_student_who_opens_check_in(
-    school, browser_as, lesson
+    classroom, browser_as, lesson
 ):
-    doc = parse(browser_as(school.klass.students[0]).get("/check-in").text)
+    doc = parse(browser_as(classroom.klass.students[0]).get("/check-in").text)
 
     form = doc.one("form", {"class": "check-in-form"})
     assert form.one("input", {"name": "session"}).get("value") == str(lesson)
     assert form.one("input", {"name": "code"}).has("autofocus")
 
 
-def test_a_student_with_two_running_lessons_chooses_one(app, school, browser_as, lesson):
-    student = school.klass.students[0]
-    other = make_class(app, admin=school.admin, students=[student])
+def test_a_student_with_two_running_lessons_chooses_one(app, classroom, browser_as, lesson):
+    student = classroom.klass.students[0]
+    other = make_class(app, admin=classroom.admin, students=[student])
     other_session = make_session(app, other)
 
     doc = parse(browser_as(student).get("/check-in").text)
@@ -371,17 +373,17 @@ def test_a_student_with_two_running_lessons_chooses_one(app, school, browser_as,
     assert sorted(c.get("value") for c in choices) == sorted([str(lesson), str(other_session)])
 
 
-def test_a_student_with_no_running_lesson_is_told_so(app, school, browser_as):
-    make_session(app, school.klass, start=False)
+def test_a_student_with_no_running_lesson_is_told_so(app, classroom, browser_as):
+    make_session(app, classroom.klass, start=False)
 
-    doc = parse(browser_as(school.klass.students[0]).get("/check-in").text)
+    doc = parse(browser_as(classroom.klass.students[0]).get("/check-in").text)
 
     assert "None of your lessons is running now" in doc.text
     assert doc.find("button", {"id": "check-in-button"}) is None
 
 
-def test_teachers_are_told_check_in_is_for_students(school, browser_as):
-    response = browser_as(school.teacher).get("/check-in")
+def test_teachers_are_told_check_in_is_for_students(classroom, browser_as):
+    response = browser_as(classroom.teacher).get("/check-in")
 
     assert response.status_code == 403
     assert "Check-in is for students" in response.text
@@ -391,14 +393,16 @@ def test_teachers_are_told_check_in_is_for_students(school, browser_as):
 
 
 def test_the_roster_tile_says_checked_in_until_the_teacher_corrects_it(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     with app.app_context():
-        code = check_in.check_in_code(actor=actor(school.teacher.user_id), session_id=lesson).code
+        code = check_in.check_in_code(
+            actor=actor(classroom.teacher.user_id), session_id=lesson
+        ).code
         check_in.check_in(actor=actor(student.user_id), session_id=lesson, code=code)
         db.session.remove()
-    teacher = browser_as(school.teacher)
+    teacher = browser_as(classroom.teacher)
     page = teacher.get(f"/sessions/{lesson}").text
 
     tile = cells(page)[str(student.profile_id)]
@@ -418,22 +422,22 @@ def test_the_roster_tile_says_checked_in_until_the_teacher_corrects_it(
     assert tile.find("span", {"class": "checked-in-marker"}) is None
 
 
-def test_a_teachers_mark_shows_no_checked_in_marker(app, school, browser_as, lesson):
-    student = school.klass.students[1]
-    mark(app, school.klass, lesson, student, "PRESENT")
+def test_a_teachers_mark_shows_no_checked_in_marker(app, classroom, browser_as, lesson):
+    student = classroom.klass.students[1]
+    mark(app, classroom.klass, lesson, student, "PRESENT")
 
-    page = browser_as(school.teacher).get(f"/sessions/{lesson}").text
+    page = browser_as(classroom.teacher).get(f"/sessions/{lesson}").text
 
     tile = cells(page)[str(student.profile_id)]
     assert tile.find("span", {"class": "checked-in-marker"}) is None
 
 
 def test_with_public_url_set_the_qr_code_links_to_the_public_address(
-    app, school, browser_as, lesson
+    app, classroom, browser_as, lesson
 ):
     app.config["PUBLIC_URL"] = "https://attendance.school.example/"
     try:
-        doc = parse(projector(browser_as(school.teacher), lesson).text)
+        doc = parse(projector(browser_as(classroom.teacher), lesson).text)
     finally:
         app.config["PUBLIC_URL"] = None
 

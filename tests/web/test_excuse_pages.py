@@ -11,14 +11,14 @@ from tests.web.conftest import cells, csrf_from, htmx_headers, parse
 
 
 @pytest.fixture
-def lesson(app, school):
+def lesson(app, classroom):
     """An ACTIVE session: Adams ABSENT, Baker PRESENT, Clark LATE."""
-    session_id = make_session(app, school.klass)
-    adams, baker, clark = school.klass.students
+    session_id = make_session(app, classroom.klass)
+    adams, baker, clark = classroom.klass.students
     ids = {
-        "adams": mark(app, school.klass, session_id, adams, "ABSENT"),
-        "baker": mark(app, school.klass, session_id, baker, "PRESENT"),
-        "clark": mark(app, school.klass, session_id, clark, "LATE"),
+        "adams": mark(app, classroom.klass, session_id, adams, "ABSENT"),
+        "baker": mark(app, classroom.klass, session_id, baker, "PRESENT"),
+        "clark": mark(app, classroom.klass, session_id, clark, "LATE"),
     }
     return session_id, ids
 
@@ -32,11 +32,11 @@ def _excuse_on_roster(client, page_html, session_id, student, **form):
 
 
 def test_a_tile_of_an_absence_offers_the_excuse_and_a_present_one_does_not(
-    school, lesson, browser_as
+    classroom, lesson, browser_as
 ):
     session_id, _ = lesson
-    page = browser_as(school.teacher).get(f"/sessions/{session_id}").text
-    adams, baker, clark = school.klass.students
+    page = browser_as(classroom.teacher).get(f"/sessions/{session_id}").text
+    adams, baker, clark = classroom.klass.students
 
     by_id = cells(page)
     assert by_id[str(adams.profile_id)].find(attrs={"data-excuse-form": True}) is not None
@@ -45,12 +45,12 @@ def test_a_tile_of_an_absence_offers_the_excuse_and_a_present_one_does_not(
 
 
 def test_excusing_from_the_tile_returns_it_excused_and_says_so_to_screen_readers(
-    app, school, lesson, browser_as
+    app, classroom, lesson, browser_as
 ):
     session_id, _ids = lesson
-    client = browser_as(school.teacher)
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{session_id}").text
-    adams = school.klass.students[0]
+    adams = classroom.klass.students[0]
 
     resp = _excuse_on_roster(client, page, session_id, adams, reason="ILLNESS", note="flu")
 
@@ -74,12 +74,12 @@ def test_excusing_from_the_tile_returns_it_excused_and_says_so_to_screen_readers
 
 
 def test_a_tap_to_present_returns_the_tile_no_longer_excused_and_a_tap_to_late_keeps_it(
-    school, lesson, browser_as
+    classroom, lesson, browser_as
 ):
     session_id, _ = lesson
-    client = browser_as(school.teacher)
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{session_id}").text
-    adams = school.klass.students[0]
+    adams = classroom.klass.students[0]
     _excuse_on_roster(client, page, session_id, adams, reason="ILLNESS")
     tap_url = f"/sessions/{session_id}/students/{adams.profile_id}/status"
 
@@ -97,11 +97,11 @@ def test_a_tap_to_present_returns_the_tile_no_longer_excused_and_a_tap_to_late_k
     assert "excused" not in parse(present.text).one(attrs={"id": "announce"}).text
 
 
-def test_excusing_a_present_tile_shows_the_rule_on_the_tile(school, lesson, browser_as):
+def test_excusing_a_present_tile_shows_the_rule_on_the_tile(classroom, lesson, browser_as):
     session_id, _ = lesson
-    client = browser_as(school.teacher)
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{session_id}").text
-    baker = school.klass.students[1]
+    baker = classroom.klass.students[1]
 
     resp = _excuse_on_roster(client, page, session_id, baker, reason="ILLNESS")
 
@@ -111,22 +111,22 @@ def test_excusing_a_present_tile_shows_the_rule_on_the_tile(school, lesson, brow
     assert tile.get("data-excused") == ""
 
 
-def test_a_bad_reason_is_named(school, lesson, browser_as):
+def test_a_bad_reason_is_named(classroom, lesson, browser_as):
     session_id, _ = lesson
-    client = browser_as(school.teacher)
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{session_id}").text
 
-    resp = _excuse_on_roster(client, page, session_id, school.klass.students[0], reason="NAP")
+    resp = _excuse_on_roster(client, page, session_id, classroom.klass.students[0], reason="NAP")
 
     assert resp.status_code == 400
-    tile = cells(resp.text)[str(school.klass.students[0].profile_id)]
+    tile = cells(resp.text)[str(classroom.klass.students[0].profile_id)]
     assert '"NAP" is not a valid choice.' in tile.text
 
 
-def test_the_teacher_excuses_from_the_students_history(app, school, lesson, browser_as):
+def test_the_teacher_excuses_from_the_students_history(app, classroom, lesson, browser_as):
     _session_id, ids = lesson
-    adams = school.klass.students[0]
-    client = browser_as(school.teacher)
+    adams = classroom.klass.students[0]
+    client = browser_as(classroom.teacher)
     url = f"/students/{adams.profile_id}/history"
     page = client.get(url).text
     row = parse(page).one("tr", {"data-record-id": str(ids["adams"])})
@@ -152,11 +152,11 @@ def test_the_teacher_excuses_from_the_students_history(app, school, lesson, brow
 
 
 def test_the_student_sees_the_excuse_but_neither_the_form_nor_the_staff_note(
-    app, school, lesson, browser_as, api_as
+    app, classroom, lesson, browser_as, api_as
 ):
     _session_id, ids = lesson
-    adams = school.klass.students[0]
-    api_as(school.teacher).post(
+    adams = classroom.klass.students[0]
+    api_as(classroom.teacher).post(
         f"/api/attendance/{ids['adams']}/excuse/", json={"reason": "FAMILY", "note": "private"}
     )
     page = browser_as(adams).get(f"/students/{adams.profile_id}/history").text
@@ -168,9 +168,9 @@ def test_the_student_sees_the_excuse_but_neither_the_form_nor_the_staff_note(
     assert parse(page).find("form", {"data-excuse-form": True}) is None
 
 
-def test_another_teacher_may_not_excuse(school, lesson, browser_as):
+def test_another_teacher_may_not_excuse(classroom, lesson, browser_as):
     _, ids = lesson
-    client = browser_as(school.other_teacher)
+    client = browser_as(classroom.other_teacher)
     page = client.get("/").text
 
     resp = client.post(
@@ -181,10 +181,10 @@ def test_another_teacher_may_not_excuse(school, lesson, browser_as):
     assert resp.status_code == 403
 
 
-def test_an_admin_excuses_an_ended_sessions_record_on_its_page(app, school, lesson, browser_as):
+def test_an_admin_excuses_an_ended_sessions_record_on_its_page(app, classroom, lesson, browser_as):
     session_id, ids = lesson
-    end_session(app, school.klass, session_id)
-    client = browser_as(school.admin)
+    end_session(app, classroom.klass, session_id)
+    client = browser_as(classroom.admin)
     url = f"/admin/records/{ids['adams']}"
     page = client.get(url).text
     assert "locked" in parse(page).one("section", {"id": "excuse"}).text
@@ -203,11 +203,13 @@ def test_an_admin_excuses_an_ended_sessions_record_on_its_page(app, school, less
 
 
 def test_the_records_list_shows_excused_rows_and_offers_the_excuse(
-    app, school, lesson, browser_as, api_as
+    app, classroom, lesson, browser_as, api_as
 ):
     _, ids = lesson
-    api_as(school.admin).post(f"/api/attendance/{ids['clark']}/excuse/", json={"reason": "OTHER"})
-    client = browser_as(school.admin)
+    api_as(classroom.admin).post(
+        f"/api/attendance/{ids['clark']}/excuse/", json={"reason": "OTHER"}
+    )
+    client = browser_as(classroom.admin)
 
     page = client.get("/admin/records").text
 
@@ -231,9 +233,9 @@ def test_the_records_list_shows_excused_rows_and_offers_the_excuse(
     assert listed.one("tr", {"data-record-id": str(ids["adams"])}).get("data-excused") == "ILLNESS"
 
 
-def test_a_next_address_on_another_site_is_not_followed(school, lesson, browser_as):
+def test_a_next_address_on_another_site_is_not_followed(classroom, lesson, browser_as):
     _, ids = lesson
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     page = client.get("/").text
 
     resp = client.post(
@@ -245,15 +247,15 @@ def test_a_next_address_on_another_site_is_not_followed(school, lesson, browser_
 
 
 def test_the_records_trail_shows_an_excuse_note_as_a_comment_not_a_reason(
-    app, school, lesson, browser_as, api_as
+    app, classroom, lesson, browser_as, api_as
 ):
     """The excuse's reason has its own words in the Status column; its note sits under
     "Comment", so the trail never shows two different things both called a reason."""
     _, ids = lesson
-    api_as(school.admin).post(
+    api_as(classroom.admin).post(
         f"/api/attendance/{ids['clark']}/excuse/", json={"reason": "MEDICAL", "note": "letter"}
     )
-    trail = parse(browser_as(school.admin).get(f"/admin/records/{ids['clark']}").text).one(
+    trail = parse(browser_as(classroom.admin).get(f"/admin/records/{ids['clark']}").text).one(
         "table", {"class": "striped audit-table"}
     )
     headers = [th.text for th in trail.find_all("th")]

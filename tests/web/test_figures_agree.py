@@ -25,7 +25,7 @@ START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class School:
+class KnownFigures:
     admin: Person
     tina: Person  # teaches MATH and ART
     hal: Person  # teaches HIST
@@ -44,7 +44,7 @@ def _run(app, klass: ClassInfo, patterns: dict[Person, str], first_day: int) -> 
 
 
 @pytest.fixture
-def school(app) -> School:
+def known_figures(app) -> KnownFigures:
     """MATH (Tina, days 0–9): Hana 80.0 (medium), Kai 60.0 (high, over the alert line), Lea
     two absences in a row (medium, not over the alert line), Max all present. ART (Tina, days
     10–14): Hana all present. HIST (Hal, days 15–19): Hana 40.0. Hana overall: 15 of 20."""
@@ -68,7 +68,7 @@ def school(app) -> School:
     )
     _run(app, art, {hana: "PPPPP"}, 10)
     _run(app, hist, {hana: "PAAPA"}, 15)
-    return School(admin, tina, hal, hana, math, art, hist)
+    return KnownFigures(admin, tina, hal, hana, math, art, hist)
 
 
 def _class_row(html: str, class_id) -> dict[str, str]:
@@ -86,12 +86,16 @@ def _overall(html: str) -> dict[str, str]:
     }
 
 
-def test_a_teachers_home_counts_at_risk_what_the_class_analytics_lists(school, browser_as, api_as):
-    home = parse(browser_as(school.tina).get("/").text)
-    analytics = parse(browser_as(school.tina).get(f"/classes/{school.math.id}/analytics").text)
-    api = api_as(school.tina).get(f"/api/analytics/classes/{school.math.id}/").json
+def test_a_teachers_home_counts_at_risk_what_the_class_analytics_lists(
+    known_figures, browser_as, api_as
+):
+    home = parse(browser_as(known_figures.tina).get("/").text)
+    analytics = parse(
+        browser_as(known_figures.tina).get(f"/classes/{known_figures.math.id}/analytics").text
+    )
+    api = api_as(known_figures.tina).get(f"/api/analytics/classes/{known_figures.math.id}/").json
 
-    link = home.one("a", {"href": f"/classes/{school.math.id}/analytics"})
+    link = home.one("a", {"href": f"/classes/{known_figures.math.id}/analytics"})
     assert link.get("data-at-risk") == "3"
     assert link.text == "3 at risk"
     assert analytics.one(attrs={"data-class-figure": "at_risk"}).text == "3"
@@ -102,26 +106,31 @@ def test_a_teachers_home_counts_at_risk_what_the_class_analytics_lists(school, b
     assert "Figures of this class only" in analytics.one(attrs={"data-scope": True}).text
 
 
-def test_a_students_figures_in_one_class_are_the_same_on_every_page(school, browser_as, api_as):
-    hana = school.hana
+def test_a_students_figures_in_one_class_are_the_same_on_every_page(
+    known_figures, browser_as, api_as
+):
+    hana = known_figures.hana
     history = f"/students/{hana.profile_id}/history"
     pages = {
-        "her own page": _class_row(browser_as(hana).get(history).text, school.math.id),
+        "her own page": _class_row(browser_as(hana).get(history).text, known_figures.math.id),
         "her page, as her teacher": _class_row(
-            browser_as(school.tina).get(history).text, school.math.id
+            browser_as(known_figures.tina).get(history).text, known_figures.math.id
         ),
         "her page, as an admin": _class_row(
-            browser_as(school.admin).get(history).text, school.math.id
+            browser_as(known_figures.admin).get(history).text, known_figures.math.id
         ),
     }
-    analytics = parse(browser_as(school.tina).get(f"/classes/{school.math.id}/analytics").text)
+    analytics = parse(
+        browser_as(known_figures.tina).get(f"/classes/{known_figures.math.id}/analytics").text
+    )
     row = analytics.one("table", {"class": "striped class-students"}).one(
         "tr", {"data-student-id": str(hana.profile_id)}
     )
     api = (
-        api_as(school.tina)
+        api_as(known_figures.tina)
         .get(
-            f"/api/analytics/students/{hana.profile_id}/", query_string={"class_id": school.math.id}
+            f"/api/analytics/students/{hana.profile_id}/",
+            query_string={"class_id": known_figures.math.id},
         )
         .json
     )
@@ -144,16 +153,18 @@ def test_a_students_figures_in_one_class_are_the_same_on_every_page(school, brow
     )
 
 
-def test_a_students_overall_figures_say_their_scope_and_match_the_api(school, browser_as, api_as):
-    hana = school.hana
+def test_a_students_overall_figures_say_their_scope_and_match_the_api(
+    known_figures, browser_as, api_as
+):
+    hana = known_figures.hana
     history = f"/students/{hana.profile_id}/history"
 
     own = _overall(browser_as(hana).get(history).text)
-    teacher = _overall(browser_as(school.tina).get(history).text)
-    admin = _overall(browser_as(school.admin).get(history).text)
+    teacher = _overall(browser_as(known_figures.tina).get(history).text)
+    admin = _overall(browser_as(known_figures.admin).get(history).text)
     path = f"/api/analytics/students/{hana.profile_id}/"
     own_api = api_as(hana).get(path).json
-    teacher_api = api_as(school.tina).get(path).json
+    teacher_api = api_as(known_figures.tina).get(path).json
 
     # All her classes: 15 of 20 (her own page and an admin's view of it).
     assert own == {
@@ -168,18 +179,22 @@ def test_a_students_overall_figures_say_their_scope_and_match_the_api(school, br
     assert (teacher_api["attendance_rate"], teacher_api["risk_level"]) == (86.67, "low")
 
 
-def test_the_dashboard_over_a_period_holding_every_lesson_agrees_with_her_page(school, browser_as):
+def test_the_dashboard_over_a_period_holding_every_lesson_agrees_with_her_page(
+    known_figures, browser_as
+):
     dashboard = parse(
-        browser_as(school.admin)
+        browser_as(known_figures.admin)
         .get("/", query_string={"date_from": "2026-01-01", "date_to": "2026-02-28"})
         .text
     )
     page = _overall(
-        browser_as(school.admin).get(f"/students/{school.hana.profile_id}/history").text
+        browser_as(known_figures.admin)
+        .get(f"/students/{known_figures.hana.profile_id}/history")
+        .text
     )
 
     entry = dashboard.one("section", {"id": "at-risk"}).one(
-        "li", {"data-student-id": str(school.hana.profile_id)}
+        "li", {"data-student-id": str(known_figures.hana.profile_id)}
     )
     assert entry.get("data-risk") == page["risk_level"] == "medium"
     assert f"{page['attendance_rate']}% over 20 sessions in this period" in entry.text

@@ -34,9 +34,9 @@ def _add(client, student, **fields):
     return client.post(f"{_url(student)}/guardians", data=data)
 
 
-def test_an_admin_adds_a_guardian_from_the_students_page(app, school, browser_as):
-    client = browser_as(school.admin)
-    student = school.klass.students[0]
+def test_an_admin_adds_a_guardian_from_the_students_page(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    student = classroom.klass.students[0]
 
     done = _add(
         client,
@@ -55,9 +55,9 @@ def test_an_admin_adds_a_guardian_from_the_students_page(app, school, browser_as
     assert "Mary Adams was added as" in page.text
 
 
-def test_a_guardian_added_without_the_box_ticked_is_not_emailed(app, school, browser_as):
-    client = browser_as(school.admin)
-    student = school.klass.students[0]
+def test_a_guardian_added_without_the_box_ticked_is_not_emailed(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    student = classroom.klass.students[0]
 
     _add(client, student, name="Tom Adams", email="tom@home.test", relationship="Father")
 
@@ -73,10 +73,10 @@ def test_a_guardian_added_without_the_box_ticked_is_not_emailed(app, school, bro
     ],
 )
 def test_a_bad_field_is_shown_beside_it_and_nothing_is_added(
-    app, school, browser_as, fields, name, message
+    app, classroom, browser_as, fields, name, message
 ):
-    client = browser_as(school.admin)
-    student = school.klass.students[0]
+    client = browser_as(classroom.admin)
+    student = classroom.klass.students[0]
     values = {"name": "Mary", "email": "mary@home.test", "relationship": "Mother", **fields}
 
     page = _add(client, student, **values)
@@ -87,10 +87,10 @@ def test_a_bad_field_is_shown_beside_it_and_nothing_is_added(
     assert _stored(app, student) == []
 
 
-def test_the_same_email_twice_is_refused_beside_the_email(app, school, browser_as):
-    student = school.klass.students[0]
-    add_guardian(app, student, admin=school.admin, email="mary@home.test")
-    client = browser_as(school.admin)
+def test_the_same_email_twice_is_refused_beside_the_email(app, classroom, browser_as):
+    student = classroom.klass.students[0]
+    add_guardian(app, student, admin=classroom.admin, email="mary@home.test")
+    client = browser_as(classroom.admin)
 
     page = _add(client, student, name="Mary", email="mary@home.test", relationship="Mother")
 
@@ -98,10 +98,10 @@ def test_the_same_email_twice_is_refused_beside_the_email(app, school, browser_a
     assert guardians.ALREADY_LISTED in page.text
 
 
-def test_removing_a_guardian_asks_first_then_removes(app, school, browser_as):
-    student = school.klass.students[0]
-    gid = add_guardian(app, student, admin=school.admin, name="Mary Adams")
-    client = browser_as(school.admin)
+def test_removing_a_guardian_asks_first_then_removes(app, classroom, browser_as):
+    student = classroom.klass.students[0]
+    gid = add_guardian(app, student, admin=classroom.admin, name="Mary Adams")
+    client = browser_as(classroom.admin)
     page = parse(client.get(_url(student)).text)
     link = page.one("li", {"data-guardian-id": str(gid)}).one("a").get("href")
 
@@ -116,10 +116,10 @@ def test_removing_a_guardian_asks_first_then_removes(app, school, browser_as):
     assert _stored(app, student) == []
 
 
-def test_an_admin_turns_a_guardians_emails_off_and_on(app, school, browser_as):
-    student = school.klass.students[0]
-    gid = add_guardian(app, student, admin=school.admin)
-    client = browser_as(school.admin)
+def test_an_admin_turns_a_guardians_emails_off_and_on(app, classroom, browser_as):
+    student = classroom.klass.students[0]
+    gid = add_guardian(app, student, admin=classroom.admin)
+    client = browser_as(classroom.admin)
     url = f"{_url(student)}/guardians/{gid}/notify"
     token = csrf_from(client.get(_url(student)).text)
 
@@ -129,10 +129,10 @@ def test_an_admin_turns_a_guardians_emails_off_and_on(app, school, browser_as):
     assert _stored(app, student)[0][3] is True
 
 
-def test_teachers_and_students_cannot_manage_guardians(app, school, browser_as):
-    student = school.klass.students[0]
-    gid = add_guardian(app, student, admin=school.admin)
-    client = browser_as(school.teacher)
+def test_teachers_and_students_cannot_manage_guardians(app, classroom, browser_as):
+    student = classroom.klass.students[0]
+    gid = add_guardian(app, student, admin=classroom.admin)
+    client = browser_as(classroom.teacher)
     token = csrf_from(client.get("/").text)
 
     assert client.get(_url(student)).status_code == 403
@@ -145,17 +145,17 @@ def test_teachers_and_students_cannot_manage_guardians(app, school, browser_as):
     assert len(_stored(app, student)) == 1
 
 
-def test_a_teachers_page_has_no_guardians_section(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_a_teachers_page_has_no_guardians_section(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
-    page = parse(client.get(_url(school.teacher)).text)
+    page = parse(client.get(_url(classroom.teacher)).text)
 
     assert page.find("section", {"id": "guardians"}) is None
 
 
-def test_the_unsubscribe_page_needs_no_login_and_a_get_changes_nothing(app, school, client):
-    student = school.klass.students[0]
-    gid = add_guardian(app, student, admin=school.admin, name="Mary Adams")
+def test_the_unsubscribe_page_needs_no_login_and_a_get_changes_nothing(app, classroom, client):
+    student = classroom.klass.students[0]
+    gid = add_guardian(app, student, admin=classroom.admin, name="Mary Adams")
     with app.app_context():
         path = guardians.unsubscribe_path(gid)
 

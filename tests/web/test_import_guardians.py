@@ -17,10 +17,14 @@ HEADER = ",".join(COLUMNS + GUARDIAN_COLUMNS)
 
 
 @pytest.fixture
-def classes(app, school):
+def classes(app, classroom):
     """Two classes named "Maths 7A" and "Art 7B" with no students."""
-    maths = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Maths 7A")
-    art = make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Art 7B")
+    maths = make_class(
+        app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Maths 7A"
+    )
+    art = make_class(
+        app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Art 7B"
+    )
     return maths, art
 
 
@@ -45,10 +49,10 @@ def _count(app) -> int:
     return n
 
 
-def test_guardian_columns_import_guardians_with_the_students(app, school, browser_as, classes):
-    adams = school.klass.students[0]
-    add_guardian(app, adams, admin=school.admin, name="Al Adams", email="al@home.test")
-    client = browser_as(school.admin)
+def test_guardian_columns_import_guardians_with_the_students(app, classroom, browser_as, classes):
+    adams = classroom.klass.students[0]
+    add_guardian(app, adams, admin=classroom.admin, name="Al Adams", email="al@home.test")
+    client = browser_as(classroom.admin)
     text = "\n".join(
         [
             HEADER,
@@ -77,9 +81,9 @@ def test_guardian_columns_import_guardians_with_the_students(app, school, browse
 
 
 def test_every_guardian_problem_of_every_line_is_listed_and_nothing_is_imported(
-    app, school, browser_as, classes
+    app, classroom, browser_as, classes
 ):
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     text = "\n".join(
         [
             HEADER,
@@ -119,8 +123,8 @@ def test_every_guardian_problem_of_every_line_is_listed_and_nothing_is_imported(
     assert _count(app) == 0
 
 
-def test_a_header_with_only_some_guardian_columns_is_refused(app, school, browser_as, classes):
-    client = browser_as(school.admin)
+def test_a_header_with_only_some_guardian_columns_is_refused(app, classroom, browser_as, classes):
+    client = browser_as(classroom.admin)
     header = ",".join(COLUMNS + GUARDIAN_COLUMNS[:1])
 
     page = _upload(client, header + "\nN1,Ann,One,ann@school.test,Maths 7A,Mary\n")

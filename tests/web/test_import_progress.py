@@ -25,8 +25,8 @@ def _sent_by_htmx_with_progress(form, action: str) -> None:
     assert box.one(attrs={"role": "status"})
 
 
-def test_the_upload_form_is_sent_by_htmx_with_a_progress_bar(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_the_upload_form_is_sent_by_htmx_with_a_progress_bar(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     page = client.get("/admin/import")
 
@@ -41,8 +41,8 @@ def test_the_upload_form_is_sent_by_htmx_with_a_progress_bar(app, school, browse
     assert not doc.find_all(attrs={"style": True}), "no inline style"
 
 
-def test_the_progress_script_and_styles_are_static_files(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_the_progress_script_and_styles_are_static_files(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     script = client.get("/static/js/import.js")
     styles = client.get("/static/css/app.css")
@@ -57,10 +57,10 @@ def test_the_progress_script_and_styles_are_static_files(app, school, browser_as
 
 
 def test_an_htmx_upload_gets_the_preview_with_a_confirm_form_that_shows_progress_too(
-    app, school, browser_as
+    app, classroom, browser_as
 ):
-    make_class(app, admin=school.admin, teacher=school.teacher, students=0, name="Maths 7A")
-    client = browser_as(school.admin)
+    make_class(app, admin=classroom.admin, teacher=classroom.teacher, students=0, name="Maths 7A")
+    client = browser_as(classroom.admin)
     page = client.get("/admin/import")
     text = f"{HEADER}\nN1,Ann,One,ann@school.test,Maths 7A\n"
 
@@ -77,8 +77,8 @@ def test_an_htmx_upload_gets_the_preview_with_a_confirm_form_that_shows_progress
     _sent_by_htmx_with_progress(doc.one("form", {"id": "import-apply"}), "/admin/import")
 
 
-def test_an_htmx_upload_with_problems_swaps_in_the_line_numbered_errors(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_htmx_upload_with_problems_swaps_in_the_line_numbered_errors(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     page = client.get("/admin/import")
 
     refused = client.post(
@@ -97,8 +97,8 @@ def test_an_htmx_upload_with_problems_swaps_in_the_line_numbered_errors(app, sch
     assert main.one("table", {"data-import": "errors"}).find("tr", {"data-line": "2"})
 
 
-def test_an_htmx_upload_refused_outright_says_why_in_the_flash_region(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_htmx_upload_refused_outright_says_why_in_the_flash_region(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     refused = client.post(
         "/admin/import/preview",

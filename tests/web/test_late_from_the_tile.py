@@ -15,14 +15,14 @@ BOUNDS = "Minutes late must be a whole number from 0 to 40 (the minutes since th
 
 
 @pytest.fixture
-def lesson(app, school):
+def lesson(app, classroom):
     """A session that started 40 minutes ago."""
-    return make_session(app, school.klass, start_at=utcnow() - timedelta(minutes=40))
+    return make_session(app, classroom.klass, start_at=utcnow() - timedelta(minutes=40))
 
 
 @pytest.fixture
-def roster(school, browser_as, lesson):
-    client = browser_as(school.teacher)
+def roster(classroom, browser_as, lesson):
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{lesson}")
     assert page.status_code == 200
     return client, page.text
@@ -37,9 +37,9 @@ def post_minutes(roster, lesson, student, minutes):
     )
 
 
-def test_every_tile_menu_offers_each_status_directly_and_minutes_late(school, roster, lesson):
+def test_every_tile_menu_offers_each_status_directly_and_minutes_late(classroom, roster, lesson):
     _, page = roster
-    for student in school.klass.students:
+    for student in classroom.klass.students:
         tile = cells(page)[str(student.profile_id)]
         menu = tile.one("details", {"class": "cell-menu"})
         assert menu.one("summary").text.startswith("More")
@@ -52,9 +52,9 @@ def test_every_tile_menu_offers_each_status_directly_and_minutes_late(school, ro
         assert menu.one("input", {"name": "minutes"}).get("type") == "number"
 
 
-def test_late_from_the_menu_is_one_step_in_the_audit_trail(app, school, roster, lesson):
+def test_late_from_the_menu_is_one_step_in_the_audit_trail(app, classroom, roster, lesson):
     client, page = roster
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     late = cells(page)[str(student.profile_id)].find_all("button", {"data-set-status": "LATE"})[0]
 
     response = client.post(
@@ -69,9 +69,9 @@ def test_late_from_the_menu_is_one_step_in_the_audit_trail(app, school, roster, 
     assert [(r["old_status"], r["new_status"]) for r in trail] == [(None, AttendanceStatus.LATE)]
 
 
-def test_minutes_late_are_corrected_from_the_tile(app, school, roster, lesson, api_as):
-    student = school.klass.students[0]
-    mark(app, school.klass, lesson, student, "LATE")
+def test_minutes_late_are_corrected_from_the_tile(app, classroom, roster, lesson, api_as):
+    student = classroom.klass.students[0]
+    mark(app, classroom.klass, lesson, student, "LATE")
 
     response = post_minutes(roster, lesson, student, "12")
 
@@ -87,10 +87,10 @@ def test_minutes_late_are_corrected_from_the_tile(app, school, roster, lesson, a
     [("41", BOUNDS), ("-3", BOUNDS), ("soon", "A valid integer is required.")],
 )
 def test_minutes_late_out_of_bounds_are_refused_in_the_cell(
-    app, school, roster, lesson, minutes, message
+    app, classroom, roster, lesson, minutes, message
 ):
-    student = school.klass.students[0]
-    mark(app, school.klass, lesson, student, "LATE")
+    student = classroom.klass.students[0]
+    mark(app, classroom.klass, lesson, student, "LATE")
 
     response = post_minutes(roster, lesson, student, minutes)
 
@@ -101,10 +101,10 @@ def test_minutes_late_out_of_bounds_are_refused_in_the_cell(
 
 
 def test_minutes_late_for_a_student_who_is_not_late_ask_to_mark_late_first(
-    app, school, roster, lesson
+    app, classroom, roster, lesson
 ):
-    student = school.klass.students[0]
-    mark(app, school.klass, lesson, student, "PRESENT")
+    student = classroom.klass.students[0]
+    mark(app, classroom.klass, lesson, student, "PRESENT")
 
     response = post_minutes(roster, lesson, student, "5")
 

@@ -30,22 +30,22 @@ def test_login_page_has_email_and_password_inputs_and_a_csrf_token(client):
     assert doc.one("meta", {"name": "csrf-token"}).get("content")
 
 
-def test_good_credentials_log_in_and_go_home(client, school):
-    response = login_as(client, school.teacher)
+def test_good_credentials_log_in_and_go_home(client, classroom):
+    response = login_as(client, classroom.teacher)
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/"
     home = client.get("/")
     assert home.status_code == 200
-    assert school.teacher.full_name in home.text
+    assert classroom.teacher.full_name in home.text
 
 
-def test_email_is_matched_case_insensitively(client, school):
+def test_email_is_matched_case_insensitively(client, classroom):
     page = client.get("/login")
     response = client.post(
         "/login",
         data={
-            "email": school.teacher.email.upper(),
+            "email": classroom.teacher.email.upper(),
             "password": PASSWORD,
             "csrf_token": csrf_from(page.text),
         },
@@ -55,11 +55,11 @@ def test_email_is_matched_case_insensitively(client, school):
     assert _is_logged_in(client)
 
 
-def test_login_goes_back_to_a_same_site_next_path(app, client, school):
-    session_id = make_session(app, school.klass)
+def test_login_goes_back_to_a_same_site_next_path(app, client, classroom):
+    session_id = make_session(app, classroom.klass)
     target = f"/sessions/{session_id}"
 
-    response = login_as(client, school.teacher, next_url=target)
+    response = login_as(client, classroom.teacher, next_url=target)
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == target
@@ -78,8 +78,8 @@ def test_login_goes_back_to_a_same_site_next_path(app, client, school):
         "evil.example/path",
     ],
 )
-def test_login_never_redirects_off_site_and_goes_home_instead(client, school, next_url):
-    response = login_as(client, school.teacher, next_url=next_url)
+def test_login_never_redirects_off_site_and_goes_home_instead(client, classroom, next_url):
+    response = login_as(client, classroom.teacher, next_url=next_url)
 
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
@@ -88,12 +88,12 @@ def test_login_never_redirects_off_site_and_goes_home_instead(client, school, ne
     assert _is_logged_in(client)
 
 
-def test_wrong_password_shows_a_clear_message_and_does_not_log_in(client, school):
+def test_wrong_password_shows_a_clear_message_and_does_not_log_in(client, classroom):
     page = client.get("/login")
     response = client.post(
         "/login",
         data={
-            "email": school.teacher.email,
+            "email": classroom.teacher.email,
             "password": "not-the-password",
             "csrf_token": csrf_from(page.text),
         },
@@ -103,7 +103,7 @@ def test_wrong_password_shows_a_clear_message_and_does_not_log_in(client, school
     assert INVALID in response.text
     # The form is shown again with the email kept, the password not.
     doc = parse(response.text)
-    assert doc.one("input", {"name": "email"}).get("value") == school.teacher.email
+    assert doc.one("input", {"name": "email"}).get("value") == classroom.teacher.email
     assert not doc.one("input", {"name": "password"}).get("value")
     assert not _is_logged_in(client)
 
@@ -124,10 +124,10 @@ def test_unknown_email_gets_the_same_message_as_a_wrong_password(client):
     assert not _is_logged_in(client)
 
 
-def test_an_inactive_user_cannot_log_in(app, client, school):
-    deactivate_user(app, school.teacher)
+def test_an_inactive_user_cannot_log_in(app, client, classroom):
+    deactivate_user(app, classroom.teacher)
 
-    response = login_as(client, school.teacher)
+    response = login_as(client, classroom.teacher)
 
     assert response.status_code == 401
     assert INVALID in response.text
@@ -145,41 +145,41 @@ def test_login_with_missing_fields_shows_the_form_again(client):
     assert not _is_logged_in(client)
 
 
-def test_login_post_without_the_csrf_token_is_refused(client, school):
+def test_login_post_without_the_csrf_token_is_refused(client, classroom):
     client.get("/login")
-    response = client.post("/login", data={"email": school.teacher.email, "password": PASSWORD})
+    response = client.post("/login", data={"email": classroom.teacher.email, "password": PASSWORD})
 
     assert response.status_code == 400
     assert not _is_logged_in(client)
 
 
-def test_login_post_with_a_forged_csrf_token_is_refused(client, school):
+def test_login_post_with_a_forged_csrf_token_is_refused(client, classroom):
     client.get("/login")
     response = client.post(
         "/login",
-        data={"email": school.teacher.email, "password": PASSWORD, "csrf_token": "forged"},
+        data={"email": classroom.teacher.email, "password": PASSWORD, "csrf_token": "forged"},
     )
 
     assert response.status_code == 400
     assert not _is_logged_in(client)
 
 
-def test_a_csrf_token_from_another_browser_is_refused(app, client, school):
+def test_a_csrf_token_from_another_browser_is_refused(app, client, classroom):
     other = app.test_client()
     token = csrf_from(other.get("/login").text)
     client.get("/login")
 
     response = client.post(
         "/login",
-        data={"email": school.teacher.email, "password": PASSWORD, "csrf_token": token},
+        data={"email": classroom.teacher.email, "password": PASSWORD, "csrf_token": token},
     )
 
     assert response.status_code == 400
     assert not _is_logged_in(client)
 
 
-def test_the_login_page_sends_a_logged_in_user_home(client, school):
-    login_as(client, school.teacher)
+def test_the_login_page_sends_a_logged_in_user_home(client, classroom):
+    login_as(client, classroom.teacher)
 
     response = client.get("/login")
 
@@ -187,8 +187,8 @@ def test_the_login_page_sends_a_logged_in_user_home(client, school):
     assert urlsplit(response.headers["Location"]).path == "/"
 
 
-def test_logout_is_post_only(client, school):
-    login_as(client, school.teacher)
+def test_logout_is_post_only(client, classroom):
+    login_as(client, classroom.teacher)
 
     response = client.get("/logout")
 
@@ -196,8 +196,8 @@ def test_logout_is_post_only(client, school):
     assert _is_logged_in(client)
 
 
-def test_logout_without_the_csrf_token_is_refused(client, school):
-    login_as(client, school.teacher)
+def test_logout_without_the_csrf_token_is_refused(client, classroom):
+    login_as(client, classroom.teacher)
 
     response = client.post("/logout")
 
@@ -205,8 +205,8 @@ def test_logout_without_the_csrf_token_is_refused(client, school):
     assert _is_logged_in(client)
 
 
-def test_logout_with_the_csrf_token_logs_out(client, school):
-    login_as(client, school.teacher)
+def test_logout_with_the_csrf_token_logs_out(client, classroom):
+    login_as(client, classroom.teacher)
     home = client.get("/")
     doc = parse(home.text)
     form = doc.one("form", {"action": "/logout"})
@@ -220,12 +220,12 @@ def test_logout_with_the_csrf_token_logs_out(client, school):
     assert "You have been logged out." in client.get("/login").text
 
 
-def _paths(app, school) -> dict[str, str]:
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
+def _paths(app, classroom) -> dict[str, str]:
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
     return {
         "home": "/",
-        "class": f"/classes/{school.klass.id}",
+        "class": f"/classes/{classroom.klass.id}",
         "roster": f"/sessions/{session_id}",
         "grid": f"/sessions/{session_id}/grid",
         "end": f"/sessions/{session_id}/end",
@@ -234,8 +234,8 @@ def _paths(app, school) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("page", ["home", "class", "roster", "grid", "end", "history"])
-def test_pages_need_login_and_redirect_to_login_with_next(app, client, school, page):
-    path = _paths(app, school)[page]
+def test_pages_need_login_and_redirect_to_login_with_next(app, client, classroom, page):
+    path = _paths(app, classroom)[page]
 
     response = client.get(path)
 
@@ -245,12 +245,12 @@ def test_pages_need_login_and_redirect_to_login_with_next(app, client, school, p
     assert parse_qs(location.query)["next"] == [path]
 
 
-def test_after_the_login_redirect_the_user_lands_on_the_page_they_asked_for(app, client, school):
-    path = _paths(app, school)["roster"]
+def test_after_the_login_redirect_the_user_lands_on_the_page_they_asked_for(app, client, classroom):
+    path = _paths(app, classroom)["roster"]
     location = urlsplit(client.get(path).headers["Location"])
     next_url = parse_qs(location.query)["next"][0]
 
-    response = login_as(client, school.teacher, next_url=next_url)
+    response = login_as(client, classroom.teacher, next_url=next_url)
 
     assert urlsplit(response.headers["Location"]).path == path
 

@@ -15,10 +15,10 @@ from tests.web.conftest import htmx_headers, parse
 ROLES = ("teacher", "admin", "other_teacher", "student", "outsider")
 
 
-def _person(school, role: str):
+def _person(classroom, role: str):
     if role == "student":
-        return school.klass.students[0]
-    return getattr(school, role)
+        return classroom.klass.students[0]
+    return getattr(classroom, role)
 
 
 def _is_html_page(response) -> bool:
@@ -29,25 +29,27 @@ def _is_html_page(response) -> bool:
 
 
 @pytest.mark.parametrize("role", ["teacher", "admin"])
-def test_home_shows_todays_sessions_and_classes_to_staff(app, school, browser_as, role):
-    session_id = make_session(app, school.klass)
-    client = browser_as(_person(school, role))
+def test_home_shows_todays_sessions_and_classes_to_staff(app, classroom, browser_as, role):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(_person(classroom, role))
 
     response = client.get("/")
 
     assert response.status_code == 200
     doc = parse(response.text)
     assert doc.find("a", {"href": f"/sessions/{session_id}"}) is not None
-    assert doc.find("a", {"href": f"/classes/{school.klass.id}"}) is not None
-    assert school.klass.name in response.text
+    assert doc.find("a", {"href": f"/classes/{classroom.klass.id}"}) is not None
+    assert classroom.klass.name in response.text
 
 
-def test_home_lists_only_the_teachers_own_classes_and_sessions(app, school, browser_as):
-    other_class = make_class(app, admin=school.admin, teacher=school.other_teacher, students=1)
+def test_home_lists_only_the_teachers_own_classes_and_sessions(app, classroom, browser_as):
+    other_class = make_class(
+        app, admin=classroom.admin, teacher=classroom.other_teacher, students=1
+    )
     other_session = make_session(app, other_class)
 
-    teacher_home = parse(browser_as(school.teacher).get("/").text)
-    admin_home = parse(browser_as(school.admin).get("/").text)
+    teacher_home = parse(browser_as(classroom.teacher).get("/").text)
+    admin_home = parse(browser_as(classroom.admin).get("/").text)
 
     assert teacher_home.find("a", {"href": f"/classes/{other_class.id}"}) is None
     assert teacher_home.find("a", {"href": f"/sessions/{other_session}"}) is None
@@ -55,21 +57,21 @@ def test_home_lists_only_the_teachers_own_classes_and_sessions(app, school, brow
     assert admin_home.find("a", {"href": f"/sessions/{other_session}"}) is not None
 
 
-def test_home_leaves_out_sessions_that_ended_before_today(app, school, browser_as):
+def test_home_leaves_out_sessions_that_ended_before_today(app, classroom, browser_as):
     yesterday = utcnow() - timedelta(days=1, hours=1)
     old = make_session(
-        app, school.klass, end=True, start_at=yesterday, end_at=yesterday + timedelta(minutes=50)
+        app, classroom.klass, end=True, start_at=yesterday, end_at=yesterday + timedelta(minutes=50)
     )
-    today = make_session(app, school.klass)
+    today = make_session(app, classroom.klass)
 
-    doc = parse(browser_as(school.teacher).get("/").text)
+    doc = parse(browser_as(classroom.teacher).get("/").text)
 
     assert doc.find("a", {"href": f"/sessions/{today}"}) is not None
     assert doc.find("a", {"href": f"/sessions/{old}"}) is None
 
 
-def test_home_with_nothing_yet_says_so(app, browser_as, school):
-    response = browser_as(school.other_teacher).get("/")
+def test_home_with_nothing_yet_says_so(app, browser_as, classroom):
+    response = browser_as(classroom.other_teacher).get("/")
 
     assert response.status_code == 200
     assert "No sessions today yet." in response.text
@@ -77,8 +79,8 @@ def test_home_with_nothing_yet_says_so(app, browser_as, school):
 
 
 @pytest.mark.parametrize("role", ["student", "outsider"])
-def test_home_sends_a_student_to_their_own_history(school, browser_as, role):
-    person = _person(school, role)
+def test_home_sends_a_student_to_their_own_history(classroom, browser_as, role):
+    person = _person(classroom, role)
 
     response = browser_as(person).get("/")
 
@@ -92,13 +94,13 @@ CLASS_ACCESS = {"teacher": 200, "admin": 200, "other_teacher": 403, "student": 4
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_class_page_is_for_its_teacher_and_admins(school, browser_as, role):
-    response = browser_as(_person(school, role)).get(f"/classes/{school.klass.id}")
+def test_class_page_is_for_its_teacher_and_admins(classroom, browser_as, role):
+    response = browser_as(_person(classroom, role)).get(f"/classes/{classroom.klass.id}")
 
     assert response.status_code == CLASS_ACCESS[role]
     assert _is_html_page(response)
     if response.status_code == 200:
-        for student in school.klass.students:
+        for student in classroom.klass.students:
             assert student.last_name in response.text
     else:
         assert "You do not have permission" in response.text
@@ -106,18 +108,20 @@ def test_class_page_is_for_its_teacher_and_admins(school, browser_as, role):
 
 @pytest.mark.parametrize("suffix", ["", "/end", "/grid"])
 @pytest.mark.parametrize("role", ROLES)
-def test_session_pages_are_for_the_class_teacher_and_admins(app, school, browser_as, role, suffix):
-    session_id = make_session(app, school.klass)
+def test_session_pages_are_for_the_class_teacher_and_admins(
+    app, classroom, browser_as, role, suffix
+):
+    session_id = make_session(app, classroom.klass)
 
-    response = browser_as(_person(school, role)).get(f"/sessions/{session_id}{suffix}")
+    response = browser_as(_person(classroom, role)).get(f"/sessions/{session_id}{suffix}")
 
     assert response.status_code == CLASS_ACCESS[role]
     if response.status_code == 200:
-        for student in school.klass.students:
+        for student in classroom.klass.students:
             assert student.last_name in response.text
     else:
         # (students[0] is the "student" viewer: their own name is in the navigation.)
-        assert school.klass.students[-1].last_name not in response.text
+        assert classroom.klass.students[-1].last_name not in response.text
 
 
 @pytest.mark.parametrize("role", ["teacher", "admin"])
@@ -131,8 +135,8 @@ def test_session_pages_are_for_the_class_teacher_and_admins(app, school, browser
         "/students/{unknown}/history",
     ],
 )
-def test_an_unknown_id_is_a_404_html_page(school, browser_as, role, path):
-    response = browser_as(_person(school, role)).get(path.format(unknown=uuid.uuid4()))
+def test_an_unknown_id_is_a_404_html_page(classroom, browser_as, role, path):
+    response = browser_as(_person(classroom, role)).get(path.format(unknown=uuid.uuid4()))
 
     assert response.status_code == 404
     assert _is_html_page(response)
@@ -153,17 +157,17 @@ def test_an_unknown_id_is_a_404_html_page(school, browser_as, role, path):
         "/nowhere",
     ],
 )
-def test_a_malformed_id_in_a_path_is_a_404_not_a_500(school, browser_as, path):
-    response = browser_as(school.teacher).get(path)
+def test_a_malformed_id_in_a_path_is_a_404_not_a_500(classroom, browser_as, path):
+    response = browser_as(classroom.teacher).get(path)
 
     assert response.status_code == 404
     assert _is_html_page(response)
 
 
 def test_an_htmx_request_for_an_unknown_session_gets_the_message_in_the_flash_region(
-    school, browser_as
+    classroom, browser_as
 ):
-    client = browser_as(school.teacher)
+    client = browser_as(classroom.teacher)
     page = client.get("/").text
 
     response = client.get(f"/sessions/{uuid.uuid4()}/grid", headers=htmx_headers(page))
@@ -186,11 +190,11 @@ def test_an_htmx_request_for_an_unknown_session_gets_the_message_in_the_flash_re
         "/classes/not-a-uuid/sessions",
     ],
 )
-def test_a_post_with_a_malformed_id_is_a_404(app, school, browser_as, action):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_a_post_with_a_malformed_id_is_a_404(app, classroom, browser_as, action):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     page = client.get(f"/sessions/{session_id}").text
-    path = action.format(session=session_id, student=school.klass.students[0].profile_id)
+    path = action.format(session=session_id, student=classroom.klass.students[0].profile_id)
 
     response = client.post(path, data={"seen": ""}, headers=htmx_headers(page))
 
@@ -198,10 +202,10 @@ def test_a_post_with_a_malformed_id_is_a_404(app, school, browser_as, action):
 
 
 @pytest.mark.parametrize("role", ["other_teacher", "student"])
-def test_staff_actions_on_a_session_are_refused_to_others(app, school, browser_as, role):
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    client = browser_as(_person(school, role))
+def test_staff_actions_on_a_session_are_refused_to_others(app, classroom, browser_as, role):
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    client = browser_as(_person(classroom, role))
     page = client.get(f"/students/{student.profile_id}/history").text if role == "student" else ""
     headers = htmx_headers(page or client.get("/").text)
 
@@ -209,12 +213,12 @@ def test_staff_actions_on_a_session_are_refused_to_others(app, school, browser_a
         (f"/sessions/{session_id}/students/{student.profile_id}/status", {"seen": ""}),
         (f"/sessions/{session_id}/mark-unmarked", {"status": "ABSENT"}),
         (f"/sessions/{session_id}/end", {"unmarked": "absent"}),
-        (f"/classes/{school.klass.id}/sessions", {"start": "1"}),
+        (f"/classes/{classroom.klass.id}/sessions", {"start": "1"}),
     ]
     for path, data in posts:
         assert client.post(path, data=data, headers=headers).status_code == 403, path
 
-    teacher = browser_as(school.teacher)
+    teacher = browser_as(classroom.teacher)
     roster = teacher.get(f"/sessions/{session_id}").text
     assert 'data-status=""' in roster and 'data-status="ABSENT"' not in roster
     assert 'data-session-status="ACTIVE"' in roster
@@ -226,12 +230,12 @@ HISTORY_ACCESS = {"teacher": 200, "admin": 200, "other_teacher": 403, "student":
 
 
 @pytest.mark.parametrize("role", ["teacher", "admin", "other_teacher", "student"])
-def test_history_is_for_the_student_their_teachers_and_admins(app, school, browser_as, role):
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, student, "PRESENT")
+def test_history_is_for_the_student_their_teachers_and_admins(app, classroom, browser_as, role):
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, student, "PRESENT")
 
-    response = browser_as(_person(school, role)).get(f"/students/{student.profile_id}/history")
+    response = browser_as(_person(classroom, role)).get(f"/students/{student.profile_id}/history")
 
     assert response.status_code == HISTORY_ACCESS[role]
     assert _is_html_page(response)
@@ -241,17 +245,21 @@ def test_history_is_for_the_student_their_teachers_and_admins(app, school, brows
         assert student.number not in response.text
 
 
-def test_another_student_may_not_read_a_students_history(school, browser_as):
-    classmate = school.klass.students[1]
+def test_another_student_may_not_read_a_students_history(classroom, browser_as):
+    classmate = classroom.klass.students[1]
 
-    response = browser_as(school.klass.students[0]).get(f"/students/{classmate.profile_id}/history")
+    response = browser_as(classroom.klass.students[0]).get(
+        f"/students/{classmate.profile_id}/history"
+    )
 
     assert response.status_code == 403
     assert classmate.number not in response.text
 
 
-def test_a_teacher_without_a_class_in_common_may_not_read_a_history(school, browser_as):
-    response = browser_as(school.teacher).get(f"/students/{school.outsider.profile_id}/history")
+def test_a_teacher_without_a_class_in_common_may_not_read_a_history(classroom, browser_as):
+    response = browser_as(classroom.teacher).get(
+        f"/students/{classroom.outsider.profile_id}/history"
+    )
 
     assert response.status_code == 403
 
@@ -284,11 +292,11 @@ def test_a_teacher_without_a_class_in_common_may_not_read_a_history(school, brow
     ],
 )
 def test_a_bad_history_filter_gives_the_page_with_a_message(
-    app, school, browser_as, query, message
+    app, classroom, browser_as, query, message
 ):
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, student, "PRESENT")
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, student, "PRESENT")
 
     response = browser_as(student).get(
         f"/students/{student.profile_id}/history", query_string=query
@@ -312,10 +320,10 @@ def test_a_bad_history_filter_gives_the_page_with_a_message(
         {"unknown": "x"},
     ],
 )
-def test_odd_but_well_formed_history_filters_give_the_page(app, school, browser_as, query):
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, student, "PRESENT")
+def test_odd_but_well_formed_history_filters_give_the_page(app, classroom, browser_as, query):
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, student, "PRESENT")
 
     response = browser_as(student).get(
         f"/students/{student.profile_id}/history", query_string=query

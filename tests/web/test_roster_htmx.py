@@ -24,14 +24,14 @@ NOT_STARTED = "Cannot mark attendance - session has not started"
 
 
 @pytest.fixture
-def active(app, school):
+def active(app, classroom):
     """An ACTIVE session of the school's class."""
-    return make_session(app, school.klass)
+    return make_session(app, classroom.klass)
 
 
 @pytest.fixture
-def teacher(school, browser_as):
-    return browser_as(school.teacher)
+def teacher(classroom, browser_as):
+    return browser_as(classroom.teacher)
 
 
 class Roster:
@@ -66,14 +66,14 @@ class Roster:
         )
 
 
-def _api_view(api_as, school, session_id) -> dict:
-    response = api_as(school.teacher).get(f"/api/attendance/session/{session_id}/")
+def _api_view(api_as, classroom, session_id) -> dict:
+    response = api_as(classroom.teacher).get(f"/api/attendance/session/{session_id}/")
     assert response.status_code == 200
     return response.get_json()
 
 
-def _api_statuses(api_as, school, session_id) -> dict[str, str]:
-    body = _api_view(api_as, school, session_id)
+def _api_statuses(api_as, classroom, session_id) -> dict[str, str]:
+    body = _api_view(api_as, classroom, session_id)
     return {r["student"]["id"]: r["status"] for r in body["records"]}
 
 
@@ -95,12 +95,12 @@ def _expected_stats(api_body: dict) -> dict[str, str]:
 # --- the page ---------------------------------------------------------------------------
 
 
-def test_roster_lists_every_enrolled_student_unmarked_with_statistics(school, teacher, active):
+def test_roster_lists_every_enrolled_student_unmarked_with_statistics(classroom, teacher, active):
     page = teacher.get(f"/sessions/{active}")
 
     assert page.status_code == 200
     found = cells(page.text)
-    assert set(found) == {str(s.profile_id) for s in school.klass.students}
+    assert set(found) == {str(s.profile_id) for s in classroom.klass.students}
     assert {el.get("data-status") for el in found.values()} == {""}
     assert stats(page.text) == {
         "total_enrolled": "3",
@@ -113,7 +113,7 @@ def test_roster_lists_every_enrolled_student_unmarked_with_statistics(school, te
 
 
 def test_roster_orders_students_by_last_name_and_tells_the_page_about_the_session(
-    school, teacher, active
+    classroom, teacher, active
 ):
     doc = parse(teacher.get(f"/sessions/{active}").text)
 
@@ -128,36 +128,36 @@ def test_roster_orders_students_by_last_name_and_tells_the_page_about_the_sessio
 
 
 def test_each_cell_carries_the_folded_name_and_number_the_roster_search_compares(
-    school, teacher, active
+    classroom, teacher, active
 ):
     """The roster reads its rows as columns: every value the cell shows or searches on must
     come with them (a missing one would render empty, silently)."""
     found = cells(teacher.get(f"/sessions/{active}").text)
 
-    for student in school.klass.students:
+    for student in classroom.klass.students:
         search = found[str(student.profile_id)].get("data-search")
         first, last = student.first_name.lower(), student.last_name.lower()
         assert f"{first} {last}" in search and f"{last} {first}" in search, search
         assert student.number.lower() in search
 
 
-def test_each_cell_of_an_active_roster_posts_the_status_it_shows(school, teacher, active, app):
-    mark(app, school.klass, active, school.klass.students[1], "ABSENT")
+def test_each_cell_of_an_active_roster_posts_the_status_it_shows(classroom, teacher, active, app):
+    mark(app, classroom.klass, active, classroom.klass.students[1], "ABSENT")
 
     found = cells(teacher.get(f"/sessions/{active}").text)
 
-    for student in school.klass.students:
+    for student in classroom.klass.students:
         cell = found[str(student.profile_id)]
         button = cell.one("button", {"class": "cell-tap"})
         assert button.get("hx-post") == (f"/sessions/{active}/students/{student.profile_id}/status")
         assert json.loads(button.get("hx-vals")) == {"seen": cell.get("data-status")}
-    assert found[str(school.klass.students[1].profile_id)].get("data-status") == "ABSENT"
+    assert found[str(classroom.klass.students[1].profile_id)].get("data-status") == "ABSENT"
 
 
-def test_the_page_reflects_marks_made_through_the_api(app, school, teacher, active, api_as):
-    a, b, c = school.klass.students
-    mark(app, school.klass, active, a, "PRESENT")
-    mark(app, school.klass, active, b, "LATE")
+def test_the_page_reflects_marks_made_through_the_api(app, classroom, teacher, active, api_as):
+    a, b, c = classroom.klass.students
+    mark(app, classroom.klass, active, a, "PRESENT")
+    mark(app, classroom.klass, active, b, "LATE")
 
     page = teacher.get(f"/sessions/{active}").text
 
@@ -167,16 +167,16 @@ def test_the_page_reflects_marks_made_through_the_api(app, school, teacher, acti
         "LATE",
         "",
     ]
-    assert stats(page) == _expected_stats(_api_view(api_as, school, active))
+    assert stats(page) == _expected_stats(_api_view(api_as, classroom, active))
 
 
 # --- taps -------------------------------------------------------------------------------
 
 
 def test_a_tap_on_an_unmarked_student_marks_present_and_returns_cell_and_statistics(
-    school, teacher, active, api_as
+    classroom, teacher, active, api_as
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
 
     response = Roster(teacher, active).tap(student, seen="")
 
@@ -191,12 +191,14 @@ def test_a_tap_on_an_unmarked_student_marks_present_and_returns_cell_and_statist
     assert oob["present"] == "1"
     assert oob["not_marked"] == "2"
     assert oob["attendance_rate"] == "33.33"
-    assert oob == _expected_stats(_api_view(api_as, school, active))
-    assert _api_statuses(api_as, school, active) == {str(student.profile_id): "PRESENT"}
+    assert oob == _expected_stats(_api_view(api_as, classroom, active))
+    assert _api_statuses(api_as, classroom, active) == {str(student.profile_id): "PRESENT"}
 
 
-def test_taps_cycle_present_absent_late_present_and_the_api_agrees(school, teacher, active, api_as):
-    student = school.klass.students[1]
+def test_taps_cycle_present_absent_late_present_and_the_api_agrees(
+    classroom, teacher, active, api_as
+):
+    student = classroom.klass.students[1]
     roster = Roster(teacher, active)
     seen = ""
 
@@ -206,7 +208,7 @@ def test_taps_cycle_present_absent_late_present_and_the_api_agrees(school, teach
         assert response.status_code == 200
         cell = cells(response.text)[str(student.profile_id)]
         assert cell.get("data-status") == expected
-        api = _api_view(api_as, school, active)
+        api = _api_view(api_as, classroom, active)
         assert {r["student"]["id"]: r["status"] for r in api["records"]} == {
             str(student.profile_id): expected
         }
@@ -216,11 +218,11 @@ def test_taps_cycle_present_absent_late_present_and_the_api_agrees(school, teach
 
 
 def test_a_tap_moves_on_from_what_the_page_showed_so_two_devices_agree(
-    school, browser_as, active, api_as
+    classroom, browser_as, active, api_as
 ):
-    student = school.klass.students[0]
-    phone = Roster(browser_as(school.teacher), active)
-    tablet = Roster(browser_as(school.teacher), active)
+    student = classroom.klass.students[0]
+    phone = Roster(browser_as(classroom.teacher), active)
+    tablet = Roster(browser_as(classroom.teacher), active)
 
     # Both showed "not marked" and both were tapped: the student is PRESENT, not ABSENT.
     first = phone.tap(student, seen="")
@@ -228,12 +230,12 @@ def test_a_tap_moves_on_from_what_the_page_showed_so_two_devices_agree(
 
     assert first.status_code == second.status_code == 200
     assert cells(second.text)[str(student.profile_id)].get("data-status") == "PRESENT"
-    assert _api_statuses(api_as, school, active) == {str(student.profile_id): "PRESENT"}
+    assert _api_statuses(api_as, classroom, active) == {str(student.profile_id): "PRESENT"}
 
 
 @pytest.mark.parametrize("status", ["PRESENT", "ABSENT", "LATE", "late"])
-def test_status_sets_a_status_directly(school, teacher, active, api_as, status):
-    student = school.klass.students[2]
+def test_status_sets_a_status_directly(classroom, teacher, active, api_as, status):
+    student = classroom.klass.students[2]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
@@ -241,27 +243,29 @@ def test_status_sets_a_status_directly(school, teacher, active, api_as, status):
 
     assert response.status_code == 200
     assert cells(response.text)[str(student.profile_id)].get("data-status") == status.upper()
-    assert _api_statuses(api_as, school, active) == {str(student.profile_id): status.upper()}
+    assert _api_statuses(api_as, classroom, active) == {str(student.profile_id): status.upper()}
 
 
-def test_a_late_student_shows_how_many_minutes_late(app, school, browser_as, api_as):
-    session_id = make_session(app, school.klass, start_at=utcnow() - timedelta(minutes=12))
-    student = school.klass.students[0]
+def test_a_late_student_shows_how_many_minutes_late(app, classroom, browser_as, api_as):
+    session_id = make_session(app, classroom.klass, start_at=utcnow() - timedelta(minutes=12))
+    student = classroom.klass.students[0]
 
-    response = Roster(browser_as(school.teacher), session_id).tap(student, status="LATE")
+    response = Roster(browser_as(classroom.teacher), session_id).tap(student, status="LATE")
 
     assert response.status_code == 200
     cell = cells(response.text)[str(student.profile_id)]
     assert cell.get("data-status") == "LATE"
     assert cell.one(attrs={"class": "late-minutes"}).text == "+12 min"
-    page_cell = cells(browser_as(school.teacher).get(f"/sessions/{session_id}").text)[
+    page_cell = cells(browser_as(classroom.teacher).get(f"/sessions/{session_id}").text)[
         str(student.profile_id)
     ]
     assert page_cell.one(attrs={"class": "late-minutes"}).text == "+12 min"
 
 
-def test_an_unknown_status_is_refused_by_the_cell_and_changes_nothing(app, school, teacher, active):
-    student = school.klass.students[0]
+def test_an_unknown_status_is_refused_by_the_cell_and_changes_nothing(
+    app, classroom, teacher, active
+):
+    student = classroom.klass.students[0]
 
     response = Roster(teacher, active).tap(student, status="HERE")
 
@@ -273,19 +277,19 @@ def test_an_unknown_status_is_refused_by_the_cell_and_changes_nothing(app, schoo
 
 
 def test_a_tap_for_a_student_not_in_the_class_is_refused_with_rule_4s_message(
-    app, school, teacher, active
+    app, classroom, teacher, active
 ):
-    response = Roster(teacher, active).tap(school.outsider, seen="")
+    response = Roster(teacher, active).tap(classroom.outsider, seen="")
 
     assert response.status_code == 400
     assert parse(response.text).text == (
-        f"Student '{school.outsider.number}' is not enrolled in '{school.klass.name}'"
+        f"Student '{classroom.outsider.number}' is not enrolled in '{classroom.klass.name}'"
     )
     assert response.headers["HX-Retarget"] == "#flash"
     assert stored_attendance(app, active) == {}
 
 
-def test_a_tap_for_an_unknown_student_is_a_404(app, school, teacher, active):
+def test_a_tap_for_an_unknown_student_is_a_404(app, classroom, teacher, active):
     response = Roster(teacher, active).tap(SimpleNamespace(profile_id=uuid.uuid4()), seen="")
 
     assert response.status_code == 404
@@ -293,9 +297,9 @@ def test_a_tap_for_an_unknown_student_is_a_404(app, school, teacher, active):
 
 
 def test_taps_are_recorded_in_the_audit_trail_as_web_changes_by_the_teacher(
-    app, school, teacher, active
+    app, classroom, teacher, active
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
     roster.tap(student, seen="PRESENT")
@@ -309,20 +313,20 @@ def test_taps_are_recorded_in_the_audit_trail_as_web_changes_by_the_teacher(
         (AttendanceStatus.ABSENT, AttendanceStatus.ABSENT),
     ]
     assert {row["channel"] for row in trail} == {Channel.WEB}
-    assert {row["actor_id"] for row in trail} == {school.teacher.user_id}
+    assert {row["actor_id"] for row in trail} == {classroom.teacher.user_id}
     assert {row["student_id"] for row in trail} == {student.profile_id}
     assert trail[-1]["new_notes"] == "left early"
 
 
-def test_an_admin_may_tap_too_and_becomes_the_marker(app, school, browser_as, active, api_as):
-    student = school.klass.students[0]
+def test_an_admin_may_tap_too_and_becomes_the_marker(app, classroom, browser_as, active, api_as):
+    student = classroom.klass.students[0]
 
-    response = Roster(browser_as(school.admin), active).tap(student, seen="")
+    response = Roster(browser_as(classroom.admin), active).tap(student, seen="")
 
     assert response.status_code == 200
-    record = _api_view(api_as, school, active)["records"][0]
+    record = _api_view(api_as, classroom, active)["records"][0]
     assert record["status"] == "PRESENT"
-    assert record["marked_by"] == school.admin.full_name
+    assert record["marked_by"] == classroom.admin.full_name
 
 
 # --- CSRF --------------------------------------------------------------------------------
@@ -338,9 +342,9 @@ def test_an_admin_may_tap_too_and_becomes_the_marker(app, school, browser_as, ac
     ids=["no-token", "forged-token", "plain-post"],
 )
 def test_a_tap_without_a_valid_csrf_token_is_refused_and_changes_nothing(
-    app, school, teacher, active, headers
+    app, classroom, teacher, active, headers
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     teacher.get(f"/sessions/{active}")
 
     response = teacher.post(
@@ -354,8 +358,10 @@ def test_a_tap_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     assert audit_trail(app, active) == []
 
 
-def test_a_csrf_token_in_the_form_field_works_as_well_as_the_header(app, school, teacher, active):
-    student = school.klass.students[0]
+def test_a_csrf_token_in_the_form_field_works_as_well_as_the_header(
+    app, classroom, teacher, active
+):
+    student = classroom.klass.students[0]
     token = Roster(teacher, active).headers["X-CSRFToken"]
 
     response = teacher.post(
@@ -369,10 +375,10 @@ def test_a_csrf_token_in_the_form_field_works_as_well_as_the_header(app, school,
 
 @pytest.mark.parametrize("endpoint", ["mark-unmarked", "notes"])
 def test_other_roster_posts_without_csrf_are_refused_and_change_nothing(
-    app, school, teacher, active, endpoint
+    app, classroom, teacher, active, endpoint
 ):
-    student = school.klass.students[0]
-    mark(app, school.klass, active, student, "PRESENT")
+    student = classroom.klass.students[0]
+    mark(app, classroom.klass, active, student, "PRESENT")
     path = (
         f"/sessions/{active}/mark-unmarked"
         if endpoint == "mark-unmarked"
@@ -392,9 +398,9 @@ def test_other_roster_posts_without_csrf_are_refused_and_change_nothing(
 
 
 def test_mark_unmarked_absent_marks_only_unmarked_students_and_returns_the_grid(
-    app, school, teacher, active, api_as
+    app, classroom, teacher, active, api_as
 ):
-    a, b, c = school.klass.students
+    a, b, c = classroom.klass.students
     roster = Roster(teacher, active)
     roster.tap(a, seen="")  # PRESENT
     roster.tap(b, status="LATE")
@@ -410,26 +416,26 @@ def test_mark_unmarked_absent_marks_only_unmarked_students_and_returns_the_grid(
         str(b.profile_id): "LATE",
         str(c.profile_id): "ABSENT",
     }
-    api = _api_view(api_as, school, active)
+    api = _api_view(api_as, classroom, active)
     assert _oob_stats(response.text) == _expected_stats(api)
     assert api["statistics"]["not_marked"] == 0
     assert doc.one(attrs={"id": "announce"}).text == "1 unmarked students marked absent"
-    assert _api_statuses(api_as, school, active) == {
+    assert _api_statuses(api_as, classroom, active) == {
         k: v.get("data-status") for k, v in found.items()
     }
 
 
-def test_mark_unmarked_from_the_page_is_recorded_as_web_changes(app, school, teacher, active):
+def test_mark_unmarked_from_the_page_is_recorded_as_web_changes(app, classroom, teacher, active):
     roster = Roster(teacher, active)
 
     roster.mark_unmarked("ABSENT")
 
     trail = audit_trail(app, active)
-    assert len(trail) == len(school.klass.students)
+    assert len(trail) == len(classroom.klass.students)
     assert {row["channel"] for row in trail} == {Channel.WEB}
 
 
-def test_mark_unmarked_a_second_time_changes_nothing(app, school, teacher, active):
+def test_mark_unmarked_a_second_time_changes_nothing(app, classroom, teacher, active):
     roster = Roster(teacher, active)
     roster.mark_unmarked("ABSENT")
     before = stored_attendance(app, active)
@@ -444,7 +450,7 @@ def test_mark_unmarked_a_second_time_changes_nothing(app, school, teacher, activ
     )
 
 
-def test_mark_unmarked_present_is_the_default(app, school, teacher, active):
+def test_mark_unmarked_present_is_the_default(app, classroom, teacher, active):
     response = Roster(teacher, active).mark_unmarked("")
 
     assert response.status_code == 200
@@ -452,7 +458,7 @@ def test_mark_unmarked_present_is_the_default(app, school, teacher, active):
     assert stats(response.text)["present"] == "3"
 
 
-def test_mark_unmarked_with_an_unknown_status_is_refused(app, school, teacher, active):
+def test_mark_unmarked_with_an_unknown_status_is_refused(app, classroom, teacher, active):
     response = Roster(teacher, active).mark_unmarked("MAYBE")
 
     assert response.status_code == 400
@@ -464,9 +470,9 @@ def test_mark_unmarked_with_an_unknown_status_is_refused(app, school, teacher, a
 
 
 def test_a_note_is_saved_and_shown_in_the_cell_the_page_and_the_api(
-    school, teacher, active, api_as
+    classroom, teacher, active, api_as
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
@@ -479,11 +485,11 @@ def test_a_note_is_saved_and_shown_in_the_cell_the_page_and_the_api(
     assert cell.one("input", {"name": "notes"}).get("value") == "arrived 10 minutes late"
     page_cell = cells(teacher.get(f"/sessions/{active}").text)[str(student.profile_id)]
     assert page_cell.one(attrs={"class": "cell-note"}).text == "arrived 10 minutes late"
-    assert _api_view(api_as, school, active)["records"][0]["notes"] == "arrived 10 minutes late"
+    assert _api_view(api_as, classroom, active)["records"][0]["notes"] == "arrived 10 minutes late"
 
 
-def test_the_note_field_says_that_only_staff_read_notes(school, teacher, active):
-    student = school.klass.students[0]
+def test_the_note_field_says_that_only_staff_read_notes(classroom, teacher, active):
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
@@ -495,8 +501,8 @@ def test_the_note_field_says_that_only_staff_read_notes(school, teacher, active)
     assert "the student never does" in hint.text
 
 
-def test_a_note_is_escaped_not_run(school, teacher, active):
-    student = school.klass.students[0]
+def test_a_note_is_escaped_not_run(classroom, teacher, active):
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
@@ -512,10 +518,10 @@ NUL_REFUSED = "Null characters are not allowed."
 TOO_LONG = "Ensure this field has no more than 2000 characters."
 
 
-def _api_note(api_as, school, session_id, text):
+def _api_note(api_as, classroom, session_id, text):
     """The same note through the JSON API: PUT on the student's record."""
-    record_id = _api_view(api_as, school, session_id)["records"][0]["id"]
-    return api_as(school.teacher).put(f"/api/attendance/{record_id}/", json={"notes": text})
+    record_id = _api_view(api_as, classroom, session_id)["records"][0]["id"]
+    return api_as(classroom.teacher).put(f"/api/attendance/{record_id}/", json={"notes": text})
 
 
 @pytest.mark.parametrize(
@@ -524,16 +530,16 @@ def _api_note(api_as, school, session_id, text):
     ids=["nul", "2001-characters"],
 )
 def test_the_page_and_the_api_refuse_the_same_notes_with_the_same_message(
-    school, teacher, active, api_as, text, message
+    classroom, teacher, active, api_as, text, message
 ):
     """Issue 11: one notes rule (in the service) answers both edges: refused, never cut or
     silently cleaned, and nothing stored."""
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
     page = roster.note(student, text)
-    api = _api_note(api_as, school, active, text)
+    api = _api_note(api_as, classroom, active, text)
 
     assert page.status_code == 400
     assert cells(page.text)[str(student.profile_id)].one(attrs={"class": "cell-error"}).text == (
@@ -541,24 +547,24 @@ def test_the_page_and_the_api_refuse_the_same_notes_with_the_same_message(
     )
     assert api.status_code == 400
     assert api.get_json() == {"notes": [message]}
-    assert _api_view(api_as, school, active)["records"][0]["notes"] == ""
+    assert _api_view(api_as, classroom, active)["records"][0]["notes"] == ""
 
 
 def test_a_note_of_exactly_2000_characters_is_kept_whole_on_both_edges(
-    school, teacher, active, api_as
+    classroom, teacher, active, api_as
 ):
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     roster = Roster(teacher, active)
     roster.tap(student, seen="")
 
     assert roster.note(student, "p" * 2000).status_code == 200
-    assert _api_view(api_as, school, active)["records"][0]["notes"] == "p" * 2000
-    assert _api_note(api_as, school, active, "a" * 2000).status_code == 200
-    assert _api_view(api_as, school, active)["records"][0]["notes"] == "a" * 2000
+    assert _api_view(api_as, classroom, active)["records"][0]["notes"] == "p" * 2000
+    assert _api_note(api_as, classroom, active, "a" * 2000).status_code == 200
+    assert _api_view(api_as, classroom, active)["records"][0]["notes"] == "a" * 2000
 
 
-def test_a_note_for_an_unmarked_student_asks_to_mark_first(app, school, teacher, active):
-    student = school.klass.students[0]
+def test_a_note_for_an_unmarked_student_asks_to_mark_first(app, classroom, teacher, active):
+    student = classroom.klass.students[0]
 
     response = Roster(teacher, active).note(student, "hello")
 
@@ -568,8 +574,8 @@ def test_a_note_for_an_unmarked_student_asks_to_mark_first(app, school, teacher,
     assert stored_attendance(app, active) == {}
 
 
-def test_a_note_for_a_student_not_on_the_roster_is_refused(app, school, teacher, active):
-    response = Roster(teacher, active).note(school.outsider, "hello")
+def test_a_note_for_a_student_not_on_the_roster_is_refused(app, classroom, teacher, active):
+    response = Roster(teacher, active).note(classroom.outsider, "hello")
 
     assert response.status_code == 400
     assert "Student is not on this roster." in response.text
@@ -579,15 +585,15 @@ def test_a_note_for_a_student_not_on_the_roster_is_refused(app, school, teacher,
 
 
 @pytest.fixture
-def ended(app, school):
+def ended(app, classroom):
     """An ENDED session in which the first student was marked PRESENT before the end."""
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
-    end_session(app, school.klass, session_id)
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
+    end_session(app, classroom.klass, session_id)
     return session_id
 
 
-def test_an_ended_roster_is_read_only_with_the_locked_notice(school, teacher, ended):
+def test_an_ended_roster_is_read_only_with_the_locked_notice(classroom, teacher, ended):
     page = teacher.get(f"/sessions/{ended}")
 
     assert page.status_code == 200
@@ -600,16 +606,17 @@ def test_an_ended_roster_is_read_only_with_the_locked_notice(school, teacher, en
     assert doc.one("body").get("data-session-status") == "ENDED"
     assert doc.find(attrs={"id": "end-session"}) is None
     assert (
-        cells(page.text)[str(school.klass.students[0].profile_id)].get("data-status") == "PRESENT"
+        cells(page.text)[str(classroom.klass.students[0].profile_id)].get("data-status")
+        == "PRESENT"
     )
 
 
 @pytest.mark.parametrize("form", [{"seen": "PRESENT"}, {"status": "LATE"}])
 def test_a_tap_on_an_ended_session_is_refused_with_the_locked_message_in_the_cell(
-    app, school, teacher, ended, api_as, form
+    app, classroom, teacher, ended, api_as, form
 ):
-    student = school.klass.students[0]
-    before = _api_view(api_as, school, ended)
+    student = classroom.klass.students[0]
+    before = _api_view(api_as, classroom, ended)
 
     response = Roster(teacher, ended).tap(student, **form)
 
@@ -618,14 +625,14 @@ def test_a_tap_on_an_ended_session_is_refused_with_the_locked_message_in_the_cel
     assert cell.one(attrs={"class": "cell-error"}).text == LOCKED
     assert cell.get("data-status") == "PRESENT"
     assert cell.find(attrs={"hx-post": True}) is None
-    assert _api_view(api_as, school, ended) == before
+    assert _api_view(api_as, classroom, ended) == before
     assert stored_attendance(app, ended) == {student.profile_id: AttendanceStatus.PRESENT}
 
 
 def test_a_tap_on_an_unmarked_student_of_an_ended_session_gets_rule_1s_message(
-    app, school, teacher, ended
+    app, classroom, teacher, ended
 ):
-    student = school.klass.students[1]
+    student = classroom.klass.students[1]
 
     response = Roster(teacher, ended).tap(student, seen="")
 
@@ -638,8 +645,8 @@ def test_a_tap_on_an_unmarked_student_of_an_ended_session_gets_rule_1s_message(
     assert student.profile_id not in stored_attendance(app, ended)
 
 
-def test_notes_and_mark_unmarked_on_an_ended_session_are_refused(app, school, teacher, ended):
-    student = school.klass.students[0]
+def test_notes_and_mark_unmarked_on_an_ended_session_are_refused(app, classroom, teacher, ended):
+    student = classroom.klass.students[0]
     roster = Roster(teacher, ended)
 
     note = roster.note(student, "too late")
@@ -654,9 +661,9 @@ def test_notes_and_mark_unmarked_on_an_ended_session_are_refused(app, school, te
     assert stored_attendance(app, ended) == {student.profile_id: AttendanceStatus.PRESENT}
 
 
-def test_a_scheduled_roster_offers_to_start_the_session_and_refuses_taps(app, school, teacher):
-    session_id = make_session(app, school.klass, start=False)
-    student = school.klass.students[0]
+def test_a_scheduled_roster_offers_to_start_the_session_and_refuses_taps(app, classroom, teacher):
+    session_id = make_session(app, classroom.klass, start=False)
+    student = classroom.klass.students[0]
     roster = Roster(teacher, session_id)
 
     doc = parse(roster.page.text)
@@ -678,7 +685,7 @@ def test_a_scheduled_roster_offers_to_start_the_session_and_refuses_taps(app, sc
 
 
 def test_the_grid_returns_every_cell_and_statistics_with_a_live_sequence(
-    app, school, teacher, active, api_as
+    app, classroom, teacher, active, api_as
 ):
     roster = Roster(teacher, active)
     first = teacher.get(f"/sessions/{active}/grid")
@@ -686,29 +693,29 @@ def test_the_grid_returns_every_cell_and_statistics_with_a_live_sequence(
 
     assert first.status_code == 200
     assert first.headers["X-Live-Seq"] == page_seq
-    assert set(cells(first.text)) == {str(s.profile_id) for s in school.klass.students}
-    assert _oob_stats(first.text) == _expected_stats(_api_view(api_as, school, active))
+    assert set(cells(first.text)) == {str(s.profile_id) for s in classroom.klass.students}
+    assert _oob_stats(first.text) == _expected_stats(_api_view(api_as, classroom, active))
 
-    roster.tap(school.klass.students[0], seen="")
-    mark(app, school.klass, active, school.klass.students[1], "LATE")
+    roster.tap(classroom.klass.students[0], seen="")
+    mark(app, classroom.klass, active, classroom.klass.students[1], "LATE")
     second = teacher.get(f"/sessions/{active}/grid")
 
     assert int(second.headers["X-Live-Seq"]) == int(first.headers["X-Live-Seq"]) + 2
     found = cells(second.text)
-    assert found[str(school.klass.students[0].profile_id)].get("data-status") == "PRESENT"
-    assert found[str(school.klass.students[1].profile_id)].get("data-status") == "LATE"
-    assert _oob_stats(second.text) == _expected_stats(_api_view(api_as, school, active))
+    assert found[str(classroom.klass.students[0].profile_id)].get("data-status") == "PRESENT"
+    assert found[str(classroom.klass.students[1].profile_id)].get("data-status") == "LATE"
+    assert _oob_stats(second.text) == _expected_stats(_api_view(api_as, classroom, active))
 
 
-def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, school, teacher):
+def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, classroom, teacher):
     from datetime import UTC, datetime
 
     from tests.factories import run_sessions
 
-    adams = school.klass.students[0]
+    adams = classroom.klass.students[0]
     plan = [{adams: s} for s in ["PRESENT"] * 7 + ["ABSENT"] * 2]
-    run_sessions(app, school.klass, plan, first_start=datetime(2026, 9, 7, 9, tzinfo=UTC))
-    roster = Roster(teacher, make_session(app, school.klass))
+    run_sessions(app, classroom.klass, plan, first_start=datetime(2026, 9, 7, 9, tzinfo=UTC))
+    roster = Roster(teacher, make_session(app, classroom.klass))
     assert "At risk" not in cells(roster.page.text)[str(adams.profile_id)].text
 
     roster.tap(adams, seen="")  # not marked → Present
@@ -721,7 +728,7 @@ def test_the_tap_that_puts_a_student_over_the_alert_line_flags_their_tile(app, s
     assert "At risk" in cells(reloaded.page.text)[str(adams.profile_id)].text
 
 
-def test_the_roster_writes_its_rate_as_every_page_does(school, teacher, active):
+def test_the_roster_writes_its_rate_as_every_page_does(classroom, teacher, active):
     """One formatter (the ``rate`` filter, attendanceRate in scripts): "0.0", never "0"."""
     page = teacher.get(f"/sessions/{active}").text
 
@@ -730,7 +737,7 @@ def test_the_roster_writes_its_rate_as_every_page_does(school, teacher, active):
     assert explained.startswith("0.0% = 0 of 3")
 
 
-def test_the_status_filter_offers_the_status_words_of_the_one_source(school, teacher, active):
+def test_the_status_filter_offers_the_status_words_of_the_one_source(classroom, teacher, active):
     from attendance_app.models import STATUS_WORDS
 
     page = parse(teacher.get(f"/sessions/{active}").text)

@@ -66,18 +66,18 @@ def _enrolled(client, class_id) -> set[str]:
 # --- who may use them ------------------------------------------------------------------------
 
 
-def test_admins_see_subjects_and_classes_in_the_navigation(app, school, browser_as):
-    nav = parse(browser_as(school.admin).get("/").text).one("nav", {"aria-label": "Main"})
+def test_admins_see_subjects_and_classes_in_the_navigation(app, classroom, browser_as):
+    nav = parse(browser_as(classroom.admin).get("/").text).one("nav", {"aria-label": "Main"})
     links = [a.get("href") for a in nav.find_all("a")]
     people = links.index("/admin/people")
     assert links[people + 1 : people + 3] == ["/admin/subjects", "/admin/classes"]
 
 
 @pytest.mark.parametrize("who", ["teacher", "outsider"])
-def test_teachers_and_students_are_refused_every_structure_page(app, school, browser_as, who):
-    client = browser_as(getattr(school, who))
+def test_teachers_and_students_are_refused_every_structure_page(app, classroom, browser_as, who):
+    client = browser_as(getattr(classroom, who))
     token = _token(client)
-    klass, student = school.klass, school.klass.students[0]
+    klass, student = classroom.klass, classroom.klass.students[0]
     nav = client.get("/", follow_redirects=True).text
     assert "/admin/subjects" not in nav and "/admin/classes" not in nav
     gets = [
@@ -97,7 +97,7 @@ def test_teachers_and_students_are_refused_every_structure_page(app, school, bro
                            "teacher_id": str(klass.teacher.profile_id)},
         f"/admin/classes/{klass.id}": {"name": "Hack", "subject_id": str(klass.subject_id),
                                        "teacher_id": str(klass.teacher.profile_id)},
-        f"/admin/classes/{klass.id}/students": {"student_ids": str(school.outsider.profile_id)},
+        f"/admin/classes/{klass.id}/students": {"student_ids": str(classroom.outsider.profile_id)},
         f"/admin/classes/{klass.id}/students/{student.profile_id}/remove": {},
     }  # fmt: skip
     for url, data in posts.items():
@@ -117,8 +117,8 @@ def test_teachers_and_students_are_refused_every_structure_page(app, school, bro
         "/admin/classes/bad/students/bad/remove",
     ],
 )
-def test_bad_or_unknown_ids_are_not_found(app, school, browser_as, address):
-    client = browser_as(school.admin)
+def test_bad_or_unknown_ids_are_not_found(app, classroom, browser_as, address):
+    client = browser_as(classroom.admin)
     assert client.get(address).status_code == 404
     assert client.post(address, data={"csrf_token": _token(client)}).status_code == 404
 
@@ -126,22 +126,22 @@ def test_bad_or_unknown_ids_are_not_found(app, school, browser_as, address):
 # --- subjects --------------------------------------------------------------------------------
 
 
-def test_subjects_are_listed_with_their_class_counts(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_subjects_are_listed_with_their_class_counts(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     page = client.get("/admin/subjects")
 
     assert page.status_code == 200
-    row = parse(page.text).one("tr", {"data-subject-id": str(school.klass.subject_id)})
+    row = parse(page.text).one("tr", {"data-subject-id": str(classroom.klass.subject_id)})
     assert [td.text for td in row.find_all("td")][:3] == [
-        school.klass.subject_code,
-        f"Subject {school.klass.subject_code}",
+        classroom.klass.subject_code,
+        f"Subject {classroom.klass.subject_code}",
         "1",
     ]
 
 
-def test_an_admin_creates_and_edits_a_subject(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_admin_creates_and_edits_a_subject(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     made = client.post(
         "/admin/subjects", data={"csrf_token": _token(client), "code": " BIO9 ", "name": "Biology"}
@@ -162,10 +162,10 @@ def test_an_admin_creates_and_edits_a_subject(app, school, browser_as):
     assert _subject(app, subject_id) == ("BIO10", "Life sciences")
 
 
-def test_a_taken_subject_code_is_shown_beside_the_field(app, school, browser_as):
-    other = make_class(app, admin=school.admin, students=0)
-    client = browser_as(school.admin)
-    taken = school.klass.subject_code.lower()
+def test_a_taken_subject_code_is_shown_beside_the_field(app, classroom, browser_as):
+    other = make_class(app, admin=classroom.admin, students=0)
+    client = browser_as(classroom.admin)
+    taken = classroom.klass.subject_code.lower()
 
     created = client.post(
         "/admin/subjects", data={"csrf_token": _token(client), "code": taken, "name": "Dup"}
@@ -191,31 +191,31 @@ def test_a_taken_subject_code_is_shown_beside_the_field(app, school, browser_as)
         ({"code": "OK2", "name": "n" * 201}, "name", too_long(200)),
     ],
 )
-def test_odd_subject_input_is_refused_beside_the_field(app, school, browser_as, data, field,
+def test_odd_subject_input_is_refused_beside_the_field(app, classroom, browser_as, data, field,
                                                        message):  # fmt: skip
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
 
     created = client.post("/admin/subjects", data={"csrf_token": _token(client), **data})
     edited = client.post(
-        f"/admin/subjects/{school.klass.subject_id}", data={"csrf_token": _token(client), **data}
+        f"/admin/subjects/{classroom.klass.subject_id}", data={"csrf_token": _token(client), **data}
     )
 
     for refused in (created, edited):
         assert refused.status_code == 400
         assert _error(refused.text, field) == message
-    assert _subject(app, school.klass.subject_id)[0] == school.klass.subject_code
+    assert _subject(app, classroom.klass.subject_id)[0] == classroom.klass.subject_code
 
 
-def test_subject_and_class_forms_need_the_csrf_token(app, school, browser_as):
-    client = browser_as(school.admin)
-    klass = school.klass
+def test_subject_and_class_forms_need_the_csrf_token(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    klass = classroom.klass
 
     posts = {
         "/admin/subjects": {"code": "NEW1", "name": "N"},
         f"/admin/subjects/{klass.subject_id}": {"code": "NEW2", "name": "N"},
         f"/admin/classes/{klass.id}": {"name": "N", "subject_id": str(klass.subject_id),
                                        "teacher_id": str(klass.teacher.profile_id)},
-        f"/admin/classes/{klass.id}/students": {"student_ids": str(school.outsider.profile_id)},
+        f"/admin/classes/{klass.id}/students": {"student_ids": str(classroom.outsider.profile_id)},
         f"/admin/classes/{klass.id}/students/{klass.students[0].profile_id}/remove": {},
     }  # fmt: skip
     for url, data in posts.items():
@@ -227,36 +227,36 @@ def test_subject_and_class_forms_need_the_csrf_token(app, school, browser_as):
 # --- classes ---------------------------------------------------------------------------------
 
 
-def test_classes_are_listed_with_subject_teacher_and_enrolled_count(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_classes_are_listed_with_subject_teacher_and_enrolled_count(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     page = client.get("/admin/classes")
 
     assert page.status_code == 200
-    row = parse(page.text).one("tr", {"data-class-id": str(school.klass.id)})
+    row = parse(page.text).one("tr", {"data-class-id": str(classroom.klass.id)})
     cells = [td.text for td in row.find_all("td")]
-    assert cells[0] == school.klass.name
-    assert cells[1].startswith(school.klass.subject_code)
-    assert cells[2] == school.teacher.full_name
+    assert cells[0] == classroom.klass.name
+    assert cells[1].startswith(classroom.klass.subject_code)
+    assert cells[2] == classroom.teacher.full_name
     assert cells[3] == "3 students"
     assert row.get("data-enrolled") == "3"
 
 
-def test_an_admin_creates_a_class_then_lands_on_its_students(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_an_admin_creates_a_class_then_lands_on_its_students(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     form = parse(client.get("/admin/classes").text).one("form", {"id": "new-class"})
     teachers = [
         o.get("value") for o in form.one("select", {"name": "teacher_id"}).find_all("option")
     ]
-    assert str(school.other_teacher.profile_id) in teachers
+    assert str(classroom.other_teacher.profile_id) in teachers
 
     made = client.post(
         "/admin/classes",
         data={
             "csrf_token": _token(client),
             "name": " History 9C ",
-            "subject_id": str(school.klass.subject_id),
-            "teacher_id": str(school.other_teacher.profile_id),
+            "subject_id": str(classroom.klass.subject_id),
+            "teacher_id": str(classroom.other_teacher.profile_id),
         },
     )
 
@@ -265,37 +265,39 @@ def test_an_admin_creates_a_class_then_lands_on_its_students(app, school, browse
     assert made.headers["Location"] == f"/admin/classes/{class_id}/students"
     assert _class(app, class_id) == (
         "History 9C",
-        school.klass.subject_id,
-        school.other_teacher.profile_id,
+        classroom.klass.subject_id,
+        classroom.other_teacher.profile_id,
     )
 
 
-def test_an_admin_renames_a_class_and_gives_it_another_teacher(app, school, browser_as):
-    client = browser_as(school.admin)
-    edit = client.get(f"/admin/classes/{school.klass.id}")
+def test_an_admin_renames_a_class_and_gives_it_another_teacher(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    edit = client.get(f"/admin/classes/{classroom.klass.id}")
     form = parse(edit.text).one("form", {"id": "class-form"})
     selected = form.one("select", {"name": "teacher_id"}).one("option", {"selected": True})
-    assert selected.get("value") == str(school.teacher.profile_id)
+    assert selected.get("value") == str(classroom.teacher.profile_id)
 
     saved = client.post(
-        f"/admin/classes/{school.klass.id}",
+        f"/admin/classes/{classroom.klass.id}",
         data={
             "csrf_token": csrf_from(edit.text),
             "name": "Renamed class",
-            "subject_id": str(school.klass.subject_id),
-            "teacher_id": str(school.other_teacher.profile_id),
+            "subject_id": str(classroom.klass.subject_id),
+            "teacher_id": str(classroom.other_teacher.profile_id),
         },
     )
 
     assert saved.status_code == 302
-    assert _class(app, school.klass.id) == (
+    assert _class(app, classroom.klass.id) == (
         "Renamed class",
-        school.klass.subject_id,
-        school.other_teacher.profile_id,
+        classroom.klass.subject_id,
+        classroom.other_teacher.profile_id,
     )
     # The new teacher now runs the class; the old one no longer does.
-    assert browser_as(school.other_teacher).get(f"/classes/{school.klass.id}").status_code == 200
-    assert browser_as(school.teacher).get(f"/classes/{school.klass.id}").status_code == 403
+    assert (
+        browser_as(classroom.other_teacher).get(f"/classes/{classroom.klass.id}").status_code == 200
+    )
+    assert browser_as(classroom.teacher).get(f"/classes/{classroom.klass.id}").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -308,92 +310,100 @@ def test_an_admin_renames_a_class_and_gives_it_another_teacher(app, school, brow
         ({"teacher_id": "x"}, "teacher_id", CHOOSE_TEACHER),
     ],
 )
-def test_odd_class_input_is_refused_beside_the_field(app, school, browser_as, changes, field,
+def test_odd_class_input_is_refused_beside_the_field(app, classroom, browser_as, changes, field,
                                                      message):  # fmt: skip
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     data = {
         "csrf_token": _token(client),
         "name": "Class X",
-        "subject_id": str(school.klass.subject_id),
-        "teacher_id": str(school.teacher.profile_id),
+        "subject_id": str(classroom.klass.subject_id),
+        "teacher_id": str(classroom.teacher.profile_id),
         **changes,
     }
 
     created = client.post("/admin/classes", data=data)
-    edited = client.post(f"/admin/classes/{school.klass.id}", data=data)
+    edited = client.post(f"/admin/classes/{classroom.klass.id}", data=data)
 
     for refused in (created, edited):
         assert refused.status_code == 400
         assert _error(refused.text, field) == message
-    assert _class(app, school.klass.id)[0] == school.klass.name
+    assert _class(app, classroom.klass.id)[0] == classroom.klass.name
 
 
-def test_a_student_given_as_teacher_is_refused(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_a_student_given_as_teacher_is_refused(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
 
     refused = client.post(
-        f"/admin/classes/{school.klass.id}",
+        f"/admin/classes/{classroom.klass.id}",
         data={
             "csrf_token": _token(client),
             "name": "Class X",
-            "subject_id": str(school.klass.subject_id),
-            "teacher_id": str(school.outsider.profile_id),
+            "subject_id": str(classroom.klass.subject_id),
+            "teacher_id": str(classroom.outsider.profile_id),
         },
     )
 
     assert refused.status_code == 400
     assert "does not exist" in _error(refused.text, "teacher_id")
-    assert _class(app, school.klass.id)[2] == school.teacher.profile_id
+    assert _class(app, classroom.klass.id)[2] == classroom.teacher.profile_id
 
 
 # --- enrolments ------------------------------------------------------------------------------
 
 
-def test_the_students_page_lists_the_enrolled_and_finds_others(app, school, browser_as):
-    client = browser_as(school.admin)
-    page = client.get(f"/admin/classes/{school.klass.id}/students")
+def test_the_students_page_lists_the_enrolled_and_finds_others(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    page = client.get(f"/admin/classes/{classroom.klass.id}/students")
 
     doc = parse(page.text)
-    assert _enrolled(client, school.klass.id) == {str(s.profile_id) for s in school.klass.students}
+    assert _enrolled(client, classroom.klass.id) == {
+        str(s.profile_id) for s in classroom.klass.students
+    }
     candidates = {
         el.get("data-candidate-id") for el in doc.find_all("label", {"data-candidate-id": True})
     }
-    assert candidates == {str(school.outsider.profile_id)}
+    assert candidates == {str(classroom.outsider.profile_id)}
 
     searched = parse(
         client.get(
-            f"/admin/classes/{school.klass.id}/students", query_string={"q": school.outsider.number}
+            f"/admin/classes/{classroom.klass.id}/students",
+            query_string={"q": classroom.outsider.number},
         ).text
     )
     found = [
         el.get("data-candidate-id")
         for el in searched.find_all("label", {"data-candidate-id": True})
     ]
-    assert found == [str(school.outsider.profile_id)]
-    nothing = client.get(f"/admin/classes/{school.klass.id}/students", query_string={"q": "zz\x00"})
+    assert found == [str(classroom.outsider.profile_id)]
+    nothing = client.get(
+        f"/admin/classes/{classroom.klass.id}/students", query_string={"q": "zz\x00"}
+    )
     assert nothing.status_code == 200
     assert parse(nothing.text).find("label", {"data-candidate-id": True}) is None
 
 
-def test_several_ticked_students_are_added_in_one_action(app, school, browser_as):
+def test_several_ticked_students_are_added_in_one_action(app, classroom, browser_as):
     extra = [make_student(app, with_token=False) for _ in range(2)]
     gone = make_student(app, with_token=False)
     deactivate_user(app, gone)
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
 
     added = client.post(
-        f"/admin/classes/{school.klass.id}/students",
+        f"/admin/classes/{classroom.klass.id}/students",
         data={
             "csrf_token": _token(client),
-            "student_ids": [str(school.outsider.profile_id), *(str(s.profile_id) for s in extra)],
+            "student_ids": [
+                str(classroom.outsider.profile_id),
+                *(str(s.profile_id) for s in extra),
+            ],
         },
     )
 
     assert added.status_code == 302
     followed = client.get(added.headers["Location"])
     assert "3 student(s) added" in followed.text and "6 enrolled" in followed.text
-    assert _enrolled(client, school.klass.id) == {
-        str(s.profile_id) for s in [*school.klass.students, school.outsider, *extra]
+    assert _enrolled(client, classroom.klass.id) == {
+        str(s.profile_id) for s in [*classroom.klass.students, classroom.outsider, *extra]
     }
     assert parse(followed.text).find("label", {"data-candidate-id": str(gone.profile_id)}) is None
 
@@ -406,41 +416,44 @@ def test_several_ticked_students_are_added_in_one_action(app, school, browser_as
         (["00000000-0000-4000-8000-000000000000"], UNKNOWN_STUDENT),
     ],
 )
-def test_adding_nobody_or_unknown_students_is_refused(app, school, browser_as, ids, message):
-    client = browser_as(school.admin)
+def test_adding_nobody_or_unknown_students_is_refused(app, classroom, browser_as, ids, message):
+    client = browser_as(classroom.admin)
 
     refused = client.post(
-        f"/admin/classes/{school.klass.id}/students",
-        data={"csrf_token": _token(client), "student_ids": [str(school.outsider.profile_id), *ids]}
+        f"/admin/classes/{classroom.klass.id}/students",
+        data={
+            "csrf_token": _token(client),
+            "student_ids": [str(classroom.outsider.profile_id), *ids],
+        }
         if ids
         else {"csrf_token": _token(client)},
     )
 
     assert refused.status_code == 400
     assert parse(refused.text).one("p", {"id": "enrol-problem"}).text == message
-    assert len(_enrolled(client, school.klass.id)) == 3
+    assert len(_enrolled(client, classroom.klass.id)) == 3
 
 
-def test_removing_a_student_asks_first_and_keeps_their_records(app, school, browser_as):
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, student, "PRESENT")
-    client = browser_as(school.admin)
-    remove = f"/admin/classes/{school.klass.id}/students/{student.profile_id}/remove"
-    listed = parse(client.get(f"/admin/classes/{school.klass.id}/students").text)
+def test_removing_a_student_asks_first_and_keeps_their_records(app, classroom, browser_as):
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, student, "PRESENT")
+    client = browser_as(classroom.admin)
+    remove = f"/admin/classes/{classroom.klass.id}/students/{student.profile_id}/remove"
+    listed = parse(client.get(f"/admin/classes/{classroom.klass.id}/students").text)
     row = listed.one("tr", {"data-enrolled-id": str(student.profile_id)})
     assert row.one("a", {"role": "button"}).get("href") == remove
 
     confirm = client.get(remove)
     assert confirm.status_code == 200
     assert "records are kept" in confirm.text and "1 record in this class" in confirm.text
-    assert len(_enrolled(client, school.klass.id)) == 3  # asking changed nothing
+    assert len(_enrolled(client, classroom.klass.id)) == 3  # asking changed nothing
 
     done = client.post(remove, data={"csrf_token": csrf_from(confirm.text)})
 
     assert done.status_code == 302
     assert "attendance records are kept" in client.get(done.headers["Location"]).text
-    assert str(student.profile_id) not in _enrolled(client, school.klass.id)
+    assert str(student.profile_id) not in _enrolled(client, classroom.klass.id)
     assert stored_attendance(app, session_id) == {student.profile_id: "PRESENT"}
     assert client.get(remove).status_code == 404
     assert client.post(remove, data={"csrf_token": _token(client)}).status_code == 404

@@ -19,42 +19,44 @@ def paris(app, monkeypatch):
     monkeypatch.setitem(app.config, "SCHOOL_TIMEZONE", "Europe/Paris")
 
 
-def test_pages_show_times_and_dates_in_the_schools_zone(app, school, browser_as, paris):
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass, start_at=SUMMER)
-    mark(app, school.klass, session_id, student, "PRESENT", at=SUMMER)
+def test_pages_show_times_and_dates_in_the_schools_zone(app, classroom, browser_as, paris):
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass, start_at=SUMMER)
+    mark(app, classroom.klass, session_id, student, "PRESENT", at=SUMMER)
 
     history = browser_as(student).get(f"/students/{student.profile_id}/history").text
-    roster = browser_as(school.teacher).get(f"/sessions/{session_id}").text
+    roster = browser_as(classroom.teacher).get(f"/sessions/{session_id}").text
 
     assert "2026-09-08" in [td.text for td in parse(history).find_all("td")]  # the local day
     assert "Tue 08 Sep 2026, 01:30 CEST" in roster
     assert 'datetime="2026-09-07T23:30:00+00:00"' in roster  # machines still read UTC
 
 
-def test_a_students_notice_names_the_local_time(app, school, paris):
+def test_a_students_notice_names_the_local_time(app, classroom, paris):
     from sqlalchemy import select
 
     from attendance_app.extensions import db
     from attendance_app.models import Notification
 
-    student = school.klass.students[0]
-    session_id = make_session(app, school.klass, start_at=WINTER)
-    mark(app, school.klass, session_id, student, "ABSENT", at=WINTER)
-    end_session(app, school.klass, session_id)
+    student = classroom.klass.students[0]
+    session_id = make_session(app, classroom.klass, start_at=WINTER)
+    mark(app, classroom.klass, session_id, student, "ABSENT", at=WINTER)
+    end_session(app, classroom.klass, session_id)
 
     with app.app_context():
         [notice] = db.session.scalars(
             select(Notification).where(Notification.recipient_id == student.user_id)
         ).all()
         db.session.remove()
-    assert notice.body.startswith(f"{school.klass.name}, Mon 23 Nov 2026, 10:00 CET: marked absent")
+    assert notice.body.startswith(
+        f"{classroom.klass.name}, Mon 23 Nov 2026, 10:00 CET: marked absent"
+    )
 
 
-def test_the_api_stays_in_utc(app, school, api_as, paris):
-    session_id = make_session(app, school.klass, start_at=WINTER)
+def test_the_api_stays_in_utc(app, classroom, api_as, paris):
+    session_id = make_session(app, classroom.klass, start_at=WINTER)
 
-    body = api_as(school.teacher).get(f"/api/attendance/session/{session_id}/").json
+    body = api_as(classroom.teacher).get(f"/api/attendance/session/{session_id}/").json
 
     assert body["session"]["start_time"] == "2026-11-23T09:00:00Z"
 

@@ -13,18 +13,18 @@ from tests.web.conftest import cells, csrf_from, parse
 
 
 @pytest.fixture
-def teacher(school, browser_as):
-    return browser_as(school.teacher)
+def teacher(classroom, browser_as):
+    return browser_as(classroom.teacher)
 
 
-def _session_view(api_as, school, session_id) -> dict:
-    response = api_as(school.teacher).get(f"/api/attendance/session/{session_id}/")
+def _session_view(api_as, classroom, session_id) -> dict:
+    response = api_as(classroom.teacher).get(f"/api/attendance/session/{session_id}/")
     assert response.status_code == 200
     return response.get_json()
 
 
-def _session(api_as, school, session_id) -> dict:
-    response = api_as(school.teacher).get(f"/api/sessions/{session_id}/")
+def _session(api_as, classroom, session_id) -> dict:
+    response = api_as(classroom.teacher).get(f"/api/sessions/{session_id}/")
     assert response.status_code == 200
     return response.get_json()
 
@@ -35,10 +35,10 @@ def _roster_id(location: str) -> uuid.UUID:
     return uuid.UUID(path.removeprefix("/sessions/"))
 
 
-def _class_form(client, school):
+def _class_form(client, classroom):
     """The class page's session form: its action, CSRF token and buttons."""
-    doc = parse(client.get(f"/classes/{school.klass.id}").text)
-    form = doc.one("form", {"action": f"/classes/{school.klass.id}/sessions"})
+    doc = parse(client.get(f"/classes/{classroom.klass.id}").text)
+    form = doc.one("form", {"action": f"/classes/{classroom.klass.id}/sessions"})
     return form
 
 
@@ -53,8 +53,8 @@ def _submit_end(client, session_id, unmarked: str):
 # --- create and start -----------------------------------------------------------------------
 
 
-def test_start_a_session_now_creates_and_starts_it_and_opens_its_roster(school, teacher, api_as):
-    form = _class_form(teacher, school)
+def test_start_a_session_now_creates_and_starts_it_and_opens_its_roster(classroom, teacher, api_as):
+    form = _class_form(teacher, classroom)
     button = form.one("button", {"name": "start", "value": "1"})
     assert button.text == "Start a session now"
 
@@ -65,21 +65,21 @@ def test_start_a_session_now_creates_and_starts_it_and_opens_its_roster(school, 
 
     assert response.status_code == 302
     session_id = _roster_id(response.headers["Location"])
-    session = _session(api_as, school, session_id)
+    session = _session(api_as, classroom, session_id)
     assert session["status"] == "ACTIVE"
     assert session["start_time"] is not None
-    assert session["class_id"] == str(school.klass.id)
+    assert session["class_id"] == str(classroom.klass.id)
     roster = teacher.get(f"/sessions/{session_id}")
     doc = parse(roster.text)
     assert doc.one("body").get("data-session-status") == "ACTIVE"
     assert "Session started" in doc.one(attrs={"id": "flash"}).text
     assert len(cells(roster.text)) == 3
-    class_page = parse(teacher.get(f"/classes/{school.klass.id}").text)
+    class_page = parse(teacher.get(f"/classes/{classroom.klass.id}").text)
     assert class_page.find("a", {"href": f"/sessions/{session_id}"}) is not None
 
 
-def test_schedule_a_session_then_start_it_from_its_roster(school, teacher, api_as):
-    form = _class_form(teacher, school)
+def test_schedule_a_session_then_start_it_from_its_roster(classroom, teacher, api_as):
+    form = _class_form(teacher, classroom)
     token = form.one("input", {"name": "csrf_token"}).get("value")
     assert form.one("button", {"name": "start", "value": "0"}).text == "Schedule a session"
 
@@ -87,8 +87,8 @@ def test_schedule_a_session_then_start_it_from_its_roster(school, teacher, api_a
 
     assert scheduled.status_code == 302
     session_id = _roster_id(scheduled.headers["Location"])
-    assert _session(api_as, school, session_id)["status"] == "SCHEDULED"
-    assert _session(api_as, school, session_id)["start_time"] is None
+    assert _session(api_as, classroom, session_id)["status"] == "SCHEDULED"
+    assert _session(api_as, classroom, session_id)["start_time"] is None
 
     roster = parse(teacher.get(f"/sessions/{session_id}").text)
     start_form = roster.one("form", {"action": f"/sessions/{session_id}/start"})
@@ -99,33 +99,35 @@ def test_schedule_a_session_then_start_it_from_its_roster(school, teacher, api_a
 
     assert started.status_code == 302
     assert _roster_id(started.headers["Location"]) == session_id
-    session = _session(api_as, school, session_id)
+    session = _session(api_as, classroom, session_id)
     assert session["status"] == "ACTIVE" and session["start_time"] is not None
     assert parse(teacher.get(f"/sessions/{session_id}").text).find_all(attrs={"hx-post": True})
 
 
-def test_starting_a_session_twice_shows_the_rule_and_changes_nothing(app, school, teacher, api_as):
-    session_id = make_session(app, school.klass)
-    before = _session(api_as, school, session_id)
+def test_starting_a_session_twice_shows_the_rule_and_changes_nothing(
+    app, classroom, teacher, api_as
+):
+    session_id = make_session(app, classroom.klass)
+    before = _session(api_as, classroom, session_id)
     token = csrf_from(teacher.get(f"/sessions/{session_id}").text)
 
     response = teacher.post(f"/sessions/{session_id}/start", data={"csrf_token": token})
 
     assert response.status_code == 400
     assert "Cannot start a session that is ACTIVE" in response.text
-    assert _session(api_as, school, session_id) == before
+    assert _session(api_as, classroom, session_id) == before
 
 
-def test_creating_a_session_without_csrf_is_refused(app, school, teacher, api_as):
-    teacher.get(f"/classes/{school.klass.id}")
+def test_creating_a_session_without_csrf_is_refused(app, classroom, teacher, api_as):
+    teacher.get(f"/classes/{classroom.klass.id}")
 
-    response = teacher.post(f"/classes/{school.klass.id}/sessions", data={"start": "1"})
+    response = teacher.post(f"/classes/{classroom.klass.id}/sessions", data={"start": "1"})
 
     assert response.status_code == 400
-    assert "No sessions yet." in teacher.get(f"/classes/{school.klass.id}").text
+    assert "No sessions yet." in teacher.get(f"/classes/{classroom.klass.id}").text
 
 
-def test_creating_a_session_for_an_unknown_class_is_a_404(school, teacher):
+def test_creating_a_session_for_an_unknown_class_is_a_404(classroom, teacher):
     token = csrf_from(teacher.get("/").text)
 
     response = teacher.post(
@@ -138,10 +140,10 @@ def test_creating_a_session_for_an_unknown_class_is_a_404(school, teacher):
 # --- end ----------------------------------------------------------------------------------
 
 
-def test_the_end_page_lists_the_unmarked_students(app, school, teacher):
-    a, b, c = school.klass.students
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, a, "PRESENT")
+def test_the_end_page_lists_the_unmarked_students(app, classroom, teacher):
+    a, b, c = classroom.klass.students
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, a, "PRESENT")
 
     response = teacher.get(f"/sessions/{session_id}/end")
 
@@ -156,10 +158,10 @@ def test_the_end_page_lists_the_unmarked_students(app, school, teacher):
     assert doc.one("button", {"id": "end-anyway"}).get("value") == "keep"
 
 
-def test_the_end_page_says_when_everyone_is_marked(app, school, teacher):
-    session_id = make_session(app, school.klass)
-    for student in school.klass.students:
-        mark(app, school.klass, session_id, student, "PRESENT")
+def test_the_end_page_says_when_everyone_is_marked(app, classroom, teacher):
+    session_id = make_session(app, classroom.klass)
+    for student in classroom.klass.students:
+        mark(app, classroom.klass, session_id, student, "PRESENT")
 
     doc = parse(teacher.get(f"/sessions/{session_id}/end").text)
 
@@ -169,8 +171,8 @@ def test_the_end_page_says_when_everyone_is_marked(app, school, teacher):
 
 
 @pytest.mark.parametrize("state", ["scheduled", "ended"])
-def test_the_end_page_of_a_session_that_is_not_active_offers_no_end(app, school, teacher, state):
-    session_id = make_session(app, school.klass, start=False, end=state == "ended")
+def test_the_end_page_of_a_session_that_is_not_active_offers_no_end(app, classroom, teacher, state):
+    session_id = make_session(app, classroom.klass, start=False, end=state == "ended")
 
     response = teacher.get(f"/sessions/{session_id}/end")
 
@@ -181,17 +183,17 @@ def test_the_end_page_of_a_session_that_is_not_active_offers_no_end(app, school,
 
 
 def test_ending_with_unmarked_absent_marks_them_absent_and_ends_in_one_go(
-    app, school, teacher, api_as
+    app, classroom, teacher, api_as
 ):
-    a, b, c = school.klass.students
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, a, "LATE")
+    a, b, c = classroom.klass.students
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, a, "LATE")
 
     response = _submit_end(teacher, session_id, "absent")
 
     assert response.status_code == 302
     assert _roster_id(response.headers["Location"]) == session_id
-    view = _session_view(api_as, school, session_id)
+    view = _session_view(api_as, classroom, session_id)
     assert view["session"]["status"] == "ENDED"
     assert view["session"]["is_locked"] is True
     assert view["statistics"]["not_marked"] == 0
@@ -209,15 +211,15 @@ def test_ending_with_unmarked_absent_marks_them_absent_and_ends_in_one_go(
     assert {row["channel"] for row in filled} == {Channel.WEB}
 
 
-def test_ending_with_unmarked_kept_leaves_them_unmarked(app, school, teacher, api_as):
-    a, b, c = school.klass.students
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, a, "PRESENT")
+def test_ending_with_unmarked_kept_leaves_them_unmarked(app, classroom, teacher, api_as):
+    a, b, c = classroom.klass.students
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, a, "PRESENT")
 
     response = _submit_end(teacher, session_id, "keep")
 
     assert response.status_code == 302
-    view = _session_view(api_as, school, session_id)
+    view = _session_view(api_as, classroom, session_id)
     assert view["session"]["status"] == "ENDED"
     assert view["statistics"]["not_marked"] == 2
     assert stored_attendance(app, session_id) == {a.profile_id: AttendanceStatus.PRESENT}
@@ -226,26 +228,28 @@ def test_ending_with_unmarked_kept_leaves_them_unmarked(app, school, teacher, ap
     assert found[str(c.profile_id)].get("data-status") == ""
 
 
-def test_ending_without_csrf_is_refused_and_the_session_stays_active(app, school, teacher, api_as):
-    session_id = make_session(app, school.klass)
+def test_ending_without_csrf_is_refused_and_the_session_stays_active(
+    app, classroom, teacher, api_as
+):
+    session_id = make_session(app, classroom.klass)
     teacher.get(f"/sessions/{session_id}/end")
 
     response = teacher.post(f"/sessions/{session_id}/end", data={"unmarked": "absent"})
 
     assert response.status_code == 400
-    assert _session(api_as, school, session_id)["status"] == "ACTIVE"
+    assert _session(api_as, classroom, session_id)["status"] == "ACTIVE"
     assert stored_attendance(app, session_id) == {}
 
 
 @pytest.mark.parametrize("unmarked", ["absent", "keep"])
 def test_ending_an_ended_session_again_is_refused_and_changes_nothing(
-    app, school, teacher, api_as, unmarked
+    app, classroom, teacher, api_as, unmarked
 ):
-    session_id = make_session(app, school.klass)
-    mark(app, school.klass, session_id, school.klass.students[0], "PRESENT")
+    session_id = make_session(app, classroom.klass)
+    mark(app, classroom.klass, session_id, classroom.klass.students[0], "PRESENT")
     token = csrf_from(teacher.get(f"/sessions/{session_id}").text)
-    end_session(app, school.klass, session_id)
-    before = _session_view(api_as, school, session_id)
+    end_session(app, classroom.klass, session_id)
+    before = _session_view(api_as, classroom, session_id)
 
     response = teacher.post(
         f"/sessions/{session_id}/end", data={"unmarked": unmarked, "csrf_token": token}
@@ -253,7 +257,7 @@ def test_ending_an_ended_session_again_is_refused_and_changes_nothing(
 
     assert response.status_code == 400
     assert "<html" in response.text
-    assert _session_view(api_as, school, session_id) == before
+    assert _session_view(api_as, classroom, session_id) == before
 
 
 @pytest.mark.parametrize(
@@ -264,9 +268,9 @@ def test_ending_an_ended_session_again_is_refused_and_changes_nothing(
     ],
 )
 def test_ending_a_scheduled_session_is_refused_with_the_rule(
-    app, school, teacher, api_as, unmarked, message
+    app, classroom, teacher, api_as, unmarked, message
 ):
-    session_id = make_session(app, school.klass, start=False)
+    session_id = make_session(app, classroom.klass, start=False)
     token = csrf_from(teacher.get(f"/sessions/{session_id}").text)
 
     response = teacher.post(
@@ -275,5 +279,5 @@ def test_ending_a_scheduled_session_is_refused_with_the_rule(
 
     assert response.status_code == 400
     assert message in response.text
-    assert _session(api_as, school, session_id)["status"] == "SCHEDULED"
+    assert _session(api_as, classroom, session_id)["status"] == "SCHEDULED"
     assert stored_attendance(app, session_id) == {}

@@ -162,9 +162,9 @@ def _error(html: str, name: str) -> str:
     ],
 )
 def test_the_people_page_refuses_long_or_multi_line_names(
-    app, school, browser_as, field, value, message
+    app, classroom, browser_as, field, value, message
 ):
-    client = browser_as(school.admin)
+    client = browser_as(classroom.admin)
     form = {
         "email": "new.person@school.test",
         "first_name": "New",
@@ -181,28 +181,28 @@ def test_the_people_page_refuses_long_or_multi_line_names(
     assert _error(resp.text, field) == message
 
 
-def test_the_class_page_refuses_a_multi_line_name(app, school, browser_as):
-    client = browser_as(school.admin)
-    page = client.get(f"/admin/classes/{school.klass.id}").text
+def test_the_class_page_refuses_a_multi_line_name(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
+    page = client.get(f"/admin/classes/{classroom.klass.id}").text
     form = {
         "csrf_token": csrf_from(page),
         "name": "Maths\r\n7A",
-        "subject_id": str(school.klass.subject_id),
-        "teacher_id": str(school.klass.teacher.profile_id),
+        "subject_id": str(classroom.klass.subject_id),
+        "teacher_id": str(classroom.klass.teacher.profile_id),
     }
 
-    resp = client.post(f"/admin/classes/{school.klass.id}", data=form)
+    resp = client.post(f"/admin/classes/{classroom.klass.id}", data=form)
 
     assert resp.status_code == 400
     assert CONTROL_CHARACTERS in resp.text
 
 
-def test_the_csv_import_refuses_multi_line_and_long_values(app, school, browser_as):
-    client = browser_as(school.admin)
+def test_the_csv_import_refuses_multi_line_and_long_values(app, classroom, browser_as):
+    client = browser_as(classroom.admin)
     csv_text = (
         "student_number,first_name,last_name,email,class_name\r\n"
-        f'S1,"Ada\nBcc: x",Lovelace,ada@school.test,{school.klass.name}\r\n'
-        f"S2,{'B' * 151},Babbage,charles@school.test,{school.klass.name}\r\n"
+        f'S1,"Ada\nBcc: x",Lovelace,ada@school.test,{classroom.klass.name}\r\n'
+        f"S2,{'B' * 151},Babbage,charles@school.test,{classroom.klass.name}\r\n"
     )
 
     resp = client.post(
@@ -230,12 +230,12 @@ def test_the_csv_import_refuses_multi_line_and_long_values(app, school, browser_
 # --- headers ---------------------------------------------------------------------------------
 
 
-def test_authenticated_pages_json_and_csv_are_not_stored(app, school, browser_as, api_as):
-    client = browser_as(school.teacher)
+def test_authenticated_pages_json_and_csv_are_not_stored(app, classroom, browser_as, api_as):
+    client = browser_as(classroom.teacher)
 
     page = client.get("/")
-    data = api_as(school.admin).get("/api/subjects/")
-    csv = api_as(school.admin).get("/api/attendance/export.csv")
+    data = api_as(classroom.admin).get("/api/subjects/")
+    csv = api_as(classroom.admin).get("/api/attendance/export.csv")
 
     for resp in (page, data, csv):
         assert resp.status_code == 200

@@ -19,11 +19,11 @@ def _open(client, session_id):
     return htmx_headers(page.text)
 
 
-def test_a_replayed_tap_with_the_same_key_is_applied_once(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_a_replayed_tap_with_the_same_key_is_applied_once(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
 
     first = _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
     again = _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
@@ -33,11 +33,11 @@ def test_a_replayed_tap_with_the_same_key_is_applied_once(app, school, browser_a
     assert len(audit_trail(app, session_id)) == 1
 
 
-def test_the_same_tap_with_a_new_key_is_a_new_change(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_the_same_tap_with_a_new_key_is_a_new_change(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
 
     _tap(client, headers, session_id, student, seen="", key="k-1", version="0")
     second = _tap(client, headers, session_id, student, seen="PRESENT", key="k-2", version="1")
@@ -49,15 +49,17 @@ def test_the_same_tap_with_a_new_key_is_a_new_change(app, school, browser_as):
     ]
 
 
-def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(app, school, browser_as):
+def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(
+    app, classroom, browser_as
+):
     """The admin's page showed Adams unmarked (version 0); the teacher marked him LATE since.
     The admin's tap would cycle from a state that no longer exists, so it is refused and
     the tile says who changed it and shows the winning state."""
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    admin = browser_as(school.admin)
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    admin = browser_as(classroom.admin)
     headers = _open(admin, session_id)
-    mark(app, school.klass, session_id, student, "LATE")
+    mark(app, classroom.klass, session_id, student, "LATE")
 
     response = _tap(admin, headers, session_id, student, seen="", key="k-9", version="0")
 
@@ -68,7 +70,7 @@ def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(app, s
     notice = tile.find(attrs={"class": "cell-conflict"})
     assert notice.get("role") == "alert"
     text = notice.find("p", {"class": "conflict-text"}).text
-    assert text.startswith(f"Not saved: {school.teacher.full_name} changed this to Late ")
+    assert text.startswith(f"Not saved: {classroom.teacher.full_name} changed this to Late ")
     assert text.endswith("s ago; your Present was not applied.")
     apply = notice.find("button", {"class": "small conflict-apply"})
     assert apply.text == "Make it Present anyway"
@@ -77,11 +79,11 @@ def test_a_tap_on_a_student_someone_else_changed_meanwhile_is_not_applied(app, s
     assert len(audit_trail(app, session_id)) == 1  # only the teacher's mark
 
 
-def test_a_tap_after_my_own_change_is_applied_even_with_an_old_version(app, school, browser_as):
+def test_a_tap_after_my_own_change_is_applied_even_with_an_old_version(app, classroom, browser_as):
     """Versions guard against other people's changes, not against my own quick taps."""
-    session_id = make_session(app, school.klass)
-    student = school.klass.students[0]
-    client = browser_as(school.teacher)
+    session_id = make_session(app, classroom.klass)
+    student = classroom.klass.students[0]
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
 
     _tap(client, headers, session_id, student, seen="", key="a", version="0")

@@ -29,11 +29,11 @@ def _undo_values(html: str) -> dict:
     return json.loads(found.group(1))
 
 
-def test_undoing_a_first_tap_makes_the_student_unmarked_again(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_undoing_a_first_tap_makes_the_student_unmarked_again(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
 
     tapped = _tap(client, headers, session_id, student, seen="", key="t1", version="0")
     undone = client.post(
@@ -47,11 +47,11 @@ def test_undoing_a_first_tap_makes_the_student_unmarked_again(app, school, brows
     assert [(r["old_status"], r["new_status"]) for r in trail][-1][1] is None  # recorded
 
 
-def test_undoing_a_change_restores_the_previous_status(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_undoing_a_change_restores_the_previous_status(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     _tap(client, headers, session_id, student, seen="", key="t1", version="0")
     changed = _tap(client, headers, session_id, student, seen="PRESENT", key="t2", version="1")
 
@@ -63,11 +63,11 @@ def test_undoing_a_change_restores_the_previous_status(app, school, browser_as):
     assert [str(s) for s in stored_attendance(app, session_id).values()] == ["PRESENT"]
 
 
-def test_a_bulk_action_is_undone_as_one_group(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_a_bulk_action_is_undone_as_one_group(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    first = school.klass.students[0]
+    first = classroom.klass.students[0]
     _tap(client, headers, session_id, first, seen="", key="t1", version="0")
     bulk = client.post(
         f"/sessions/{session_id}/mark-unmarked", data={"status": "ABSENT"}, headers=headers
@@ -85,11 +85,11 @@ def test_a_bulk_action_is_undone_as_one_group(app, school, browser_as):
     }
 
 
-def test_undo_is_refused_after_the_student_changed_again(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_undo_is_refused_after_the_student_changed_again(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
-    student = school.klass.students[0]
+    student = classroom.klass.students[0]
     first = _tap(client, headers, session_id, student, seen="", key="t1", version="0")
     _tap(client, headers, session_id, student, seen="PRESENT", key="t2", version="1")
 
@@ -102,14 +102,14 @@ def test_undo_is_refused_after_the_student_changed_again(app, school, browser_as
     assert [str(s) for s in stored_attendance(app, session_id).values()] == ["ABSENT"]
 
 
-def test_undo_is_refused_once_the_session_is_locked(app, school, browser_as):
-    session_id = make_session(app, school.klass)
-    client = browser_as(school.teacher)
+def test_undo_is_refused_once_the_session_is_locked(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass)
+    client = browser_as(classroom.teacher)
     headers = _open(client, session_id)
     tapped = _tap(
-        client, headers, session_id, school.klass.students[0], seen="", key="t1", version="0"
+        client, headers, session_id, classroom.klass.students[0], seen="", key="t1", version="0"
     )
-    end_session(app, school.klass, session_id)
+    end_session(app, classroom.klass, session_id)
 
     refused = client.post(
         f"/sessions/{session_id}/undo", data=_undo_values(tapped.text), headers=headers
