@@ -151,7 +151,8 @@ def _teacher_changed(event: ClassTeacherChanged) -> None:
     queue to whichever process holds the connection."""
     if socketio.server is None:
         return
-    from attendance_app.live.handlers import presence  # handlers import this module
+    # handlers import this module
+    from attendance_app.live.handlers import announce_presence, presence
 
     old = str(event.old_teacher_user_id)
     for session_id in class_session_ids(event.class_id):
@@ -159,4 +160,5 @@ def _teacher_changed(event: ClassTeacherChanged) -> None:
         for sid, viewer in sid_viewers.items():
             if viewer.get("user_id") == old:
                 socketio.server.leave_room(sid, room_for(session_id))
-                presence().remove(str(session_id), sid)
+                if presence().remove(str(session_id), sid):
+                    announce_presence(str(session_id))

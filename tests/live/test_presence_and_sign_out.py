@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from attendance_app.live.presence import ANNOUNCE_SECONDS
 from tests.factories import PASSWORD, make_admin, make_class, make_session
 from tests.live.conftest import browser_login
 
@@ -43,6 +44,40 @@ def test_one_person_with_two_tabs_counts_once(live_server, school, listeners):
     second = listeners().connect(live_server.url, token=klass.teacher.token)
     first.join(session_id)
     assert second.join(session_id)["viewers"]["count"] == 1
+
+
+def test_a_burst_of_joins_and_leaves_ends_with_the_exact_count(live_server, school, listeners, app):
+    admin, klass, session_id = school
+    teacher_view = listeners().connect(live_server.url, token=klass.teacher.token)
+    teacher_view.join(session_id)
+    admins = [admin] + [
+        make_admin(app, first_name=f"Extra{i}", last_name="Admin") for i in range(4)
+    ]
+    views = []
+    for person in admins:
+        view = listeners().connect(live_server.url, token=person.token)
+        assert view.join(session_id)["ok"] is True
+        views.append(view)
+    for view in views[:2]:
+        view.close()
+    expected = sorted([klass.teacher.full_name] + [p.full_name for p in admins[2:]])
+    teacher_view.wait_for("presence", lambda d: d["names"] == expected)
+    time.sleep(ANNOUNCE_SECONDS * 3)  # anything still coming would have come by now
+    last = [data for name, data in teacher_view.events if name == "presence"][-1]
+    assert last == {"session_id": str(session_id), "count": 4, "names": expected}
+
+
+def test_a_second_tab_of_someone_already_viewing_is_not_announced(live_server, school, listeners):
+    _, klass, session_id = school
+    first = listeners().connect(live_server.url, token=klass.teacher.token)
+    first.join(session_id)
+    first.wait_for("presence", lambda d: d["count"] == 1)
+    time.sleep(ANNOUNCE_SECONDS * 2)
+    second = listeners().connect(live_server.url, token=klass.teacher.token)
+    assert second.join(session_id)["viewers"]["count"] == 1
+    second.close()
+    time.sleep(ANNOUNCE_SECONDS * 3)
+    assert first.names().count("presence") == 1
 
 
 def test_signing_out_closes_the_users_live_connections(live_server, school, listeners):
