@@ -40,8 +40,14 @@ import time  # noqa: E402
 
 #: How long requests in flight get to finish after SIGTERM / Ctrl-C.
 GRACE_SECONDS = 10.0
-#: Most simultaneous connections (each Socket.IO client holds one).
-MAX_CONNECTIONS = 1000
+#: Most simultaneous connections of one process (each Socket.IO client holds one), unless
+#: the ``MAX_CONNECTIONS`` environment variable says otherwise. Beyond it, clients wait in
+#: the listen backlog. A held connection costs ~70 kB (docs/PERFORMANCE.md, "3,000
+#: connections in one process"): 5,000 is ~350 MiB.
+DEFAULT_MAX_CONNECTIONS = 5000
+#: File descriptors the process keeps for itself beyond its connections (database, Redis,
+#: log files, the listener).
+SPARE_FILES = 100
 #: Idle keep-alive connections are closed after this long (eventlet; nginx uses 75 s too).
 KEEPALIVE_SECONDS = 75
 
@@ -57,6 +63,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     return parser.parse_args(argv)
+
+
+def max_connections() -> int:
+    """``MAX_CONNECTIONS`` from the environment (a positive whole number), else the default."""
+    raw = os.environ.get("MAX_CONNECTIONS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_CONNECTIONS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"MAX_CONNECTIONS={raw!r}: expected a positive whole number")
+    return value
+
+
+def allow_open_files(connections: int) -> int:
+    """Raise the process's soft limit on open files (often 1,024) towards what ``connections``
+    need, within the hard limit; the connections it then allows (warned if fewer)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: nothing to raise
+        return connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            soft = new_soft
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        allowed = max(1, soft - SPARE_FILES)
+        log.warning(
+            "MAX_CONNECTIONS=%d but the process may open only %d files (ulimit -n):"
+            " at most %d connections will be accepted",
+            connections,
+            soft,
+            allowed,
+        )
+        return allowed
+    return connections
 
 
 def url_for_address(address: tuple) -> str:
@@ -145,7 +192,9 @@ def stop_thread_pools() -> None:
 # --- eventlet ---------------------------------------------------------------------------------
 
 
-def serve_eventlet(app, socketio, host: str, port: int) -> int:
+def serve_eventlet(
+    app, socketio, host: str, port: int, max_conns: int = DEFAULT_MAX_CONNECTIONS
+) -> int:
     """eventlet.wsgi.server, as Flask-SocketIO's ``socketio.run`` starts it, minus debug."""
     import eventlet.wsgi
     from eventlet import greenthread
@@ -155,7 +204,7 @@ def serve_eventlet(app, socketio, host: str, port: int) -> int:
     if not addresses:
         raise RuntimeError(f"Cannot resolve {host!r}")
     listener = eventlet.listen(addresses[0][4], addresses[0][0])
-    pool = eventlet.GreenPool(MAX_CONNECTIONS)
+    pool = eventlet.GreenPool(max_conns)
     shutdown = Shutdown(socketio, greenthread.getcurrent())
 
     def run_shutdown() -> None:
@@ -229,7 +278,9 @@ def gevent_handler_class():
     return DrainingHandler
 
 
-def serve_gevent(app, socketio, host: str, port: int) -> int:
+def serve_gevent(
+    app, socketio, host: str, port: int, max_conns: int = DEFAULT_MAX_CONNECTIONS
+) -> int:
     """gevent.pywsgi.WSGIServer, as Flask-SocketIO's ``socketio.run`` starts it."""
     import gevent
     from gevent.pool import Pool
@@ -238,7 +289,7 @@ def serve_gevent(app, socketio, host: str, port: int) -> int:
     server = WSGIServer(
         (host, port),
         app,
-        spawn=Pool(MAX_CONNECTIONS),
+        spawn=Pool(max_conns),
         handler_class=gevent_handler_class(),
         log=access_log,
         error_log=log,
@@ -292,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    try:
+        max_conns = max_connections()
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+
     from attendance_app import create_app
     from attendance_app.extensions import socketio
 
@@ -316,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         log.info("MAIL_SERVER is not set: alerts stay in the app, no email is sent")
     if app.config["SOCKETIO_ASYNC_MODE"] != ASYNC_MODE:
         raise RuntimeError("the app's SOCKETIO_ASYNC_MODE differs from the server's")
-    return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port)
+    max_conns = allow_open_files(max_conns)
+    log.info("holding at most %d connections", max_conns)
+    return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port, max_conns)
 
 
 if __name__ == "__main__":

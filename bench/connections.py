@@ -4,9 +4,9 @@ the memory each costs.
     .venv/bin/python -m bench.connections [--mode eventlet|gevent] [--connections 3000]
                                           [--max-connections 4000] [--procs 6]
 
-Starts our server (one process, fresh SQLite database) on a fresh port, as shipped
-(``--max-connections 0``) or with its connection cap set to ``--max-connections``
-(``bench/capacity_server.py``; the shipped cap is ``MAX_CONNECTIONS`` = 1000). Warms it up
+Starts our server (``flask --app wsgi serve``, one process, fresh SQLite database) on a fresh
+port, with its connection cap as shipped (``--max-connections 0``: the default of
+``attendance_app/server.py``, 5,000) or set through ``MAX_CONNECTIONS``. Warms it up
 with a few connections, reads its resident memory (VmRSS), connects N authenticated
 python-socketio clients over WebSocket (asyncio, spread over ``--procs`` processes), each
 joined to one of ``--sessions`` ACTIVE sessions, reads the memory again, then marks a few
@@ -24,7 +24,6 @@ import time
 
 from bench.common import (
     Stack,
-    free_port,
     fresh_database,
     prepare_ours,
     quantile,
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--connections", type=int, default=3000)
     parser.add_argument(
-        "--max-connections", type=int, default=4000, help="the server's cap (0: as shipped)"
+        "--max-connections", type=int, default=0, help="the server's cap (0: as shipped)"
     )
     parser.add_argument("--procs", type=int, default=6, help="client processes")
     parser.add_argument("--marks", type=int, default=3)
@@ -53,20 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     with Stack() as stack:
         env = prepare_ours(fresh_database(args.db, stack), args.mode)
         if args.max_connections:
-            env["BENCH_MAX_CONNECTIONS"] = str(args.max_connections)
-            port = free_port()
-            proc = stack.spawn(
-                "ours",
-                [sys.executable, "-m", "bench.capacity_server", "--port", str(port)],
-                env=env,
-            )
-            proc.url = f"http://127.0.0.1:{port}"
+            env["MAX_CONNECTIONS"] = str(args.max_connections)
         else:
-            proc = start_ours(stack, env)
+            env.pop("MAX_CONNECTIONS", None)
+        proc = start_ours(stack, env)
         wait_http(proc, "/login")
         school = build_session(proc.url, args.marks)
-        # Spread over sessions like a school's rooms (every join tells its room who watches,
-        # so one room of thousands measures that instead of holding connections).
+        # Spread over sessions like a school's rooms.
         admin = admin_client(proc.url)
         sessions = [school["session"]]
         for _ in range(args.sessions - 1):
@@ -100,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             if marked in sent:
                 first.setdefault((listener, marked), at)
         lat = sorted((at - sent[k]) * 1000 for (_, k), at in first.items())
-        cap = args.max_connections or "as shipped (1000)"
+        cap = args.max_connections or "as shipped"
         per = (after - before) / listeners.connected if listeners.connected else float("nan")
         print(
             f"\n| mode | cap | connected | failed | connect time | RSS before | RSS after "

@@ -30,7 +30,7 @@ from attendance_app.services.notifying.notifications import unread_counts
 from attendance_app.services.reporting.statistics import (
     RecordRow,
     session_records,
-    session_statistics,
+    statistics_for_sessions,
 )
 
 
@@ -67,57 +67,71 @@ def _anyone_listening(room: str) -> bool:
 
 
 def on_committed(events: list[DomainEvent]) -> None:
+    """Broadcast a commit's events. The statistics of every session they touch come from one
+    query, before anything else, and go out first: a listener's counter moves as soon as
+    the commit is in, while the records and their alert flags are still being read."""
+    session_events: list[AttendanceChanged | SessionStatusChanged] = []
     for event in events:
         if isinstance(event, UserSignedOut):
             _sign_out(event)
-            continue
-        if isinstance(event, NotificationsChanged):
+        elif isinstance(event, NotificationsChanged):
             _bells(event)
-            continue
-        if isinstance(event, TokensRevoked):
+        elif isinstance(event, TokensRevoked):
             _tokens_revoked(event)
-            continue
-        if isinstance(event, ClassTeacherChanged):
+        elif isinstance(event, ClassTeacherChanged):
             _teacher_changed(event)
-            continue
-        room = room_for(event.session_id)
-        if not (_anyone_listening(room) or _anyone_listening(ADMINS_ROOM)):
-            continue  # e.g. the CLI's demo load: hundreds of changes nobody is watching
-        session = load_session(event.session_id)
-        sid = str(event.session_id)
-        stats = session_statistics(session)
-        socketio.emit(
-            "statistics",
-            {"session_id": sid, "statistics": stats.as_dict(), "seq": event.seq},
-            to=[room, ADMINS_ROOM],  # an admin in both rooms receives it once
-        )
-        if isinstance(event, AttendanceChanged):
-            rows = session_records(session, record_ids=list(event.record_ids))
-            flags = alert_reasons(session.class_id, [r.student.id for r in rows])
+        elif _anyone_listening(room_for(event.session_id)) or _anyone_listening(ADMINS_ROOM):
+            session_events.append(event)
+        # else: e.g. the CLI's demo load, hundreds of changes nobody is watching
+    if not session_events:
+        return
+    stats = statistics_for_sessions(list({event.session_id for event in session_events}))
+    for event in session_events:
+        if event.session_id in stats:
             socketio.emit(
-                "attendance",
+                "statistics",
                 {
-                    "session_id": sid,
-                    "records": [
-                        record_payload(r, session, flags.get(r.student.id, "")) for r in rows
-                    ],
-                    # Students whose record an Undo removed: not marked again.
-                    "removed_students": [str(sid) for sid in event.removed_student_ids],
+                    "session_id": str(event.session_id),
+                    "statistics": stats[event.session_id].as_dict(),
                     "seq": event.seq,
                 },
-                to=room,
+                to=[room_for(event.session_id), ADMINS_ROOM],  # an admin in both: once
             )
-        elif isinstance(event, SessionStatusChanged):
+    # Let the green threads that write to the sockets send those frames now, rather than
+    # after the reads below (SQLite's never yield) and the rest of the request.
+    socketio.sleep(0)
+    for event in session_events:
+        if isinstance(event, AttendanceChanged):
+            _records(event)
+        else:
             socketio.emit(
                 "session",
                 {
-                    "session_id": sid,
+                    "session_id": str(event.session_id),
                     "status": event.status,
                     "is_locked": event.is_locked,
                     "seq": event.seq,
                 },
-                to=[room, ADMINS_ROOM],
+                to=[room_for(event.session_id), ADMINS_ROOM],
             )
+
+
+def _records(event: AttendanceChanged) -> None:
+    """The changed records, with their students' alert flags, to the session's room."""
+    session = load_session(event.session_id)
+    rows = session_records(session, record_ids=list(event.record_ids))
+    flags = alert_reasons(session.class_id, [r.student.id for r in rows])
+    socketio.emit(
+        "attendance",
+        {
+            "session_id": str(event.session_id),
+            "records": [record_payload(r, session, flags.get(r.student.id, "")) for r in rows],
+            # Students whose record an Undo removed: not marked again.
+            "removed_students": [str(sid) for sid in event.removed_student_ids],
+            "seq": event.seq,
+        },
+        to=room_for(event.session_id),
+    )
 
 
 def _bells(event: NotificationsChanged) -> None:
@@ -151,7 +165,8 @@ def _teacher_changed(event: ClassTeacherChanged) -> None:
     queue to whichever process holds the connection."""
     if socketio.server is None:
         return
-    from attendance_app.live.handlers import presence  # handlers import this module
+    # handlers import this module
+    from attendance_app.live.handlers import announce_presence, presence
 
     old = str(event.old_teacher_user_id)
     for session_id in class_session_ids(event.class_id):
@@ -159,4 +174,5 @@ def _teacher_changed(event: ClassTeacherChanged) -> None:
         for sid, viewer in sid_viewers.items():
             if viewer.get("user_id") == old:
                 socketio.server.leave_room(sid, room_for(session_id))
-                presence().remove(str(session_id), sid)
+                if presence().remove(str(session_id), sid):
+                    announce_presence(str(session_id))

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.factories import PASSWORD
+from attendance_app.live.presence import ANNOUNCE_SECONDS
+from tests.factories import PASSWORD, make_admin
 from tests.live.conftest import browser_login
 
 pytestmark = pytest.mark.live
@@ -40,6 +41,44 @@ def test_one_person_with_two_tabs_counts_once(live_server, test101, test101_sess
     second = listeners().connect(live_server.url, token=klass.teacher.token)
     first.join(session_id)
     assert second.join(session_id)["viewers"]["count"] == 1
+
+
+def test_a_burst_of_joins_and_leaves_ends_with_the_exact_count(
+    live_server, test101, test101_session, listeners, app
+):
+    admin, klass, session_id = test101.admin, test101.klass, test101_session
+    teacher_view = listeners().connect(live_server.url, token=klass.teacher.token)
+    teacher_view.join(session_id)
+    admins = [admin] + [
+        make_admin(app, first_name=f"Extra{i}", last_name="Admin") for i in range(4)
+    ]
+    views = []
+    for person in admins:
+        view = listeners().connect(live_server.url, token=person.token)
+        assert view.join(session_id)["ok"] is True
+        views.append(view)
+    for view in views[:2]:
+        view.close()
+    expected = sorted([klass.teacher.full_name] + [p.full_name for p in admins[2:]])
+    teacher_view.wait_for("presence", lambda d: d["names"] == expected)
+    time.sleep(ANNOUNCE_SECONDS * 3)  # anything still coming would have come by now
+    last = [data for name, data in teacher_view.events if name == "presence"][-1]
+    assert last == {"session_id": str(session_id), "count": 4, "names": expected}
+
+
+def test_a_second_tab_of_someone_already_viewing_is_not_announced(
+    live_server, test101, test101_session, listeners
+):
+    klass, session_id = test101.klass, test101_session
+    first = listeners().connect(live_server.url, token=klass.teacher.token)
+    first.join(session_id)
+    first.wait_for("presence", lambda d: d["count"] == 1)
+    time.sleep(ANNOUNCE_SECONDS * 2)
+    second = listeners().connect(live_server.url, token=klass.teacher.token)
+    assert second.join(session_id)["viewers"]["count"] == 1
+    second.close()
+    time.sleep(ANNOUNCE_SECONDS * 3)
+    assert first.names().count("presence") == 1
 
 
 def test_signing_out_closes_the_users_live_connections(
