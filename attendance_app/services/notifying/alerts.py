@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -41,7 +41,7 @@ from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
-from attendance_app.services.reporting.analytics import student_counts
+from attendance_app.services.reporting.analytics import class_student_counts
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 
 
@@ -144,6 +144,13 @@ def on_events(batch: list[events.DomainEvent]) -> None:
         send_session_notices(db.session.get_one(ClassSession, session_id))
 
 
+#: The alert states of some students in a class (``evaluate``), built once.
+_ALERT_STATES = select(AlertState).where(
+    AlertState.class_id == bindparam("class_id"),
+    AlertState.student_id.in_(bindparam("student_ids", expanding=True)),
+)
+
+
 def evaluate(
     session: ClassSession,
     student_ids: list[uuid.UUID],
@@ -157,16 +164,11 @@ def evaluate(
     number of students."""
     school_class = session.school_class
     line = AlertLine.from_config()
-    counts = student_counts(
-        [ClassSession.class_id == school_class.id, Attendance.student_id.in_(student_ids)],
-        window=line.thresholds.trend_window,
-    )
+    counts = class_student_counts(school_class.id, student_ids, window=line.thresholds.trend_window)
     states = {
         s.student_id: s
         for s in db.session.scalars(
-            select(AlertState).where(
-                AlertState.class_id == school_class.id, AlertState.student_id.in_(student_ids)
-            )
+            _ALERT_STATES, {"class_id": school_class.id, "student_ids": student_ids}
         )
     }
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
