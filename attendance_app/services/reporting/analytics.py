@@ -10,7 +10,7 @@ queries; ``reporting.risk`` classifies the few aggregates of each student.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,11 +18,9 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Integer,
     Row,
     Select,
     and_,
-    bindparam,
     case,
     func,
     select,
@@ -100,34 +98,17 @@ def student_counts(clauses: list[ColumnElement[bool]], *, window: int) -> dict[u
     return {key[0]: c for key, c in _counts(clauses, window, (Attendance.student_id,)).items()}
 
 
-def class_student_counts(
-    class_id: uuid.UUID, student_ids: list[uuid.UUID], *, window: int
-) -> dict[uuid.UUID, Counts]:
-    """``student_counts`` of ``student_ids`` in one class: the alert check's query, run after
-    every mark, so built once (``_CLASS_STUDENT_COUNTS``) and sent with its values bound."""
-    rows = db.session.execute(
-        _CLASS_STUDENT_COUNTS,
-        {
-            "class_id": class_id,
-            "student_ids": student_ids,
-            "window": window,
-            "window2": 2 * window,
-        },
-    )
-    return {key[0]: c for key, c in _counts_from_rows(rows, 1).items()}
-
-
-def _counts_statement(
+def counts_statement(
     clauses: list[ColumnElement[bool]],
     window: int | BindParameter[int],
     window2: int | BindParameter[int],
     by: tuple[Any, ...],
 ) -> Select[Any]:
     """The query behind ``_counts``: the values of ``by``, then the nine aggregates (in
-    ``Counts`` order) per group. Consecutive absences count back from the newest record to
-    the first that is not ABSENT, skipping excused absences (they neither count nor break a
-    run): ``m`` numbers only the records that are not excused absences. The trend windows
-    are ranks 1..``window`` and ``window`` + 1..``window2``."""
+    ``Counts`` order, as ``counts_of`` reads them) per group. Consecutive absences count back
+    from the newest record to the first that is not ABSENT, skipping excused absences (they
+    neither count nor break a run): ``m`` numbers only the records that are not excused
+    absences. The trend windows are ranks 1..``window`` and ``window`` + 1..``window2``."""
     order = (ClassSession.start_time.desc(), ClassSession.id.desc())
     excused_absence = and_(
         Attendance.status == AttendanceStatus.ABSENT, Attendance.absence_reason.is_not(None)
@@ -175,41 +156,28 @@ def _counts(
 ) -> dict[tuple[Any, ...], Counts]:
     """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
     group's records ranked newest session first (one query; ``_counts_statement``)."""
-    rows = db.session.execute(_counts_statement(clauses, window, 2 * window, by))
+    rows = db.session.execute(counts_statement(clauses, window, 2 * window, by))
     return _counts_from_rows(rows, len(by))
 
 
 def _counts_from_rows(rows: Iterable[Row[Any]], width: int) -> dict[tuple[Any, ...], Counts]:
-    out = {}
-    for row in rows:
-        key = tuple(row[:width])
-        (total, present, absent, late, first, recent, earlier, excused_n, excused_absent) = row[
-            width:
-        ]
-        out[key] = Counts(
-            total=int(total),
-            present=int(present or 0),
-            absent=int(absent or 0),
-            late=int(late or 0),
-            first_attended_rank=None if first is None else int(first),
-            recent_attended=int(recent or 0),
-            earlier_attended=int(earlier or 0),
-            excused=int(excused_n or 0),
-            excused_absent=int(excused_absent or 0),
-        )
-    return out
+    return {tuple(row[:width]): counts_of(row[width:]) for row in rows}
 
 
-#: ``class_student_counts``' statement, built (and its cache key made) once.
-_CLASS_STUDENT_COUNTS = _counts_statement(
-    [
-        ClassSession.class_id == bindparam("class_id"),
-        Attendance.student_id.in_(bindparam("student_ids", expanding=True)),
-    ],
-    bindparam("window", type_=Integer),
-    bindparam("window2", type_=Integer),
-    (Attendance.student_id,),
-)
+def counts_of(values: Sequence[Any]) -> Counts:
+    """The ``Counts`` of one group from ``counts_statement``'s nine aggregates."""
+    (total, present, absent, late, first, recent, earlier, excused_n, excused_absent) = values
+    return Counts(
+        total=int(total),
+        present=int(present or 0),
+        absent=int(absent or 0),
+        late=int(late or 0),
+        first_attended_rank=None if first is None else int(first),
+        recent_attended=int(recent or 0),
+        earlier_attended=int(earlier or 0),
+        excused=int(excused_n or 0),
+        excused_absent=int(excused_absent or 0),
+    )
 
 
 def class_figures(
