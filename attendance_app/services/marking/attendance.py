@@ -282,6 +282,21 @@ def _append_audit_statement(dialect: str) -> Executable:
     return insert(AttendanceChange.__table__)
 
 
+def same_status_audit(record: Attendance, session: ClassSession, **change: Any) -> dict[str, Any]:
+    """The audit row of a change that keeps a record's status and notes (a minutes-late
+    correction, an excuse): both as they are, and ``change``'s own columns."""
+    return {
+        "attendance_id": record.id,
+        "session_id": session.id,
+        "student_id": record.student_id,
+        "old_status": record.status,
+        "new_status": record.status,
+        "old_notes": record.notes,
+        "new_notes": record.notes,
+        **change,
+    }
+
+
 def announce(
     session: ClassSession,
     record_ids: tuple[uuid.UUID, ...],
@@ -522,6 +537,24 @@ def update_attendance(
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
+def unlocked_session(actor: User, session_id: uuid.UUID) -> ClassSession:
+    """A session whose records ``actor`` may change now (the roster's checks before it finds
+    a student's record): session exists (NotFound) → permission (Forbidden) → rule 3."""
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    return session
+
+
+def record_id_of(session_id: uuid.UUID, student_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of a student's record in a session, or None (not marked)."""
+    return db.session.scalar(
+        select(Attendance.id).where(
+            Attendance.session_id == session_id, Attendance.student_id == student_id
+        )
+    )
+
+
 @unit_of_work
 def set_note(
     *,
@@ -537,15 +570,9 @@ def set_note(
     Order: session exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the note's
     shape (Invalid) → a mark exists (Invalid).
     """
-    session = load_session(session_id)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
+    unlocked_session(actor, session_id)
     notes = clean_notes(notes) or ""
-    record_id = db.session.scalar(
-        select(Attendance.id).where(
-            Attendance.session_id == session_id, Attendance.student_id == student_id
-        )
-    )
+    record_id = record_id_of(session_id, student_id)
     if record_id is None:
         raise Invalid(NOTE_NEEDS_A_MARK, field="notes")
     return update_attendance(actor=actor, attendance_id=record_id, notes=notes, channel=channel)
@@ -601,18 +628,7 @@ def set_minutes_late(
         .execution_options(synchronize_session=False)
     ).one()
     change_ids = append_audit(
-        [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": record.status,
-                "new_status": record.status,
-                "old_notes": record.notes,
-                "new_notes": record.notes,
-                "reason": f"minutes late {before} → {minutes}",
-            }
-        ],
+        [same_status_audit(record, session, reason=f"minutes late {before} → {minutes}")],
         actor,
         channel,
         now,
@@ -635,14 +651,8 @@ def set_student_minutes_late(
 ) -> MarkResult:
     """``set_minutes_late`` for the roster, which knows the session and the student: an
     unmarked student has no minutes late (NOT_LATE), like any student not LATE."""
-    session = load_session(session_id)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
-    record_id = db.session.scalar(
-        select(Attendance.id).where(
-            Attendance.session_id == session_id, Attendance.student_id == student_id
-        )
-    )
+    unlocked_session(actor, session_id)
+    record_id = record_id_of(session_id, student_id)
     if record_id is None:
         raise Invalid(NOT_LATE, field="minutes")
     return set_minutes_late(
