@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -28,7 +30,7 @@ from attendance_app.services import events, permissions, transaction
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.fields import NOTES_MAX
-from attendance_app.services.marking.sessions import bump_live_seq, load_session
+from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, bump_live_seq, load_session
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
@@ -159,24 +161,40 @@ def enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> set
     )
 
 
-def load_student_enrolment(
-    session: ClassSession, student_id: uuid.UUID
-) -> tuple[Student | None, bool]:
-    """The student (None if there is none) and whether they are enrolled in the session's
-    class, in one query (a single mark's two checks)."""
-    enrolled = (
+# The statements of a mark and a correction, built (and their cache keys made) once: building
+# them per call was a visible share of a single write's CPU.
+_MARK_TARGETS = (
+    select(
+        ClassSession,
+        Student,
         select(Enrollment.student_id)
-        .where(Enrollment.class_id == session.class_id, Enrollment.student_id == Student.id)
-        .exists()
+        .where(Enrollment.class_id == ClassSession.class_id, Enrollment.student_id == Student.id)
+        .exists(),
     )
+    .outerjoin(Student, Student.id == bindparam("student_id"))
+    # Outer: a missing student must still find the session (rule order: session first).
+    .options(joinedload(Student.user, innerjoin=False))
+    .where(ClassSession.id == bindparam("session_id"))
+    .with_for_update(of=ClassSession)
+    .execution_options(populate_existing=True)
+)
+
+
+def load_mark_targets(
+    session_id: uuid.UUID, student_id: uuid.UUID
+) -> tuple[ClassSession, Student | None, bool]:
+    """A single mark's session (row-locked, as ``load_session(lock=True)``), its student (None
+    if there is none) and whether they are enrolled in the session's class: one round trip
+    for what the rules check. Raises NotFound (the session)."""
     row = (
-        db.session.execute(select(Student, enrolled).where(Student.id == student_id))
+        db.session.execute(_MARK_TARGETS, {"session_id": session_id, "student_id": student_id})
         .unique()
         .one_or_none()
     )
     if row is None:
-        return None, False
-    return row[0], bool(row[1])
+        raise NotFound(SESSION_NOT_FOUND)
+    session, student, enrolled = row
+    return session, student, bool(enrolled)
 
 
 def open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
@@ -219,14 +237,19 @@ def insert_records(
     # would compile a new statement per call (2 s of CPU for 500 rows).
     # On the Table, not the mapped class: the ORM's bulk insert would split the batch
     # wherever a row's None columns differ (a LATE row among PRESENT ones).
+    result = db.session.execute(_insert_records_statement(db.engine.dialect.name), rows)
+    return {student_id: record_id for record_id, student_id in result}
+
+
+@functools.cache
+def _insert_records_statement(dialect: str) -> Executable:
+    """``insert_records``' statement (one per database, built once)."""
     table = Attendance.__table__
-    result = db.session.execute(
+    return (
         insert(table)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-        .returning(table.c.id, table.c.student_id),
-        rows,
+        .returning(table.c.id, table.c.student_id)
     )
-    return {student_id: record_id for record_id, student_id in result}
 
 
 def append_audit(
@@ -249,8 +272,29 @@ def append_audit(
             group_id=group_id,
             idempotency_key=idempotency_key,
         )
-    db.session.execute(insert(AttendanceChange.__table__), rows)
+    db.session.execute(_append_audit_statement(db.engine.dialect.name), rows)
     return [row["id"] for row in rows]
+
+
+@functools.cache
+def _append_audit_statement(dialect: str) -> Executable:
+    """``append_audit``'s statement (one per database, built once)."""
+    return insert(AttendanceChange.__table__)
+
+
+def same_status_audit(record: Attendance, session: ClassSession, **change: Any) -> dict[str, Any]:
+    """The audit row of a change that keeps a record's status and notes (a minutes-late
+    correction, an excuse): both as they are, and ``change``'s own columns."""
+    return {
+        "attendance_id": record.id,
+        "session_id": session.id,
+        "student_id": record.student_id,
+        "old_status": record.status,
+        "new_status": record.status,
+        "old_notes": record.notes,
+        "new_notes": record.notes,
+        **change,
+    }
 
 
 def announce(
@@ -295,8 +339,9 @@ def mark_attendance(
     exists (NotFound) → rule 4 (Invalid) → rule 2 (Conflict).
     """
     notes = clean_notes(notes)
-    session = open_session_for_marking(actor, session_id)
-    student, enrolled = load_student_enrolment(session, student_id)
+    session, student, enrolled = load_mark_targets(session_id, student_id)
+    permissions.require_session_manager(actor, session)
+    require_markable(session)
     if student is None:
         raise NotFound(STUDENT_NOT_FOUND)
     if not enrolled:
@@ -376,6 +421,15 @@ _RETURNED = (
 )
 
 
+_RECORD_FOR_CHANGE = (
+    select(Attendance, Student)
+    .join(Student, Student.id == Attendance.student_id)
+    .where(Attendance.id == bindparam("attendance_id"))
+    .with_for_update(of=Attendance)
+    .execution_options(populate_existing=True)
+)
+
+
 def record_for_change(
     actor: User, attendance_id: uuid.UUID
 ) -> tuple[Attendance, Student, ClassSession]:
@@ -383,13 +437,7 @@ def record_for_change(
     record row, then the session row, as every writer takes them), checked in the contract's
     order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
     found = (
-        db.session.execute(
-            select(Attendance, Student)
-            .join(Student, Student.id == Attendance.student_id)
-            .where(Attendance.id == attendance_id)
-            .with_for_update(of=Attendance)
-            .execution_options(populate_existing=True)
-        )
+        db.session.execute(_RECORD_FOR_CHANGE, {"attendance_id": attendance_id})
         .unique()
         .one_or_none()
     )
@@ -400,6 +448,21 @@ def record_for_change(
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     return record, student, session
+
+
+@functools.cache
+def _update_statement(keys: tuple[str, ...]) -> Executable:
+    """An update of a record's ``keys`` (each bound as ``new_<key>``), its version bumped, the
+    changed columns returned: one statement per set of keys, built once."""
+    return (
+        update(Attendance)
+        .where(Attendance.id == bindparam("attendance_id"))
+        .values(
+            {**{key: bindparam(f"new_{key}") for key in keys}, "version": Attendance.version + 1}
+        )
+        .returning(*(getattr(Attendance, key) for key in _RETURNED))
+        .execution_options(synchronize_session=False)
+    )
 
 
 @unit_of_work
@@ -423,11 +486,7 @@ def update_attendance(
     notes = clean_notes(notes)
     record, student, session = record_for_change(actor, attendance_id)
     now = at or utcnow()
-    values: dict[str, Any] = {
-        "marked_by_id": actor.id,
-        "updated_at": now,
-        "version": Attendance.version + 1,
-    }
+    values: dict[str, Any] = {"marked_by_id": actor.id, "updated_at": now}
     if status is not None:
         values["status"] = status
         if status != AttendanceStatus.LATE:
@@ -444,11 +503,8 @@ def update_attendance(
     old_status, old_notes = record.status, record.notes
     # RETURNING gives the new values to the loaded record (no reload afterwards).
     written = db.session.execute(
-        update(Attendance)
-        .where(Attendance.id == attendance_id)
-        .values(values)
-        .returning(*(getattr(Attendance, key) for key in _RETURNED))
-        .execution_options(synchronize_session=False)
+        _update_statement(tuple(values)),
+        {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}},
     ).one()
     change_ids = append_audit(
         [
@@ -481,6 +537,24 @@ def update_attendance(
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
+def unlocked_session(actor: User, session_id: uuid.UUID) -> ClassSession:
+    """A session whose records ``actor`` may change now (the roster's checks before it finds
+    a student's record): session exists (NotFound) → permission (Forbidden) → rule 3."""
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    return session
+
+
+def record_id_of(session_id: uuid.UUID, student_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of a student's record in a session, or None (not marked)."""
+    return db.session.scalar(
+        select(Attendance.id).where(
+            Attendance.session_id == session_id, Attendance.student_id == student_id
+        )
+    )
+
+
 @unit_of_work
 def set_note(
     *,
@@ -496,15 +570,9 @@ def set_note(
     Order: session exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the note's
     shape (Invalid) → a mark exists (Invalid).
     """
-    session = load_session(session_id)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
+    unlocked_session(actor, session_id)
     notes = clean_notes(notes) or ""
-    record_id = db.session.scalar(
-        select(Attendance.id).where(
-            Attendance.session_id == session_id, Attendance.student_id == student_id
-        )
-    )
+    record_id = record_id_of(session_id, student_id)
     if record_id is None:
         raise Invalid(NOTE_NEEDS_A_MARK, field="notes")
     return update_attendance(actor=actor, attendance_id=record_id, notes=notes, channel=channel)
@@ -560,18 +628,7 @@ def set_minutes_late(
         .execution_options(synchronize_session=False)
     ).one()
     change_ids = append_audit(
-        [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": record.status,
-                "new_status": record.status,
-                "old_notes": record.notes,
-                "new_notes": record.notes,
-                "reason": f"minutes late {before} → {minutes}",
-            }
-        ],
+        [same_status_audit(record, session, reason=f"minutes late {before} → {minutes}")],
         actor,
         channel,
         now,
@@ -594,14 +651,8 @@ def set_student_minutes_late(
 ) -> MarkResult:
     """``set_minutes_late`` for the roster, which knows the session and the student: an
     unmarked student has no minutes late (NOT_LATE), like any student not LATE."""
-    session = load_session(session_id)
-    permissions.require_session_manager(actor, session)
-    require_unlocked(session)
-    record_id = db.session.scalar(
-        select(Attendance.id).where(
-            Attendance.session_id == session_id, Attendance.student_id == student_id
-        )
-    )
+    unlocked_session(actor, session_id)
+    record_id = record_id_of(session_id, student_id)
     if record_id is None:
         raise Invalid(NOT_LATE, field="minutes")
     return set_minutes_late(

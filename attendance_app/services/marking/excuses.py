@@ -31,6 +31,7 @@ from attendance_app.services.marking.attendance import (
     RECORD_NOT_FOUND,
     append_audit,
     load_students,
+    same_status_audit,
 )
 from attendance_app.services.marking.sessions import bump_live_seq, load_session
 from attendance_app.services.reporting.statistics import RecordRow
@@ -106,18 +107,13 @@ def _write(
     )
     append_audit(
         [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": record.status,
-                "new_status": record.status,
-                "old_notes": record.notes,
-                "new_notes": record.notes,
-                "old_absence_reason": old_reason,
-                "new_absence_reason": values["absence_reason"],
-                "reason": values.get("excuse_note"),
-            }
+            same_status_audit(
+                record,
+                session,
+                old_absence_reason=old_reason,
+                new_absence_reason=values["absence_reason"],
+                reason=values.get("excuse_note"),
+            )
         ],
         actor,
         channel,

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
@@ -37,6 +38,23 @@ class SessionResult:
     statistics: SessionStatistics
 
 
+# The statements of every write, built (and their cache keys made) once.
+_LOAD_SESSION = (
+    select(ClassSession)
+    .where(ClassSession.id == bindparam("session_id"))
+    .execution_options(populate_existing=True)
+)
+_LOAD_SESSION_FOR_UPDATE = _LOAD_SESSION.with_for_update(of=ClassSession)
+_BUMP_LIVE_SEQ = (
+    update(ClassSession)
+    .where(ClassSession.id == bindparam("session_id"))
+    .values(live_seq=ClassSession.live_seq + 1)
+    .returning(ClassSession.live_seq, ClassSession.updated_at)
+    # The loaded session takes the two new values below: nothing to evaluate or flush.
+    .execution_options(synchronize_session=False)
+)
+
+
 def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
     """The session with its class, subject and teacher, fresh from the database (one query).
 
@@ -45,14 +63,8 @@ def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
     another, so no mark lands in a session that is ending and ``live_seq`` orders them.
     SQLite needs none: BEGIN IMMEDIATE already serialises writers. Raises NotFound.
     """
-    stmt = (
-        select(ClassSession)
-        .where(ClassSession.id == session_id)
-        .execution_options(populate_existing=True)
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=ClassSession)
-    session = db.session.scalars(stmt).unique().one_or_none()
+    stmt = _LOAD_SESSION_FOR_UPDATE if lock else _LOAD_SESSION
+    session = db.session.scalars(stmt, {"session_id": session_id}).unique().one_or_none()
     if session is None:
         raise NotFound(SESSION_NOT_FOUND)
     return session
@@ -60,14 +72,10 @@ def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
 
 def bump_live_seq(session: ClassSession) -> int:
     """The next broadcast sequence number of ``session`` (in the caller's transaction)."""
-    seq = db.session.execute(
-        update(ClassSession)
-        .where(ClassSession.id == session.id)
-        .values(live_seq=ClassSession.live_seq + 1)
-        .returning(ClassSession.live_seq)
-    ).scalar_one()
-    session.live_seq = seq
-    return seq
+    seq, updated_at = db.session.execute(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
+    set_committed_value(session, "live_seq", seq)
+    set_committed_value(session, "updated_at", updated_at)
+    return int(seq)
 
 
 def get_session_for(actor: User, session_id: uuid.UUID) -> ClassSession:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, and_, bindparam, delete, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -41,7 +41,7 @@ from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
-from attendance_app.services.reporting.analytics import student_counts
+from attendance_app.services.reporting.analytics import counts_of, counts_statement
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 
 
@@ -144,6 +144,29 @@ def on_events(batch: list[events.DomainEvent]) -> None:
         send_session_notices(db.session.get_one(ClassSession, session_id))
 
 
+#: The alert check's one query (``evaluate``), built once: per student, their figures'
+#: aggregates in the class (``analytics.counts_statement``; NULLs when they have no record in
+#: a started session of it) and their alert state there (None when they are under the line).
+_COUNTS = counts_statement(
+    [
+        ClassSession.class_id == bindparam("class_id"),
+        Attendance.student_id.in_(bindparam("student_ids", expanding=True)),
+    ],
+    bindparam("window", type_=Integer),
+    bindparam("window2", type_=Integer),
+    (Attendance.student_id,),
+).subquery("counts")
+_COUNTS_AND_STATES = (
+    select(Student.id, *list(_COUNTS.c)[1:], AlertState)
+    .outerjoin(_COUNTS, _COUNTS.c[0] == Student.id)
+    .outerjoin(
+        AlertState,
+        and_(AlertState.student_id == Student.id, AlertState.class_id == bindparam("class_id")),
+    )
+    .where(Student.id.in_(bindparam("student_ids", expanding=True)))
+)
+
+
 def evaluate(
     session: ClassSession,
     student_ids: list[uuid.UUID],
@@ -153,22 +176,26 @@ def evaluate(
     """Compare each student's figures in the session's class with the alert line; notify on
     a crossing, re-arm (or withdraw a same-session alert) on a return. An excuse that brings
     a student back (``excused``: their absences no longer make a run) withdraws the alert
-    whichever session raised it, as a correction does. Four queries at most, whatever the
+    whichever session raised it, as a correction does. A fixed number of queries, whatever the
     number of students."""
     school_class = session.school_class
     line = AlertLine.from_config()
-    counts = student_counts(
-        [ClassSession.class_id == school_class.id, Attendance.student_id.in_(student_ids)],
-        window=line.thresholds.trend_window,
-    )
-    states = {
-        s.student_id: s
-        for s in db.session.scalars(
-            select(AlertState).where(
-                AlertState.class_id == school_class.id, AlertState.student_id.in_(student_ids)
-            )
-        )
-    }
+    window = line.thresholds.trend_window
+    counts: dict[uuid.UUID, Counts] = {}
+    states: dict[uuid.UUID, AlertState] = {}
+    for student_id, *aggregates, state in db.session.execute(
+        _COUNTS_AND_STATES,
+        {
+            "class_id": school_class.id,
+            "student_ids": student_ids,
+            "window": window,
+            "window2": 2 * window,
+        },
+    ):
+        if aggregates[0] is not None:  # None: no record in a started session of the class
+            counts[student_id] = counts_of(aggregates)
+        if state is not None:
+            states[student_id] = state
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
     cleared: list[AlertState] = []
     for student_id in student_ids:

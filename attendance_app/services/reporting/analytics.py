@@ -10,11 +10,21 @@ queries; ``reporting.risk`` classifies the few aggregates of each student.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    case,
+    func,
+    select,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -88,16 +98,17 @@ def student_counts(clauses: list[ColumnElement[bool]], *, window: int) -> dict[u
     return {key[0]: c for key, c in _counts(clauses, window, (Attendance.student_id,)).items()}
 
 
-def _counts(
-    clauses: list[ColumnElement[bool]], window: int, by: tuple[Any, ...]
-) -> dict[tuple[Any, ...], Counts]:
-    """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
-    group's records ranked newest session first (one query).
-
-    Consecutive absences count back from the newest record to the first that is not ABSENT,
-    skipping excused absences (they neither count nor break a run): ``m`` numbers only the
-    records that are not excused absences. The trend windows are ranks 1..W and W+1..2W.
-    """
+def counts_statement(
+    clauses: list[ColumnElement[bool]],
+    window: int | BindParameter[int],
+    window2: int | BindParameter[int],
+    by: tuple[Any, ...],
+) -> Select[Any]:
+    """The query behind ``_counts``: the values of ``by``, then the nine aggregates (in
+    ``Counts`` order, as ``counts_of`` reads them) per group. Consecutive absences count back
+    from the newest record to the first that is not ABSENT, skipping excused absences (they
+    neither count nor break a run): ``m`` numbers only the records that are not excused
+    absences. The trend windows are ranks 1..``window`` and ``window`` + 1..``window2``."""
     order = (ClassSession.start_time.desc(), ClassSession.id.desc())
     excused_absence = and_(
         Attendance.status == AttendanceStatus.ABSENT, Attendance.absence_reason.is_not(None)
@@ -126,38 +137,47 @@ def _counts(
     attended = status != AttendanceStatus.ABSENT
     excused = ranked.c.excused.is_(True)
     excused_absence = ranked.c.excused_absence.is_(True)
-    rows = db.session.execute(
-        select(
-            *keys,
-            func.count(),
-            func.count().filter(status == AttendanceStatus.PRESENT),
-            func.count().filter(status == AttendanceStatus.ABSENT),
-            func.count().filter(status == AttendanceStatus.LATE),
-            func.min(m).filter(attended),
-            func.count().filter(attended, n <= window),
-            func.count().filter(attended, n > window, n <= 2 * window),
-            func.count().filter(excused),
-            func.count().filter(excused_absence),
-        ).group_by(*keys)
+    return select(
+        *keys,
+        func.count(),
+        func.count().filter(status == AttendanceStatus.PRESENT),
+        func.count().filter(status == AttendanceStatus.ABSENT),
+        func.count().filter(status == AttendanceStatus.LATE),
+        func.min(m).filter(attended),
+        func.count().filter(attended, n <= window),
+        func.count().filter(attended, n > window, n <= window2),
+        func.count().filter(excused),
+        func.count().filter(excused_absence),
+    ).group_by(*keys)
+
+
+def _counts(
+    clauses: list[ColumnElement[bool]], window: int, by: tuple[Any, ...]
+) -> dict[tuple[Any, ...], Counts]:
+    """{values of ``by``: Counts} over the started sessions' records matching ``clauses``, each
+    group's records ranked newest session first (one query; ``_counts_statement``)."""
+    rows = db.session.execute(counts_statement(clauses, window, 2 * window, by))
+    return _counts_from_rows(rows, len(by))
+
+
+def _counts_from_rows(rows: Iterable[Row[Any]], width: int) -> dict[tuple[Any, ...], Counts]:
+    return {tuple(row[:width]): counts_of(row[width:]) for row in rows}
+
+
+def counts_of(values: Sequence[Any]) -> Counts:
+    """The ``Counts`` of one group from ``counts_statement``'s nine aggregates."""
+    (total, present, absent, late, first, recent, earlier, excused_n, excused_absent) = values
+    return Counts(
+        total=int(total),
+        present=int(present or 0),
+        absent=int(absent or 0),
+        late=int(late or 0),
+        first_attended_rank=None if first is None else int(first),
+        recent_attended=int(recent or 0),
+        earlier_attended=int(earlier or 0),
+        excused=int(excused_n or 0),
+        excused_absent=int(excused_absent or 0),
     )
-    out = {}
-    for row in rows:
-        key = tuple(row[: len(by)])
-        (total, present, absent, late, first, recent, earlier, excused_n, excused_absent) = row[
-            len(by) :
-        ]
-        out[key] = Counts(
-            total=int(total),
-            present=int(present or 0),
-            absent=int(absent or 0),
-            late=int(late or 0),
-            first_attended_rank=None if first is None else int(first),
-            recent_attended=int(recent or 0),
-            earlier_attended=int(earlier or 0),
-            excused=int(excused_n or 0),
-            excused_absent=int(excused_absent or 0),
-        )
-    return out
 
 
 def class_figures(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Channel, User, utcnow
@@ -69,18 +69,20 @@ def _store(user_id: uuid.UUID, raw: str) -> uuid.UUID:
     return token.id
 
 
+#: Every API request's token lookup, built (and its cache key made) once.
+_VALID_TOKEN = select(ApiToken).where(
+    ApiToken.token_hash == bindparam("digest"),
+    ApiToken.revoked_at.is_(None),
+    ApiToken.expires_at > bindparam("now"),
+)
+
+
 def valid_token(raw: str) -> ApiToken | None:
     """The unrevoked, unexpired token of an active user that ``raw`` is, or None."""
     if not raw:
         return None
     digest = _digest(raw)
-    token = db.session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == digest,
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > utcnow(),
-        )
-    )
+    token = db.session.scalar(_VALID_TOKEN, {"digest": digest, "now": utcnow()})
     # The lookup is by an indexed hash; compare_digest keeps the final check constant-time.
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
