@@ -193,25 +193,27 @@ def excuse_body(result: ExcuseResult) -> dict:
 def session_view_body(
     session: ClassSession, stats: SessionStatistics, rows: list[RecordView]
 ) -> dict:
-    """The session view, in one pass over plain rows (the same keys as :func:`session_record`)."""
+    """The session view, in one pass over plain rows (the same keys as :func:`session_record`;
+    the rows carry ids, times, status and reason as text already)."""
     return {
         "session": session_summary(session),
         "statistics": stats.as_dict(),
         "records": [
             {
-                "id": str(r.id),
+                "id": r.id,
                 "student": {
-                    "id": str(r.student_id),
+                    "id": r.student_id,
                     "student_id": r.student_number,
                     "first_name": r.first_name,
                     "last_name": r.last_name,
                     "email": r.email,
                 },
-                "status": r.status.value,
-                "marked_at": iso(r.marked_at),
+                "status": r.status,
+                "marked_at": r.marked_at,
                 "marked_by": r.marked_by_name,
                 "notes": r.notes,
-                **excuse_fields(r),
+                "excused": r.absence_reason is not None,
+                "absence_reason": r.absence_reason,
             }
             for r in rows
         ],
