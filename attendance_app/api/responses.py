@@ -256,16 +256,17 @@ def history_body(history: StudentHistory) -> dict:
         "statistics": history.statistics.as_dict(),
         "records": [
             {
-                "id": str(row.record.id),
+                "id": row.id,
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": row.session.start_time.astimezone(UTC).date().isoformat(),
-                    "start_time": iso(row.session.start_time),
+                    "date": row.start_time.astimezone(UTC).date().isoformat(),
+                    "start_time": iso(row.start_time),
                 },
-                "status": row.record.status.value,
-                "marked_at": iso(row.record.marked_at),
-                **excuse_fields(row.record),
+                "status": row.status.value,
+                "marked_at": iso(row.marked_at),
+                "excused": row.absence_reason is not None,
+                "absence_reason": row.absence_reason.value if row.absence_reason else None,
             }
             for row in history.records
         ],
