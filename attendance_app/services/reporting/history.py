@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any, NamedTuple, TypeVarTuple
@@ -55,7 +55,12 @@ class HistoryStatistics:
     attendance_rate: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat numbers: no need for dataclasses.asdict's recursive copy (a tenth of a small
+        # session view's own time).
+        return {name: getattr(self, name) for name in _HISTORY_STATISTICS_FIELDS}
+
+
+_HISTORY_STATISTICS_FIELDS = tuple(f.name for f in fields(HistoryStatistics))
 
 
 class HistoryRow(NamedTuple):

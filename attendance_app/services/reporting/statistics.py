@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
@@ -53,7 +53,12 @@ class SessionStatistics:
         return self.present + self.absent + self.late
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat numbers: no need for dataclasses.asdict's recursive copy (a tenth of a small
+        # session view's own time).
+        return {name: getattr(self, name) for name in _SESSION_STATISTICS_FIELDS}
+
+
+_SESSION_STATISTICS_FIELDS = tuple(f.name for f in fields(SessionStatistics))
 
 
 def status_count(status: AttendanceStatus) -> ColumnElement[int]:
