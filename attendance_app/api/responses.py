@@ -13,7 +13,6 @@ from attendance_app.services.marking.excuses import ExcuseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
 from attendance_app.services.reporting.statistics import (
-    RecordRow,
     RecordView,
     SessionStatistics,
 )
@@ -164,18 +163,6 @@ def excuse_fields(record) -> dict:
     return {"excused": reason is not None, "absence_reason": reason.value if reason else None}
 
 
-def session_record(row: RecordRow) -> dict:
-    return {
-        "id": str(row.record.id),
-        "student": {**student_brief(row.student), "email": row.student.user.email},
-        "status": row.record.status.value,
-        "marked_at": iso(row.record.marked_at),
-        "marked_by": row.marked_by_name,
-        "notes": row.record.notes,
-        **excuse_fields(row.record),
-    }
-
-
 def excuse_body(result: ExcuseResult) -> dict:
     record = result.row.record
     return {
@@ -193,8 +180,8 @@ def excuse_body(result: ExcuseResult) -> dict:
 def session_view_body(
     session: ClassSession, stats: SessionStatistics, rows: list[RecordView]
 ) -> dict:
-    """The session view, in one pass over plain rows (the same keys as :func:`session_record`;
-    the rows carry ids, times, status and reason as text already)."""
+    """The session view, in one pass over plain rows (the rows carry ids, times, status and
+    reason as text already)."""
     return {
         "session": session_summary(session),
         "statistics": stats.as_dict(),
