@@ -138,7 +138,14 @@ def statistics_for_sessions(
 
 @dataclass(frozen=True)
 class RecordRow:
-    """A record with what every edge shows beside it."""
+    """A record with what every edge shows beside it: the answer of a write (mark, update,
+    bulk, excuse, tap) and of a broadcast's reload.
+
+    It holds the entities themselves, not columns, because the unit of work has just written
+    them: the edges read ``updated_at``, ``version`` or ``minutes_late`` from the same objects,
+    without a query after the commit. Not :class:`RecordView` (a read of many records, already
+    as text) nor ``marking.roster.RosterRow`` (every roster student, marked or not).
+    """
 
     record: Attendance
     student: Student
@@ -146,10 +153,15 @@ class RecordRow:
 
 
 class RecordView(NamedTuple):
-    """A record as the session view shows it: plain columns, the ids, status and reason already
-    as the text the body prints (no ORM entities, no ``uuid.UUID`` or enum per value: building
-    500 Attendance + Student + User objects cost ~70 % of a 500-student view, and the per-value
-    conversions half of what was left)."""
+    """A record as the session view shows it: plain columns, the ids, time, status and reason
+    already as the text the body prints (no ORM entities, no ``uuid.UUID``, enum or datetime
+    per value: building 500 Attendance + Student + User objects cost ~70 % of a 500-student
+    view, and the per-value conversions half of what was left).
+
+    Not :class:`RecordRow` (a write's live entities) nor ``marking.roster.RosterRow``: the view
+    lists only the session's records, newest first, for JSON; the roster lists every student,
+    by name, with the Python values its tiles compute with (version, marker id, late_at).
+    """
 
     id: str
     status: str
