@@ -261,7 +261,7 @@ def student_history(
         int(v or 0) for v in connection.execute(counts_stmt, params).one()
     )
     statistics = HistoryStatistics(total, present, absent, late, rate(present + late, total))
-    rows = [HistoryRow._make(row) for row in connection.execute(page_stmt, params)]
+    rows = [HistoryRow._make(row) for row in connection.execute(page_stmt, params).all()]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -258,7 +258,7 @@ def session_record_views(
     stmt = _record_views_statement(status is not None, marked_after is not None, include_absent)
     params = {"session_id": session_id, "status": status, "marked_after": marked_after}
     # Columns only: the connection's result skips the ORM's row machinery.
-    rows = db.session.connection().execute(stmt, params)
+    rows = db.session.connection().execute(stmt, params).all()
     return [RecordView._make(row) for row in rows]
 
 
