@@ -28,7 +28,7 @@ from attendance_app.models import (
 from attendance_app.services import permissions
 from attendance_app.services.dialect import uuid_text
 from attendance_app.services.errors import Invalid, NotFound
-from attendance_app.services.reporting.statistics import rate, status_count
+from attendance_app.services.reporting.statistics import rate, read_columns, status_count
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 
 Ts = TypeVarTuple("Ts")
@@ -255,13 +255,10 @@ def student_history(
         "after_id": after[1] if after else None,
     }
     counts_stmt, page_stmt = _history_statements(shape)
-    # Columns only: the connection's result skips the ORM's row machinery.
-    connection = db.session.connection()
-    total, present, absent, late = (
-        int(v or 0) for v in connection.execute(counts_stmt, params).one()
-    )
+    counts = read_columns(counts_stmt, params)[0]
+    total, present, absent, late = (int(v or 0) for v in counts)
     statistics = HistoryStatistics(total, present, absent, late, rate(present + late, total))
-    rows = [HistoryRow._make(row) for row in connection.execute(page_stmt, params).all()]
+    rows = [HistoryRow._make(row) for row in read_columns(page_stmt, params)]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

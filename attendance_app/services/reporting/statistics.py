@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import ColumnElement, Row, Select, String, bindparam, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -181,6 +182,14 @@ class RecordView(NamedTuple):
         return full_name(self.marker_first_name, self.marker_last_name) or None
 
 
+def read_columns(stmt: Select[*tuple[Any, ...]], params: dict[str, Any]) -> Sequence[Row[Any]]:
+    """The rows of a columns-only statement, from the session's connection: the ORM's row
+    machinery, which such a statement does not need, was ~10 % of a 500-row read. Pending
+    changes are flushed first, as ``Session.execute`` would (a no-op in a read)."""
+    db.session.flush()
+    return db.session.connection().execute(stmt, params).all()
+
+
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 
@@ -257,9 +266,7 @@ def session_record_views(
     """:func:`session_records` as rows of columns (same order, same filters), one query."""
     stmt = _record_views_statement(status is not None, marked_after is not None, include_absent)
     params = {"session_id": session_id, "status": status, "marked_after": marked_after}
-    # Columns only: the connection's result skips the ORM's row machinery.
-    rows = db.session.connection().execute(stmt, params).all()
-    return [RecordView._make(row) for row in rows]
+    return [RecordView._make(row) for row in read_columns(stmt, params)]
 
 
 def session_records(
