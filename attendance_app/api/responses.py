@@ -13,7 +13,6 @@ from attendance_app.services.marking.excuses import ExcuseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
 from attendance_app.services.reporting.statistics import (
-    RecordRow,
     RecordView,
     SessionStatistics,
 )
@@ -164,18 +163,6 @@ def excuse_fields(record) -> dict:
     return {"excused": reason is not None, "absence_reason": reason.value if reason else None}
 
 
-def session_record(row: RecordRow) -> dict:
-    return {
-        "id": str(row.record.id),
-        "student": {**student_brief(row.student), "email": row.student.user.email},
-        "status": row.record.status.value,
-        "marked_at": iso(row.record.marked_at),
-        "marked_by": row.marked_by_name,
-        "notes": row.record.notes,
-        **excuse_fields(row.record),
-    }
-
-
 def excuse_body(result: ExcuseResult) -> dict:
     record = result.row.record
     return {
@@ -193,25 +180,27 @@ def excuse_body(result: ExcuseResult) -> dict:
 def session_view_body(
     session: ClassSession, stats: SessionStatistics, rows: list[RecordView]
 ) -> dict:
-    """The session view, in one pass over plain rows (the same keys as :func:`session_record`)."""
+    """The session view, in one pass over plain rows (the rows carry ids, times, status and
+    reason as text already)."""
     return {
         "session": session_summary(session),
         "statistics": stats.as_dict(),
         "records": [
             {
-                "id": str(r.id),
+                "id": r.id,
                 "student": {
-                    "id": str(r.student_id),
+                    "id": r.student_id,
                     "student_id": r.student_number,
                     "first_name": r.first_name,
                     "last_name": r.last_name,
                     "email": r.email,
                 },
-                "status": r.status.value,
-                "marked_at": iso(r.marked_at),
+                "status": r.status,
+                "marked_at": r.marked_at,
                 "marked_by": r.marked_by_name,
                 "notes": r.notes,
-                **excuse_fields(r),
+                "excused": r.absence_reason is not None,
+                "absence_reason": r.absence_reason,
             }
             for r in rows
         ],
@@ -254,16 +243,17 @@ def history_body(history: StudentHistory) -> dict:
         "statistics": history.statistics.as_dict(),
         "records": [
             {
-                "id": str(row.record.id),
+                "id": row.id,
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": row.session.start_time.astimezone(UTC).date().isoformat(),
-                    "start_time": iso(row.session.start_time),
+                    "date": row.start_time.astimezone(UTC).date().isoformat(),
+                    "start_time": iso(row.start_time),
                 },
-                "status": row.record.status.value,
-                "marked_at": iso(row.record.marked_at),
-                **excuse_fields(row.record),
+                "status": row.status.value,
+                "marked_at": iso(row.marked_at),
+                "excused": row.absence_reason is not None,
+                "absence_reason": row.absence_reason.value if row.absence_reason else None,
             }
             for row in history.records
         ],

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, cast, func
+from sqlalchemy import Date, String, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from attendance_app.extensions import db
 
@@ -32,3 +35,68 @@ def utc_date(column: Any) -> ColumnElement[Any]:
     if db.engine.dialect.name == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
+
+
+class uuid_text(FunctionElement[str]):
+    """A UUID column as the text ``str(uuid.UUID)`` gives (lower-case, hyphenated), computed by
+    the database: the read bodies need the string, and building a ``uuid.UUID`` per value only
+    to print it cost more than the query on a 500-row read.
+
+    PostgreSQL stores a native ``uuid``, whose text form is exactly that; SQLite stores
+    SQLAlchemy's ``Uuid`` as 32 hex digits, which get their hyphens here. One construct,
+    compiled per dialect, so a statement built once at import serves both databases.
+    """
+
+    type = String()
+    name = "uuid_text"
+    inherit_cache = True
+
+
+#: (start, length) of the five groups of a UUID's 32 hex digits (SQL's substr counts from 1).
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+@compiles(uuid_text, "postgresql")
+def _uuid_text_postgresql(element: uuid_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+@compiles(uuid_text, "sqlite")
+def _uuid_text_sqlite(element: uuid_text, compiler: SQLCompiler, **kw: Any) -> str:
+    hexa = compiler.process(element.clauses, **kw)
+    groups = " || '-' || ".join(f"substr({hexa}, {start}, {n})" for start, n in _UUID_GROUPS)
+    return f"lower({groups})"
+
+
+class iso_text(FunctionElement[str]):
+    """A timestamp column as the text ``models.base.iso`` gives it (ISO 8601 in UTC, ``Z``
+    suffix, microseconds only when there are some — Python's ``isoformat``), computed by the
+    database, for the same reason as :class:`uuid_text`.
+
+    PostgreSQL formats its ``timestamptz`` in UTC with ``to_char``; SQLite stores what
+    SQLAlchemy writes, naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, which is cut and joined.
+    """
+
+    type = String()
+    name = "iso_text"
+    inherit_cache = True
+
+
+@compiles(iso_text, "postgresql")
+def _iso_text_postgresql(element: iso_text, compiler: SQLCompiler, **kw: Any) -> str:
+    utc = f"({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC')"
+    micro = f"to_char({utc}, 'US')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN {micro} = '000000' THEN '' ELSE '.' || {micro} END || 'Z'"
+    )
+
+
+@compiles(iso_text, "sqlite")
+def _iso_text_sqlite(element: iso_text, compiler: SQLCompiler, **kw: Any) -> str:
+    stored = compiler.process(element.clauses, **kw)
+    fraction = f"substr({stored}, 20)"
+    return (
+        f"substr({stored}, 1, 10) || 'T' || substr({stored}, 12, 8)"
+        f" || CASE WHEN {fraction} IN ('', '.000000') THEN '' ELSE {fraction} END || 'Z'"
+    )

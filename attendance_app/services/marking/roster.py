@@ -99,6 +99,14 @@ _MARKER = _RECORD + len(_RECORD_COLUMNS)
 
 @dataclass(frozen=True, slots=True)
 class RosterRow:
+    """One roster line: a student (enrolled, or with a record) and their record if marked.
+
+    Not ``statistics.RecordView`` (the JSON session view: records only, newest first, already
+    as text) nor ``statistics.RecordRow`` (a write's answer, live entities): a roster line
+    exists before its record does, and the tile needs Python values (the record's version for
+    a tap, the marker's id for "checked in", ``late_at`` for the late minutes).
+    """
+
     student: RosterStudent
     record: RosterRecord | None
     marked_by_name: str | None = None

@@ -6,15 +6,16 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVarTuple
+from functools import cache
+from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AbsenceReason,
     Attendance,
     AttendanceStatus,
     ClassSession,
@@ -25,8 +26,9 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
+from attendance_app.services.dialect import uuid_text
 from attendance_app.services.errors import Invalid, NotFound
-from attendance_app.services.reporting.statistics import rate, status_count
+from attendance_app.services.reporting.statistics import rate, read_columns, status_count
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 
 Ts = TypeVarTuple("Ts")
@@ -53,15 +55,36 @@ class HistoryStatistics:
     attendance_rate: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat numbers: no need for dataclasses.asdict's recursive copy (a tenth of a small
+        # session view's own time).
+        return {name: getattr(self, name) for name in _HISTORY_STATISTICS_FIELDS}
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    record: Attendance
-    session: ClassSession
+_HISTORY_STATISTICS_FIELDS = tuple(f.name for f in fields(HistoryStatistics))
+
+
+class HistoryRow(NamedTuple):
+    """A history record with its lesson, read as columns (no Attendance or ClassSession
+    entities: building them, with their many UUIDs, was most of a history request). The
+    record's id is already the text every edge prints."""
+
+    id: str
+    status: AttendanceStatus
+    marked_at: datetime
+    late_at: datetime | None
+    absence_reason: AbsenceReason | None
+    excuse_note: str | None
+    start_time: datetime
     class_name: str
     subject_code: str
+
+    @property
+    def excused(self) -> bool:
+        return self.absence_reason is not None
+
+    def minutes_late(self) -> int | None:
+        """As ``Attendance.minutes_late`` from the lesson's start (the same function)."""
+        return Attendance.minutes_late(self, self.start_time)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,86 @@ def _day_start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
 
+class _Shape(NamedTuple):
+    """Which optional clauses a history read has: one pair of statements per shape."""
+
+    teacher: bool
+    date_from: bool
+    date_to: bool
+    subject: bool
+    class_: bool
+    status: bool
+    cursor: bool
+
+
+@cache
+def _history_statements(
+    shape: _Shape,
+) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The counts and the page of :func:`student_history` for one shape of filters, built once
+    with bind parameters (the clauses of :func:`visible_records_filter`, same order):
+    building and compiling them per request cost as much as running them."""
+    clauses: list[ColumnElement[bool]] = [Attendance.student_id == bindparam("student_id")]
+    if shape.teacher:
+        # permissions.taught_class_ids, with the teacher as a parameter.
+        taught = select(SchoolClass.id).where(SchoolClass.teacher_id == bindparam("teacher_id"))
+        clauses.append(ClassSession.class_id.in_(taught))
+    if shape.date_from:
+        clauses.append(ClassSession.start_time >= bindparam("from_time"))
+    if shape.date_to:
+        clauses.append(ClassSession.start_time < bindparam("to_time"))
+    if shape.subject:
+        clauses.append(SchoolClass.subject_id == bindparam("subject_id"))
+    if shape.class_:
+        clauses.append(ClassSession.class_id == bindparam("class_id"))
+    if shape.status:
+        clauses.append(Attendance.status == bindparam("status"))
+
+    def joined(stmt: Select[*Ts]) -> Select[*Ts]:
+        return (
+            stmt.join(ClassSession, ClassSession.id == Attendance.session_id)
+            .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
+            .where(*clauses)
+        )
+
+    counts = joined(
+        select(
+            func.count(Attendance.id),
+            status_count(AttendanceStatus.PRESENT),
+            status_count(AttendanceStatus.ABSENT),
+            status_count(AttendanceStatus.LATE),
+        )
+    )
+    page = (
+        joined(
+            select(
+                uuid_text(Attendance.id),
+                Attendance.status,
+                Attendance.marked_at,
+                Attendance.late_at,
+                Attendance.absence_reason,
+                Attendance.excuse_note,
+                ClassSession.start_time,
+                SchoolClass.name,
+                Subject.code,
+            )
+        )
+        .join(Subject, Subject.id == SchoolClass.subject_id)
+        .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
+        .limit(bindparam("limit"))
+    )
+    if shape.cursor:
+        after_time: BindParameter[datetime] = bindparam("after_time")
+        after_id: BindParameter[uuid.UUID] = bindparam("after_id")
+        page = page.where(
+            or_(
+                ClassSession.start_time < after_time,
+                and_(ClassSession.start_time == after_time, Attendance.id < after_id),
+            )
+        )
+    return counts, page
+
+
 def student_history(
     *,
     actor: User,
@@ -124,56 +227,47 @@ def student_history(
     """
     student = get_student(student_id)
     permissions.require_student_reader(actor, student_id)
-    clauses = [Attendance.student_id == student_id, *visible_records_filter(actor, filters)]
-
-    def joined(stmt: Select[*Ts]) -> Select[*Ts]:
-        return (
-            stmt.join(ClassSession, ClassSession.id == Attendance.session_id)
-            .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
-            .where(*clauses)
-        )
-
-    counts = db.session.execute(
-        joined(
-            select(
-                func.count(Attendance.id),
-                status_count(AttendanceStatus.PRESENT),
-                status_count(AttendanceStatus.ABSENT),
-                status_count(AttendanceStatus.LATE),
-            )
-        )
-    ).one()
+    after = decode_cursor(cursor) if cursor else None
+    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
+    date_to = (
+        filters.date_to if filters.date_to is not None and filters.date_to < date.max else None
+    )
+    teacher = actor.role == Role.TEACHER
+    shape = _Shape(
+        teacher=teacher,
+        date_from=filters.date_from is not None,
+        date_to=date_to is not None,
+        subject=filters.subject_id is not None,
+        class_=filters.class_id is not None,
+        status=filters.status is not None,
+        cursor=after is not None,
+    )
+    params: dict[str, Any] = {
+        "student_id": student_id,
+        "teacher_id": actor.teacher.id if teacher and actor.teacher else None,
+        "from_time": _day_start(filters.date_from) if filters.date_from else None,
+        "to_time": _day_start(date_to + timedelta(days=1)) if date_to else None,
+        "subject_id": filters.subject_id,
+        "class_id": filters.class_id,
+        "status": filters.status,
+        "limit": limit + 1,
+        "after_time": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    counts_stmt, page_stmt = _history_statements(shape)
+    counts = read_columns(counts_stmt, params)[0]
     total, present, absent, late = (int(v or 0) for v in counts)
     statistics = HistoryStatistics(total, present, absent, late, rate(present + late, total))
-
-    page = (
-        joined(select(Attendance, ClassSession, SchoolClass.name, Subject.code))
-        .join(Subject, Subject.id == SchoolClass.subject_id)
-        # The row carries the class name and subject code already: without this, every
-        # session would drag in its class, subject, teacher and teacher's user (five more
-        # joined tables per record, and their objects).
-        .options(lazyload(ClassSession.school_class))
-        .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
-        .limit(limit + 1)
-    )
-    if cursor:
-        after_time, after_id = decode_cursor(cursor)
-        page = page.where(
-            or_(
-                ClassSession.start_time < after_time,
-                and_(ClassSession.start_time == after_time, Attendance.id < after_id),
-            )
-        )
-    rows = [HistoryRow(*row) for row in db.session.execute(page).unique()]
+    rows = [HistoryRow._make(row) for row in read_columns(page_stmt, params)]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last.session.started_at, last.record.id)
+        next_cursor = encode_cursor(last.start_time, last.id)
     return StudentHistory(student, statistics, rows, next_cursor)
 
 
-def encode_cursor(start_time: datetime, record_id: uuid.UUID) -> str:
+def encode_cursor(start_time: datetime, record_id: uuid.UUID | str) -> str:
     raw = f"{start_time.isoformat()}|{record_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -195,13 +289,13 @@ def rate_over_time(rows: list[HistoryRow]) -> dict[str, Any]:
     first — the line a student and their teacher watch go up or down."""
     series: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r.session.started_at):
+    for row in sorted(rows, key=lambda r: r.start_time):
         attended, seen = totals.setdefault(row.subject_code, [0, 0])
         seen += 1
-        attended += row.record.status != AttendanceStatus.ABSENT
+        attended += row.status != AttendanceStatus.ABSENT
         totals[row.subject_code] = [attended, seen]
         series.setdefault(row.subject_code, []).append(
             # The session's start to the minute (UTC): two lessons on one day are two points.
-            {"x": row.session.started_at.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
+            {"x": row.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
         )
     return {"series": [{"label": code, "data": points} for code, points in series.items()]}
