@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
+    AttendanceChange,
     AttendanceStatus,
     Channel,
     ClassSession,
@@ -24,6 +25,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
+from attendance_app.services.dialect import insert, new_uuid
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
@@ -86,17 +88,6 @@ _STUDENTS_AND_ENROLMENT = select(
     )
     .exists(),
 ).where(Student.id.in_(bindparam("student_ids", expanding=True)))
-
-#: The enrolled students of a class without a record in a session, built once.
-_UNMARKED = select(Enrollment.student_id).where(
-    Enrollment.class_id == bindparam("class_id"),
-    ~select(Attendance.id)
-    .where(
-        Attendance.session_id == bindparam("session_id"),
-        Attendance.student_id == Enrollment.student_id,
-    )
-    .exists(),
-)
 
 
 @unit_of_work
@@ -201,36 +192,100 @@ def mark_unmarked(
     that lands concurrently wins (ON CONFLICT DO NOTHING). Same rules as marking.
     """
     session = open_session_for_marking(actor, session_id)
-    unmarked = list(
-        db.session.scalars(_UNMARKED, {"class_id": session.class_id, "session_id": session.id})
-    )
-    if not unmarked:
-        return InitialiseResult(session, 0, default_status, [])
     now = at or utcnow()
-    created = insert_records(
-        session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
+    attendance, changes = Attendance.__table__, AttendanceChange.__table__
+    # Both statements run in the database, whatever the class size: the records are made
+    # from the enrolments (ids by the database), then their audit rows from the records;
+    # 500 rows of parameters, each through SQLAlchemy's type processing, cost more than
+    # the inserts themselves.
+    unmarked = (
+        select(
+            new_uuid(),
+            literal(session.id, attendance.c.session_id.type),
+            Enrollment.student_id,
+            literal(default_status, attendance.c.status.type),
+            literal("", attendance.c.notes.type),
+            literal(now, attendance.c.marked_at.type),
+            literal(
+                now if default_status == AttendanceStatus.LATE else None,
+                attendance.c.late_at.type,
+            ),
+            literal(actor.id, attendance.c.marked_by_id.type),
+            literal(now, attendance.c.created_at.type),
+            literal(now, attendance.c.updated_at.type),
+            literal(1, attendance.c.version.type),
+        )
+        .where(Enrollment.class_id == session.class_id)
+        .where(
+            ~select(attendance.c.id)
+            .where(
+                attendance.c.session_id == session.id,
+                attendance.c.student_id == Enrollment.student_id,
+            )
+            .exists()
+        )
     )
+    inserted = db.session.execute(
+        insert(attendance)
+        .from_select(_RECORD_COLUMNS, unmarked)
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        .returning(attendance.c.student_id, attendance.c.id)
+    )
+    created: dict[uuid.UUID, uuid.UUID] = {sid: rid for sid, rid in inserted}
+    if not created:
+        return InitialiseResult(session, 0, default_status, [])
     group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": rid,
-                "session_id": session.id,
-                "student_id": sid,
-                "new_status": default_status,
-                "new_notes": "",
-            }
-            for sid, rid in created.items()
-        ],
-        actor,
-        channel,
-        now,
-        group_id,
-    )
     record_ids = list(created.values())
-    if record_ids:
-        announce(session, tuple(record_ids), actor, tuple(created))
+    db.session.execute(
+        insert(changes).from_select(
+            _CHANGE_COLUMNS,
+            select(
+                new_uuid(),
+                attendance.c.id,
+                attendance.c.session_id,
+                attendance.c.student_id,
+                literal(actor.id, changes.c.actor_id.type),
+                literal(now, changes.c.changed_at.type),
+                literal(channel, changes.c.channel.type),
+                literal(group_id, changes.c.group_id.type),
+                attendance.c.status,
+                attendance.c.notes,
+            ).where(
+                attendance.c.session_id == session.id,
+                attendance.c.id.in_(record_ids),
+            ),
+        )
+    )
+    announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
+
+
+#: The columns ``mark_unmarked`` writes, in its SELECTs' order.
+_RECORD_COLUMNS = [
+    "id",
+    "session_id",
+    "student_id",
+    "status",
+    "notes",
+    "marked_at",
+    "late_at",
+    "marked_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+]
+_CHANGE_COLUMNS = [
+    "id",
+    "attendance_id",
+    "session_id",
+    "student_id",
+    "actor_id",
+    "changed_at",
+    "channel",
+    "group_id",
+    "new_status",
+    "new_notes",
+]
 
 
 @unit_of_work
