@@ -11,7 +11,10 @@ network), times ``--runs`` times each, every run on a fresh ACTIVE session of th
   PRESENT, ABSENT and LATE, some with notes);
 - a bulk-mark initialisation (POST /api/attendance/bulk-mark/) of the whole class.
 
-Prints per path: median, p95, min, the statements one request ran and its CPU time.
+Before timing, ``--history`` ended sessions of the class are marked (the alert check reads
+them); each timed session is deleted after its run (``--keep`` keeps them), so every run
+meets the same data. Prints per path: median, p95, min, the statements one request ran and
+its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not).
 ``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
 read with ``python -m pstats``). Session creation is outside the timings.
 """
@@ -23,12 +26,13 @@ import cProfile
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from attendance_app import create_app
 from attendance_app.extensions import db
@@ -52,6 +56,18 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=500)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per path first")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=10,
+        help="ended sessions of the class marked before timing (90%% present), which the "
+        "alert check reads",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each timed session (the history grows run by run) instead of deleting it",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfiles here")
     parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
@@ -72,7 +88,14 @@ def main() -> None:
 
         with app.app_context():
             upgrade()
-        from tests.factories import make_admin, make_class, make_session, make_students
+        from tests.factories import (
+            end_session,
+            make_admin,
+            make_class,
+            make_session,
+            make_students,
+            mark_many,
+        )
 
         admin = make_admin(app)
         students = make_students(app, args.students)
@@ -93,7 +116,28 @@ def main() -> None:
                 timed.append((time.perf_counter() - conn.info["bench_started"], statement))
 
         engine = url.split(":")[0]
-        print(f"bench_bulk on {engine}: class of {args.students}, {args.runs} runs per path")
+        print(
+            f"bench_bulk on {engine}: class of {args.students}, {args.history} earlier sessions, "
+            f"{args.runs} runs per path"
+            + (", sessions kept" if args.keep else ", each run's session deleted after it")
+        )
+        for h in range(args.history):
+            marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(students)]
+            session_id = make_session(app, klass)
+            mark_many(app, klass, session_id, marks)
+            end_session(app, klass, session_id)
+
+        def drop_session(session_id: str) -> None:
+            """Every run meets the same data: the session and its records go (CASCADE)."""
+            if args.keep:
+                return
+            with app.app_context():
+                db.session.execute(
+                    text("DELETE FROM class_sessions WHERE id = :id"),
+                    {"id": uuid.UUID(session_id).hex if engine == "sqlite" else session_id},
+                )
+                db.session.commit()
+                db.session.remove()
 
         records = []
         for i, s in enumerate(students):
@@ -124,8 +168,11 @@ def main() -> None:
         ]
         for label, run in paths:
             for _ in range(args.warmup):
-                run(str(make_session(app, klass)))
+                session_id = str(make_session(app, klass))
+                run(session_id)
+                drop_session(session_id)
             walls, cpus, counts = [], [], []
+            shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
                 session_id = str(make_session(app, klass))
@@ -140,13 +187,15 @@ def main() -> None:
                 if profiler:
                     profiler.disable()
                 counts.append(statements[0])
+                shown = list(timed)
+                drop_session(session_id)
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
                 f"{max(counts)} statements"
             )
             if args.statements:
-                for seconds, statement in timed:
+                for seconds, statement in shown:
                     print(f"  {ms(seconds):>9}  {' '.join(statement.split())[:110]}")
             if profiler and args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,6 @@ from attendance_app.services.marking.attendance import (
     DUPLICATE_IN_REQUEST,
     MarkEntry,
     announce,
-    append_audit,
     insert_records,
     load_students,
     not_enrolled_message,
@@ -150,24 +149,8 @@ def mark_records(
             if sid not in created
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": created[e.student_id],
-                "session_id": session.id,
-                "student_id": e.student_id,
-                "new_status": e.status,
-                "new_notes": e.notes or "",
-            }
-            for e in entries
-        ],
-        actor,
-        channel,
-        now,
-        group_id,
-    )
     record_ids = tuple(created[sid] for sid in ids)
+    audit_created(session, record_ids, actor, channel, now, uuid.uuid4())
     # The students beside the records spare the alert check a query to find them.
     announce(session, record_ids, actor, tuple(ids))
     records = [
@@ -193,7 +176,7 @@ def mark_unmarked(
     """
     session = open_session_for_marking(actor, session_id)
     now = at or utcnow()
-    attendance, changes = Attendance.__table__, AttendanceChange.__table__
+    attendance = Attendance.__table__
     # Both statements run in the database, whatever the class size: the records are made
     # from the enrolments (ids by the database), then their audit rows from the records;
     # 500 rows of parameters, each through SQLAlchemy's type processing, cost more than
@@ -236,6 +219,23 @@ def mark_unmarked(
         return InitialiseResult(session, 0, default_status, [])
     group_id = uuid.uuid4()
     record_ids = list(created.values())
+    audit_created(session, record_ids, actor, channel, now, group_id)
+    announce(session, tuple(record_ids), actor, tuple(created))
+    return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
+
+
+def audit_created(
+    session: ClassSession,
+    record_ids: Sequence[uuid.UUID],
+    actor: User,
+    channel: Channel,
+    now: datetime,
+    group_id: uuid.UUID,
+) -> None:
+    """The audit rows of records just created in ``session`` (one each: no old values, the
+    new status and notes), made from the records in the database by one INSERT … SELECT
+    instead of sent row by row."""
+    attendance, changes = Attendance.__table__, AttendanceChange.__table__
     db.session.execute(
         insert(changes).from_select(
             _CHANGE_COLUMNS,
@@ -250,14 +250,9 @@ def mark_unmarked(
                 literal(group_id, changes.c.group_id.type),
                 attendance.c.status,
                 attendance.c.notes,
-            ).where(
-                attendance.c.session_id == session.id,
-                attendance.c.id.in_(record_ids),
-            ),
+            ).where(attendance.c.session_id == session.id, attendance.c.id.in_(record_ids)),
         )
     )
-    announce(session, tuple(record_ids), actor, tuple(created))
-    return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
 #: The columns ``mark_unmarked`` writes, in its SELECTs' order.
