@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, literal, select
+import orjson
+from sqlalchemy import bindparam, case, cast, literal, null, select, true
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -25,14 +26,13 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.dialect import insert, new_uuid
+from attendance_app.services.dialect import insert, json_rows, new_uuid
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
     DUPLICATE_IN_REQUEST,
     MarkEntry,
     announce,
-    insert_records,
     load_students,
     not_enrolled_message,
     note_problem,
@@ -141,7 +141,7 @@ def mark_records(
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = insert_records(session, entries, actor, now)
+    created = _insert_entries(session, entries, actor, now)
     if len(created) != len(ids):
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
@@ -222,6 +222,44 @@ def mark_unmarked(
     audit_created(session, record_ids, actor, channel, now, group_id)
     announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
+
+
+def _insert_entries(
+    session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
+) -> dict[uuid.UUID, uuid.UUID]:
+    """``insert_records`` for many entries: one INSERT … SELECT … ON CONFLICT DO NOTHING
+    over the entries sent as one JSON value (ids by the database): {student_id: new
+    record id}. A student missing from the result already had a record: the database
+    decides, so two concurrent marks can never both succeed."""
+    attendance = Attendance.__table__
+    rows, (student_id, status, notes) = json_rows("entries", 3)
+    if db.engine.dialect.name == "postgresql":
+        student_id = cast(student_id, attendance.c.student_id.type)
+    entered = select(
+        new_uuid(),
+        literal(session.id, attendance.c.session_id.type),
+        student_id,
+        status,
+        notes,
+        literal(now, attendance.c.marked_at.type),
+        case(
+            (status == AttendanceStatus.LATE.value, literal(now, attendance.c.late_at.type)),
+            else_=null(),
+        ),
+        literal(actor.id, attendance.c.marked_by_id.type),
+        literal(now, attendance.c.created_at.type),
+        literal(now, attendance.c.updated_at.type),
+        literal(1, attendance.c.version.type),
+    ).select_from(rows)
+    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
+    inserted = db.session.execute(
+        insert(attendance)
+        .from_select(_RECORD_COLUMNS, entered.where(true()))  # SQLite: WHERE before ON CONFLICT
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        .returning(attendance.c.student_id, attendance.c.id),
+        {"entries": payload.decode()},
+    )
+    return {sid: rid for sid, rid in inserted}
 
 
 def audit_created(
