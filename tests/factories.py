@@ -224,7 +224,7 @@ def mark_many(
             channel=Channel.API,
             at=at,
         )
-        ids = [row.record.id for row in result.rows]
+        ids = [row.id for row in result.records]
         db.session.remove()
     return ids
 

@@ -145,14 +145,10 @@ def check_in_code_body(code: CheckInCode) -> dict:
 def bulk_mark_body(result: BulkMarkResult) -> dict:
     return {
         "message": "Bulk attendance marked successfully",
-        "count": len(result.rows),
+        "count": len(result.records),
         "attendance_records": [
-            {
-                "id": str(row.record.id),
-                "student_id": row.student.student_number,
-                "status": row.record.status.value,
-            }
-            for row in result.rows
+            {"id": str(r.id), "student_id": r.student_number, "status": r.status.value}
+            for r in result.records
         ],
     }
 

@@ -235,12 +235,12 @@ def _past_lesson(admin, teacher, class_id, start, marks, students, rng) -> int:
     )
     sessions.end_session(actor=teacher, session_id=session_id, at=start + LESSON)
     excused = 0
-    for row in result.rows:
-        reason = excuse_for(row.record.status, row.record.notes or None)
+    for row in result.records:
+        reason = excuse_for(row.status, row.notes or None)
         if reason is not None:
             excuses.excuse_absence(
                 actor=admin,
-                attendance_id=row.record.id,
+                attendance_id=row.id,
                 reason=reason,
                 channel=Channel.CLI,
                 at=start + LESSON + EXCUSED_AFTER,

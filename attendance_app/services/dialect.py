@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from sqlalchemy import Date, String, cast, func
+from sqlalchemy import Date, String, TextClause, Uuid, cast, func, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -100,3 +101,39 @@ def _iso_text_sqlite(element: iso_text, compiler: SQLCompiler, **kw: Any) -> str
         f"substr({stored}, 1, 10) || 'T' || substr({stored}, 12, 8)"
         f" || CASE WHEN {fraction} IN ('', '.000000') THEN '' ELSE {fraction} END || 'Z'"
     )
+
+
+def new_uuid() -> ColumnElement[uuid.UUID]:
+    """A fresh random (version 4) UUID per row, made by the database: for an
+    ``INSERT … SELECT`` that creates many rows without sending an id for each.
+
+    PostgreSQL (>= 13) has ``gen_random_uuid()``. SQLite has none: 16 random bytes as the
+    32 lowercase hex digits SQLAlchemy's ``Uuid`` stores there, with the version (4) and
+    variant (8, 9, a or b) digits set as ``uuid.uuid4()`` sets them.
+    """
+    if db.engine.dialect.name == "postgresql":
+        return func.gen_random_uuid(type_=Uuid())
+    return literal_column(_SQLITE_UUID4, Uuid())
+
+
+_SQLITE_UUID4 = (
+    "lower(hex(randomblob(4)) || hex(randomblob(2)) || '4' || substr(hex(randomblob(2)), 2)"
+    " || substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2)"
+    " || hex(randomblob(6)))"
+)
+
+
+def json_rows(param: str, columns: int) -> tuple[TextClause, list[ColumnElement[Any]]]:
+    """A FROM clause over the rows of one JSON parameter ``param`` (an array of arrays), and
+    an expression for each of the first ``columns`` fields as text: many rows sent as one
+    value instead of a parameter per field (an ``INSERT … SELECT`` of 500 rows then costs
+    the database's work only, not 500 rows of SQLAlchemy's parameter processing)."""
+    if db.engine.dialect.name == "postgresql":
+        source = text(f"jsonb_array_elements(CAST(:{param} AS jsonb)) AS json_row(value)")
+        fields: list[ColumnElement[Any]] = [
+            literal_column(f"json_row.value ->> {i}") for i in range(columns)
+        ]
+        return source, fields
+    source = text(f"json_each(:{param}) AS json_row")
+    fields = [literal_column(f"json_extract(json_row.value, '$[{i}]')") for i in range(columns)]
+    return source, fields

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 
 from attendance_app.extensions import db
-from attendance_app.models import AttendanceChange, AttendanceStatus, Channel
+from attendance_app.models import Attendance, AttendanceChange, AttendanceStatus, Channel
 from tests.conftest import ApiClient
 from tests.factories import ClassInfo, make_admin, make_class, make_session, make_student, mark
 
@@ -112,6 +112,46 @@ def test_initialising_through_the_api_appends_api_changes_for_created_records_on
         assert change.channel == Channel.API
         assert change.actor_id == klass.teacher.user_id
         assert (change.old_status, change.new_status) == (None, AttendanceStatus.ABSENT)
+
+
+def test_initialised_records_get_version_4_ids_from_the_database_and_one_change_each(app, api_as):
+    klass, session_id = setup_class(app, students=5)
+    api = api_as(klass.teacher)
+
+    response = api.post(
+        "/api/attendance/bulk-mark/", json={"session_id": str(session_id), "default_status": "LATE"}
+    )
+
+    assert response.status_code == 201, response.json
+    with app.app_context():
+        records = list(
+            db.session.scalars(select(Attendance).where(Attendance.session_id == session_id))
+        )
+        db.session.expunge_all()
+        db.session.remove()
+    ids = [r.id for r in records]
+    assert len(set(ids)) == 5
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    for record in records:
+        assert record.status == AttendanceStatus.LATE
+        assert record.late_at == record.marked_at == record.created_at
+        assert (record.marked_by_id, record.notes, record.version) == (
+            klass.teacher.user_id,
+            "",
+            1,
+        )
+    trail = changes(app, session_id)
+    assert sorted(c.attendance_id for c in trail) == sorted(ids)
+    assert len({c.id for c in trail} | set(ids)) == 10
+    for change in trail:
+        assert change.id.version == 4
+        assert (change.new_status, change.new_notes) == (AttendanceStatus.LATE, "")
+        assert (change.old_status, change.old_notes, change.reason) == (None, None, None)
+        assert change.changed_at == records[0].marked_at
+    # The ids round-trip: the record is found by the id the database made.
+    updated = api.patch(f"/api/attendance/{ids[0]}/", json={"status": "PRESENT"})
+    assert updated.status_code == 200, updated.json
+    assert updated.json["attendance"]["id"] == str(ids[0])
 
 
 def test_two_bulk_actions_get_different_groups(app, api_as):

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.extensions import db
+from attendance_app.models import Attendance, AttendanceStatus, Channel
 from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import attendance, bulk
 from attendance_app.services.marking.attendance import MarkEntry
@@ -89,3 +91,46 @@ def test_a_bulk_mark_names_each_overlong_note_by_index_and_writes_nothing(app, c
 
     assert refused.value.errors == {"1": {"notes": [TOO_LONG]}}
     assert stored_attendance(app, session_id) == {}
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "",
+        '\tleading tab, "quotes", back\\slash, [brackets], {braces}',
+        "Zoë 学生 🎒 \u2028 line\nbreak",
+        "n" * 2000,
+    ],
+)
+def test_a_bulk_mark_stores_each_note_and_late_time_exactly_as_given(app, lesson, note):
+    klass, session_id = lesson
+    first, second = klass.students
+    with app.app_context():
+        result = bulk.mark_records(
+            actor=actor(klass.teacher.user_id),
+            session_id=session_id,
+            entries=[
+                MarkEntry(first.profile_id, AttendanceStatus.LATE, note),
+                MarkEntry(second.profile_id, AttendanceStatus.PRESENT, None),
+            ],
+            channel=Channel.API,
+        )
+        db.session.remove()
+
+    with app.app_context():
+        stored = {
+            r.student_id: r
+            for r in db.session.scalars(
+                select(Attendance).where(Attendance.session_id == session_id)
+            )
+        }
+        db.session.expunge_all()
+        db.session.remove()
+    late, present = stored[first.profile_id], stored[second.profile_id]
+    assert [r.id for r in result.records] == [late.id, present.id]
+    assert (late.status, late.notes, late.late_at) == (
+        AttendanceStatus.LATE,
+        note,
+        late.marked_at,
+    )
+    assert (present.status, present.notes, present.late_at) == (AttendanceStatus.PRESENT, "", None)

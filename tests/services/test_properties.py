@@ -139,8 +139,8 @@ def _apply(op, people, session_id, students, model: dict, records: dict, taps=No
                 entries=[attendance.MarkEntry(students[i], status) for i in target],
                 channel=Channel.API,
             )
-            for i, row in zip(target, result.rows, strict=True):
-                records[i] = row.record.id
+            for i, row in zip(target, result.records, strict=True):
+                records[i] = row.id
                 model[i] = status
                 taps.last[i] = OTHER
             return len(target)

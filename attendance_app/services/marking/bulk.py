@@ -9,35 +9,36 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import bindparam, case, cast, literal, null, select, true
 
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
+    AttendanceChange,
     AttendanceStatus,
     Channel,
     ClassSession,
     Enrollment,
+    Student,
     User,
     utcnow,
 )
+from attendance_app.services.dialect import insert, json_rows, new_uuid
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
     DUPLICATE_IN_REQUEST,
     MarkEntry,
     announce,
-    append_audit,
-    enrolled_ids,
-    insert_records,
     load_students,
     not_enrolled_message,
     note_problem,
     open_session_for_marking,
 )
 from attendance_app.services.marking.sessions import SessionResult, end_session
-from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
 from attendance_app.services.transaction import unit_of_work
 from attendance_app.shapes import too_many
@@ -47,10 +48,21 @@ MAX_BULK_RECORDS = 1000
 TOO_MANY_RECORDS = too_many(MAX_BULK_RECORDS)
 
 
+class BulkRecord(NamedTuple):
+    """A record a bulk mark created, as its callers use it (columns, not an entity: building
+    500 ORM objects cost more than the inserts)."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    student_number: str
+    status: AttendanceStatus
+    notes: str
+
+
 @dataclass(frozen=True)
 class BulkMarkResult:
     session: ClassSession
-    rows: list[RecordRow]  # in request order
+    records: list[BulkRecord]  # in request order
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,21 @@ class InitialiseResult:
     default_status: AttendanceStatus
     record_ids: list[uuid.UUID]
     group_id: uuid.UUID | None = None  # the audit rows of this action, undone together
+
+
+#: Rules "student exists" and 4 for many students in one query, built once: each requested
+#: student's number and whether they are enrolled in the class (a student missing from the
+#: answer does not exist).
+_STUDENTS_AND_ENROLMENT = select(
+    Student.id,
+    Student.student_number,
+    select(Enrollment.student_id)
+    .where(
+        Enrollment.class_id == bindparam("class_id"),
+        Enrollment.student_id == Student.id,
+    )
+    .exists(),
+).where(Student.id.in_(bindparam("student_ids", expanding=True)))
 
 
 @unit_of_work
@@ -89,71 +116,48 @@ def mark_records(
         first = next(iter(bad_notes.values()))["notes"][0]
         raise Invalid(first, field="records", errors=bad_notes)
     session = open_session_for_marking(actor, session_id)
-    students = load_students(ids)
+    numbers: dict[uuid.UUID, str] = {}
+    enrolled: set[uuid.UUID] = set()
+    for student_id, number, is_enrolled in db.session.execute(
+        _STUDENTS_AND_ENROLMENT, {"class_id": session.class_id, "student_ids": ids}
+    ):
+        numbers[student_id] = number
+        if is_enrolled:
+            enrolled.add(student_id)
     missing = {
         str(i): {"student_id": [STUDENT_NOT_FOUND]}
         for i, sid in enumerate(ids)
-        if sid not in students
+        if sid not in numbers
     }
     if missing:
         raise NotFound(STUDENT_NOT_FOUND, field="records", errors=missing)
-    enrolled = enrolled_ids(session, ids)
-    outside = {
-        str(i): {"student": [not_enrolled_message(students[sid], session)]}
-        for i, sid in enumerate(ids)
-        if sid not in enrolled
-    }
-    if outside:
+    if len(enrolled) != len(ids):
+        # The failing path only: the message wants the student (one more query).
+        students = load_students([sid for sid in ids if sid not in enrolled])
+        outside = {
+            str(i): {"student": [not_enrolled_message(students[sid], session)]}
+            for i, sid in enumerate(ids)
+            if sid not in enrolled
+        }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = insert_records(session, entries, actor, now)
-    clashes = {
-        str(i): {"non_field_errors": [ALREADY_MARKED]}
-        for i, sid in enumerate(ids)
-        if sid not in created
-    }
-    if clashes:
+    created = _insert_entries(session, entries, actor, now)
+    if len(created) != len(ids):
+        clashes = {
+            str(i): {"non_field_errors": [ALREADY_MARKED]}
+            for i, sid in enumerate(ids)
+            if sid not in created
+        }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": created[e.student_id],
-                "session_id": session.id,
-                "student_id": e.student_id,
-                "new_status": e.status,
-                "new_notes": e.notes or "",
-            }
-            for e in entries
-        ],
-        actor,
-        channel,
-        now,
-        group_id,
-    )
-    record_ids = [created[sid] for sid in ids]
-    announce(session, tuple(record_ids), actor)
-    rows = [
-        RecordRow(
-            Attendance(
-                id=created[e.student_id],
-                session_id=session.id,
-                student_id=e.student_id,
-                status=e.status,
-                notes=e.notes or "",
-                marked_at=now,
-                marked_by_id=actor.id,
-                created_at=now,
-                updated_at=now,
-                version=1,
-                late_at=now if e.status == AttendanceStatus.LATE else None,
-            ),
-            students[e.student_id],
-            actor.full_name,
-        )
-        for e in entries
+    record_ids = tuple(created[sid] for sid in ids)
+    audit_created(session, record_ids, actor, channel, now, uuid.uuid4())
+    # The students beside the records spare the alert check a query to find them.
+    announce(session, record_ids, actor, tuple(ids))
+    records = [
+        BulkRecord(rid, e.student_id, numbers[e.student_id], e.status, e.notes or "")
+        for rid, e in zip(record_ids, entries, strict=True)
     ]
-    return BulkMarkResult(session, rows)
+    return BulkMarkResult(session, records)
 
 
 @unit_of_work
@@ -171,47 +175,150 @@ def mark_unmarked(
     that lands concurrently wins (ON CONFLICT DO NOTHING). Same rules as marking.
     """
     session = open_session_for_marking(actor, session_id)
-    unmarked = list(
-        db.session.scalars(
-            select(Enrollment.student_id)
-            .where(Enrollment.class_id == session.class_id)
+    now = at or utcnow()
+    attendance = Attendance.__table__
+    # Both statements run in the database, whatever the class size: the records are made
+    # from the enrolments (ids by the database), then their audit rows from the records;
+    # 500 rows of parameters, each through SQLAlchemy's type processing, cost more than
+    # the inserts themselves.
+    unmarked = (
+        select(
+            new_uuid(),
+            literal(session.id, attendance.c.session_id.type),
+            Enrollment.student_id,
+            literal(default_status, attendance.c.status.type),
+            literal("", attendance.c.notes.type),
+            literal(now, attendance.c.marked_at.type),
+            literal(
+                now if default_status == AttendanceStatus.LATE else None,
+                attendance.c.late_at.type,
+            ),
+            literal(actor.id, attendance.c.marked_by_id.type),
+            literal(now, attendance.c.created_at.type),
+            literal(now, attendance.c.updated_at.type),
+            literal(1, attendance.c.version.type),
+        )
+        .where(Enrollment.class_id == session.class_id)
+        .where(
+            ~select(attendance.c.id)
             .where(
-                ~select(Attendance.id)
-                .where(
-                    Attendance.session_id == session.id,
-                    Attendance.student_id == Enrollment.student_id,
-                )
-                .exists()
+                attendance.c.session_id == session.id,
+                attendance.c.student_id == Enrollment.student_id,
             )
+            .exists()
         )
     )
-    if not unmarked:
+    inserted = db.session.execute(
+        insert(attendance)
+        .from_select(_RECORD_COLUMNS, unmarked)
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        .returning(attendance.c.student_id, attendance.c.id)
+    )
+    created: dict[uuid.UUID, uuid.UUID] = {sid: rid for sid, rid in inserted}
+    if not created:
         return InitialiseResult(session, 0, default_status, [])
-    now = at or utcnow()
-    created = insert_records(
-        session, [MarkEntry(sid, default_status) for sid in unmarked], actor, now
-    )
     group_id = uuid.uuid4()
-    append_audit(
-        [
-            {
-                "attendance_id": rid,
-                "session_id": session.id,
-                "student_id": sid,
-                "new_status": default_status,
-                "new_notes": "",
-            }
-            for sid, rid in created.items()
-        ],
-        actor,
-        channel,
-        now,
-        group_id,
-    )
     record_ids = list(created.values())
-    if record_ids:
-        announce(session, tuple(record_ids), actor)
+    audit_created(session, record_ids, actor, channel, now, group_id)
+    announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
+
+
+def _insert_entries(
+    session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
+) -> dict[uuid.UUID, uuid.UUID]:
+    """``insert_records`` for many entries: one INSERT … SELECT … ON CONFLICT DO NOTHING
+    over the entries sent as one JSON value (ids by the database): {student_id: new
+    record id}. A student missing from the result already had a record: the database
+    decides, so two concurrent marks can never both succeed."""
+    attendance = Attendance.__table__
+    rows, (student_id, status, notes) = json_rows("entries", 3)
+    if db.engine.dialect.name == "postgresql":
+        student_id = cast(student_id, attendance.c.student_id.type)
+    entered = select(
+        new_uuid(),
+        literal(session.id, attendance.c.session_id.type),
+        student_id,
+        status,
+        notes,
+        literal(now, attendance.c.marked_at.type),
+        case(
+            (status == AttendanceStatus.LATE.value, literal(now, attendance.c.late_at.type)),
+            else_=null(),
+        ),
+        literal(actor.id, attendance.c.marked_by_id.type),
+        literal(now, attendance.c.created_at.type),
+        literal(now, attendance.c.updated_at.type),
+        literal(1, attendance.c.version.type),
+    ).select_from(rows)
+    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
+    inserted = db.session.execute(
+        insert(attendance)
+        .from_select(_RECORD_COLUMNS, entered.where(true()))  # SQLite: WHERE before ON CONFLICT
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        .returning(attendance.c.student_id, attendance.c.id),
+        {"entries": payload.decode()},
+    )
+    return {sid: rid for sid, rid in inserted}
+
+
+def audit_created(
+    session: ClassSession,
+    record_ids: Sequence[uuid.UUID],
+    actor: User,
+    channel: Channel,
+    now: datetime,
+    group_id: uuid.UUID,
+) -> None:
+    """The audit rows of records just created in ``session`` (one each: no old values, the
+    new status and notes), made from the records in the database by one INSERT … SELECT
+    instead of sent row by row."""
+    attendance, changes = Attendance.__table__, AttendanceChange.__table__
+    db.session.execute(
+        insert(changes).from_select(
+            _CHANGE_COLUMNS,
+            select(
+                new_uuid(),
+                attendance.c.id,
+                attendance.c.session_id,
+                attendance.c.student_id,
+                literal(actor.id, changes.c.actor_id.type),
+                literal(now, changes.c.changed_at.type),
+                literal(channel, changes.c.channel.type),
+                literal(group_id, changes.c.group_id.type),
+                attendance.c.status,
+                attendance.c.notes,
+            ).where(attendance.c.session_id == session.id, attendance.c.id.in_(record_ids)),
+        )
+    )
+
+
+#: The columns ``mark_unmarked`` writes, in its SELECTs' order.
+_RECORD_COLUMNS = [
+    "id",
+    "session_id",
+    "student_id",
+    "status",
+    "notes",
+    "marked_at",
+    "late_at",
+    "marked_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+]
+_CHANGE_COLUMNS = [
+    "id",
+    "attendance_id",
+    "session_id",
+    "student_id",
+    "actor_id",
+    "changed_at",
+    "channel",
+    "group_id",
+    "new_status",
+    "new_notes",
+]
 
 
 @unit_of_work

@@ -1,0 +1,211 @@
+"""Benchmark: the two bulk paths, N runs each, median and p95.
+
+    .venv/bin/python -m bench.bench_bulk [--students 500] [--runs 20] [--profile DIR]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_bulk
+
+Builds one class through the services in a fresh database (a temporary SQLite file, or a
+fresh PostgreSQL database next to DATABASE_URL), then, with the Flask test client (no
+network), times ``--runs`` times each, every run on a fresh ACTIVE session of that class:
+
+- a bulk mark of the whole class (POST /api/attendance/mark/ with ``records``, a mix of
+  PRESENT, ABSENT and LATE, some with notes);
+- a bulk-mark initialisation (POST /api/attendance/bulk-mark/) of the whole class.
+
+Before timing, ``--history`` ended sessions of the class are marked (the alert check reads
+them); each timed session is deleted after its run (``--keep`` keeps them), so every run
+meets the same data. Prints per path: median, p95, min, the statements one request ran and
+its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not).
+``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
+read with ``python -m pstats``). Session creation is outside the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event, text
+
+from attendance_app import create_app
+from attendance_app.extensions import db
+from bench.bench_marking import fresh_database
+
+STATUSES = ("PRESENT", "ABSENT", "LATE")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs per path first")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=10,
+        help="ended sessions of the class marked before timing (90%% present), which the "
+        "alert check reads",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each timed session (the history grows run by run) instead of deleting it",
+    )
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfiles here")
+    parser.add_argument(
+        "--statements", action="store_true", help="print each statement's time (last run)"
+    )
+    args = parser.parse_args()
+
+    url, drop = fresh_database()
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SOCKETIO_ASYNC_MODE": "threading",
+            "ENV_NAME": "test",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
+    try:
+        from flask_migrate import upgrade
+
+        with app.app_context():
+            upgrade()
+        from tests.factories import (
+            end_session,
+            make_admin,
+            make_class,
+            make_session,
+            make_students,
+            mark_many,
+        )
+
+        admin = make_admin(app)
+        students = make_students(app, args.students)
+        klass = make_class(app, admin=admin, students=students)
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {klass.teacher.token}"}
+        statements = [0]
+        timed: list[tuple[float, str]] = []
+        with app.app_context():
+
+            @event.listens_for(db.engine, "before_cursor_execute")
+            def count(conn, _cursor, statement, *_a: object) -> None:
+                statements[0] += 1
+                conn.info["bench_started"] = time.perf_counter()
+
+            @event.listens_for(db.engine, "after_cursor_execute")
+            def took(conn, _cursor, statement, *_a: object) -> None:
+                timed.append((time.perf_counter() - conn.info["bench_started"], statement))
+
+        engine = url.split(":")[0]
+        print(
+            f"bench_bulk on {engine}: class of {args.students}, {args.history} earlier sessions, "
+            f"{args.runs} runs per path"
+            + (", sessions kept" if args.keep else ", each run's session deleted after it")
+        )
+        for h in range(args.history):
+            marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(students)]
+            session_id = make_session(app, klass)
+            mark_many(app, klass, session_id, marks)
+            end_session(app, klass, session_id)
+
+        def drop_session(session_id: str) -> None:
+            """Every run meets the same data: the session and its records go (CASCADE)."""
+            if args.keep:
+                return
+            with app.app_context():
+                db.session.execute(
+                    text("DELETE FROM class_sessions WHERE id = :id"),
+                    {"id": uuid.UUID(session_id).hex if engine == "sqlite" else session_id},
+                )
+                db.session.commit()
+                db.session.remove()
+
+        records = []
+        for i, s in enumerate(students):
+            record = {"student_id": str(s.profile_id), "status": STATUSES[i % 3]}
+            if i % 10 == 0:
+                record["notes"] = f"note {i}"
+            records.append(record)
+
+        def bulk_mark(session_id: str) -> None:
+            response = client.post(
+                "/api/attendance/mark/",
+                json={"session_id": session_id, "records": records},
+                headers=auth,
+            )
+            assert response.status_code == 201, response.json
+            assert response.json["count"] == len(students)
+
+        def initialise(session_id: str) -> None:
+            response = client.post(
+                "/api/attendance/bulk-mark/", json={"session_id": session_id}, headers=auth
+            )
+            assert response.status_code == 201, response.json
+            assert response.json["count"] == len(students)
+
+        paths: list[tuple[str, Callable[[str], None]]] = [
+            (f"bulk mark of {args.students}", bulk_mark),
+            (f"bulk-mark initialisation of {args.students}", initialise),
+        ]
+        for label, run in paths:
+            for _ in range(args.warmup):
+                session_id = str(make_session(app, klass))
+                run(session_id)
+                drop_session(session_id)
+            walls, cpus, counts = [], [], []
+            shown: list[tuple[float, str]] = []
+            profiler = cProfile.Profile() if args.profile else None
+            for _ in range(args.runs):
+                session_id = str(make_session(app, klass))
+                statements[0] = 0
+                timed.clear()
+                if profiler:
+                    profiler.enable()
+                cpu, wall = time.process_time(), time.perf_counter()
+                run(session_id)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                if profiler:
+                    profiler.disable()
+                counts.append(statements[0])
+                shown = list(timed)
+                drop_session(session_id)
+            print(
+                f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
+                f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
+                f"{max(counts)} statements"
+            )
+            if args.statements:
+                for seconds, statement in shown:
+                    print(f"  {ms(seconds):>9}  {' '.join(statement.split())[:110]}")
+            if profiler and args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                name = "bulk_mark" if run is bulk_mark else "initialise"
+                profiler.dump_stats(args.profile / f"{name}.prof")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
