@@ -71,6 +71,8 @@ def delete_record(
                 "new_status": None,
                 "old_notes": record.notes,
                 "new_notes": None,
+                "old_late_at": record.late_at,
+                "new_late_at": None,
                 "reason": DELETED_REASON,
             }
         ],
