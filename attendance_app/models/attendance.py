@@ -124,6 +124,11 @@ class AttendanceChange(IdMixin, Base):
     new_absence_reason: Mapped[AbsenceReason | None] = mapped_column(
         enum_column(AbsenceReason, "new_absence_reason")
     )
+    # The record's late time (``Attendance.late_at``) before and after the change, so an Undo
+    # gives back the minutes late the record had. NULL when not LATE, and on rows written
+    # before migration 0013.
+    old_late_at: Mapped[datetime | None]
+    new_late_at: Mapped[datetime | None]
     # The client's key for a roster tap, so a replayed tap is recognised and not applied twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
 

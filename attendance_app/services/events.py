@@ -42,6 +42,10 @@ class AttendanceChanged:
     # Students whose record was excused by this change: an alert their run of absences
     # raised is withdrawn if the excuse takes them back under the line.
     excused_student_ids: tuple[uuid.UUID, ...] = ()
+    # Students whose record in an ENDED session this change touched (an excuse given or
+    # withdrawn, a deletion): their guardians' absence emails not sent yet are rewritten or
+    # withdrawn (notifying/guardian_digest.py). Empty for a change in any other session.
+    ended_session_student_ids: tuple[uuid.UUID, ...] = ()
     # The change provably moves nobody across the alert line (``alerts.cannot_cross``: e.g.
     # LATE → PRESENT, or notes only): the alert check is skipped.
     alert_neutral: bool = False

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from attendance_app.extensions import db
-from attendance_app.models import AbsenceReason, Channel, Guardian, OutboxEmail
+from attendance_app.models import AbsenceReason, AttendanceStatus, Channel, Guardian, OutboxEmail
+from attendance_app.services import events
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
-from attendance_app.services.marking import excuses
+from attendance_app.services.marking import attendance, deletion, excuses
 from attendance_app.services.notifying import guardian_digest, outbox
 from attendance_app.services.school import guardians
 from tests.factories import (
@@ -23,6 +24,7 @@ from tests.factories import (
     make_admin,
     make_class,
     make_session,
+    make_superuser,
     make_teacher,
     mark,
 )
@@ -374,6 +376,101 @@ def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the
     assert guardian_rows(app) == []
     send(app)
     assert at_home(smtp) == []
+
+
+def test_a_record_deleted_after_the_digest_but_before_sending_rewrites_or_withdraws_the_email(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    first = absent_in(app, maths, john, MORNING)
+    second = absent_in(app, history, john, MORNING + timedelta(hours=2))
+    digest(app)
+    superuser = make_superuser(app)
+
+    def delete(record):
+        with app.app_context():
+            deletion.delete_record(
+                actor=actor(superuser.user_id), record_id=record, channel=Channel.WEB
+            )
+            db.session.remove()
+
+    delete(first)
+    [row] = guardian_rows(app)
+    assert "Maths 7A" not in row.body and "History 7A" in row.body
+    assert "absent from a lesson" in row.body
+
+    delete(second)
+    assert guardian_rows(app) == []
+    send(app)
+    assert at_home(smtp) == []
+
+
+def test_an_excuse_withdrawn_before_sending_puts_the_lesson_back_in_the_email(
+    app, smtp, john_and_his_mother
+):
+    admin, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    excused = absent_in(app, history, john, MORNING + timedelta(hours=2))
+    with app.app_context():
+        excuses.excuse_absence(
+            actor=actor(admin.user_id),
+            attendance_id=excused,
+            reason=AbsenceReason.FAMILY,
+            channel=Channel.API,
+        )
+        db.session.remove()
+    digest(app)
+    [row] = guardian_rows(app)
+    assert "History 7A" not in row.body
+
+    with app.app_context():
+        excuses.withdraw_excuse(
+            actor=actor(admin.user_id), attendance_id=excused, channel=Channel.API
+        )
+        db.session.remove()
+
+    [row] = guardian_rows(app)
+    assert "Maths 7A" in row.body and "History 7A" in row.body
+    assert "absent from 2 lessons" in row.body
+    send(app)
+    [message] = at_home(smtp)
+    assert "History 7A" in message.get_payload(decode=True).decode()
+
+
+def test_only_changes_in_ended_sessions_reach_the_waiting_emails(app, john_and_his_mother):
+    """What each change tells the digest: the students whose record changed in an ENDED
+    session; a change in an ACTIVE session (a tap, an excuse) tells it nothing."""
+    admin, maths, history, john, _ = john_and_his_mother
+    ended = absent_in(app, maths, john, MORNING)
+    active = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    still_on = mark(app, history, active, john, "ABSENT")
+    seen: list[events.AttendanceChanged] = []
+
+    def listen(batch):
+        seen.extend(e for e in batch if isinstance(e, events.AttendanceChanged))
+
+    events.subscribe(listen)
+    try:
+        with app.app_context():
+            me = actor(admin.user_id)
+            for record in (ended, still_on):
+                excuses.excuse_absence(
+                    actor=me,
+                    attendance_id=record,
+                    reason=AbsenceReason.ILLNESS,
+                    channel=Channel.API,
+                )
+            attendance.update_attendance(
+                actor=me,
+                attendance_id=still_on,
+                status=AttendanceStatus.PRESENT,
+                channel=Channel.API,
+            )
+            db.session.remove()
+    finally:
+        events.unsubscribe(listen)
+
+    assert [e.ended_session_student_ids for e in seen] == [(john.profile_id,), (), ()]
 
 
 @pytest.mark.parametrize("how", ["removed", "turned off", "unsubscribed"])

@@ -4,9 +4,11 @@ and is refused once the session is locked or the student changed again."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from tests.factories import audit_trail, end_session, make_session, stored_attendance
-from tests.web.conftest import cells, htmx_headers
+from attendance_app.models import utcnow
+from tests.factories import audit_trail, end_session, make_session, mark, stored_attendance
+from tests.web.conftest import cells, htmx_headers, parse
 
 
 def _open(client, session_id):
@@ -118,3 +120,32 @@ def test_undo_is_refused_once_the_session_is_locked(app, classroom, browser_as):
     assert refused.status_code == 400
     assert "Cannot modify attendance - session ended and is locked" in refused.text
     assert len(stored_attendance(app, session_id)) == 1
+
+
+def test_undoing_a_tap_away_from_late_shows_the_same_minutes_late_again(app, classroom, browser_as):
+    session_id = make_session(app, classroom.klass, start_at=utcnow() - timedelta(minutes=30))
+    student = classroom.klass.students[0]
+    record_id = mark(
+        app, classroom.klass, session_id, student, "LATE", at=utcnow() - timedelta(minutes=18)
+    )
+    client = browser_as(classroom.teacher)
+    headers = _open(client, session_id)
+    assert _late_text(client.get(f"/sessions/{session_id}").text, student) == "+12 min"
+    changed = _tap(client, headers, session_id, student, status="PRESENT", key="t1", version="1")
+
+    undone = client.post(
+        f"/sessions/{session_id}/undo", data=_undo_values(changed.text), headers=headers
+    )
+
+    assert undone.status_code == 200, undone.text
+    assert _late_text(undone.text, student) == "+12 min"
+    # The record page's audit trail shows the tap and its undo.
+    page = browser_as(classroom.admin).get(f"/admin/records/{record_id}")
+    assert page.status_code == 200
+    rows = parse(page.text).one("table", {"class": "striped audit-table"}).find_all("tr")[1:]
+    assert ["Late → Present" in r.text for r in rows] == [False, True, False]
+    assert "Present → Late" in rows[2].text and "undo" in rows[2].text
+
+
+def _late_text(html: str, student) -> str:
+    return cells(html)[str(student.profile_id)].one(attrs={"class": "late-minutes"}).text

@@ -284,7 +284,8 @@ def _append_audit_statement(dialect: str) -> Executable:
 
 def same_status_audit(record: Attendance, session: ClassSession, **change: Any) -> dict[str, Any]:
     """The audit row of a change that keeps a record's status and notes (a minutes-late
-    correction, an excuse): both as they are, and ``change``'s own columns."""
+    correction, an excuse): both as they are, the late time too unless ``change`` says
+    otherwise, and ``change``'s own columns."""
     return {
         "attendance_id": record.id,
         "session_id": session.id,
@@ -293,6 +294,8 @@ def same_status_audit(record: Attendance, session: ClassSession, **change: Any) 
         "new_status": record.status,
         "old_notes": record.notes,
         "new_notes": record.notes,
+        "old_late_at": record.late_at,
+        "new_late_at": record.late_at,
         **change,
     }
 
@@ -500,7 +503,7 @@ def update_attendance(
         values.update(NOT_EXCUSED)
     # The record row is locked since it was read, so these are the values being replaced;
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
-    old_status, old_notes = record.status, record.notes
+    old_status, old_notes, old_late_at = record.status, record.notes, record.late_at
     # RETURNING gives the new values to the loaded record (no reload afterwards).
     written = db.session.execute(
         _update_statement(tuple(values)),
@@ -518,6 +521,9 @@ def update_attendance(
                 "new_notes": notes if notes is not None else old_notes,
                 "old_absence_reason": old_reason,
                 "new_absence_reason": values.get("absence_reason", old_reason),
+                # Kept so that an Undo gives back the minutes late, not a late time of its own.
+                "old_late_at": old_late_at,
+                "new_late_at": values.get("late_at", old_late_at),
             }
         ],
         actor,
@@ -614,12 +620,13 @@ def set_minutes_late(
     if message := late_minutes_problem(minutes, session, now):
         raise Invalid(message, field="minutes")
     assert session.start_time is not None
-    before = record.minutes_late(session.start_time)
+    before, old_late_at = record.minutes_late(session.start_time), record.late_at
+    late_at = session.start_time + timedelta(minutes=minutes)
     written = db.session.execute(
         update(Attendance)
         .where(Attendance.id == attendance_id)
         .values(
-            late_at=session.start_time + timedelta(minutes=minutes),
+            late_at=late_at,
             marked_by_id=actor.id,
             updated_at=now,
             version=Attendance.version + 1,
@@ -628,7 +635,15 @@ def set_minutes_late(
         .execution_options(synchronize_session=False)
     ).one()
     change_ids = append_audit(
-        [same_status_audit(record, session, reason=f"minutes late {before} → {minutes}")],
+        [
+            same_status_audit(
+                record,
+                session,
+                reason=f"minutes late {before} → {minutes}",
+                old_late_at=old_late_at,
+                new_late_at=late_at,
+            )
+        ],
         actor,
         channel,
         now,

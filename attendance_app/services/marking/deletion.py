@@ -19,7 +19,11 @@ from attendance_app.models import (
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.attendance import RECORD_NOT_FOUND, append_audit
-from attendance_app.services.marking.sessions import bump_live_seq, load_session
+from attendance_app.services.marking.sessions import (
+    bump_live_seq,
+    ended_session_students,
+    load_session,
+)
 from attendance_app.services.transaction import unit_of_work
 
 ENDED_NEEDS_SUPERUSER = "Only a superuser can delete a record of an ended session."
@@ -71,6 +75,8 @@ def delete_record(
                 "new_status": None,
                 "old_notes": record.notes,
                 "new_notes": None,
+                "old_late_at": record.late_at,
+                "new_late_at": None,
                 "reason": DELETED_REASON,
             }
         ],
@@ -87,6 +93,7 @@ def delete_record(
             actor.id,
             bump_live_seq(session),
             removed_student_ids=(record.student_id,),
+            ended_session_student_ids=ended_session_students(session, record.student_id),
         ),
     )
     return DeleteResult(session.id, record.student_id)

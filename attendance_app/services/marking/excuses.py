@@ -33,7 +33,11 @@ from attendance_app.services.marking.attendance import (
     load_students,
     same_status_audit,
 )
-from attendance_app.services.marking.sessions import bump_live_seq, load_session
+from attendance_app.services.marking.sessions import (
+    bump_live_seq,
+    ended_session_students,
+    load_session,
+)
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
 from attendance_app.shapes import too_long
@@ -128,6 +132,7 @@ def _write(
             actor.id,
             bump_live_seq(session),
             excused_student_ids=(record.student_id,) if values["absence_reason"] else (),
+            ended_session_student_ids=ended_session_students(session, record.student_id),
         ),
     )
 

@@ -78,6 +78,13 @@ def bump_live_seq(session: ClassSession) -> int:
     return int(seq)
 
 
+def ended_session_students(session: ClassSession, *student_ids: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """``student_ids`` if ``session`` has ENDED, else none: what a change of its records
+    carries as ``AttendanceChanged.ended_session_student_ids`` (decided from the session the
+    writer has loaded, without a statement)."""
+    return student_ids if session.status == SessionStatus.ENDED else ()
+
+
 def get_session_for(actor: User, session_id: uuid.UUID) -> ClassSession:
     """A session ``actor`` may manage. Raises NotFound, Forbidden."""
     session = load_session(session_id)

@@ -51,6 +51,16 @@ def _excuse_back(change: AttendanceChange, actor: User, now: datetime) -> dict[s
     }
 
 
+def _late_at_back(change: AttendanceChange, now: datetime) -> datetime | None:
+    """The late time an undone change gives back: the one the record had before it (a student
+    LATE since 09:05 is late since 09:05 again, not since the undo), so the minutes late
+    shown stay as they were. An audit row written before migration 0013 kept none: a LATE
+    record is then late from ``now``."""
+    if change.old_status != AttendanceStatus.LATE:
+        return None
+    return change.old_late_at or now
+
+
 @unit_of_work
 def undo_change(
     *,
@@ -129,6 +139,8 @@ def undo_change(
                 "new_notes": c.old_notes,
                 "old_absence_reason": c.new_absence_reason,
                 "new_absence_reason": c.old_absence_reason,
+                "old_late_at": c.new_late_at,
+                "new_late_at": _late_at_back(c, now),
                 "reason": "undo",
             }
             for c in changes
@@ -152,7 +164,7 @@ def undo_change(
                 marked_by_id=actor.id,
                 updated_at=now,
                 version=Attendance.version + 1,
-                late_at=now if c.old_status == AttendanceStatus.LATE else None,
+                late_at=_late_at_back(c, now),
                 **_excuse_back(c, actor, now),
             )
         )

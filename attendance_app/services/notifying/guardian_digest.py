@@ -9,9 +9,10 @@ rerun, another process, or a later round the same day sends nothing twice, while
 that ends after the digest time still reaches the guardians not told yet that day.
 
 An absence excused before the email goes out is not in it: the digest leaves excused records
-out, and excusing a student's last unexcused absence of a day withdraws that day's emails not
-yet sent (the outbox's withdrawal); if other absences remain, the email is rewritten without
-the excused lesson.
+out. Any later change of the student's record in an ENDED session before the email is sent (an
+excuse given or withdrawn, a superuser's deletion) recomputes the lessons missed: the email is
+rewritten with them, or withdrawn when none remain (the outbox's withdrawal). Records of
+ENDED sessions change in no other way (rule 3 refuses status corrections).
 """
 
 from __future__ import annotations
@@ -180,10 +181,17 @@ def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
 
 
 def on_events(batch: list[events.DomainEvent]) -> None:
-    """An excuse given before a guardian's email went out takes the lesson out of it (and
-    the email away when nothing else was missed that day)."""
+    """A change of a student's record in an ENDED session (an excuse given or withdrawn, a
+    deletion) before a guardian's email went out rewrites the email from the lessons missed
+    now, or takes it away when nothing is missed that day any more. Changes in other
+    sessions cannot alter the email (it names ENDED sessions only) and cost nothing here."""
     students = sorted(
-        {s for e in batch if isinstance(e, events.AttendanceChanged) for s in e.excused_student_ids}
+        {
+            s
+            for e in batch
+            if isinstance(e, events.AttendanceChanged)
+            for s in e.ended_session_student_ids
+        }
     )
     for student_id in students:
         waiting = db.session.scalars(
