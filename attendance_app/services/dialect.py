@@ -109,7 +109,8 @@ def new_uuid() -> ColumnElement[uuid.UUID]:
 
     PostgreSQL (>= 13) has ``gen_random_uuid()``. SQLite has none: 16 random bytes as the
     32 lowercase hex digits SQLAlchemy's ``Uuid`` stores there, with the version (4) and
-    variant (8, 9, a or b) digits set as ``uuid.uuid4()`` sets them.
+    variant (8, 9, a or b) digits set as ``uuid.uuid4()`` sets them (``random() & 3``, not
+    ``abs(random()) % 4``: ``abs`` of the smallest 64-bit integer is an overflow error).
     """
     if db.engine.dialect.name == "postgresql":
         return func.gen_random_uuid(type_=Uuid())
@@ -118,7 +119,7 @@ def new_uuid() -> ColumnElement[uuid.UUID]:
 
 _SQLITE_UUID4 = (
     "lower(hex(randomblob(4)) || hex(randomblob(2)) || '4' || substr(hex(randomblob(2)), 2)"
-    " || substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2)"
+    " || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2)"
     " || hex(randomblob(6)))"
 )
 
