@@ -34,9 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event, text
 
-from attendance_app import create_app
 from attendance_app.extensions import db
-from bench.bench_marking import fresh_database
+from bench.bench_marking import migrated_app
 
 STATUSES = ("PRESENT", "ABSENT", "LATE")
 
@@ -74,20 +73,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url, drop = fresh_database()
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SOCKETIO_ASYNC_MODE": "threading",
-            "ENV_NAME": "test",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        }
-    )
+    app, drop = migrated_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
-        from flask_migrate import upgrade
-
-        with app.app_context():
-            upgrade()
         from tests.factories import (
             end_session,
             make_admin,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import socketio  # noqa: E402
 
-from bench.bench_marking import fresh_database  # noqa: E402
+from bench.bench_marking import migrated_app  # noqa: E402
 
 
 def main() -> None:
@@ -38,27 +38,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, choices=[1, 2])
     args = parser.parse_args()
 
-    from attendance_app import create_app
     from attendance_app.extensions import db
     from tests.factories import make_admin, make_class, make_session, make_students
     from tests.live.conftest import REDIS_URL, start_server
 
-    url, drop = fresh_database()
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SOCKETIO_ASYNC_MODE": "threading",
-            "ENV_NAME": "test",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        }
-    )
+    app, drop = migrated_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     servers = []
     listeners: list[socketio.Client] = []
     try:
-        from flask_migrate import upgrade
-
-        with app.app_context():
-            upgrade()
         admin = make_admin(app)
         students = make_students(app, args.taps)
         klass = make_class(app, admin=admin, students=students)

@@ -48,6 +48,29 @@ def fresh_database() -> tuple[str, callable]:
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def migrated_app():
+    """The app on a fresh database (:func:`fresh_database`) with its schema migrated, and the
+    function that drops that database: where every in-process benchmark starts."""
+    url, drop = fresh_database()
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SOCKETIO_ASYNC_MODE": "threading",
+            "ENV_NAME": "test",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
+    from flask_migrate import upgrade
+
+    try:
+        with app.app_context():
+            upgrade()
+    except BaseException:
+        drop()
+        raise
+    return app, drop
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -58,20 +81,9 @@ def main() -> None:
     parser.add_argument("--marks", type=int, default=200)
     args = parser.parse_args()
 
-    url, drop = fresh_database()
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SOCKETIO_ASYNC_MODE": "threading",
-            "ENV_NAME": "test",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        }
-    )
+    app, drop = migrated_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
-        from flask_migrate import upgrade
-
-        with app.app_context():
-            upgrade()
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.factories import make_admin, make_class, make_session, make_students
 

@@ -15,14 +15,14 @@ on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
 from sqlalchemy import event
 
-from attendance_app import create_app
 from attendance_app.extensions import db
-from bench.bench_marking import fresh_database, ms
+from bench.bench_marking import migrated_app, ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,20 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
 
-    url, drop = fresh_database()
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SOCKETIO_ASYNC_MODE": "threading",
-            "ENV_NAME": "test",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        }
-    )
+    app, drop = migrated_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
-        from flask_migrate import upgrade
-
-        with app.app_context():
-            upgrade()
         from tests.factories import (
             make_admin,
             make_class,
@@ -98,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             timings.sort()
             print(
                 f"{name}: median {ms(statistics.median(timings))}, "
-                f"p95 {ms(timings[max(0, int(len(timings) * 0.95) - 1)])}, "
+                f"p95 {ms(timings[math.ceil(len(timings) * 0.95) - 1])}, "
                 f"CPU median {ms(statistics.median(cpu))}, "
                 f"{len(statements) // args.repeat} statements"
             )
