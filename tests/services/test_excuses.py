@@ -144,6 +144,31 @@ def test_a_late_arrival_can_be_excused_too(app, classroom):
     assert record(app, record_id).absence_reason == AbsenceReason.SCHOOL_ACTIVITY
 
 
+def test_a_minutes_late_correction_of_an_excused_arrival_keeps_the_excuse_in_the_trail(
+    app, classroom
+):
+    """The trail says what the record was at each step: a correction of the minutes late
+    leaves the excuse as it was, and its audit row says so (not "not excused")."""
+    klass = classroom.klass
+    session_id = make_session(app, klass, start_at=datetime.now(UTC) - timedelta(minutes=30))
+    record_id = mark(app, klass, session_id, klass.students[0], "LATE")
+    excuse(app, klass.teacher, record_id, "MEDICAL")
+
+    with app.app_context():
+        attendance.set_minutes_late(
+            actor=actor(klass.teacher.user_id),
+            attendance_id=record_id,
+            minutes=12,
+            channel=Channel.WEB,
+        )
+        db.session.remove()
+
+    correction = trail(app, record_id)[-1]
+    assert correction.reason.startswith("minutes late")
+    assert correction.old_absence_reason == correction.new_absence_reason == AbsenceReason.MEDICAL
+    assert record(app, record_id).absence_reason == AbsenceReason.MEDICAL
+
+
 def test_a_present_record_cannot_be_excused_and_nothing_is_written(app, classroom):
     klass = classroom.klass
     session_id = make_session(app, klass)

@@ -284,8 +284,8 @@ def _append_audit_statement(dialect: str) -> Executable:
 
 def same_status_audit(record: Attendance, session: ClassSession, **change: Any) -> dict[str, Any]:
     """The audit row of a change that keeps a record's status and notes (a minutes-late
-    correction, an excuse): both as they are, the late time too unless ``change`` says
-    otherwise, and ``change``'s own columns."""
+    correction, an excuse): both as they are, the late time and the excuse too unless
+    ``change`` says otherwise, and ``change``'s own columns."""
     return {
         "attendance_id": record.id,
         "session_id": session.id,
@@ -296,6 +296,8 @@ def same_status_audit(record: Attendance, session: ClassSession, **change: Any) 
         "new_notes": record.notes,
         "old_late_at": record.late_at,
         "new_late_at": record.late_at,
+        "old_absence_reason": record.absence_reason,
+        "new_absence_reason": record.absence_reason,
         **change,
     }
 
