@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, exists, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -98,7 +98,14 @@ def require_session_manager(actor: User, session: ClassSession) -> None:
 
 def taught_class_ids(actor: User) -> Select[uuid.UUID]:
     """A subquery of the class ids ``actor`` teaches (empty for non-teachers)."""
-    teacher_id = actor.teacher.id if actor.teacher else None
+    return classes_taught_by(actor.teacher.id if actor.teacher else None)
+
+
+def classes_taught_by(
+    teacher_id: uuid.UUID | BindParameter[uuid.UUID] | None,
+) -> Select[uuid.UUID]:
+    """A subquery of the class ids teacher ``teacher_id`` teaches: a value, or a bind
+    parameter in a statement that is built once (history)."""
     return select(SchoolClass.id).where(SchoolClass.teacher_id == teacher_id)
 
 

@@ -153,8 +153,7 @@ def _history_statements(
     building and compiling them per request cost as much as running them."""
     clauses: list[ColumnElement[bool]] = [Attendance.student_id == bindparam("student_id")]
     if shape.teacher:
-        # permissions.taught_class_ids, with the teacher as a parameter.
-        taught = select(SchoolClass.id).where(SchoolClass.teacher_id == bindparam("teacher_id"))
+        taught = permissions.classes_taught_by(bindparam("teacher_id"))
         clauses.append(ClassSession.class_id.in_(taught))
     if shape.date_from:
         clauses.append(ClassSession.start_time >= bindparam("from_time"))

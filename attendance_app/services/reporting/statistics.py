@@ -9,7 +9,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -196,12 +206,14 @@ _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 def _filtered(
     stmt: _S,
     *,
-    status: AttendanceStatus | None,
-    marked_after: datetime | None,
+    status: AttendanceStatus | BindParameter[AttendanceStatus] | None,
+    marked_after: datetime | BindParameter[datetime] | None,
     include_absent: bool,
     record_ids: list[uuid.UUID] | None,
     student_ids: list[uuid.UUID] | None,
 ) -> _S:
+    """The filters of a session's records, as values or as bind parameters (the session
+    view's statements, built once)."""
     if status is not None:
         stmt = stmt.where(Attendance.status == status)
     if marked_after is not None:
@@ -247,13 +259,14 @@ def _record_views_statement(
         .where(Attendance.session_id == bindparam("session_id"))
         .order_by(Attendance.marked_at.desc(), Attendance.id)
     )
-    if by_status:
-        stmt = stmt.where(Attendance.status == bindparam("status"))
-    if by_marked_after:
-        stmt = stmt.where(Attendance.marked_at > bindparam("marked_after"))
-    if not include_absent:
-        stmt = stmt.where(Attendance.status != AttendanceStatus.ABSENT)
-    return stmt
+    return _filtered(
+        stmt,
+        status=bindparam("status") if by_status else None,
+        marked_after=bindparam("marked_after") if by_marked_after else None,
+        include_absent=include_absent,
+        record_ids=None,
+        student_ids=None,
+    )
 
 
 def session_record_views(
