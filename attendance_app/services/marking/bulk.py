@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import bindparam, case, cast, literal, null, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, case, cast, literal, null, select, true
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -182,21 +182,17 @@ def mark_unmarked(
     # 500 rows of parameters, each through SQLAlchemy's type processing, cost more than
     # the inserts themselves.
     unmarked = (
-        select(
-            new_uuid(),
-            literal(session.id, attendance.c.session_id.type),
-            Enrollment.student_id,
-            literal(default_status, attendance.c.status.type),
-            literal("", attendance.c.notes.type),
-            literal(now, attendance.c.marked_at.type),
-            literal(
+        _new_records(
+            session,
+            actor,
+            now,
+            student_id=Enrollment.__table__.c.student_id,
+            status=literal(default_status, attendance.c.status.type),
+            notes=literal("", attendance.c.notes.type),
+            late_at=literal(
                 now if default_status == AttendanceStatus.LATE else None,
                 attendance.c.late_at.type,
             ),
-            literal(actor.id, attendance.c.marked_by_id.type),
-            literal(now, attendance.c.created_at.type),
-            literal(now, attendance.c.updated_at.type),
-            literal(1, attendance.c.version.type),
         )
         .where(Enrollment.class_id == session.class_id)
         .where(
@@ -208,13 +204,7 @@ def mark_unmarked(
             .exists()
         )
     )
-    inserted = db.session.execute(
-        insert(attendance)
-        .from_select(_RECORD_COLUMNS, unmarked)
-        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-        .returning(attendance.c.student_id, attendance.c.id)
-    )
-    created: dict[uuid.UUID, uuid.UUID] = {sid: rid for sid, rid in inserted}
+    created = _insert_new(unmarked)
     if not created:
         return InitialiseResult(session, 0, default_status, [])
     group_id = uuid.uuid4()
@@ -235,29 +225,65 @@ def _insert_entries(
     rows, (student_id, status, notes) = json_rows("entries", 3)
     if db.engine.dialect.name == "postgresql":
         student_id = cast(student_id, attendance.c.student_id.type)
-    entered = select(
+    entered = _new_records(
+        session,
+        actor,
+        now,
+        student_id=student_id,
+        status=status,
+        notes=notes,
+        late_at=case(
+            (status == AttendanceStatus.LATE.value, literal(now, attendance.c.late_at.type)),
+            else_=null(),
+        ),
+    ).select_from(rows)
+    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
+    # SQLite needs a WHERE between the SELECT and ON CONFLICT.
+    return _insert_new(entered.where(true()), {"entries": payload.decode()})
+
+
+def _new_records(
+    session: ClassSession,
+    actor: User,
+    now: datetime,
+    *,
+    student_id: ColumnElement[Any],
+    status: ColumnElement[Any],
+    notes: ColumnElement[Any],
+    late_at: ColumnElement[Any],
+) -> Select[Any]:
+    """The columns of first marks in ``_RECORD_COLUMNS`` order, for an INSERT … SELECT:
+    what every first mark writes (an id by the database, marked and created ``now`` by
+    ``actor``, version 1) beside the given student, status, notes and late time."""
+    attendance = Attendance.__table__
+    return select(
         new_uuid(),
         literal(session.id, attendance.c.session_id.type),
         student_id,
         status,
         notes,
         literal(now, attendance.c.marked_at.type),
-        case(
-            (status == AttendanceStatus.LATE.value, literal(now, attendance.c.late_at.type)),
-            else_=null(),
-        ),
+        late_at,
         literal(actor.id, attendance.c.marked_by_id.type),
         literal(now, attendance.c.created_at.type),
         literal(now, attendance.c.updated_at.type),
         literal(1, attendance.c.version.type),
-    ).select_from(rows)
-    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
+    )
+
+
+def _insert_new(
+    rows: Select[Any], params: dict[str, Any] | None = None
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Insert first marks from ``rows``; {student_id: new record id}. A student missing
+    from the answer already had a record: the database decides (ON CONFLICT DO NOTHING), so
+    two concurrent marks can never both succeed."""
+    attendance = Attendance.__table__
     inserted = db.session.execute(
         insert(attendance)
-        .from_select(_RECORD_COLUMNS, entered.where(true()))  # SQLite: WHERE before ON CONFLICT
+        .from_select(_RECORD_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
         .returning(attendance.c.student_id, attendance.c.id),
-        {"entries": payload.decode()},
+        params,
     )
     return {sid: rid for sid, rid in inserted}
 
