@@ -64,7 +64,9 @@ def test_taps_succeed_while_redis_is_down_and_live_updates_recover_after(
         view.wait_for("attendance", _has_record(students[0], "PRESENT"))
 
         own_redis.stop()
-        threading.Event().wait(0.7)  # past the activity resolution: the next request writes
+        # Past the activity resolution (0.6 s, counted in whole seconds of the cookie's
+        # stamps): only after a full second is the next request sure to write.
+        threading.Event().wait(1.1)
         during = {students[1]: "ABSENT", students[2]: "LATE", students[3]: "PRESENT"}
         for student, status in during.items():
             response = _tap(browser, tapping, session_id, student, status)
