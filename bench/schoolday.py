@@ -318,6 +318,8 @@ def summarize_profile(path: str, top: int = 25) -> str:
         return f"(no profile at {path})"
     for line in lines:
         stack_text, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a frame whose source text holds a newline (generated code)
+            continue
         n = int(count)
         frames = stack_text.split(";")
         total += n
