@@ -14,7 +14,7 @@ from attendance_app.extensions import db
 from attendance_app.models import AbsenceReason, AttendanceStatus, Channel, Guardian, OutboxEmail
 from attendance_app.services import events
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
-from attendance_app.services.marking import attendance, deletion, excuses
+from attendance_app.services.marking import attendance, bulk, deletion, excuses
 from attendance_app.services.notifying import guardian_digest, outbox
 from attendance_app.services.school import guardians
 from tests.factories import (
@@ -535,3 +535,87 @@ def test_the_digest_is_due_once_its_school_time_has_passed(app, ctx, monkeypatch
     with pytest.raises(ValueError, match="GUARDIAN_DIGEST_TIME must be"):
         guardian_digest.parse_digest_time("teatime")
     assert at == time(16, 0)
+
+
+# --- a session that ends after the digest --------------------------------------------------
+
+
+def test_a_session_ending_after_the_digest_adds_its_lesson_to_the_waiting_email_once(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    assert digest(app) == 1
+
+    absent_in(app, history, john, MORNING + timedelta(hours=2))
+
+    [row] = guardian_rows(app)
+    assert "- 09:00 Maths 7A (" in row.body and "- 11:00 History 7A (" in row.body
+    assert "absent from 2 lessons" in row.body
+    assert row.body.count("History 7A") == 1
+    assert digest(app) == 0  # the next round adds no second email
+    send(app)
+    [message] = at_home(smtp)
+    assert "History 7A" in message.get_payload(decode=True).decode()
+
+
+def test_a_session_ended_with_the_unmarked_absent_after_the_digest_reaches_the_waiting_email(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    session_id = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    with app.app_context():
+        bulk.end_session_marking_unmarked(
+            actor=actor(history.teacher.user_id), session_id=session_id, channel=Channel.API
+        )
+        db.session.remove()
+
+    [row] = guardian_rows(app)
+    assert "Maths 7A" in row.body and "History 7A" in row.body
+
+
+def test_a_session_ending_after_the_digest_leaves_present_and_excused_students_out(
+    app, smtp, john_and_his_mother
+):
+    admin, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    [before] = guardian_rows(app)
+
+    present = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    mark(app, history, present, john, "PRESENT")
+    end_session(app, history, present)
+    excused = make_session(app, history, start_at=MORNING + timedelta(hours=4))
+    record = mark(app, history, excused, john, "ABSENT")
+    with app.app_context():
+        excuses.excuse_absence(
+            actor=actor(admin.user_id),
+            attendance_id=record,
+            reason=AbsenceReason.ILLNESS,
+            channel=Channel.API,
+        )
+        db.session.remove()
+    end_session(app, history, excused)
+
+    [row] = guardian_rows(app)
+    assert row.body == before.body
+
+
+def test_a_session_ending_after_the_email_was_sent_sends_nothing_more_that_day(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    send(app)
+    [sent] = guardian_rows(app)
+
+    absent_in(app, history, john, MORNING + timedelta(hours=2))
+
+    [row] = guardian_rows(app)
+    assert row.body == sent.body and "History 7A" not in row.body
+    assert digest(app) == 0
+    send(app)
+    assert len(at_home(smtp)) == 1
