@@ -242,7 +242,11 @@ def history_body(history: StudentHistory) -> dict:
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": row.start_time.astimezone(UTC).date().isoformat(),
+                    "date": (
+                        row.start_time.astimezone(UTC).date().isoformat()
+                        if row.start_time
+                        else None
+                    ),
                     "start_time": iso(row.start_time),
                 },
                 "status": row.status.value,

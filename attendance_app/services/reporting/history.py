@@ -11,7 +11,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any, NamedTuple, TypeAlias, TypeVar, TypeVarTuple
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -74,7 +84,7 @@ class HistoryRow(NamedTuple):
     late_at: datetime | None
     absence_reason: AbsenceReason | None
     excuse_note: str | None
-    start_time: datetime
+    start_time: datetime | None  # nullable in the schema: such a row has no date, sorts last
     class_name: str
     subject_code: str
 
@@ -238,16 +248,20 @@ def _history_statements(
             )
         )
         .join(Subject, Subject.id == SchoolClass.subject_id)
-        .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
+        # NULLS LAST on both databases (PostgreSQL puts them first in a DESC by default).
+        .order_by(ClassSession.start_time.desc().nulls_last(), Attendance.id.desc())
         .limit(bindparam("limit"))
     )
     if shape.cursor:
         after_time: BindParameter[datetime] = bindparam("after_time")
         after_id: BindParameter[uuid.UUID] = bindparam("after_id")
+        # Whether the cursor's row has a start time: every row without one comes after it.
+        after_dated: BindParameter[bool] = bindparam("after_dated", type_=Boolean)
         page = page.where(
             or_(
                 ClassSession.start_time < after_time,
                 and_(ClassSession.start_time == after_time, Attendance.id < after_id),
+                and_(ClassSession.start_time.is_(None), or_(after_dated, Attendance.id < after_id)),
             )
         )
     return counts, page
@@ -291,6 +305,7 @@ def student_history(
         "limit": limit + 1,
         "after_time": after[0] if after else None,
         "after_id": after[1] if after else None,
+        "after_dated": after is not None and after[0] is not None,
     }
     counts_stmt, page_stmt = _history_statements(shape)
     counts = read_columns(counts_stmt, params)[0]
@@ -305,15 +320,19 @@ def student_history(
     return StudentHistory(student, statistics, rows, next_cursor)
 
 
-def encode_cursor(start_time: datetime, record_id: uuid.UUID | str) -> str:
-    raw = f"{start_time.isoformat()}|{record_id}".encode()
+def encode_cursor(start_time: datetime | None, record_id: uuid.UUID | str) -> str:
+    """ "<start_time>|<record id>" in URL-safe base64; the time is empty for a session
+    without one."""
+    raw = f"{start_time.isoformat() if start_time else ''}|{record_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, _, rid = base64.urlsafe_b64decode(padded).decode().partition("|")
+        if not when:
+            return None, uuid.UUID(rid)
         after = datetime.fromisoformat(when)
         # In UTC here, where a cursor out of range is still a bad cursor (not at bind time).
         after = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
@@ -327,13 +346,15 @@ def rate_over_time(rows: list[HistoryRow]) -> dict[str, Any]:
     first — the line a student and their teacher watch go up or down."""
     series: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r.start_time):
+    # A lesson without a start time has no place on the time axis.
+    dated = [(row, row.start_time) for row in rows if row.start_time is not None]
+    for row, start_time in sorted(dated, key=lambda pair: pair[1]):
         attended, seen = totals.setdefault(row.subject_code, [0, 0])
         seen += 1
         attended += row.status != AttendanceStatus.ABSENT
         totals[row.subject_code] = [attended, seen]
         series.setdefault(row.subject_code, []).append(
             # The session's start to the minute (UTC): two lessons on one day are two points.
-            {"x": row.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
+            {"x": start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
         )
     return {"series": [{"label": code, "data": points} for code, points in series.items()]}
