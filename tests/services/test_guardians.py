@@ -87,6 +87,15 @@ def john_and_his_mother(app):
     return admin, maths, history, john, mother
 
 
+def excuse(app, by, record, reason: AbsenceReason = AbsenceReason.ILLNESS) -> None:
+    """Excuse ``record`` through the service, as the person ``by``."""
+    with app.app_context():
+        excuses.excuse_absence(
+            actor=actor(by.user_id), attendance_id=record, reason=reason, channel=Channel.API
+        )
+        db.session.remove()
+
+
 def absent_in(app, klass, student, start: datetime) -> object:
     session_id = make_session(app, klass, start_at=start)
     record = mark(app, klass, session_id, student, "ABSENT")
@@ -332,14 +341,7 @@ def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(
 def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, john_and_his_mother):
     _, maths, _, john, _ = john_and_his_mother
     record = absent_in(app, maths, john, MORNING)
-    with app.app_context():
-        excuses.excuse_absence(
-            actor=actor(maths.teacher.user_id),
-            attendance_id=record,
-            reason=AbsenceReason.ILLNESS,
-            channel=Channel.API,
-        )
-        db.session.remove()
+    excuse(app, maths.teacher, record)
 
     assert digest(app) == 0
     send(app)
@@ -349,30 +351,17 @@ def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, john_and
 def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the_email(
     app, smtp, john_and_his_mother
 ):
-    _, maths, history, john, _ = john_and_his_mother
+    admin, maths, history, john, _ = john_and_his_mother
     first = absent_in(app, maths, john, MORNING)
     second = absent_in(app, history, john, MORNING + timedelta(hours=2))
     digest(app)
 
-    def excuse(record):
-        with app.app_context():
-            excuses.excuse_absence(
-                actor=actor(admin_of(app)),
-                attendance_id=record,
-                reason=AbsenceReason.MEDICAL,
-                channel=Channel.API,
-            )
-            db.session.remove()
-
-    def admin_of(app):
-        return john_and_his_mother[0].user_id
-
-    excuse(first)
+    excuse(app, admin, first, AbsenceReason.MEDICAL)
     [row] = guardian_rows(app)
     assert "Maths 7A" not in row.body and "History 7A" in row.body
     assert "absent from a lesson" in row.body
 
-    excuse(second)
+    excuse(app, admin, second, AbsenceReason.MEDICAL)
     assert guardian_rows(app) == []
     send(app)
     assert at_home(smtp) == []
@@ -411,14 +400,7 @@ def test_an_excuse_withdrawn_before_sending_puts_the_lesson_back_in_the_email(
     admin, maths, history, john, _ = john_and_his_mother
     absent_in(app, maths, john, MORNING)
     excused = absent_in(app, history, john, MORNING + timedelta(hours=2))
-    with app.app_context():
-        excuses.excuse_absence(
-            actor=actor(admin.user_id),
-            attendance_id=excused,
-            reason=AbsenceReason.FAMILY,
-            channel=Channel.API,
-        )
-        db.session.remove()
+    excuse(app, admin, excused, AbsenceReason.FAMILY)
     digest(app)
     [row] = guardian_rows(app)
     assert "History 7A" not in row.body
@@ -589,14 +571,7 @@ def test_a_session_ending_after_the_digest_leaves_present_and_excused_students_o
     end_session(app, history, present)
     excused = make_session(app, history, start_at=MORNING + timedelta(hours=4))
     record = mark(app, history, excused, john, "ABSENT")
-    with app.app_context():
-        excuses.excuse_absence(
-            actor=actor(admin.user_id),
-            attendance_id=record,
-            reason=AbsenceReason.ILLNESS,
-            channel=Channel.API,
-        )
-        db.session.remove()
+    excuse(app, admin, record)
     end_session(app, history, excused)
 
     [row] = guardian_rows(app)

@@ -113,33 +113,21 @@ def test_only_a_late_student_has_minutes_late(app, ctx, lesson, status):
 
 def _first_marks(klass, session_id, status, how):
     """Give both students a first mark ``status`` at NOW the way ``how`` writes it."""
-    teacher, ids = actor(klass.teacher.user_id), [s.profile_id for s in klass.students]
+    ids = [s.profile_id for s in klass.students]
+    common = {
+        "actor": actor(klass.teacher.user_id),
+        "session_id": session_id,
+        "channel": Channel.API,
+        "at": NOW,
+    }
     if how == "one by one":
         for student_id in ids:
-            attendance.mark_attendance(
-                actor=teacher,
-                session_id=session_id,
-                student_id=student_id,
-                status=status,
-                channel=Channel.API,
-                at=NOW,
-            )
+            attendance.mark_attendance(student_id=student_id, status=status, **common)
     elif how == "bulk":
-        bulk.mark_records(
-            actor=teacher,
-            session_id=session_id,
-            entries=[attendance.MarkEntry(sid, status) for sid in ids],
-            channel=Channel.API,
-            at=NOW,
-        )
+        entries = [attendance.MarkEntry(sid, status) for sid in ids]
+        bulk.mark_records(entries=entries, **common)
     else:
-        bulk.mark_unmarked(
-            actor=teacher,
-            session_id=session_id,
-            default_status=status,
-            channel=Channel.API,
-            at=NOW,
-        )
+        bulk.mark_unmarked(default_status=status, **common)
 
 
 @pytest.mark.parametrize("how", ["one by one", "bulk", "all unmarked"])
