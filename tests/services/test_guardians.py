@@ -5,10 +5,12 @@ school's contact, none for an excused absence, with an unsubscribe link that wor
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from attendance_app.extensions import db
 from attendance_app.models import AbsenceReason, AttendanceStatus, Channel, Guardian, OutboxEmail
@@ -17,6 +19,7 @@ from attendance_app.services.errors import Forbidden, Invalid, NotFound
 from attendance_app.services.marking import attendance, bulk, deletion, excuses
 from attendance_app.services.notifying import guardian_digest, outbox
 from attendance_app.services.school import guardians
+from attendance_app.services.transaction import unit_of_work
 from tests.factories import (
     actor,
     add_guardian,
@@ -594,3 +597,63 @@ def test_a_session_ending_after_the_email_was_sent_sends_nothing_more_that_day(
     assert digest(app) == 0
     send(app)
     assert len(at_home(smtp)) == 1
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> str:
+    """The test's PostgreSQL database (the fixture also marks the test PostgreSQL-only)."""
+    assert database_url.startswith("postgresql"), "deselected outside the PostgreSQL pass"
+    return database_url
+
+
+def test_a_session_ending_during_a_digest_round_still_reaches_its_email(
+    app, smtp, john_and_his_mother, postgres_only
+):
+    """READ COMMITTED: the round (still open) cannot see the session end, nor the end the
+    round's email; the end waits for the round's lock, then sees the email and rewrites it."""
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    history_session = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    mark(app, history, history_session, john, "ABSENT")
+    queued, release = threading.Event(), threading.Event()
+
+    @unit_of_work
+    def digest_round_held_open() -> None:
+        guardian_digest.send_guardian_digests(day=DAY)
+        queued.set()
+        assert release.wait(30)
+
+    def in_context(fn) -> None:
+        with app.app_context():
+            fn()
+            db.session.remove()
+
+    with ThreadPoolExecutor(2) as pool:
+        round_done = pool.submit(in_context, digest_round_held_open)
+        assert queued.wait(30)
+        ended = pool.submit(end_session, app, history, history_session)
+        wait_for_a_backend_waiting_on_the_digest_lock(app)
+        release.set()
+        round_done.result(30)
+        ended.result(30)
+
+    [row] = guardian_rows(app)
+    assert "Maths 7A" in row.body and "History 7A" in row.body
+
+
+def wait_for_a_backend_waiting_on_the_digest_lock(app) -> None:
+    with app.app_context():
+        for _ in range(300):
+            waiting = db.session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    " AND objid = :key"
+                ),
+                {"key": guardian_digest.DIGEST_LOCK},
+            )
+            db.session.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.1)
+        db.session.remove()
+    assert waiting, "the session end did not wait for the digest round"

@@ -16,6 +16,10 @@ ENDED sessions change in no other way (rule 3 refuses status corrections). A ses
 ends while a student's email of that day waits is such a change for its absent students: the
 email is rewritten with the lesson (a rewrite from the records, so never twice). Once the
 email has been sent, nothing more goes out that day (one email per student per day).
+
+A digest round and such a change serialise on one lock (:func:`serialise_with_the_digest`), so
+whichever commits second sees the other: the round sees the session ENDED (or the excuse),
+or the change sees the email the round queued.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -48,6 +52,8 @@ from attendance_app.services.transaction import affected_rows, unit_of_work
 
 #: How often a serving process looks whether a day's digest is due.
 CHECK_EVERY_SECONDS = 5 * 60
+#: PostgreSQL's advisory lock of the digest ("gdig"): any fixed number no other lock uses.
+DIGEST_LOCK = 0x67646967
 _KEY = "guardian:{student}:{day}:{guardian}"
 
 
@@ -135,6 +141,7 @@ def send_guardian_digests(*, day: date) -> int:
     when mail is off, or they were queued before). Four queries whatever the school's size."""
     if not outbox.mail_enabled():
         return 0
+    serialise_with_the_digest()
     missed = missed_lessons(day)
     if not missed:
         return 0
@@ -172,6 +179,16 @@ def send_guardian_digests(*, day: date) -> int:
     return len(emails)
 
 
+def serialise_with_the_digest() -> None:
+    """Wait for a digest round (or a change of its emails) in progress to commit, and hold
+    them off until this transaction ends. On PostgreSQL (READ COMMITTED) a round and a
+    session ending or an excuse could otherwise each read before the other commits: the
+    email would go out without the lesson, or naming an excused one. SQLite needs nothing:
+    its writers run one at a time (BEGIN IMMEDIATE)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(DIGEST_LOCK)))
+
+
 def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
     """Delete a guardian's emails not yet sent (removed, or emails turned off); how many.
     Joins the caller's transaction."""
@@ -200,7 +217,7 @@ def on_events(batch: list[events.DomainEvent]) -> None:
         for e in batch
         if isinstance(e, events.SessionStatusChanged) and e.status == SessionStatus.ENDED.value
     ]
-    if ended:
+    if ended and outbox.mail_enabled():  # without mail no digest queues anything
         students.update(_absent_in(ended))
     if students:
         _rewrite_waiting(sorted(students))
@@ -222,7 +239,9 @@ def _absent_in(session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
 
 def _rewrite_waiting(student_ids: list[uuid.UUID]) -> None:
     """Rewrite (or withdraw, when nothing is missed any more) every guardian email of these
-    students not sent yet, from the records as they are now. One query when none waits."""
+    students not sent yet, from the records as they are now: one query when none waits
+    (after the digest's lock, on PostgreSQL)."""
+    serialise_with_the_digest()
     waiting = db.session.scalars(
         select(OutboxEmail)
         .where(
