@@ -106,8 +106,8 @@ def _filename_part(text: str) -> str:
 
 def _export_line(row: exports.ExportRow) -> tuple[str, ...]:
     return (
-        row.start_time.astimezone(UTC).date().isoformat(),
-        iso(row.start_time),
+        row.start_time.astimezone(UTC).date().isoformat() if row.start_time else "",
+        iso(row.start_time) or "",
         row.class_name,
         row.subject_code,
         row.student_number,

@@ -204,33 +204,32 @@ def session_view_body(
 
 
 def update_body(result: MarkResult) -> dict:
-    record = result.row.record
-    return {
-        "message": "Attendance updated successfully",
-        "attendance": {
-            "id": str(record.id),
-            "student_id": result.row.student.student_number,
-            "status": record.status.value,
-            "marked_at": iso(record.marked_at),
-            "updated_at": iso(record.updated_at),
-            "notes": record.notes,
-        },
-    }
+    return changed_record_body(result, "Attendance updated successfully", notes=True)
 
 
 def late_minutes_body(result: MarkResult) -> dict:
+    return changed_record_body(result, "Minutes late updated", late_minutes=True)
+
+
+def changed_record_body(
+    result: MarkResult, message: str, *, late_minutes: bool = False, notes: bool = False
+) -> dict:
+    """A changed record's body: the id, student number, status and times every change
+    answers with, plus the minutes late (after the status) or the notes (last), in the
+    contract's key order."""
     record = result.row.record
-    return {
-        "message": "Minutes late updated",
-        "attendance": {
-            "id": str(record.id),
-            "student_id": result.row.student.student_number,
-            "status": record.status.value,
-            "late_minutes": record.minutes_late(result.session.start_time),
-            "marked_at": iso(record.marked_at),
-            "updated_at": iso(record.updated_at),
-        },
+    attendance: dict = {
+        "id": str(record.id),
+        "student_id": result.row.student.student_number,
+        "status": record.status.value,
     }
+    if late_minutes:
+        attendance["late_minutes"] = record.minutes_late(result.session.start_time)
+    attendance["marked_at"] = iso(record.marked_at)
+    attendance["updated_at"] = iso(record.updated_at)
+    if notes:
+        attendance["notes"] = record.notes
+    return {"message": message, "attendance": attendance}
 
 
 def history_body(history: StudentHistory) -> dict:
@@ -243,7 +242,11 @@ def history_body(history: StudentHistory) -> dict:
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": row.start_time.astimezone(UTC).date().isoformat(),
+                    "date": (
+                        row.start_time.astimezone(UTC).date().isoformat()
+                        if row.start_time
+                        else None
+                    ),
                     "start_time": iso(row.start_time),
                 },
                 "status": row.status.value,

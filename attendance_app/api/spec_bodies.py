@@ -183,8 +183,8 @@ SCHEMAS: dict[str, dict] = {
                             {
                                 "class_name": STRING,
                                 "subject_code": STRING,
-                                "date": {"type": "string", "format": "date"},
-                                "start_time": TIME,
+                                "date": {"type": "string", "format": "date", "nullable": True},
+                                "start_time": TIME_OR_NULL,
                             }
                         ),
                         "status": STATUS,

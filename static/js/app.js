@@ -29,6 +29,10 @@
 
   // A network failure never leaves a silently wrong cell: mark the element and say so.
   document.addEventListener("htmx:sendError", function (event) {
+    var taps = window.attendanceTaps;
+    // A roster tap that failed on the way is kept and sent again by taps.js, which says so
+    // itself ("not saved, tap again" would be untrue, and a second tap would cycle on).
+    if (taps && taps.isTap(event.detail.requestConfig || {})) { return; }
     var elt = event.detail.elt;
     var cell = elt && elt.closest ? elt.closest("[data-student-id]") : null;
     if (cell) { cell.classList.add("pending-retry"); }

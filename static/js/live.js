@@ -6,7 +6,9 @@
   var body = document.body;
   var sessionId = body.dataset.sessionId;
   var seq = parseInt(body.dataset.seq || "0", 10);
-  var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline — changes will resume when the connection is back" };
+  // The state in a word: what being offline means for taps is the banner's to say
+  // (#offline-notice, sessions/roster.html), once.
+  var LABELS = { connecting: "Connecting…", live: "Live", offline: "Offline" };
   if (body.dataset.sessionStatus === "ENDED") {
     // Nothing on an ended session changes: no green "Live" (app.css greys the dot).
     LABELS.live = "Ended · read-only";

@@ -8,14 +8,23 @@
 // tapped is silently lost: every replay ends with the server's cell, or its rule's message.
 // A tap the server answers 503 (its database unavailable: nothing was written) queues the
 // same way and is sent again after the server's Retry-After; its idempotency key makes the
-// retry safe, and a notice in view says the taps are waiting.
+// retry safe, and a notice in view says the taps are waiting. So does a tap whose request
+// failed on the way while the page still looked online. This file is the one voice for
+// queued taps: app.js leaves their failures to it, and while the page is offline the
+// roster's offline banner (body[data-live=offline]) says it for both.
 (function () {
   "use strict";
   var NEXT = { "": "PRESENT", PRESENT: "ABSENT", ABSENT: "LATE", LATE: "PRESENT" };
   var queue = [];        // [{studentId, url, status, key, version}]
   var flushing = null;   // the running flush's promise
   var retryTimer = null;
-  var unavailable = false; // the server's last answer to a tap was 503
+  // Why taps wait beyond being offline: "unavailable" (the server answered 503) or
+  // "unreachable" (a request failed on the way); null once a tap gets through.
+  var waitingBecause = null;
+  var NOTICES = {
+    unavailable: "The server cannot save right now: ",
+    unreachable: "No connection: "
+  };
   var DEFAULT_RETRY_MS = 4000;
 
   function uuid() {
@@ -44,11 +53,11 @@
       el.hidden = queue.length === 0;
       el.textContent = queue.length + " pending";
     }
-    if (!queue.length) { unavailable = false; }
+    if (!queue.length) { waitingBecause = null; }
     var notice = document.getElementById("unavailable-notice");
     if (notice) {
-      notice.hidden = !(unavailable && queue.length);
-      notice.textContent = "The server cannot save right now: " + queue.length +
+      notice.hidden = !(waitingBecause && queue.length);
+      notice.textContent = (NOTICES[waitingBecause] || "") + queue.length +
         (queue.length === 1 ? " tap is" : " taps are") +
         " kept on this device and sent again in a moment.";
     }
@@ -108,12 +117,12 @@
         if (result.response.status === 503) {
           // Not saved (the database is unavailable): kept, and sent again later.
           entry.sending = false;
-          unavailable = true;
+          waitingBecause = "unavailable";
           badge();
           scheduleRetry(retryDelay(result.response.headers.get("Retry-After")));
           return false;
         }
-        unavailable = false;
+        waitingBecause = null;
         queue.shift();
         badge();
         var cell = document.getElementById("cell-" + entry.studentId);
@@ -126,6 +135,7 @@
         return next();
       }, function () {
         entry.sending = false;
+        waitingBecause = "unreachable";
         scheduleRetry();
         return false;
       });
@@ -159,6 +169,7 @@
     var cell = cellFor(detail.elt);
     if (!cell) { return; }
     var p = config.parameters || {};
+    waitingBecause = "unreachable";
     enqueue(cell, config.path, { status: p.status, seen: p.seen, key: p.key, version: p.version });
   });
 
@@ -170,7 +181,7 @@
     var cell = cellFor(detail.elt);
     if (!cell) { return; }
     var p = config.parameters || {};
-    unavailable = true;
+    waitingBecause = "unavailable";
     enqueue(cell, config.path, { status: p.status, seen: p.seen, key: p.key, version: p.version },
             retryDelay(detail.xhr.getResponseHeader("Retry-After")));
   });

@@ -5,18 +5,21 @@ school's contact, none for an excused absence, with an unsubscribe link that wor
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from attendance_app.extensions import db
 from attendance_app.models import AbsenceReason, AttendanceStatus, Channel, Guardian, OutboxEmail
 from attendance_app.services import events
 from attendance_app.services.errors import Forbidden, Invalid, NotFound
-from attendance_app.services.marking import attendance, deletion, excuses
+from attendance_app.services.marking import attendance, bulk, deletion, excuses
 from attendance_app.services.notifying import guardian_digest, outbox
 from attendance_app.services.school import guardians
+from attendance_app.services.transaction import unit_of_work
 from tests.factories import (
     actor,
     add_guardian,
@@ -85,6 +88,15 @@ def john_and_his_mother(app):
     history = make_class(app, admin=admin, students=[john], name="History 7A")
     mother = add_guardian(app, john, admin=admin, name="Mary Doe", email="mary@home.test")
     return admin, maths, history, john, mother
+
+
+def excuse(app, by, record, reason: AbsenceReason = AbsenceReason.ILLNESS) -> None:
+    """Excuse ``record`` through the service, as the person ``by``."""
+    with app.app_context():
+        excuses.excuse_absence(
+            actor=actor(by.user_id), attendance_id=record, reason=reason, channel=Channel.API
+        )
+        db.session.remove()
 
 
 def absent_in(app, klass, student, start: datetime) -> object:
@@ -332,14 +344,7 @@ def test_guardians_with_notify_off_and_other_students_guardians_get_nothing(
 def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, john_and_his_mother):
     _, maths, _, john, _ = john_and_his_mother
     record = absent_in(app, maths, john, MORNING)
-    with app.app_context():
-        excuses.excuse_absence(
-            actor=actor(maths.teacher.user_id),
-            attendance_id=record,
-            reason=AbsenceReason.ILLNESS,
-            channel=Channel.API,
-        )
-        db.session.remove()
+    excuse(app, maths.teacher, record)
 
     assert digest(app) == 0
     send(app)
@@ -349,30 +354,17 @@ def test_an_absence_excused_before_the_digest_is_not_emailed(app, smtp, john_and
 def test_an_excuse_after_the_digest_but_before_sending_withdraws_or_rewrites_the_email(
     app, smtp, john_and_his_mother
 ):
-    _, maths, history, john, _ = john_and_his_mother
+    admin, maths, history, john, _ = john_and_his_mother
     first = absent_in(app, maths, john, MORNING)
     second = absent_in(app, history, john, MORNING + timedelta(hours=2))
     digest(app)
 
-    def excuse(record):
-        with app.app_context():
-            excuses.excuse_absence(
-                actor=actor(admin_of(app)),
-                attendance_id=record,
-                reason=AbsenceReason.MEDICAL,
-                channel=Channel.API,
-            )
-            db.session.remove()
-
-    def admin_of(app):
-        return john_and_his_mother[0].user_id
-
-    excuse(first)
+    excuse(app, admin, first, AbsenceReason.MEDICAL)
     [row] = guardian_rows(app)
     assert "Maths 7A" not in row.body and "History 7A" in row.body
     assert "absent from a lesson" in row.body
 
-    excuse(second)
+    excuse(app, admin, second, AbsenceReason.MEDICAL)
     assert guardian_rows(app) == []
     send(app)
     assert at_home(smtp) == []
@@ -411,14 +403,7 @@ def test_an_excuse_withdrawn_before_sending_puts_the_lesson_back_in_the_email(
     admin, maths, history, john, _ = john_and_his_mother
     absent_in(app, maths, john, MORNING)
     excused = absent_in(app, history, john, MORNING + timedelta(hours=2))
-    with app.app_context():
-        excuses.excuse_absence(
-            actor=actor(admin.user_id),
-            attendance_id=excused,
-            reason=AbsenceReason.FAMILY,
-            channel=Channel.API,
-        )
-        db.session.remove()
+    excuse(app, admin, excused, AbsenceReason.FAMILY)
     digest(app)
     [row] = guardian_rows(app)
     assert "History 7A" not in row.body
@@ -535,3 +520,140 @@ def test_the_digest_is_due_once_its_school_time_has_passed(app, ctx, monkeypatch
     with pytest.raises(ValueError, match="GUARDIAN_DIGEST_TIME must be"):
         guardian_digest.parse_digest_time("teatime")
     assert at == time(16, 0)
+
+
+# --- a session that ends after the digest --------------------------------------------------
+
+
+def test_a_session_ending_after_the_digest_adds_its_lesson_to_the_waiting_email_once(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    assert digest(app) == 1
+
+    absent_in(app, history, john, MORNING + timedelta(hours=2))
+
+    [row] = guardian_rows(app)
+    assert "- 09:00 Maths 7A (" in row.body and "- 11:00 History 7A (" in row.body
+    assert "absent from 2 lessons" in row.body
+    assert row.body.count("History 7A") == 1
+    assert digest(app) == 0  # the next round adds no second email
+    send(app)
+    [message] = at_home(smtp)
+    assert "History 7A" in message.get_payload(decode=True).decode()
+
+
+def test_a_session_ended_with_the_unmarked_absent_after_the_digest_reaches_the_waiting_email(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    session_id = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    with app.app_context():
+        bulk.end_session_marking_unmarked(
+            actor=actor(history.teacher.user_id), session_id=session_id, channel=Channel.API
+        )
+        db.session.remove()
+
+    [row] = guardian_rows(app)
+    assert "Maths 7A" in row.body and "History 7A" in row.body
+
+
+def test_a_session_ending_after_the_digest_leaves_present_and_excused_students_out(
+    app, smtp, john_and_his_mother
+):
+    admin, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    [before] = guardian_rows(app)
+
+    present = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    mark(app, history, present, john, "PRESENT")
+    end_session(app, history, present)
+    excused = make_session(app, history, start_at=MORNING + timedelta(hours=4))
+    record = mark(app, history, excused, john, "ABSENT")
+    excuse(app, admin, record)
+    end_session(app, history, excused)
+
+    [row] = guardian_rows(app)
+    assert row.body == before.body
+
+
+def test_a_session_ending_after_the_email_was_sent_sends_nothing_more_that_day(
+    app, smtp, john_and_his_mother
+):
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    digest(app)
+    send(app)
+    [sent] = guardian_rows(app)
+
+    absent_in(app, history, john, MORNING + timedelta(hours=2))
+
+    [row] = guardian_rows(app)
+    assert row.body == sent.body and "History 7A" not in row.body
+    assert digest(app) == 0
+    send(app)
+    assert len(at_home(smtp)) == 1
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> str:
+    """The test's PostgreSQL database (the fixture also marks the test PostgreSQL-only)."""
+    assert database_url.startswith("postgresql"), "deselected outside the PostgreSQL pass"
+    return database_url
+
+
+def test_a_session_ending_during_a_digest_round_still_reaches_its_email(
+    app, smtp, john_and_his_mother, postgres_only
+):
+    """READ COMMITTED: the round (still open) cannot see the session end, nor the end the
+    round's email; the end waits for the round's lock, then sees the email and rewrites it."""
+    _, maths, history, john, _ = john_and_his_mother
+    absent_in(app, maths, john, MORNING)
+    history_session = make_session(app, history, start_at=MORNING + timedelta(hours=2))
+    mark(app, history, history_session, john, "ABSENT")
+    queued, release = threading.Event(), threading.Event()
+
+    @unit_of_work
+    def digest_round_held_open() -> None:
+        guardian_digest.send_guardian_digests(day=DAY)
+        queued.set()
+        assert release.wait(30)
+
+    def in_context(fn) -> None:
+        with app.app_context():
+            fn()
+            db.session.remove()
+
+    with ThreadPoolExecutor(2) as pool:
+        round_done = pool.submit(in_context, digest_round_held_open)
+        assert queued.wait(30)
+        ended = pool.submit(end_session, app, history, history_session)
+        wait_for_a_backend_waiting_on_the_digest_lock(app)
+        release.set()
+        round_done.result(30)
+        ended.result(30)
+
+    [row] = guardian_rows(app)
+    assert "Maths 7A" in row.body and "History 7A" in row.body
+
+
+def wait_for_a_backend_waiting_on_the_digest_lock(app) -> None:
+    with app.app_context():
+        for _ in range(300):
+            waiting = db.session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    " AND objid = :key"
+                ),
+                {"key": guardian_digest.DIGEST_LOCK},
+            )
+            db.session.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.1)
+        db.session.remove()
+    assert waiting, "the session end did not wait for the digest round"

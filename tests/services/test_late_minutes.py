@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from attendance_app.models import AttendanceStatus, Channel
+from attendance_app.extensions import db
+from attendance_app.models import Attendance, AttendanceStatus, Channel
 from attendance_app.services.errors import Invalid
-from attendance_app.services.marking import attendance, taps
+from attendance_app.services.marking import attendance, bulk, taps
 from tests.factories import actor, audit_trail, make_admin, make_class, make_session, mark
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -107,3 +109,38 @@ def test_only_a_late_student_has_minutes_late(app, ctx, lesson, status):
         "minutes",
         "Only a late arrival has minutes late: mark the student Late first.",
     )
+
+
+def _first_marks(klass, session_id, status, how):
+    """Give both students a first mark ``status`` at NOW the way ``how`` writes it."""
+    ids = [s.profile_id for s in klass.students]
+    common = {
+        "actor": actor(klass.teacher.user_id),
+        "session_id": session_id,
+        "channel": Channel.API,
+        "at": NOW,
+    }
+    if how == "one by one":
+        for student_id in ids:
+            attendance.mark_attendance(student_id=student_id, status=status, **common)
+    elif how == "bulk":
+        entries = [attendance.MarkEntry(sid, status) for sid in ids]
+        bulk.mark_records(entries=entries, **common)
+    else:
+        bulk.mark_unmarked(default_status=status, **common)
+
+
+@pytest.mark.parametrize("how", ["one by one", "bulk", "all unmarked"])
+@pytest.mark.parametrize("status", list(AttendanceStatus))
+def test_a_late_first_mark_is_late_from_the_marking_time_however_it_is_written(
+    app, ctx, lesson, how, status
+):
+    klass, session_id = lesson
+
+    _first_marks(klass, session_id, status, how)
+
+    late_at = db.session.scalars(
+        select(Attendance.late_at).where(Attendance.session_id == session_id)
+    ).all()
+    expected = NOW if status == AttendanceStatus.LATE else None
+    assert [a and (a if a.tzinfo else a.replace(tzinfo=UTC)) for a in late_at] == [expected] * 2

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import ColumnElement, Executable, bindparam, case, literal, null, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -89,6 +89,23 @@ def next_status(current: AttendanceStatus | None) -> AttendanceStatus:
     if current is None:
         return CYCLE[0]
     return CYCLE[(CYCLE.index(current) + 1) % len(CYCLE)]
+
+
+@overload
+def first_late_at(status: AttendanceStatus | str, now: datetime) -> datetime | None: ...
+@overload
+def first_late_at(status: ColumnElement[Any], now: datetime) -> ColumnElement[Any]: ...
+def first_late_at(
+    status: AttendanceStatus | str | ColumnElement[Any], now: datetime
+) -> datetime | ColumnElement[Any] | None:
+    """A first mark's ``late_at``: a LATE first mark is late from the marking time ``now``,
+    any other status has none. ``status`` is a value (a row's parameters) or a SQL column
+    (a bulk INSERT … SELECT), which gets the same rule as a CASE."""
+    if isinstance(status, ColumnElement):
+        late_at = literal(now, Attendance.__table__.c.late_at.type)
+        return case((status == AttendanceStatus.LATE.value, late_at), else_=null())
+    # A value may arrive as the enum's text ("LATE"), which compares equal to the member.
+    return now if status == AttendanceStatus.LATE else None
 
 
 @dataclass(frozen=True)
@@ -224,7 +241,7 @@ def insert_records(
             "status": e.status,
             "notes": e.notes or "",
             "marked_at": now,
-            "late_at": now if e.status == AttendanceStatus.LATE else None,
+            "late_at": first_late_at(e.status, now),
             "marked_by_id": actor.id,
             "created_at": now,
             "updated_at": now,
@@ -409,7 +426,7 @@ def write_first_mark(
         created_at=now,
         updated_at=now,
         version=1,
-        late_at=now if status == AttendanceStatus.LATE else None,
+        late_at=first_late_at(status, now),
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 

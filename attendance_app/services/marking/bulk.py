@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, Select, bindparam, case, cast, literal, null, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, cast, literal, select, true
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -33,6 +33,7 @@ from attendance_app.services.marking.attendance import (
     DUPLICATE_IN_REQUEST,
     MarkEntry,
     announce,
+    first_late_at,
     load_students,
     not_enrolled_message,
     note_problem,
@@ -189,10 +190,7 @@ def mark_unmarked(
             student_id=Enrollment.__table__.c.student_id,
             status=literal(default_status, attendance.c.status.type),
             notes=literal("", attendance.c.notes.type),
-            late_at=literal(
-                now if default_status == AttendanceStatus.LATE else None,
-                attendance.c.late_at.type,
-            ),
+            late_at=literal(first_late_at(default_status, now), attendance.c.late_at.type),
         )
         .where(Enrollment.class_id == session.class_id)
         .where(
@@ -232,10 +230,7 @@ def _insert_entries(
         student_id=student_id,
         status=status,
         notes=notes,
-        late_at=case(
-            (status == AttendanceStatus.LATE.value, literal(now, attendance.c.late_at.type)),
-            else_=null(),
-        ),
+        late_at=first_late_at(status, now),
     ).select_from(rows)
     payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
     # SQLite needs a WHERE between the SELECT and ON CONFLICT.

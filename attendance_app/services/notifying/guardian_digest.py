@@ -12,7 +12,14 @@ An absence excused before the email goes out is not in it: the digest leaves exc
 out. Any later change of the student's record in an ENDED session before the email is sent (an
 excuse given or withdrawn, a superuser's deletion) recomputes the lessons missed: the email is
 rewritten with them, or withdrawn when none remain (the outbox's withdrawal). Records of
-ENDED sessions change in no other way (rule 3 refuses status corrections).
+ENDED sessions change in no other way (rule 3 refuses status corrections). A session that
+ends while a student's email of that day waits is such a change for its absent students: the
+email is rewritten with the lesson (a rewrite from the records, so never twice). Once the
+email has been sent, nothing more goes out that day (one email per student per day).
+
+A digest round and such a change serialise on one lock (:func:`serialise_with_the_digest`), so
+whichever commits second sees the other: the round sees the session ENDED (or the excuse),
+or the change sees the email the round queued.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -45,6 +52,8 @@ from attendance_app.services.transaction import affected_rows, unit_of_work
 
 #: How often a serving process looks whether a day's digest is due.
 CHECK_EVERY_SECONDS = 5 * 60
+#: PostgreSQL's advisory lock of the digest ("gdig"): any fixed number no other lock uses.
+DIGEST_LOCK = 0x67646967
 _KEY = "guardian:{student}:{day}:{guardian}"
 
 
@@ -132,6 +141,7 @@ def send_guardian_digests(*, day: date) -> int:
     when mail is off, or they were queued before). Four queries whatever the school's size."""
     if not outbox.mail_enabled():
         return 0
+    serialise_with_the_digest()
     missed = missed_lessons(day)
     if not missed:
         return 0
@@ -169,6 +179,16 @@ def send_guardian_digests(*, day: date) -> int:
     return len(emails)
 
 
+def serialise_with_the_digest() -> None:
+    """Wait for a digest round (or a change of its emails) in progress to commit, and hold
+    them off until this transaction ends. On PostgreSQL (READ COMMITTED) a round and a
+    session ending or an excuse could otherwise each read before the other commits: the
+    email would go out without the lesson, or naming an excused one. SQLite needs nothing:
+    its writers run one at a time (BEGIN IMMEDIATE)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(DIGEST_LOCK)))
+
+
 def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
     """Delete a guardian's emails not yet sent (removed, or emails turned off); how many.
     Joins the caller's transaction."""
@@ -182,34 +202,64 @@ def withdraw_for_guardian(guardian_id: uuid.UUID) -> int:
 
 def on_events(batch: list[events.DomainEvent]) -> None:
     """A change of a student's record in an ENDED session (an excuse given or withdrawn, a
-    deletion) before a guardian's email went out rewrites the email from the lessons missed
-    now, or takes it away when nothing is missed that day any more. Changes in other
-    sessions cannot alter the email (it names ENDED sessions only) and cost nothing here."""
-    students = sorted(
-        {
-            s
-            for e in batch
-            if isinstance(e, events.AttendanceChanged)
-            for s in e.ended_session_student_ids
-        }
-    )
-    for student_id in students:
-        waiting = db.session.scalars(
-            select(OutboxEmail).where(
-                OutboxEmail.dedupe_key.like(f"guardian:{student_id}:%"),
-                OutboxEmail.sent_at.is_(None),
+    deletion, or the session ending with them absent) before a guardian's email went out
+    rewrites the email from the lessons missed now, or takes it away when nothing is missed
+    that day any more. Changes in other sessions cannot alter the email (it names ENDED
+    sessions only) and cost nothing here."""
+    students = {
+        s
+        for e in batch
+        if isinstance(e, events.AttendanceChanged)
+        for s in e.ended_session_student_ids
+    }
+    ended = [
+        e.session_id
+        for e in batch
+        if isinstance(e, events.SessionStatusChanged) and e.status == SessionStatus.ENDED.value
+    ]
+    if ended and outbox.mail_enabled():  # without mail no digest queues anything
+        students.update(_absent_in(ended))
+    if students:
+        _rewrite_waiting(sorted(students))
+
+
+def _absent_in(session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The students absent, not excused, in these sessions: those whose guardians' email of
+    the day an ending session can add a lesson to."""
+    return list(
+        db.session.scalars(
+            select(Attendance.student_id).where(
+                Attendance.session_id.in_(session_ids),
+                Attendance.status == AttendanceStatus.ABSENT,
+                Attendance.absence_reason.is_(None),
             )
-        ).all()
-        for email in waiting:
-            _, _, day_text, guardian_id = (email.dedupe_key or "").split(":")
-            day = date.fromisoformat(day_text)
-            lessons = missed_lessons(day, [student_id]).get(student_id)
-            guardian = db.session.get(Guardian, uuid.UUID(guardian_id))
-            if not lessons or guardian is None:
-                db.session.execute(delete(OutboxEmail).where(OutboxEmail.id == email.id))
-            else:
-                student = db.session.get_one(Student, student_id)
-                email.body = body_for(guardian, student.user.full_name, day, lessons)
+        )
+    )
+
+
+def _rewrite_waiting(student_ids: list[uuid.UUID]) -> None:
+    """Rewrite (or withdraw, when nothing is missed any more) every guardian email of these
+    students not sent yet, from the records as they are now: one query when none waits
+    (after the digest's lock, on PostgreSQL)."""
+    serialise_with_the_digest()
+    waiting = db.session.scalars(
+        select(OutboxEmail)
+        .where(
+            or_(*(OutboxEmail.dedupe_key.like(f"guardian:{s}:%") for s in student_ids)),
+            OutboxEmail.sent_at.is_(None),
+        )
+        .order_by(OutboxEmail.dedupe_key)
+    ).all()
+    for email in waiting:
+        _, student_text, day_text, guardian_id = (email.dedupe_key or "").split(":")
+        student_id, day = uuid.UUID(student_text), date.fromisoformat(day_text)
+        lessons = missed_lessons(day, [student_id]).get(student_id)
+        guardian = db.session.get(Guardian, uuid.UUID(guardian_id))
+        if not lessons or guardian is None:
+            db.session.execute(delete(OutboxEmail).where(OutboxEmail.id == email.id))
+        else:
+            student = db.session.get_one(Student, student_id)
+            email.body = body_for(guardian, student.user.full_name, day, lessons)
 
 
 # --- the schedule ------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def spreadsheet_safe(value: object) -> str:
 class ExportRow:
     """One attendance record as the export shows it (plain values, no ORM objects)."""
 
-    start_time: datetime
+    start_time: datetime | None  # nullable in the schema: no date, and last in the export
     class_name: str
     subject_code: str
     student_number: str
@@ -127,7 +127,8 @@ def _export_statement(actor: User, filters: RecordFilters) -> Select[*tuple[Any,
         .where(*clauses)
         # Student number and record id only make the order total (stable across runs).
         .order_by(
-            ClassSession.start_time,
+            # NULLS LAST on both databases (SQLite puts them first by default).
+            ClassSession.start_time.nulls_last(),
             learner.last_name,
             learner.first_name,
             Student.student_number,

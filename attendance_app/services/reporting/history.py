@@ -9,9 +9,19 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any, NamedTuple, TypeVarTuple
+from typing import Any, NamedTuple, TypeAlias, TypeVar, TypeVarTuple
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -74,7 +84,7 @@ class HistoryRow(NamedTuple):
     late_at: datetime | None
     absence_reason: AbsenceReason | None
     excuse_note: str | None
-    start_time: datetime
+    start_time: datetime | None  # nullable in the schema: such a row has no date, sorts last
     class_name: str
     subject_code: str
 
@@ -104,21 +114,61 @@ def get_student(student_id: uuid.UUID) -> Student:
 
 def visible_records_filter(actor: User, filters: HistoryFilters) -> list[ColumnElement[bool]]:
     """WHERE clauses for the records ``actor`` may see under ``filters``."""
+    from_time, to_time = period_times(filters)
+    return history_clauses(
+        taught=permissions.taught_class_ids(actor) if actor.role == Role.TEACHER else None,
+        from_time=from_time,
+        to_time=to_time,
+        subject_id=filters.subject_id,
+        class_id=filters.class_id,
+        status=filters.status,
+    )
+
+
+_V = TypeVar("_V")
+#: A clause's operand: a value, or a bind parameter in a statement built once; None: no clause.
+_Operand: TypeAlias = _V | BindParameter[_V] | None
+
+
+def history_clauses(
+    *,
+    taught: Select[uuid.UUID] | None,
+    from_time: _Operand[datetime],
+    to_time: _Operand[datetime],
+    subject_id: _Operand[uuid.UUID],
+    class_id: _Operand[uuid.UUID],
+    status: _Operand[AttendanceStatus],
+) -> list[ColumnElement[bool]]:
+    """The visibility and filter clauses of records, in one order, each left out when its
+    operand is None: ``taught`` (a teacher sees the classes of this subquery only), sessions
+    started in [``from_time``, ``to_time``), a subject, a class, a status. Operands are
+    values (:func:`visible_records_filter`) or bind parameters (the history's statements)."""
     clauses: list[ColumnElement[bool]] = []
-    if actor.role == Role.TEACHER:
-        clauses.append(ClassSession.class_id.in_(permissions.taught_class_ids(actor)))
-    if filters.date_from is not None:
-        clauses.append(ClassSession.start_time >= _day_start(filters.date_from))
-    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
-    if filters.date_to is not None and filters.date_to < date.max:
-        clauses.append(ClassSession.start_time < _day_start(filters.date_to + timedelta(days=1)))
-    if filters.subject_id is not None:
-        clauses.append(SchoolClass.subject_id == filters.subject_id)
-    if filters.class_id is not None:
-        clauses.append(ClassSession.class_id == filters.class_id)
-    if filters.status is not None:
-        clauses.append(Attendance.status == filters.status)
+    if taught is not None:
+        clauses.append(ClassSession.class_id.in_(taught))
+    if from_time is not None:
+        clauses.append(ClassSession.start_time >= from_time)
+    if to_time is not None:
+        clauses.append(ClassSession.start_time < to_time)
+    if subject_id is not None:
+        clauses.append(SchoolClass.subject_id == subject_id)
+    if class_id is not None:
+        clauses.append(ClassSession.class_id == class_id)
+    if status is not None:
+        clauses.append(Attendance.status == status)
     return clauses
+
+
+def period_times(filters: HistoryFilters) -> tuple[datetime | None, datetime | None]:
+    """The filters' days as the UTC [start, end) of session start times; None: unbounded."""
+    from_time = _day_start(filters.date_from) if filters.date_from is not None else None
+    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
+    to_time = (
+        _day_start(filters.date_to + timedelta(days=1))
+        if filters.date_to is not None and filters.date_to < date.max
+        else None
+    )
+    return from_time, to_time
 
 
 def check_period(date_from: date | None, date_to: date | None) -> None:
@@ -149,22 +199,24 @@ def _history_statements(
     shape: _Shape,
 ) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
     """The counts and the page of :func:`student_history` for one shape of filters, built once
-    with bind parameters (the clauses of :func:`visible_records_filter`, same order):
+    with bind parameters (:func:`history_clauses`, as :func:`visible_records_filter` uses):
     building and compiling them per request cost as much as running them."""
-    clauses: list[ColumnElement[bool]] = [Attendance.student_id == bindparam("student_id")]
-    if shape.teacher:
-        taught = permissions.classes_taught_by(bindparam("teacher_id"))
-        clauses.append(ClassSession.class_id.in_(taught))
-    if shape.date_from:
-        clauses.append(ClassSession.start_time >= bindparam("from_time"))
-    if shape.date_to:
-        clauses.append(ClassSession.start_time < bindparam("to_time"))
-    if shape.subject:
-        clauses.append(SchoolClass.subject_id == bindparam("subject_id"))
-    if shape.class_:
-        clauses.append(ClassSession.class_id == bindparam("class_id"))
-    if shape.status:
-        clauses.append(Attendance.status == bindparam("status"))
+
+    def bound(name: str, present: bool) -> BindParameter[Any] | None:
+        return bindparam(name) if present else None
+
+    taught = permissions.classes_taught_by(bindparam("teacher_id")) if shape.teacher else None
+    clauses = [
+        Attendance.student_id == bindparam("student_id"),
+        *history_clauses(
+            taught=taught,
+            from_time=bound("from_time", shape.date_from),
+            to_time=bound("to_time", shape.date_to),
+            subject_id=bound("subject_id", shape.subject),
+            class_id=bound("class_id", shape.class_),
+            status=bound("status", shape.status),
+        ),
+    ]
 
     def joined(stmt: Select[*Ts]) -> Select[*Ts]:
         return (
@@ -196,16 +248,20 @@ def _history_statements(
             )
         )
         .join(Subject, Subject.id == SchoolClass.subject_id)
-        .order_by(ClassSession.start_time.desc(), Attendance.id.desc())
+        # NULLS LAST on both databases (PostgreSQL puts them first in a DESC by default).
+        .order_by(ClassSession.start_time.desc().nulls_last(), Attendance.id.desc())
         .limit(bindparam("limit"))
     )
     if shape.cursor:
         after_time: BindParameter[datetime] = bindparam("after_time")
         after_id: BindParameter[uuid.UUID] = bindparam("after_id")
+        # Whether the cursor's row has a start time: every row without one comes after it.
+        after_dated: BindParameter[bool] = bindparam("after_dated", type_=Boolean)
         page = page.where(
             or_(
                 ClassSession.start_time < after_time,
                 and_(ClassSession.start_time == after_time, Attendance.id < after_id),
+                and_(ClassSession.start_time.is_(None), or_(after_dated, Attendance.id < after_id)),
             )
         )
     return counts, page
@@ -227,15 +283,12 @@ def student_history(
     student = get_student(student_id)
     permissions.require_student_reader(actor, student_id)
     after = decode_cursor(cursor) if cursor else None
-    # date.max has no next day (OverflowError); up to its end means no upper bound at all.
-    date_to = (
-        filters.date_to if filters.date_to is not None and filters.date_to < date.max else None
-    )
+    from_time, to_time = period_times(filters)
     teacher = actor.role == Role.TEACHER
     shape = _Shape(
         teacher=teacher,
-        date_from=filters.date_from is not None,
-        date_to=date_to is not None,
+        date_from=from_time is not None,
+        date_to=to_time is not None,
         subject=filters.subject_id is not None,
         class_=filters.class_id is not None,
         status=filters.status is not None,
@@ -244,14 +297,15 @@ def student_history(
     params: dict[str, Any] = {
         "student_id": student_id,
         "teacher_id": actor.teacher.id if teacher and actor.teacher else None,
-        "from_time": _day_start(filters.date_from) if filters.date_from else None,
-        "to_time": _day_start(date_to + timedelta(days=1)) if date_to else None,
+        "from_time": from_time,
+        "to_time": to_time,
         "subject_id": filters.subject_id,
         "class_id": filters.class_id,
         "status": filters.status,
         "limit": limit + 1,
         "after_time": after[0] if after else None,
         "after_id": after[1] if after else None,
+        "after_dated": after is not None and after[0] is not None,
     }
     counts_stmt, page_stmt = _history_statements(shape)
     counts = read_columns(counts_stmt, params)[0]
@@ -266,15 +320,19 @@ def student_history(
     return StudentHistory(student, statistics, rows, next_cursor)
 
 
-def encode_cursor(start_time: datetime, record_id: uuid.UUID | str) -> str:
-    raw = f"{start_time.isoformat()}|{record_id}".encode()
+def encode_cursor(start_time: datetime | None, record_id: uuid.UUID | str) -> str:
+    """ "<start_time>|<record id>" in URL-safe base64; the time is empty for a session
+    without one."""
+    raw = f"{start_time.isoformat() if start_time else ''}|{record_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, _, rid = base64.urlsafe_b64decode(padded).decode().partition("|")
+        if not when:
+            return None, uuid.UUID(rid)
         after = datetime.fromisoformat(when)
         # In UTC here, where a cursor out of range is still a bad cursor (not at bind time).
         after = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
@@ -288,13 +346,15 @@ def rate_over_time(rows: list[HistoryRow]) -> dict[str, Any]:
     first — the line a student and their teacher watch go up or down."""
     series: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r.start_time):
+    # A lesson without a start time has no place on the time axis.
+    dated = [(row, row.start_time) for row in rows if row.start_time is not None]
+    for row, start_time in sorted(dated, key=lambda pair: pair[1]):
         attended, seen = totals.setdefault(row.subject_code, [0, 0])
         seen += 1
         attended += row.status != AttendanceStatus.ABSENT
         totals[row.subject_code] = [attended, seen]
         series.setdefault(row.subject_code, []).append(
             # The session's start to the minute (UTC): two lessons on one day are two points.
-            {"x": row.start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
+            {"x": start_time.strftime("%Y-%m-%d %H:%M"), "y": rate(attended, seen)}
         )
     return {"series": [{"label": code, "data": points} for code, points in series.items()]}

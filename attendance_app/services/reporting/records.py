@@ -96,7 +96,7 @@ class RecordListRow:
     notes: str
     session_id: uuid.UUID
     session_status: SessionStatus
-    start_time: datetime
+    start_time: datetime | None  # nullable in the schema (the list shows "—")
     class_name: str
     subject_code: str
     teacher_name: str
@@ -190,8 +190,7 @@ def list_records(
             notes=notes or "",
             session_id=sid,
             session_status=session_status,
-            # A record exists only in a started session, so its start is never NULL.
-            start_time=start_time,  # type: ignore[arg-type]
+            start_time=start_time,
             class_name=class_name,
             subject_code=code,
             teacher_name=full_name(t_first, t_last),
