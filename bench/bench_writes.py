@@ -137,7 +137,7 @@ def main() -> None:
             statements.clear()
         for rnd in range(args.rounds):
             for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
-                wall, cpu = timed(lambda i, fn=fn: fn(offset + i), args.requests)
+                wall, cpu = timed(lambda i, fn=fn, start=offset: fn(start + i), args.requests)
                 offset += args.requests
                 print(f"  round {rnd + 1} {name:5}: wall {wall:.2f} ms, CPU {cpu:.2f} ms")
     finally:

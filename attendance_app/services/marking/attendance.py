@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 from sqlalchemy import ColumnElement, Executable, bindparam, case, literal, null, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defaultload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -196,7 +196,7 @@ _MARK_TARGETS = (
     )
     .outerjoin(Student, Student.id == bindparam("student_id"))
     # Outer: a missing student must still find the session (rule order: session first).
-    .options(joinedload(Student.user, innerjoin=False), FOR_A_CHANGE)
+    .options(joinedload(Student.user, innerjoin=False).lazyload(User.teacher), *FOR_A_CHANGE)
     .where(ClassSession.id == bindparam("session_id"))
     .with_for_update(of=ClassSession)
     .execution_options(populate_existing=True)
@@ -398,7 +398,7 @@ _STUDENT_TO_MARK = (
         .where(Enrollment.class_id == bindparam("class_id"), Enrollment.student_id == Student.id)
         .exists(),
     )
-    .options(joinedload(Student.user))
+    .options(joinedload(Student.user).lazyload(User.teacher))
     .where(Student.id == bindparam("student_id"))
     .execution_options(populate_existing=True)
 )
@@ -503,6 +503,7 @@ _RETURNED = (
 _RECORD_FOR_CHANGE = (
     select(Attendance, Student)
     .join(Student, Student.id == Attendance.student_id)
+    .options(defaultload(Student.user).lazyload(User.teacher))
     .where(Attendance.id == bindparam("attendance_id"))
     .with_for_update(of=Attendance)
     .execution_options(populate_existing=True)

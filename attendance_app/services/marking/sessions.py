@@ -51,9 +51,10 @@ _LOAD_SESSION_FOR_UPDATE = _LOAD_SESSION.with_for_update(of=ClassSession)
 #: user (often the actor, already loaded) would be rebuilt and refreshed on every write,
 #: and is looked up in the identity map on the rare path that needs it (an alert's teacher).
 FOR_A_CHANGE = (
-    defaultload(ClassSession.school_class).defaultload(SchoolClass.teacher).lazyload(Teacher.user)
+    defaultload(ClassSession.school_class).defaultload(SchoolClass.teacher).lazyload(Teacher.user),
+    defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
 )
-_LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(FOR_A_CHANGE)
+_LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
 _SESSIONS = ClassSession.__table__
 #: On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery
 #: (a visible share of every write); the loaded session takes the two new values below.

@@ -210,16 +210,20 @@ def evaluate(
     window = line.thresholds.trend_window
     counts: dict[uuid.UUID, Counts] = {}
     states: dict[uuid.UUID, _Standing] = {}
-    for student_id, *aggregates, state_student_id, state_session_id, state_reason in (
-        db.session.execute(
-            _COUNTS_AND_STATES,
-            {
-                "class_id": school_class.id,
-                "student_ids": student_ids,
-                "window": window,
-                "window2": 2 * window,
-            },
-        )
+    for (
+        student_id,
+        *aggregates,
+        state_student_id,
+        state_session_id,
+        state_reason,
+    ) in db.session.execute(
+        _COUNTS_AND_STATES,
+        {
+            "class_id": school_class.id,
+            "student_ids": student_ids,
+            "window": window,
+            "window2": 2 * window,
+        },
     ):
         if aggregates[0] is not None:  # None: no record in a started session of the class
             counts[student_id] = counts_of(aggregates)
