@@ -7,9 +7,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import Any, cast, overload
 
-from sqlalchemy import ColumnElement, Executable, bindparam, case, literal, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Table,
+    bindparam,
+    case,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.orm import defaultload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -370,10 +380,9 @@ def mark_attendance(
     session, student, enrolled = load_mark_targets(session_id, student_id)
     permissions.require_session_manager(actor, session)
     require_markable(session)
-    require_enrolled(session, student, enrolled)
     return write_first_mark(
         session,
-        student,
+        require_enrolled(session, student, enrolled),
         status=status,
         notes=notes or "",
         actor=actor,
@@ -383,12 +392,14 @@ def mark_attendance(
     )
 
 
-def require_enrolled(session: ClassSession, student: Student | None, enrolled: bool) -> None:
-    """Student exists (NotFound) → rule 4, enrolled in the session's class (Invalid)."""
+def require_enrolled(session: ClassSession, student: Student | None, enrolled: bool) -> Student:
+    """Student exists (NotFound) → rule 4, enrolled in the session's class (Invalid); the
+    student."""
     if student is None:
         raise NotFound(STUDENT_NOT_FOUND)
     if not enrolled:
         raise Invalid(not_enrolled_message(student, session), field="student")
+    return student
 
 
 _STUDENT_TO_MARK = (
@@ -423,11 +434,9 @@ def mark_in_locked_session(
         _STUDENT_TO_MARK, {"class_id": session.class_id, "student_id": student_id}
     ).one_or_none()
     student, enrolled = found if found is not None else (None, False)
-    require_enrolled(session, student, bool(enrolled))
-    assert student is not None
     return write_first_mark(
         session,
-        student,
+        require_enrolled(session, student, bool(enrolled)),
         status=status,
         notes="",
         actor=actor,
@@ -535,7 +544,7 @@ def _update_statement(keys: tuple[str, ...]) -> Executable:
     """An update of a record's ``keys`` (each bound as ``new_<key>``), its version bumped, the
     changed columns returned: one statement per set of keys, built once."""
     # On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery.
-    table = Attendance.__table__
+    table = cast(Table, Attendance.__table__)
     return (
         update(table)
         .where(table.c.id == bindparam("attendance_id"))

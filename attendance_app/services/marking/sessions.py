@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,7 +56,7 @@ FOR_A_CHANGE = (
     defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
 )
 _LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
-_SESSIONS = ClassSession.__table__
+_SESSIONS = cast(Table, ClassSession.__table__)
 #: On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery
 #: (a visible share of every write); the loaded session takes the two new values below.
 _BUMP_LIVE_SEQ = (

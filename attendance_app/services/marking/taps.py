@@ -130,6 +130,7 @@ def set_status(
             idempotency_key=idempotency_key,
         )
     else:
+        assert student is not None  # found with its record (an inner join)
         require_unlocked(session)  # update_attendance's rule 3
         result = change_record(
             record,

@@ -18,10 +18,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, delete, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, delete, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -157,8 +157,8 @@ class _Standing(NamedTuple):
 #: aggregates in the class (``analytics.counts_statement``; NULLs when they have no record in
 #: a started session of it) and their alert state there (NULLs when they are under the line).
 #: Table columns only: the rows come back as tuples, with no ORM entity made per check.
-_STATES = AlertState.__table__
-_STUDENTS = Student.__table__
+_STATES = cast(Table, AlertState.__table__)
+_STUDENTS = cast(Table, Student.__table__)
 _COUNTS = counts_statement(
     [
         ClassSession.class_id == bindparam("class_id"),
