@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import defaultload, joinedload
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -512,7 +512,9 @@ _RETURNED = (
 _RECORD_FOR_CHANGE = (
     select(Attendance, Student)
     .join(Student, Student.id == Attendance.student_id)
-    .options(defaultload(Student.user).lazyload(User.teacher))
+    # Not the student's user: a correction's answers show the student's number, not their
+    # name (the roster reads its own row), and the rare alert that names them looks it up.
+    .options(lazyload(Student.user))
     .where(Attendance.id == bindparam("attendance_id"))
     .with_for_update(of=Attendance)
     .execution_options(populate_existing=True)
