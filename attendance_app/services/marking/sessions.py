@@ -12,7 +12,7 @@ from sqlalchemy.orm import defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
-from attendance_app.models import ClassSession, SchoolClass, SessionStatus, Teacher, User, utcnow
+from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
@@ -47,12 +47,14 @@ _LOAD_SESSION = (
     .execution_options(populate_existing=True)
 )
 _LOAD_SESSION_FOR_UPDATE = _LOAD_SESSION.with_for_update(of=ClassSession)
-#: What a change of attendance loads with its session: the class, its subject and its
-#: teacher row, not the teacher's user. The permission reads the teacher's ``user_id``; the
-#: user (often the actor, already loaded) would be rebuilt and refreshed on every write,
-#: and is looked up in the identity map on the rare path that needs it (an alert's teacher).
+#: What a change of attendance loads with its session: the class, not its subject nor its
+#: teacher. The permission reads the teacher's ``user_id`` through ``SchoolClass.teacher``, a
+#: many-to-one found in the identity map when the actor teaches the class (the actor's
+#: teacher row came with the actor); an admin's check never reads it, and the rare paths that
+#: need more (another teacher's 403, an alert's teacher) look it up. Loading the teacher and
+#: their user (often the actor) with every write rebuilt and refreshed them each time.
 FOR_A_CHANGE = (
-    defaultload(ClassSession.school_class).defaultload(SchoolClass.teacher).lazyload(Teacher.user),
+    defaultload(ClassSession.school_class).lazyload(SchoolClass.teacher),
     defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
 )
 _LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
