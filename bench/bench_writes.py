@@ -1,6 +1,6 @@
 """Benchmark: the CPU and wall time of one single write, in process.
 
-    .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3]
+    .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
 
 Three writes, each its own request through the Flask test client (no network), on a fresh
@@ -44,10 +44,27 @@ def timed(fn: Callable[[int], None], n: int) -> tuple[float, float]:
     return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
 
 
+def calls_per_request(fn: Callable[[int], None], n: int) -> float:
+    """The Python calls (``cProfile``'s total) per call of ``fn``, over ``n`` calls: a figure
+    the machine's load does not move."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(n):
+        fn(i)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--calls", action="store_true", help="also print Python calls per request (cProfile)"
+    )
     args = parser.parse_args()
 
     from tests.factories import PASSWORD, make_admin, make_class, make_session
@@ -58,7 +75,7 @@ def main() -> None:
         admin = make_admin(app)
         klass = make_class(app, admin=admin, students=35)
         per_session = len(klass.students)
-        needed = args.rounds * (args.requests + 1)
+        needed = args.rounds * (args.requests + 1) + (100 if args.calls else 0) + 2
         sessions = [make_session(app, klass) for _ in range(needed // per_session + 2)]
         api = app.test_client()
         token = {"Authorization": f"Token {klass.teacher.token}"}
@@ -135,6 +152,11 @@ def main() -> None:
             event.remove(engine, "before_cursor_execute", count)
             print(f"  {name}: {len(statements)} statements")
             statements.clear()
+        if args.calls:
+            for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
+                calls = calls_per_request(lambda i, fn=fn, start=offset: fn(start + i), 100)
+                offset += 100
+                print(f"  {name}: {calls:,.0f} Python calls per request")
         for rnd in range(args.rounds):
             for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
                 wall, cpu = timed(lambda i, fn=fn, start=offset: fn(start + i), args.requests)
