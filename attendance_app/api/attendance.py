@@ -32,6 +32,11 @@ from attendance_app.models import Channel
 from attendance_app.services.marking import attendance, bulk, check_in, excuses, sessions
 from attendance_app.services.reporting import history, statistics
 
+#: The hot writes' request schemas, made once: a schema instance deep-copies its fields when
+#: made (a visible share of a single mark), and loading keeps no state on it.
+_MARK_REQUEST = MarkRequest()
+_UPDATE_REQUEST = UpdateRequest()
+
 
 @bp.post("/attendance/mark/")
 def attendance_mark():
@@ -57,7 +62,7 @@ def attendance_mark():
         404: {description: Session or student not found}
         409: {description: Attendance already marked for this student in this session}
     """
-    data = MarkRequest().load(json_body())
+    data = _MARK_REQUEST.load(json_body())
     if data["records"] is not None:
         result = bulk.mark_records(
             actor=actor(),
@@ -143,7 +148,7 @@ def attendance_update(attendance_id: uuid.UUID):
         403: {description: A record of someone else's class}
         404: {description: Attendance record not found.}
     """
-    data = UpdateRequest().load(json_body())
+    data = _UPDATE_REQUEST.load(json_body())
     result = attendance.update_attendance(
         actor=actor(),
         attendance_id=attendance_id,

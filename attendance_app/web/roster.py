@@ -107,7 +107,6 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
     """A tap: ``status`` sets it directly (P/A/L keys); otherwise the status moves one step
     on from ``seen``, the status the page showed (PRESENT → ABSENT → LATE → PRESENT)."""
     actor = current_actor()
-    session = roster.get_session_for(actor, session_id)
     try:
         target = _status_arg("status") or attendance.next_status(_status_arg("seen"))
         result = taps.set_status(
@@ -123,6 +122,9 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
         if err.status_code in (403, 404):
             raise
         # A rule said no: show its message by the cell, which stays as the server has it.
+        # The session is loaded here, not before the tap (which loads, locks and checks it
+        # itself): a shape error on a missing or foreign session is still its 404 or 403.
+        session = roster.get_session_for(actor, session_id)
         return _cell_response(session, student_id, error=err.message, http_status=err.status_code)
     conflict = None
     if result.outcome == taps.TapOutcome.STALE and result.row is not None:

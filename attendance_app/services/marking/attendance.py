@@ -7,10 +7,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import Any, cast, overload
 
-from sqlalchemy import ColumnElement, Executable, bindparam, case, literal, null, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Table,
+    bindparam,
+    case,
+    literal,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -30,7 +40,13 @@ from attendance_app.services import events, permissions, transaction
 from attendance_app.services.dialect import insert
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.fields import NOTES_MAX
-from attendance_app.services.marking.sessions import SESSION_NOT_FOUND, bump_live_seq, load_session
+from attendance_app.services.marking.sessions import (
+    FOR_A_CHANGE,
+    SESSION_NOT_FOUND,
+    bump_live_seq,
+    load_session,
+    load_session_for_a_change,
+)
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
@@ -190,7 +206,7 @@ _MARK_TARGETS = (
     )
     .outerjoin(Student, Student.id == bindparam("student_id"))
     # Outer: a missing student must still find the session (rule order: session first).
-    .options(joinedload(Student.user, innerjoin=False))
+    .options(joinedload(Student.user, innerjoin=False).lazyload(User.teacher), *FOR_A_CHANGE)
     .where(ClassSession.id == bindparam("session_id"))
     .with_for_update(of=ClassSession)
     .execution_options(populate_existing=True)
@@ -364,15 +380,65 @@ def mark_attendance(
     session, student, enrolled = load_mark_targets(session_id, student_id)
     permissions.require_session_manager(actor, session)
     require_markable(session)
+    return write_first_mark(
+        session,
+        require_enrolled(session, student, enrolled),
+        status=status,
+        notes=notes or "",
+        actor=actor,
+        channel=channel,
+        now=at or utcnow(),
+        idempotency_key=idempotency_key,
+    )
+
+
+def require_enrolled(session: ClassSession, student: Student | None, enrolled: bool) -> Student:
+    """Student exists (NotFound) → rule 4, enrolled in the session's class (Invalid); the
+    student."""
     if student is None:
         raise NotFound(STUDENT_NOT_FOUND)
     if not enrolled:
         raise Invalid(not_enrolled_message(student, session), field="student")
+    return student
+
+
+_STUDENT_TO_MARK = (
+    select(
+        Student,
+        select(Enrollment.student_id)
+        .where(Enrollment.class_id == bindparam("class_id"), Enrollment.student_id == Student.id)
+        .exists(),
+    )
+    .options(joinedload(Student.user).lazyload(User.teacher))
+    .where(Student.id == bindparam("student_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def mark_in_locked_session(
+    session: ClassSession,
+    *,
+    actor: User,
+    student_id: uuid.UUID,
+    status: AttendanceStatus,
+    channel: Channel,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> MarkResult:
+    """``mark_attendance`` (no notes) for a caller in a unit of work that has loaded and
+    locked ``session`` for a change (``load_session_for_a_change``) and checked the actor's
+    permission (a tap): the rest of the order, rule 1 → student exists → rule 4 → rule 2,
+    without loading the session again."""
+    require_markable(session)
+    found = db.session.execute(
+        _STUDENT_TO_MARK, {"class_id": session.class_id, "student_id": student_id}
+    ).one_or_none()
+    student, enrolled = found if found is not None else (None, False)
     return write_first_mark(
         session,
-        student,
+        require_enrolled(session, student, bool(enrolled)),
         status=status,
-        notes=notes or "",
+        notes="",
         actor=actor,
         channel=channel,
         now=at or utcnow(),
@@ -446,6 +512,9 @@ _RETURNED = (
 _RECORD_FOR_CHANGE = (
     select(Attendance, Student)
     .join(Student, Student.id == Attendance.student_id)
+    # Not the student's user: a correction's answers show the student's number, not their
+    # name (the roster reads its own row), and the rare alert that names them looks it up.
+    .options(lazyload(Student.user))
     .where(Attendance.id == bindparam("attendance_id"))
     .with_for_update(of=Attendance)
     .execution_options(populate_existing=True)
@@ -466,7 +535,7 @@ def record_for_change(
     if found is None:
         raise NotFound(RECORD_NOT_FOUND)
     record, student = found
-    session = load_session(record.session_id, lock=True)
+    session = load_session_for_a_change(record.session_id)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     return record, student, session
@@ -476,14 +545,13 @@ def record_for_change(
 def _update_statement(keys: tuple[str, ...]) -> Executable:
     """An update of a record's ``keys`` (each bound as ``new_<key>``), its version bumped, the
     changed columns returned: one statement per set of keys, built once."""
+    # On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery.
+    table = cast(Table, Attendance.__table__)
     return (
-        update(Attendance)
-        .where(Attendance.id == bindparam("attendance_id"))
-        .values(
-            {**{key: bindparam(f"new_{key}") for key in keys}, "version": Attendance.version + 1}
-        )
-        .returning(*(getattr(Attendance, key) for key in _RETURNED))
-        .execution_options(synchronize_session=False)
+        update(table)
+        .where(table.c.id == bindparam("attendance_id"))
+        .values({**{key: bindparam(f"new_{key}") for key in keys}, "version": table.c.version + 1})
+        .returning(*(table.c[key] for key in _RETURNED))
     )
 
 
@@ -507,6 +575,34 @@ def update_attendance(
         raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
     notes = clean_notes(notes)
     record, student, session = record_for_change(actor, attendance_id)
+    return change_record(
+        record,
+        student,
+        session,
+        actor=actor,
+        status=status,
+        notes=notes,
+        channel=channel,
+        at=at,
+        idempotency_key=idempotency_key,
+    )
+
+
+def change_record(
+    record: Attendance,
+    student: Student,
+    session: ClassSession,
+    *,
+    actor: User,
+    status: AttendanceStatus | None,
+    notes: str | None,
+    channel: Channel,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> MarkResult:
+    """The write of ``update_attendance`` once its checks have passed (``record_for_change``,
+    or a tap's own under the session's lock): the update, its audit row and its event."""
+    attendance_id = record.id
     now = at or utcnow()
     values: dict[str, Any] = {"marked_by_id": actor.id, "updated_at": now}
     if status is not None:

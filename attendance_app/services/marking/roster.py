@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from attendance_app.extensions import db
@@ -141,18 +141,14 @@ class Roster:
         return [r for r in self.rows if r.record is None]
 
 
-def roster_rows(
-    session: ClassSession, student_ids: list[uuid.UUID] | None = None
-) -> list[RosterRow]:
-    """Enrolled students plus anyone with a record in the session, by last and first name.
-
-    One query whatever the class size.
-    """
+def _roster_statement(for_students: bool) -> Any:
+    """The roster query (``roster_rows``), built once: the session and its class bound as
+    ``session_id`` and ``class_id``; ``for_students`` adds ``student_ids`` (expanding)."""
     marker = aliased(User)
     student_user = aliased(User)
     enrolled = (
         select(Enrollment.student_id)
-        .where(Enrollment.class_id == session.class_id)
+        .where(Enrollment.class_id == bindparam("class_id"))
         .scalar_subquery()
     )
     # Columns, not Student/User/Attendance entities: building 500 of each (and their identity
@@ -173,17 +169,40 @@ def roster_rows(
         .join(student_user, student_user.id == Student.user_id)
         .outerjoin(
             Attendance,
-            and_(Attendance.student_id == Student.id, Attendance.session_id == session.id),
+            and_(
+                Attendance.student_id == Student.id,
+                Attendance.session_id == bindparam("session_id"),
+            ),
         )
         .outerjoin(marker, marker.id == Attendance.marked_by_id)
         .where(or_(Student.id.in_(enrolled), Attendance.id.is_not(None)))
         .order_by(student_user.last_name, student_user.first_name, Student.student_number)
     )
+    if for_students:
+        stmt = stmt.where(Student.id.in_(bindparam("student_ids", expanding=True)))
+    return stmt
+
+
+#: ``roster_rows``' two statements (the whole roster; some students), built once: building
+#: them per call (two aliases, a subquery, their cache keys) was most of a tap's answer.
+_ROSTER = _roster_statement(for_students=False)
+_ROSTER_OF_STUDENTS = _roster_statement(for_students=True)
+
+
+def roster_rows(
+    session: ClassSession, student_ids: list[uuid.UUID] | None = None
+) -> list[RosterRow]:
+    """Enrolled students plus anyone with a record in the session, by last and first name.
+
+    One query whatever the class size.
+    """
+    params: dict[str, Any] = {"session_id": session.id, "class_id": session.class_id}
     if student_ids is not None:
-        stmt = stmt.where(Student.id.in_(student_ids))
+        params["student_ids"] = student_ids
+    stmt = _ROSTER if student_ids is None else _ROSTER_OF_STUDENTS
     rows = []
     row: Any  # a spliced column list: mypy cannot type the slices; the tests check them
-    for row in db.session.execute(stmt):
+    for row in db.session.execute(stmt, params):
         student_id, number, user_id, first_name, last_name, email, name_search = row[:_RECORD]
         student = RosterStudent(
             student_id, number, user_id, RosterPerson(first_name, last_name, email, name_search)
@@ -228,12 +247,10 @@ class MiniHistory:
     alert: str = ""
 
 
-def mini_histories(
-    session: ClassSession, student_ids: list[uuid.UUID] | None = None
-) -> dict[uuid.UUID, MiniHistory]:
-    """Every roster student's mini-history, in two queries (a windowed one, and the class's
-    alerts) whatever the class size."""
-    since = (session.start_time or utcnow()) - timedelta(days=TERM_DAYS)
+def _recent_statement(for_students: bool) -> Any:
+    """The mini-histories' windowed query, built once: the session, its class and the term's
+    bounds bound as ``session_id``, ``class_id``, ``until`` and ``since``; ``for_students``
+    adds ``student_ids`` (expanding)."""
     ranked = (
         select(
             Attendance.student_id,
@@ -248,20 +265,45 @@ def mini_histories(
         )
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(
-            ClassSession.class_id == session.class_id,
-            ClassSession.id != session.id,
+            ClassSession.class_id == bindparam("class_id"),
+            ClassSession.id != bindparam("session_id"),
             ClassSession.start_time.is_not(None),
-            ClassSession.start_time <= (session.start_time or utcnow()),
-            ClassSession.start_time >= since,
-            *([Attendance.student_id.in_(student_ids)] if student_ids is not None else []),
+            ClassSession.start_time <= bindparam("until"),
+            ClassSession.start_time >= bindparam("since"),
+            *(
+                [Attendance.student_id.in_(bindparam("student_ids", expanding=True))]
+                if for_students
+                else []
+            ),
         )
         .subquery()
     )
-    rows = db.session.execute(
-        select(ranked.c.student_id, ranked.c.status, ranked.c.n).order_by(
-            ranked.c.student_id, ranked.c.n.desc()
-        )
+    return select(ranked.c.student_id, ranked.c.status, ranked.c.n).order_by(
+        ranked.c.student_id, ranked.c.n.desc()
     )
+
+
+#: ``mini_histories``' two statements (the whole roster; some students), built once.
+_RECENT = _recent_statement(for_students=False)
+_RECENT_OF_STUDENTS = _recent_statement(for_students=True)
+
+
+def mini_histories(
+    session: ClassSession, student_ids: list[uuid.UUID] | None = None
+) -> dict[uuid.UUID, MiniHistory]:
+    """Every roster student's mini-history, in two queries (a windowed one, and the class's
+    alerts) whatever the class size."""
+    until = session.start_time or utcnow()
+    params: dict[str, Any] = {
+        "class_id": session.class_id,
+        "session_id": session.id,
+        "until": until,
+        "since": until - timedelta(days=TERM_DAYS),
+    }
+    if student_ids is not None:
+        params["student_ids"] = student_ids
+    stmt = _RECENT if student_ids is None else _RECENT_OF_STUDENTS
+    rows = db.session.execute(stmt, params)
     recent: dict[uuid.UUID, list[AttendanceStatus]] = {}
     absences: dict[uuid.UUID, int] = {}
     for student_id, status, n in rows:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -45,14 +47,36 @@ _LOAD_SESSION = (
     .execution_options(populate_existing=True)
 )
 _LOAD_SESSION_FOR_UPDATE = _LOAD_SESSION.with_for_update(of=ClassSession)
-_BUMP_LIVE_SEQ = (
-    update(ClassSession)
-    .where(ClassSession.id == bindparam("session_id"))
-    .values(live_seq=ClassSession.live_seq + 1)
-    .returning(ClassSession.live_seq, ClassSession.updated_at)
-    # The loaded session takes the two new values below: nothing to evaluate or flush.
-    .execution_options(synchronize_session=False)
+#: What a change of attendance loads with its session: the class, not its subject nor its
+#: teacher. The permission reads the teacher's ``user_id`` through ``SchoolClass.teacher``, a
+#: many-to-one found in the identity map when the actor teaches the class (the actor's
+#: teacher row came with the actor); an admin's check never reads it, and the rare paths that
+#: need more (another teacher's 403, an alert's teacher) look it up. Loading the teacher and
+#: their user (often the actor) with every write rebuilt and refreshed them each time.
+FOR_A_CHANGE = (
+    defaultload(ClassSession.school_class).lazyload(SchoolClass.teacher),
+    defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
 )
+_LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
+_SESSIONS = cast(Table, ClassSession.__table__)
+#: On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery
+#: (a visible share of every write); the loaded session takes the two new values below.
+_BUMP_LIVE_SEQ = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(live_seq=_SESSIONS.c.live_seq + 1)
+    .returning(_SESSIONS.c.live_seq, _SESSIONS.c.updated_at)
+)
+
+
+def load_session_for_a_change(session_id: uuid.UUID) -> ClassSession:
+    """``load_session(session_id, lock=True)`` for a change of attendance (``FOR_A_CHANGE``:
+    without the teacher's user). Raises NotFound."""
+    found = db.session.scalars(_LOAD_SESSION_FOR_A_CHANGE, {"session_id": session_id})
+    session = found.unique().one_or_none()
+    if session is None:
+        raise NotFound(SESSION_NOT_FOUND)
+    return session
 
 
 def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -17,11 +17,16 @@ from attendance_app.models import (
     AttendanceStatus,
     Channel,
     ClassSession,
+    Student,
     User,
 )
 from attendance_app.services import permissions
-from attendance_app.services.marking.attendance import mark_attendance, update_attendance
-from attendance_app.services.marking.sessions import load_session
+from attendance_app.services.marking.attendance import (
+    change_record,
+    mark_in_locked_session,
+    require_unlocked,
+)
+from attendance_app.services.marking.sessions import load_session_for_a_change
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
 
@@ -50,6 +55,29 @@ class TapResult:
         return self.outcome is TapOutcome.APPLIED
 
 
+#: A tap's statements, built once.
+_REPLAYED = (
+    select(AttendanceChange.id)
+    .where(
+        AttendanceChange.session_id == bindparam("session_id"),
+        AttendanceChange.idempotency_key == bindparam("idempotency_key"),
+    )
+    .limit(1)
+)
+#: The student's record in the session with its student, row-locked (as ``update_attendance``
+#: locks it), fresh from the database.
+_RECORD_OF = (
+    select(Attendance, Student)
+    .join(Student, Student.id == Attendance.student_id)
+    .where(
+        Attendance.session_id == bindparam("session_id"),
+        Attendance.student_id == bindparam("student_id"),
+    )
+    .with_for_update(of=Attendance)
+    .execution_options(populate_existing=True)
+)
+
+
 @unit_of_work
 def set_status(
     *,
@@ -71,22 +99,16 @@ def set_status(
     applied and the result says so, so two devices converge on one state instead of
     overwriting each other blindly. All of it runs under the session's row lock.
     """
-    session = load_session(session_id, lock=True)
+    session = load_session_for_a_change(session_id)
     permissions.require_session_manager(actor, session)
     if idempotency_key and db.session.scalar(
-        select(AttendanceChange.id)
-        .where(
-            AttendanceChange.session_id == session_id,
-            AttendanceChange.idempotency_key == idempotency_key,
-        )
-        .limit(1)
+        _REPLAYED, {"session_id": session_id, "idempotency_key": idempotency_key}
     ):
         return TapResult(session, _row(session, student_id), TapOutcome.REPLAYED)
-    record = db.session.scalars(
-        select(Attendance)
-        .where(Attendance.session_id == session_id, Attendance.student_id == student_id)
-        .execution_options(populate_existing=True)
+    found = db.session.execute(
+        _RECORD_OF, {"session_id": session_id, "student_id": student_id}
     ).one_or_none()
+    record, student = found if found is not None else (None, None)
     current_version = record.version if record else 0
     if (
         expected_version is not None
@@ -95,10 +117,12 @@ def set_status(
         and record.marked_by_id != actor.id
     ):
         return TapResult(session, _row(session, student_id), TapOutcome.STALE)
+    # The session is loaded, locked and its permission checked: the mark's and the update's
+    # remaining checks run on it, without loading it (or the record) again.
     if record is None:
-        result = mark_attendance(
+        result = mark_in_locked_session(
+            session,
             actor=actor,
-            session_id=session_id,
             student_id=student_id,
             status=status,
             channel=channel,
@@ -106,10 +130,15 @@ def set_status(
             idempotency_key=idempotency_key,
         )
     else:
-        result = update_attendance(
+        assert student is not None  # found with its record (an inner join)
+        require_unlocked(session)  # update_attendance's rule 3
+        result = change_record(
+            record,
+            student,
+            session,
             actor=actor,
-            attendance_id=record.id,
             status=status,
+            notes=None,
             channel=channel,
             at=at,
             idempotency_key=idempotency_key,

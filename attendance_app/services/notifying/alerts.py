@@ -18,9 +18,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple, cast
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, delete, select
+from sqlalchemy import Integer, Table, and_, bindparam, delete, select, update
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -144,9 +145,20 @@ def on_events(batch: list[events.DomainEvent]) -> None:
         send_session_notices(db.session.get_one(ClassSession, session_id))
 
 
+class _Standing(NamedTuple):
+    """A student's alert state row, as the alert check reads it (columns, not an entity)."""
+
+    student_id: uuid.UUID
+    session_id: uuid.UUID | None
+    reason: str
+
+
 #: The alert check's one query (``evaluate``), built once: per student, their figures'
 #: aggregates in the class (``analytics.counts_statement``; NULLs when they have no record in
-#: a started session of it) and their alert state there (None when they are under the line).
+#: a started session of it) and their alert state there (NULLs when they are under the line).
+#: Table columns only: the rows come back as tuples, with no ORM entity made per check.
+_STATES = cast(Table, AlertState.__table__)
+_STUDENTS = cast(Table, Student.__table__)
 _COUNTS = counts_statement(
     [
         ClassSession.class_id == bindparam("class_id"),
@@ -157,13 +169,28 @@ _COUNTS = counts_statement(
     (Attendance.student_id,),
 ).subquery("counts")
 _COUNTS_AND_STATES = (
-    select(Student.id, *list(_COUNTS.c)[1:], AlertState)
-    .outerjoin(_COUNTS, _COUNTS.c[0] == Student.id)
-    .outerjoin(
-        AlertState,
-        and_(AlertState.student_id == Student.id, AlertState.class_id == bindparam("class_id")),
+    select(
+        _STUDENTS.c.id,
+        *list(_COUNTS.c)[1:],
+        _STATES.c.student_id,
+        _STATES.c.session_id,
+        _STATES.c.reason,
     )
-    .where(Student.id.in_(bindparam("student_ids", expanding=True)))
+    .outerjoin(_COUNTS, _COUNTS.c[0] == _STUDENTS.c.id)
+    .outerjoin(
+        _STATES,
+        and_(_STATES.c.student_id == _STUDENTS.c.id, _STATES.c.class_id == bindparam("class_id")),
+    )
+    .where(_STUDENTS.c.id.in_(bindparam("student_ids", expanding=True)))
+)
+#: A standing alert's new reason (still over the line, for another reason).
+_NEW_REASON = (
+    update(_STATES)
+    .where(
+        _STATES.c.student_id == bindparam("state_student_id"),
+        _STATES.c.class_id == bindparam("state_class_id"),
+    )
+    .values(reason=bindparam("new_reason"))
 )
 
 
@@ -182,8 +209,14 @@ def evaluate(
     line = AlertLine.from_config()
     window = line.thresholds.trend_window
     counts: dict[uuid.UUID, Counts] = {}
-    states: dict[uuid.UUID, AlertState] = {}
-    for student_id, *aggregates, state in db.session.execute(
+    states: dict[uuid.UUID, _Standing] = {}
+    for (
+        student_id,
+        *aggregates,
+        state_student_id,
+        state_session_id,
+        state_reason,
+    ) in db.session.execute(
         _COUNTS_AND_STATES,
         {
             "class_id": school_class.id,
@@ -194,10 +227,10 @@ def evaluate(
     ):
         if aggregates[0] is not None:  # None: no record in a started session of the class
             counts[student_id] = counts_of(aggregates)
-        if state is not None:
-            states[student_id] = state
+        if state_student_id is not None:
+            states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
-    cleared: list[AlertState] = []
+    cleared: list[_Standing] = []
     for student_id in student_ids:
         fig = figures(counts.get(student_id, Counts()), line.thresholds)
         reason = line.reason(fig)
@@ -209,7 +242,14 @@ def evaluate(
         elif state is not None and state.reason != reason:
             # Still over the line, for a new reason (a longer run, a lower rate): the tile and
             # the weekly summary say what is true now; nobody is notified again.
-            state.reason = reason
+            db.session.execute(
+                _NEW_REASON,
+                {
+                    "state_student_id": student_id,
+                    "state_class_id": school_class.id,
+                    "new_reason": reason,
+                },
+            )
     if cleared:
         _clear(session, cleared, excused)
     if crossed:
@@ -217,19 +257,17 @@ def evaluate(
 
 
 def _clear(
-    session: ClassSession, cleared: list[AlertState], excused: set[uuid.UUID] | frozenset[uuid.UUID]
+    session: ClassSession, cleared: list[_Standing], excused: set[uuid.UUID] | frozenset[uuid.UUID]
 ) -> None:
     # Withdrawn: a correction in the session that raised the alert, or an excuse (the run
     # that raised it was excused, wherever it was raised); otherwise only re-armed.
     withdrawn = [s for s in cleared if s.session_id == session.id or s.student_id in excused]
     db.session.execute(
-        delete(AlertState).where(
-            AlertState.class_id == session.class_id,
-            AlertState.student_id.in_([s.student_id for s in cleared]),
+        delete(_STATES).where(
+            _STATES.c.class_id == session.class_id,
+            _STATES.c.student_id.in_([s.student_id for s in cleared]),
         )
     )
-    for state in cleared:
-        db.session.expunge(state)
     by_session: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for state in withdrawn:
         if state.session_id is not None:  # a session since deleted has no alert to withdraw
@@ -299,18 +337,28 @@ def _raise(
     notifications.deliver(deliveries, email_delay=delay)
 
 
+#: ``alert_reasons``' two statements (the whole class; some students), built once.
+_REASONS = select(_STATES.c.student_id, _STATES.c.reason).where(
+    _STATES.c.class_id == bindparam("class_id")
+)
+_REASONS_OF_STUDENTS = _REASONS.where(
+    _STATES.c.student_id.in_(bindparam("student_ids", expanding=True))
+)
+
+
 def alert_reasons(
     class_id: uuid.UUID, student_ids: list[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, str]:
     """{student id: why they are over the alert line in the class} for those who are (among
     ``student_ids``, or the whole class). One query."""
-    if student_ids is not None and not student_ids:
+    if student_ids is None:
+        return dict(db.session.execute(_REASONS, {"class_id": class_id}).all())
+    if not student_ids:
         return {}
-    clauses = [AlertState.class_id == class_id]
-    if student_ids is not None:
-        clauses.append(AlertState.student_id.in_(student_ids))
     return dict(
-        db.session.execute(select(AlertState.student_id, AlertState.reason).where(*clauses)).all()
+        db.session.execute(
+            _REASONS_OF_STUDENTS, {"class_id": class_id, "student_ids": student_ids}
+        ).all()
     )
 
 

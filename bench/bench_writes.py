@@ -1,0 +1,170 @@
+"""Benchmark: the CPU and wall time of one single write, in process.
+
+    .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
+
+Three writes, each its own request through the Flask test client (no network), on a fresh
+database (a temporary SQLite file, or a fresh PostgreSQL database next to DATABASE_URL):
+
+- ``mark``: ``POST /api/attendance/mark/`` of one student, a new record (token login);
+- ``patch``: ``PATCH /api/attendance/{id}/`` cycling PRESENT → LATE → ABSENT (token login);
+- ``tap``: the roster's htmx ``POST /sessions/<id>/students/<id>/status`` (cookie login,
+  CSRF header), cycling through a session's students so taps both create and change.
+
+Prints, per write and round, the median wall time and the median ``time.process_time()``
+CPU per request, and the statements one request runs. On a shared, loaded machine the CPU
+median is the steadier figure; compare before and after in one sitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event
+
+from attendance_app.extensions import db
+from bench.bench_marking import migrated_app
+
+
+def timed(fn: Callable[[int], None], n: int) -> tuple[float, float]:
+    """(median wall, median CPU) of ``n`` calls of ``fn``, in ms."""
+    walls, cpus = [], []
+    for i in range(n):
+        w, c = time.perf_counter(), time.process_time()
+        fn(i)
+        cpus.append(time.process_time() - c)
+        walls.append(time.perf_counter() - w)
+    return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+
+
+def calls_per_request(fn: Callable[[int], None], n: int) -> float:
+    """The Python calls (``cProfile``'s total) per call of ``fn``, over ``n`` calls: a figure
+    the machine's load does not move."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(n):
+        fn(i)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--calls", action="store_true", help="also print Python calls per request (cProfile)"
+    )
+    args = parser.parse_args()
+
+    from tests.factories import PASSWORD, make_admin, make_class, make_session
+    from tests.web.conftest import csrf_from, htmx_headers
+
+    app, drop = migrated_app()
+    try:
+        admin = make_admin(app)
+        klass = make_class(app, admin=admin, students=35)
+        per_session = len(klass.students)
+        needed = args.rounds * (args.requests + 1) + (100 if args.calls else 0) + 2
+        sessions = [make_session(app, klass) for _ in range(needed // per_session + 2)]
+        api = app.test_client()
+        token = {"Authorization": f"Token {klass.teacher.token}"}
+        pairs = iter([(s, st) for s in sessions[1:] for st in klass.students])
+
+        def mark(_: int) -> None:
+            session_id, student = next(pairs)
+            r = api.post(
+                "/api/attendance/mark/",
+                json={
+                    "session_id": str(session_id),
+                    "student_id": str(student.profile_id),
+                    "status": "PRESENT",
+                },
+                headers=token,
+            )
+            assert r.status_code == 201, r.text
+
+        first = api.post(
+            "/api/attendance/mark/",
+            json={
+                "session_id": str(sessions[0]),
+                "student_id": str(klass.students[0].profile_id),
+                "status": "PRESENT",
+            },
+            headers=token,
+        )
+        record_id = first.get_json()["attendance"]["id"]
+
+        def patch(i: int) -> None:
+            status = ("LATE", "ABSENT", "PRESENT")[i % 3]
+            r = api.patch(f"/api/attendance/{record_id}/", json={"status": status}, headers=token)
+            assert r.status_code == 200, r.text
+
+        browser = app.test_client()
+        page = browser.get("/login")
+        r = browser.post(
+            "/login",
+            data={
+                "email": klass.teacher.email,
+                "password": PASSWORD,
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+        assert r.status_code == 302, r.status_code
+        tap_session = sessions[0]
+        headers = htmx_headers(browser.get(f"/sessions/{tap_session}").text)
+
+        def tap(i: int) -> None:
+            student = klass.students[i % per_session]
+            r = browser.post(
+                f"/sessions/{tap_session}/students/{student.profile_id}/status",
+                data={"status": ("ABSENT", "LATE", "PRESENT")[(i // per_session) % 3]},
+                headers=headers,
+            )
+            assert r.status_code == 200, r.text
+
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany) -> None:
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        engine_name = engine.dialect.name
+        print(f"bench_writes on {engine_name}: {args.requests} requests a round")
+        offset = 0
+        for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
+            fn(offset)  # warm
+            offset += 1
+            event.listen(engine, "before_cursor_execute", count)
+            fn(offset)
+            offset += 1
+            event.remove(engine, "before_cursor_execute", count)
+            print(f"  {name}: {len(statements)} statements")
+            statements.clear()
+        if args.calls:
+            for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
+                calls = calls_per_request(lambda i, fn=fn, start=offset: fn(start + i), 100)
+                offset += 100
+                print(f"  {name}: {calls:,.0f} Python calls per request")
+        for rnd in range(args.rounds):
+            for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
+                wall, cpu = timed(lambda i, fn=fn, start=offset: fn(start + i), args.requests)
+                offset += args.requests
+                print(f"  round {rnd + 1} {name:5}: wall {wall:.2f} ms, CPU {cpu:.2f} ms")
+    finally:
+        drop()
+
+
+if __name__ == "__main__":
+    main()
