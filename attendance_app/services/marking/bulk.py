@@ -5,6 +5,7 @@ session with the unmarked marked absent. The same rules and messages as one mark
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,16 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, Select, bindparam, cast, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    bindparam,
+    cast,
+    literal,
+    select,
+    true,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,7 +36,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.dialect import insert, json_rows, new_uuid
+from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
@@ -87,7 +97,7 @@ _STUDENTS_AND_ENROLMENT = select(
         Enrollment.student_id == Student.id,
     )
     .exists(),
-).where(Student.id.in_(bindparam("student_ids", expanding=True)))
+).where(in_uuids(Student.id, uuid_list("student_ids")))
 
 
 @unit_of_work
@@ -294,23 +304,41 @@ def audit_created(
     """The audit rows of records just created in ``session`` (one each: no old values, the
     new status and notes), made from the records in the database by one INSERT … SELECT
     instead of sent row by row."""
-    attendance, changes = Attendance.__table__, AttendanceChange.__table__
     db.session.execute(
-        insert(changes).from_select(
-            _CHANGE_COLUMNS,
-            select(
-                new_uuid(),
-                attendance.c.id,
-                attendance.c.session_id,
-                attendance.c.student_id,
-                literal(actor.id, changes.c.actor_id.type),
-                literal(now, changes.c.changed_at.type),
-                literal(channel, changes.c.channel.type),
-                literal(group_id, changes.c.group_id.type),
-                attendance.c.status,
-                attendance.c.notes,
-            ).where(attendance.c.session_id == session.id, attendance.c.id.in_(record_ids)),
-        )
+        _audit_created_statement(db.engine.dialect.name),
+        {
+            "actor_id": actor.id,
+            "changed_at": now,
+            "channel": channel,
+            "group_id": group_id,
+            "session_id": session.id,
+            "record_ids": record_ids,
+        },
+    )
+
+
+@functools.cache
+def _audit_created_statement(dialect: str) -> Executable:
+    """``audit_created``'s statement, one per database, built once (its values are bound
+    parameters, the record ids one ``UuidList``)."""
+    attendance, changes = Attendance.__table__, AttendanceChange.__table__
+    return insert(changes).from_select(
+        _CHANGE_COLUMNS,
+        select(
+            new_uuid(),
+            attendance.c.id,
+            attendance.c.session_id,
+            attendance.c.student_id,
+            bindparam("actor_id", type_=changes.c.actor_id.type),
+            bindparam("changed_at", type_=changes.c.changed_at.type),
+            bindparam("channel", type_=changes.c.channel.type),
+            bindparam("group_id", type_=changes.c.group_id.type),
+            attendance.c.status,
+            attendance.c.notes,
+        ).where(
+            attendance.c.session_id == bindparam("session_id", type_=attendance.c.session_id.type),
+            in_uuids(attendance.c.id, uuid_list("record_ids")),
+        ),
     )
 
 

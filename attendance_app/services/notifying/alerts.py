@@ -38,7 +38,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import events
 from attendance_app.services.clock import spoken
-from attendance_app.services.dialect import insert
+from attendance_app.services.dialect import in_uuids, insert, uuid_list
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import counts_of, counts_statement
@@ -150,7 +150,7 @@ def on_events(batch: list[events.DomainEvent]) -> None:
 _COUNTS = counts_statement(
     [
         ClassSession.class_id == bindparam("class_id"),
-        Attendance.student_id.in_(bindparam("student_ids", expanding=True)),
+        in_uuids(Attendance.student_id, uuid_list("student_ids")),
     ],
     bindparam("window", type_=Integer),
     bindparam("window2", type_=Integer),
@@ -163,7 +163,7 @@ _COUNTS_AND_STATES = (
         AlertState,
         and_(AlertState.student_id == Student.id, AlertState.class_id == bindparam("class_id")),
     )
-    .where(Student.id.in_(bindparam("student_ids", expanding=True)))
+    .where(in_uuids(Student.id, uuid_list("student_ids")))
 )
 
 
