@@ -152,7 +152,7 @@ def mark_records(
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = _insert_entries(session, entries, actor, now)
+    created = _insert_entries(session, entries, _Audit(actor, channel, now, uuid.uuid4()))
     if len(created) != len(ids):
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
@@ -161,7 +161,6 @@ def mark_records(
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
     record_ids = tuple(created[sid] for sid in ids)
-    audit_created(session, record_ids, actor, channel, now, uuid.uuid4())
     # The students beside the records spare the alert check a query to find them.
     announce(session, record_ids, actor, tuple(ids))
     records = [
@@ -212,24 +211,24 @@ def mark_unmarked(
             .exists()
         )
     )
-    created = _insert_new(unmarked)
+    group_id = uuid.uuid4()
+    created = _insert_new(session, unmarked, _Audit(actor, channel, now, group_id))
     if not created:
         return InitialiseResult(session, 0, default_status, [])
-    group_id = uuid.uuid4()
     record_ids = list(created.values())
-    audit_created(session, record_ids, actor, channel, now, group_id)
     announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
 def _insert_entries(
-    session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
+    session: ClassSession, entries: Sequence[MarkEntry], audit: _Audit
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """``insert_records`` for many entries: one INSERT … SELECT … ON CONFLICT DO NOTHING
-    over the entries sent as one JSON value (ids by the database): {student_id: new
-    record id}. A student missing from the result already had a record: the database
-    decides, so two concurrent marks can never both succeed."""
+    """``insert_records`` for many entries, with their audit rows: one INSERT … SELECT … ON
+    CONFLICT DO NOTHING over the entries sent as one JSON value (ids by the database):
+    {student_id: new record id}. A student missing from the result already had a record:
+    the database decides, so two concurrent marks can never both succeed."""
     attendance = Attendance.__table__
+    actor, now = audit.actor, audit.now
     rows, (student_id, status, notes) = json_rows("entries", 3)
     if db.engine.dialect.name == "postgresql":
         student_id = cast(student_id, attendance.c.student_id.type)
@@ -244,7 +243,7 @@ def _insert_entries(
     ).select_from(rows)
     payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
     # SQLite needs a WHERE between the SELECT and ON CONFLICT.
-    return _insert_new(entered.where(true()), {"entries": payload.decode()})
+    return _insert_new(session, entered.where(true()), audit, {"entries": payload.decode()})
 
 
 def _new_records(
@@ -276,19 +275,65 @@ def _new_records(
     )
 
 
+class _Audit(NamedTuple):
+    """Who, how and when first marks are made: what their audit rows say beside the records'
+    own columns (one ``group_id`` per action, undone together)."""
+
+    actor: User
+    channel: Channel
+    now: datetime
+    group_id: uuid.UUID
+
+
 def _insert_new(
-    rows: Select[Any], params: dict[str, Any] | None = None
+    session: ClassSession, rows: Select[Any], audit: _Audit, params: dict[str, Any] | None = None
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """Insert first marks from ``rows``; {student_id: new record id}. A student missing
-    from the answer already had a record: the database decides (ON CONFLICT DO NOTHING), so
-    two concurrent marks can never both succeed."""
+    """Insert first marks from ``rows`` and their audit rows; {student_id: new record id}.
+    A student missing from the answer already had a record: the database decides (ON
+    CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
+
+    On PostgreSQL the audit rows come from the inserted rows in the same statement (a
+    data-modifying CTE): one round trip, and no list of the new ids sent back to find them.
+    SQLite has no such CTE: the audit rows are a second INSERT … SELECT (``audit_created``)."""
     attendance = Attendance.__table__
-    inserted = db.session.execute(
+    inserting = (
         insert(attendance)
         .from_select(_RECORD_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-        .returning(attendance.c.student_id, attendance.c.id),
-        params,
+    )
+    if db.engine.dialect.name != "postgresql":
+        inserted = db.session.execute(
+            inserting.returning(attendance.c.student_id, attendance.c.id), params
+        )
+        created = {sid: rid for sid, rid in inserted}
+        if created:
+            audit_created(session, list(created.values()), *audit)
+        return created
+    new = inserting.returning(
+        attendance.c.student_id,
+        attendance.c.id,
+        attendance.c.session_id,
+        attendance.c.status,
+        attendance.c.notes,
+    ).cte("created")
+    changes = AttendanceChange.__table__
+    audited = insert(changes).from_select(
+        _CHANGE_COLUMNS,
+        select(
+            new_uuid(),
+            new.c.id,
+            new.c.session_id,
+            new.c.student_id,
+            literal(audit.actor.id, changes.c.actor_id.type),
+            literal(audit.now, changes.c.changed_at.type),
+            literal(audit.channel, changes.c.channel.type),
+            literal(audit.group_id, changes.c.group_id.type),
+            new.c.status,
+            new.c.notes,
+        ),
+    )
+    inserted = db.session.execute(
+        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")), params
     )
     return {sid: rid for sid, rid in inserted}
 
