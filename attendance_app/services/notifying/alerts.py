@@ -40,7 +40,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import events
 from attendance_app.services.clock import spoken
-from attendance_app.services.dialect import in_uuids, insert, uuid_list
+from attendance_app.services.dialect import insert
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import counts_of, counts_statement
@@ -157,7 +157,7 @@ _uuid_order = attrgetter("int")
 _COUNTS = counts_statement(
     [
         ClassSession.class_id == bindparam("class_id"),
-        in_uuids(Attendance.student_id, uuid_list("student_ids")),
+        Attendance.student_id.in_(bindparam("student_ids", expanding=True)),
     ],
     bindparam("window", type_=Integer),
     bindparam("window2", type_=Integer),
@@ -170,8 +170,11 @@ _COUNTS_AND_STATES = (
         AlertState,
         and_(AlertState.student_id == Student.id, AlertState.class_id == bindparam("class_id")),
     )
-    .where(in_uuids(Student.id, uuid_list("student_ids")))
+    .where(Student.id.in_(bindparam("student_ids", expanding=True)))
 )
+# The students stay an expanding IN here, not ``dialect.in_uuids``: once psycopg prepares the
+# statement, PostgreSQL's generic plan takes an ``unnest`` of a parameter for 10 rows and
+# joined 500 students to their figures by a nested loop (2.5× the query's time).
 
 
 def evaluate(
