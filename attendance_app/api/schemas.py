@@ -7,6 +7,7 @@ or permissions is a service's job.
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import UTC
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -186,6 +187,51 @@ class MarkRecord(Base):
     notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None, allow_none=True)
 
 
+#: The statuses a record may name, as ``Choice(AttendanceStatus)`` reads them.
+_STATUS_CHOICES = {name: AttendanceStatus(name) for name in AttendanceStatus.__members__}
+
+
+def plain_records(items: list) -> list[dict] | None:
+    """The entries of a bulk mark exactly as ``MarkRecord`` loads them, when every entry is a
+    plain valid one (an object with a UUID string, a status and no note or a string note
+    that passes the note rules); otherwise None, and ``MarkRecord`` reads them, which is
+    what writes every error. A 500-entry request spent more time in marshmallow's machinery
+    than in its inserts; this reads the common case in one pass and never decides an error.
+    ``tests/api/test_bulk_records_shape.py`` proves it agrees with ``MarkRecord``."""
+    loaded = []
+    for item in items:
+        if type(item) is not dict:
+            return None
+        student_id, status = item.get("student_id"), item.get("status")
+        notes = item.get("notes")
+        if type(student_id) is not str or type(status) is not str:
+            return None
+        if status not in _STATUS_CHOICES:
+            return None
+        if notes is not None and (
+            type(notes) is not str or "\x00" in notes or len(notes) > NOTES_MAX
+        ):
+            return None
+        try:
+            uid = uuid.UUID(student_id)
+        except ValueError:
+            return None
+        loaded.append({"student_id": uid, "status": _STATUS_CHOICES[status], "notes": notes})
+    return loaded
+
+
+class MarkRecords(fields.List):
+    """A bulk mark's ``records``: read by :func:`plain_records` when they are all plain and
+    valid, by ``MarkRecord`` (the validator of record, its messages and their order) otherwise.
+    The list's own checks (its type, at least one, at most ``MAX_BULK_RECORDS``) are
+    ``fields.List``'s either way."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and (loaded := plain_records(value)) is not None:
+            return loaded
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class MarkRequest(Base):
     """Single ``{session_id, student_id, status}`` or bulk ``{session_id, records}``."""
 
@@ -193,7 +239,7 @@ class MarkRequest(Base):
     student_id = uuid_field(load_default=None)
     status = Choice(AttendanceStatus, load_default=None)
     notes = text_field(allow_blank=True, max_length=NOTES_MAX, load_default=None, allow_none=True)
-    records = fields.List(
+    records = MarkRecords(
         fields.Nested(MarkRecord, error_messages=_messages()),
         load_default=None,
         validate=[

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from attendance_app.extensions import db
-from attendance_app.models import Attendance, ClassSession, SessionStatus
+from attendance_app.models import (
+    Attendance,
+    AttendanceChange,
+    Channel,
+    ClassSession,
+    SessionStatus,
+)
 from attendance_app.services.marking.attendance import ALREADY_MARKED
 from tests.factories import make_admin, make_class, make_session
 
@@ -195,6 +201,61 @@ def test_concurrent_marks_and_initialisation_never_overwrite_or_duplicate(app):
     for student, code in zip(klass.students, mark_codes, strict=True):
         expected = "LATE" if code == 201 else "ABSENT"
         assert rows[student.profile_id].status.value == expected
+
+
+def test_a_bulk_mark_racing_single_marks_of_its_students_is_all_or_nothing(app):
+    # Either the bulk mark wins every student (the single marks get 409) or it loses at least
+    # one and writes nothing: every record then is a single mark's. One audit row per record,
+    # written by the request that created it, in the API's channel.
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=12)
+    for _ in range(BULK_ROUNDS):
+        session_id = make_session(app, klass)
+        token = klass.teacher.token
+        bulk = poster(
+            app,
+            token,
+            "/api/attendance/mark/",
+            {
+                "session_id": str(session_id),
+                "records": [
+                    {"student_id": str(s.profile_id), "status": "PRESENT"} for s in klass.students
+                ],
+            },
+        )
+        singles = [
+            poster(
+                app,
+                token,
+                "/api/attendance/mark/",
+                {"session_id": str(session_id), "student_id": str(s.profile_id), "status": "LATE"},
+            )
+            for s in klass.students[::3]
+        ]
+
+        results = assert_no_crash(run_together([bulk, *singles]))
+
+        bulk_code, single_codes = results[0][0], [code for code, _ in results[1:]]
+        rows = attendance_rows(app, session_id)
+        with app.app_context():
+            audit = list(
+                db.session.scalars(
+                    select(AttendanceChange).where(AttendanceChange.session_id == session_id)
+                )
+            )
+            db.session.remove()
+        assert sorted(r.attendance_id for r in audit) == sorted(r.id for r in rows)
+        assert {a.channel for a in audit} == {Channel.API}
+        if bulk_code == 201:
+            assert set(single_codes) == {409}
+            assert len(rows) == len(klass.students)
+            assert {r.status.value for r in rows} == {"PRESENT"}
+            assert len({a.group_id for a in audit}) == 1
+        else:
+            assert bulk_code == 409
+            assert set(single_codes) <= {201, 409} and 201 in single_codes
+            assert len(rows) == single_codes.count(201)
+            assert {r.status.value for r in rows} == {"LATE"}
 
 
 def test_marks_racing_the_end_of_a_session_never_land_after_it_ended(app):

@@ -5,6 +5,7 @@ session with the unmarked marked absent. The same rules and messages as one mark
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,16 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, Select, bindparam, cast, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    bindparam,
+    cast,
+    literal,
+    select,
+    true,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,7 +36,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.dialect import insert, json_rows, new_uuid
+from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
@@ -87,7 +97,7 @@ _STUDENTS_AND_ENROLMENT = select(
         Enrollment.student_id == Student.id,
     )
     .exists(),
-).where(Student.id.in_(bindparam("student_ids", expanding=True)))
+).where(in_uuids(Student.id, uuid_list("student_ids")))
 
 
 @unit_of_work
@@ -142,7 +152,7 @@ def mark_records(
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = _insert_entries(session, entries, actor, now)
+    created = _insert_entries(session, entries, _Audit(actor, channel, now, uuid.uuid4()))
     if len(created) != len(ids):
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
@@ -151,7 +161,6 @@ def mark_records(
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
     record_ids = tuple(created[sid] for sid in ids)
-    audit_created(session, record_ids, actor, channel, now, uuid.uuid4())
     # The students beside the records spare the alert check a query to find them.
     announce(session, record_ids, actor, tuple(ids))
     records = [
@@ -202,24 +211,24 @@ def mark_unmarked(
             .exists()
         )
     )
-    created = _insert_new(unmarked)
+    group_id = uuid.uuid4()
+    created = _insert_new(session, unmarked, _Audit(actor, channel, now, group_id))
     if not created:
         return InitialiseResult(session, 0, default_status, [])
-    group_id = uuid.uuid4()
     record_ids = list(created.values())
-    audit_created(session, record_ids, actor, channel, now, group_id)
     announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
 def _insert_entries(
-    session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
+    session: ClassSession, entries: Sequence[MarkEntry], audit: _Audit
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """``insert_records`` for many entries: one INSERT … SELECT … ON CONFLICT DO NOTHING
-    over the entries sent as one JSON value (ids by the database): {student_id: new
-    record id}. A student missing from the result already had a record: the database
-    decides, so two concurrent marks can never both succeed."""
+    """``insert_records`` for many entries, with their audit rows: one INSERT … SELECT … ON
+    CONFLICT DO NOTHING over the entries sent as one JSON value (ids by the database):
+    {student_id: new record id}. A student missing from the result already had a record:
+    the database decides, so two concurrent marks can never both succeed."""
     attendance = Attendance.__table__
+    actor, now = audit.actor, audit.now
     rows, (student_id, status, notes) = json_rows("entries", 3)
     if db.engine.dialect.name == "postgresql":
         student_id = cast(student_id, attendance.c.student_id.type)
@@ -234,7 +243,7 @@ def _insert_entries(
     ).select_from(rows)
     payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
     # SQLite needs a WHERE between the SELECT and ON CONFLICT.
-    return _insert_new(entered.where(true()), {"entries": payload.decode()})
+    return _insert_new(session, entered.where(true()), audit, {"entries": payload.decode()})
 
 
 def _new_records(
@@ -266,19 +275,65 @@ def _new_records(
     )
 
 
+class _Audit(NamedTuple):
+    """Who, how and when first marks are made: what their audit rows say beside the records'
+    own columns (one ``group_id`` per action, undone together)."""
+
+    actor: User
+    channel: Channel
+    now: datetime
+    group_id: uuid.UUID
+
+
 def _insert_new(
-    rows: Select[Any], params: dict[str, Any] | None = None
+    session: ClassSession, rows: Select[Any], audit: _Audit, params: dict[str, Any] | None = None
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """Insert first marks from ``rows``; {student_id: new record id}. A student missing
-    from the answer already had a record: the database decides (ON CONFLICT DO NOTHING), so
-    two concurrent marks can never both succeed."""
+    """Insert first marks from ``rows`` and their audit rows; {student_id: new record id}.
+    A student missing from the answer already had a record: the database decides (ON
+    CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
+
+    On PostgreSQL the audit rows come from the inserted rows in the same statement (a
+    data-modifying CTE): one round trip, and no list of the new ids sent back to find them.
+    SQLite has no such CTE: the audit rows are a second INSERT … SELECT (``audit_created``)."""
     attendance = Attendance.__table__
-    inserted = db.session.execute(
+    inserting = (
         insert(attendance)
         .from_select(_RECORD_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-        .returning(attendance.c.student_id, attendance.c.id),
-        params,
+    )
+    if db.engine.dialect.name != "postgresql":
+        inserted = db.session.execute(
+            inserting.returning(attendance.c.student_id, attendance.c.id), params
+        )
+        created = {sid: rid for sid, rid in inserted}
+        if created:
+            audit_created(session, list(created.values()), *audit)
+        return created
+    new = inserting.returning(
+        attendance.c.student_id,
+        attendance.c.id,
+        attendance.c.session_id,
+        attendance.c.status,
+        attendance.c.notes,
+    ).cte("created")
+    changes = AttendanceChange.__table__
+    audited = insert(changes).from_select(
+        _CHANGE_COLUMNS,
+        select(
+            new_uuid(),
+            new.c.id,
+            new.c.session_id,
+            new.c.student_id,
+            literal(audit.actor.id, changes.c.actor_id.type),
+            literal(audit.now, changes.c.changed_at.type),
+            literal(audit.channel, changes.c.channel.type),
+            literal(audit.group_id, changes.c.group_id.type),
+            new.c.status,
+            new.c.notes,
+        ),
+    )
+    inserted = db.session.execute(
+        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")), params
     )
     return {sid: rid for sid, rid in inserted}
 
@@ -294,23 +349,41 @@ def audit_created(
     """The audit rows of records just created in ``session`` (one each: no old values, the
     new status and notes), made from the records in the database by one INSERT … SELECT
     instead of sent row by row."""
-    attendance, changes = Attendance.__table__, AttendanceChange.__table__
     db.session.execute(
-        insert(changes).from_select(
-            _CHANGE_COLUMNS,
-            select(
-                new_uuid(),
-                attendance.c.id,
-                attendance.c.session_id,
-                attendance.c.student_id,
-                literal(actor.id, changes.c.actor_id.type),
-                literal(now, changes.c.changed_at.type),
-                literal(channel, changes.c.channel.type),
-                literal(group_id, changes.c.group_id.type),
-                attendance.c.status,
-                attendance.c.notes,
-            ).where(attendance.c.session_id == session.id, attendance.c.id.in_(record_ids)),
-        )
+        _audit_created_statement(db.engine.dialect.name),
+        {
+            "actor_id": actor.id,
+            "changed_at": now,
+            "channel": channel,
+            "group_id": group_id,
+            "session_id": session.id,
+            "record_ids": record_ids,
+        },
+    )
+
+
+@functools.cache
+def _audit_created_statement(dialect: str) -> Executable:
+    """``audit_created``'s statement, one per database, built once (its values are bound
+    parameters, the record ids one ``UuidList``)."""
+    attendance, changes = Attendance.__table__, AttendanceChange.__table__
+    return insert(changes).from_select(
+        _CHANGE_COLUMNS,
+        select(
+            new_uuid(),
+            attendance.c.id,
+            attendance.c.session_id,
+            attendance.c.student_id,
+            bindparam("actor_id", type_=changes.c.actor_id.type),
+            bindparam("changed_at", type_=changes.c.changed_at.type),
+            bindparam("channel", type_=changes.c.channel.type),
+            bindparam("group_id", type_=changes.c.group_id.type),
+            attendance.c.status,
+            attendance.c.notes,
+        ).where(
+            attendance.c.session_id == bindparam("session_id", type_=attendance.c.session_id.type),
+            in_uuids(attendance.c.id, uuid_list("record_ids")),
+        ),
     )
 
 

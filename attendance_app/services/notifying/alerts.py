@@ -18,7 +18,8 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple, cast
+from operator import attrgetter
+from typing import Any, NamedTuple, cast
 
 from flask import current_app
 from sqlalchemy import Integer, Table, and_, bindparam, delete, select, update
@@ -138,7 +139,7 @@ def on_events(batch: list[events.DomainEvent]) -> None:
         if student_ids:
             evaluate(
                 db.session.get_one(ClassSession, session_id),
-                sorted(student_ids),
+                sorted(student_ids, key=_uuid_order),
                 excused=excused & student_ids,
             )
     for session_id in ended:
@@ -151,6 +152,11 @@ class _Standing(NamedTuple):
     student_id: uuid.UUID
     session_id: uuid.UUID | None
     reason: str
+
+
+#: UUIDs' own order (``UUID.__lt__`` compares ``int``), as a key: a C comparison per pair
+#: instead of a Python call.
+_uuid_order = attrgetter("int")
 
 
 #: The alert check's one query (``evaluate``), built once: per student, their figures'
@@ -192,6 +198,9 @@ _NEW_REASON = (
     )
     .values(reason=bindparam("new_reason"))
 )
+# The students stay an expanding IN here, not ``dialect.in_uuids``: once psycopg prepares the
+# statement, PostgreSQL's generic plan takes an ``unnest`` of a parameter for 10 rows and
+# joined 500 students to their figures by a nested loop (2.5× the query's time).
 
 
 def evaluate(
@@ -208,7 +217,7 @@ def evaluate(
     school_class = session.school_class
     line = AlertLine.from_config()
     window = line.thresholds.trend_window
-    counts: dict[uuid.UUID, Counts] = {}
+    aggregates_of: dict[uuid.UUID, tuple[Any, ...]] = {}
     states: dict[uuid.UUID, _Standing] = {}
     for (
         student_id,
@@ -226,14 +235,20 @@ def evaluate(
         },
     ):
         if aggregates[0] is not None:  # None: no record in a started session of the class
-            counts[student_id] = counts_of(aggregates)
+            aggregates_of[student_id] = tuple(aggregates)
         if state_student_id is not None:
             states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
     cleared: list[_Standing] = []
+    # Figures are a pure function of the aggregates, and a class's students share few
+    # combinations of them: each is worked out once (500 students were 500 classifications).
+    judged: dict[tuple[Any, ...], tuple[Figures, str]] = {}
     for student_id in student_ids:
-        fig = figures(counts.get(student_id, Counts()), line.thresholds)
-        reason = line.reason(fig)
+        key = aggregates_of.get(student_id, ())
+        if (known := judged.get(key)) is None:
+            fig = figures(counts_of(key) if key else Counts(), line.thresholds)
+            known = judged[key] = (fig, line.reason(fig))
+        fig, reason = known
         state = states.get(student_id)
         if reason and state is None:
             crossed.append((student_id, fig, reason))

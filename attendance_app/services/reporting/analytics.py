@@ -119,7 +119,9 @@ def counts_statement(
             Attendance.status.label("status"),
             Attendance.absence_reason.is_not(None).label("excused"),
             excused_absence.label("excused_absence"),
-            func.row_number().over(partition_by=by, order_by=order).label("n"),
+            # The same frame as ``m``'s (row_number ignores frames): one window, so PostgreSQL
+            # computes both in one pass over the sorted rows instead of two.
+            func.row_number().over(partition_by=by, order_by=order, rows=(None, 0)).label("n"),
             func.sum(case((excused_absence, 0), else_=1))
             .over(partition_by=by, order_by=order, rows=(None, 0))
             .label("m"),
