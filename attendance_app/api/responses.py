@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 from attendance_app.models import (
     ClassSession,
@@ -260,15 +259,12 @@ def history_body(history: StudentHistory) -> dict:
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": (
-                        row.start_time.astimezone(UTC).date().isoformat()
-                        if row.start_time
-                        else None
-                    ),
-                    "start_time": iso(row.start_time),
+                    # The UTC day: the ISO text's first ten characters.
+                    "date": row.start_time_text[:10] if row.start_time_text else None,
+                    "start_time": row.start_time_text,
                 },
                 "status": row.status.value,
-                "marked_at": iso(row.marked_at),
+                "marked_at": row.marked_at_text,
                 "excused": row.absence_reason is not None,
                 "absence_reason": row.absence_reason.value if row.absence_reason else None,
             }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, exists, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -144,20 +145,30 @@ def _require_student_access(actor: User, student_id: uuid.UUID, *, records_count
             return
         raise Forbidden()
     if actor.role == Role.TEACHER and actor.teacher is not None:
-        taught = taught_class_ids(actor)
-        mine: ColumnElement[bool] = exists().where(
-            Enrollment.student_id == student_id, Enrollment.class_id.in_(taught)
-        )
-        if records_count:
-            mine = mine | exists().where(
-                Attendance.student_id == student_id,
-                Attendance.session_id.in_(
-                    select(ClassSession.id).where(ClassSession.class_id.in_(taught))
-                ),
-            )
-        if db.session.scalar(select(mine)):
+        params = {"student_id": student_id, "teacher_id": actor.teacher.id}
+        if db.session.scalar(_teaches_student_statement(records_count), params):
             return
     raise Forbidden()
+
+
+@cache
+def _teaches_student_statement(records_count: bool) -> Select[tuple[bool]]:
+    """Whether teacher ``teacher_id`` teaches student ``student_id`` (a class of theirs where
+    the student is enrolled, or, with ``records_count``, has records), built once with bind
+    parameters: building it per request was a sixth of a student's history."""
+    student_id: BindParameter[uuid.UUID] = bindparam("student_id")
+    taught = classes_taught_by(bindparam("teacher_id"))
+    mine: ColumnElement[bool] = exists().where(
+        Enrollment.student_id == student_id, Enrollment.class_id.in_(taught)
+    )
+    if records_count:
+        mine = mine | exists().where(
+            Attendance.student_id == student_id,
+            Attendance.session_id.in_(
+                select(ClassSession.id).where(ClassSession.class_id.in_(taught))
+            ),
+        )
+    return select(mine)
 
 
 def require_class_analytics_filter(actor: User, school_class: SchoolClass) -> None:
