@@ -2,7 +2,7 @@
 
 ``marking.sessions.get_session_for`` and ``statistics.session_statistics`` gave the same in
 two statements, the first building a ClassSession, SchoolClass, Subject, Teacher and User
-entity only to print seven of their values: together they were a third of a 35-student view.
+entity only to print seven of their values: together ~40 % of a 35-student view's CPU.
 """
 
 from __future__ import annotations
