@@ -29,8 +29,8 @@ from attendance_app.api.schemas import (
     UpdateRequest,
 )
 from attendance_app.models import Channel
-from attendance_app.services.marking import attendance, bulk, check_in, excuses, sessions
-from attendance_app.services.reporting import history, statistics
+from attendance_app.services.marking import attendance, bulk, check_in, excuses
+from attendance_app.services.reporting import history, session_view, statistics
 
 #: The hot writes' request schemas, made once: a schema instance deep-copies its fields when
 #: made (a visible share of a single mark), and loading keeps no state on it.
@@ -104,10 +104,9 @@ def attendance_session(session_id: uuid.UUID):
         404: {description: Session not found.}
     """
     args = SessionViewQuery().load(query_args())
-    session = sessions.get_session_for(actor(), session_id)
-    stats = statistics.session_statistics(session)
+    session, stats = session_view.session_summary(actor(), session_id)
     rows = statistics.session_record_views(
-        session.id,
+        session_id,
         status=args["status"],
         marked_after=args["marked_after"],
         include_absent=args["include_absent"],

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Sequence
 
-from attendance_app.models import ClassSession, Guardian, SchoolClass, Student, Subject, User
+from attendance_app.models import (
+    ClassSession,
+    Guardian,
+    SchoolClass,
+    Student,
+    Subject,
+    User,
+    full_name,
+)
 from attendance_app.models.base import iso
 from attendance_app.services.marking.attendance import MarkResult
 from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResult
@@ -12,6 +20,7 @@ from attendance_app.services.marking.check_in import CheckInCode
 from attendance_app.services.marking.excuses import ExcuseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
 from attendance_app.services.reporting.history import StudentHistory
+from attendance_app.services.reporting.session_view import SessionSummary
 from attendance_app.services.reporting.statistics import (
     RecordView,
     SessionStatistics,
@@ -92,20 +101,6 @@ def session_body(session: ClassSession, stats: SessionStatistics) -> dict:
     }
 
 
-def session_summary(session: ClassSession) -> dict:
-    school_class = session.school_class
-    return {
-        "id": str(session.id),
-        "class_name": school_class.name,
-        "subject_code": school_class.subject.code,
-        "teacher_name": school_class.teacher.user.full_name,
-        "start_time": iso(session.start_time),
-        "end_time": iso(session.end_time),
-        "status": session.status.value,
-        "is_locked": session.is_locked,
-    }
-
-
 def student_brief(student: Student) -> dict:
     return {
         "id": str(student.id),
@@ -174,31 +169,53 @@ def excuse_body(result: ExcuseResult) -> dict:
 
 
 def session_view_body(
-    session: ClassSession, stats: SessionStatistics, rows: list[RecordView]
+    session: SessionSummary, stats: SessionStatistics, rows: Sequence[RecordView]
 ) -> dict:
     """The session view, in one pass over plain rows (the rows carry ids, times, status and
-    reason as text already)."""
+    reason as text already), unpacked as :class:`RecordView` lists their columns."""
     return {
-        "session": session_summary(session),
+        "session": {
+            "id": session.id,
+            "class_name": session.class_name,
+            "subject_code": session.subject_code,
+            "teacher_name": session.teacher_name,
+            "start_time": session.start_time,
+            "end_time": session.end_time,
+            "status": session.status.value,
+            "is_locked": session.is_locked,
+        },
         "statistics": stats.as_dict(),
         "records": [
             {
-                "id": r.id,
+                "id": record_id,
                 "student": {
-                    "id": r.student_id,
-                    "student_id": r.student_number,
-                    "first_name": r.first_name,
-                    "last_name": r.last_name,
-                    "email": r.email,
+                    "id": student_id,
+                    "student_id": student_number,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "email": email,
                 },
-                "status": r.status,
-                "marked_at": r.marked_at,
-                "marked_by": r.marked_by_name,
-                "notes": r.notes,
-                "excused": r.absence_reason is not None,
-                "absence_reason": r.absence_reason,
+                "status": status,
+                "marked_at": marked_at,
+                "marked_by": full_name(marker_first_name, marker_last_name) or None,
+                "notes": notes,
+                "excused": absence_reason is not None,
+                "absence_reason": absence_reason,
             }
-            for r in rows
+            for (
+                record_id,
+                status,
+                marked_at,
+                notes,
+                student_id,
+                student_number,
+                first_name,
+                last_name,
+                email,
+                marker_first_name,
+                marker_last_name,
+                absence_reason,
+            ) in rows
         ],
     }
 
@@ -242,15 +259,12 @@ def history_body(history: StudentHistory) -> dict:
                 "session": {
                     "class_name": row.class_name,
                     "subject_code": row.subject_code,
-                    "date": (
-                        row.start_time.astimezone(UTC).date().isoformat()
-                        if row.start_time
-                        else None
-                    ),
-                    "start_time": iso(row.start_time),
+                    # The UTC day: the ISO text's first ten characters.
+                    "date": row.start_time_text[:10] if row.start_time_text else None,
+                    "start_time": row.start_time_text,
                 },
                 "status": row.status.value,
-                "marked_at": iso(row.marked_at),
+                "marked_at": row.marked_at_text,
                 "excused": row.absence_reason is not None,
                 "absence_reason": row.absence_reason.value if row.absence_reason else None,
             }

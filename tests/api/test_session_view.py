@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from attendance_app.extensions import db
+from attendance_app.models import ClassSession
+from attendance_app.services.reporting.statistics import session_statistics
 from tests.factories import (
     make_admin,
     make_class,
@@ -16,6 +19,7 @@ from tests.factories import (
     make_test101,
     mark,
     mark_many,
+    unenroll,
 )
 
 T0 = datetime(2026, 1, 10, 14, 0, tzinfo=UTC)
@@ -231,6 +235,26 @@ def test_filters_narrow_the_records_but_never_the_statistics(
     assert resp.status_code == 200, resp.json
     assert names(resp) == expected
     assert resp.json["statistics"] == WHOLE_SESSION
+
+
+def test_a_student_unenrolled_after_being_marked_still_counts(app, api_as, four_of_five_marked):
+    """The view reads its statistics in its own statement: the roster is still the enrolled
+    students plus anyone with a record, as ``session_statistics`` counts it."""
+    admin, klass, session_id, _ = four_of_five_marked
+    cat = next(s for s in klass.students if s.first_name == "Cat")
+    eve = next(s for s in klass.students if s.first_name == "Eve")
+    unenroll(app, klass, cat, admin=admin)  # marked ABSENT: still in this session's roster
+    unenroll(app, klass, eve, admin=admin)  # not marked: gone from it
+
+    resp = api_as(klass.teacher).get(url(session_id))
+
+    assert resp.status_code == 200, resp.json
+    expected = {**WHOLE_SESSION, "total_enrolled": 4, "not_marked": 0, "attendance_rate": 75.0}
+    assert resp.json["statistics"] == expected
+    with app.app_context():
+        session = db.session.get(ClassSession, session_id)
+        assert session_statistics(session).as_dict() == expected
+    assert "Cat" in names(resp)
 
 
 def test_an_update_does_not_move_a_record_past_marked_after(app, api_as, four_of_five_marked):

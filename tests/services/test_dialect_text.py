@@ -10,7 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Uuid, insert, select
 
 from attendance_app.extensions import db
 from attendance_app.models.base import UTCDateTime, iso
-from attendance_app.services.dialect import iso_text, uuid_text
+from attendance_app.services.dialect import _Memo, iso_text, uuid_text
 
 UUIDS = [
     uuid.UUID("00000000-0000-0000-0000-000000000000"),
@@ -54,16 +54,33 @@ def test_uuid_text_and_iso_text_are_pythons_text(ctx):
     with db.engine.connect() as conn:
         table.create(conn)
         conn.execute(insert(table), rows)
-        found = conn.execute(
-            select(table.c.n, uuid_text(table.c.id), iso_text(table.c.at)).order_by(table.c.n)
-        ).all()
+        query = select(table.c.n, uuid_text(table.c.id), iso_text(table.c.at)).order_by(table.c.n)
+        found = conn.execute(query).all()
+        again = conn.execute(query).all()  # SQLite: the remembered text this time
         conn.rollback()
     expected = [
         (r["n"], str(r["id"]) if r["id"] else None, iso(r["at"]) if r["at"] else None) for r in rows
     ]
     assert found == expected
+    assert again == expected
     # The cases that matter are there: no microseconds, a few, and another zone's time.
     assert "2026-01-05T09:00:00Z" in {f[2] for f in found}
     assert "2026-01-05T09:00:00.000001Z" in {f[2] for f in found}
     assert "2026-10-26T04:15:07Z" in {f[2] for f in found}
     assert "12345678-9abc-def0-1234-56789abcdef0" in {f[1] for f in found}
+
+
+def test_the_remembered_text_is_made_once_and_kept_within_its_limit():
+    made = []
+
+    def make(stored: str) -> str:
+        made.append(stored)
+        return stored.upper()
+
+    memo = _Memo(make, limit=2)
+    assert [memo["a"], memo["b"], memo["a"], memo[None]] == ["A", "B", "A", None]
+    assert made == ["a", "b"]
+    assert len(memo) <= 2
+    assert memo["c"] == "C"  # full: it starts again
+    assert len(memo) <= 2
+    assert memo["a"] == "A"

@@ -36,7 +36,7 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
-from attendance_app.services.dialect import uuid_text
+from attendance_app.services.dialect import iso_text, uuid_text
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import rate, read_columns, status_count
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
@@ -87,6 +87,8 @@ class HistoryRow(NamedTuple):
     start_time: datetime | None  # nullable in the schema: such a row has no date, sorts last
     class_name: str
     subject_code: str
+    marked_at_text: str  # marked_at and start_time as models.base.iso writes them, read with
+    start_time_text: str | None  # the row (the body's text; iso per value was a tenth of it)
 
     @property
     def excused(self) -> bool:
@@ -245,6 +247,8 @@ def _history_statements(
                 ClassSession.start_time,
                 SchoolClass.name,
                 Subject.code,
+                iso_text(Attendance.marked_at),
+                iso_text(ClassSession.start_time),
             )
         )
         .join(Subject, Subject.id == SchoolClass.subject_id)

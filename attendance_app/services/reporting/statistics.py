@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -77,9 +77,11 @@ def status_count(status: AttendanceStatus) -> ColumnElement[int]:
     return func.count(Attendance.id).filter(Attendance.status == status)
 
 
-def _statistics_statement() -> Select[*tuple[Any, ...]]:
-    """The aggregate of :func:`statistics_for_sessions`, built once (``session_ids`` is an
-    expanding bind parameter): building and compiling it per call cost more than running it."""
+def session_counts() -> list[ColumnElement[int]]:
+    """The five figures :func:`statistics_from_counts` takes, as columns of a statement over
+    ``ClassSession`` outer-joined to its ``Attendance`` and grouped by session (with
+    ``ClassSession.class_id``): enrolled students, PRESENT, ABSENT and LATE records, and
+    records of students not enrolled (any more)."""
     enrolled = (
         select(func.count())
         .select_from(Enrollment)
@@ -96,15 +98,39 @@ def _statistics_statement() -> Select[*tuple[Any, ...]]:
         .correlate(ClassSession, Attendance)
         .exists()
     )
+    return [
+        enrolled,
+        status_count(AttendanceStatus.PRESENT),
+        status_count(AttendanceStatus.ABSENT),
+        status_count(AttendanceStatus.LATE),
+        func.count(Attendance.id).filter(~is_enrolled),
+    ]
+
+
+def statistics_from_counts(counts: Sequence[Any]) -> SessionStatistics:
+    """A session's statistics from the five figures of :func:`session_counts`.
+
+    The roster is the class's enrolled students plus anyone who has a record in the session
+    (a student unenrolled after being marked still counts for that session), so
+    present + absent + late + not_marked == total_enrolled always holds.
+    """
+    enrolled_n, present, absent, late, outside = (int(v or 0) for v in counts)
+    total = enrolled_n + outside
+    return SessionStatistics(
+        total_enrolled=total,
+        present=present,
+        absent=absent,
+        late=late,
+        not_marked=total - present - absent - late,
+        attendance_rate=rate(present + late, total),
+    )
+
+
+def _statistics_statement() -> Select[*tuple[Any, ...]]:
+    """The aggregate of :func:`statistics_for_sessions`, built once (``session_ids`` is an
+    expanding bind parameter): building and compiling it per call cost more than running it."""
     return (
-        select(
-            ClassSession.id,
-            enrolled,
-            status_count(AttendanceStatus.PRESENT),
-            status_count(AttendanceStatus.ABSENT),
-            status_count(AttendanceStatus.LATE),
-            func.count(Attendance.id).filter(~is_enrolled),
-        )
+        select(ClassSession.id, *session_counts())
         .select_from(ClassSession)
         .outerjoin(Attendance, Attendance.session_id == ClassSession.id)
         .where(ClassSession.id.in_(bindparam("session_ids", expanding=True)))
@@ -123,28 +149,12 @@ def session_statistics(session: ClassSession) -> SessionStatistics:
 def statistics_for_sessions(
     session_ids: list[uuid.UUID],
 ) -> dict[uuid.UUID, SessionStatistics]:
-    """Statistics of many sessions in one aggregate query, whatever the roster sizes.
-
-    The roster is the class's enrolled students plus anyone who has a record in the session
-    (a student unenrolled after being marked still counts for that session), so
-    present + absent + late + not_marked == total_enrolled always holds.
-    """
+    """Statistics of many sessions in one aggregate query, whatever the roster sizes
+    (:func:`statistics_from_counts`)."""
     if not session_ids:
         return {}
     rows = db.session.execute(_STATISTICS, {"session_ids": session_ids})
-    result = {}
-    for session_id, *counts in rows:
-        enrolled_n, present, absent, late, outside = (int(v or 0) for v in counts)
-        total = enrolled_n + outside
-        result[session_id] = SessionStatistics(
-            total_enrolled=total,
-            present=present,
-            absent=absent,
-            late=late,
-            not_marked=total - present - absent - late,
-            attendance_rate=rate(present + late, total),
-        )
-    return result
+    return {session_id: statistics_from_counts(counts) for session_id, *counts in rows}
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,11 @@ class RecordView(NamedTuple):
     per value: building 500 Attendance + Student + User objects cost ~70 % of a 500-student
     view, and the per-value conversions half of what was left).
 
+    :func:`session_record_views` returns the statement's rows themselves, which have these
+    columns, in this order and under these names: read them by position (unpacking), as the
+    body does. Building a ``RecordView`` of each row and reading it by name was half of the
+    500-student body's time.
+
     Not :class:`RecordRow` (a write's live entities) nor ``marking.roster.RosterRow``: the view
     lists only the session's records, newest first, for JSON; the roster lists every student,
     by name, with the Python values its tiles compute with (version, marker id, late_at).
@@ -183,13 +198,9 @@ class RecordView(NamedTuple):
     first_name: str
     last_name: str
     email: str
-    marker_first_name: str | None
+    marker_first_name: str | None  # models.full_name of the two: the body's "marked_by"
     marker_last_name: str | None
     absence_reason: str | None  # None: not excused
-
-    @property
-    def marked_by_name(self) -> str | None:
-        return full_name(self.marker_first_name, self.marker_last_name) or None
 
 
 def read_columns(stmt: Select[*tuple[Any, ...]], params: dict[str, Any]) -> Sequence[Row[Any]]:
@@ -240,18 +251,27 @@ def _record_views_statement(
     compiling a fresh select per request was ~45 % of a small session view."""
     stmt: Select[*tuple[Any, ...]] = (
         select(
-            uuid_text(Attendance.id),
-            type_coerce(Attendance.status, String),
-            iso_text(Attendance.marked_at),
-            Attendance.notes,
-            uuid_text(Student.id),
-            Student.student_number,
-            _student_user.first_name,
-            _student_user.last_name,
-            _student_user.email,
-            _marker.first_name,
-            _marker.last_name,
-            type_coerce(Attendance.absence_reason, String),
+            *(
+                column.label(name)
+                for name, column in zip(
+                    RecordView._fields,
+                    (
+                        uuid_text(Attendance.id),
+                        type_coerce(Attendance.status, String),
+                        iso_text(Attendance.marked_at),
+                        Attendance.notes,
+                        uuid_text(Student.id),
+                        Student.student_number,
+                        _student_user.first_name,
+                        _student_user.last_name,
+                        _student_user.email,
+                        _marker.first_name,
+                        _marker.last_name,
+                        type_coerce(Attendance.absence_reason, String),
+                    ),
+                    strict=True,
+                )
+            )
         )
         .join(Student, Student.id == Attendance.student_id)
         .join(_student_user, _student_user.id == Student.user_id)
@@ -275,11 +295,12 @@ def session_record_views(
     status: AttendanceStatus | None = None,
     marked_after: datetime | None = None,
     include_absent: bool = True,
-) -> list[RecordView]:
-    """:func:`session_records` as rows of columns (same order, same filters), one query."""
+) -> Sequence[RecordView]:
+    """:func:`session_records` as rows of columns (same order, same filters), one query: the
+    rows as read, shaped as :class:`RecordView` describes."""
     stmt = _record_views_statement(status is not None, marked_after is not None, include_absent)
     params = {"session_id": session_id, "status": status, "marked_after": marked_after}
-    return [RecordView._make(row) for row in read_columns(stmt, params)]
+    return cast("Sequence[RecordView]", read_columns(stmt, params))
 
 
 def session_records(
