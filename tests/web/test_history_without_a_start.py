@@ -13,7 +13,8 @@ from sqlalchemy import update
 
 from attendance_app.extensions import db
 from attendance_app.models import ClassSession
-from tests.factories import make_session, mark
+from attendance_app.services.reporting import records
+from tests.factories import actor, make_session, mark
 
 START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 
@@ -93,3 +94,14 @@ def test_the_csv_export_leaves_its_date_and_start_empty(api_as, two_teacher_scho
     undated = [r for r in rows if r["status"] == "ABSENT"]
     assert [(r["date"], r["start_time"]) for r in undated] == [("", "")]
     assert len(rows) == 3
+
+
+def test_the_admin_record_list_puts_it_last_on_both_databases(
+    app, two_teacher_school, anns_records
+):
+    with app.app_context():
+        admin = actor(two_teacher_school.admin.user_id)
+        listed = [str(r.id) for r in records.list_records(actor=admin).items]
+
+    assert listed.index(anns_records[1]) < listed.index(anns_records[0])
+    assert listed[-1] == anns_records[2]

@@ -172,7 +172,9 @@ def list_records(
         .join(tutor, tutor.id == Teacher.user_id)
         .outerjoin(marker, marker.id == Attendance.marked_by_id)
         .order_by(
-            ClassSession.start_time.desc(),
+            # A session without a start (the schema allows it) last on both databases, as
+            # history lists it: PostgreSQL would put NULL first in a descending order.
+            ClassSession.start_time.desc().nulls_last(),
             ClassSession.id,
             learner.last_name,
             learner.first_name,
