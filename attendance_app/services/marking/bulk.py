@@ -316,24 +316,10 @@ def _insert_new(
         attendance.c.status,
         attendance.c.notes,
     ).cte("created")
-    changes = AttendanceChange.__table__
-    audited = insert(changes).from_select(
-        _CHANGE_COLUMNS,
-        select(
-            new_uuid(),
-            new.c.id,
-            new.c.session_id,
-            new.c.student_id,
-            literal(audit.actor.id, changes.c.actor_id.type),
-            literal(audit.now, changes.c.changed_at.type),
-            literal(audit.channel, changes.c.channel.type),
-            literal(audit.group_id, changes.c.group_id.type),
-            new.c.status,
-            new.c.notes,
-        ),
-    )
+    audited = insert(AttendanceChange.__table__).from_select(_CHANGE_COLUMNS, _audit_rows(new))
     inserted = db.session.execute(
-        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")), params
+        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")),
+        {**(params or {}), **_audit_params(audit)},
     )
     return {sid: rid for sid, rid in inserted}
 
@@ -352,10 +338,7 @@ def audit_created(
     db.session.execute(
         _audit_created_statement(db.engine.dialect.name),
         {
-            "actor_id": actor.id,
-            "changed_at": now,
-            "channel": channel,
-            "group_id": group_id,
+            **_audit_params(_Audit(actor, channel, now, group_id)),
             "session_id": session.id,
             "record_ids": record_ids,
         },
@@ -366,25 +349,42 @@ def audit_created(
 def _audit_created_statement(dialect: str) -> Executable:
     """``audit_created``'s statement, one per database, built once (its values are bound
     parameters, the record ids one ``UuidList``)."""
-    attendance, changes = Attendance.__table__, AttendanceChange.__table__
-    return insert(changes).from_select(
+    attendance = Attendance.__table__
+    return insert(AttendanceChange.__table__).from_select(
         _CHANGE_COLUMNS,
-        select(
-            new_uuid(),
-            attendance.c.id,
-            attendance.c.session_id,
-            attendance.c.student_id,
-            bindparam("actor_id", type_=changes.c.actor_id.type),
-            bindparam("changed_at", type_=changes.c.changed_at.type),
-            bindparam("channel", type_=changes.c.channel.type),
-            bindparam("group_id", type_=changes.c.group_id.type),
-            attendance.c.status,
-            attendance.c.notes,
-        ).where(
+        _audit_rows(attendance).where(
             attendance.c.session_id == bindparam("session_id", type_=attendance.c.session_id.type),
             in_uuids(attendance.c.id, uuid_list("record_ids")),
         ),
     )
+
+
+def _audit_rows(records: Any) -> Select[Any]:
+    """The audit rows (``_CHANGE_COLUMNS``) of first marks read from ``records`` (the table
+    or the records an INSERT just returned): no old values, the new status and notes, and
+    who, when, how and which action as the bound parameters of :func:`_audit_params`."""
+    changes = AttendanceChange.__table__
+    return select(
+        new_uuid(),
+        records.c.id,
+        records.c.session_id,
+        records.c.student_id,
+        bindparam("actor_id", type_=changes.c.actor_id.type),
+        bindparam("changed_at", type_=changes.c.changed_at.type),
+        bindparam("channel", type_=changes.c.channel.type),
+        bindparam("group_id", type_=changes.c.group_id.type),
+        records.c.status,
+        records.c.notes,
+    )
+
+
+def _audit_params(audit: _Audit) -> dict[str, Any]:
+    return {
+        "actor_id": audit.actor.id,
+        "changed_at": audit.now,
+        "channel": audit.channel,
+        "group_id": audit.group_id,
+    }
 
 
 #: The columns ``mark_unmarked`` writes, in its SELECTs' order.
