@@ -2,13 +2,14 @@
 young generation less often.
 
 Why (docs/PERFORMANCE.md, "2026-12-07 — session view of 500"): the server process holds
-~180,000 tracked objects once the app is built (modules, SQLAlchemy's mappers and compiled
+~170,000 tracked objects once the app is built (modules, SQLAlchemy's mappers and compiled
 statements, Flask, Socket.IO). With CPython's default thresholds (700, 10, 10), a request
 that builds 500 records' dicts triggers a young collection or two, which promote whatever of
 the request is alive at that moment into the older generations; every ~150 such requests the
-promoted count passes a quarter of the old generation and a full collection scans all of it:
-125–160 ms on this machine, during which no green thread runs. Under 8 concurrent views every
-request in flight waited for it: that pause was the view's p95 (132 ms against a p50 of 57).
+promoted count passes a quarter of the old generation and a full collection scans all of
+it: 125–300 ms on the project's machine, during which no green thread runs. Under 8
+concurrent views every request in flight waited for it: that pause was the view's p95 (132
+ms against a p50 of 57).
 
 - :func:`gc.freeze` after start-up moves the startup heap to the permanent generation, which
   no collection scans: a full collection then scans only what was made since.
@@ -17,8 +18,9 @@ request in flight waited for it: that pause was the view's p95 (132 ms against a
   sees them, so they are neither scanned nor promoted.
 
 Cyclic garbage still gets collected, just in larger batches: a young collection of up to
-:data:`YOUNG_THRESHOLD` objects costs a few milliseconds. The frozen objects are never freed
-even if they become garbage, which startup objects (the app, its modules) do not.
+:data:`YOUNG_THRESHOLD` objects took 3–17 ms on the shared machine (the old full ones:
+125–300 ms). The frozen objects are never freed even if they become garbage, which startup
+objects (the app, its modules) do not.
 """
 
 from __future__ import annotations
