@@ -391,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         raise RuntimeError("the app's SOCKETIO_ASYNC_MODE differs from the server's")
     max_conns = allow_open_files(max_conns)
     log.info("holding at most %d connections", max_conns)
+    from attendance_app import heap
+
+    heap.settle()  # last: what start-up built is frozen out of every later collection
     return SERVERS[ASYNC_MODE](app, socketio, args.host, args.port, max_conns)
 
 

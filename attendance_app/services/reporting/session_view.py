@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, bindparam, select
 
 from attendance_app.models import (
-    Attendance,
     ClassSession,
     SchoolClass,
     SessionStatus,
@@ -63,8 +62,7 @@ _SUMMARY_WIDTH = len(SessionSummary._fields)
 @cache
 def _summary_statement() -> Select[*tuple[Any, ...]]:
     """The session's :class:`SessionSummary` columns, its teacher's user id (the permission)
-    and :func:`statistics.session_counts`, grouped by the primary keys whose columns it shows
-    (PostgreSQL's rule for the columns of a grouped select); built once."""
+    and :func:`statistics.session_counts`; built once."""
     return (
         select(
             uuid_text(ClassSession.id),
@@ -83,10 +81,7 @@ def _summary_statement() -> Select[*tuple[Any, ...]]:
         .join(Subject, Subject.id == SchoolClass.subject_id)
         .join(Teacher, Teacher.id == SchoolClass.teacher_id)
         .join(User, User.id == Teacher.user_id)
-        .outerjoin(Attendance, Attendance.session_id == ClassSession.id)
         .where(ClassSession.id == bindparam("session_id"))
-        .group_by(ClassSession.id, ClassSession.class_id, SchoolClass.id, Subject.id)
-        .group_by(Teacher.id, User.id)
     )
 
 

@@ -72,6 +72,19 @@ class SessionStatistics:
 _SESSION_STATISTICS_FIELDS = tuple(f.name for f in fields(SessionStatistics))
 
 
+def _records_counted(*where: ColumnElement[bool]) -> ColumnElement[int]:
+    """COUNT of the session's attendance rows meeting ``where``, as a scalar subquery
+    correlated to ``ClassSession``: a range of the index on ``(session_id, status)`` (or of
+    the unique one on ``(session_id, student_id)``) counted without reading the table."""
+    return (
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.session_id == ClassSession.id, *where)
+        .correlate(ClassSession)
+        .scalar_subquery()
+    )
+
+
 def status_count(status: AttendanceStatus) -> ColumnElement[int]:
     """COUNT of the joined attendance rows with ``status`` (an aggregate FILTER)."""
     return func.count(Attendance.id).filter(Attendance.status == status)
@@ -79,9 +92,13 @@ def status_count(status: AttendanceStatus) -> ColumnElement[int]:
 
 def session_counts() -> list[ColumnElement[int]]:
     """The five figures :func:`statistics_from_counts` takes, as columns of a statement over
-    ``ClassSession`` outer-joined to its ``Attendance`` and grouped by session (with
-    ``ClassSession.class_id``): enrolled students, PRESENT, ABSENT and LATE records, and
-    records of students not enrolled (any more)."""
+    ``ClassSession`` (one row per session, no join, no grouping): enrolled students, PRESENT,
+    ABSENT and LATE records, and records of students not enrolled (any more).
+
+    Each is its own correlated count over an index. They were aggregate FILTERs over the
+    session outer-joined to its records, which read every record's row for its id: on
+    SQLite, half the time of a 500-student session view's summary (docs/PERFORMANCE.md).
+    """
     enrolled = (
         select(func.count())
         .select_from(Enrollment)
@@ -100,10 +117,10 @@ def session_counts() -> list[ColumnElement[int]]:
     )
     return [
         enrolled,
-        status_count(AttendanceStatus.PRESENT),
-        status_count(AttendanceStatus.ABSENT),
-        status_count(AttendanceStatus.LATE),
-        func.count(Attendance.id).filter(~is_enrolled),
+        _records_counted(Attendance.status == AttendanceStatus.PRESENT),
+        _records_counted(Attendance.status == AttendanceStatus.ABSENT),
+        _records_counted(Attendance.status == AttendanceStatus.LATE),
+        _records_counted(~is_enrolled),
     ]
 
 
@@ -129,12 +146,8 @@ def statistics_from_counts(counts: Sequence[Any]) -> SessionStatistics:
 def _statistics_statement() -> Select[*tuple[Any, ...]]:
     """The aggregate of :func:`statistics_for_sessions`, built once (``session_ids`` is an
     expanding bind parameter): building and compiling it per call cost more than running it."""
-    return (
-        select(ClassSession.id, *session_counts())
-        .select_from(ClassSession)
-        .outerjoin(Attendance, Attendance.session_id == ClassSession.id)
-        .where(ClassSession.id.in_(bindparam("session_ids", expanding=True)))
-        .group_by(ClassSession.id, ClassSession.class_id)
+    return select(ClassSession.id, *session_counts()).where(
+        ClassSession.id.in_(bindparam("session_ids", expanding=True))
     )
 
 
