@@ -439,3 +439,18 @@ def test_a_bulk_mark_of_a_large_class_alerts_and_re_arms_as_for_a_small_one(app,
     assert set(states(app, klass.id)) == {ana.profile_id}
     alerted = [n.student_id for n in inbox(app, admin, NotificationKind.ALERT)]
     assert alerted == [bob.profile_id, ana.profile_id]
+
+
+def test_a_first_mark_of_present_can_cross_the_line(app, classroom):
+    """Why a bulk mark's present students are checked too: two absences are under the line
+    (too few records), and a third record, present, makes a 33 % rate that is over it."""
+    klass, admin = classroom.klass, classroom.admin
+    ana = klass.students[0]
+    history(app, klass, ana, "AA")
+    assert titles(app, admin) == []
+
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    mark_many(app, klass, session_id, [(ana, "PRESENT")])
+
+    assert titles(app, admin) == [f"{ana.full_name} is at high risk in {klass.name}"]
+    assert states(app, klass.id)[ana.profile_id].reason == "attendance rate 33.33% is below 70%"
