@@ -31,7 +31,9 @@ from tests.factories import (
     make_admin,
     make_class,
     make_session,
+    make_students,
     mark,
+    mark_many,
     run_sessions,
 )
 
@@ -415,3 +417,40 @@ def test_a_change_from_late_to_absent_is_still_checked_and_alerts(app, classroom
         )
         db.session.remove()
     assert len(titles(app, admin)) == 1
+
+
+@pytest.mark.parametrize("size", [3, alerts.INLINE_IDS_FROM + 10])
+def test_a_bulk_mark_of_a_large_class_alerts_and_re_arms_as_for_a_small_one(app, size):
+    """From ``INLINE_IDS_FROM`` students the alert check writes their ids into its SQL; it
+    decides the same: a third absence in a row alerts, a return re-arms, nobody else moves."""
+    admin = make_admin(app)
+    students = make_students(app, size)
+    klass = make_class(app, admin=admin, students=students)
+    ana, bob, cy = students[:3]
+    plan = 7 * [{ana: "PRESENT", bob: "PRESENT", cy: "PRESENT"}]
+    plan += 2 * [{ana: "ABSENT", bob: "ABSENT", cy: "PRESENT"}] + [{bob: "ABSENT"}]
+    run_sessions(app, klass, plan, first_start=START, end=True)
+    assert set(states(app, klass.id)) == {bob.profile_id}
+
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    marks = [(s, "ABSENT" if s is ana else "PRESENT") for s in students]
+    mark_many(app, klass, session_id, marks, at=START + timedelta(days=20, minutes=1))
+
+    assert set(states(app, klass.id)) == {ana.profile_id}
+    alerted = [n.student_id for n in inbox(app, admin, NotificationKind.ALERT)]
+    assert alerted == [bob.profile_id, ana.profile_id]
+
+
+def test_a_first_mark_of_present_can_cross_the_line(app, classroom):
+    """Why a bulk mark's present students are checked too: two absences are under the line
+    (too few records), and a third record, present, makes a 33 % rate that is over it."""
+    klass, admin = classroom.klass, classroom.admin
+    ana = klass.students[0]
+    history(app, klass, ana, "AA")
+    assert titles(app, admin) == []
+
+    session_id = make_session(app, klass, start_at=START + timedelta(days=20))
+    mark_many(app, klass, session_id, [(ana, "PRESENT")])
+
+    assert titles(app, admin) == [f"{ana.full_name} is at high risk in {klass.name}"]
+    assert states(app, klass.id)[ana.profile_id].reason == "attendance rate 33.33% is below 70%"

@@ -5,29 +5,17 @@ session with the unmarked marked absent. The same rules and messages as one mark
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import orjson
-from sqlalchemy import (
-    ColumnElement,
-    Executable,
-    Select,
-    bindparam,
-    cast,
-    literal,
-    select,
-    true,
-)
+from sqlalchemy import bindparam, literal, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
-    AttendanceChange,
     AttendanceStatus,
     Channel,
     ClassSession,
@@ -36,7 +24,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
+from attendance_app.services.dialect import in_uuids, uuid_list
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
@@ -48,6 +36,12 @@ from attendance_app.services.marking.attendance import (
     not_enrolled_message,
     note_problem,
     open_session_for_marking,
+)
+from attendance_app.services.marking.first_marks import (
+    Audit,
+    insert_entries,
+    insert_new,
+    new_records,
 )
 from attendance_app.services.marking.sessions import SessionResult, end_session
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
@@ -152,7 +146,7 @@ def mark_records(
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = _insert_entries(session, entries, _Audit(actor, channel, now, uuid.uuid4()))
+    created = insert_entries(session, entries, Audit(actor, channel, now, uuid.uuid4()))
     if len(created) != len(ids):
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
@@ -192,7 +186,7 @@ def mark_unmarked(
     # 500 rows of parameters, each through SQLAlchemy's type processing, cost more than
     # the inserts themselves.
     unmarked = (
-        _new_records(
+        new_records(
             session,
             actor,
             now,
@@ -212,207 +206,12 @@ def mark_unmarked(
         )
     )
     group_id = uuid.uuid4()
-    created = _insert_new(session, unmarked, _Audit(actor, channel, now, group_id))
+    created = insert_new(session, unmarked, Audit(actor, channel, now, group_id))
     if not created:
         return InitialiseResult(session, 0, default_status, [])
     record_ids = list(created.values())
     announce(session, tuple(record_ids), actor, tuple(created))
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
-
-
-def _insert_entries(
-    session: ClassSession, entries: Sequence[MarkEntry], audit: _Audit
-) -> dict[uuid.UUID, uuid.UUID]:
-    """``insert_records`` for many entries, with their audit rows: one INSERT … SELECT … ON
-    CONFLICT DO NOTHING over the entries sent as one JSON value (ids by the database):
-    {student_id: new record id}. A student missing from the result already had a record:
-    the database decides, so two concurrent marks can never both succeed."""
-    attendance = Attendance.__table__
-    actor, now = audit.actor, audit.now
-    rows, (student_id, status, notes) = json_rows("entries", 3)
-    if db.engine.dialect.name == "postgresql":
-        student_id = cast(student_id, attendance.c.student_id.type)
-    entered = _new_records(
-        session,
-        actor,
-        now,
-        student_id=student_id,
-        status=status,
-        notes=notes,
-        late_at=first_late_at(status, now),
-    ).select_from(rows)
-    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
-    # SQLite needs a WHERE between the SELECT and ON CONFLICT.
-    return _insert_new(session, entered.where(true()), audit, {"entries": payload.decode()})
-
-
-def _new_records(
-    session: ClassSession,
-    actor: User,
-    now: datetime,
-    *,
-    student_id: ColumnElement[Any],
-    status: ColumnElement[Any],
-    notes: ColumnElement[Any],
-    late_at: ColumnElement[Any],
-) -> Select[Any]:
-    """The columns of first marks in ``_RECORD_COLUMNS`` order, for an INSERT … SELECT:
-    what every first mark writes (an id by the database, marked and created ``now`` by
-    ``actor``, version 1) beside the given student, status, notes and late time."""
-    attendance = Attendance.__table__
-    return select(
-        new_uuid(),
-        literal(session.id, attendance.c.session_id.type),
-        student_id,
-        status,
-        notes,
-        literal(now, attendance.c.marked_at.type),
-        late_at,
-        literal(actor.id, attendance.c.marked_by_id.type),
-        literal(now, attendance.c.created_at.type),
-        literal(now, attendance.c.updated_at.type),
-        literal(1, attendance.c.version.type),
-    )
-
-
-class _Audit(NamedTuple):
-    """Who, how and when first marks are made: what their audit rows say beside the records'
-    own columns (one ``group_id`` per action, undone together)."""
-
-    actor: User
-    channel: Channel
-    now: datetime
-    group_id: uuid.UUID
-
-
-def _insert_new(
-    session: ClassSession, rows: Select[Any], audit: _Audit, params: dict[str, Any] | None = None
-) -> dict[uuid.UUID, uuid.UUID]:
-    """Insert first marks from ``rows`` and their audit rows; {student_id: new record id}.
-    A student missing from the answer already had a record: the database decides (ON
-    CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
-
-    On PostgreSQL the audit rows come from the inserted rows in the same statement (a
-    data-modifying CTE): one round trip, and no list of the new ids sent back to find them.
-    SQLite has no such CTE: the audit rows are a second INSERT … SELECT (``audit_created``)."""
-    attendance = Attendance.__table__
-    inserting = (
-        insert(attendance)
-        .from_select(_RECORD_COLUMNS, rows)
-        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-    )
-    if db.engine.dialect.name != "postgresql":
-        inserted = db.session.execute(
-            inserting.returning(attendance.c.student_id, attendance.c.id), params
-        )
-        created = {sid: rid for sid, rid in inserted}
-        if created:
-            audit_created(session, list(created.values()), *audit)
-        return created
-    new = inserting.returning(
-        attendance.c.student_id,
-        attendance.c.id,
-        attendance.c.session_id,
-        attendance.c.status,
-        attendance.c.notes,
-    ).cte("created")
-    audited = insert(AttendanceChange.__table__).from_select(_CHANGE_COLUMNS, _audit_rows(new))
-    inserted = db.session.execute(
-        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")),
-        {**(params or {}), **_audit_params(audit)},
-    )
-    return {sid: rid for sid, rid in inserted}
-
-
-def audit_created(
-    session: ClassSession,
-    record_ids: Sequence[uuid.UUID],
-    actor: User,
-    channel: Channel,
-    now: datetime,
-    group_id: uuid.UUID,
-) -> None:
-    """The audit rows of records just created in ``session`` (one each: no old values, the
-    new status and notes), made from the records in the database by one INSERT … SELECT
-    instead of sent row by row."""
-    db.session.execute(
-        _audit_created_statement(db.engine.dialect.name),
-        {
-            **_audit_params(_Audit(actor, channel, now, group_id)),
-            "session_id": session.id,
-            "record_ids": record_ids,
-        },
-    )
-
-
-@functools.cache
-def _audit_created_statement(dialect: str) -> Executable:
-    """``audit_created``'s statement, one per database, built once (its values are bound
-    parameters, the record ids one ``UuidList``)."""
-    attendance = Attendance.__table__
-    return insert(AttendanceChange.__table__).from_select(
-        _CHANGE_COLUMNS,
-        _audit_rows(attendance).where(
-            attendance.c.session_id == bindparam("session_id", type_=attendance.c.session_id.type),
-            in_uuids(attendance.c.id, uuid_list("record_ids")),
-        ),
-    )
-
-
-def _audit_rows(records: Any) -> Select[Any]:
-    """The audit rows (``_CHANGE_COLUMNS``) of first marks read from ``records`` (the table
-    or the records an INSERT just returned): no old values, the new status and notes, and
-    who, when, how and which action as the bound parameters of :func:`_audit_params`."""
-    changes = AttendanceChange.__table__
-    return select(
-        new_uuid(),
-        records.c.id,
-        records.c.session_id,
-        records.c.student_id,
-        bindparam("actor_id", type_=changes.c.actor_id.type),
-        bindparam("changed_at", type_=changes.c.changed_at.type),
-        bindparam("channel", type_=changes.c.channel.type),
-        bindparam("group_id", type_=changes.c.group_id.type),
-        records.c.status,
-        records.c.notes,
-    )
-
-
-def _audit_params(audit: _Audit) -> dict[str, Any]:
-    return {
-        "actor_id": audit.actor.id,
-        "changed_at": audit.now,
-        "channel": audit.channel,
-        "group_id": audit.group_id,
-    }
-
-
-#: The columns ``mark_unmarked`` writes, in its SELECTs' order.
-_RECORD_COLUMNS = [
-    "id",
-    "session_id",
-    "student_id",
-    "status",
-    "notes",
-    "marked_at",
-    "late_at",
-    "marked_by_id",
-    "created_at",
-    "updated_at",
-    "version",
-]
-_CHANGE_COLUMNS = [
-    "id",
-    "attendance_id",
-    "session_id",
-    "student_id",
-    "actor_id",
-    "changed_at",
-    "channel",
-    "group_id",
-    "new_status",
-    "new_notes",
-]
 
 
 @unit_of_work

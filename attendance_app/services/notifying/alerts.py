@@ -22,7 +22,17 @@ from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
 from flask import current_app
-from sqlalchemy import Integer, Table, and_, bindparam, delete, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -165,30 +175,54 @@ _uuid_order = attrgetter("int")
 #: Table columns only: the rows come back as tuples, with no ORM entity made per check.
 _STATES = cast(Table, AlertState.__table__)
 _STUDENTS = cast(Table, Student.__table__)
-_COUNTS = counts_statement(
-    [
-        ClassSession.class_id == bindparam("class_id"),
-        Attendance.student_id.in_(bindparam("student_ids", expanding=True)),
-    ],
-    bindparam("window", type_=Integer),
-    bindparam("window2", type_=Integer),
-    (Attendance.student_id,),
-).subquery("counts")
-_COUNTS_AND_STATES = (
-    select(
-        _STUDENTS.c.id,
-        *list(_COUNTS.c)[1:],
-        _STATES.c.student_id,
-        _STATES.c.session_id,
-        _STATES.c.reason,
+
+
+def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
+    """The alert check's query; with ``ids_inline`` its students are written into the SQL
+    text (``literal_execute``) instead of bound one parameter each."""
+
+    def students() -> BindParameter[Any]:
+        return bindparam("student_ids", expanding=True, literal_execute=ids_inline)
+
+    counts = counts_statement(
+        [ClassSession.class_id == bindparam("class_id"), Attendance.student_id.in_(students())],
+        bindparam("window", type_=Integer),
+        bindparam("window2", type_=Integer),
+        (Attendance.student_id,),
+    ).subquery("counts")
+    return (
+        select(
+            _STUDENTS.c.id,
+            *list(counts.c)[1:],
+            _STATES.c.student_id,
+            _STATES.c.session_id,
+            _STATES.c.reason,
+        )
+        .outerjoin(counts, counts.c[0] == _STUDENTS.c.id)
+        .outerjoin(
+            _STATES,
+            and_(
+                _STATES.c.student_id == _STUDENTS.c.id,
+                _STATES.c.class_id == bindparam("class_id"),
+            ),
+        )
+        .where(_STUDENTS.c.id.in_(students()))
     )
-    .outerjoin(_COUNTS, _COUNTS.c[0] == _STUDENTS.c.id)
-    .outerjoin(
-        _STATES,
-        and_(_STATES.c.student_id == _STUDENTS.c.id, _STATES.c.class_id == bindparam("class_id")),
-    )
-    .where(_STUDENTS.c.id.in_(bindparam("student_ids", expanding=True)))
-)
+
+
+# The students are an IN list, not ``dialect.in_uuids``: once psycopg prepares the statement,
+# PostgreSQL's generic plan takes an ``unnest`` of a parameter (or ``= ANY`` of one array
+# parameter) for 10 rows and joined 500 students to their figures by a nested loop (2.5× the
+# query's time; the array parameter's took seconds). A bound IN of many students is a
+# thousand parameters for SQLAlchemy and psycopg, and a generic plan tests them one by one on
+# every record (``ANY(ARRAY[$13, …])`` is not hashed); written into the text, the ids are one
+# constant array PostgreSQL hashes and plans for. For a few students (a single mark, a small
+# class) the bound list is cheaper: one prepared statement, no planning per check.
+_COUNTS_AND_STATES = _counts_and_states(ids_inline=False)
+_COUNTS_AND_STATES_INLINE = _counts_and_states(ids_inline=True)
+#: From how many students the alert check writes their ids into its SQL (measured on
+#: PostgreSQL: the bound list is cheaper for 10, the inline one from ~35 to 100 on).
+INLINE_IDS_FROM = 50
 #: A standing alert's new reason (still over the line, for another reason).
 _NEW_REASON = (
     update(_STATES)
@@ -198,9 +232,6 @@ _NEW_REASON = (
     )
     .values(reason=bindparam("new_reason"))
 )
-# The students stay an expanding IN here, not ``dialect.in_uuids``: once psycopg prepares the
-# statement, PostgreSQL's generic plan takes an ``unnest`` of a parameter for 10 rows and
-# joined 500 students to their figures by a nested loop (2.5× the query's time).
 
 
 def evaluate(
@@ -226,7 +257,7 @@ def evaluate(
         state_session_id,
         state_reason,
     ) in db.session.execute(
-        _COUNTS_AND_STATES,
+        _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
         {
             "class_id": school_class.id,
             "student_ids": student_ids,

@@ -1,0 +1,219 @@
+"""First marks made by the database: the INSERT … SELECTs behind a bulk mark and "mark all
+unmarked" (``marking.bulk``), with one audit row per record made from the records themselves.
+
+500 rows of parameters, each through SQLAlchemy's type processing, cost more than the inserts:
+here a bulk mark's entries travel as one JSON value (``dialect.json_rows``), the ids are the
+database's (``dialect.new_uuid``), and the audit rows are selected from the records just
+created (PostgreSQL: in the same statement, a data-modifying CTE).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, cast, literal, select, true
+
+from attendance_app.extensions import db
+from attendance_app.models import Attendance, AttendanceChange, Channel, ClassSession, User
+from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
+from attendance_app.services.marking.attendance import MarkEntry, first_late_at
+
+
+class Audit(NamedTuple):
+    """Who, how and when first marks are made: what their audit rows say beside the records'
+    own columns (one ``group_id`` per action, undone together)."""
+
+    actor: User
+    channel: Channel
+    now: datetime
+    group_id: uuid.UUID
+
+
+def insert_entries(
+    session: ClassSession, entries: Sequence[MarkEntry], audit: Audit
+) -> dict[uuid.UUID, uuid.UUID]:
+    """First marks for many entries, with their audit rows: one INSERT … SELECT … ON
+    CONFLICT DO NOTHING over the entries sent as one JSON value (ids by the database):
+    {student_id: new record id}. A student missing from the result already had a record:
+    the database decides, so two concurrent marks can never both succeed."""
+    attendance = Attendance.__table__
+    actor, now = audit.actor, audit.now
+    rows, (student_id, status, notes) = json_rows("entries", 3)
+    if db.engine.dialect.name == "postgresql":
+        student_id = cast(student_id, attendance.c.student_id.type)
+    entered = new_records(
+        session,
+        actor,
+        now,
+        student_id=student_id,
+        status=status,
+        notes=notes,
+        late_at=first_late_at(status, now),
+    ).select_from(rows)
+    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
+    # SQLite needs a WHERE between the SELECT and ON CONFLICT.
+    return insert_new(session, entered.where(true()), audit, {"entries": payload.decode()})
+
+
+def new_records(
+    session: ClassSession,
+    actor: User,
+    now: datetime,
+    *,
+    student_id: ColumnElement[Any],
+    status: ColumnElement[Any],
+    notes: ColumnElement[Any],
+    late_at: ColumnElement[Any],
+) -> Select[Any]:
+    """The columns of first marks in ``_RECORD_COLUMNS`` order, for an INSERT … SELECT:
+    what every first mark writes (an id by the database, marked and created ``now`` by
+    ``actor``, version 1) beside the given student, status, notes and late time."""
+    attendance = Attendance.__table__
+    return select(
+        new_uuid(),
+        literal(session.id, attendance.c.session_id.type),
+        student_id,
+        status,
+        notes,
+        literal(now, attendance.c.marked_at.type),
+        late_at,
+        literal(actor.id, attendance.c.marked_by_id.type),
+        literal(now, attendance.c.created_at.type),
+        literal(now, attendance.c.updated_at.type),
+        literal(1, attendance.c.version.type),
+    )
+
+
+def insert_new(
+    session: ClassSession, rows: Select[Any], audit: Audit, params: dict[str, Any] | None = None
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Insert first marks from ``rows`` and their audit rows; {student_id: new record id}.
+    A student missing from the answer already had a record: the database decides (ON
+    CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
+
+    On PostgreSQL the audit rows come from the inserted rows in the same statement (a
+    data-modifying CTE): one round trip, and no list of the new ids sent back to find them.
+    SQLite has no such CTE: the audit rows are a second INSERT … SELECT (``audit_created``)."""
+    attendance = Attendance.__table__
+    inserting = (
+        insert(attendance)
+        .from_select(_RECORD_COLUMNS, rows)
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+    )
+    if db.engine.dialect.name != "postgresql":
+        inserted = db.session.execute(
+            inserting.returning(attendance.c.student_id, attendance.c.id), params
+        )
+        created = {sid: rid for sid, rid in inserted}
+        if created:
+            audit_created(session, list(created.values()), *audit)
+        return created
+    new = inserting.returning(
+        attendance.c.student_id,
+        attendance.c.id,
+        attendance.c.session_id,
+        attendance.c.status,
+        attendance.c.notes,
+    ).cte("created")
+    audited = insert(AttendanceChange.__table__).from_select(_CHANGE_COLUMNS, _audit_rows(new))
+    inserted = db.session.execute(
+        select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")),
+        {**(params or {}), **_audit_params(audit)},
+    )
+    return {sid: rid for sid, rid in inserted}
+
+
+def audit_created(
+    session: ClassSession,
+    record_ids: Sequence[uuid.UUID],
+    actor: User,
+    channel: Channel,
+    now: datetime,
+    group_id: uuid.UUID,
+) -> None:
+    """The audit rows of records just created in ``session`` (one each: no old values, the
+    new status and notes), made from the records in the database by one INSERT … SELECT
+    instead of sent row by row."""
+    db.session.execute(
+        _audit_created_statement(db.engine.dialect.name),
+        {
+            **_audit_params(Audit(actor, channel, now, group_id)),
+            "session_id": session.id,
+            "record_ids": record_ids,
+        },
+    )
+
+
+@functools.cache
+def _audit_created_statement(dialect: str) -> Executable:
+    """``audit_created``'s statement, one per database, built once (its values are bound
+    parameters, the record ids one ``UuidList``)."""
+    attendance = Attendance.__table__
+    return insert(AttendanceChange.__table__).from_select(
+        _CHANGE_COLUMNS,
+        _audit_rows(attendance).where(
+            attendance.c.session_id == bindparam("session_id", type_=attendance.c.session_id.type),
+            in_uuids(attendance.c.id, uuid_list("record_ids")),
+        ),
+    )
+
+
+def _audit_rows(records: Any) -> Select[Any]:
+    """The audit rows (``_CHANGE_COLUMNS``) of first marks read from ``records`` (the table
+    or the records an INSERT just returned): no old values, the new status and notes, and
+    who, when, how and which action as the bound parameters of :func:`_audit_params`."""
+    changes = AttendanceChange.__table__
+    return select(
+        new_uuid(),
+        records.c.id,
+        records.c.session_id,
+        records.c.student_id,
+        bindparam("actor_id", type_=changes.c.actor_id.type),
+        bindparam("changed_at", type_=changes.c.changed_at.type),
+        bindparam("channel", type_=changes.c.channel.type),
+        bindparam("group_id", type_=changes.c.group_id.type),
+        records.c.status,
+        records.c.notes,
+    )
+
+
+def _audit_params(audit: Audit) -> dict[str, Any]:
+    return {
+        "actor_id": audit.actor.id,
+        "changed_at": audit.now,
+        "channel": audit.channel,
+        "group_id": audit.group_id,
+    }
+
+
+#: The columns first marks write, in the SELECTs' order (``new_records``).
+_RECORD_COLUMNS = [
+    "id",
+    "session_id",
+    "student_id",
+    "status",
+    "notes",
+    "marked_at",
+    "late_at",
+    "marked_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+]
+_CHANGE_COLUMNS = [
+    "id",
+    "attendance_id",
+    "session_id",
+    "student_id",
+    "actor_id",
+    "changed_at",
+    "channel",
+    "group_id",
+    "new_status",
+    "new_notes",
+]
