@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     from flask import Flask
 
     from attendance_app.config import load_config
+    from attendance_app.cookie_session import CookieSessionInterface
     from attendance_app.database import configure_engine
     from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
     from attendance_app.json_provider import OrjsonProvider
@@ -34,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(load_config(app.instance_path, config))
+    app.session_interface = CookieSessionInterface()
     app.json = OrjsonProvider(app)
     # Flask >= 2.3 ignores JSON_SORT_KEYS; its JSON provider's flag keeps the contract's order.
     app.json.sort_keys = app.config.get("JSON_SORT_KEYS", True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g
+from flask import Blueprint, Flask, g, request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -12,10 +12,6 @@ PUBLIC_ENDPOINTS = {"api.token_create", "api.openapi_json"}
 
 @bp.before_request
 def _authenticate():
-    from flask import request
-
-    from attendance_app.api.auth import authenticate_request
-
     if request.endpoint in PUBLIC_ENDPOINTS and request.method != "DELETE":
         g.actor = None
         return
@@ -37,6 +33,7 @@ from attendance_app.api import (  # noqa: E402,F401
     sessions,
 )
 from attendance_app.api import errors as _errors  # noqa: E402
+from attendance_app.api.auth import authenticate_request  # noqa: E402
 
 _errors.install_blueprint_handlers(bp)
 from attendance_app.api.openapi import register_docs  # noqa: E402

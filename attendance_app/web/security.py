@@ -7,11 +7,20 @@ Swagger UI (/api/docs) ships an inline bootstrap script, so it gets no script po
 may not be framed either. Everything but static files is ``Cache-Control: no-store`` (pages,
 JSON and CSV carry people's records; a shared or back-button cache must not keep them), and
 HSTS is sent when the request came over HTTPS.
+
+Every response passes through here, so the headers are built once (per host, for the page
+policy) and added in one pass over the response's headers: werkzeug's ``setdefault`` raises
+and catches an exception for each header that is missing, i.e. for every one of ours.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, Response, request
+
+#: A header to add unless the view set its own: (name, lower-case name, value).
+_Header = tuple[str, str, str]
 
 
 def content_security_policy(host: str) -> str:
@@ -35,26 +44,56 @@ def content_security_policy(host: str) -> str:
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def _header(name: str, value: str) -> _Header:
+    return (name, name.lower(), value)
+
+
+#: Every response, in this order, unless the view set them.
+_EVERY: tuple[_Header, ...] = (
+    _header("X-Content-Type-Options", "nosniff"),
+    _header("Referrer-Policy", "same-origin"),
+)
+_NO_FRAMING = _header("X-Frame-Options", "DENY")
+#: Swagger UI: no script policy (its bootstrap script is inline), but never framed.
+_DOCS: tuple[_Header, ...] = (
+    *_EVERY,
+    _header("Content-Security-Policy", "frame-ancestors 'none'"),
+    _NO_FRAMING,
+)
+_HSTS = _header("Strict-Transport-Security", HSTS)
+
+
+@lru_cache(maxsize=32)
+def _page_headers(host: str) -> tuple[_Header, ...]:
+    """A page's headers for ``host`` (the policy names the page's own socket origin). A
+    few hosts serve the app, so the cache stays small; an unknown Host only costs a miss."""
+    return (*_EVERY, _header("Content-Security-Policy", content_security_policy(host)), _NO_FRAMING)
+
+
 def _is_static() -> bool:
     endpoint = request.endpoint or ""
     return endpoint == "static" or endpoint.endswith(".static")
 
 
 def _secure(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
     if request.path.startswith("/api/docs"):
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        wanted = _DOCS
     elif response.mimetype == "text/html":
-        response.headers.setdefault(
-            "Content-Security-Policy", content_security_policy(request.host)
-        )
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        wanted = _page_headers(request.host)
+    else:
+        wanted = _EVERY
+    for name, lower, value in wanted:
+        if lower not in present:
+            headers.add(name, value)
     if not _is_static():
-        response.headers["Cache-Control"] = "no-store"
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if "cache-control" in present:
+            headers["Cache-Control"] = "no-store"
+        else:
+            headers.add("Cache-Control", "no-store")
+    if request.is_secure and _HSTS[1] not in present:
+        headers.add(_HSTS[0], _HSTS[2])
     return response
 
 
