@@ -256,6 +256,10 @@ def attendance_late_minutes(attendance_id: uuid.UUID):
     return jsonify(late_minutes_body(result))
 
 
+#: The history's query schema, made once as the session view's is.
+_HISTORY_QUERY = HistoryQuery()
+
+
 @bp.get("/attendance/student/<uuid:student_id>/")
 def attendance_student(student_id: uuid.UUID):
     """A student's history, newest session first, paginated by `limit` and `cursor`.
@@ -281,7 +285,7 @@ def attendance_student(student_id: uuid.UUID):
         403: {description: "Not this student, not their teacher, not an admin"}
         404: {description: Student not found.}
     """
-    args = HistoryQuery().load(query_args())
+    args = _HISTORY_QUERY.load(query_args())
     found = history.student_history(
         actor=actor(),
         student_id=student_id,
