@@ -12,6 +12,9 @@ from attendance_app.api.responses import class_analytics_body, student_analytics
 from attendance_app.api.schemas import StudentAnalyticsQuery
 from attendance_app.services.reporting import analytics
 
+#: Made once: a schema deep-copies its fields when made, and loading keeps no state on it.
+_STUDENT_ANALYTICS_QUERY = StudentAnalyticsQuery()
+
 
 @bp.get("/analytics/students/<uuid:student_id>/")
 def analytics_student(student_id: uuid.UUID):
@@ -40,7 +43,7 @@ def analytics_student(student_id: uuid.UUID):
         403: {description: "Not this student, their teacher or an admin; or not the class's"}
         404: {description: Student not found.}
     """
-    args = StudentAnalyticsQuery().load(query_args())
+    args = _STUDENT_ANALYTICS_QUERY.load(query_args())
     result = analytics.student_analytics(
         actor=actor(), student_id=student_id, class_id=args["class_id"]
     )

@@ -122,6 +122,10 @@ def _export_line(row: exports.ExportRow) -> tuple[str, ...]:
     )
 
 
+#: Made once: a schema deep-copies its fields when made, and loading keeps no state on it.
+_EXPORT_QUERY = ExportQuery()
+
+
 @bp.get("/attendance/export.csv")
 def attendance_export():
     """Attendance records as a streamed CSV download.
@@ -180,7 +184,7 @@ def attendance_export():
             A class, session or student the user may not read; a STUDENT without their own
             student_id
     """
-    args = ExportQuery().load(query_args())
+    args = _EXPORT_QUERY.load(query_args())
     rows = exports.export_rows(actor=actor(), filters=RecordFilters(**args))
     chunks = csv_chunks(EXPORT_HEADER, (_export_line(row) for row in rows))
     return csv_response(chunks, f"attendance-{_today()}.csv")

@@ -30,6 +30,10 @@ def notification_body(item: Notification) -> dict:
     }
 
 
+#: Made once: a schema deep-copies its fields when made, and loading keeps no state on it.
+_NOTIFICATION_LIST_QUERY = NotificationListQuery()
+
+
 @bp.get("/notifications/")
 def notification_list():
     """The caller's notifications, newest first, 50 a page.
@@ -51,7 +55,7 @@ def notification_list():
         200: {description: "count, unread, page, pages and results"}
         400: {description: "Bad unread or page"}
     """
-    args = NotificationListQuery().load(query_args())
+    args = _NOTIFICATION_LIST_QUERY.load(query_args())
     user = actor()
     found = notifications.list_notifications(
         actor=user, page=args["page"], unread_only=args["unread"]

@@ -81,6 +81,10 @@ def token_revoke():
     return "", 204
 
 
+#: Made once: a schema deep-copies its fields when made, and loading keeps no state on it.
+_LIST_QUERY = ListQuery()
+
+
 @bp.get("/users/")
 def users_list():
     """List users (ADMIN).
@@ -94,7 +98,7 @@ def users_list():
         200: {description: Users ordered by name}
         403: {description: Not an admin}
     """
-    args = ListQuery().load(query_args())
+    args = _LIST_QUERY.load(query_args())
     return jsonify([user_body(u) for u in people.list_users(actor=actor(), role=args["role"])])
 
 

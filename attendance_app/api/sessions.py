@@ -36,6 +36,10 @@ def sessions_create():
     return jsonify(session_body(result.session, result.statistics)), 201
 
 
+#: Made once: a schema deep-copies its fields when made, and loading keeps no state on it.
+_SESSION_LIST_QUERY = SessionListQuery()
+
+
 @bp.get("/sessions/")
 def sessions_list():
     """A class's sessions, newest first (its TEACHER or an ADMIN).
@@ -51,7 +55,7 @@ def sessions_list():
         403: {description: Not the class's teacher}
         404: {description: Class not found.}
     """
-    args = SessionListQuery().load(query_args())
+    args = _SESSION_LIST_QUERY.load(query_args())
     found = sessions.list_sessions(actor=actor(), class_id=args["class_id"])
     stats = statistics_for_sessions([s.id for s in found])
     return jsonify([session_body(s, stats[s.id]) for s in found])
