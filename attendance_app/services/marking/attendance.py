@@ -45,7 +45,7 @@ from attendance_app.services.marking.sessions import (
     SESSION_NOT_FOUND,
     bump_live_seq,
     load_session,
-    load_session_for_a_change,
+    lock_session_of_record,
 )
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
@@ -524,9 +524,14 @@ _RECORD_FOR_CHANGE = (
 def record_for_change(
     actor: User, attendance_id: uuid.UUID
 ) -> tuple[Attendance, Student, ClassSession]:
-    """A record about to change, with its student and session, locked in that order (the
-    record row, then the session row, as every writer takes them), checked in the contract's
+    """A record about to change, with its student and session, locked in the order every
+    writer takes them (the session row, then the record row), checked in the contract's
     order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
+    session = lock_session_of_record(attendance_id)
+    if session is None:
+        raise NotFound(RECORD_NOT_FOUND)
+    # Read under the session's lock: a deletion or an undo (which take it) may have removed
+    # the record while this waited for it.
     found = (
         db.session.execute(_RECORD_FOR_CHANGE, {"attendance_id": attendance_id})
         .unique()
@@ -535,7 +540,6 @@ def record_for_change(
     if found is None:
         raise NotFound(RECORD_NOT_FOUND)
     record, student = found
-    session = load_session_for_a_change(record.session_id)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     return record, student, session
