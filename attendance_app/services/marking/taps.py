@@ -7,8 +7,9 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -22,8 +23,10 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.marking.attendance import (
+    RECORD_COLUMNS,
     change_record,
     mark_in_locked_session,
+    record_from_row,
     require_unlocked,
 )
 from attendance_app.services.marking.sessions import load_session_for_a_change
@@ -64,17 +67,18 @@ _REPLAYED = (
     )
     .limit(1)
 )
-#: The student's record in the session with its student, row-locked (as ``update_attendance``
-#: locks it), fresh from the database.
+_ATTENDANCE = cast(Table, Attendance.__table__)
+_STUDENTS = cast(Table, Student.__table__)
+#: The student's record in the session with its student's number, row-locked (as
+#: ``update_attendance`` locks it), as columns (``attendance.record_from_row``).
 _RECORD_OF = (
-    select(Attendance, Student)
-    .join(Student, Student.id == Attendance.student_id)
+    select(*RECORD_COLUMNS)
+    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
     .where(
-        Attendance.session_id == bindparam("session_id"),
-        Attendance.student_id == bindparam("student_id"),
+        _ATTENDANCE.c.session_id == bindparam("session_id"),
+        _ATTENDANCE.c.student_id == bindparam("student_id"),
     )
-    .with_for_update(of=Attendance)
-    .execution_options(populate_existing=True)
+    .with_for_update(of=_ATTENDANCE)
 )
 
 
@@ -107,8 +111,8 @@ def set_status(
         return TapResult(session, _row(session, student_id), TapOutcome.REPLAYED)
     found = db.session.execute(
         _RECORD_OF, {"session_id": session_id, "student_id": student_id}
-    ).one_or_none()
-    record, student = found if found is not None else (None, None)
+    ).first()
+    record, student = record_from_row(found) if found is not None else (None, None)
     current_version = record.version if record else 0
     if (
         expected_version is not None

@@ -250,13 +250,18 @@ def evaluate(
     window = line.thresholds.trend_window
     aggregates_of: dict[uuid.UUID, tuple[Any, ...]] = {}
     states: dict[uuid.UUID, _Standing] = {}
+    # On the transaction's connection, not through the Session: the statement's columns are
+    # ORM attributes, and the Session's execution of it (an ORM query's compile state and row
+    # loader, for plain columns) was a third of a single mark's alert check. What the Session
+    # would have flushed first is flushed here (nothing, on the hot paths).
+    db.session.flush()
     for (
         student_id,
         *aggregates,
         state_student_id,
         state_session_id,
         state_reason,
-    ) in db.session.execute(
+    ) in db.session.connection().execute(
         _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
         {
             "class_id": school_class.id,
