@@ -20,7 +20,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -196,21 +195,56 @@ def enrolled_ids(session: ClassSession, student_ids: Sequence[uuid.UUID]) -> set
 
 # The statements of a mark and a correction, built (and their cache keys made) once: building
 # them per call was a visible share of a single write's CPU.
+_ATTENDANCE = cast(Table, Attendance.__table__)
+_STUDENTS = cast(Table, Student.__table__)
+_USERS = cast(Table, User.__table__)
+#: A student to mark, as columns: what the rules and a mark's answer read (the number, the
+#: name). The student's id is NULL when there is no such student.
+_STUDENT_COLUMNS = (
+    _STUDENTS.c.id,
+    _STUDENTS.c.student_number,
+    _STUDENTS.c.user_id,
+    _USERS.c.first_name,
+    _USERS.c.last_name,
+)
 _MARK_TARGETS = (
     select(
         ClassSession,
-        Student,
+        *_STUDENT_COLUMNS,
         select(Enrollment.student_id)
-        .where(Enrollment.class_id == ClassSession.class_id, Enrollment.student_id == Student.id)
+        .where(
+            Enrollment.class_id == ClassSession.class_id,
+            Enrollment.student_id == _STUDENTS.c.id,
+        )
         .exists(),
     )
-    .outerjoin(Student, Student.id == bindparam("student_id"))
+    .select_from(ClassSession)
     # Outer: a missing student must still find the session (rule order: session first).
-    .options(joinedload(Student.user, innerjoin=False).lazyload(User.teacher), *FOR_A_CHANGE)
+    .outerjoin(_STUDENTS, _STUDENTS.c.id == bindparam("student_id"))
+    .outerjoin(_USERS, _USERS.c.id == _STUDENTS.c.user_id)
+    .options(*FOR_A_CHANGE)
     .where(ClassSession.id == bindparam("session_id"))
     .with_for_update(of=ClassSession)
     .execution_options(populate_existing=True)
 )
+
+
+def student_from_columns(
+    student_id: uuid.UUID | None,
+    student_number: str,
+    user_id: uuid.UUID,
+    first_name: str,
+    last_name: str,
+) -> Student | None:
+    """The student of a row of ``_STUDENT_COLUMNS`` (None: no such student), built, not
+    loaded: a mark only reads them (the rules their number, the answer their name), and
+    loading the student and their user through the ORM was a visible share of a mark."""
+    if student_id is None:
+        return None
+    student = Student(id=student_id, student_number=student_number, user_id=user_id)
+    user = User(id=user_id, first_name=first_name, last_name=last_name)
+    set_committed_value(student, "user", user)
+    return student
 
 
 def load_mark_targets(
@@ -219,15 +253,13 @@ def load_mark_targets(
     """A single mark's session (row-locked, as ``load_session(lock=True)``), its student (None
     if there is none) and whether they are enrolled in the session's class: one round trip
     for what the rules check. Raises NotFound (the session)."""
-    row = (
-        db.session.execute(_MARK_TARGETS, {"session_id": session_id, "student_id": student_id})
-        .unique()
-        .one_or_none()
-    )
+    row = db.session.execute(
+        _MARK_TARGETS, {"session_id": session_id, "student_id": student_id}
+    ).first()
     if row is None:
         raise NotFound(SESSION_NOT_FOUND)
-    session, student, enrolled = row
-    return session, student, bool(enrolled)
+    session, *student, enrolled = row
+    return session, student_from_columns(*student), bool(enrolled)
 
 
 def open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
@@ -402,17 +434,12 @@ def require_enrolled(session: ClassSession, student: Student | None, enrolled: b
     return student
 
 
-_STUDENT_TO_MARK = (
-    select(
-        Student,
-        select(Enrollment.student_id)
-        .where(Enrollment.class_id == bindparam("class_id"), Enrollment.student_id == Student.id)
-        .exists(),
-    )
-    .options(joinedload(Student.user).lazyload(User.teacher))
-    .where(Student.id == bindparam("student_id"))
-    .execution_options(populate_existing=True)
-)
+_STUDENT_TO_MARK = select(
+    *_STUDENT_COLUMNS,
+    select(Enrollment.student_id)
+    .where(Enrollment.class_id == bindparam("class_id"), Enrollment.student_id == _STUDENTS.c.id)
+    .exists(),
+).where(_STUDENTS.c.id == bindparam("student_id"), _USERS.c.id == _STUDENTS.c.user_id)
 
 
 def mark_in_locked_session(
@@ -432,11 +459,11 @@ def mark_in_locked_session(
     require_markable(session)
     found = db.session.execute(
         _STUDENT_TO_MARK, {"class_id": session.class_id, "student_id": student_id}
-    ).one_or_none()
-    student, enrolled = found if found is not None else (None, False)
+    ).first()
+    student = student_from_columns(*found[:-1]) if found is not None else None
     return write_first_mark(
         session,
-        require_enrolled(session, student, bool(enrolled)),
+        require_enrolled(session, student, found is not None and bool(found[-1])),
         status=status,
         notes="",
         actor=actor,
@@ -509,8 +536,6 @@ _RETURNED = (
 )
 
 
-_ATTENDANCE = cast(Table, Attendance.__table__)
-_STUDENTS = cast(Table, Student.__table__)
 #: A record about to change, as columns (every column of the record, then its student's
 #: number), row-locked: ``record_for_change`` and a tap (``taps.set_status``) read it.
 RECORD_COLUMNS = (*_ATTENDANCE.c, _STUDENTS.c.student_number)
