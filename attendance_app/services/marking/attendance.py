@@ -558,21 +558,49 @@ def record_from_row(row: Sequence[Any]) -> tuple[Attendance, Student]:
     return record, Student(id=record.student_id, student_number=row[-1])
 
 
+#: The session and the record in one statement, where no row lock is needed (SQLite).
+SESSION_AND_RECORD = (
+    select(ClassSession, *RECORD_COLUMNS)
+    .join(_ATTENDANCE, _ATTENDANCE.c.session_id == ClassSession.id)
+    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+    .options(*FOR_A_CHANGE)
+    .where(_ATTENDANCE.c.id == bindparam("attendance_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def one_read_for_a_change() -> bool:
+    """Whether a change may read its session and record in one statement: on SQLite, whose
+    write transaction (BEGIN IMMEDIATE) already keeps every other writer out. PostgreSQL locks
+    the session's row first and then reads the record under it, in two statements: a record
+    read with the lock would be the one the statement saw before it waited for the lock."""
+    return db.engine.dialect.name == "sqlite"
+
+
 def record_for_change(
     actor: User, attendance_id: uuid.UUID
 ) -> tuple[Attendance, Student, ClassSession]:
     """A record about to change, with its student and session, locked in the order every
     writer takes them (the session row, then the record row), checked in the contract's
     order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
-    session = lock_session_of_record(attendance_id)
-    if session is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    # Read under the session's lock: a deletion or an undo (which take it) may have removed
-    # the record while this waited for it.
-    found = db.session.execute(_RECORD_FOR_CHANGE, {"attendance_id": attendance_id}).first()
-    if found is None:
-        raise NotFound(RECORD_NOT_FOUND)
-    record, student = record_from_row(found)
+    params = {"attendance_id": attendance_id}
+    columns: Sequence[Any] | None
+    if one_read_for_a_change():
+        found = db.session.execute(SESSION_AND_RECORD, params).first()
+        if found is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        session, columns = found[0], found[1:]
+    else:
+        locked = lock_session_of_record(attendance_id)
+        if locked is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        # Read under the session's lock: a deletion or an undo (which take it) may have
+        # removed the record while this waited for it.
+        columns = db.session.execute(_RECORD_FOR_CHANGE, params).first()
+        if columns is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        session = locked
+    record, student = record_from_row(columns)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
     return record, student, session
