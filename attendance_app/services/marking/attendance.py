@@ -49,7 +49,7 @@ from attendance_app.services.marking.sessions import (
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 from attendance_app.shapes import NO_NUL, too_long
 
 # The contract's messages, beside the rules that raise them.
@@ -302,7 +302,7 @@ def insert_records(
     # would compile a new statement per call (2 s of CPU for 500 rows).
     # On the Table, not the mapped class: the ORM's bulk insert would split the batch
     # wherever a row's None columns differ (a LATE row among PRESENT ones).
-    result = db.session.execute(_insert_records_statement(db.engine.dialect.name), rows)
+    result = execute_core(_insert_records_statement(db.engine.dialect.name), rows)
     return {student_id: record_id for record_id, student_id in result}
 
 
@@ -337,7 +337,7 @@ def append_audit(
             group_id=group_id,
             idempotency_key=idempotency_key,
         )
-    db.session.execute(_append_audit_statement(db.engine.dialect.name), rows)
+    execute_core(_append_audit_statement(db.engine.dialect.name), rows)
     return [row["id"] for row in rows]
 
 
@@ -457,7 +457,7 @@ def mark_in_locked_session(
     permission (a tap): the rest of the order, rule 1 → student exists → rule 4 → rule 2,
     without loading the session again."""
     require_markable(session)
-    found = db.session.execute(
+    found = execute_core(
         _STUDENT_TO_MARK, {"class_id": session.class_id, "student_id": student_id}
     ).first()
     student = student_from_columns(*found[:-1]) if found is not None else None
@@ -596,7 +596,7 @@ def record_for_change(
             raise NotFound(RECORD_NOT_FOUND)
         # Read under the session's lock: a deletion or an undo (which take it) may have
         # removed the record while this waited for it.
-        columns = db.session.execute(_RECORD_FOR_CHANGE, params).first()
+        columns = execute_core(_RECORD_FOR_CHANGE, params).first()
         if columns is None:
             raise NotFound(RECORD_NOT_FOUND)
         session = locked
@@ -685,7 +685,7 @@ def change_record(
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes, old_late_at = record.status, record.notes, record.late_at
     # RETURNING gives the new values to the loaded record (no reload afterwards).
-    written = db.session.execute(
+    written = execute_core(
         _update_statement(tuple(values)),
         {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}},
     ).one()

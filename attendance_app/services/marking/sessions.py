@@ -17,7 +17,7 @@ from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 from attendance_app.services.school.structure import CLASS_NOT_FOUND
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 
 SESSION_NOT_FOUND = "Session not found."
 
@@ -125,7 +125,7 @@ def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
 
 def bump_live_seq(session: ClassSession) -> int:
     """The next broadcast sequence number of ``session`` (in the caller's transaction)."""
-    seq, updated_at = db.session.execute(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
+    seq, updated_at = execute_core(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
     set_committed_value(session, "live_seq", seq)
     set_committed_value(session, "updated_at", updated_at)
     return int(seq)

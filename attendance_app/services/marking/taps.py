@@ -38,7 +38,7 @@ from attendance_app.services.marking.sessions import (
     load_session_for_a_change,
 )
 from attendance_app.services.reporting.statistics import RecordRow
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 
 
 class TapOutcome(enum.Enum):
@@ -120,7 +120,7 @@ def _session_and_record(
         columns = found[1:] if found[1] is not None else None
         return found[0], lambda: columns
     session = load_session_for_a_change(session_id)
-    return session, lambda: db.session.execute(_RECORD_OF, params).first()
+    return session, lambda: execute_core(_RECORD_OF, params).first()
 
 
 @unit_of_work
