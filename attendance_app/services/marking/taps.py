@@ -24,14 +24,14 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.errors import NotFound
-from attendance_app.services.marking.attendance import (
+from attendance_app.services.marking.attendance import mark_in_locked_session
+from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
     change_record,
-    mark_in_locked_session,
     one_read_for_a_change,
     record_from_row,
-    require_unlocked,
 )
+from attendance_app.services.marking.rules import require_unlocked
 from attendance_app.services.marking.sessions import (
     FOR_A_CHANGE,
     SESSION_NOT_FOUND,
