@@ -171,4 +171,13 @@ def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
         for s in statements_for(app, count_queries, SMALL, request_fn)
         if not s.startswith("BEGIN")
     ]
+    if request_fn is not mark_one and app_dialect(app) == "sqlite":
+        # A correction reads its session and record in one statement where no row lock is
+        # needed; PostgreSQL locks the session, then reads the record (services' lock order).
+        budget -= 1
     assert len(statements) == budget, "\n---\n".join(s[:300] for s in statements)
+
+
+def app_dialect(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name

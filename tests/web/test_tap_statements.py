@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import pytest
 
+from attendance_app.extensions import db
 from tests.factories import make_session
 from tests.web.conftest import htmx_headers
 
 #: Without BEGINs (SQLite sends them as statements, PostgreSQL's driver does not). Were 13 and
 #: 14: the view no longer loads the session before the tap, and the tap no longer loads the
-#: session again for the mark or the update, nor the record again for the update.
-BUDGETS = {"creates": 12, "changes": 11}
+#: session again for the mark or the update, nor the record again for the update. One fewer
+#: on SQLite, where the tap reads the session and the record in one statement (PostgreSQL
+#: locks the session first, then reads the record under the lock).
+BUDGETS = {
+    "postgresql": {"creates": 12, "changes": 11},
+    "sqlite": {"creates": 11, "changes": 10},
+}
 
 
 @pytest.mark.parametrize("kind", ["creates", "changes"])
@@ -34,4 +40,6 @@ def test_a_roster_tap_runs_a_fixed_small_number_of_statements(
     assert response.status_code == 200
     assert 'data-status="ABSENT"' in response.text
     statements = [s for s in counter.statements if not s.startswith("BEGIN")]
-    assert len(statements) == BUDGETS[kind], "\n---\n".join(s[:200] for s in statements)
+    with app.app_context():
+        budget = BUDGETS[db.engine.dialect.name][kind]
+    assert len(statements) == budget, "\n---\n".join(s[:200] for s in statements)

@@ -36,7 +36,7 @@ from attendance_app.services.marking.attendance import (
 from attendance_app.services.marking.sessions import (
     bump_live_seq,
     ended_session_students,
-    load_session,
+    lock_session_of_record,
 )
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import unit_of_work
@@ -79,17 +79,20 @@ class ExcuseResult:
 
 
 def _locked_record(actor: User, attendance_id: uuid.UUID) -> tuple[Attendance, ClassSession]:
-    """The record and its session, both row-locked: exists (NotFound) → the class's teacher
-    or an admin (Forbidden). The session may be ENDED: an excuse is not a mark."""
+    """The record and its session, both row-locked (the session first, as every writer
+    takes them): exists (NotFound) → the class's teacher or an admin (Forbidden). The session
+    may be ENDED: an excuse is not a mark."""
+    session = lock_session_of_record(attendance_id, for_a_change=False)
+    if session is None:
+        raise NotFound(RECORD_NOT_FOUND)
     record = db.session.scalars(
         select(Attendance)
         .where(Attendance.id == attendance_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if record is None:
+    if record is None:  # removed while this waited for the session's lock
         raise NotFound(RECORD_NOT_FOUND)
-    session = load_session(record.session_id, lock=True)
     permissions.require_session_manager(actor, session)
     return record, session
 

@@ -202,7 +202,10 @@ def roster_rows(
     stmt = _ROSTER if student_ids is None else _ROSTER_OF_STUDENTS
     rows = []
     row: Any  # a spliced column list: mypy cannot type the slices; the tests check them
-    for row in db.session.execute(stmt, params):
+    # On the connection, not through the Session: the columns are ORM attributes, and the
+    # Session's ORM execution of them (a compile state, a row loader) was a visible share of a
+    # tap's answer. A read: nothing pending to flush.
+    for row in db.session.connection().execute(stmt, params):
         student_id, number, user_id, first_name, last_name, email, name_search = row[:_RECORD]
         student = RosterStudent(
             student_id, number, user_id, RosterPerson(first_name, last_name, email, name_search)
@@ -303,7 +306,7 @@ def mini_histories(
     if student_ids is not None:
         params["student_ids"] = student_ids
     stmt = _RECENT if student_ids is None else _RECENT_OF_STUDENTS
-    rows = db.session.execute(stmt, params)
+    rows = db.session.connection().execute(stmt, params)  # as ``roster_rows``
     recent: dict[uuid.UUID, list[AttendanceStatus]] = {}
     absences: dict[uuid.UUID, int] = {}
     for student_id, status, n in rows:

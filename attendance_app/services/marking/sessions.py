@@ -12,12 +12,12 @@ from sqlalchemy.orm import defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
-from attendance_app.models import ClassSession, SchoolClass, SessionStatus, User, utcnow
+from attendance_app.models import Attendance, ClassSession, SchoolClass, SessionStatus, User, utcnow
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 from attendance_app.services.school.structure import CLASS_NOT_FOUND
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 
 SESSION_NOT_FOUND = "Session not found."
 
@@ -58,6 +58,24 @@ FOR_A_CHANGE = (
     defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
 )
 _LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
+#: The session of a record, found by the record's id in the same statement without locking
+#: the record. Every writer locks a session before any record of it (a tap: the session, then
+#: the record), so a change found by its record's id locks the session first too: taking the
+#: record first, a correction and a tap of one record each waited for the other's lock
+#: (PostgreSQL's deadlock, 40P01, a 500).
+_OF_RECORD = (
+    ClassSession.id
+    == (
+        select(Attendance.session_id).where(Attendance.id == bindparam("attendance_id"))
+    ).scalar_subquery()
+)
+_LOAD_SESSION_OF_RECORD = (
+    select(ClassSession)
+    .where(_OF_RECORD)
+    .with_for_update(of=ClassSession)
+    .execution_options(populate_existing=True)
+)
+_LOAD_SESSION_OF_RECORD_FOR_A_CHANGE = _LOAD_SESSION_OF_RECORD.options(*FOR_A_CHANGE)
 _SESSIONS = cast(Table, ClassSession.__table__)
 #: On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery
 #: (a visible share of every write); the loaded session takes the two new values below.
@@ -79,6 +97,17 @@ def load_session_for_a_change(session_id: uuid.UUID) -> ClassSession:
     return session
 
 
+def lock_session_of_record(
+    attendance_id: uuid.UUID, *, for_a_change: bool = True
+) -> ClassSession | None:
+    """The session of the record ``attendance_id``, row-locked, or None when there is no such
+    record: what a change found by its record's id locks first (the record after it, and
+    re-read then: it may have gone while this waited). ``for_a_change``: loaded as
+    ``load_session_for_a_change`` loads it, else as ``load_session``."""
+    stmt = _LOAD_SESSION_OF_RECORD_FOR_A_CHANGE if for_a_change else _LOAD_SESSION_OF_RECORD
+    return db.session.scalars(stmt, {"attendance_id": attendance_id}).unique().one_or_none()
+
+
 def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
     """The session with its class, subject and teacher, fresh from the database (one query).
 
@@ -96,7 +125,7 @@ def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
 
 def bump_live_seq(session: ClassSession) -> int:
     """The next broadcast sequence number of ``session`` (in the caller's transaction)."""
-    seq, updated_at = db.session.execute(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
+    seq, updated_at = execute_core(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
     set_committed_value(session, "live_seq", seq)
     set_committed_value(session, "updated_at", updated_at)
     return int(seq)

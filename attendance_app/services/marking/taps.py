@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, and_, bindparam, select
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -21,14 +23,22 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
-from attendance_app.services.marking.attendance import (
+from attendance_app.services.errors import NotFound
+from attendance_app.services.marking.attendance import mark_in_locked_session
+from attendance_app.services.marking.corrections import (
+    RECORD_COLUMNS,
     change_record,
-    mark_in_locked_session,
-    require_unlocked,
+    one_read_for_a_change,
+    record_from_row,
 )
-from attendance_app.services.marking.sessions import load_session_for_a_change
+from attendance_app.services.marking.rules import require_unlocked
+from attendance_app.services.marking.sessions import (
+    FOR_A_CHANGE,
+    SESSION_NOT_FOUND,
+    load_session_for_a_change,
+)
 from attendance_app.services.reporting.statistics import RecordRow
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 
 
 class TapOutcome(enum.Enum):
@@ -64,18 +74,53 @@ _REPLAYED = (
     )
     .limit(1)
 )
-#: The student's record in the session with its student, row-locked (as ``update_attendance``
-#: locks it), fresh from the database.
+_ATTENDANCE = cast(Table, Attendance.__table__)
+_STUDENTS = cast(Table, Student.__table__)
+#: The student's record in the session with its student's number, row-locked (as
+#: ``update_attendance`` locks it), as columns (``attendance.record_from_row``).
 _RECORD_OF = (
-    select(Attendance, Student)
-    .join(Student, Student.id == Attendance.student_id)
+    select(*RECORD_COLUMNS)
+    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
     .where(
-        Attendance.session_id == bindparam("session_id"),
-        Attendance.student_id == bindparam("student_id"),
+        _ATTENDANCE.c.session_id == bindparam("session_id"),
+        _ATTENDANCE.c.student_id == bindparam("student_id"),
     )
-    .with_for_update(of=Attendance)
+    .with_for_update(of=_ATTENDANCE)
+)
+#: The session (as ``load_session_for_a_change`` loads it) and the student's record in it,
+#: if any, in one statement where no row lock is needed (``one_read_for_a_change``).
+_SESSION_AND_RECORD_OF = (
+    select(ClassSession, *RECORD_COLUMNS)
+    .select_from(ClassSession)
+    .outerjoin(
+        _ATTENDANCE,
+        and_(
+            _ATTENDANCE.c.session_id == ClassSession.id,
+            _ATTENDANCE.c.student_id == bindparam("student_id"),
+        ),
+    )
+    .outerjoin(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+    .options(*FOR_A_CHANGE)
+    .where(ClassSession.id == bindparam("session_id"))
     .execution_options(populate_existing=True)
 )
+
+
+def _session_and_record(
+    session_id: uuid.UUID, student_id: uuid.UUID
+) -> tuple[ClassSession, Callable[[], Sequence[Any] | None]]:
+    """The session, locked for a change (NotFound), and how to read the student's record in
+    it as ``RECORD_COLUMNS`` (None: not marked) once the tap's checks before it have passed:
+    read with the session where one statement may read both, else under the session's lock."""
+    params = {"session_id": session_id, "student_id": student_id}
+    if one_read_for_a_change():
+        found = db.session.execute(_SESSION_AND_RECORD_OF, params).first()
+        if found is None:
+            raise NotFound(SESSION_NOT_FOUND)
+        columns = found[1:] if found[1] is not None else None
+        return found[0], lambda: columns
+    session = load_session_for_a_change(session_id)
+    return session, lambda: execute_core(_RECORD_OF, params).first()
 
 
 @unit_of_work
@@ -99,16 +144,14 @@ def set_status(
     applied and the result says so, so two devices converge on one state instead of
     overwriting each other blindly. All of it runs under the session's row lock.
     """
-    session = load_session_for_a_change(session_id)
+    session, record_columns = _session_and_record(session_id, student_id)
     permissions.require_session_manager(actor, session)
     if idempotency_key and db.session.scalar(
         _REPLAYED, {"session_id": session_id, "idempotency_key": idempotency_key}
     ):
         return TapResult(session, _row(session, student_id), TapOutcome.REPLAYED)
-    found = db.session.execute(
-        _RECORD_OF, {"session_id": session_id, "student_id": student_id}
-    ).one_or_none()
-    record, student = found if found is not None else (None, None)
+    found = record_columns()
+    record, student = record_from_row(found) if found is not None else (None, None)
     current_version = record.version if record else 0
     if (
         expected_version is not None

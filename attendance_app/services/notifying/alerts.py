@@ -55,6 +55,7 @@ from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import counts_of, counts_statement
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
+from attendance_app.services.transaction import execute_core
 
 
 @dataclass(frozen=True)
@@ -250,13 +251,17 @@ def evaluate(
     window = line.thresholds.trend_window
     aggregates_of: dict[uuid.UUID, tuple[Any, ...]] = {}
     states: dict[uuid.UUID, _Standing] = {}
+    # On the transaction's connection (``transaction.execute_core``), not through the
+    # Session: the statement's columns are ORM attributes, and the Session's execution of it
+    # (an ORM query's compile state and row loader, for plain columns) was a third of a
+    # single mark's alert check.
     for (
         student_id,
         *aggregates,
         state_student_id,
         state_session_id,
         state_reason,
-    ) in db.session.execute(
+    ) in execute_core(
         _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
         {
             "class_id": school_class.id,

@@ -1,0 +1,297 @@
+"""A change of an existing record (a PATCH, a note, minutes late, a tap on a marked student):
+found by its id, locked after its session, checked in the contract's order, then written."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Executable,
+    Table,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+
+from attendance_app.extensions import db
+from attendance_app.models import (
+    Attendance,
+    AttendanceStatus,
+    Channel,
+    ClassSession,
+    Student,
+    User,
+    utcnow,
+)
+from attendance_app.services import permissions
+from attendance_app.services.errors import Invalid, NotFound
+from attendance_app.services.marking.records import (
+    MarkResult,
+    announce,
+    append_audit,
+)
+from attendance_app.services.marking.rules import (
+    EXCUSABLE,
+    NOT_EXCUSED,
+    NOTE_NEEDS_A_MARK,
+    NOTHING_TO_UPDATE,
+    RECORD_NOT_FOUND,
+    clean_notes,
+    require_unlocked,
+)
+from attendance_app.services.marking.sessions import (
+    FOR_A_CHANGE,
+    load_session,
+    lock_session_of_record,
+)
+from attendance_app.services.notifying import alerts
+from attendance_app.services.reporting.statistics import RecordRow
+from attendance_app.services.transaction import execute_core, unit_of_work
+
+_ATTENDANCE = cast(Table, Attendance.__table__)
+_STUDENTS = cast(Table, Student.__table__)
+
+
+#: The columns an update may change, read back from its RETURNING (``late_minutes`` too).
+RETURNED = (
+    "status",
+    "notes",
+    "late_at",
+    "marked_by_id",
+    "updated_at",
+    "version",
+    *NOT_EXCUSED,
+)
+
+
+#: A record about to change, as columns (every column of the record, then its student's
+#: number), row-locked: ``record_for_change`` and a tap (``taps.set_status``) read it.
+RECORD_COLUMNS = (*_ATTENDANCE.c, _STUDENTS.c.student_number)
+_RECORD_KEYS = tuple(_ATTENDANCE.c.keys())
+_RECORD_FOR_CHANGE = (
+    select(*RECORD_COLUMNS)
+    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+    .where(_ATTENDANCE.c.id == bindparam("attendance_id"))
+    .with_for_update(of=_ATTENDANCE)
+)
+
+
+def record_from_row(row: Sequence[Any]) -> tuple[Attendance, Student]:
+    """The record and its student from a row of ``RECORD_COLUMNS``, built, not loaded: a
+    change writes the record with a Core UPDATE and answers with its student's number only
+    (a correction's answers show the number, not the name; the roster reads its own row, and
+    the rare alert that names the student looks them up). Loading the two entities through
+    the ORM was twice the cost of the statement's columns."""
+    record = Attendance(**dict(zip(_RECORD_KEYS, row, strict=False)))
+    return record, Student(id=record.student_id, student_number=row[-1])
+
+
+#: The session and the record in one statement, where no row lock is needed (SQLite).
+SESSION_AND_RECORD = (
+    select(ClassSession, *RECORD_COLUMNS)
+    .join(_ATTENDANCE, _ATTENDANCE.c.session_id == ClassSession.id)
+    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+    .options(*FOR_A_CHANGE)
+    .where(_ATTENDANCE.c.id == bindparam("attendance_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def one_read_for_a_change() -> bool:
+    """Whether a change may read its session and record in one statement: on SQLite, whose
+    write transaction (BEGIN IMMEDIATE) already keeps every other writer out. PostgreSQL locks
+    the session's row first and then reads the record under it, in two statements: a record
+    read with the lock would be the one the statement saw before it waited for the lock."""
+    return db.engine.dialect.name == "sqlite"
+
+
+def record_for_change(
+    actor: User, attendance_id: uuid.UUID
+) -> tuple[Attendance, Student, ClassSession]:
+    """A record about to change, with its student and session, locked in the order every
+    writer takes them (the session row, then the record row), checked in the contract's
+    order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
+    params = {"attendance_id": attendance_id}
+    columns: Sequence[Any] | None
+    if one_read_for_a_change():
+        found = db.session.execute(SESSION_AND_RECORD, params).first()
+        if found is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        session, columns = found[0], found[1:]
+    else:
+        locked = lock_session_of_record(attendance_id)
+        if locked is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        # Read under the session's lock: a deletion or an undo (which take it) may have
+        # removed the record while this waited for it.
+        columns = execute_core(_RECORD_FOR_CHANGE, params).first()
+        if columns is None:
+            raise NotFound(RECORD_NOT_FOUND)
+        session = locked
+    record, student = record_from_row(columns)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    return record, student, session
+
+
+@functools.cache
+def _update_statement(keys: tuple[str, ...]) -> Executable:
+    """An update of a record's ``keys`` (each bound as ``new_<key>``), its version bumped, the
+    changed columns returned: one statement per set of keys, built once."""
+    # On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery.
+    table = cast(Table, Attendance.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("attendance_id"))
+        .values({**{key: bindparam(f"new_{key}") for key in keys}, "version": table.c.version + 1})
+        .returning(*(table.c[key] for key in RETURNED))
+    )
+
+
+@unit_of_work
+def update_attendance(
+    *,
+    actor: User,
+    attendance_id: uuid.UUID,
+    status: AttendanceStatus | None = None,
+    notes: str | None = None,
+    channel: Channel,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> MarkResult:
+    """Change a record's status and/or notes; the updater becomes ``marked_by``.
+
+    Order: record exists (NotFound) → permission (Forbidden) → rule 3 (Invalid).
+    ``marked_at`` never changes; ``updated_at`` and ``version`` do.
+    """
+    if status is None and notes is None:
+        raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
+    notes = clean_notes(notes)
+    record, student, session = record_for_change(actor, attendance_id)
+    return change_record(
+        record,
+        student,
+        session,
+        actor=actor,
+        status=status,
+        notes=notes,
+        channel=channel,
+        at=at,
+        idempotency_key=idempotency_key,
+    )
+
+
+def change_record(
+    record: Attendance,
+    student: Student,
+    session: ClassSession,
+    *,
+    actor: User,
+    status: AttendanceStatus | None,
+    notes: str | None,
+    channel: Channel,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> MarkResult:
+    """The write of ``update_attendance`` once its checks have passed (``record_for_change``,
+    or a tap's own under the session's lock): the update, its audit row and its event."""
+    attendance_id = record.id
+    now = at or utcnow()
+    values: dict[str, Any] = {"marked_by_id": actor.id, "updated_at": now}
+    if status is not None:
+        values["status"] = status
+        if status != AttendanceStatus.LATE:
+            values["late_at"] = None
+        elif record.status != AttendanceStatus.LATE:
+            values["late_at"] = now
+    if notes is not None:
+        values["notes"] = notes
+    old_reason = record.absence_reason
+    if status is not None and status not in EXCUSABLE and old_reason is not None:
+        values.update(NOT_EXCUSED)
+    # The record row is locked since it was read, so these are the values being replaced;
+    # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
+    old_status, old_notes, old_late_at = record.status, record.notes, record.late_at
+    # RETURNING gives the new values to the loaded record (no reload afterwards).
+    written = execute_core(
+        _update_statement(tuple(values)),
+        {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}},
+    ).one()
+    change_ids = append_audit(
+        [
+            {
+                "attendance_id": record.id,
+                "session_id": session.id,
+                "student_id": record.student_id,
+                "old_status": old_status,
+                "new_status": status or old_status,
+                "old_notes": old_notes,
+                "new_notes": notes if notes is not None else old_notes,
+                "old_absence_reason": old_reason,
+                "new_absence_reason": values.get("absence_reason", old_reason),
+                # Kept so that an Undo gives back the minutes late, not a late time of its own.
+                "old_late_at": old_late_at,
+                "new_late_at": values.get("late_at", old_late_at),
+            }
+        ],
+        actor,
+        channel,
+        now,
+        idempotency_key=idempotency_key,
+    )
+    announce(
+        session,
+        (record.id,),
+        actor,
+        (record.student_id,),
+        alert_neutral=alerts.cannot_cross(old_status, status),
+    )
+    for key, value in zip(RETURNED, written, strict=True):
+        set_committed_value(record, key, value)
+    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
+
+
+def unlocked_session(actor: User, session_id: uuid.UUID) -> ClassSession:
+    """A session whose records ``actor`` may change now (the roster's checks before it finds
+    a student's record): session exists (NotFound) → permission (Forbidden) → rule 3."""
+    session = load_session(session_id)
+    permissions.require_session_manager(actor, session)
+    require_unlocked(session)
+    return session
+
+
+def record_id_of(session_id: uuid.UUID, student_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of a student's record in a session, or None (not marked)."""
+    return db.session.scalar(
+        select(Attendance.id).where(
+            Attendance.session_id == session_id, Attendance.student_id == student_id
+        )
+    )
+
+
+@unit_of_work
+def set_note(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    notes: str,
+    channel: Channel,
+) -> MarkResult:
+    """Write the note on a student's record in a session: a note needs a mark (it belongs to
+    the record), and the notes rules (``clean_notes``) are the same as the API's.
+
+    Order: session exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the note's
+    shape (Invalid) → a mark exists (Invalid).
+    """
+    unlocked_session(actor, session_id)
+    notes = clean_notes(notes) or ""
+    record_id = record_id_of(session_id, student_id)
+    if record_id is None:
+        raise Invalid(NOTE_NEEDS_A_MARK, field="notes")
+    return update_attendance(actor=actor, attendance_id=record_id, notes=notes, channel=channel)
