@@ -88,10 +88,7 @@ def _secure(response: Response) -> Response:
         if lower not in present:
             headers.add(name, value)
     if not _is_static():
-        if "cache-control" in present:
-            headers["Cache-Control"] = "no-store"
-        else:
-            headers.add("Cache-Control", "no-store")
+        headers["Cache-Control"] = "no-store"
     if request.is_secure and _HSTS[1] not in present:
         headers.add(_HSTS[0], _HSTS[2])
     return response

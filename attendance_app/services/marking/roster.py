@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
-from attendance_app.extensions import db
 from attendance_app.models import (
     AbsenceReason,
     Attendance,
@@ -26,6 +25,7 @@ from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import get_session_for
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
+from attendance_app.services.transaction import execute_core
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +202,9 @@ def roster_rows(
     stmt = _ROSTER if student_ids is None else _ROSTER_OF_STUDENTS
     rows = []
     row: Any  # a spliced column list: mypy cannot type the slices; the tests check them
-    # On the connection, not through the Session: the columns are ORM attributes, and the
-    # Session's ORM execution of them (a compile state, a row loader) was a visible share of a
-    # tap's answer. A read: nothing pending to flush.
-    for row in db.session.connection().execute(stmt, params):
+    # On the connection (``execute_core``), not through the Session's ORM execution of these
+    # ORM attributes (a compile state, a row loader): a visible share of a tap's answer.
+    for row in execute_core(stmt, params):
         student_id, number, user_id, first_name, last_name, email, name_search = row[:_RECORD]
         student = RosterStudent(
             student_id, number, user_id, RosterPerson(first_name, last_name, email, name_search)
@@ -306,7 +305,7 @@ def mini_histories(
     if student_ids is not None:
         params["student_ids"] = student_ids
     stmt = _RECENT if student_ids is None else _RECENT_OF_STUDENTS
-    rows = db.session.connection().execute(stmt, params)  # as ``roster_rows``
+    rows = execute_core(stmt, params)  # as ``roster_rows``
     recent: dict[uuid.UUID, list[AttendanceStatus]] = {}
     absences: dict[uuid.UUID, int] = {}
     for student_id, status, n in rows:
