@@ -1,6 +1,7 @@
 """Benchmark: the CPU and wall time of one single write, in process.
 
     .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
+                                           [--profile mark|patch|tap]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
 
 Three writes, each its own request through the Flask test client (no network), on a fresh
@@ -58,12 +59,34 @@ def calls_per_request(fn: Callable[[int], None], n: int) -> float:
     return pstats.Stats(profile).total_calls / n
 
 
+def print_profile(fn: Callable[[int], None], n: int) -> None:
+    """cProfile's cumulative view of ``n`` calls of ``fn``: our functions and the libraries'
+    that take the most, per call."""
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(n):
+        fn(i)
+    profile.disable()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(60)
+    print(out.getvalue())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--calls", action="store_true", help="also print Python calls per request (cProfile)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["mark", "patch", "tap"],
+        help="print where one write's CPU goes (cProfile, cumulative, 100 requests)",
     )
     args = parser.parse_args()
 
@@ -152,6 +175,10 @@ def main() -> None:
             event.remove(engine, "before_cursor_execute", count)
             print(f"  {name}: {len(statements)} statements")
             statements.clear()
+        if args.profile:
+            fn = {"mark": mark, "patch": patch, "tap": tap}[args.profile]
+            print_profile(lambda i, fn=fn, start=offset: fn(start + i), 100)
+            offset += 100
         if args.calls:
             for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):
                 calls = calls_per_request(lambda i, fn=fn, start=offset: fn(start + i), 100)
