@@ -1,7 +1,8 @@
 """Roster taps under load, as a percentage of the bare floor's req/s in the same run.
 
     .venv/bin/python -m bench.taps [--db sqlite|postgres] [--mode eventlet|gevent]
-                                   [--seconds 8] [--conc 8] [--roster 35] [--profile OUT]
+                                   [--seconds 8] [--conc 8] [--roster 35] [--listeners 1]
+                                   [--profile OUT]
 
 Issue 10 asks that marks, PATCHes *and roster taps* reach 10 % of the floor; ``make bench``
 (perfcmp) drives only the JSON API, so the tap, the one request a teacher makes thirty times a
@@ -13,6 +14,8 @@ page sends: the teacher's cookie session (logged in through the real form), htmx
 the page's CSRF token, ``POST /sessions/<id>/students/<id>/status`` with a ``status``; each
 connection taps its own students round and round (PRESENT → LATE → ABSENT), so the first round
 creates records and the rest change them, and no two connections touch the same record.
+Meanwhile ``--listeners`` Socket.IO clients (default one: the teacher's own page) are joined to
+the session, so every tap also pays its broadcast, as in a lesson.
 
 Passwords are hashed cheaply unless ``BENCH_PASSWORD_HASH`` says otherwise (each connection
 logs in once, before the clock starts).
@@ -21,6 +24,7 @@ logs in once, before the clock starts).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -31,6 +35,7 @@ import urllib.parse
 import uuid
 
 from bench.common import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, floor, load_perfcmp, ours, quantile
+from bench.fanout import Listeners
 from bench.perf import floor_rps, header
 from bench.schoolday import start_profile, summarize_profile
 from bench.versus import CHEAP_HASH
@@ -165,6 +170,14 @@ def build_school(base: str, roster: int) -> dict:
     return {"email": email, "session": session["id"], "students": students}
 
 
+def teacher_token(base: str, email: str) -> str:
+    perfcmp = load_perfcmp()
+    answer = perfcmp.Client(base).call(
+        "POST", "/api/auth/token/", {"email": email, "password": TEACHER_PASSWORD}
+    )
+    return perfcmp.expect(*answer, 200, "teacher token")["token"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.taps", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -172,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--conc", type=int, default=8)
     parser.add_argument("--roster", type=int, default=35)
+    parser.add_argument(
+        "--listeners",
+        type=int,
+        default=1,
+        help="Socket.IO clients joined to the session meanwhile (default 1: the teacher's own "
+        "roster page, which every real tap has open); 0 for none",
+    )
     parser.add_argument(
         "--profile", metavar="OUT", help="sample our server with py-spy during the taps (OUT.txt)"
     )
@@ -186,12 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         us = ours(stack, args.db, args.mode)
         school = build_school(us.url, args.roster)
         before = floor_rps(perfcmp, bare.url, args.seconds, args.conc)
-        spy = start_profile(stack, us.pid, args.seconds, args.profile) if args.profile else None
-        taps = tap_load(us.url, school, args.seconds, args.conc)
-        if spy is not None:
-            spy.popen.wait(60)
+        listening = contextlib.nullcontext()
+        if args.listeners:
+            token = teacher_token(us.url, school["email"])
+            listening = Listeners(us.url, token, school["session"], args.listeners, procs=1)
+        with listening as listeners:
+            if listeners is not None and listeners.error_count:
+                raise SystemExit(f"bench.taps: listeners failed: {listeners.errors}")
+            spy = start_profile(stack, us.pid, args.seconds, args.profile) if args.profile else None
+            taps = tap_load(us.url, school, args.seconds, args.conc)
+            if spy is not None:
+                spy.popen.wait(60)
+            heard = len(listeners.collect()) if listeners is not None else 0
         after = floor_rps(perfcmp, bare.url, args.seconds, args.conc)
     floor_mean = (before["rps"] + after["rps"]) / 2
+    if args.listeners:
+        print(f"listeners: {args.listeners}, statistics events received: {heard}")
     print(f"floor GET /api/ping: {before['rps']:.0f} req/s before, {after['rps']:.0f} after")
     print(
         f"taps ({args.db}, {args.mode}, {args.conc} connections): {taps['rps']:.0f} req/s "
