@@ -24,7 +24,6 @@ from typing import Any, NamedTuple, cast
 from flask import current_app
 from sqlalchemy import (
     BindParameter,
-    Integer,
     Select,
     Table,
     and_,
@@ -53,7 +52,11 @@ from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
-from attendance_app.services.reporting.analytics import counts_of, counts_statement
+from attendance_app.services.reporting.analytics import (
+    class_codes_statement,
+    counts_of,
+    counts_of_codes,
+)
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 from attendance_app.services.transaction import execute_core
 
@@ -170,9 +173,10 @@ class _Standing(NamedTuple):
 _uuid_order = attrgetter("int")
 
 
-#: The alert check's one query (``evaluate``), built once: per student, their figures'
-#: aggregates in the class (``analytics.counts_statement``; NULLs when they have no record in
-#: a started session of it) and their alert state there (NULLs when they are under the line).
+#: The alert check's one query (``evaluate``), built once: per student, their records in the
+#: class as ``analytics.class_codes_statement``'s tokens, which ``analytics.counts_of_codes``
+#: turns into ``counts_statement``'s aggregates (NULL when they have no record in a started
+#: session of it), and their alert state there (NULLs when they are under the line).
 #: Table columns only: the rows come back as tuples, with no ORM entity made per check.
 _STATES = cast(Table, AlertState.__table__)
 _STUDENTS = cast(Table, Student.__table__)
@@ -185,21 +189,16 @@ def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
     def students() -> BindParameter[Any]:
         return bindparam("student_ids", expanding=True, literal_execute=ids_inline)
 
-    counts = counts_statement(
-        [ClassSession.class_id == bindparam("class_id"), Attendance.student_id.in_(students())],
-        bindparam("window", type_=Integer),
-        bindparam("window2", type_=Integer),
-        (Attendance.student_id,),
-    ).subquery("counts")
+    codes = class_codes_statement(bindparam("class_id"), students()).subquery("codes")
     return (
         select(
             _STUDENTS.c.id,
-            *list(counts.c)[1:],
+            codes.c[1],
             _STATES.c.student_id,
             _STATES.c.session_id,
             _STATES.c.reason,
         )
-        .outerjoin(counts, counts.c[0] == _STUDENTS.c.id)
+        .outerjoin(codes, codes.c.student_id == _STUDENTS.c.id)
         .outerjoin(
             _STATES,
             and_(
@@ -257,21 +256,16 @@ def evaluate(
     # single mark's alert check.
     for (
         student_id,
-        *aggregates,
+        tokens,
         state_student_id,
         state_session_id,
         state_reason,
     ) in execute_core(
         _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
-        {
-            "class_id": school_class.id,
-            "student_ids": student_ids,
-            "window": window,
-            "window2": 2 * window,
-        },
+        {"class_id": school_class.id, "student_ids": student_ids},
     ):
-        if aggregates[0] is not None:  # None: no record in a started session of the class
-            aggregates_of[student_id] = tuple(aggregates)
+        if tokens is not None:  # None: no record in a started session of the class
+            aggregates_of[student_id] = counts_of_codes(tokens, window)
         if state_student_id is not None:
             states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
