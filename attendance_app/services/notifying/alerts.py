@@ -54,6 +54,7 @@ from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import (
     class_codes_statement,
+    codes_of_tokens,
     counts_of,
     counts_of_codes,
 )
@@ -182,14 +183,16 @@ _STATES = cast(Table, AlertState.__table__)
 _STUDENTS = cast(Table, Student.__table__)
 
 
-def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
+def _counts_and_states(*, ids_inline: bool, ordered: bool) -> Select[Any]:
     """The alert check's query; with ``ids_inline`` its students are written into the SQL
-    text (``literal_execute``) instead of bound one parameter each."""
+    text (``literal_execute``) instead of bound one parameter each; ``ordered``: the
+    database orders each student's codes (``analytics.class_codes_statement``)."""
 
     def students() -> BindParameter[Any]:
         return bindparam("student_ids", expanding=True, literal_execute=ids_inline)
 
-    codes = class_codes_statement(bindparam("class_id"), students()).subquery("codes")
+    per_student = class_codes_statement(bindparam("class_id"), students(), ordered=ordered)
+    codes = per_student.subquery("codes")
     return (
         select(
             _STUDENTS.c.id,
@@ -218,8 +221,12 @@ def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
 # every record (``ANY(ARRAY[$13, …])`` is not hashed); written into the text, the ids are one
 # constant array PostgreSQL hashes and plans for. For a few students (a single mark, a small
 # class) the bound list is cheaper: one prepared statement, no planning per check.
-_COUNTS_AND_STATES = _counts_and_states(ids_inline=False)
-_COUNTS_AND_STATES_INLINE = _counts_and_states(ids_inline=True)
+#: {(ids inline, ordered): the statement}.
+_COUNTS_AND_STATES = {
+    (inline, ordered): _counts_and_states(ids_inline=inline, ordered=ordered)
+    for inline in (False, True)
+    for ordered in (False, True)
+}
 #: From how many students the alert check writes their ids into its SQL (measured on
 #: PostgreSQL: the bound list is cheaper for 10, the inline one from ~35 to 100 on).
 INLINE_IDS_FROM = 50
@@ -254,18 +261,22 @@ def evaluate(
     # Session: the statement's columns are ORM attributes, and the Session's execution of it
     # (an ORM query's compile state and row loader, for plain columns) was a third of a
     # single mark's alert check.
+    # PostgreSQL orders each student's codes in its aggregate; SQLite (before 3.44) cannot.
+    ordered = db.engine.dialect.name == "postgresql"
     for (
         student_id,
-        tokens,
+        codes,
         state_student_id,
         state_session_id,
         state_reason,
     ) in execute_core(
-        _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
+        _COUNTS_AND_STATES[len(student_ids) >= INLINE_IDS_FROM, ordered],
         {"class_id": school_class.id, "student_ids": student_ids},
     ):
-        if tokens is not None:  # None: no record in a started session of the class
-            aggregates_of[student_id] = counts_of_codes(tokens, window)
+        if codes is not None:  # None: no record in a started session of the class
+            if not ordered:
+                codes = codes_of_tokens(codes)
+            aggregates_of[student_id] = counts_of_codes(codes, window)
         if state_student_id is not None:
             states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []

@@ -177,18 +177,38 @@ _CODE_OF = case(
 _RANK_BASE = 1_000_000_000
 
 
-def class_codes_statement(class_id: Any, student_ids: Any) -> Select[uuid.UUID, str]:
+def class_codes_statement(
+    class_id: Any, student_ids: Any, *, ordered: bool
+) -> Select[uuid.UUID, str]:
     """Per student of ``student_ids`` with records in the class's started sessions: their
-    records as one text for :func:`counts_of_codes`, the same aggregates as
-    ``counts_statement`` gives for ``by=(Attendance.student_id,)`` over those records.
+    records as one text for :func:`counts_of_codes`, which gives the same aggregates as
+    ``counts_statement`` for ``by=(Attendance.student_id,)`` over those records.
 
-    Each record is a token, its session's rank among the class's started sessions (newest
-    first: ``counts_statement``'s order) written in 10 digits, then its code (``_CODE_OF``);
-    the tokens are comma separated, in no order. The database only joins and concatenates;
-    the ranking of every record and two window aggregates per student, the alert check's
-    cost on a bulk mark of a class (SQLite: a sort and a window pass over every record of
-    the class, most of the check), become one small sort of the class's sessions here and
-    500 short sorts in Python (``counts_of_codes``)."""
+    ``ordered`` (PostgreSQL): the records' codes (``_CODE_OF``) newest first, in
+    ``counts_statement``'s order, by an ordered ``string_agg``. Otherwise (SQLite before
+    3.44 orders no aggregate): one token per record, its session's rank among the class's
+    started sessions (newest first, the same order) written in 10 digits, then its code, the
+    tokens comma separated in no order (``codes_of_tokens`` orders them). Either way the
+    database only joins and concatenates: ``counts_statement`` ranks every record and runs
+    two window aggregates per student, on a bulk mark of a class (every record of the class)
+    most of the alert check's time; here one sort of the class's few sessions, or each
+    student's records ordered within their group."""
+    sessions = [
+        ClassSession.class_id == class_id,
+        ClassSession.status.in_(STARTED),
+        ClassSession.start_time.is_not(None),
+    ]
+    if ordered:
+        newest_first = (ClassSession.start_time.desc(), ClassSession.id.desc())
+        return (
+            select(
+                Attendance.student_id,
+                func.aggregate_strings(_CODE_OF, "").aggregate_order_by(*newest_first),
+            )
+            .join(ClassSession, ClassSession.id == Attendance.session_id)
+            .where(*sessions, Attendance.student_id.in_(student_ids))
+            .group_by(Attendance.student_id)
+        )
     ranks = (
         select(
             ClassSession.id,
@@ -196,11 +216,7 @@ def class_codes_statement(class_id: Any, student_ids: Any) -> Select[uuid.UUID, 
             .over(order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()))
             .label("place"),
         )
-        .where(
-            ClassSession.class_id == class_id,
-            ClassSession.status.in_(STARTED),
-            ClassSession.start_time.is_not(None),
-        )
+        .where(*sessions)
         .subquery("ranks")
     )
     token = cast(ranks.c.place + _RANK_BASE, String) + _CODE_OF
@@ -212,12 +228,16 @@ def class_codes_statement(class_id: Any, student_ids: Any) -> Select[uuid.UUID, 
     )
 
 
-def counts_of_codes(tokens: str, window: int) -> tuple[Any, ...]:
+def codes_of_tokens(tokens: str) -> str:
+    """The codes, newest first, of ``class_codes_statement``'s unordered tokens."""
+    return "".join([token[-1] for token in sorted(tokens.split(","))])
+
+
+def counts_of_codes(codes: str, window: int) -> tuple[Any, ...]:
     """``counts_statement``'s nine aggregates (as ``counts_of`` reads them) of one student's
-    records from their tokens (``class_codes_statement``): the same definitions, on the
-    records' codes newest first (``tests/services/test_alerts.py`` compares both on every
-    mix of statuses, excuses and session order)."""
-    codes = "".join([token[-1] for token in sorted(tokens.split(","))])
+    records from their codes newest first (``class_codes_statement``): the same
+    definitions, on one character per record (``tests/services/test_alerts.py`` compares
+    both on mixes of statuses, excuses and session order)."""
     present, late = codes.count("P") + codes.count("p"), codes.count("L") + codes.count("l")
     excused_absent = codes.count("a")
     absent = codes.count("A") + excused_absent
