@@ -4,6 +4,7 @@ session undoes them; students hear of an absence or lateness only once the sessi
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,14 +15,17 @@ from attendance_app.extensions import db
 from attendance_app.models import (
     AbsenceReason,
     AlertState,
+    Attendance,
     AttendanceStatus,
     Channel,
     ClassSession,
     Notification,
     NotificationKind,
+    SessionStatus,
 )
 from attendance_app.services.marking import attendance, bulk, excuses
 from attendance_app.services.notifying import alerts
+from attendance_app.services.reporting import analytics
 from attendance_app.services.transaction import unit_of_work
 from tests.factories import (
     Person,
@@ -454,3 +458,65 @@ def test_a_first_mark_of_present_can_cross_the_line(app, classroom):
 
     assert titles(app, admin) == [f"{ana.full_name} is at high risk in {klass.name}"]
     assert states(app, klass.id)[ana.profile_id].reason == "attendance rate 33.33% is below 70%"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_alert_checks_record_codes_give_the_reports_aggregates(app, seed):
+    """The alert check reads each student's records as codes (``class_codes_statement``,
+    ``counts_of_codes``) instead of the reports' window query (``counts_statement``); both
+    give the same nine aggregates for every window, on any mix of statuses and excuses,
+    sessions sharing a start time (ordered by id), sessions not started (left out) and
+    students with no record."""
+    rng = random.Random(seed)
+    admin = make_admin(app)
+    students = make_students(app, 8)
+    klass = make_class(app, admin=admin, students=students)
+    other = make_class(app, admin=admin, students=students[:3])
+    statuses = list(AttendanceStatus)
+    with app.app_context():
+        sessions = []
+        for i in range(18):
+            start = START + timedelta(days=rng.randrange(6)) if i % 7 else None
+            state = SessionStatus.SCHEDULED if start is None else rng.choice(list(SessionStatus))
+            sessions.append(
+                ClassSession(
+                    class_id=rng.choice([klass.id] * 5 + [other.id]), status=state, start_time=start
+                )
+            )
+        db.session.add_all(sessions)
+        db.session.flush()
+        for session in sessions:
+            for student in students[:-1]:  # the last has no record
+                if rng.random() < 0.2:
+                    continue
+                status = rng.choice(statuses)
+                excused = status != AttendanceStatus.PRESENT and rng.random() < 0.3
+                db.session.add(
+                    Attendance(
+                        session_id=session.id,
+                        student_id=student.profile_id,
+                        status=status,
+                        marked_at=START,
+                        notes="",
+                        version=1,
+                        absence_reason=AbsenceReason.ILLNESS if excused else None,
+                    )
+                )
+        db.session.commit()
+        ids = [s.profile_id for s in students]
+        for window in (1, 2, 3, 5):
+            expected = analytics.student_counts(
+                [ClassSession.class_id == klass.id, Attendance.student_id.in_(ids)], window=window
+            )
+            # Both forms where the database orders an aggregate (PostgreSQL), the unordered
+            # tokens everywhere.
+            forms = [False, True] if db.engine.dialect.name == "postgresql" else [False]
+            for ordered in forms:
+                statement = analytics.class_codes_statement(klass.id, ids, ordered=ordered)
+                rows = dict(db.session.execute(statement).all())
+                assert set(rows) == set(expected)
+                for student_id, text in rows.items():
+                    codes = text if ordered else analytics.codes_of_tokens(text)
+                    got = analytics.counts_of(analytics.counts_of_codes(codes, window))
+                    assert got == expected[student_id], (window, ordered, codes)
+        db.session.remove()

@@ -24,7 +24,6 @@ from typing import Any, NamedTuple, cast
 from flask import current_app
 from sqlalchemy import (
     BindParameter,
-    Integer,
     Select,
     Table,
     and_,
@@ -53,7 +52,12 @@ from attendance_app.services.clock import spoken
 from attendance_app.services.dialect import insert
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
-from attendance_app.services.reporting.analytics import counts_of, counts_statement
+from attendance_app.services.reporting.analytics import (
+    class_codes_statement,
+    codes_of_tokens,
+    counts_of,
+    counts_of_codes,
+)
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
 from attendance_app.services.transaction import execute_core
 
@@ -170,36 +174,34 @@ class _Standing(NamedTuple):
 _uuid_order = attrgetter("int")
 
 
-#: The alert check's one query (``evaluate``), built once: per student, their figures'
-#: aggregates in the class (``analytics.counts_statement``; NULLs when they have no record in
-#: a started session of it) and their alert state there (NULLs when they are under the line).
+#: The alert check's one query (``evaluate``), built once: per student, their records in the
+#: class as ``analytics.class_codes_statement``'s tokens, which ``analytics.counts_of_codes``
+#: turns into ``counts_statement``'s aggregates (NULL when they have no record in a started
+#: session of it), and their alert state there (NULLs when they are under the line).
 #: Table columns only: the rows come back as tuples, with no ORM entity made per check.
 _STATES = cast(Table, AlertState.__table__)
 _STUDENTS = cast(Table, Student.__table__)
 
 
-def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
+def _counts_and_states(*, ids_inline: bool, ordered: bool) -> Select[Any]:
     """The alert check's query; with ``ids_inline`` its students are written into the SQL
-    text (``literal_execute``) instead of bound one parameter each."""
+    text (``literal_execute``) instead of bound one parameter each; ``ordered``: the
+    database orders each student's codes (``analytics.class_codes_statement``)."""
 
     def students() -> BindParameter[Any]:
         return bindparam("student_ids", expanding=True, literal_execute=ids_inline)
 
-    counts = counts_statement(
-        [ClassSession.class_id == bindparam("class_id"), Attendance.student_id.in_(students())],
-        bindparam("window", type_=Integer),
-        bindparam("window2", type_=Integer),
-        (Attendance.student_id,),
-    ).subquery("counts")
+    per_student = class_codes_statement(bindparam("class_id"), students(), ordered=ordered)
+    codes = per_student.subquery("codes")
     return (
         select(
             _STUDENTS.c.id,
-            *list(counts.c)[1:],
+            codes.c[1],
             _STATES.c.student_id,
             _STATES.c.session_id,
             _STATES.c.reason,
         )
-        .outerjoin(counts, counts.c[0] == _STUDENTS.c.id)
+        .outerjoin(codes, codes.c.student_id == _STUDENTS.c.id)
         .outerjoin(
             _STATES,
             and_(
@@ -219,8 +221,12 @@ def _counts_and_states(*, ids_inline: bool) -> Select[Any]:
 # every record (``ANY(ARRAY[$13, …])`` is not hashed); written into the text, the ids are one
 # constant array PostgreSQL hashes and plans for. For a few students (a single mark, a small
 # class) the bound list is cheaper: one prepared statement, no planning per check.
-_COUNTS_AND_STATES = _counts_and_states(ids_inline=False)
-_COUNTS_AND_STATES_INLINE = _counts_and_states(ids_inline=True)
+#: {(ids inline, ordered): the statement}.
+_COUNTS_AND_STATES = {
+    (inline, ordered): _counts_and_states(ids_inline=inline, ordered=ordered)
+    for inline in (False, True)
+    for ordered in (False, True)
+}
 #: From how many students the alert check writes their ids into its SQL (measured on
 #: PostgreSQL: the bound list is cheaper for 10, the inline one from ~35 to 100 on).
 INLINE_IDS_FROM = 50
@@ -255,23 +261,22 @@ def evaluate(
     # Session: the statement's columns are ORM attributes, and the Session's execution of it
     # (an ORM query's compile state and row loader, for plain columns) was a third of a
     # single mark's alert check.
+    # PostgreSQL orders each student's codes in its aggregate; SQLite (before 3.44) cannot.
+    ordered = db.engine.dialect.name == "postgresql"
     for (
         student_id,
-        *aggregates,
+        codes,
         state_student_id,
         state_session_id,
         state_reason,
     ) in execute_core(
-        _COUNTS_AND_STATES_INLINE if len(student_ids) >= INLINE_IDS_FROM else _COUNTS_AND_STATES,
-        {
-            "class_id": school_class.id,
-            "student_ids": student_ids,
-            "window": window,
-            "window2": 2 * window,
-        },
+        _COUNTS_AND_STATES[len(student_ids) >= INLINE_IDS_FROM, ordered],
+        {"class_id": school_class.id, "student_ids": student_ids},
     ):
-        if aggregates[0] is not None:  # None: no record in a started session of the class
-            aggregates_of[student_id] = tuple(aggregates)
+        if codes is not None:  # None: no record in a started session of the class
+            if not ordered:
+                codes = codes_of_tokens(codes)
+            aggregates_of[student_id] = counts_of_codes(codes, window)
         if state_student_id is not None:
             states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []

@@ -20,8 +20,10 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    String,
     and_,
     case,
+    cast,
     func,
     select,
 )
@@ -151,6 +153,111 @@ def counts_statement(
         func.count().filter(excused),
         func.count().filter(excused_absence),
     ).group_by(*keys)
+
+
+#: A record's code in ``class_codes_statement``: its status's initial, lower case when the
+#: record is excused (it has an ``absence_reason``).
+_CODE_OF = case(
+    (
+        Attendance.absence_reason.is_(None),
+        case(
+            (Attendance.status == AttendanceStatus.PRESENT, "P"),
+            (Attendance.status == AttendanceStatus.LATE, "L"),
+            else_="A",
+        ),
+    ),
+    else_=case(
+        (Attendance.status == AttendanceStatus.PRESENT, "p"),
+        (Attendance.status == AttendanceStatus.LATE, "l"),
+        else_="a",
+    ),
+)
+#: Added to a session's rank so that every rank is written with the same 10 digits, and the
+#: text order of the tokens is their ranks' order (for any class of fewer than 9e9 sessions).
+_RANK_BASE = 1_000_000_000
+
+
+def class_codes_statement(
+    class_id: Any, student_ids: Any, *, ordered: bool
+) -> Select[uuid.UUID, str]:
+    """Per student of ``student_ids`` with records in the class's started sessions: their
+    records as one text for :func:`counts_of_codes`, which gives the same aggregates as
+    ``counts_statement`` for ``by=(Attendance.student_id,)`` over those records.
+
+    ``ordered`` (PostgreSQL): the records' codes (``_CODE_OF``) newest first, in
+    ``counts_statement``'s order, by an ordered ``string_agg``. Otherwise (SQLite before
+    3.44 orders no aggregate): one token per record, its session's rank among the class's
+    started sessions (newest first, the same order) written in 10 digits, then its code, the
+    tokens comma separated in no order (``codes_of_tokens`` orders them). Either way the
+    database only joins and concatenates: ``counts_statement`` ranks every record and runs
+    two window aggregates per student, on a bulk mark of a class (every record of the class)
+    most of the alert check's time; here one sort of the class's few sessions, or each
+    student's records ordered within their group."""
+    sessions = [
+        ClassSession.class_id == class_id,
+        ClassSession.status.in_(STARTED),
+        ClassSession.start_time.is_not(None),
+    ]
+    if ordered:
+        newest_first = (ClassSession.start_time.desc(), ClassSession.id.desc())
+        return (
+            select(
+                Attendance.student_id,
+                func.aggregate_strings(_CODE_OF, "").aggregate_order_by(*newest_first),
+            )
+            .join(ClassSession, ClassSession.id == Attendance.session_id)
+            .where(*sessions, Attendance.student_id.in_(student_ids))
+            .group_by(Attendance.student_id)
+        )
+    ranks = (
+        select(
+            ClassSession.id,
+            func.row_number()
+            .over(order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()))
+            .label("place"),
+        )
+        .where(*sessions)
+        .subquery("ranks")
+    )
+    token = cast(ranks.c.place + _RANK_BASE, String) + _CODE_OF
+    return (
+        select(Attendance.student_id, func.aggregate_strings(token, ","))
+        .join(ranks, ranks.c.id == Attendance.session_id)
+        .where(Attendance.student_id.in_(student_ids))
+        .group_by(Attendance.student_id)
+    )
+
+
+def codes_of_tokens(tokens: str) -> str:
+    """The codes, newest first, of ``class_codes_statement``'s unordered tokens."""
+    return "".join([token[-1] for token in sorted(tokens.split(","))])
+
+
+def counts_of_codes(codes: str, window: int) -> tuple[Any, ...]:
+    """``counts_statement``'s nine aggregates (as ``counts_of`` reads them) of one student's
+    records from their codes newest first (``class_codes_statement``): the same
+    definitions, on one character per record (``tests/services/test_alerts.py`` compares
+    both on mixes of statuses, excuses and session order)."""
+    present, late = codes.count("P") + codes.count("p"), codes.count("L") + codes.count("l")
+    excused_absent = codes.count("a")
+    absent = codes.count("A") + excused_absent
+    # ``m`` numbers the records that are not excused absences; the first attended record's
+    # ``m`` is its place among them (every record before it is an absence).
+    counted = codes.replace("a", "")
+    after_run = counted.lstrip("A")
+    first = len(counted) - len(after_run) + 1 if after_run else None
+    recent, earlier = codes[:window], codes[window : 2 * window]
+    return (
+        len(codes),
+        present,
+        absent,
+        late,
+        first,
+        len(recent) - recent.count("A") - recent.count("a"),
+        len(earlier) - earlier.count("A") - earlier.count("a"),
+        codes.count("p") + codes.count("l") + excused_absent,
+        excused_absent,
+    )
 
 
 def _counts(
