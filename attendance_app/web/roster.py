@@ -12,7 +12,6 @@ from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
-from attendance_app.services.reporting.statistics import session_statistics
 from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
@@ -55,21 +54,22 @@ def _cell_response(
     http_status: int = 200,
 ):
     """The student's cell as the server has it, the statistics out of band, an announcement."""
-    row = roster.roster_row(session, student_id)
-    if row is None:
+    tile = roster.tile(session, student_id)
+    if tile is None:
         # Not on this roster (e.g. not enrolled: rule 4), so no cell to show it by.
         return error_response(
             http_status if error else 404, error or "Student is not on this roster."
         )
+    row = tile.row
     html = render_template(
         "sessions/_cell_update.html",
         session=session,
         row=row,
-        stats=session_statistics(session),
+        stats=tile.statistics,
         error=error,
         conflict=conflict,
         change_id=change_id,
-        history=roster.mini_histories(session, [student_id]).get(student_id),
+        history=tile.history,
         announce=(
             f"Not saved: {error}"
             if error

@@ -10,7 +10,11 @@ import time
 import pyotp
 import pytest
 
-from attendance_app.services.school.browser_sessions import SEEN_KEY, SIGNED_IN_KEY
+from attendance_app.services.school.browser_sessions import (
+    SEEN_KEY,
+    SEEN_RESOLUTION,
+    SIGNED_IN_KEY,
+)
 from tests.factories import PASSWORD, make_superuser
 from tests.web.conftest import csrf_from, login_as, parse
 
@@ -78,6 +82,24 @@ def test_requests_keep_a_session_alive_but_not_past_twelve_hours(app, classroom,
     resp = client.get("/")
 
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_the_cookie_is_sent_again_only_when_the_last_request_time_moves_on(
+    app, classroom, browser_as
+):
+    client = browser_as(classroom.teacher)
+    client.get("/")
+
+    unchanged = client.get("/")
+    with client.session_transaction() as s:
+        s[SEEN_KEY] -= SEEN_RESOLUTION  # the last request counted is now old enough to move on
+    renewed = client.get("/")
+
+    assert unchanged.status_code == 200 and "Set-Cookie" not in unchanged.headers
+    cookie = renewed.headers["Set-Cookie"]
+    assert cookie.startswith("session=") and "Expires=" in cookie
+    with client.session_transaction() as s:
+        assert time.time() - s[SEEN_KEY] < 60
 
 
 def test_the_cookie_lives_no_longer_than_the_session(app, classroom, client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -748,3 +749,34 @@ def test_the_status_filter_offers_the_status_words_of_the_one_source(classroom, 
         ("none", STATUS_WORDS[""]),
         *((value.lower(), word) for value, word in STATUS_WORDS.items() if value),
     ]
+
+
+def _tile_html(html: str, student) -> str:
+    """The student's ``<li>`` as sent (the tile holds no nested list item)."""
+    found = re.search(
+        rf'<li class="cell[^"]*" id="cell-{student.profile_id}".*?</li>', html, re.DOTALL
+    )
+    assert found, "no tile for the student"
+    return found.group(0)
+
+
+def test_a_taps_answer_is_the_tile_and_the_statistics_the_page_shows(app, classroom, teacher):
+    from datetime import UTC, datetime
+
+    from tests.factories import run_sessions
+
+    adams, baker = classroom.klass.students[:2]
+    plan = [{adams: s, baker: "PRESENT"} for s in ["PRESENT", "LATE"] + ["ABSENT"] * 3]
+    run_sessions(app, classroom.klass, plan, first_start=datetime(2026, 9, 7, 9, tzinfo=UTC))
+    roster = Roster(teacher, make_session(app, classroom.klass))
+    roster.tap(baker, seen="")
+    roster.note(baker, "Left at break")
+
+    answer = roster.tap(adams, status="ABSENT")
+    page = teacher.get(f"/sessions/{roster.session_id}").text
+
+    tile = _tile_html(answer.text, adams)
+    assert 'data-status="ABSENT"' in tile and "At risk" in tile and "dot-late" in tile
+    assert tile == _tile_html(page, adams)
+    assert stats(answer.text) == stats(page)
+    assert stats(page)["absent"] == "1" and stats(page)["present"] == "1"
