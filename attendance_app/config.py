@@ -123,6 +123,12 @@ class Config:
         # in its own period and the next); a check-in this long after the start is LATE.
         self.CHECK_IN_PERIOD_SECONDS = int(os.environ.get("CHECK_IN_PERIOD_SECONDS", "30"))
         self.CHECK_IN_LATE_MINUTES = int(os.environ.get("CHECK_IN_LATE_MINUTES", "10"))
+        # The JSON session view keeps finished bodies while the database's data is unchanged
+        # (services/data_version.py: any write, by any process, starts afresh), up to this
+        # many bytes of bodies per process; 0 turns it off.
+        self.SESSION_VIEW_CACHE_BYTES = int(
+            os.environ.get("SESSION_VIEW_CACHE_BYTES", str(16 * 1024 * 1024))
+        )
         self.HISTORY_PAGE_DEFAULT = 1000
         self.HISTORY_PAGE_MAX = 5000
         self.JSON_SORT_KEYS = False

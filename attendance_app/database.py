@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 
 #: Execution option a unit of work sets on its connection when it is going to write.
 WRITE_INTENT = "attendance_write"
+#: ``Connection.info`` key: the SQLite connection's ``total_changes`` when its transaction began.
+CHANGES_AT_BEGIN = "attendance_changes_at_begin"
 
 
 _GATES: dict[int, threading.Lock] = {}
@@ -64,3 +66,6 @@ def configure_engine(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+        # What services.data_version compares with: a transaction that has written since
+        # (its total_changes moved) has no version to trust.
+        connection.info[CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes

@@ -30,7 +30,7 @@ from attendance_app.api.schemas import (
 )
 from attendance_app.models import Channel
 from attendance_app.services.marking import attendance, bulk, check_in, excuses
-from attendance_app.services.reporting import history, session_view, statistics
+from attendance_app.services.reporting import history, session_view
 
 #: The hot writes' request schemas, made once: a schema instance deep-copies its fields when
 #: made (a visible share of a single mark), and loading keeps no state on it.
@@ -106,14 +106,20 @@ def attendance_session(session_id: uuid.UUID):
         404: {description: Session not found.}
     """
     args = _SESSION_VIEW_QUERY.load(query_args())
-    session, stats = session_view.session_summary(actor(), session_id)
-    rows = statistics.session_record_views(
+    body = session_view.session_view(
+        actor(),
         session_id,
         status=args["status"],
         marked_after=args["marked_after"],
         include_absent=args["include_absent"],
+        render=_render_session_view,
     )
-    return jsonify(session_view_body(session, stats, rows))
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
+def _render_session_view(session, stats, rows) -> bytes:
+    """The view's body as ``jsonify`` writes it (the service may keep and give it again)."""
+    return jsonify(session_view_body(session, stats, rows)).get_data()
 
 
 @bp.route("/attendance/<uuid:attendance_id>/", methods=["PUT", "PATCH"])
