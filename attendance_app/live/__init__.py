@@ -29,4 +29,4 @@ def init_app(app: Flask) -> None:
     app.extensions["attendance.presence"] = make_presence(
         app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]
     )
-    events.subscribe(broadcast.on_committed)
+    events.subscribe_with_read(broadcast.on_committed, broadcast.statistics_before_commit)

@@ -3,11 +3,16 @@ broadcasts.
 
 The only module that emits. Runs after the commit (services/events.py), reads the committed
 state in one short read per event, and emits once per operation — a bulk action of 30 rows is
-one ``attendance`` event with 30 records. With ``SOCKETIO_MESSAGE_QUEUE`` set, every emit goes
+one ``attendance`` event with 30 records. The statistics are read just before the commit,
+inside the transaction (``events.subscribe_with_read``): exactly what it commits, on its own
+connection, without a new transaction after it, so the first broadcast leaves as soon as the
+commit has returned. With ``SOCKETIO_MESSAGE_QUEUE`` set, every emit goes
 through the queue and reaches clients of every server process (and the CLI can emit too).
 """
 
 from __future__ import annotations
+
+import uuid
 
 from flask import current_app
 
@@ -29,6 +34,7 @@ from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.notifying.notifications import unread_counts
 from attendance_app.services.reporting.statistics import (
     RecordRow,
+    SessionStatistics,
     session_records,
     statistics_for_sessions,
 )
@@ -66,10 +72,30 @@ def _anyone_listening(room: str) -> bool:
     return bool(server.manager.rooms.get("/", {}).get(room))
 
 
-def on_committed(events: list[DomainEvent]) -> None:
-    """Broadcast a commit's events. The statistics of every session they touch come from one
-    query, before anything else, and go out first: a listener's counter moves as soon as
-    the commit is in, while the records and their alert flags are still being read."""
+def _watched(event: DomainEvent) -> bool:
+    """A session's change someone may be watching (its room's or the admins')."""
+    return isinstance(event, AttendanceChanged | SessionStatusChanged) and (
+        _anyone_listening(room_for(event.session_id)) or _anyone_listening(ADMINS_ROOM)
+    )
+
+
+def statistics_before_commit(events: list[DomainEvent]) -> dict[uuid.UUID, SessionStatistics]:
+    """The statistics of the watched sessions the events touch, read inside their transaction
+    just before it commits (after every write of it, alerts included): one query, on the
+    transaction's connection. Changes to one session are serialised until the commit (its row
+    lock; SQLite's one writer), so these are the figures as committed."""
+    ids = list({event.session_id for event in events if _watched(event)})  # type: ignore[union-attr]
+    return statistics_for_sessions(ids) if ids else {}
+
+
+def on_committed(
+    events: list[DomainEvent], statistics: dict[uuid.UUID, SessionStatistics] | None = None
+) -> None:
+    """Broadcast a commit's events. The statistics of every session they touch (read before
+    the commit, ``statistics_before_commit``; after it, in one query, for a session that
+    gained a listener meanwhile or a commit that was not a unit of work's) go out first: a
+    listener's counter moves as soon as the commit is in, while the records and their alert
+    flags are still being read."""
     session_events: list[AttendanceChanged | SessionStatusChanged] = []
     for event in events:
         if isinstance(event, UserSignedOut):
@@ -80,12 +106,15 @@ def on_committed(events: list[DomainEvent]) -> None:
             _tokens_revoked(event)
         elif isinstance(event, ClassTeacherChanged):
             _teacher_changed(event)
-        elif _anyone_listening(room_for(event.session_id)) or _anyone_listening(ADMINS_ROOM):
-            session_events.append(event)
+        elif _watched(event):
+            session_events.append(event)  # type: ignore[arg-type]
         # else: e.g. the CLI's demo load, hundreds of changes nobody is watching
     if not session_events:
         return
-    stats = statistics_for_sessions(list({event.session_id for event in session_events}))
+    stats = dict(statistics or {})
+    unread = list({event.session_id for event in session_events} - stats.keys())
+    if unread:
+        stats.update(statistics_for_sessions(unread))
     for event in session_events:
         if event.session_id in stats:
             socketio.emit(

@@ -7,6 +7,12 @@ Subscribers run after the commit has returned its connection, so they may read t
 Handlers registered with :func:`handle_in_transaction` run *before* the commit, inside the
 transaction that caused the events, so what they write (alerts) commits or rolls back with
 the change itself.
+
+A subscriber may also name a read to make just before the commit, after those handlers
+(:func:`subscribe`'s ``read_before_commit``): it reads exactly the state being committed, on
+the transaction's own connection, and its answer is handed to the subscriber with the
+events — the live statistics, which were a new transaction's read after the commit, a
+share of the time a mark takes to reach its listeners.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event as sa_event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 
 _PENDING = "pending_events"
 _COMMITTED = "committed_events"
+_READ = "reads_before_commit"
+_COMMITTED_READ = "committed_reads"
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,14 @@ DomainEvent = (
     | ClassTeacherChanged
 )
 Subscriber = Callable[[list[DomainEvent]], None]
+#: A read made just before the commit: the pending events → what their subscriber needs.
+Reader = Callable[[list[DomainEvent]], Any]
+#: A subscriber with a read before the commit: the events and that read's answer (None when
+#: the commit was not a unit of work's, which makes no read).
+ReadingSubscriber = Callable[[list[DomainEvent], Any], None]
 
 _subscribers: list[Subscriber] = []
+_readers: dict[ReadingSubscriber, Reader] = {}
 _in_transaction: list[Subscriber] = []
 
 
@@ -129,9 +144,37 @@ def subscribe(fn: Subscriber) -> Subscriber:
     return fn
 
 
+def subscribe_with_read(fn: ReadingSubscriber, read_before_commit: Reader) -> None:
+    """Register ``fn`` to receive the events of every committed unit of work together with
+    what ``read_before_commit`` answered inside that transaction, after the in-transaction
+    handlers and just before the commit (so nothing is written after it): ``fn(events,
+    answer)``. The read must only read; a rollback drops its answer with the events."""
+    _readers[fn] = read_before_commit
+    subscribe(cast(Subscriber, fn))
+
+
 def unsubscribe(fn: Subscriber) -> None:
     if fn in _subscribers:
         _subscribers.remove(fn)
+    _readers.pop(cast(ReadingSubscriber, fn), None)
+
+
+def read_before_commit(session: Session) -> None:
+    """Make the subscribers' reads (unit_of_work calls this after
+    :func:`run_in_transaction_handlers`, just before committing)."""
+    pending = session.info.get(_PENDING)
+    if not pending or not _readers:
+        return
+    reads: dict[ReadingSubscriber, Any] = {}
+    for fn, read in list(_readers.items()):
+        try:
+            reads[fn] = read(pending)
+        except DBAPIError:
+            raise  # the transaction itself failed: it cannot commit
+        except Exception:
+            # A subscriber's read never undoes the change: it reads after the commit instead.
+            log.exception("read before commit %r failed", read)
+    session.info[_READ] = reads
 
 
 def record(session: Session | scoped_session[Any], evt: DomainEvent) -> None:
@@ -143,10 +186,14 @@ def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
     if pending:
         session.info.setdefault(_COMMITTED, []).extend(pending)
+    reads = session.info.pop(_READ, None)
+    if reads:
+        session.info[_COMMITTED_READ] = reads
 
 
 def _after_rollback(session: Session, _previous_transaction: object) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_READ, None)
 
 
 def install(session_factory: object) -> None:
@@ -159,10 +206,15 @@ def install(session_factory: object) -> None:
 def dispatch_committed(session: Session) -> None:
     """Hand committed events to subscribers; a failing subscriber never undoes a commit."""
     events = session.info.pop(_COMMITTED, [])
+    reads = session.info.pop(_COMMITTED_READ, {})
     if not events:
         return
     for fn in list(_subscribers):
         try:
-            fn(events)
+            reading = cast(ReadingSubscriber, fn)
+            if reading in _readers:
+                reading(events, reads.get(reading))
+            else:
+                fn(events)
         except Exception:
             log.exception("event subscriber %r failed", fn)

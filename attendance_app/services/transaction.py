@@ -41,8 +41,9 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
 
     Nested calls join the outer transaction and leave commit and rollback to it, so an
     outer service may catch a nested one's DomainError and carry on. Just before commit the
-    in-transaction handlers (alerts) see the recorded domain events; after commit the events
-    are dispatched (broadcasts), outside the transaction.
+    in-transaction handlers (alerts) see the recorded domain events, then the subscribers'
+    reads are made (the live statistics); after commit the events are dispatched
+    (broadcasts), outside the transaction.
     """
 
     @functools.wraps(fn)
@@ -64,6 +65,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             result = fn(*args, **kwargs)
             if depth == 0:
                 events.run_in_transaction_handlers(session)
+                events.read_before_commit(session)
                 session.commit()
         except IntegrityError as exc:
             if depth == 0:

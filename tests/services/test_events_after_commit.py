@@ -246,3 +246,86 @@ def test_a_failing_subscriber_does_not_undo_the_commit(app, api_as, subscribed):
             == 1
         )
         db.session.remove()
+
+
+@pytest.fixture
+def subscribed_with_read() -> Callable:
+    """``with subscribed_with_read(fn, read):`` — ``read`` sees each unit of work's events
+    just before its commit; ``fn`` receives the committed events and that read's answer."""
+
+    @contextmanager
+    def subscription(fn: Callable[[list, object], None], read: Callable) -> Iterator[None]:
+        events.subscribe_with_read(fn, read)
+        try:
+            yield
+        finally:
+            events.unsubscribe(fn)
+
+    return subscription
+
+
+def test_a_read_before_commit_counts_the_transactions_own_writes_before_anyone_else_can(
+    app, api_as, subscribed_with_read
+):
+    """What the live statistics rely on: read inside the transaction, after every write of it,
+    the figures already count the change, while another connection does not see it yet; the
+    subscriber gets exactly that answer once the commit is in."""
+    klass, session_id = setup_class(app, students=3)
+    read_inside: list[tuple] = []
+    received: list[tuple] = []
+
+    def read(evts: list) -> dict:
+        stats = statistics.statistics_for_sessions([evts[0].session_id])
+        with db.engine.connect() as conn:
+            outside = conn.scalar(
+                select(func.count())
+                .select_from(Attendance)
+                .where(Attendance.session_id == evts[0].session_id)
+            )
+        read_inside.append((stats[evts[0].session_id].marked, outside))
+        return stats
+
+    def receive(evts: list, stats: dict) -> None:
+        received.append((len(evts), stats[session_id].present, stats[session_id].not_marked))
+
+    with subscribed_with_read(receive, read):
+        response = api_as(klass.teacher).post(
+            "/api/attendance/mark/", json=mark_body(session_id, klass.students[0])
+        )
+
+    assert response.status_code == 201, response.json
+    assert read_inside == [(1, 0)]
+    assert received == [(1, 1, 2)]
+
+
+def test_a_failing_read_before_commit_neither_undoes_the_change_nor_reaches_the_subscriber(
+    app, api_as, subscribed_with_read
+):
+    klass, session_id = setup_class(app, students=1)
+    received: list = []
+
+    def explode(_evts: list) -> None:
+        raise RuntimeError("read bug")
+
+    with subscribed_with_read(lambda evts, answer: received.append((len(evts), answer)), explode):
+        response = api_as(klass.teacher).post(
+            "/api/attendance/mark/", json=mark_body(session_id, klass.students[0])
+        )
+
+    assert response.status_code == 201, response.json
+    assert received == [(1, None)]  # the events, without an answer: the subscriber reads later
+
+
+def test_a_refused_change_makes_no_read_and_dispatches_nothing(app, api_as, subscribed_with_read):
+    klass, session_id = setup_class(app, students=1)
+    mark(app, klass, session_id, klass.students[0], "PRESENT")
+    reads: list = []
+    received: list = []
+
+    with subscribed_with_read(lambda evts, answer: received.append(answer), reads.append):
+        response = api_as(klass.teacher).post(
+            "/api/attendance/mark/", json=mark_body(session_id, klass.students[0])
+        )
+
+    assert response.status_code == 409, response.json
+    assert (reads, received) == ([], [])

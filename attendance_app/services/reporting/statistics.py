@@ -33,6 +33,7 @@ from attendance_app.models import (
     full_name,
 )
 from attendance_app.services.dialect import iso_text, uuid_text
+from attendance_app.services.transaction import execute_core
 
 
 def rate(attended: int, base: int) -> float:
@@ -163,10 +164,12 @@ def statistics_for_sessions(
     session_ids: list[uuid.UUID],
 ) -> dict[uuid.UUID, SessionStatistics]:
     """Statistics of many sessions in one aggregate query, whatever the roster sizes
-    (:func:`statistics_from_counts`)."""
+    (:func:`statistics_from_counts`). On the transaction's connection (plain columns: the
+    Session's ORM execution of it cost more than the query, and the live statistics are read
+    on every mark just before its commit)."""
     if not session_ids:
         return {}
-    rows = db.session.execute(_STATISTICS, {"session_ids": session_ids})
+    rows = execute_core(_STATISTICS, {"session_ids": session_ids})
     return {session_id: statistics_from_counts(counts) for session_id, *counts in rows}
 
 
@@ -233,8 +236,8 @@ def _filtered(
     status: AttendanceStatus | BindParameter[AttendanceStatus] | None,
     marked_after: datetime | BindParameter[datetime] | None,
     include_absent: bool,
-    record_ids: list[uuid.UUID] | None,
-    student_ids: list[uuid.UUID] | None,
+    record_ids: list[uuid.UUID] | BindParameter[Any] | None,
+    student_ids: list[uuid.UUID] | BindParameter[Any] | None,
 ) -> _S:
     """The filters of a session's records, as values or as bind parameters (the session
     view's statements, built once)."""
@@ -326,23 +329,49 @@ def session_records(
     student_ids: list[uuid.UUID] | None = None,
 ) -> list[RecordRow]:
     """A session's records, newest ``marked_at`` first, in one query."""
-    marker = aliased(User)
-    stmt = (
-        select(Attendance, Student, marker.first_name, marker.last_name)
-        .join(Student, Student.id == Attendance.student_id)
-        .outerjoin(marker, marker.id == Attendance.marked_by_id)
-        .where(Attendance.session_id == session.id)
-        .order_by(Attendance.marked_at.desc(), Attendance.id)
+    stmt = _records_statement(
+        status is not None,
+        marked_after is not None,
+        include_absent,
+        record_ids is not None,
+        student_ids is not None,
     )
-    stmt = _filtered(
-        stmt,
-        status=status,
-        marked_after=marked_after,
-        include_absent=include_absent,
-        record_ids=record_ids,
-        student_ids=student_ids,
-    )
+    params = {
+        "session_id": session.id,
+        "status": status,
+        "marked_after": marked_after,
+        "record_ids": record_ids or [],
+        "student_ids": student_ids or [],
+    }
     return [
         RecordRow(rec, student, full_name(first, last) or None)
-        for rec, student, first, last in db.session.execute(stmt).unique()
+        for rec, student, first, last in db.session.execute(stmt, params).unique()
     ]
+
+
+@cache
+def _records_statement(
+    by_status: bool,
+    by_marked_after: bool,
+    include_absent: bool,
+    by_records: bool,
+    by_students: bool,
+) -> Select[*tuple[Any, ...]]:
+    """The statement of :func:`session_records` for one combination of filters, built once
+    with bind parameters: built per call, it was most of the CPU of a mark's ``attendance``
+    broadcast (which runs before the mark's answer is sent)."""
+    stmt: Select[*tuple[Any, ...]] = (
+        select(Attendance, Student, _marker.first_name, _marker.last_name)
+        .join(Student, Student.id == Attendance.student_id)
+        .outerjoin(_marker, _marker.id == Attendance.marked_by_id)
+        .where(Attendance.session_id == bindparam("session_id"))
+        .order_by(Attendance.marked_at.desc(), Attendance.id)
+    )
+    return _filtered(
+        stmt,
+        status=bindparam("status") if by_status else None,
+        marked_after=bindparam("marked_after") if by_marked_after else None,
+        include_absent=include_absent,
+        record_ids=bindparam("record_ids", expanding=True) if by_records else None,
+        student_ids=bindparam("student_ids", expanding=True) if by_students else None,
+    )
