@@ -289,7 +289,32 @@ def gevent_handler_class():
             finally:
                 server.idle.pop(self, None)
 
+        def handle_one_response(self):
+            try:
+                super().handle_one_response()
+            finally:
+                if is_websocket_request(self.environ):
+                    self.end_connection()
+
+        def end_connection(self) -> None:
+            """End a connection whose WebSocket is over, at once, as eventlet does.
+
+            simple-websocket speaks WebSocket on a duplicate of the connection's socket, so
+            pywsgi, seeing no response, would keep the connection for a next request and
+            read the client's closing frame as one: the client, waiting for the server's
+            answer to that frame, hung for its timeout (websocket-client: 3 s) on every
+            disconnect. ``shutdown`` ends the connection whichever descriptor is still open.
+            """
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_RDWR)
+
     return DrainingHandler
+
+
+def is_websocket_request(environ: dict) -> bool:
+    """Whether a request asked to become a WebSocket (``Upgrade: websocket``)."""
+    return environ.get("HTTP_UPGRADE", "").lower() == "websocket"
 
 
 def serve_gevent(

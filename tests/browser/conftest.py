@@ -81,10 +81,13 @@ def browser() -> Iterator:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(app, database_url: str) -> Iterator[ServerProcess]:
-    """A real server (eventlet) on the test database, shared by a module's tests. ``app``
-    first, so the migrations have built the schema before the server opens it."""
+    """A real server (eventlet) on the test database, shared by the run's browser tests (as
+    the browser is): its tests already share it one after another, each on an emptied
+    database, and a start costs seconds of CPU. A module that needs other settings starts
+    its own (test_check_in_in_browser.py). ``app`` first, so the migrations have built the
+    schema before the server opens it."""
     proc = start_server(database_url, "eventlet")
     yield proc
     proc.stop()

@@ -10,8 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-from tests.live.conftest import ASYNC_MODES, start_server
+import websocket
 
 pytestmark = pytest.mark.live
 
@@ -44,22 +43,38 @@ def servers_end(pid: int, server_port: int, client: socket.socket) -> socket.soc
     return socket.socket(fileno=duplicate)
 
 
-@pytest.mark.parametrize("mode", ASYNC_MODES)
-def test_the_server_sends_responses_without_waiting_for_acknowledgements(database_url, mode):
+def test_the_server_sends_responses_without_waiting_for_acknowledgements(live_server):
     """TCP_NODELAY on every accepted connection: without it a response written in pieces
     can wait up to 40 ms for the client's delayed acknowledgement (a 17 kB history page took
     48 ms at the median, the server idle meanwhile)."""
-    server = start_server(database_url, mode)
+    address = urlsplit(live_server.url)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    conn.request("GET", "/login")
+    assert conn.getresponse().read()  # answered, and the connection is kept open
+    theirs = servers_end(live_server.proc.pid, address.port, conn.sock)
     try:
-        address = urlsplit(server.url)
-        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-        conn.request("GET", "/login")
-        assert conn.getresponse().read()  # answered, and the connection is kept open
-        theirs = servers_end(server.proc.pid, address.port, conn.sock)
-        try:
-            assert theirs.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        finally:
-            theirs.close()
-            conn.close()
+        assert theirs.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
-        server.stop()
+        theirs.close()
+        conn.close()
+
+
+def test_a_websocket_its_client_closes_is_answered_and_its_connection_ended(live_server):
+    """The server answers a client's closing frame and ends the connection, as the WebSocket
+    protocol asks. gevent's server once kept it open, waiting for a next HTTP request, so
+    every client that disconnected (python-socketio, through websocket-client) hung until
+    its own 3 s timeout gave up on the end it was waiting for."""
+    url = live_server.url.replace("http://", "ws://", 1)
+    ws = websocket.create_connection(f"{url}/socket.io/?EIO=4&transport=websocket", timeout=10)
+    try:
+        assert ws.recv().startswith("0{")  # Engine.IO's open packet: the socket is up
+        ws.send_close()
+        received = b""
+        try:
+            while chunk := ws.sock.recv(4096):
+                received += chunk
+        except TimeoutError:
+            pytest.fail("the server kept the connection open after its client closed it")
+        assert received == b"\x88\x02\x03\xe8"  # its closing frame: 1000, normal closure
+    finally:
+        ws.shutdown()
