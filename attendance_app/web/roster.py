@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import render_template, request
+from flask import g, render_template, request, url_for
 from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
@@ -15,6 +15,23 @@ from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
 from attendance_app.web import bp, current_actor
 from attendance_app.web.errors import error_response
+
+# Stands for the student in the tap URL built once per request (no session has this id).
+_ANY_STUDENT = uuid.UUID(int=0)
+
+
+def tap_url(session_id: uuid.UUID, student_id: uuid.UUID) -> str:
+    """A student's tap URL (``web.roster_set_status``): ``url_for`` runs once per request and
+    session, the student is formatted in (a roster of 500 tiles built 500 URLs)."""
+    built = g.get("tap_urls")
+    if built is None:
+        built = g.tap_urls = {}
+    parts = built.get(session_id)
+    if parts is None:
+        url = url_for("web.roster_set_status", session_id=session_id, student_id=_ANY_STUDENT)
+        head, _, tail = url.rpartition(str(_ANY_STUDENT))
+        parts = built[session_id] = (head, tail)
+    return f"{parts[0]}{student_id}{parts[1]}"
 
 
 def _status_arg(name: str) -> AttendanceStatus | None:

@@ -99,7 +99,8 @@
         w.appendChild(late);
       }
     }
-    // The menu's "Minutes late" (shown by app.css on a LATE tile), unless being typed in.
+    // The menu's "Minutes late" (shown by app.css on a LATE tile) while the menu is open
+    // (cell_menu.js fills it in from the status word when it opens), unless being typed in.
     var minutes = cell.querySelector('.late-form input[name="minutes"]');
     if (minutes && document.activeElement !== minutes && !pending) {
       minutes.value = status === "LATE" && rec.late_minutes !== null && rec.late_minutes !== undefined

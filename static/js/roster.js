@@ -129,6 +129,7 @@
     var cell = tap.closest("[data-student-id]");
     var menu = cell && cell.querySelector("details.cell-menu");
     if (!menu) { return false; }
+    if (!menu.open && window.attendanceMenu) { window.attendanceMenu.fill(menu); }
     menu.open = true;
     focusLate(tap);
     return true;

@@ -81,6 +81,10 @@ def test_on_a_phone_a_long_press_makes_a_student_late_in_one_step(app, server, o
     minutes = tile.locator('input[name="minutes"]')
     expect(minutes).to_have_value("25")
     screenshot(page, "roster-late-menu-phone")
+    # The other device's menu, opened on its live-painted tile, says the same; it stays
+    # current while open.
+    cell(other_device, student).locator("summary").click()
+    expect(cell(other_device, student).locator('input[name="minutes"]')).to_have_value("25")
     minutes.fill("12")
     tile.get_by_role("button", name="Save minutes").tap()
     expect(tile.locator(".late-minutes")).to_have_text("+12 min")

@@ -286,6 +286,8 @@ def test_a_tap_after_a_screenshot_or_a_script_styled_a_tiles_input_breaks_no_csp
         factories.mark(app, klass, session_id, student, "ABSENT")
     phone = open_page(PHONE, is_mobile=True, has_touch=True)
     open_roster(phone, klass.teacher, session_id)
+    for student in (noted, styled):  # their menus' inputs are drawn as the menus open
+        cell(phone, student).locator("details.cell-menu summary").tap()
 
     # What the screenshot helper does: a taller viewport, a shot, the size back.
     phone.set_viewport_size({**PHONE, "height": 2000})
@@ -300,4 +302,6 @@ def test_a_tap_after_a_screenshot_or_a_script_styled_a_tiles_input_breaks_no_csp
     cell(phone, styled).locator(".cell-tap").tap()
     settled(phone)
     expect(cell(phone, styled)).to_have_attribute("data-status", "LATE")
+    cell(phone, styled).locator("details.cell-menu summary").tap()
+    expect(cell(phone, styled).locator("input[name=notes]")).to_have_count(1)
     expect(cell(phone, styled).locator("input[name=notes]")).not_to_have_attribute("style", "")
