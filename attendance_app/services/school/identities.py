@@ -9,7 +9,8 @@ from a row: a detached User (and profile) made once per distinct row, copied int
 request's session with ``Session.merge(load=False)`` (no SQL). The key is the whole row, so
 a kept entity is used only for a row equal, column by column, to the one it was made from:
 there is nothing to invalidate. The ORM's loading of a User with its two joined profiles
-cost ~480 Python calls a request; the row and the copy about half of it.
+cost ~480 Python calls a token request (SQLite), ~560 a cookie's; the row and the copy ~360
+and ~380 (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from sqlalchemy.orm.util import identity_key
 from attendance_app.extensions import db
 from attendance_app.models import Student, Teacher, User
 
-#: Kept entities per process (one per user: a user's new row replaces the old one).
-KEPT_USERS = 10_000
+#: Kept entities per process: one per user (a new row replaces the old), up to ~8 KiB each
+#: with its row (tracemalloc), so at most ~35 MiB; beyond it the oldest half is dropped.
+KEPT_USERS = 4_096
 
 
 def _id_first(cls: type[Any]) -> tuple[Column[Any], ...]:
