@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import AliasedClass
 
@@ -15,7 +15,7 @@ from attendance_app.models import Role, Student, Teacher, User
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.fields import EMAIL_MAX, NAME_MAX, STUDENT_NUMBER_MAX, require_fits
-from attendance_app.services.school import passwords
+from attendance_app.services.school import identities, passwords
 from attendance_app.services.school.throttle import throttle
 from attendance_app.services.security_log import security_event
 from attendance_app.services.transaction import unit_of_work
@@ -192,10 +192,17 @@ def load_user_for_login(user_key: str) -> User | None:
         uid = uuid.UUID(user_id)
     except ValueError:
         return None
-    user = db.session.get(User, uid)
+    user = identities.in_session(uid)
+    if user is None:
+        row = identities.execute(_LOGIN_USER, {"user_id": uid})
+        user = identities.user_from_row(row) if row is not None else None
     if user is None or not user.is_active or str(user.session_version) != version:
         return None
     return user
+
+
+#: A login cookie's user, by id: its row as columns (``identities.COLUMNS``), built once.
+_LOGIN_USER = identities.select_user().where(User.id == bindparam("user_id"))
 
 
 def fold(text: str) -> str:

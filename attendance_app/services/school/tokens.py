@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Channel, User, utcnow
 from attendance_app.services import events
+from attendance_app.services.school import identities
 from attendance_app.services.security_log import security_event
 from attendance_app.services.transaction import unit_of_work
 
@@ -77,10 +78,10 @@ _TOKEN_IS_VALID = (
 )
 #: A live connection's token lookup (it keeps the token's id and expiry), built once.
 _VALID_TOKEN = select(ApiToken).where(*_TOKEN_IS_VALID)
-#: Every API request's lookup, built once: only the user (with the digest for the final
-#: check), so no ApiToken entity is made per request.
+#: Every API request's lookup, built once: the user's row (``identities.COLUMNS``) and the
+#: digest for the final check, as columns: no entity is loaded per request.
 _TOKEN_USER = (
-    select(User, ApiToken.token_hash)
+    identities.select_user(ApiToken.token_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(*_TOKEN_IS_VALID)
 )
@@ -100,17 +101,15 @@ def valid_token(raw: str) -> ApiToken | None:
 
 def user_for_token(raw: str) -> User | None:
     """The active user a presented token belongs to, or None (unknown, revoked, expired,
-    inactive): what ``valid_token`` decides, in one statement that makes only the user."""
+    inactive): what ``valid_token`` decides, in one statement that reads only columns (the
+    entity is ``identities.user_from_row``'s)."""
     if not raw:
         return None
     digest = _digest(raw)
-    found = db.session.execute(_TOKEN_USER, {"digest": digest, "now": utcnow()}).one_or_none()
-    if found is None:
+    row = identities.execute(_TOKEN_USER, {"digest": digest, "now": utcnow()})
+    if row is None or not hmac.compare_digest(row[-1], digest):
         return None
-    user, token_hash = found
-    if not hmac.compare_digest(token_hash, digest):
-        return None
-    return user if user.is_active else None
+    return identities.user_from_row(row) if row[identities.IS_ACTIVE] else None
 
 
 @unit_of_work
