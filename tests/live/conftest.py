@@ -50,11 +50,14 @@ def start_server(
     *,
     message_queue: str | None = None,
     channel: str | None = None,
-    timeout: float = 30,
+    timeout: float = 120,
     module: str = "attendance_app.server",
     extra_env: dict | None = None,
 ) -> ServerProcess:
-    """Start a server process (``python -m <module>``) on a free port; wait until it listens."""
+    """Start a server process (``python -m <module>``) on a free port; wait until it listens.
+
+    A start is ~2 s of CPU; ``timeout`` is generous because CI runs two passes of two workers
+    each on two cores, and a start that took over 30 s there once failed a run."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
