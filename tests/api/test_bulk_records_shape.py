@@ -25,7 +25,7 @@ from attendance_app.services.fields import NOTES_MAX
 from attendance_app.services.marking.bulk import MAX_BULK_RECORDS
 
 # Schemas only: whichever database the suite runs on, these tests are the same.
-pytestmark = pytest.mark.no_database
+pytestmark = pytest.mark.database_independent
 
 
 class ReferenceMarkRequest(MarkRequest):

@@ -104,9 +104,12 @@ def start_server(
     return server
 
 
-@pytest.fixture(scope="module", params=ASYNC_MODES)
+@pytest.fixture(scope="session", params=ASYNC_MODES)
 def live_server(request, database_url: str) -> Iterator[ServerProcess]:
-    """One real server per async mode for the module's tests."""
+    """One real server per async mode for the run's tests (per xdist worker), as the browser
+    tests share theirs: the tests already shared it within a module, each on an emptied
+    database with sessions and people of its own, and a start costs ~2 s of CPU. Modules
+    that need other settings start their own."""
     server = start_server(database_url, request.param)
     server.mode = request.param
     yield server
