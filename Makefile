@@ -7,8 +7,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 # pytest arguments (default: one worker per CPU), e.g. `make test PYTEST_ARGS="-k marking -x"`.
 PYTEST_ARGS ?= -n auto
+# The suite starts about a hundred Python processes (pytest's workers, every live and browser
+# test's servers, the CLI's); with PYTHONDONTWRITEBYTECODE set (some shells and containers set
+# it) each would compile the app and rewrite the tests' asserts again from source: ~7 s of CPU
+# a pytest worker, ~0.3 s a server start (docs/PERFORMANCE.md). Cached bytecode is gitignored.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test check types install browser nginx lint format migrate serve clean screenshots \
+.PHONY: demo test pytest check types install browser nginx lint format migrate serve clean screenshots \
         bench bench-schoolday bench-fanout bench-connections bench-cluster
 
 $(BIN)/activate:
@@ -59,6 +64,11 @@ test: install browser nginx
 	$(BIN)/ruff check attendance_app tests bench wsgi.py
 	$(BIN)/ruff format --check attendance_app tests bench wsgi.py
 	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make pytest: `make test` without the lint and the types (which are the same on every
+## database): .ci/run's second pass.
+pytest: install browser nginx
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make check: the quick loop while coding (about a minute): lint, types and the service

@@ -37,10 +37,24 @@ def _is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql"))
 
 
+#: Fixtures that open the run's database; a ``database_independent`` test may use none of them.
+DATABASE_FIXTURES = ("app", "database_url")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests of SQLite's own settings (those using the ``sqlite_only`` fixture) run in the
     SQLite pass only, tests of PostgreSQL behaviour (``postgres_only``) in the PostgreSQL
-    pass only; in the other pass they are deselected, not skipped."""
+    pass only; in the other pass they are deselected, not skipped.
+
+    A test marked ``database_independent`` must not use the run's database (no fixture that
+    opens it), so it runs the same whatever the run's database is: .ci/run runs it once."""
+    for item in items:
+        if item.get_closest_marker("database_independent"):
+            used = [name for name in DATABASE_FIXTURES if name in item.fixturenames]
+            if used:
+                raise pytest.UsageError(
+                    f"{item.nodeid} is marked database_independent but uses {', '.join(used)}"
+                )
     other = "sqlite_only" if _is_postgres(os.environ.get("DATABASE_URL", "")) else "postgres_only"
     kept, dropped = [], []
     for item in items:
@@ -84,9 +98,14 @@ def app(database_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture(autouse=True)
-def _empty_database(request, app: Flask) -> Iterator[None]:
+def _empty_database(request) -> Iterator[None]:
     """Every test starts from an empty database (rows deleted after each test) and with no
-    failed logins counted (the test client always comes from 127.0.0.1)."""
+    failed logins counted (the test client always comes from 127.0.0.1). A
+    ``database_independent`` test does not open the run's database, so has none to empty."""
+    if request.node.get_closest_marker("database_independent"):
+        yield
+        return
+    app = request.getfixturevalue("app")
     yield
     empty_database(app)
 

@@ -462,6 +462,7 @@ def refuses_connections(port: int, within: float) -> bool:
 
 
 @pytest.mark.live
+@pytest.mark.database_independent  # on served_database's SQLite file in either pass
 def test_serve_answers_logs_and_stops_cleanly_on_sigterm(
     served: Served, served_database: ServedDatabase
 ):
@@ -507,6 +508,7 @@ def test_serve_answers_logs_and_stops_cleanly_on_sigterm(
 
 
 @pytest.mark.live
+@pytest.mark.database_independent  # on served_database's SQLite file in either pass
 def test_server_module_stops_cleanly_on_ctrl_c(served_database: ServedDatabase):
     """Ctrl-C (SIGINT) goes through the same shutdown as SIGTERM (eventlet, the default)."""
     server = start_serving(
@@ -528,6 +530,7 @@ def test_server_module_stops_cleanly_on_ctrl_c(served_database: ServedDatabase):
         stop(server)
 
 
+@pytest.mark.database_independent
 def test_the_package_imports_nothing_before_the_server_monkey_patches():
     """``python -m attendance_app.server`` imports ``attendance_app`` first, so the package
     itself must not import socket, ssl, threading or the libraries using them."""

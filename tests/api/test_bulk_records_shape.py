@@ -9,6 +9,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError, fields
@@ -22,6 +23,9 @@ from attendance_app.api.schemas import (
 from attendance_app.models import AttendanceStatus
 from attendance_app.services.fields import NOTES_MAX
 from attendance_app.services.marking.bulk import MAX_BULK_RECORDS
+
+# Schemas only: whichever database the suite runs on, these tests are the same.
+pytestmark = pytest.mark.database_independent
 
 
 class ReferenceMarkRequest(MarkRequest):

@@ -50,11 +50,14 @@ def start_server(
     *,
     message_queue: str | None = None,
     channel: str | None = None,
-    timeout: float = 30,
+    timeout: float = 120,
     module: str = "attendance_app.server",
     extra_env: dict | None = None,
 ) -> ServerProcess:
-    """Start a server process (``python -m <module>``) on a free port; wait until it listens."""
+    """Start a server process (``python -m <module>``) on a free port; wait until it listens.
+
+    A start is ~2 s of CPU; ``timeout`` is generous because CI runs two passes of two workers
+    each on two cores, and a start that took over 30 s there once failed a run."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -101,9 +104,12 @@ def start_server(
     return server
 
 
-@pytest.fixture(scope="module", params=ASYNC_MODES)
+@pytest.fixture(scope="session", params=ASYNC_MODES)
 def live_server(request, database_url: str) -> Iterator[ServerProcess]:
-    """One real server per async mode for the module's tests."""
+    """One real server per async mode for the run's tests (per xdist worker), as the browser
+    tests share theirs: the tests already shared it within a module, each on an emptied
+    database with sessions and people of its own, and a start costs ~2 s of CPU. Modules
+    that need other settings start their own."""
     server = start_server(database_url, request.param)
     server.mode = request.param
     yield server

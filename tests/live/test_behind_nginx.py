@@ -26,7 +26,8 @@ import socketio
 from tests.live.conftest import REDIS_URL, ROOT, start_server
 from tests.live.nginx import nginx_command
 
-pytestmark = pytest.mark.live
+# Always on a PostgreSQL database of its own: the same test in either pass of .ci/run.
+pytestmark = [pytest.mark.live, pytest.mark.database_independent]
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}

@@ -40,6 +40,7 @@ def test_a_process_holds_max_connections_and_the_next_waits_for_a_free_one(app, 
         server.stop()
 
 
+@pytest.mark.database_independent  # refused before any database is opened
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
 def test_a_max_connections_that_is_not_a_positive_number_is_refused(value):
     result = subprocess.run(

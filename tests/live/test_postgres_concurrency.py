@@ -2,7 +2,8 @@
 ``SELECT pg_sleep(0.5)`` at once take ~0.5 s in a cooperative process, ~1 s in one that stalls.
 
 This runs against the machine's PostgreSQL even when the suite runs on SQLite (pg_sleep
-needs no tables), so both CI runs carry the evidence. The measured totals are printed.
+needs no tables), so it is the same test in either pass: .ci/run runs it once, in the
+PostgreSQL pass. The measured totals are printed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import requests
 from attendance_app.config import normalise_database_url
 from tests.live.conftest import start_server
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.database_independent]
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 COOPERATIVE = 0.8  # seconds; two 0.5 s sleeps that overlap finish well under this
