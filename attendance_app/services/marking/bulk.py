@@ -146,17 +146,18 @@ def mark_records(
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = insert_entries(session, entries, Audit(actor, channel, now, uuid.uuid4()))
-    if len(created) != len(ids):
+    record_ids, clashing = insert_entries(
+        session, entries, Audit(actor, channel, now, uuid.uuid4())
+    )
+    if clashing:
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
             for i, sid in enumerate(ids)
-            if sid not in created
+            if sid in clashing
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    record_ids = tuple(created[sid] for sid in ids)
     # The students beside the records spare the alert check a query to find them.
-    announce(session, record_ids, actor, tuple(ids))
+    announce(session, tuple(record_ids), actor, tuple(ids))
     records = [
         BulkRecord(rid, e.student_id, numbers[e.student_id], e.status, e.notes or "")
         for rid, e in zip(record_ids, entries, strict=True)
