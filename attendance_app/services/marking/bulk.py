@@ -191,8 +191,8 @@ def mark_unmarked(
     # the inserts themselves.
     unmarked = (
         new_records(
-            session,
-            actor,
+            session.id,
+            actor.id,
             now,
             student_id=Enrollment.__table__.c.student_id,
             status=literal(default_status, attendance.c.status.type),
