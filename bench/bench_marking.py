@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,8 +34,9 @@ from attendance_app.extensions import db
 def fresh_database() -> tuple[str, callable]:
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgres"):
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: None
+        folder = Path(tempfile.mkdtemp())
+        # The file and its WAL go with their folder (they were left in /tmp, run after run).
+        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: shutil.rmtree(folder, True)
     url = make_url(normalise_database_url(base))
     name = f"attendance_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")

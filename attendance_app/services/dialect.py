@@ -164,6 +164,29 @@ def _stored_text_sqlite(element: FunctionElement[str], compiler: SQLCompiler, **
     return compiler.process(element.clauses, **kw)
 
 
+class uuid_hex(FunctionElement[str]):
+    """A UUID column as its 32 lower-case hex digits (``uuid.UUID.hex``): for matching many
+    rows to UUIDs already in hand (by ``.hex``, ~0.1 µs) without making a ``uuid.UUID`` of
+    every row's value (~2 µs each; 500 were a visible share of a bulk mark's alert check).
+    SQLite stores exactly that text (read as stored); PostgreSQL drops the hyphens."""
+
+    type = Text()
+    name = "uuid_hex"
+    inherit_cache = True
+
+
+@compiles(uuid_hex, "postgresql")
+def _uuid_hex_postgresql(element: uuid_hex, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"replace(CAST({compiler.process(element.clauses, **kw)} AS TEXT), '-', '')"
+
+
+@compiles(uuid_hex, "sqlite")
+def _uuid_hex_sqlite(element: uuid_hex, compiler: SQLCompiler, **kw: Any) -> str:
+    # ``lower``: what SQLAlchemy's ``Uuid`` and ``new_uuid`` store is lower-case already;
+    # another writer's digits still match.
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
 def new_uuid() -> ColumnElement[uuid.UUID]:
     """A fresh random (version 4) UUID per row, made by the database: for an
     ``INSERT … SELECT`` that creates many rows without sending an id for each.

@@ -1,5 +1,6 @@
 """The text the database computes for the read bodies is exactly the text Python would write:
-``uuid_text`` is ``str(uuid)`` and ``iso_text`` is ``models.base.iso`` (on both databases)."""
+``uuid_text`` is ``str(uuid)``, ``uuid_hex`` is ``uuid.hex`` and ``iso_text`` is
+``models.base.iso`` (on both databases)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Uuid, insert, select
 
 from attendance_app.extensions import db
 from attendance_app.models.base import UTCDateTime, iso
-from attendance_app.services.dialect import _Memo, iso_text, uuid_text
+from attendance_app.services.dialect import _Memo, iso_text, uuid_hex, uuid_text
 
 UUIDS = [
     uuid.UUID("00000000-0000-0000-0000-000000000000"),
@@ -68,6 +69,19 @@ def test_uuid_text_and_iso_text_are_pythons_text(ctx):
     assert "2026-01-05T09:00:00.000001Z" in {f[2] for f in found}
     assert "2026-10-26T04:15:07Z" in {f[2] for f in found}
     assert "12345678-9abc-def0-1234-56789abcdef0" in {f[1] for f in found}
+
+
+def test_uuid_hex_is_the_uuids_hex_digits(ctx):
+    table = probe_table()
+    rows = [{"n": n, "id": u, "at": None} for n, u in enumerate(UUIDS)]
+    rows.append({"n": len(rows), "id": None, "at": None})
+    with db.engine.connect() as conn:
+        table.create(conn)
+        conn.execute(insert(table), rows)
+        found = conn.execute(select(table.c.n, uuid_hex(table.c.id)).order_by(table.c.n)).all()
+        conn.rollback()
+    assert found == [(r["n"], r["id"].hex if r["id"] else None) for r in rows]
+    assert (3, "123456789abcdef0123456789abcdef0") in found
 
 
 def test_the_remembered_text_is_made_once_and_kept_within_its_limit():

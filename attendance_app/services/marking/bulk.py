@@ -24,7 +24,7 @@ from attendance_app.models import (
     User,
     utcnow,
 )
-from attendance_app.services.dialect import in_uuids, uuid_list
+from attendance_app.services.dialect import in_uuids, uuid_hex, uuid_list
 from attendance_app.services.errors import Conflict, Invalid, NotFound
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
@@ -81,9 +81,10 @@ class InitialiseResult:
 
 #: Rules "student exists" and 4 for many students in one query, built once: each requested
 #: student's number and whether they are enrolled in the class (a student missing from the
-#: answer does not exist).
+#: answer does not exist). Students come back as hex digits, matched to the entries' by
+#: ``UUID.hex`` (no UUID made per row).
 _STUDENTS_AND_ENROLMENT = select(
-    Student.id,
+    uuid_hex(Student.id),
     Student.student_number,
     select(Enrollment.student_id)
     .where(
@@ -121,45 +122,48 @@ def mark_records(
         first = next(iter(bad_notes.values()))["notes"][0]
         raise Invalid(first, field="records", errors=bad_notes)
     session = open_session_for_marking(actor, session_id)
-    numbers: dict[uuid.UUID, str] = {}
-    enrolled: set[uuid.UUID] = set()
-    for student_id, number, is_enrolled in db.session.execute(
+    hexes = [sid.hex for sid in ids]
+    numbers: dict[str, str] = {}
+    enrolled: set[str] = set()
+    for student_hex, number, is_enrolled in db.session.execute(
         _STUDENTS_AND_ENROLMENT, {"class_id": session.class_id, "student_ids": ids}
     ):
-        numbers[student_id] = number
+        numbers[student_hex] = number
         if is_enrolled:
-            enrolled.add(student_id)
+            enrolled.add(student_hex)
     missing = {
         str(i): {"student_id": [STUDENT_NOT_FOUND]}
-        for i, sid in enumerate(ids)
-        if sid not in numbers
+        for i, key in enumerate(hexes)
+        if key not in numbers
     }
     if missing:
         raise NotFound(STUDENT_NOT_FOUND, field="records", errors=missing)
     if len(enrolled) != len(ids):
         # The failing path only: the message wants the student (one more query).
-        students = load_students([sid for sid in ids if sid not in enrolled])
+        outsiders = [sid for sid, key in zip(ids, hexes, strict=True) if key not in enrolled]
+        students = load_students(outsiders)
         outside = {
             str(i): {"student": [not_enrolled_message(students[sid], session)]}
-            for i, sid in enumerate(ids)
-            if sid not in enrolled
+            for i, (sid, key) in enumerate(zip(ids, hexes, strict=True))
+            if key not in enrolled
         }
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
-    created = insert_entries(session, entries, Audit(actor, channel, now, uuid.uuid4()))
-    if len(created) != len(ids):
+    record_ids, clashing = insert_entries(
+        session, entries, Audit(actor, channel, now, uuid.uuid4())
+    )
+    if clashing:
         clashes = {
             str(i): {"non_field_errors": [ALREADY_MARKED]}
             for i, sid in enumerate(ids)
-            if sid not in created
+            if sid in clashing
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    record_ids = tuple(created[sid] for sid in ids)
     # The students beside the records spare the alert check a query to find them.
-    announce(session, record_ids, actor, tuple(ids))
+    announce(session, tuple(record_ids), actor, tuple(ids))
     records = [
-        BulkRecord(rid, e.student_id, numbers[e.student_id], e.status, e.notes or "")
-        for rid, e in zip(record_ids, entries, strict=True)
+        BulkRecord(rid, e.student_id, numbers[key], e.status, e.notes or "")
+        for rid, e, key in zip(record_ids, entries, hexes, strict=True)
     ]
     return BulkMarkResult(session, records)
 
@@ -187,8 +191,8 @@ def mark_unmarked(
     # the inserts themselves.
     unmarked = (
         new_records(
-            session,
-            actor,
+            session.id,
+            actor.id,
             now,
             student_id=Enrollment.__table__.c.student_id,
             status=literal(default_status, attendance.c.status.type),

@@ -10,13 +10,26 @@ created (PostgreSQL: in the same statement, a data-modifying CTE).
 from __future__ import annotations
 
 import functools
+import os
+import typing
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, Executable, Select, bindparam, cast, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Select,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange, Channel, ClassSession, User
@@ -36,55 +49,144 @@ class Audit(NamedTuple):
 
 def insert_entries(
     session: ClassSession, entries: Sequence[MarkEntry], audit: Audit
-) -> dict[uuid.UUID, uuid.UUID]:
+) -> tuple[list[uuid.UUID], frozenset[uuid.UUID]]:
     """First marks for many entries, with their audit rows: one INSERT … SELECT … ON
-    CONFLICT DO NOTHING over the entries sent as one JSON value (ids by the database):
-    {student_id: new record id}. A student missing from the result already had a record:
-    the database decides, so two concurrent marks can never both succeed."""
+    CONFLICT DO NOTHING over the entries sent as one JSON value, with ids made here, and
+    the audit rows selected from the same value. (The new records' ids in entry order, the
+    students who already had a record.) When any student already had one, nothing was
+    audited and the caller must fail (roll back): the database decides, so two concurrent
+    marks can never both succeed.
+
+    Nothing comes back from a successful insert but its row count: the ids are known, and
+    reading 500 of them back (two UUIDs a row through the driver and SQLAlchemy) cost more
+    in Python than the database spent writing them."""
+    record_ids = new_record_ids(len(entries))
+    payload = orjson.dumps(
+        [
+            [e.student_id.hex, e.status.value, e.notes or "", rid.hex]
+            for e, rid in zip(entries, record_ids, strict=True)
+        ]
+    ).decode()
+    params = {
+        "entries": payload,
+        "session_id": session.id,
+        "now": audit.now,
+        "marked_by_id": audit.actor.id,
+        **_audit_params(audit),
+    }
+    records, audit_rows = _entries_statements(db.engine.dialect.name)
+    if audit_rows is None:
+        count = db.session.execute(records, params).scalar_one()
+    else:
+        inserted = typing.cast(CursorResult[Any], db.session.execute(records, params))
+        count = inserted.rowcount
+        if count == len(entries):  # every entry made its record: audit them all
+            db.session.execute(audit_rows, params)
+    if count == len(entries):
+        return record_ids, frozenset()
+    # The failing path only: which students already had a record (theirs is not ours).
     attendance = Attendance.__table__
-    actor, now = audit.actor, audit.now
-    rows, (student_id, status, notes) = json_rows("entries", 3)
-    if db.engine.dialect.name == "postgresql":
+    made = set(
+        db.session.scalars(
+            select(attendance.c.student_id).where(
+                in_uuids(attendance.c.id, uuid_list("record_ids"))
+            ),
+            {"record_ids": record_ids},
+        )
+    )
+    return record_ids, frozenset(e.student_id for e in entries if e.student_id not in made)
+
+
+@functools.cache
+def _entries_statements(dialect: str) -> tuple[Executable, Executable | None]:
+    """``insert_entries``' statements, built once per database (every value a bound
+    parameter: the entries, ``session_id``, ``now``, ``marked_by_id`` and the audit's).
+
+    PostgreSQL: the records' INSERT … SELECT with their audit rows from the rows it
+    inserted, in one statement (a data-modifying CTE) that answers how many it made; None
+    beside it. SQLite has no such CTE: the records' INSERT (its row count says how many it
+    made), and the audit rows' INSERT … SELECT over the same entries, for when all were."""
+    attendance = Attendance.__table__
+    rows, (student_id, status, notes, record_id) = json_rows("entries", 4)
+    if dialect == "postgresql":
         student_id = cast(student_id, attendance.c.student_id.type)
+        record_id = cast(record_id, attendance.c.id.type)
+    session_id = bindparam("session_id", type_=attendance.c.session_id.type)
+    now = bindparam("now", type_=attendance.c.marked_at.type)
     entered = new_records(
-        session,
-        actor,
+        session_id,
+        bindparam("marked_by_id", type_=attendance.c.marked_by_id.type),
         now,
         student_id=student_id,
         status=status,
         notes=notes,
         late_at=first_late_at(status, now),
+        record_id=record_id,
     ).select_from(rows)
-    payload = orjson.dumps([[e.student_id.hex, e.status.value, e.notes or ""] for e in entries])
-    # SQLite needs a WHERE between the SELECT and ON CONFLICT.
-    return insert_new(session, entered.where(true()), audit, {"entries": payload.decode()})
+    inserting = (
+        insert(attendance)
+        # SQLite needs a WHERE between the SELECT and ON CONFLICT.
+        .from_select(_RECORD_COLUMNS, entered.where(true()))
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+    )
+    changes = AttendanceChange.__table__
+    if dialect == "postgresql":
+        new = inserting.returning(
+            attendance.c.id,
+            attendance.c.session_id,
+            attendance.c.student_id,
+            attendance.c.status,
+            attendance.c.notes,
+        ).cte("created")
+        audited = insert(changes).from_select(_CHANGE_COLUMNS, _audit_rows(new))
+        return select(func.count()).select_from(new).add_cte(audited.cte("audited")), None
+    audit_rows = select(
+        new_uuid(), record_id, session_id, student_id, *_audit_values(), status, notes
+    ).select_from(rows)
+    return inserting, insert(changes).from_select(_CHANGE_COLUMNS, audit_rows)
+
+
+def new_record_ids(count: int) -> list[uuid.UUID]:
+    """``count`` fresh random (version 4) UUIDs, as ``uuid.uuid4()`` makes them but from one
+    read of the system's random source (one read per id was a visible share of a bulk mark)."""
+    random = os.urandom(16 * count)
+    return [uuid.UUID(bytes=random[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 def new_records(
-    session: ClassSession,
-    actor: User,
-    now: datetime,
+    session_id: Any,
+    actor_id: Any,
+    now: Any,
     *,
     student_id: ColumnElement[Any],
     status: ColumnElement[Any],
     notes: ColumnElement[Any],
     late_at: ColumnElement[Any],
+    record_id: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
     """The columns of first marks in ``_RECORD_COLUMNS`` order, for an INSERT … SELECT:
-    what every first mark writes (an id by the database, marked and created ``now`` by
-    ``actor``, version 1) beside the given student, status, notes and late time."""
+    what every first mark writes (an id by the database unless ``record_id`` gives it,
+    marked and created ``now`` by ``actor_id`` in ``session_id``, version 1) beside the
+    given student, status, notes and late time. The session, actor and time are values or
+    bound parameters (a statement built once)."""
     attendance = Attendance.__table__
+
+    def value(given: Any, column: str) -> ColumnElement[Any]:
+        if isinstance(given, ColumnElement):
+            return given
+        return literal(given, attendance.c[column].type)
+
     return select(
-        new_uuid(),
-        literal(session.id, attendance.c.session_id.type),
+        new_uuid() if record_id is None else record_id,
+        value(session_id, "session_id"),
         student_id,
         status,
         notes,
-        literal(now, attendance.c.marked_at.type),
+        value(now, "marked_at"),
         late_at,
-        literal(actor.id, attendance.c.marked_by_id.type),
-        literal(now, attendance.c.created_at.type),
-        literal(now, attendance.c.updated_at.type),
+        value(actor_id, "marked_by_id"),
+        value(now, "created_at"),
+        value(now, "updated_at"),
         literal(1, attendance.c.version.type),
     )
 
@@ -167,19 +269,26 @@ def _audit_rows(records: Any) -> Select[Any]:
     """The audit rows (``_CHANGE_COLUMNS``) of first marks read from ``records`` (the table
     or the records an INSERT just returned): no old values, the new status and notes, and
     who, when, how and which action as the bound parameters of :func:`_audit_params`."""
-    changes = AttendanceChange.__table__
     return select(
         new_uuid(),
         records.c.id,
         records.c.session_id,
         records.c.student_id,
+        *_audit_values(),
+        records.c.status,
+        records.c.notes,
+    )
+
+
+def _audit_values() -> list[ColumnElement[Any]]:
+    """Who, when, how and which action, as the bound parameters of :func:`_audit_params`."""
+    changes = AttendanceChange.__table__
+    return [
         bindparam("actor_id", type_=changes.c.actor_id.type),
         bindparam("changed_at", type_=changes.c.changed_at.type),
         bindparam("channel", type_=changes.c.channel.type),
         bindparam("group_id", type_=changes.c.group_id.type),
-        records.c.status,
-        records.c.notes,
-    )
+    ]
 
 
 def _audit_params(audit: Audit) -> dict[str, Any]:

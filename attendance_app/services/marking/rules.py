@@ -85,15 +85,22 @@ def next_status(current: AttendanceStatus | None) -> AttendanceStatus:
 @overload
 def first_late_at(status: AttendanceStatus | str, now: datetime) -> datetime | None: ...
 @overload
-def first_late_at(status: ColumnElement[Any], now: datetime) -> ColumnElement[Any]: ...
 def first_late_at(
-    status: AttendanceStatus | str | ColumnElement[Any], now: datetime
+    status: ColumnElement[Any], now: datetime | ColumnElement[Any]
+) -> ColumnElement[Any]: ...
+def first_late_at(
+    status: AttendanceStatus | str | ColumnElement[Any], now: datetime | ColumnElement[Any]
 ) -> datetime | ColumnElement[Any] | None:
     """A first mark's ``late_at``: a LATE first mark is late from the marking time ``now``,
     any other status has none. ``status`` is a value (a row's parameters) or a SQL column
-    (a bulk INSERT … SELECT), which gets the same rule as a CASE."""
+    (a bulk INSERT … SELECT), which gets the same rule as a CASE (``now`` a value or a
+    bound parameter then)."""
     if isinstance(status, ColumnElement):
-        late_at = literal(now, Attendance.__table__.c.late_at.type)
+        late_at = (
+            now
+            if isinstance(now, ColumnElement)
+            else literal(now, Attendance.__table__.c.late_at.type)
+        )
         return case((status == AttendanceStatus.LATE.value, late_at), else_=null())
     # A value may arrive as the enum's text ("LATE"), which compares equal to the member.
     return now if status == AttendanceStatus.LATE else None

@@ -49,7 +49,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import events
 from attendance_app.services.clock import spoken
-from attendance_app.services.dialect import insert
+from attendance_app.services.dialect import insert, uuid_hex
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import (
@@ -195,7 +195,7 @@ def _counts_and_states(*, ids_inline: bool, ordered: bool) -> Select[Any]:
     codes = per_student.subquery("codes")
     return (
         select(
-            _STUDENTS.c.id,
+            uuid_hex(_STUDENTS.c.id),
             codes.c[1],
             _STATES.c.student_id,
             _STATES.c.session_id,
@@ -256,6 +256,7 @@ def evaluate(
     line = AlertLine.from_config()
     window = line.thresholds.trend_window
     aggregates_of: dict[uuid.UUID, tuple[Any, ...]] = {}
+    of_codes: dict[str, tuple[Any, ...]] = {}
     states: dict[uuid.UUID, _Standing] = {}
     # On the transaction's connection (``transaction.execute_core``), not through the
     # Session: the statement's columns are ORM attributes, and the Session's execution of it
@@ -263,8 +264,10 @@ def evaluate(
     # single mark's alert check.
     # PostgreSQL orders each student's codes in its aggregate; SQLite (before 3.44) cannot.
     ordered = db.engine.dialect.name == "postgresql"
+    # The students come back as hex digits, matched to those in hand (no UUID made per row).
+    by_hex = {student_id.hex: student_id for student_id in student_ids}
     for (
-        student_id,
+        student_hex,
         codes,
         state_student_id,
         state_session_id,
@@ -273,10 +276,14 @@ def evaluate(
         _COUNTS_AND_STATES[len(student_ids) >= INLINE_IDS_FROM, ordered],
         {"class_id": school_class.id, "student_ids": student_ids},
     ):
+        student_id = by_hex[student_hex]
         if codes is not None:  # None: no record in a started session of the class
-            if not ordered:
-                codes = codes_of_tokens(codes)
-            aggregates_of[student_id] = counts_of_codes(codes, window)
+            # A pure function of the text, which a class's students share often.
+            if (aggregates := of_codes.get(codes)) is None:
+                aggregates = of_codes[codes] = counts_of_codes(
+                    codes if ordered else codes_of_tokens(codes), window
+                )
+            aggregates_of[student_id] = aggregates
         if state_student_id is not None:
             states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
