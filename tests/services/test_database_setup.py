@@ -82,6 +82,28 @@ def test_a_unit_of_work_takes_the_write_lock_before_it_writes(sqlite_only):
     assert try_to_take_the_write_lock(sqlite_only) == "free"  # released by the commit
 
 
+def test_a_unit_of_work_after_a_read_writes_from_what_others_committed_since(sqlite_only):
+    # A request reads first (its token lookup), then writes: the write transaction must not
+    # carry on the read's snapshot (a write from it fails with SQLITE_BUSY_SNAPSHOT once
+    # another connection has committed), but begin anew, IMMEDIATE, on what is there now.
+    read = "PRAGMA user_version"
+    before = db.session.execute(text(read)).scalar()
+    other = sqlite3.connect(sqlite_only, isolation_level=None)
+    other.execute(f"PRAGMA user_version = {before + 1}")
+    other.close()
+    assert db.session.execute(text(read)).scalar() == before  # the read's snapshot
+
+    @unit_of_work
+    def read_write_and_probe() -> tuple[int, str]:
+        seen = db.session.execute(text(read)).scalar()
+        db.session.execute(text(f"PRAGMA user_version = {seen + 1}"))
+        return seen, try_to_take_the_write_lock(sqlite_only)
+
+    assert read_write_and_probe() == (before + 1, "locked")
+    assert try_to_take_the_write_lock(sqlite_only) == "free"  # released by the commit
+    assert pragma("user_version") == before + 2
+
+
 def test_a_read_outside_a_unit_of_work_does_not_block_writers(sqlite_only):
     db.session.execute(select(1)).scalar()
     assert db.session().in_transaction()  # a read transaction is open meanwhile
