@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,6 +25,7 @@ from attendance_app.models import (
     Enrollment,
     Student,
     User,
+    built,
     utcnow,
 )
 from attendance_app.services import permissions
@@ -149,10 +149,16 @@ def student_from_columns(
     loading the student and their user through the ORM was a visible share of a mark."""
     if student_id is None:
         return None
-    student = Student(id=student_id, student_number=student_number, user_id=user_id)
-    user = User(id=user_id, first_name=first_name, last_name=last_name)
-    set_committed_value(student, "user", user)
-    return student
+    user = built(User, (("id", user_id), ("first_name", first_name), ("last_name", last_name)))
+    return built(
+        Student,
+        (
+            ("id", student_id),
+            ("student_number", student_number),
+            ("user_id", user_id),
+            ("user", user),
+        ),
+    )
 
 
 def load_mark_targets(

@@ -16,7 +16,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,6 +25,7 @@ from attendance_app.models import (
     ClassSession,
     Student,
     User,
+    built,
     utcnow,
 )
 from attendance_app.services import permissions
@@ -87,8 +87,8 @@ def record_from_row(row: Sequence[Any]) -> tuple[Attendance, Student]:
     (a correction's answers show the number, not the name; the roster reads its own row, and
     the rare alert that names the student looks them up). Loading the two entities through
     the ORM was twice the cost of the statement's columns."""
-    record = Attendance(**dict(zip(_RECORD_KEYS, row, strict=False)))
-    return record, Student(id=record.student_id, student_number=row[-1])
+    record = built(Attendance, zip(_RECORD_KEYS, row, strict=False))
+    return record, built(Student, (("id", record.student_id), ("student_number", row[-1])))
 
 
 #: The session and the record in one statement, where no row lock is needed (SQLite).
@@ -251,8 +251,7 @@ def change_record(
         (record.student_id,),
         alert_neutral=alerts.cannot_cross(old_status, status),
     )
-    for key, value in zip(RETURNED, written, strict=True):
-        set_committed_value(record, key, value)
+    record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 
