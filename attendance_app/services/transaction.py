@@ -20,10 +20,13 @@ from attendance_app.services.errors import Conflict
 P = ParamSpec("P")
 R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
+E = TypeVar("E")
 
 _DEPTH = "uow_depth"
 #: ``Session.info`` key: the unit of work's Connection, which ``execute_core`` runs on.
 _CONNECTION = "uow_connection"
+#: ``Session.info`` key: {(class, id): entity} built by the unit of work (``keep``).
+_KEPT = "uow_kept"
 CONFLICTING_DATA = "This change conflicts with existing data."
 
 #: (markers, message): a unique violation whose database error names any marker becomes a
@@ -82,6 +85,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             session.info[_DEPTH] = depth
             if depth == 0:
                 session.info.pop(_CONNECTION, None)
+                session.info.pop(_KEPT, None)
             if gate is not None:
                 gate.release()
         if depth == 0:
@@ -95,6 +99,21 @@ def in_unit_of_work() -> bool:
     """True inside a unit of work (a write transaction is open)."""
     depth: int = db.session().info.get(_DEPTH, 0)
     return depth > 0
+
+
+def keep(entity: Any) -> None:
+    """Keep ``entity`` (built from columns, so not in the Session's identity map) until the
+    unit of work ends, for its own later steps to find by id (``kept``): the alert check
+    finds the session the change locked and read."""
+    session = db.session()
+    if session.info.get(_DEPTH, 0):
+        session.info.setdefault(_KEPT, {})[type(entity), entity.id] = entity
+
+
+def kept(cls: type[E], entity_id: Any) -> E | None:
+    """The entity of ``cls`` with ``entity_id`` this unit of work keeps (``keep``), or None."""
+    found: dict[tuple[type[Any], Any], Any] | None = db.session().info.get(_KEPT)
+    return found.get((cls, entity_id)) if found else None
 
 
 def affected_rows(statement: Executable) -> int:

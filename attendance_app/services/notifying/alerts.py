@@ -59,7 +59,7 @@ from attendance_app.services.reporting.analytics import (
     counts_of_codes,
 )
 from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
-from attendance_app.services.transaction import execute_core
+from attendance_app.services.transaction import execute_core, kept
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def on_events(batch: list[events.DomainEvent]) -> None:
     for session_id, student_ids in changed.items():
         if student_ids:
             evaluate(
-                db.session.get_one(ClassSession, session_id),
+                # The session the change read (built from columns), else the identity map's.
+                kept(ClassSession, session_id) or db.session.get_one(ClassSession, session_id),
                 sorted(student_ids, key=_uuid_order),
                 excused=excused & student_ids,
             )
@@ -392,7 +393,8 @@ def _raise(
             select(Student).where(Student.id.in_([sid for sid, _, _ in crossed]))
         )
     }
-    teacher = school_class.teacher.user
+    # By id: a class built for a change holds its teacher's ids (``sessions.session_from_row``).
+    teacher = db.session.get_one(User, school_class.teacher.user_id)
     recipients = {r.user_id: r for r in notifications.admins()}
     if teacher.is_active:
         recipients[teacher.id] = Recipient(teacher.id, teacher.email)
