@@ -155,6 +155,11 @@ def _begin_write(session: Session, dialect: str) -> Connection:
     # the write intent for a connection it already holds).
     if transaction is None or not transaction._connections:
         return session.connection(execution_options={WRITE_INTENT: True})
+    if session.new or session.dirty or session.deleted:
+        # Changes made before the unit of work were committed with the read transaction, as
+        # before: the Session's commit flushes them first.
+        session.commit()
+        return session.connection(execution_options={WRITE_INTENT: True})
     connection = session.connection()
     restart_as_write(connection)
     return connection

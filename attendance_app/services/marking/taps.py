@@ -89,7 +89,7 @@ _RECORD_OF = (
     )
     .with_for_update(of=_ATTENDANCE)
 )
-#: The session (as ``load_session_for_a_change`` loads it) and the student's record in it,
+#: The session (as ``load_session_for_a_change`` builds it) and the student's record in it,
 #: if any, in one statement where no row lock is needed (``one_read_for_a_change``).
 _SESSIONS = cast(Table, ClassSession.__table__)
 _SESSION_AND_RECORD_OF = (
