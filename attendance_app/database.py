@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 #: Execution option a unit of work sets on its connection when it is going to write.
 WRITE_INTENT = "attendance_write"
@@ -66,6 +66,27 @@ def configure_engine(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
-        # What services.data_version compares with: a transaction that has written since
-        # (its total_changes moved) has no version to trust.
-        connection.info[CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes
+        _note_changes_at_begin(connection)
+
+
+def restart_as_write(connection: Connection) -> None:
+    """End the SQLite read transaction open on ``connection`` (the request's token lookup or
+    user load: nothing written, or only what such a read wrote, committed as before) and begin
+    a write transaction IMMEDIATE in its place, on the same connection.
+
+    The DBAPI connection's own COMMIT, not the ORM Session's: the Session's commit (its
+    flush, its transaction's close, the connection back to the pool and out again) was ~190
+    Python calls of every single write, for a transaction that had nothing of the ORM's to
+    commit. The Session and its Connection carry on in what is now the write transaction;
+    their commit or rollback ends it."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    dbapi_connection.commit()
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    _note_changes_at_begin(connection)
+
+
+def _note_changes_at_begin(connection: Connection) -> None:
+    # What services.data_version compares with: a transaction that has written since (its
+    # total_changes moved) has no version to trust.
+    connection.info[CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes  # type: ignore[union-attr]

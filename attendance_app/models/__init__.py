@@ -10,6 +10,7 @@ from attendance_app.models.base import (
     Channel,
     Role,
     SessionStatus,
+    built,
     status_word,
     utcnow,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Subject",
     "Teacher",
     "User",
+    "built",
     "full_name",
     "status_word",
     "utcnow",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm.base import manager_of_class
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -65,6 +68,19 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime(), uuid.UUID: Uuid()},
     )
+
+
+E = TypeVar("E")
+
+
+def built(cls: type[E], values: Iterable[tuple[str, Any]]) -> E:
+    """An entity of ``cls`` holding ``values`` (attribute name, value), as a write's answer
+    carries what it has just written: read only, never added to a Session (its attributes
+    bypass the ORM's bookkeeping, which would not flush them). The mapped constructor's
+    attribute events were ~10 Python calls a value, ~100 for a record, on every write."""
+    entity: E = manager_of_class(cls).new_instance()
+    entity.__dict__.update(values)
+    return entity
 
 
 class IdMixin:

@@ -42,15 +42,15 @@ def require_record_deleter(actor: User, session: ClassSession, message: str) -> 
 def teaches(actor: User, school_class: SchoolClass) -> bool:
     """True when ``actor`` is the teacher of ``school_class``.
 
-    Compared through the class's own (eagerly loaded) teacher: reloading a session refreshes
-    the teacher's user — often ``actor`` itself — and ``actor.teacher`` would then cost a
-    query of its own on every write."""
+    Compared through the class's own teacher (loaded with it, or built with its ids for a
+    change: ``sessions.session_from_row``): ``actor.teacher`` could cost a query of its own
+    on every write."""
     return school_class.teacher.user_id == actor.id
 
 
 def can_manage_class(actor: User, school_class: SchoolClass) -> bool:
     """Run sessions and mark attendance: the class's teacher, or an admin. An admin's check
-    never reads the class's teacher (a change loads the class without it: ``FOR_A_CHANGE``)."""
+    never reads the class's teacher."""
     return is_admin(actor) or teaches(actor, school_class)
 
 

@@ -6,13 +6,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, TypeVarTuple, cast, overload
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import Connection, CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
-from attendance_app.database import WRITE_INTENT, write_gate
+from attendance_app.database import WRITE_INTENT, restart_as_write, write_gate
 from attendance_app.extensions import db
 from attendance_app.services import events
 from attendance_app.services.errors import Conflict
@@ -20,8 +20,13 @@ from attendance_app.services.errors import Conflict
 P = ParamSpec("P")
 R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
+E = TypeVar("E")
 
 _DEPTH = "uow_depth"
+#: ``Session.info`` key: the unit of work's Connection, which ``execute_core`` runs on.
+_CONNECTION = "uow_connection"
+#: ``Session.info`` key: {(class, id): entity} built by the unit of work (``keep``).
+_KEPT = "uow_kept"
 CONFLICTING_DATA = "This change conflicts with existing data."
 
 #: (markers, message): a unique violation whose database error names any marker becomes a
@@ -50,12 +55,13 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         session = db.session()
         depth = session.info.get(_DEPTH, 0)
-        gate = write_gate(session.get_bind().engine) if depth == 0 else None
+        engine = session.get_bind().engine if depth == 0 else None
+        gate = write_gate(engine) if engine is not None else None
         if gate is not None:
             gate.acquire()
         try:
-            if depth == 0:
-                _begin_write(session)
+            if engine is not None:
+                session.info[_CONNECTION] = _begin_write(session, engine.dialect.name)
             session.info[_DEPTH] = depth + 1
         except BaseException:
             if gate is not None:
@@ -77,6 +83,9 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             session.info[_DEPTH] = depth
+            if depth == 0:
+                session.info.pop(_CONNECTION, None)
+                session.info.pop(_KEPT, None)
             if gate is not None:
                 gate.release()
         if depth == 0:
@@ -90,6 +99,21 @@ def in_unit_of_work() -> bool:
     """True inside a unit of work (a write transaction is open)."""
     depth: int = db.session().info.get(_DEPTH, 0)
     return depth > 0
+
+
+def keep(entity: Any) -> None:
+    """Keep ``entity`` (built from columns, so not in the Session's identity map) until the
+    unit of work ends, for its own later steps to find by id (``kept``): the alert check
+    finds the session the change locked and read."""
+    session = db.session()
+    if session.info.get(_DEPTH, 0):
+        session.info.setdefault(_KEPT, {})[type(entity), entity.id] = entity
+
+
+def kept(cls: type[E], entity_id: Any) -> E | None:
+    """The entity of ``cls`` with ``entity_id`` this unit of work keeps (``keep``), or None."""
+    found: dict[tuple[type[Any], Any], Any] | None = db.session().info.get(_KEPT)
+    return found.get((cls, entity_id)) if found else None
 
 
 def affected_rows(statement: Executable) -> int:
@@ -114,21 +138,31 @@ def execute_core(statement: Executable, params: Any = None) -> Result[*tuple[Any
     return db.session.connection().execute(statement, params)
 
 
-def _begin_write(session: Session) -> None:
-    """Make the session's transaction one that intends to write.
+def _begin_write(session: Session, dialect: str) -> Connection:
+    """Make the session's transaction one that intends to write; its connection.
 
     On SQLite a transaction that began as a read (the request's token lookup) cannot become
-    a write safely, so it is ended and a new one begins IMMEDIATE (see database.py). Other
-    databases take row locks as the writes come, at READ COMMITTED every statement sees what
-    others committed, and the read transaction simply carries on: one COMMIT round trip
-    fewer on every write.
+    a write safely, so it is ended and a new one begins IMMEDIATE on the same connection
+    (``database.restart_as_write``). Other databases take row locks as the writes come, at
+    READ COMMITTED every statement sees what others committed, and the read transaction
+    simply carries on: one COMMIT round trip fewer on every write.
     """
-    if session.get_bind().dialect.name != "sqlite":
-        session.connection()
-        return
-    if session.in_transaction():
+    if dialect != "sqlite":
+        return session.connection()
+    transaction = session.get_transaction()
+    # A transaction with no connection yet (begun by an ``add``, say) has read nothing: the
+    # write transaction begins on its first connection (``session.connection`` would refuse
+    # the write intent for a connection it already holds).
+    if transaction is None or not transaction._connections:
+        return session.connection(execution_options={WRITE_INTENT: True})
+    if session.new or session.dirty or session.deleted:
+        # Changes made before the unit of work were committed with the read transaction, as
+        # before: the Session's commit flushes them first.
         session.commit()
-    session.connection(execution_options={WRITE_INTENT: True})
+        return session.connection(execution_options={WRITE_INTENT: True})
+    connection = session.connection()
+    restart_as_write(connection)
+    return connection
 
 
 def _integrity_to_conflict(exc: IntegrityError) -> Exception:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from attendance_app.database import write_gate
 from attendance_app.extensions import db
-from attendance_app.models import utcnow
+from attendance_app.models import Subject, utcnow
 from attendance_app.services.transaction import unit_of_work
 from tests.factories import make_admin, make_class, make_session, mark
 
@@ -80,6 +80,49 @@ def test_a_unit_of_work_takes_the_write_lock_before_it_writes(sqlite_only):
 
     assert read_then_probe() == "locked"
     assert try_to_take_the_write_lock(sqlite_only) == "free"  # released by the commit
+
+
+def test_a_unit_of_work_after_a_read_writes_from_what_others_committed_since(sqlite_only):
+    # A request reads first (its token lookup), then writes: the write transaction must not
+    # carry on the read's snapshot (a write from it fails with SQLITE_BUSY_SNAPSHOT once
+    # another connection has committed), but begin anew, IMMEDIATE, on what is there now.
+    read = "PRAGMA user_version"
+    before = db.session.execute(text(read)).scalar()
+    other = sqlite3.connect(sqlite_only, isolation_level=None)
+    other.execute(f"PRAGMA user_version = {before + 1}")
+    other.close()
+    assert db.session.execute(text(read)).scalar() == before  # the read's snapshot
+
+    @unit_of_work
+    def read_write_and_probe() -> tuple[int, str]:
+        seen = db.session.execute(text(read)).scalar()
+        db.session.execute(text(f"PRAGMA user_version = {seen + 1}"))
+        return seen, try_to_take_the_write_lock(sqlite_only)
+
+    assert read_write_and_probe() == (before + 1, "locked")
+    assert try_to_take_the_write_lock(sqlite_only) == "free"  # released by the commit
+    assert pragma("user_version") == before + 2
+
+
+def test_a_change_the_session_holds_before_a_unit_of_work_commits_with_the_read(sqlite_only):
+    # As it always has: the read transaction is ended by the Session's commit, which flushes
+    # what it holds, so a unit of work that then fails does not take it back.
+    db.session.execute(select(1)).scalar()
+    db.session.add(Subject(code="HELD1", name="Held before"))
+
+    @unit_of_work
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
+
+    other = sqlite3.connect(sqlite_only)
+    try:
+        held = other.execute("SELECT count(*) FROM subjects WHERE code = 'HELD1'").fetchone()
+    finally:
+        other.close()
+    assert held == (1,)
 
 
 def test_a_read_outside_a_unit_of_work_does_not_block_writers(sqlite_only):

@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,6 +25,7 @@ from attendance_app.models import (
     Enrollment,
     Student,
     User,
+    built,
     utcnow,
 )
 from attendance_app.services import permissions
@@ -79,9 +79,11 @@ from attendance_app.services.marking.rules import (
     session_ended_message,
 )
 from attendance_app.services.marking.sessions import (
-    FOR_A_CHANGE,
+    SESSION_COLUMNS,
     SESSION_NOT_FOUND,
+    SESSION_TABLES,
     load_session,
+    session_from_row,
 )
 from attendance_app.services.transaction import execute_core, unit_of_work
 
@@ -115,25 +117,24 @@ _STUDENT_COLUMNS = (
     _USERS.c.first_name,
     _USERS.c.last_name,
 )
+_SESSIONS = cast(Table, ClassSession.__table__)
 _MARK_TARGETS = (
     select(
-        ClassSession,
+        *SESSION_COLUMNS,
         *_STUDENT_COLUMNS,
         select(Enrollment.student_id)
         .where(
-            Enrollment.class_id == ClassSession.class_id,
+            Enrollment.class_id == _SESSIONS.c.class_id,
             Enrollment.student_id == _STUDENTS.c.id,
         )
         .exists(),
     )
-    .select_from(ClassSession)
+    .select_from(SESSION_TABLES)
     # Outer: a missing student must still find the session (rule order: session first).
     .outerjoin(_STUDENTS, _STUDENTS.c.id == bindparam("student_id"))
     .outerjoin(_USERS, _USERS.c.id == _STUDENTS.c.user_id)
-    .options(*FOR_A_CHANGE)
-    .where(ClassSession.id == bindparam("session_id"))
-    .with_for_update(of=ClassSession)
-    .execution_options(populate_existing=True)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .with_for_update(of=_SESSIONS)
 )
 
 
@@ -149,10 +150,16 @@ def student_from_columns(
     loading the student and their user through the ORM was a visible share of a mark."""
     if student_id is None:
         return None
-    student = Student(id=student_id, student_number=student_number, user_id=user_id)
-    user = User(id=user_id, first_name=first_name, last_name=last_name)
-    set_committed_value(student, "user", user)
-    return student
+    user = built(User, (("id", user_id), ("first_name", first_name), ("last_name", last_name)))
+    return built(
+        Student,
+        (
+            ("id", student_id),
+            ("student_number", student_number),
+            ("user_id", user_id),
+            ("user", user),
+        ),
+    )
 
 
 def load_mark_targets(
@@ -161,12 +168,10 @@ def load_mark_targets(
     """A single mark's session (row-locked, as ``load_session(lock=True)``), its student (None
     if there is none) and whether they are enrolled in the session's class: one round trip
     for what the rules check. Raises NotFound (the session)."""
-    row = db.session.execute(
-        _MARK_TARGETS, {"session_id": session_id, "student_id": student_id}
-    ).first()
+    row = execute_core(_MARK_TARGETS, {"session_id": session_id, "student_id": student_id}).first()
     if row is None:
         raise NotFound(SESSION_NOT_FOUND)
-    session, *student, enrolled = row
+    session, (*student, enrolled) = session_from_row(row)
     return session, student_from_columns(*student), bool(enrolled)
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -26,6 +25,7 @@ from attendance_app.models import (
     ClassSession,
     Student,
     User,
+    built,
     utcnow,
 )
 from attendance_app.services import permissions
@@ -45,9 +45,11 @@ from attendance_app.services.marking.rules import (
     require_unlocked,
 )
 from attendance_app.services.marking.sessions import (
-    FOR_A_CHANGE,
+    SESSION_COLUMNS,
+    SESSION_TABLES,
     load_session,
     lock_session_of_record,
+    session_from_row,
 )
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
@@ -55,6 +57,7 @@ from attendance_app.services.transaction import execute_core, unit_of_work
 
 _ATTENDANCE = cast(Table, Attendance.__table__)
 _STUDENTS = cast(Table, Student.__table__)
+_CLASS_SESSIONS = cast(Table, ClassSession.__table__)
 
 
 #: The columns an update may change, read back from its RETURNING (``late_minutes`` too).
@@ -87,18 +90,17 @@ def record_from_row(row: Sequence[Any]) -> tuple[Attendance, Student]:
     (a correction's answers show the number, not the name; the roster reads its own row, and
     the rare alert that names the student looks them up). Loading the two entities through
     the ORM was twice the cost of the statement's columns."""
-    record = Attendance(**dict(zip(_RECORD_KEYS, row, strict=False)))
-    return record, Student(id=record.student_id, student_number=row[-1])
+    record = built(Attendance, zip(_RECORD_KEYS, row, strict=False))
+    return record, built(Student, (("id", record.student_id), ("student_number", row[-1])))
 
 
 #: The session and the record in one statement, where no row lock is needed (SQLite).
 SESSION_AND_RECORD = (
-    select(ClassSession, *RECORD_COLUMNS)
-    .join(_ATTENDANCE, _ATTENDANCE.c.session_id == ClassSession.id)
+    select(*SESSION_COLUMNS, *RECORD_COLUMNS)
+    .select_from(SESSION_TABLES)
+    .join(_ATTENDANCE, _ATTENDANCE.c.session_id == _CLASS_SESSIONS.c.id)
     .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-    .options(*FOR_A_CHANGE)
     .where(_ATTENDANCE.c.id == bindparam("attendance_id"))
-    .execution_options(populate_existing=True)
 )
 
 
@@ -119,10 +121,10 @@ def record_for_change(
     params = {"attendance_id": attendance_id}
     columns: Sequence[Any] | None
     if one_read_for_a_change():
-        found = db.session.execute(SESSION_AND_RECORD, params).first()
+        found = execute_core(SESSION_AND_RECORD, params).first()
         if found is None:
             raise NotFound(RECORD_NOT_FOUND)
-        session, columns = found[0], found[1:]
+        session, columns = session_from_row(found)
     else:
         locked = lock_session_of_record(attendance_id)
         if locked is None:
@@ -251,8 +253,7 @@ def change_record(
         (record.student_id,),
         alert_neutral=alerts.cannot_cross(old_status, status),
     )
-    for key, value in zip(RETURNED, written, strict=True):
-        set_committed_value(record, key, value)
+    record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 

@@ -23,6 +23,7 @@ from attendance_app.models import (
     ClassSession,
     Student,
     User,
+    built,
 )
 from attendance_app.services import events
 from attendance_app.services.dialect import insert
@@ -210,17 +211,20 @@ def write_first_mark(
         idempotency_key=idempotency_key,
     )
     announce(session, (record_id,), actor, (student.id,))
-    record = Attendance(
-        id=record_id,
-        session_id=session.id,
-        student_id=student.id,
-        status=status,
-        notes=notes,
-        marked_at=now,
-        marked_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        late_at=first_late_at(status, now),
+    record = built(
+        Attendance,
+        (
+            ("id", record_id),
+            ("session_id", session.id),
+            ("student_id", student.id),
+            ("status", status),
+            ("notes", notes),
+            ("marked_at", now),
+            ("marked_by_id", actor.id),
+            ("created_at", now),
+            ("updated_at", now),
+            ("version", 1),
+            ("late_at", first_late_at(status, now)),
+        ),
     )
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.orm import defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
-from attendance_app.models import Attendance, ClassSession, SchoolClass, SessionStatus, User, utcnow
+from attendance_app.models import (
+    Attendance,
+    ClassSession,
+    SchoolClass,
+    SessionStatus,
+    Teacher,
+    User,
+    built,
+    utcnow,
+)
 from attendance_app.services import events, permissions
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 from attendance_app.services.school.structure import CLASS_NOT_FOUND
-from attendance_app.services.transaction import execute_core, unit_of_work
+from attendance_app.services.transaction import execute_core, keep, unit_of_work
 
 SESSION_NOT_FOUND = "Session not found."
 
@@ -47,17 +56,6 @@ _LOAD_SESSION = (
     .execution_options(populate_existing=True)
 )
 _LOAD_SESSION_FOR_UPDATE = _LOAD_SESSION.with_for_update(of=ClassSession)
-#: What a change of attendance loads with its session: the class, not its subject nor its
-#: teacher. The permission reads the teacher's ``user_id`` through ``SchoolClass.teacher``, a
-#: many-to-one found in the identity map when the actor teaches the class (the actor's
-#: teacher row came with the actor); an admin's check never reads it, and the rare paths that
-#: need more (another teacher's 403, an alert's teacher) look it up. Loading the teacher and
-#: their user (often the actor) with every write rebuilt and refreshed them each time.
-FOR_A_CHANGE = (
-    defaultload(ClassSession.school_class).lazyload(SchoolClass.teacher),
-    defaultload(ClassSession.school_class).lazyload(SchoolClass.subject),
-)
-_LOAD_SESSION_FOR_A_CHANGE = _LOAD_SESSION_FOR_UPDATE.options(*FOR_A_CHANGE)
 #: The session of a record, found by the record's id in the same statement without locking
 #: the record. Every writer locks a session before any record of it (a tap: the session, then
 #: the record), so a change found by its record's id locks the session first too: taking the
@@ -75,8 +73,61 @@ _LOAD_SESSION_OF_RECORD = (
     .with_for_update(of=ClassSession)
     .execution_options(populate_existing=True)
 )
-_LOAD_SESSION_OF_RECORD_FOR_A_CHANGE = _LOAD_SESSION_OF_RECORD.options(*FOR_A_CHANGE)
 _SESSIONS = cast(Table, ClassSession.__table__)
+_CLASSES = cast(Table, SchoolClass.__table__)
+_TEACHERS = cast(Table, Teacher.__table__)
+_SESSION_KEYS = tuple(_SESSIONS.c.keys())
+_CLASS_KEYS = tuple(_CLASSES.c.keys())
+#: A session about to change, as columns: every column of the session and of its class, and
+#: the user id of the class's teacher (what the permission compares with the actor), read
+#: from ``SESSION_TABLES``; ``session_from_row`` builds the entities, without the class's
+#: subject and the teacher's user (the rare paths that need them look them up). What a
+#: change of attendance reads of its session: its load through the ORM (the class joined,
+#: its teacher and subject lazy) was ~420 Python calls of every single write; the same
+#: columns as a row ~170.
+SESSION_COLUMNS = (*_SESSIONS.c, *_CLASSES.c, _TEACHERS.c.user_id)
+SESSION_TABLES = _SESSIONS.join(_CLASSES, _CLASSES.c.id == _SESSIONS.c.class_id).join(
+    _TEACHERS, _TEACHERS.c.id == _CLASSES.c.teacher_id
+)
+_CLASS_AT = len(_SESSION_KEYS)
+_TEACHER_USER_AT = _CLASS_AT + len(_CLASS_KEYS)
+_TEACHER_ID_AT = _CLASS_AT + _CLASS_KEYS.index("teacher_id")
+_SESSION_FOR_A_CHANGE = (
+    select(*SESSION_COLUMNS)
+    .select_from(SESSION_TABLES)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .with_for_update(of=_SESSIONS)
+)
+_SESSION_OF_RECORD_FOR_A_CHANGE = (
+    select(*SESSION_COLUMNS)
+    .select_from(SESSION_TABLES)
+    .where(
+        _SESSIONS.c.id
+        == (
+            select(Attendance.session_id).where(Attendance.id == bindparam("attendance_id"))
+        ).scalar_subquery()
+    )
+    .with_for_update(of=_SESSIONS)
+)
+
+
+def session_from_row(row: Sequence[Any]) -> tuple[ClassSession, Sequence[Any]]:
+    """The session of a row that starts with ``SESSION_COLUMNS``, with its class and the
+    class's teacher (their ids), built, not loaded (``models.built``: read only), and kept
+    for the unit of work's later steps (the alert check); and the rest of the row."""
+    teacher = built(Teacher, (("id", row[_TEACHER_ID_AT]), ("user_id", row[_TEACHER_USER_AT])))
+    school_class = built(
+        SchoolClass,
+        (*zip(_CLASS_KEYS, row[_CLASS_AT:_TEACHER_USER_AT], strict=True), ("teacher", teacher)),
+    )
+    session = built(
+        ClassSession,
+        (*zip(_SESSION_KEYS, row[:_CLASS_AT], strict=True), ("school_class", school_class)),
+    )
+    keep(session)
+    return session, row[_TEACHER_USER_AT + 1 :]
+
+
 #: On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery
 #: (a visible share of every write); the loaded session takes the two new values below.
 _BUMP_LIVE_SEQ = (
@@ -88,13 +139,12 @@ _BUMP_LIVE_SEQ = (
 
 
 def load_session_for_a_change(session_id: uuid.UUID) -> ClassSession:
-    """``load_session(session_id, lock=True)`` for a change of attendance (``FOR_A_CHANGE``:
-    without the teacher's user). Raises NotFound."""
-    found = db.session.scalars(_LOAD_SESSION_FOR_A_CHANGE, {"session_id": session_id})
-    session = found.unique().one_or_none()
-    if session is None:
+    """``load_session(session_id, lock=True)`` for a change of attendance: row-locked, built
+    from its columns (``session_from_row``). Raises NotFound."""
+    found = execute_core(_SESSION_FOR_A_CHANGE, {"session_id": session_id}).first()
+    if found is None:
         raise NotFound(SESSION_NOT_FOUND)
-    return session
+    return session_from_row(found)[0]
 
 
 def lock_session_of_record(
@@ -103,9 +153,12 @@ def lock_session_of_record(
     """The session of the record ``attendance_id``, row-locked, or None when there is no such
     record: what a change found by its record's id locks first (the record after it, and
     re-read then: it may have gone while this waited). ``for_a_change``: loaded as
-    ``load_session_for_a_change`` loads it, else as ``load_session``."""
-    stmt = _LOAD_SESSION_OF_RECORD_FOR_A_CHANGE if for_a_change else _LOAD_SESSION_OF_RECORD
-    return db.session.scalars(stmt, {"attendance_id": attendance_id}).unique().one_or_none()
+    ``load_session_for_a_change`` builds it, else as ``load_session`` loads it."""
+    params = {"attendance_id": attendance_id}
+    if for_a_change:
+        found = execute_core(_SESSION_OF_RECORD_FOR_A_CHANGE, params).first()
+        return session_from_row(found)[0] if found is not None else None
+    return db.session.scalars(_LOAD_SESSION_OF_RECORD, params).unique().one_or_none()
 
 
 def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:

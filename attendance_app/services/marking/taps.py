@@ -33,9 +33,11 @@ from attendance_app.services.marking.corrections import (
 )
 from attendance_app.services.marking.rules import require_unlocked
 from attendance_app.services.marking.sessions import (
-    FOR_A_CHANGE,
+    SESSION_COLUMNS,
     SESSION_NOT_FOUND,
+    SESSION_TABLES,
     load_session_for_a_change,
+    session_from_row,
 )
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import execute_core, unit_of_work
@@ -87,22 +89,21 @@ _RECORD_OF = (
     )
     .with_for_update(of=_ATTENDANCE)
 )
-#: The session (as ``load_session_for_a_change`` loads it) and the student's record in it,
+#: The session (as ``load_session_for_a_change`` builds it) and the student's record in it,
 #: if any, in one statement where no row lock is needed (``one_read_for_a_change``).
+_SESSIONS = cast(Table, ClassSession.__table__)
 _SESSION_AND_RECORD_OF = (
-    select(ClassSession, *RECORD_COLUMNS)
-    .select_from(ClassSession)
+    select(*SESSION_COLUMNS, *RECORD_COLUMNS)
+    .select_from(SESSION_TABLES)
     .outerjoin(
         _ATTENDANCE,
         and_(
-            _ATTENDANCE.c.session_id == ClassSession.id,
+            _ATTENDANCE.c.session_id == _SESSIONS.c.id,
             _ATTENDANCE.c.student_id == bindparam("student_id"),
         ),
     )
     .outerjoin(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-    .options(*FOR_A_CHANGE)
-    .where(ClassSession.id == bindparam("session_id"))
-    .execution_options(populate_existing=True)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
 )
 
 
@@ -114,11 +115,12 @@ def _session_and_record(
     read with the session where one statement may read both, else under the session's lock."""
     params = {"session_id": session_id, "student_id": student_id}
     if one_read_for_a_change():
-        found = db.session.execute(_SESSION_AND_RECORD_OF, params).first()
+        found = execute_core(_SESSION_AND_RECORD_OF, params).first()
         if found is None:
             raise NotFound(SESSION_NOT_FOUND)
-        columns = found[1:] if found[1] is not None else None
-        return found[0], lambda: columns
+        session, record = session_from_row(found)
+        columns = record if record[0] is not None else None
+        return session, lambda: columns
     session = load_session_for_a_change(session_id)
     return session, lambda: execute_core(_RECORD_OF, params).first()
 
