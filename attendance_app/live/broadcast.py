@@ -39,6 +39,7 @@ from attendance_app.services.reporting.statistics import (
     SessionStatistics,
     session_records,
     statistics_for_sessions,
+    student_numbers,
 )
 
 
@@ -149,10 +150,15 @@ def on_committed(
 
 def first_marks_payloads(marks: FirstMarks) -> list[dict]:
     """:func:`record_payload` of first marks whose writer held every column (a bulk mark),
-    without reading them back, in the order a read gives them (newest ``marked_at`` first,
-    then by id: all share one time), their alert flags read (one query). What is the same
-    for all (times, marker, version) is made once."""
-    flags = alert_reasons(marks.class_id, [m.student_id for m in marks.records])
+        without reading them back, in the order a read gives them (newest ``marked_at`` first,
+        then by id: all share one time), their alert flags read (one query; the students' numbers
+    too, in one, if the writer did not know them). What is the same
+        for all (times, marker, version) is made once."""
+    students = [m.student_id for m in marks.records]
+    flags = alert_reasons(marks.class_id, students)
+    numbers: dict[str, str] = {}
+    if any(m.student_number is None for m in marks.records):
+        numbers = student_numbers(students)  # one narrow query, not the records'
     at = iso(marks.marked_at)
     late_minutes = None
     if marks.session_start is not None:
@@ -161,7 +167,12 @@ def first_marks_payloads(marks: FirstMarks) -> list[dict]:
     return [
         {
             "id": str(mark.id),
-            "student": {"id": str(mark.student_id), "student_id": mark.student_number},
+            "student": {
+                "id": str(mark.student_id),
+                "student_id": numbers[mark.student_id.hex]
+                if mark.student_number is None
+                else mark.student_number,
+            },
             "status": mark.status.value,
             "notes": mark.notes,
             "excused": False,

@@ -42,7 +42,7 @@ class FirstMark(NamedTuple):
 
     id: uuid.UUID
     student_id: uuid.UUID
-    student_number: str
+    student_number: str | None  # None: not known to the writer (read with the records' flags)
     status: Any  # models.AttendanceStatus
     notes: str
 

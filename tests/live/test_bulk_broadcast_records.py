@@ -5,6 +5,7 @@ order and record order included) and agree with the session view read afterwards
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from attendance_app.extensions import db, socketio
@@ -12,7 +13,7 @@ from attendance_app.live.broadcast import record_payload
 from attendance_app.services.marking.sessions import load_session
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.reporting.statistics import session_records
-from tests.factories import make_admin, make_class, make_session, run_sessions
+from tests.factories import make_admin, make_class, make_session, mark, run_sessions
 
 START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
 
@@ -73,3 +74,41 @@ def test_a_bulk_marks_broadcast_records_are_what_reading_them_back_gives(app):
     ] == [
         (*(r[k] for k in keys), r["student"]["id"], r["student"]["student_id"]) for r in broadcast
     ]
+
+
+def test_a_bulk_mark_initialisations_broadcast_records_are_what_reading_them_back_gives(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=5)
+    ana = klass.students[0]
+    # Ana is one late-or-absence from the alert line: the fill's LATE puts her over it.
+    run_sessions(
+        app, klass, [{ana: s} for s in ["PRESENT"] * 7 + ["ABSENT"] * 2], first_start=START
+    )
+    session_id = make_session(app, klass, start_at=datetime.now(UTC) - timedelta(minutes=9))
+    mark(app, klass, session_id, klass.students[1], "PRESENT")  # marked already: not filled
+    listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+    assert listener.emit("join_session", {"session_id": str(session_id)}, callback=True)["ok"]
+    listener.get_received()
+
+    response = app.test_client().post(
+        "/api/attendance/bulk-mark/",
+        json={"session_id": str(session_id), "default_status": "LATE"},
+        headers={"Authorization": f"Bearer {klass.teacher.token}"},
+    )
+
+    assert response.status_code == 201, response.json
+    assert response.json["count"] == 4
+    received = listener.get_received()
+    listener.disconnect()
+    attendance = [m["args"][0] for m in received if m["name"] == "attendance"]
+    assert len(attendance) == 1
+    broadcast = attendance[0]["records"]
+    with app.app_context():
+        session = load_session(session_id)
+        rows = session_records(session, record_ids=[uuid.UUID(r["id"]) for r in broadcast])
+        flags = alert_reasons(session.class_id, [r.student.id for r in rows])
+        read_back = [record_payload(r, session, flags.get(r.student.id, "")) for r in rows]
+        db.session.remove()
+    assert len(read_back) == 4
+    assert json.dumps(broadcast) == json.dumps(read_back)
+    assert {r["late_minutes"] for r in broadcast} == {9}

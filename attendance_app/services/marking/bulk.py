@@ -222,7 +222,18 @@ def mark_unmarked(
     if not created:
         return InitialiseResult(session, 0, default_status, [])
     record_ids = list(created.values())
-    announce(session, tuple(record_ids), actor, tuple(created))
+    written = None
+    if actor.role != Role.STUDENT:
+        # The records, but for the students' numbers: the broadcast needs only those read.
+        written = FirstMarks(
+            tuple(FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()),
+            now,
+            actor.id,
+            full_name(actor.first_name, actor.last_name) or None,
+            session.class_id,
+            session.start_time,
+        )
+    announce(session, tuple(record_ids), actor, tuple(created), first_marks=written)
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 
