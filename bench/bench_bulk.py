@@ -1,6 +1,7 @@
 """Benchmark: the two bulk paths, N runs each, median and p95.
 
     .venv/bin/python -m bench.bench_bulk [--students 500] [--runs 20] [--profile DIR]
+        [--listener] [--calls N]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_bulk
 
 Builds one class through the services in a fresh database (a temporary SQLite file, or a
@@ -15,6 +16,13 @@ Before timing, ``--history`` ended sessions of the class are marked (the alert c
 them); each timed session is deleted after its run (``--keep`` keeps them), so every run
 meets the same data. Prints per path: median, p95, min, the statements one request ran and
 its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not).
+``--listener``: the class's teacher is connected over Socket.IO (flask_socketio's test client:
+the server's own rooms, emit and packet encoding, packets handed to the client in process)
+and joined to each timed session's room before its request, as in class: the request then
+includes the live broadcast (statistics read before the commit, the ``attendance`` event of
+every record after it). Each run checks the broadcast carried every record.
+``--calls N``: N more requests per path under cProfile, their Python calls per request
+(deterministic, unlike times on a shared machine).
 ``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
 read with ``python -m pstats``). Session creation is outside the timings.
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import pstats
 import statistics
 import sys
 import time
@@ -69,6 +78,14 @@ def main() -> None:
     )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfiles here")
     parser.add_argument(
+        "--listener",
+        action="store_true",
+        help="the teacher listens on Socket.IO in each session's room (the live broadcast)",
+    )
+    parser.add_argument(
+        "--calls", type=int, default=0, help="N more requests per path: Python calls per request"
+    )
+    parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
     )
     args = parser.parse_args()
@@ -90,6 +107,12 @@ def main() -> None:
         klass = make_class(app, admin=admin, students=students)
         client = app.test_client()
         auth = {"Authorization": f"Bearer {klass.teacher.token}"}
+        listener = None
+        if args.listener:
+            from attendance_app.extensions import socketio
+
+            listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+            assert listener.is_connected()
         statements = [0]
         timed: list[tuple[float, str]] = []
         with app.app_context():
@@ -108,12 +131,38 @@ def main() -> None:
             f"bench_bulk on {engine}: class of {args.students}, {args.history} earlier sessions, "
             f"{args.runs} runs per path"
             + (", sessions kept" if args.keep else ", each run's session deleted after it")
+            + (", the teacher listening on Socket.IO" if listener else "")
         )
         for h in range(args.history):
             marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(students)]
             session_id = make_session(app, klass)
             mark_many(app, klass, session_id, marks)
             end_session(app, klass, session_id)
+
+        def new_session() -> str:
+            """A fresh ACTIVE session of the class, the listener (if any) in its room."""
+            session_id = str(make_session(app, klass))
+            if listener is not None:
+                listener.get_received()
+                ack = listener.emit("join_session", {"session_id": session_id}, callback=True)
+                assert ack["ok"], ack
+                listener.get_received()
+            return session_id
+
+        def heard(session_id: str) -> None:
+            """The listener got the request's broadcast: statistics, then every record."""
+            if listener is None:
+                return
+            received = [
+                message
+                for message in listener.get_received()
+                if message["name"] in ("statistics", "attendance")  # not presence
+            ]
+            names = [message["name"] for message in received]
+            assert names == ["statistics", "attendance"], names
+            assert len(received[1]["args"][0]["records"]) == len(students)
+            listener.emit("leave_session", {"session_id": session_id})
+            listener.get_received()
 
         def drop_session(session_id: str) -> None:
             """Every run meets the same data: the session and its records go (CASCADE)."""
@@ -156,14 +205,15 @@ def main() -> None:
         ]
         for label, run in paths:
             for _ in range(args.warmup):
-                session_id = str(make_session(app, klass))
+                session_id = new_session()
                 run(session_id)
+                heard(session_id)
                 drop_session(session_id)
             walls, cpus, counts = [], [], []
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
-                session_id = str(make_session(app, klass))
+                session_id = new_session()
                 statements[0] = 0
                 timed.clear()
                 if profiler:
@@ -176,11 +226,24 @@ def main() -> None:
                     profiler.disable()
                 counts.append(statements[0])
                 shown = list(timed)
+                heard(session_id)
                 drop_session(session_id)
+            calls = ""
+            if args.calls:
+                counting = cProfile.Profile()
+                for _ in range(args.calls):
+                    session_id = new_session()
+                    counting.enable()
+                    run(session_id)
+                    counting.disable()
+                    heard(session_id)
+                    drop_session(session_id)
+                total = pstats.Stats(counting).total_calls  # type: ignore[attr-defined]
+                calls = f"; {total // args.calls:,} Python calls per request"
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
-                f"{max(counts)} statements"
+                f"{max(counts)} statements{calls}"
             )
             if args.statements:
                 for seconds, statement in shown:

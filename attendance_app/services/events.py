@@ -21,7 +21,8 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError
@@ -33,6 +34,33 @@ _PENDING = "pending_events"
 _COMMITTED = "committed_events"
 _READ = "reads_before_commit"
 _COMMITTED_READ = "committed_reads"
+
+
+class FirstMark(NamedTuple):
+    """A first mark as its writer made it (a bulk mark's record, as its callers use it:
+    columns, not an entity — building 500 ORM objects cost more than the inserts)."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    student_number: str | None  # None: not known to the writer (read with the records' flags)
+    status: Any  # models.AttendanceStatus
+    notes: str
+
+
+@dataclass(frozen=True)
+class FirstMarks:
+    """Every record of an :class:`AttendanceChanged` when one action wrote them all as first
+    marks and its writer holds every column (a bulk mark: the ids are made in Python, the
+    rest sent): marked, created and updated ``marked_at`` by ``marked_by_id``, version 1, no
+    absence reason, late from ``marked_at`` if LATE. A subscriber reads nothing back to know
+    them (the live broadcast's records of a bulk mark were a re-read of 500 rows)."""
+
+    records: tuple[FirstMark, ...]  # in the event's ``record_ids`` order
+    marked_at: datetime
+    marked_by_id: uuid.UUID
+    marked_by_name: str | None  # models.full_name of the marker, None if they have none
+    class_id: uuid.UUID  # the session's
+    session_start: datetime | None  # the session's ``start_time``
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,8 @@ class AttendanceChanged:
     # The change provably moves nobody across the alert line (``alerts.cannot_cross``: e.g.
     # LATE → PRESENT, or notes only): the alert check is skipped.
     alert_neutral: bool = False
+    # The records themselves, when the writer made them all and holds every column.
+    first_marks: FirstMarks | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy import bindparam, literal, select
 
@@ -20,12 +19,15 @@ from attendance_app.models import (
     Channel,
     ClassSession,
     Enrollment,
+    Role,
     Student,
     User,
+    full_name,
     utcnow,
 )
 from attendance_app.services.dialect import in_uuids, uuid_hex, uuid_list
 from attendance_app.services.errors import Conflict, Invalid, NotFound
+from attendance_app.services.events import FirstMark, FirstMarks
 from attendance_app.services.marking.attendance import (
     ALREADY_MARKED,
     DUPLICATE_IN_REQUEST,
@@ -53,15 +55,9 @@ MAX_BULK_RECORDS = 1000
 TOO_MANY_RECORDS = too_many(MAX_BULK_RECORDS)
 
 
-class BulkRecord(NamedTuple):
-    """A record a bulk mark created, as its callers use it (columns, not an entity: building
-    500 ORM objects cost more than the inserts)."""
-
-    id: uuid.UUID
-    student_id: uuid.UUID
-    student_number: str
-    status: AttendanceStatus
-    notes: str
+#: A record a bulk mark created, as its callers use it (columns, not an entity: building
+#: 500 ORM objects cost more than the inserts), and as its broadcast sends it.
+BulkRecord = FirstMark
 
 
 @dataclass(frozen=True)
@@ -159,12 +155,24 @@ def mark_records(
             if sid in clashing
         }
         raise Conflict(ALREADY_MARKED, field="records", errors=clashes)
-    # The students beside the records spare the alert check a query to find them.
-    announce(session, tuple(record_ids), actor, tuple(ids))
     records = [
         BulkRecord(rid, e.student_id, numbers[key], e.status, e.notes or "")
         for rid, e, key in zip(record_ids, entries, hexes, strict=True)
     ]
+    # The students beside the records spare the alert check a query to find them; the
+    # records themselves spare the broadcast reading back what was just written. (A student
+    # marking is a check-in, whose broadcast says so: not sent from here.)
+    written = None
+    if actor.role != Role.STUDENT:
+        written = FirstMarks(
+            tuple(records),
+            now,
+            actor.id,
+            full_name(actor.first_name, actor.last_name) or None,
+            session.class_id,
+            session.start_time,
+        )
+    announce(session, tuple(record_ids), actor, tuple(ids), first_marks=written)
     return BulkMarkResult(session, records)
 
 
@@ -214,7 +222,18 @@ def mark_unmarked(
     if not created:
         return InitialiseResult(session, 0, default_status, [])
     record_ids = list(created.values())
-    announce(session, tuple(record_ids), actor, tuple(created))
+    written = None
+    if actor.role != Role.STUDENT:
+        # The records, but for the students' numbers: the broadcast needs only those read.
+        written = FirstMarks(
+            tuple(FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()),
+            now,
+            actor.id,
+            full_name(actor.first_name, actor.last_name) or None,
+            session.class_id,
+            session.start_time,
+        )
+    announce(session, tuple(record_ids), actor, tuple(created), first_marks=written)
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 

@@ -159,10 +159,12 @@ def announce(
     student_ids: tuple[uuid.UUID, ...] = (),
     *,
     alert_neutral: bool = False,
+    first_marks: events.FirstMarks | None = None,
 ) -> None:
     """Record the change for broadcast after commit, numbered in the session's sequence
     (``student_ids``, the records' students when known, spare the alert check a lookup;
-    ``alert_neutral``: the change cannot cross the alert line, the check is skipped)."""
+    ``alert_neutral``: the change cannot cross the alert line, the check is skipped;
+    ``first_marks``: the records themselves, when the writer holds every column)."""
     events.record(
         db.session,
         events.AttendanceChanged(
@@ -172,6 +174,7 @@ def announce(
             bump_live_seq(session),
             student_ids=tuple(student_ids),
             alert_neutral=alert_neutral,
+            first_marks=first_marks,
         ),
     )
 

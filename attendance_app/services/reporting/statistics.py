@@ -32,7 +32,7 @@ from attendance_app.models import (
     User,
     full_name,
 )
-from attendance_app.services.dialect import iso_text, uuid_text
+from attendance_app.services.dialect import in_uuids, iso_text, uuid_hex, uuid_list, uuid_text
 from attendance_app.services.transaction import execute_core
 
 
@@ -375,3 +375,14 @@ def _records_statement(
         record_ids=bindparam("record_ids", expanding=True) if by_records else None,
         student_ids=bindparam("student_ids", expanding=True) if by_students else None,
     )
+
+
+_STUDENT_NUMBERS = select(uuid_hex(Student.id), Student.student_number).where(
+    in_uuids(Student.id, uuid_list("student_ids"))
+)
+
+
+def student_numbers(student_ids: Sequence[uuid.UUID]) -> dict[str, str]:
+    """{``UUID.hex`` of a student: their student number} (one query, no UUID made per row)."""
+    rows = read_columns(_STUDENT_NUMBERS, {"student_ids": list(student_ids)})
+    return dict(cast("Sequence[tuple[str, str]]", rows))
