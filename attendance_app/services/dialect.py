@@ -207,6 +207,15 @@ def _returned(element: returned, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
 
 
+def uuid_digits(name: str) -> ColumnElement[uuid.UUID]:
+    """A UUID bound as its hex digits (the parameter ``name`` is ``UUID.hex``), for a
+    statement that repeats it: SQLite's parameters are positional, and a ``Uuid`` bound
+    parameter is converted once per place it appears (a correction's read names its record
+    19 times), where text is passed as it is. Cast to the column's type in SQL: SQLite
+    stores exactly these digits, PostgreSQL reads them as a uuid."""
+    return cast(bindparam(name, type_=Text()), Uuid())
+
+
 def new_uuid() -> ColumnElement[uuid.UUID]:
     """A fresh random (version 4) UUID per row, made by the database: for an
     ``INSERT … SELECT`` that creates many rows without sending an id for each.

@@ -29,7 +29,7 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
-from attendance_app.services.dialect import returned
+from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
@@ -122,7 +122,8 @@ _SESSIONS = cast(Table, ClassSession.__table__)
 #: (``sessions.bumping_read``), its student's ``_STUDENT_COLUMNS`` (NULL when there is no
 #: such student: the session is still found, the contract's order) and whether they are
 #: enrolled in the session's class, as scalar subqueries.
-_THE_STUDENT = _STUDENTS.c.id == bindparam("student_id")
+_STUDENT_ID = uuid_digits("student_hex")
+_THE_STUDENT = _STUDENTS.c.id == _STUDENT_ID
 _MARK_TARGETS = bumping_read(
     _SESSIONS.c.id == bindparam("session_id"),
     *(
@@ -138,7 +139,7 @@ _MARK_TARGETS = bumping_read(
         select(Enrollment.student_id)
         .where(
             Enrollment.class_id == _SESSIONS.c.class_id,
-            Enrollment.student_id == bindparam("student_id"),
+            Enrollment.student_id == _STUDENT_ID,
         )
         .exists()
     ),
@@ -176,7 +177,9 @@ def load_mark_targets(
     taken for the mark: a mark that fails rolls it back), its student (None if there is none)
     and whether they are enrolled in the session's class: one round trip for what the rules
     check. Raises NotFound (the session)."""
-    row = execute_core(_MARK_TARGETS, {"session_id": session_id, "student_id": student_id}).first()
+    row = execute_core(
+        _MARK_TARGETS, {"session_id": session_id, "student_hex": student_id.hex}
+    ).first()
     if row is None:
         raise NotFound(SESSION_NOT_FOUND)
     session, (*student, enrolled) = session_from_bumped_row(row)

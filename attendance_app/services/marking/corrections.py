@@ -29,7 +29,7 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
-from attendance_app.services.dialect import returned
+from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.marking.records import (
     MarkResult,
@@ -109,7 +109,7 @@ SESSION_AND_RECORD = (
 #: of the record ``attendance_id``, returning the session; on SQLite the record's
 #: ``RECORD_COLUMNS`` too (scalar subqueries: SQLite's RETURNING names no other table), where
 #: PostgreSQL reads the record under the lock this took (``_RECORD_FOR_CHANGE``).
-_THE_RECORD = _ATTENDANCE.c.id == bindparam("attendance_id")
+_THE_RECORD = _ATTENDANCE.c.id == uuid_digits("attendance_hex")
 _OF_THE_RECORD = (
     _CLASS_SESSIONS.c.id == select(_ATTENDANCE.c.session_id).where(_THE_RECORD).scalar_subquery()
 )
@@ -143,7 +143,7 @@ def record_for_change(
 
     The session's read is its ``live_seq`` bump (``sessions.bumping_read``): every caller
     either announces the change or fails, which rolls the bump back."""
-    params = {"attendance_id": attendance_id}
+    params = {"attendance_id": attendance_id, "attendance_hex": attendance_id.hex}
     columns: Sequence[Any] | None
     if one_read_for_a_change():
         found = execute_core(_BUMPING_READ_WITH_RECORD, params).first()
