@@ -187,6 +187,35 @@ def _uuid_hex_sqlite(element: uuid_hex, compiler: SQLCompiler, **kw: Any) -> str
     return f"lower({compiler.process(element.clauses, **kw)})"
 
 
+class returned(FunctionElement[Any]):
+    """A scalar subquery (or EXISTS) for a RETURNING clause, its columns named with their
+    tables: SQLite's RETURNING leaves the table out of every column it renders, a subquery's
+    too, where ``id = teacher_id`` of a join is ambiguous and ``class_id = class_id`` the
+    inner table's column twice. Compiled as the subquery itself, with the tables' names."""
+
+    name = "returned"
+    inherit_cache = True
+
+    def __init__(self, subquery: ColumnElement[Any]) -> None:
+        super().__init__(subquery)
+        self.type = subquery.type
+
+
+@compiles(returned)
+def _returned(element: returned, compiler: SQLCompiler, **kw: Any) -> str:
+    kw.pop("include_table", None)
+    return compiler.process(element.clauses, **kw)
+
+
+def uuid_digits(name: str) -> ColumnElement[uuid.UUID]:
+    """A UUID bound as its hex digits (the parameter ``name`` is ``UUID.hex``), for a
+    statement that repeats it: SQLite's parameters are positional, and a ``Uuid`` bound
+    parameter is converted once per place it appears (a correction's read names its record
+    19 times), where text is passed as it is. Cast to the column's type in SQL: SQLite
+    stores exactly these digits, PostgreSQL reads them as a uuid."""
+    return cast(bindparam(name, type_=Text()), Uuid())
+
+
 def new_uuid() -> ColumnElement[uuid.UUID]:
     """A fresh random (version 4) UUID per row, made by the database: for an
     ``INSERT … SELECT`` that creates many rows without sending an id for each.

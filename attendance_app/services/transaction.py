@@ -27,6 +27,8 @@ _DEPTH = "uow_depth"
 _CONNECTION = "uow_connection"
 #: ``Session.info`` key: {(class, id): entity} built by the unit of work (``keep``).
 _KEPT = "uow_kept"
+#: ``Session.info`` key: {name: dict} of the unit of work's own state (``unit_state``).
+_STATE = "uow_state"
 CONFLICTING_DATA = "This change conflicts with existing data."
 
 #: (markers, message): a unique violation whose database error names any marker becomes a
@@ -86,6 +88,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             if depth == 0:
                 session.info.pop(_CONNECTION, None)
                 session.info.pop(_KEPT, None)
+                session.info.pop(_STATE, None)
             if gate is not None:
                 gate.release()
         if depth == 0:
@@ -114,6 +117,15 @@ def kept(cls: type[E], entity_id: Any) -> E | None:
     """The entity of ``cls`` with ``entity_id`` this unit of work keeps (``keep``), or None."""
     found: dict[tuple[type[Any], Any], Any] | None = db.session().info.get(_KEPT)
     return found.get((cls, entity_id)) if found else None
+
+
+def unit_state(name: str) -> dict[Any, Any]:
+    """A dict that lives as long as the unit of work (an empty, unkept one outside it)."""
+    session = db.session()
+    if not session.info.get(_DEPTH, 0):
+        return {}
+    state: dict[str, dict[Any, Any]] = session.info.setdefault(_STATE, {})
+    return state.setdefault(name, {})
 
 
 def affected_rows(statement: Executable) -> int:

@@ -173,6 +173,20 @@ def test_the_absence_streak_is_a_setting_and_alerts_below_high_risk(app, classro
     assert note.body == f"{klass.name}: 2 absences in a row (alert at 2)."
 
 
+def test_the_alert_line_follows_a_setting_changed_while_the_app_runs(app, monkeypatch):
+    with app.app_context():
+        before = alerts.AlertLine.from_config()
+        monkeypatch.setitem(app.config, "ALERT_ABSENCE_STREAK", before.streak + 2)
+        monkeypatch.setitem(app.config, "ANALYTICS_TREND_WINDOW", 0)
+        changed = alerts.AlertLine.from_config()
+        monkeypatch.undo()
+        again = alerts.AlertLine.from_config()
+
+    assert changed.streak == before.streak + 2
+    assert changed.thresholds.trend_window == 1  # 0 is no window: the smallest that is one
+    assert again == before
+
+
 def test_a_correction_in_the_same_session_withdraws_the_alert(app, classroom):
     klass, admin = classroom.klass, classroom.admin
     ana = klass.students[0]

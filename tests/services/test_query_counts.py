@@ -159,7 +159,8 @@ patch_late_to_present.setup = mark_first_late
 
 @pytest.mark.parametrize(
     ("request_fn", "budget"),
-    [(mark_one, 6), (patch_one, 7), (patch_late_to_present, 6)],
+    # Were 6, 7 and 6: the session's read is its live_seq bump (an UPDATE … RETURNING).
+    [(mark_one, 5), (patch_one, 6), (patch_late_to_present, 5)],
     ids=["mark", "patch", "patch-late-to-present"],
 )
 def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
@@ -171,6 +172,9 @@ def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
         for s in statements_for(app, count_queries, SMALL, request_fn)
         if not s.startswith("BEGIN")
     ]
+    if request_fn is mark_one and app_dialect(app) == "postgresql":
+        # A first mark's record and audit row are one statement (a data-modifying CTE).
+        budget -= 1
     if request_fn is not mark_one and app_dialect(app) == "sqlite":
         # A correction reads its session and record in one statement where no row lock is
         # needed; PostgreSQL locks the session, then reads the record (services' lock order).

@@ -29,6 +29,7 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
+from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
@@ -79,11 +80,10 @@ from attendance_app.services.marking.rules import (
     session_ended_message,
 )
 from attendance_app.services.marking.sessions import (
-    SESSION_COLUMNS,
     SESSION_NOT_FOUND,
-    SESSION_TABLES,
+    bumping_read,
     load_session,
-    session_from_row,
+    session_from_bumped_row,
 )
 from attendance_app.services.transaction import execute_core, unit_of_work
 
@@ -118,23 +118,31 @@ _STUDENT_COLUMNS = (
     _USERS.c.last_name,
 )
 _SESSIONS = cast(Table, ClassSession.__table__)
-_MARK_TARGETS = (
-    select(
-        *SESSION_COLUMNS,
-        *_STUDENT_COLUMNS,
+#: A single mark's read: the session's ``live_seq`` bump returning the session
+#: (``sessions.bumping_read``), its student's ``_STUDENT_COLUMNS`` (NULL when there is no
+#: such student: the session is still found, the contract's order) and whether they are
+#: enrolled in the session's class, as scalar subqueries.
+_STUDENT_ID = uuid_digits("student_hex")
+_THE_STUDENT = _STUDENTS.c.id == _STUDENT_ID
+_MARK_TARGETS = bumping_read(
+    _SESSIONS.c.id == bindparam("session_id"),
+    *(
+        returned(
+            select(column)
+            .join_from(_STUDENTS, _USERS, _USERS.c.id == _STUDENTS.c.user_id)
+            .where(_THE_STUDENT)
+            .scalar_subquery()
+        )
+        for column in _STUDENT_COLUMNS
+    ),
+    returned(
         select(Enrollment.student_id)
         .where(
             Enrollment.class_id == _SESSIONS.c.class_id,
-            Enrollment.student_id == _STUDENTS.c.id,
+            Enrollment.student_id == _STUDENT_ID,
         )
-        .exists(),
-    )
-    .select_from(SESSION_TABLES)
-    # Outer: a missing student must still find the session (rule order: session first).
-    .outerjoin(_STUDENTS, _STUDENTS.c.id == bindparam("student_id"))
-    .outerjoin(_USERS, _USERS.c.id == _STUDENTS.c.user_id)
-    .where(_SESSIONS.c.id == bindparam("session_id"))
-    .with_for_update(of=_SESSIONS)
+        .exists()
+    ),
 )
 
 
@@ -165,13 +173,16 @@ def student_from_columns(
 def load_mark_targets(
     session_id: uuid.UUID, student_id: uuid.UUID
 ) -> tuple[ClassSession, Student | None, bool]:
-    """A single mark's session (row-locked, as ``load_session(lock=True)``), its student (None
-    if there is none) and whether they are enrolled in the session's class: one round trip
-    for what the rules check. Raises NotFound (the session)."""
-    row = execute_core(_MARK_TARGETS, {"session_id": session_id, "student_id": student_id}).first()
+    """A single mark's session (row-locked, as ``load_session(lock=True)``, its ``live_seq``
+    taken for the mark: a mark that fails rolls it back), its student (None if there is none)
+    and whether they are enrolled in the session's class: one round trip for what the rules
+    check. Raises NotFound (the session)."""
+    row = execute_core(
+        _MARK_TARGETS, {"session_id": session_id, "student_hex": student_id.hex}
+    ).first()
     if row is None:
         raise NotFound(SESSION_NOT_FOUND)
-    session, (*student, enrolled) = session_from_row(row)
+    session, (*student, enrolled) = session_from_bumped_row(row)
     return session, student_from_columns(*student), bool(enrolled)
 
 

@@ -29,6 +29,7 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import permissions
+from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.marking.records import (
     MarkResult,
@@ -47,9 +48,9 @@ from attendance_app.services.marking.rules import (
 from attendance_app.services.marking.sessions import (
     SESSION_COLUMNS,
     SESSION_TABLES,
+    bumping_read,
     load_session,
-    lock_session_of_record,
-    session_from_row,
+    session_from_bumped_row,
 )
 from attendance_app.services.notifying import alerts
 from attendance_app.services.reporting.statistics import RecordRow
@@ -104,6 +105,27 @@ SESSION_AND_RECORD = (
 )
 
 
+#: A change's read: the session's ``live_seq`` bump (``sessions.bumping_read``) of the session
+#: of the record ``attendance_id``, returning the session; on SQLite the record's
+#: ``RECORD_COLUMNS`` too (scalar subqueries: SQLite's RETURNING names no other table), where
+#: PostgreSQL reads the record under the lock this took (``_RECORD_FOR_CHANGE``).
+_THE_RECORD = _ATTENDANCE.c.id == uuid_digits("attendance_hex")
+_OF_THE_RECORD = (
+    _CLASS_SESSIONS.c.id == select(_ATTENDANCE.c.session_id).where(_THE_RECORD).scalar_subquery()
+)
+_BUMPING_READ = bumping_read(_OF_THE_RECORD)
+_BUMPING_READ_WITH_RECORD = bumping_read(
+    _OF_THE_RECORD,
+    *(returned(select(column).where(_THE_RECORD).scalar_subquery()) for column in _ATTENDANCE.c),
+    returned(
+        select(_STUDENTS.c.student_number)
+        .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+        .where(_THE_RECORD)
+        .scalar_subquery()
+    ),
+)
+
+
 def one_read_for_a_change() -> bool:
     """Whether a change may read its session and record in one statement: on SQLite, whose
     write transaction (BEGIN IMMEDIATE) already keeps every other writer out. PostgreSQL locks
@@ -117,18 +139,22 @@ def record_for_change(
 ) -> tuple[Attendance, Student, ClassSession]:
     """A record about to change, with its student and session, locked in the order every
     writer takes them (the session row, then the record row), checked in the contract's
-    order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid)."""
-    params = {"attendance_id": attendance_id}
+    order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid).
+
+    The session's read is its ``live_seq`` bump (``sessions.bumping_read``): every caller
+    either announces the change or fails, which rolls the bump back."""
+    params = {"attendance_id": attendance_id, "attendance_hex": attendance_id.hex}
     columns: Sequence[Any] | None
     if one_read_for_a_change():
-        found = execute_core(SESSION_AND_RECORD, params).first()
+        found = execute_core(_BUMPING_READ_WITH_RECORD, params).first()
         if found is None:
             raise NotFound(RECORD_NOT_FOUND)
-        session, columns = session_from_row(found)
+        session, columns = session_from_bumped_row(found)
     else:
-        locked = lock_session_of_record(attendance_id)
-        if locked is None:
+        bumped = execute_core(_BUMPING_READ, params).first()
+        if bumped is None:
             raise NotFound(RECORD_NOT_FOUND)
+        locked = session_from_bumped_row(bumped)[0]
         # Read under the session's lock: a deletion or an undo (which take it) may have
         # removed the record while this waited for it.
         columns = execute_core(_RECORD_FOR_CHANGE, params).first()

@@ -82,7 +82,7 @@ def _locked_record(actor: User, attendance_id: uuid.UUID) -> tuple[Attendance, C
     """The record and its session, both row-locked (the session first, as every writer
     takes them): exists (NotFound) → the class's teacher or an admin (Forbidden). The session
     may be ENDED: an excuse is not a mark."""
-    session = lock_session_of_record(attendance_id, for_a_change=False)
+    session = lock_session_of_record(attendance_id)
     if session is None:
         raise NotFound(RECORD_NOT_FOUND)
     record = db.session.scalars(

@@ -4,6 +4,7 @@ the audit rows, the announcement of a change, and a student's first record with 
 from __future__ import annotations
 
 import functools
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,13 @@ from typing import Any
 
 from sqlalchemy import (
     Executable,
+    Integer,
+    Table,
+    bindparam,
+    literal_column,
+    select,
 )
+from sqlalchemy.dialects import postgresql
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -99,6 +106,60 @@ def _insert_records_statement(dialect: str) -> Executable:
         insert(table)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
         .returning(table.c.id, table.c.student_id)
+    )
+
+
+#: The columns a first mark writes, each bound as a parameter of its own name.
+_FIRST_MARK_COLUMNS = (
+    "id",
+    "session_id",
+    "student_id",
+    "status",
+    "notes",
+    "marked_at",
+    "late_at",
+    "marked_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+@functools.cache
+def _first_mark_statement() -> Executable:
+    """PostgreSQL's first mark and its audit row in one statement: the record's INSERT … ON
+    CONFLICT DO NOTHING as a data-modifying CTE, and the audit row's INSERT … SELECT from
+    the row it made: one row inserted when the record was made, none when the student
+    already had one (rule 2, decided by the database). SQLite has no such CTE: two
+    statements (``insert_records``, ``append_audit``)."""
+    attendance = typing.cast(Table, Attendance.__table__)
+    changes = typing.cast(Table, AttendanceChange.__table__)
+    values = {name: bindparam(name, type_=attendance.c[name].type) for name in _FIRST_MARK_COLUMNS}
+    made = (
+        postgresql.insert(attendance)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        .returning(attendance.c.id)
+        .cte("first_mark")
+    )
+    audit = {
+        "id": bindparam("change_id", type_=changes.c.id.type),
+        "attendance_id": made.c.id,
+        "session_id": bindparam("session_id", type_=changes.c.session_id.type),
+        "student_id": bindparam("student_id", type_=changes.c.student_id.type),
+        "actor_id": bindparam("marked_by_id", type_=changes.c.actor_id.type),
+        "changed_at": bindparam("marked_at", type_=changes.c.changed_at.type),
+        "channel": bindparam("channel", type_=changes.c.channel.type),
+        "new_status": bindparam("status", type_=changes.c.new_status.type),
+        "new_notes": bindparam("notes", type_=changes.c.new_notes.type),
+        "idempotency_key": bindparam("idempotency_key", type_=changes.c.idempotency_key.type),
+    }
+    return (
+        postgresql.insert(changes)
+        .from_select(list(audit), select(*audit.values()).select_from(made))
+        .add_cte(made)
+        # A row when the record was made (the driver's row count of this statement is -1).
+        .returning(literal_column("1", Integer()))
     )
 
 
@@ -194,25 +255,53 @@ def write_first_mark(
     passed (a teacher's mark, a student's check-in): the insert, where the database decides
     rule 2 (Conflict when a record exists), its audit row and its event; and the record as
     the edges answer with it (built here, not read back: the insert returned only its id)."""
-    created = insert_records(session, [MarkEntry(student.id, status, notes)], actor, now)
-    if student.id not in created:
-        raise Conflict(ALREADY_MARKED, field="non_field_errors")
-    record_id = created[student.id]
-    change_ids = append_audit(
-        [
-            {
-                "attendance_id": record_id,
-                "session_id": session.id,
-                "student_id": student.id,
-                "new_status": status,
-                "new_notes": notes,
-            }
-        ],
-        actor,
-        channel,
-        now,
-        idempotency_key=idempotency_key,
-    )
+    if db.engine.dialect.name == "postgresql":
+        record_id, change_id = uuid.uuid4(), uuid.uuid4()
+        made = (
+            execute_core(
+                _first_mark_statement(),
+                {
+                    "id": record_id,
+                    "session_id": session.id,
+                    "student_id": student.id,
+                    "status": status,
+                    "notes": notes,
+                    "marked_at": now,
+                    "late_at": first_late_at(status, now),
+                    "marked_by_id": actor.id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                    "change_id": change_id,
+                    "channel": channel,
+                    "idempotency_key": idempotency_key,
+                },
+            ).first()
+            is not None
+        )
+        if not made:
+            raise Conflict(ALREADY_MARKED, field="non_field_errors")
+        change_ids = [change_id]
+    else:
+        created = insert_records(session, [MarkEntry(student.id, status, notes)], actor, now)
+        if student.id not in created:
+            raise Conflict(ALREADY_MARKED, field="non_field_errors")
+        record_id = created[student.id]
+        change_ids = append_audit(
+            [
+                {
+                    "attendance_id": record_id,
+                    "session_id": session.id,
+                    "student_id": student.id,
+                    "new_status": status,
+                    "new_notes": notes,
+                }
+            ],
+            actor,
+            channel,
+            now,
+            idempotency_key=idempotency_key,
+        )
     announce(session, (record_id,), actor, (student.id,))
     record = built(
         Attendance,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -23,10 +23,11 @@ from attendance_app.models import (
     utcnow,
 )
 from attendance_app.services import events, permissions
+from attendance_app.services.dialect import returned
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.reporting.statistics import SessionStatistics, session_statistics
 from attendance_app.services.school.structure import CLASS_NOT_FOUND
-from attendance_app.services.transaction import execute_core, keep, unit_of_work
+from attendance_app.services.transaction import execute_core, keep, unit_of_work, unit_state
 
 SESSION_NOT_FOUND = "Session not found."
 
@@ -98,17 +99,6 @@ _SESSION_FOR_A_CHANGE = (
     .where(_SESSIONS.c.id == bindparam("session_id"))
     .with_for_update(of=_SESSIONS)
 )
-_SESSION_OF_RECORD_FOR_A_CHANGE = (
-    select(*SESSION_COLUMNS)
-    .select_from(SESSION_TABLES)
-    .where(
-        _SESSIONS.c.id
-        == (
-            select(Attendance.session_id).where(Attendance.id == bindparam("attendance_id"))
-        ).scalar_subquery()
-    )
-    .with_for_update(of=_SESSIONS)
-)
 
 
 def session_from_row(row: Sequence[Any]) -> tuple[ClassSession, Sequence[Any]]:
@@ -138,6 +128,54 @@ _BUMP_LIVE_SEQ = (
 )
 
 
+#: ``SESSION_COLUMNS`` as an UPDATE of the session can return them: its own columns, and its
+#: class's and the teacher's user id as scalar subqueries of the updated row (SQLite's
+#: RETURNING names no other table; PostgreSQL's could, but one form serves both).
+BUMPED_SESSION_COLUMNS = (
+    *_SESSIONS.c,
+    *(
+        returned(select(column).where(_CLASSES.c.id == _SESSIONS.c.class_id).scalar_subquery())
+        for column in _CLASSES.c
+    ),
+    returned(
+        select(_TEACHERS.c.user_id)
+        .join_from(_CLASSES, _TEACHERS, _TEACHERS.c.id == _CLASSES.c.teacher_id)
+        .where(_CLASSES.c.id == _SESSIONS.c.class_id)
+        .scalar_subquery()
+    ),
+)
+
+
+def bumping_read(where: ColumnElement[bool], *columns: Any) -> Update:
+    """The session's ``live_seq`` bump that is also the read of a change of its attendance:
+    ``UPDATE class_sessions SET live_seq = live_seq + 1 … WHERE where RETURNING
+    BUMPED_SESSION_COLUMNS, columns`` (rows as ``SESSION_COLUMNS``' for
+    ``session_from_bumped_row``). The UPDATE takes the session's row lock as ``SELECT … FOR
+    UPDATE`` did, and in the same place; its statement saves the bump's own.
+
+    Only for a change whose every outcome that writes nothing is an error (rolled back, the
+    bump with it): a mark, a correction. Not a tap, which commits a replayed or stale tap
+    without a broadcast: a number taken and never broadcast is a gap every listener would
+    resync on."""
+    return (
+        update(_SESSIONS)
+        .where(where)
+        .values(live_seq=_SESSIONS.c.live_seq + 1)
+        .returning(*BUMPED_SESSION_COLUMNS, *columns)
+    )
+
+
+def session_from_bumped_row(row: Sequence[Any]) -> tuple[ClassSession, Sequence[Any]]:
+    """``session_from_row`` for a row of a ``bumping_read``: the session's ``live_seq`` is the
+    number its change takes, which ``bump_live_seq`` then gives without a statement."""
+    session, rest = session_from_row(row)
+    unit_state(_SEQ_TAKEN)[session.id] = session.live_seq
+    return session, rest
+
+
+_SEQ_TAKEN = "seq_taken"
+
+
 def load_session_for_a_change(session_id: uuid.UUID) -> ClassSession:
     """``load_session(session_id, lock=True)`` for a change of attendance: row-locked, built
     from its columns (``session_from_row``). Raises NotFound."""
@@ -147,18 +185,17 @@ def load_session_for_a_change(session_id: uuid.UUID) -> ClassSession:
     return session_from_row(found)[0]
 
 
-def lock_session_of_record(
-    attendance_id: uuid.UUID, *, for_a_change: bool = True
-) -> ClassSession | None:
-    """The session of the record ``attendance_id``, row-locked, or None when there is no such
-    record: what a change found by its record's id locks first (the record after it, and
-    re-read then: it may have gone while this waited). ``for_a_change``: loaded as
-    ``load_session_for_a_change`` builds it, else as ``load_session`` loads it."""
-    params = {"attendance_id": attendance_id}
-    if for_a_change:
-        found = execute_core(_SESSION_OF_RECORD_FOR_A_CHANGE, params).first()
-        return session_from_row(found)[0] if found is not None else None
-    return db.session.scalars(_LOAD_SESSION_OF_RECORD, params).unique().one_or_none()
+def lock_session_of_record(attendance_id: uuid.UUID) -> ClassSession | None:
+    """The session of the record ``attendance_id``, row-locked, loaded as ``load_session``
+    loads it, or None when there is no such record: what a change found by its record's id
+    locks first (the record after it, and re-read then: it may have gone while this
+    waited). A change of attendance reads it with its ``live_seq`` bump
+    (``corrections.record_for_change``)."""
+    return (
+        db.session.scalars(_LOAD_SESSION_OF_RECORD, {"attendance_id": attendance_id})
+        .unique()
+        .one_or_none()
+    )
 
 
 def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
@@ -177,7 +214,11 @@ def load_session(session_id: uuid.UUID, *, lock: bool = False) -> ClassSession:
 
 
 def bump_live_seq(session: ClassSession) -> int:
-    """The next broadcast sequence number of ``session`` (in the caller's transaction)."""
+    """The next broadcast sequence number of ``session`` (in the caller's transaction): the
+    one its ``bumping_read`` took, once, or a new one."""
+    taken = unit_state(_SEQ_TAKEN).pop(session.id, None)
+    if taken is not None:
+        return int(taken)
     seq, updated_at = execute_core(_BUMP_LIVE_SEQ, {"session_id": session.id}).one()
     set_committed_value(session, "live_seq", seq)
     set_committed_value(session, "updated_at", updated_at)

@@ -14,6 +14,7 @@ ABSENT or LATE in it gets one notice, so taps corrected during the lesson never 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -58,7 +59,14 @@ from attendance_app.services.reporting.analytics import (
     counts_of,
     counts_of_codes,
 )
-from attendance_app.services.reporting.risk import RISK_HIGH, Counts, Figures, Thresholds, figures
+from attendance_app.services.reporting.risk import (
+    RISK_HIGH,
+    SETTINGS,
+    Counts,
+    Figures,
+    Thresholds,
+    figures,
+)
 from attendance_app.services.transaction import execute_core, kept
 
 
@@ -72,6 +80,17 @@ class AlertLine:
 
     @classmethod
     def from_config(cls) -> AlertLine:
+        """The current app's line, built once per distinct set of its settings' values (a
+        test or an operator may change them at run time): built on every write, it was ~70
+        Python calls of each."""
+        values = tuple(map(current_app.config.get, _LINE_SETTINGS))
+        try:
+            return _line_of(values)
+        except TypeError:  # a value that cannot be a key: built as it is
+            return cls._build()
+
+    @classmethod
+    def _build(cls) -> AlertLine:
         config = current_app.config
         return cls(
             thresholds=Thresholds.from_config(),
@@ -104,6 +123,16 @@ class AlertLine:
             return f"{name} is at high risk in {school_class.name}"
         missed = fig.consecutive_absences
         return f"{name} has missed {missed} sessions in a row in {school_class.name}"
+
+
+#: What ``AlertLine.from_config`` reads: the risk thresholds' settings and its own two.
+_LINE_SETTINGS = (*SETTINGS.values(), "ALERT_ABSENCE_STREAK", "ALERT_MIN_SESSIONS")
+
+
+@functools.lru_cache(maxsize=16)
+def _line_of(values: tuple[Any, ...]) -> AlertLine:
+    """The line of the current app's settings, whose values are ``values`` (the cache key)."""
+    return AlertLine._build()
 
 
 #: The statuses the alert line cannot tell apart: both attend. A record's change between them
