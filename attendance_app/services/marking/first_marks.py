@@ -35,6 +35,7 @@ from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange, Channel, ClassSession, User
 from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
 from attendance_app.services.marking.attendance import MarkEntry, first_late_at
+from attendance_app.services.marking.records import FIRST_MARK_COLUMNS
 
 
 class Audit(NamedTuple):
@@ -126,7 +127,7 @@ def _entries_statements(dialect: str) -> tuple[Executable, Executable | None]:
     inserting = (
         insert(attendance)
         # SQLite needs a WHERE between the SELECT and ON CONFLICT.
-        .from_select(_RECORD_COLUMNS, entered.where(true()))
+        .from_select(FIRST_MARK_COLUMNS, entered.where(true()))
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
     )
     changes = AttendanceChange.__table__
@@ -164,7 +165,7 @@ def new_records(
     late_at: ColumnElement[Any],
     record_id: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
-    """The columns of first marks in ``_RECORD_COLUMNS`` order, for an INSERT … SELECT:
+    """The columns of first marks in ``FIRST_MARK_COLUMNS`` order, for an INSERT … SELECT:
     what every first mark writes (an id by the database unless ``record_id`` gives it,
     marked and created ``now`` by ``actor_id`` in ``session_id``, version 1) beside the
     given student, status, notes and late time. The session, actor and time are values or
@@ -204,7 +205,7 @@ def insert_new(
     attendance = Attendance.__table__
     inserting = (
         insert(attendance)
-        .from_select(_RECORD_COLUMNS, rows)
+        .from_select(FIRST_MARK_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
     )
     if db.engine.dialect.name != "postgresql":
@@ -300,20 +301,6 @@ def _audit_params(audit: Audit) -> dict[str, Any]:
     }
 
 
-#: The columns first marks write, in the SELECTs' order (``new_records``).
-_RECORD_COLUMNS = [
-    "id",
-    "session_id",
-    "student_id",
-    "status",
-    "notes",
-    "marked_at",
-    "late_at",
-    "marked_by_id",
-    "created_at",
-    "updated_at",
-    "version",
-]
 _CHANGE_COLUMNS = [
     "id",
     "attendance_id",

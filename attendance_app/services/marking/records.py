@@ -109,8 +109,9 @@ def _insert_records_statement(dialect: str) -> Executable:
     )
 
 
-#: The columns a first mark writes, each bound as a parameter of its own name.
-_FIRST_MARK_COLUMNS = (
+#: The columns a first mark writes: here each bound as a parameter of its own name, in the
+#: bulk paths (``first_marks``) the order of their INSERT … SELECTs.
+FIRST_MARK_COLUMNS = (
     "id",
     "session_id",
     "student_id",
@@ -134,7 +135,7 @@ def _first_mark_statement() -> Executable:
     statements (``insert_records``, ``append_audit``)."""
     attendance = typing.cast(Table, Attendance.__table__)
     changes = typing.cast(Table, AttendanceChange.__table__)
-    values = {name: bindparam(name, type_=attendance.c[name].type) for name in _FIRST_MARK_COLUMNS}
+    values = {name: bindparam(name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS}
     made = (
         postgresql.insert(attendance)
         .values(values)
