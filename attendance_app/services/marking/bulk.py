@@ -162,16 +162,7 @@ def mark_records(
     # The students beside the records spare the alert check a query to find them; the
     # records themselves spare the broadcast reading back what was just written. (A student
     # marking is a check-in, whose broadcast says so: not sent from here.)
-    written = None
-    if actor.role != Role.STUDENT:
-        written = FirstMarks(
-            tuple(records),
-            now,
-            actor.id,
-            full_name(actor.first_name, actor.last_name) or None,
-            session.class_id,
-            session.start_time,
-        )
+    written = _first_marks(records, actor, session, now)
     announce(session, tuple(record_ids), actor, tuple(ids), first_marks=written)
     return BulkMarkResult(session, records)
 
@@ -222,17 +213,13 @@ def mark_unmarked(
     if not created:
         return InitialiseResult(session, 0, default_status, [])
     record_ids = list(created.values())
-    written = None
-    if actor.role != Role.STUDENT:
-        # The records, but for the students' numbers: the broadcast needs only those read.
-        written = FirstMarks(
-            tuple(FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()),
-            now,
-            actor.id,
-            full_name(actor.first_name, actor.last_name) or None,
-            session.class_id,
-            session.start_time,
-        )
+    # The records, but for the students' numbers: the broadcast needs only those read.
+    written = _first_marks(
+        [FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()],
+        actor,
+        session,
+        now,
+    )
     announce(session, tuple(record_ids), actor, tuple(created), first_marks=written)
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
@@ -250,3 +237,20 @@ def end_session_marking_unmarked(
     transaction: nobody ever sees the session ended with the fill half done."""
     mark_unmarked(actor=actor, session_id=session_id, default_status=status, channel=channel, at=at)
     return end_session(actor=actor, session_id=session_id, at=at)
+
+
+def _first_marks(
+    records: Sequence[FirstMark], actor: User, session: ClassSession, now: datetime
+) -> FirstMarks | None:
+    """What the broadcast needs of records just written, or None for a student's (a
+    check-in, whose broadcast says so, is not sent from here)."""
+    if actor.role == Role.STUDENT:
+        return None
+    return FirstMarks(
+        tuple(records),
+        now,
+        actor.id,
+        full_name(actor.first_name, actor.last_name) or None,
+        session.class_id,
+        session.start_time,
+    )
