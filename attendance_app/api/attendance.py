@@ -7,7 +7,7 @@ import uuid
 from flask import current_app, jsonify, request
 
 from attendance_app.api import actor, bp
-from attendance_app.api.auth import json_body, query_args
+from attendance_app.api.auth import Query, json_body
 from attendance_app.api.responses import (
     bulk_mark_body,
     excuse_body,
@@ -37,7 +37,7 @@ from attendance_app.services.reporting import history, session_view
 _MARK_REQUEST = MarkRequest()
 _UPDATE_REQUEST = UpdateRequest()
 #: The session view's query schema, made once too (~60 µs a request otherwise).
-_SESSION_VIEW_QUERY = SessionViewQuery()
+_SESSION_VIEW_QUERY = Query(SessionViewQuery())
 
 
 @bp.post("/attendance/mark/")
@@ -105,7 +105,7 @@ def attendance_session(session_id: uuid.UUID):
         403: {description: Not the session's teacher}
         404: {description: Session not found.}
     """
-    args = _SESSION_VIEW_QUERY.load(query_args())
+    args = _SESSION_VIEW_QUERY.load()
     body = session_view.session_view(
         actor(),
         session_id,
@@ -263,7 +263,7 @@ def attendance_late_minutes(attendance_id: uuid.UUID):
 
 
 #: The history's query schema, made once as the session view's is.
-_HISTORY_QUERY = HistoryQuery()
+_HISTORY_QUERY = Query(HistoryQuery())
 
 
 @bp.get("/attendance/student/<uuid:student_id>/")
@@ -291,8 +291,8 @@ def attendance_student(student_id: uuid.UUID):
         403: {description: "Not this student, not their teacher, not an admin"}
         404: {description: Student not found.}
     """
-    args = _HISTORY_QUERY.load(query_args())
-    found = history.student_history(
+    args = _HISTORY_QUERY.load()
+    found = history.student_history_text(
         actor=actor(),
         student_id=student_id,
         filters=history.HistoryFilters(

@@ -19,7 +19,7 @@ from attendance_app.services.marking.bulk import BulkMarkResult, InitialiseResul
 from attendance_app.services.marking.check_in import CheckInCode
 from attendance_app.services.marking.excuses import ExcuseResult
 from attendance_app.services.reporting.analytics import ClassAnalytics, StudentAnalytics
-from attendance_app.services.reporting.history import StudentHistory
+from attendance_app.services.reporting.history import HistoryText, StudentHistory
 from attendance_app.services.reporting.session_view import SessionSummary
 from attendance_app.services.reporting.statistics import (
     RecordView,
@@ -249,26 +249,42 @@ def changed_record_body(
     return {"message": message, "attendance": attendance}
 
 
-def history_body(history: StudentHistory) -> dict:
+def history_body(history: StudentHistory[HistoryText]) -> dict:
+    """The student's history, in one pass over its text rows (unpacked as
+    :class:`HistoryText` lists its columns: reading each by name cost more)."""
+    student = history.student
     return {
-        "student": student_brief(history.student),
+        "student": {
+            "id": str(student.id),
+            "student_id": student.student_number,
+            "first_name": student.first_name,
+            "last_name": student.last_name,
+        },
         "statistics": history.statistics.as_dict(),
         "records": [
             {
-                "id": row.id,
+                "id": record_id,
                 "session": {
-                    "class_name": row.class_name,
-                    "subject_code": row.subject_code,
+                    "class_name": class_name,
+                    "subject_code": subject_code,
                     # The UTC day: the ISO text's first ten characters.
-                    "date": row.start_time_text[:10] if row.start_time_text else None,
-                    "start_time": row.start_time_text,
+                    "date": start_time[:10] if start_time else None,
+                    "start_time": start_time,
                 },
-                "status": row.status.value,
-                "marked_at": row.marked_at_text,
-                "excused": row.absence_reason is not None,
-                "absence_reason": row.absence_reason.value if row.absence_reason else None,
+                "status": status,
+                "marked_at": marked_at,
+                "excused": absence_reason is not None,
+                "absence_reason": absence_reason,
             }
-            for row in history.records
+            for (
+                record_id,
+                class_name,
+                subject_code,
+                start_time,
+                status,
+                marked_at,
+                absence_reason,
+            ) in history.records
         ],
         "next_cursor": history.next_cursor,
     }

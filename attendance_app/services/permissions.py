@@ -122,14 +122,18 @@ def classes_taught_by(
     return select(SchoolClass.id).where(SchoolClass.teacher_id == teacher_id)
 
 
-def require_student_reader(actor: User, student_id: uuid.UUID) -> None:
+def require_student_reader(
+    actor: User, student_id: uuid.UUID, *, teaches: bool | None = None
+) -> None:
     """A student's own figures: themself, an admin, or a teacher of one of their classes —
     enrolled there now, or with records there (a student who left keeps their history).
 
     A teacher with no class in common with the student gets 403 rather than an empty page,
-    so a teacher cannot probe which ids are students.
+    so a teacher cannot probe which ids are students. ``teaches``: the answer of
+    :func:`teaches_student` (records counting) for this teacher, already read with the
+    caller's own statement; None: read it here.
     """
-    _require_student_access(actor, student_id, records_count=True)
+    _require_student_access(actor, student_id, records_count=True, teaches=teaches)
 
 
 def require_student_analytics_reader(actor: User, student_id: uuid.UUID) -> None:
@@ -138,7 +142,9 @@ def require_student_analytics_reader(actor: User, student_id: uuid.UUID) -> None
     _require_student_access(actor, student_id, records_count=False)
 
 
-def _require_student_access(actor: User, student_id: uuid.UUID, *, records_count: bool) -> None:
+def _require_student_access(
+    actor: User, student_id: uuid.UUID, *, records_count: bool, teaches: bool | None = None
+) -> None:
     if is_admin(actor):
         return
     if actor.role == Role.STUDENT:
@@ -146,30 +152,46 @@ def _require_student_access(actor: User, student_id: uuid.UUID, *, records_count
             return
         raise Forbidden()
     if actor.role == Role.TEACHER and actor.teacher is not None:
-        params = {"student_id": student_id, "teacher_id": actor.teacher.id}
-        if db.session.scalar(_teaches_student_statement(records_count), params):
+        if teaches is None:
+            params = {"student_id": student_id, "teacher_id": actor.teacher.id}
+            teaches = bool(db.session.scalar(_teaches_student_statement(records_count), params))
+        if teaches:
             return
     raise Forbidden()
 
 
-@cache
-def _teaches_student_statement(records_count: bool) -> Select[tuple[bool]]:
-    """Whether teacher ``teacher_id`` teaches student ``student_id`` (a class of theirs where
-    the student is enrolled, or, with ``records_count``, has records), built once with bind
-    parameters: building it per request was a sixth of a student's history."""
-    student_id: BindParameter[uuid.UUID] = bindparam("student_id")
-    taught = classes_taught_by(bindparam("teacher_id"))
-    mine: ColumnElement[bool] = exists().where(
-        Enrollment.student_id == student_id, Enrollment.class_id.in_(taught)
+def teaches_student(
+    student_id: BindParameter[uuid.UUID],
+    teacher_id: BindParameter[uuid.UUID],
+    records_count: bool,
+) -> ColumnElement[bool]:
+    """Whether teacher ``teacher_id`` teaches student ``student_id``: a class of theirs
+    where the student is enrolled, or, with ``records_count``, has records. A column, so a
+    read may carry the answer beside its own (a student's history).
+
+    Each EXISTS joins the student's rows to their class's teacher and stops at the first
+    match; written as ``class_id IN (the teacher's classes)`` SQLite built that list first,
+    every time (~80 µs for a teacher of 60 classes, against ~8)."""
+    mine: ColumnElement[bool] = exists(
+        select(Enrollment.class_id)
+        .join(SchoolClass, SchoolClass.id == Enrollment.class_id)
+        .where(Enrollment.student_id == student_id, SchoolClass.teacher_id == teacher_id)
     )
     if records_count:
-        mine = mine | exists().where(
-            Attendance.student_id == student_id,
-            Attendance.session_id.in_(
-                select(ClassSession.id).where(ClassSession.class_id.in_(taught))
-            ),
+        mine = mine | exists(
+            select(Attendance.id)
+            .join(ClassSession, ClassSession.id == Attendance.session_id)
+            .join(SchoolClass, SchoolClass.id == ClassSession.class_id)
+            .where(Attendance.student_id == student_id, SchoolClass.teacher_id == teacher_id)
         )
-    return select(mine)
+    return mine
+
+
+@cache
+def _teaches_student_statement(records_count: bool) -> Select[tuple[bool]]:
+    """:func:`teaches_student` as a statement, built once with bind parameters: building it
+    per request was a sixth of a student's history."""
+    return select(teaches_student(bindparam("student_id"), bindparam("teacher_id"), records_count))
 
 
 def require_class_analytics_filter(actor: User, school_class: SchoolClass) -> None:

@@ -185,3 +185,31 @@ def test_a_single_mark_and_a_correction_run_a_fixed_small_number_of_statements(
 def app_dialect(app) -> str:
     with app.app_context():
         return db.engine.dialect.name
+
+
+def history_statements(app, count_queries, lessons: int, who: str) -> list[str]:
+    """The statements (BEGINs left out) of one student's history, with a record in each of
+    ``lessons`` sessions of one class, as its teacher, an admin or the student."""
+    admin = make_admin(app)
+    students = make_students(app, 2)
+    klass = make_class(app, admin=admin, students=students)
+    for lesson in range(lessons):
+        mark(app, klass, make_session(app, klass), students[0], ("PRESENT", "LATE")[lesson % 2])
+    token = {"teacher": klass.teacher.token, "admin": admin.token}[who]
+    client = app.test_client()
+    url = f"/api/attendance/student/{students[0].profile_id}/"
+    with count_queries() as counter:
+        response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.json
+    assert len(response.json["records"]) == lessons
+    return [s for s in counter.statements if not s.startswith("BEGIN")]
+
+
+@pytest.mark.parametrize("who", ["teacher", "admin"])
+def test_a_student_s_history_runs_three_statements_however_long_it_is(app, count_queries, who):
+    # The token's user; the student, the teacher's permission and the counts in one row; the
+    # page. Were five for a teacher (the student's entity, the permission and the counts one
+    # each) and four for an admin.
+    short = history_statements(app, count_queries, 1, who)
+    long = history_statements(app, count_queries, 30, who)
+    assert len(short) == len(long) == 3, "\n---\n".join(s[:300] for s in long)
