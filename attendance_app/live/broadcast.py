@@ -54,7 +54,8 @@ def record_payload(row: ChangedRecord) -> dict:
         "marked_at": iso(row.marked_at),
         "updated_at": iso(row.updated_at),
         "marked_by": row.marked_by_name,
-        # The student checked themself in (the tile says "Checked in", not their name).
+        # The student checked themself in (the tile says "Checked in", not their name). The
+        # row is both the record (its marker) and the student (their user).
         "checked_in": is_checked_in(row, row),  # type: ignore[arg-type]
         "version": row.version,
         "late_minutes": row.late_minutes,
