@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     from attendance_app.database import configure_engine
     from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
     from attendance_app.json_provider import OrjsonProvider
+    from attendance_app.templating import Environment
 
     app = Flask(
         __name__,
@@ -34,6 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    # Before anything reads app.jinja_env (the extensions' init_app do): Flask builds it then.
+    app.jinja_environment = Environment
     app.config.update(load_config(app.instance_path, config))
     app.session_interface = CookieSessionInterface()
     app.json = OrjsonProvider(app)

@@ -10,7 +10,7 @@ and then, in process (Flask test client, no network):
   ``time.process_time()`` per page, its size, and the Python calls of one page;
 - ``tap``: the roster's htmx ``POST .../status`` ``--taps`` times, cycling through the
   students: median CPU per tap, Python calls per tap and, of those, the calls spent in
-  ``render_template`` (the tile, the statistics, the announcement).
+  rendering the answer (the tile, the statistics, the announcement: ``render_partial``).
 
 Calls are ``sys.setprofile``'s call events (Python and builtin), a figure the machine's load
 does not move. To compare two checkouts in one sitting, run this file from one of them with
@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 class CallCounter:
     """Counts call events (Python and C) while enabled; ``inside`` counts only those made
-    while the wrapped function ``render_template`` runs."""
+    while the wrapped function (the tap's answer's renderer) runs."""
 
     def __init__(self) -> None:
         self.total = 0
@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             f"(min {min(cpu) * 1000:.1f}), {counter.total:,} calls"
         )
 
-        original = roster_view.render_template
+        # What renders the tap's answer: ``web.render_partial`` (``render_template`` before it).
+        renderer = "render_partial" if hasattr(roster_view, "render_partial") else "render_template"
+        original = getattr(roster_view, renderer)
 
         def counted_render(*a, **kw):
             counter.depth += 1
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 counter.depth -= 1
 
-        roster_view.render_template = counted_render
+        setattr(roster_view, renderer, counted_render)
         taps = [0]
 
         def tap() -> None:
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         counter = CallCounter()
         for _ in range(args.taps):
             counter.run(tap)
-        roster_view.render_template = original
+        setattr(roster_view, renderer, original)
         print(
             f"  tap: CPU median {statistics.median(cpu) * 1000:.2f} ms, "
             f"{counter.total / args.taps:,.0f} calls, of which render "

@@ -1,7 +1,7 @@
 """Benchmark: the CPU and wall time of one single write, in process.
 
     .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
-                                           [--profile mark|patch|tap]
+                                           [--profile mark|patch|tap] [--listener]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
 
 Three writes, each its own request through the Flask test client (no network), on a fresh
@@ -11,6 +11,11 @@ database (a temporary SQLite file, or a fresh PostgreSQL database next to DATABA
 - ``patch``: ``PATCH /api/attendance/{id}/`` cycling PRESENT → LATE → ABSENT (token login);
 - ``tap``: the roster's htmx ``POST /sessions/<id>/students/<id>/status`` (cookie login,
   CSRF header), cycling through a session's students so taps both create and change.
+
+``--listener``: the class's teacher listens over Socket.IO (flask_socketio's test client, in
+process) to the session the PATCHes and the taps change, as the roster page does in a lesson,
+so each of those also reads and emits its broadcast (the client's decoding of it is counted
+too). Without it nobody listens and the broadcasts are skipped.
 
 Prints, per write and round, the median wall time and the median ``time.process_time()``
 CPU per request, and the statements one request runs. On a shared, loaded machine the CPU
@@ -88,6 +93,11 @@ def main() -> None:
         choices=["mark", "patch", "tap"],
         help="print where one write's CPU goes (cProfile, cumulative, 100 requests)",
     )
+    parser.add_argument(
+        "--listener",
+        action="store_true",
+        help="the teacher listens to the PATCHed and tapped session (they pay their broadcast)",
+    )
     args = parser.parse_args()
 
     from tests.factories import PASSWORD, make_admin, make_class, make_session
@@ -127,11 +137,21 @@ def main() -> None:
             headers=token,
         )
         record_id = first.get_json()["attendance"]["id"]
+        listener = None
+        if args.listener:
+            from attendance_app.extensions import socketio
+
+            listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+            joined = listener.emit("join_session", {"session_id": str(sessions[0])}, callback=True)
+            assert joined["ok"], joined
+            listener.get_received()
 
         def patch(i: int) -> None:
             status = ("LATE", "ABSENT", "PRESENT")[i % 3]
             r = api.patch(f"/api/attendance/{record_id}/", json={"status": status}, headers=token)
             assert r.status_code == 200, r.text
+            if listener is not None:
+                assert any(m["name"] == "attendance" for m in listener.get_received())
 
         browser = app.test_client()
         page = browser.get("/login")
@@ -155,6 +175,8 @@ def main() -> None:
                 headers=headers,
             )
             assert r.status_code == 200, r.text
+            if listener is not None:
+                assert any(m["name"] == "attendance" for m in listener.get_received())
 
         statements: list[str] = []
 

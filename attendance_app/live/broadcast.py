@@ -31,36 +31,36 @@ from attendance_app.services.events import (
     UserSignedOut,
 )
 from attendance_app.services.marking.check_in import is_checked_in
-from attendance_app.services.marking.sessions import class_session_ids, load_session
+from attendance_app.services.marking.sessions import class_session_ids
 from attendance_app.services.notifying.alerts import alert_reasons
 from attendance_app.services.notifying.notifications import unread_counts
+from attendance_app.services.reporting.changed_records import ChangedRecord, changed_records
 from attendance_app.services.reporting.statistics import (
-    RecordRow,
     SessionStatistics,
-    session_records,
     statistics_for_sessions,
     student_numbers,
 )
 
 
-def record_payload(row: RecordRow, session, alert: str = "") -> dict:
-    record = row.record
+def record_payload(row: ChangedRecord) -> dict:
+    """A changed record as the ``attendance`` broadcast sends it (what a tile shows)."""
     return {
-        "id": str(record.id),
-        "student": {"id": str(row.student.id), "student_id": row.student.student_number},
-        "status": record.status.value,
-        "notes": record.notes,
-        "excused": record.absence_reason is not None,
-        "absence_reason": record.absence_reason.value if record.absence_reason else None,
-        "marked_at": iso(record.marked_at),
-        "updated_at": iso(record.updated_at),
+        "id": str(row.id),
+        "student": {"id": str(row.student_id), "student_id": row.student_number},
+        "status": row.status.value,
+        "notes": row.notes,
+        "excused": row.absence_reason is not None,
+        "absence_reason": row.absence_reason.value if row.absence_reason else None,
+        "marked_at": iso(row.marked_at),
+        "updated_at": iso(row.updated_at),
         "marked_by": row.marked_by_name,
-        # The student checked themself in (the tile says "Checked in", not their name).
-        "checked_in": is_checked_in(record, row.student),
-        "version": record.version,
-        "late_minutes": record.minutes_late(session.start_time),
+        # The student checked themself in (the tile says "Checked in", not their name). The
+        # row is both the record (its marker) and the student (their user).
+        "checked_in": is_checked_in(row, row),  # type: ignore[arg-type]
+        "version": row.version,
+        "late_minutes": row.late_minutes,
         # Why the student is over the alert line in this class ("" if not): the tile's flag.
-        "alert": alert,
+        "alert": row.alert or "",
     }
 
 
@@ -198,10 +198,7 @@ def _records(event: AttendanceChanged) -> None:
     if event.first_marks is not None:
         records = first_marks_payloads(event.first_marks)
     else:
-        session = load_session(event.session_id)
-        rows = session_records(session, record_ids=list(event.record_ids))
-        flags = alert_reasons(session.class_id, [r.student.id for r in rows])
-        records = [record_payload(r, session, flags.get(r.student.id, "")) for r in rows]
+        records = [record_payload(r) for r in changed_records(event.session_id, event.record_ids)]
     socketio.emit(
         "attendance",
         {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, request
 
 bp = Blueprint("web", __name__)
 
@@ -17,6 +19,14 @@ def current_actor():
 def is_htmx() -> bool:
     """True for a request htmx made (it sends ``HX-Request: true``)."""
     return request.headers.get("HX-Request") == "true"
+
+
+def render_partial(template_name: str, **context: Any) -> str:
+    """An htmx partial rendered with exactly ``context``: not the page's context (no context
+    processors, whose user, CSRF and bell values a partial's macros never see: they take
+    explicit arguments), nor Flask's render signals (nothing listens). What they cost was
+    ~110 of a roster tap's ~6,000 Python calls."""
+    return current_app.jinja_env.get_template(template_name).render(context)
 
 
 def init_app(app: Flask) -> None:

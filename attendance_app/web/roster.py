@@ -13,7 +13,7 @@ from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
-from attendance_app.web import bp, current_actor
+from attendance_app.web import bp, current_actor, render_partial
 from attendance_app.web.errors import error_response
 
 # Stands for the student in the tap URL built once per request (no session has this id).
@@ -78,7 +78,7 @@ def _cell_response(
             http_status if error else 404, error or "Student is not on this roster."
         )
     row = tile.row
-    html = render_template(
+    html = render_partial(
         "sessions/_cell_update.html",
         session=session,
         row=row,

@@ -9,11 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from attendance_app.extensions import db, socketio
-from attendance_app.live.broadcast import record_payload
-from attendance_app.services.marking.sessions import load_session
-from attendance_app.services.notifying.alerts import alert_reasons
-from attendance_app.services.reporting.statistics import session_records
 from tests.factories import make_admin, make_class, make_session, mark, run_sessions
+from tests.live.read_back import read_back
 
 START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
 
@@ -52,14 +49,11 @@ def test_a_bulk_marks_broadcast_records_are_what_reading_them_back_gives(app):
     assert [m["name"] for m in session_events] == ["statistics", "attendance"]
     broadcast = session_events[1]["args"][0]["records"]
     with app.app_context():
-        session = load_session(session_id)
         ids = [r["id"] for r in response.json["attendance_records"]]
-        rows = session_records(session)  # the bulk mark's records are the session's
-        flags = alert_reasons(session.class_id, [r.student.id for r in rows])
-        read_back = [record_payload(r, session, flags.get(r.student.id, "")) for r in rows]
+        records = read_back(session_id)  # the bulk mark's records are the session's
         db.session.remove()
     assert sorted(r["id"] for r in broadcast) == sorted(ids)
-    assert json.dumps(broadcast) == json.dumps(read_back)
+    assert json.dumps(broadcast) == json.dumps(records)
     assert {r["alert"] != "" for r in broadcast} == {True, False}
     assert {r["late_minutes"] for r in broadcast if r["status"] == "LATE"} == {17}
 
@@ -104,11 +98,8 @@ def test_a_bulk_mark_initialisations_broadcast_records_are_what_reading_them_bac
     assert len(attendance) == 1
     broadcast = attendance[0]["records"]
     with app.app_context():
-        session = load_session(session_id)
-        rows = session_records(session, record_ids=[uuid.UUID(r["id"]) for r in broadcast])
-        flags = alert_reasons(session.class_id, [r.student.id for r in rows])
-        read_back = [record_payload(r, session, flags.get(r.student.id, "")) for r in rows]
+        records = read_back(session_id, [uuid.UUID(r["id"]) for r in broadcast])
         db.session.remove()
-    assert len(read_back) == 4
-    assert json.dumps(broadcast) == json.dumps(read_back)
+    assert len(records) == 4
+    assert json.dumps(broadcast) == json.dumps(records)
     assert {r["late_minutes"] for r in broadcast} == {9}

@@ -153,10 +153,10 @@ def bumping_read(where: ColumnElement[bool], *columns: Any) -> Update:
     ``session_from_bumped_row``). The UPDATE takes the session's row lock as ``SELECT … FOR
     UPDATE`` did, and in the same place; its statement saves the bump's own.
 
-    Only for a change whose every outcome that writes nothing is an error (rolled back, the
-    bump with it): a mark, a correction. Not a tap, which commits a replayed or stale tap
-    without a broadcast: a number taken and never broadcast is a gap every listener would
-    resync on."""
+    Only for a change whose every outcome that writes nothing is rolled back, the bump with
+    it: a mark, a correction (each an error), a tap (a replayed or stale tap too,
+    ``taps._WroteNothing``). A number taken and never broadcast would be a gap every listener
+    resyncs on."""
     return (
         update(_SESSIONS)
         .where(where)

@@ -23,6 +23,7 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
+from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.attendance import mark_in_locked_session
 from attendance_app.services.marking.corrections import (
@@ -33,14 +34,12 @@ from attendance_app.services.marking.corrections import (
 )
 from attendance_app.services.marking.rules import require_unlocked
 from attendance_app.services.marking.sessions import (
-    SESSION_COLUMNS,
     SESSION_NOT_FOUND,
-    SESSION_TABLES,
-    load_session_for_a_change,
-    session_from_row,
+    bumping_read,
+    session_from_bumped_row,
 )
 from attendance_app.services.reporting.statistics import RecordRow
-from attendance_app.services.transaction import execute_core, unit_of_work
+from attendance_app.services.transaction import execute_core, in_unit_of_work, unit_of_work
 
 
 class TapOutcome(enum.Enum):
@@ -89,43 +88,69 @@ _RECORD_OF = (
     )
     .with_for_update(of=_ATTENDANCE)
 )
-#: The session (as ``load_session_for_a_change`` builds it) and the student's record in it,
-#: if any, in one statement where no row lock is needed (``one_read_for_a_change``).
+#: A tap's read is its session's ``live_seq`` bump (``sessions.bumping_read``), returning the
+#: session; on SQLite the student's record in it too (``RECORD_COLUMNS`` as scalar subqueries
+#: of the updated row, NULL: not marked), where PostgreSQL reads the record under the lock
+#: the UPDATE took (``_RECORD_OF``). The number is the tap's broadcast's: a tap that writes
+#: nothing gives it back by rolling back (``_WroteNothing``).
 _SESSIONS = cast(Table, ClassSession.__table__)
-_SESSION_AND_RECORD_OF = (
-    select(*SESSION_COLUMNS, *RECORD_COLUMNS)
-    .select_from(SESSION_TABLES)
-    .outerjoin(
-        _ATTENDANCE,
-        and_(
-            _ATTENDANCE.c.session_id == _SESSIONS.c.id,
-            _ATTENDANCE.c.student_id == bindparam("student_id"),
-        ),
-    )
-    .outerjoin(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-    .where(_SESSIONS.c.id == bindparam("session_id"))
+_THE_SESSION = _SESSIONS.c.id == bindparam("session_id")
+_THE_STUDENTS_RECORD = and_(
+    _ATTENDANCE.c.session_id == _SESSIONS.c.id,
+    _ATTENDANCE.c.student_id == uuid_digits("student_hex"),
+)
+_BUMPING_READ = bumping_read(_THE_SESSION)
+_BUMPING_READ_WITH_RECORD = bumping_read(
+    _THE_SESSION,
+    *(
+        returned(select(column).where(_THE_STUDENTS_RECORD).scalar_subquery())
+        for column in _ATTENDANCE.c
+    ),
+    returned(
+        select(_STUDENTS.c.student_number)
+        .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+        .where(_THE_STUDENTS_RECORD)
+        .scalar_subquery()
+    ),
 )
 
 
 def _session_and_record(
     session_id: uuid.UUID, student_id: uuid.UUID
 ) -> tuple[ClassSession, Callable[[], Sequence[Any] | None]]:
-    """The session, locked for a change (NotFound), and how to read the student's record in
-    it as ``RECORD_COLUMNS`` (None: not marked) once the tap's checks before it have passed:
-    read with the session where one statement may read both, else under the session's lock."""
-    params = {"session_id": session_id, "student_id": student_id}
+    """The session, locked for a change and its next ``live_seq`` taken (NotFound), and how
+    to read the student's record in it as ``RECORD_COLUMNS`` (None: not marked) once the
+    tap's checks before it have passed: read with the session where one statement may read
+    both, else under the session's lock."""
+    params = {"session_id": session_id, "student_hex": student_id.hex}
     if one_read_for_a_change():
-        found = execute_core(_SESSION_AND_RECORD_OF, params).first()
+        found = execute_core(_BUMPING_READ_WITH_RECORD, params).first()
         if found is None:
             raise NotFound(SESSION_NOT_FOUND)
-        session, record = session_from_row(found)
+        session, record = session_from_bumped_row(found)
         columns = record if record[0] is not None else None
         return session, lambda: columns
-    session = load_session_for_a_change(session_id)
-    return session, lambda: execute_core(_RECORD_OF, params).first()
+    bumped = execute_core(_BUMPING_READ, params).first()
+    if bumped is None:
+        raise NotFound(SESSION_NOT_FOUND)
+    session = session_from_bumped_row(bumped)[0]
+    return session, lambda: execute_core(
+        _RECORD_OF, {"session_id": session_id, "student_id": student_id}
+    ).first()
 
 
-@unit_of_work
+class _WroteNothing(Exception):
+    """A tap that writes nothing (a replay, a stale tap) ends its unit of work with a
+    rollback, not a commit: its read took the session's next ``live_seq``, which only a
+    broadcast change may keep (a number taken and never broadcast is a gap every listener
+    resyncs on). Nothing else is lost: such a tap has written nothing."""
+
+    def __init__(self, session: ClassSession, outcome: TapOutcome) -> None:
+        super().__init__(outcome.value)
+        self.session = session
+        self.outcome = outcome
+
+
 def set_status(
     *,
     actor: User,
@@ -144,14 +169,45 @@ def set_status(
     after the network came back) a no-op. ``expected_version`` is the record version the
     device showed (0: not marked): if another person changed the record since, the tap is not
     applied and the result says so, so two devices converge on one state instead of
-    overwriting each other blindly. All of it runs under the session's row lock.
+    overwriting each other blindly. All of it runs under the session's row lock, in a unit of
+    work of its own (not inside another: a tap that writes nothing rolls back).
     """
+    assert not in_unit_of_work(), "a tap is a unit of work of its own"
+    try:
+        return _apply_tap(
+            actor=actor,
+            session_id=session_id,
+            student_id=student_id,
+            status=status,
+            channel=channel,
+            at=at,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+    except _WroteNothing as nothing:
+        # Read after the rollback: the student's row as the tile shows it.
+        return TapResult(nothing.session, _row(nothing.session, student_id), nothing.outcome)
+
+
+@unit_of_work
+def _apply_tap(
+    *,
+    actor: User,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    status: AttendanceStatus,
+    channel: Channel,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+) -> TapResult:
+    """:func:`set_status` in its unit of work (``_WroteNothing``: nothing to write)."""
     session, record_columns = _session_and_record(session_id, student_id)
     permissions.require_session_manager(actor, session)
     if idempotency_key and db.session.scalar(
         _REPLAYED, {"session_id": session_id, "idempotency_key": idempotency_key}
     ):
-        return TapResult(session, _row(session, student_id), TapOutcome.REPLAYED)
+        raise _WroteNothing(session, TapOutcome.REPLAYED)
     found = record_columns()
     record, student = record_from_row(found) if found is not None else (None, None)
     current_version = record.version if record else 0
@@ -161,7 +217,7 @@ def set_status(
         and record is not None
         and record.marked_by_id != actor.id
     ):
-        return TapResult(session, _row(session, student_id), TapOutcome.STALE)
+        raise _WroteNothing(session, TapOutcome.STALE)
     # The session is loaded, locked and its permission checked: the mark's and the update's
     # remaining checks run on it, without loading it (or the record) again.
     if record is None:

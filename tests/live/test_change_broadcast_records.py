@@ -1,0 +1,102 @@
+"""A single change's ``attendance`` broadcast (a tap, a check-in, an excuse, an API PATCH)
+is read back after the commit as columns: it must be exactly what reading the records back
+through the ORM gives (the JSON text and key order included), late minutes, alert flag,
+excuse and check-in too."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from attendance_app.extensions import db, socketio
+from tests.factories import PASSWORD, make_admin, make_class, make_session, run_sessions
+from tests.live.read_back import read_back
+from tests.web.conftest import htmx_headers, login_as
+
+START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
+
+
+def _broadcast_records(listener) -> list[dict]:
+    [event] = [m["args"][0] for m in listener.get_received() if m["name"] == "attendance"]
+    return event["records"]
+
+
+def _read_back(app, session_id: uuid.UUID, records: list[dict]) -> list[dict]:
+    with app.app_context():
+        found = read_back(session_id, [uuid.UUID(r["id"]) for r in records])
+        db.session.remove()
+    return found
+
+
+def test_a_single_changes_broadcast_record_is_what_reading_it_back_gives(app):
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=3)
+    ana, ben, cy = klass.students
+    # Ana is one absence from the alert line: the tap's ABSENT puts her over it.
+    run_sessions(
+        app, klass, [{ana: s} for s in ["PRESENT"] * 7 + ["ABSENT"] * 2], first_start=START
+    )
+    session_id = make_session(app, klass, start_at=datetime.now(UTC) - timedelta(minutes=13))
+    listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+    assert listener.emit("join_session", {"session_id": str(session_id)}, callback=True)["ok"]
+    listener.get_received()
+    browser = app.test_client()
+    assert login_as(browser, klass.teacher).status_code == 302
+    headers = htmx_headers(browser.get(f"/sessions/{session_id}").text)
+    api = app.test_client()
+    teacher = {"Authorization": f"Bearer {klass.teacher.token}"}
+    seen: list[dict] = []
+
+    def tap(student, status: str) -> None:
+        response = browser.post(
+            f"/sessions/{session_id}/students/{student.profile_id}/status",
+            data={"status": status},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        seen.extend(_broadcast_records(listener))
+
+    tap(ana, "LATE")  # a first mark, late
+    tap(ana, "ABSENT")  # a change, over the alert line
+    tap(ben, "ABSENT")
+    response = api.post(
+        f"/api/attendance/{seen[-1]['id']}/excuse/",
+        json={"reason": "MEDICAL"},
+        headers={"Authorization": f"Bearer {admin.token}"},
+    )
+    assert response.status_code == 200, response.text
+    seen.extend(_broadcast_records(listener))
+    response = api.patch(
+        f"/api/attendance/{seen[0]['id']}/",
+        json={"status": "LATE", "notes": "Zoë\u2019s bus \u2014 «again»"},
+        headers=teacher,
+    )
+    assert response.status_code == 200, response.text
+    seen.extend(_broadcast_records(listener))
+    code = api.post(f"/api/sessions/{session_id}/check-in-code/", headers=teacher)
+    assert code.status_code == 200, code.text
+    token = api.post("/api/auth/token/", json={"email": cy.email, "password": PASSWORD})
+    response = api.post(
+        "/api/attendance/check-in/",
+        json={"session_id": str(session_id), "code": code.json["code"]},
+        headers={"Authorization": f"Bearer {token.json['token']}"},
+    )
+    assert response.status_code == 201, response.text
+    seen.extend(_broadcast_records(listener))
+    listener.disconnect()
+
+    assert len(seen) == 6
+    # Each broadcast as it was sent: compare every one with its record read back now, where
+    # the record has not changed since (the last of each record's broadcasts).
+    last = {r["id"]: r for r in seen}
+    assert json.dumps(list(last.values())) == json.dumps(
+        [r for record in last.values() for r in _read_back(app, session_id, [record])]
+    )
+    ana_late, ana_absent, ben_absent, ben_excused, ana_patched, cy_checked_in = seen
+    assert ana_late["late_minutes"] == 13 and ana_late["alert"] == ""
+    assert ana_absent["alert"] != "" and ana_absent["late_minutes"] is None
+    assert (ben_excused["excused"], ben_excused["absence_reason"]) == (True, "MEDICAL")
+    assert ben_absent["excused"] is False
+    assert ana_patched["notes"].startswith("Zoë") and ana_patched["version"] == 3
+    assert cy_checked_in["checked_in"] is True and cy_checked_in["marked_by"] == cy.full_name
