@@ -1,7 +1,7 @@
 """Benchmark: the two bulk paths, N runs each, median and p95.
 
     .venv/bin/python -m bench.bench_bulk [--students 500] [--runs 20] [--profile DIR]
-        [--listener] [--calls N]
+        [--listener] [--calls N] [--settle]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_bulk
 
 Builds one class through the services in a fresh database (a temporary SQLite file, or a
@@ -23,6 +23,11 @@ includes the live broadcast (statistics read before the commit, the ``attendance
 every record after it). Each run checks the broadcast carried every record.
 ``--calls N``: N more requests per path under cProfile, their Python calls per request
 (deterministic, unlike times on a shared machine).
+``--settle`` applies the production server's garbage-collector settings
+(``attendance_app.heap.settle``: the start-up heap frozen, young collections less often)
+once the class is built, as ``server.py`` does before serving; without it a full collection
+of the whole heap (~100–250 ms here) can land in a timed run. Either way each path's line
+says how many collections of the oldest generation ran during its timed runs.
 ``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
 read with ``python -m pstats``). Session creation is outside the timings.
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import statistics
 import sys
@@ -87,6 +93,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
+    )
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="the production server's garbage-collector settings (attendance_app.heap.settle)",
     )
     args = parser.parse_args()
 
@@ -199,6 +210,17 @@ def main() -> None:
             assert response.status_code == 201, response.json
             assert response.json["count"] == len(students)
 
+        if args.settle:
+            from attendance_app import heap
+
+            heap.settle()
+        full_collections = [0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "stop" and info["generation"] == 2:
+                full_collections[0] += 1
+
+        gc.callbacks.append(on_gc)
         paths: list[tuple[str, Callable[[str], None]]] = [
             (f"bulk mark of {args.students}", bulk_mark),
             (f"bulk-mark initialisation of {args.students}", initialise),
@@ -210,6 +232,7 @@ def main() -> None:
                 heard(session_id)
                 drop_session(session_id)
             walls, cpus, counts = [], [], []
+            collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
@@ -218,10 +241,12 @@ def main() -> None:
                 timed.clear()
                 if profiler:
                     profiler.enable()
+                before = full_collections[0]
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
+                collections += full_collections[0] - before
                 if profiler:
                     profiler.disable()
                 counts.append(statements[0])
@@ -243,7 +268,7 @@ def main() -> None:
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
-                f"{max(counts)} statements{calls}"
+                f"{max(counts)} statements; {collections} full collections{calls}"
             )
             if args.statements:
                 for seconds, statement in shown:
