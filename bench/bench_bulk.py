@@ -15,7 +15,10 @@ network), times ``--runs`` times each, every run on a fresh ACTIVE session of th
 Before timing, ``--history`` ended sessions of the class are marked (the alert check reads
 them); each timed session is deleted after its run (``--keep`` keeps them), so every run
 meets the same data. Prints per path: median, p95, min, the statements one request ran and
-its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not).
+its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not: there the
+server's CPU is printed beside it, the time the bench database's backends ran, read from
+``/proc`` when PostgreSQL runs on this machine — less sensitive to a shared machine's
+load than wall time).
 ``--listener``: the class's teacher is connected over Socket.IO (flask_socketio's test client:
 the server's own rooms, emit and packet encoding, packets handed to the client in process)
 and joined to each timed session's room before its request, as in class: the request then
@@ -63,6 +66,19 @@ def p95(values: list[float]) -> float:
     """The nearest-rank 95th percentile."""
     ordered = sorted(values)
     return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+
+def backends_cpu(pids: list[int]) -> float | None:
+    """The CPU seconds the processes ``pids`` have run, from ``/proc/PID/schedstat`` (its
+    first field, in nanoseconds: ``/proc/PID/stat``'s ticks are 10 ms); None when one cannot
+    be read (PostgreSQL on another machine)."""
+    total = 0
+    try:
+        for pid in pids:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / 1e9
 
 
 def main() -> None:
@@ -221,6 +237,20 @@ def main() -> None:
                 full_collections[0] += 1
 
         gc.callbacks.append(on_gc)
+
+        def backend_pids() -> list[int]:
+            """The bench database's PostgreSQL backends (none on SQLite)."""
+            if engine == "sqlite":
+                return []
+            with app.app_context():
+                pids = list(
+                    db.session.scalars(
+                        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                    )
+                )
+                db.session.remove()
+            return pids
+
         paths: list[tuple[str, Callable[[str], None]]] = [
             (f"bulk mark of {args.students}", bulk_mark),
             (f"bulk-mark initialisation of {args.students}", initialise),
@@ -231,22 +261,27 @@ def main() -> None:
                 run(session_id)
                 heard(session_id)
                 drop_session(session_id)
-            walls, cpus, counts = [], [], []
+            walls, cpus, counts, server_cpus = [], [], [], []
             collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
                 session_id = new_session()
+                pids = backend_pids()
                 statements[0] = 0
                 timed.clear()
                 if profiler:
                     profiler.enable()
                 before = full_collections[0]
+                server = backends_cpu(pids)
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
                 collections += full_collections[0] - before
+                after = backends_cpu(pids)
+                if server is not None and after is not None:
+                    server_cpus.append(after - server)
                 if profiler:
                     profiler.disable()
                 counts.append(statements[0])
@@ -267,8 +302,13 @@ def main() -> None:
                 calls = f"; {total // args.calls:,} Python calls per request"
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
-                f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
-                f"{max(counts)} statements; {collections} full collections{calls}"
+                f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}"
+                + (
+                    f" (server CPU median {ms(statistics.median(server_cpus))})"
+                    if server_cpus
+                    else ""
+                )
+                + f"; {max(counts)} statements; {collections} full collections{calls}"
             )
             if args.statements:
                 for seconds, statement in shown:
