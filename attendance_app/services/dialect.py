@@ -240,7 +240,7 @@ def new_uuid() -> ColumnElement[uuid.UUID]:
 
 
 _SQLITE_UUID7_FORMAT = "%s%03x%x%015x"
-_SQLITE_UUID7_RANDOM = (
+_SQLITE_UUID7_RANDOM: tuple[ColumnElement[int], ...] = (
     literal_column("random() & 4095"),  # 12 bits
     literal_column("8 + (random() & 3)"),  # the variant digit: 8, 9, a or b
     literal_column(f"random() & {(1 << 60) - 1}"),  # 60 bits

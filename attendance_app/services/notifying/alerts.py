@@ -223,7 +223,7 @@ def _counts_and_states(*, ids_inline: bool, ordered: bool, one: bool = False) ->
     a plain parameter, so its text is final and each check skips the expanding list's
     rendering (~90 Python calls of every single write)."""
 
-    def students(column: Any) -> ColumnElement[bool]:
+    def students(column: ColumnElement[Any]) -> ColumnElement[bool]:
         if one:
             return column == bindparam("student_id", type_=_STUDENTS.c.id.type)
         if ids_inline:
