@@ -71,7 +71,9 @@ def p95(values: list[float]) -> float:
 def backends_cpu(pids: list[int]) -> float | None:
     """The CPU seconds the processes ``pids`` have run, from ``/proc/PID/schedstat`` (its
     first field, in nanoseconds: ``/proc/PID/stat``'s ticks are 10 ms); None when one cannot
-    be read (PostgreSQL on another machine)."""
+    be read (PostgreSQL on another machine) or there is none (SQLite)."""
+    if not pids:
+        return None
     total = 0
     try:
         for pid in pids:
