@@ -241,13 +241,17 @@ def main() -> None:
         gc.callbacks.append(on_gc)
 
         def backend_pids() -> list[int]:
-            """The bench database's PostgreSQL backends (none on SQLite)."""
+            """The bench database's PostgreSQL client backends (not its autovacuum workers,
+            busy after each run's deletion); none on SQLite."""
             if engine == "sqlite":
                 return []
             with app.app_context():
                 pids = list(
                     db.session.scalars(
-                        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend'"
+                        )
                     )
                 )
                 db.session.remove()
