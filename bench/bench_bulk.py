@@ -1,7 +1,7 @@
 """Benchmark: the two bulk paths, N runs each, median and p95.
 
     .venv/bin/python -m bench.bench_bulk [--students 500] [--runs 20] [--profile DIR]
-        [--listener] [--calls N]
+        [--listener] [--calls N] [--settle]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_bulk
 
 Builds one class through the services in a fresh database (a temporary SQLite file, or a
@@ -15,7 +15,10 @@ network), times ``--runs`` times each, every run on a fresh ACTIVE session of th
 Before timing, ``--history`` ended sessions of the class are marked (the alert check reads
 them); each timed session is deleted after its run (``--keep`` keeps them), so every run
 meets the same data. Prints per path: median, p95, min, the statements one request ran and
-its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not).
+its CPU time (on SQLite the database's work is in it; on PostgreSQL it is not: there the
+server's CPU is printed beside it, the time the bench database's backends ran, read from
+``/proc`` when PostgreSQL runs on this machine — less sensitive to a shared machine's
+load than wall time).
 ``--listener``: the class's teacher is connected over Socket.IO (flask_socketio's test client:
 the server's own rooms, emit and packet encoding, packets handed to the client in process)
 and joined to each timed session's room before its request, as in class: the request then
@@ -23,6 +26,11 @@ includes the live broadcast (statistics read before the commit, the ``attendance
 every record after it). Each run checks the broadcast carried every record.
 ``--calls N``: N more requests per path under cProfile, their Python calls per request
 (deterministic, unlike times on a shared machine).
+``--settle`` applies the production server's garbage-collector settings
+(``attendance_app.heap.settle``: the start-up heap frozen, young collections less often)
+once the class is built, as ``server.py`` does before serving; without it a full collection
+of the whole heap (~100–250 ms here) can land in a timed run. Either way each path's line
+says how many collections of the oldest generation ran during its timed runs.
 ``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
 read with ``python -m pstats``). Session creation is outside the timings.
 """
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import statistics
 import sys
@@ -57,6 +66,21 @@ def p95(values: list[float]) -> float:
     """The nearest-rank 95th percentile."""
     ordered = sorted(values)
     return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+
+def backends_cpu(pids: list[int]) -> float | None:
+    """The CPU seconds the processes ``pids`` have run, from ``/proc/PID/schedstat`` (its
+    first field, in nanoseconds: ``/proc/PID/stat``'s ticks are 10 ms); None when one cannot
+    be read (PostgreSQL on another machine) or there is none (SQLite)."""
+    if not pids:
+        return None
+    total = 0
+    try:
+        for pid in pids:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / 1e9
 
 
 def main() -> None:
@@ -87,6 +111,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
+    )
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="the production server's garbage-collector settings (attendance_app.heap.settle)",
     )
     args = parser.parse_args()
 
@@ -199,6 +228,35 @@ def main() -> None:
             assert response.status_code == 201, response.json
             assert response.json["count"] == len(students)
 
+        if args.settle:
+            from attendance_app import heap
+
+            heap.settle()
+        full_collections = [0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "stop" and info["generation"] == 2:
+                full_collections[0] += 1
+
+        gc.callbacks.append(on_gc)
+
+        def backend_pids() -> list[int]:
+            """The bench database's PostgreSQL client backends (not its autovacuum workers,
+            busy after each run's deletion); none on SQLite."""
+            if engine == "sqlite":
+                return []
+            with app.app_context():
+                pids = list(
+                    db.session.scalars(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend'"
+                        )
+                    )
+                )
+                db.session.remove()
+            return pids
+
         paths: list[tuple[str, Callable[[str], None]]] = [
             (f"bulk mark of {args.students}", bulk_mark),
             (f"bulk-mark initialisation of {args.students}", initialise),
@@ -209,19 +267,27 @@ def main() -> None:
                 run(session_id)
                 heard(session_id)
                 drop_session(session_id)
-            walls, cpus, counts = [], [], []
+            walls, cpus, counts, server_cpus = [], [], [], []
+            collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
                 session_id = new_session()
+                pids = backend_pids()
                 statements[0] = 0
                 timed.clear()
                 if profiler:
                     profiler.enable()
+                before = full_collections[0]
+                server = backends_cpu(pids)
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
+                collections += full_collections[0] - before
+                after = backends_cpu(pids)
+                if server is not None and after is not None:
+                    server_cpus.append(after - server)
                 if profiler:
                     profiler.disable()
                 counts.append(statements[0])
@@ -242,8 +308,13 @@ def main() -> None:
                 calls = f"; {total // args.calls:,} Python calls per request"
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
-                f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}; "
-                f"{max(counts)} statements{calls}"
+                f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}"
+                + (
+                    f" (server CPU median {ms(statistics.median(server_cpus))})"
+                    if server_cpus
+                    else ""
+                )
+                + f"; {max(counts)} statements; {collections} full collections{calls}"
             )
             if args.statements:
                 for seconds, statement in shown:

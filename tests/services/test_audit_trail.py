@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange, AttendanceStatus, Channel
+from attendance_app.services.ids import unix_ms
 from tests.conftest import ApiClient
 from tests.factories import ClassInfo, make_admin, make_class, make_session, make_student, mark
 
@@ -32,6 +33,11 @@ def change_count(app) -> int:
         n = db.session.scalar(select(func.count()).select_from(AttendanceChange))
         db.session.remove()
     return n
+
+
+def is_made_between(made: uuid.UUID, before: int, after: int) -> bool:
+    """A time-ordered (version 7) UUID whose time, in Unix milliseconds, is in [before, after]."""
+    return made.version == 7 and made.variant == uuid.RFC_4122 and before <= made.int >> 80 <= after
 
 
 def setup_class(app, students: int = 3) -> tuple[ClassInfo, uuid.UUID]:
@@ -65,7 +71,9 @@ def test_a_single_mark_appends_one_change_with_actor_channel_and_new_values(app,
     assert change.changed_at is not None
 
 
-def test_a_bulk_mark_through_the_api_appends_one_api_change_per_record_in_one_group(app, api_as):
+def test_a_bulk_mark_through_the_api_appends_one_api_change_per_record_in_one_group_time_ordered(
+    app, api_as
+):
     klass, session_id = setup_class(app, students=4)
     statuses = ["PRESENT", "ABSENT", "LATE", "PRESENT"]
     records = [
@@ -73,15 +81,22 @@ def test_a_bulk_mark_through_the_api_appends_one_api_change_per_record_in_one_gr
         for i, (s, st) in enumerate(zip(klass.students, statuses, strict=True))
     ]
 
+    before = unix_ms()
     response = api_as(klass.teacher).post(
         "/api/attendance/mark/", json={"session_id": str(session_id), "records": records}
     )
+    after = unix_ms()
 
     assert response.status_code == 201, response.json
     trail = {c.student_id: c for c in changes(app, session_id)}
     assert len(trail) == 4
     record_ids = {r["id"] for r in response.json["attendance_records"]}
     assert {str(c.attendance_id) for c in trail.values()} == record_ids
+    # Time-ordered ids (``services.ids``), the records' made here, the audit rows' by the
+    # database: all different.
+    made = [uuid.UUID(r) for r in record_ids] + [c.id for c in trail.values()]
+    assert len(set(made)) == 8
+    assert all(is_made_between(i, before, after) for i in made)
     assert len({c.group_id for c in trail.values()}) == 1
     assert next(iter(trail.values())).group_id is not None
     for i, (student, status) in enumerate(zip(klass.students, statuses, strict=True)):
@@ -114,13 +129,17 @@ def test_initialising_through_the_api_appends_api_changes_for_created_records_on
         assert (change.old_status, change.new_status) == (None, AttendanceStatus.ABSENT)
 
 
-def test_initialised_records_get_version_4_ids_from_the_database_and_one_change_each(app, api_as):
+def test_initialised_records_get_time_ordered_ids_from_the_database_and_one_change_each(
+    app, api_as
+):
     klass, session_id = setup_class(app, students=5)
     api = api_as(klass.teacher)
 
+    before = unix_ms()
     response = api.post(
         "/api/attendance/bulk-mark/", json={"session_id": str(session_id), "default_status": "LATE"}
     )
+    after = unix_ms()
 
     assert response.status_code == 201, response.json
     with app.app_context():
@@ -131,7 +150,7 @@ def test_initialised_records_get_version_4_ids_from_the_database_and_one_change_
         db.session.remove()
     ids = [r.id for r in records]
     assert len(set(ids)) == 5
-    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert all(is_made_between(i, before, after) for i in ids)
     for record in records:
         assert record.status == AttendanceStatus.LATE
         assert record.late_at == record.marked_at == record.created_at
@@ -144,7 +163,7 @@ def test_initialised_records_get_version_4_ids_from_the_database_and_one_change_
     assert sorted(c.attendance_id for c in trail) == sorted(ids)
     assert len({c.id for c in trail} | set(ids)) == 10
     for change in trail:
-        assert change.id.version == 4
+        assert is_made_between(change.id, before, after)
         assert (change.new_status, change.new_notes) == (AttendanceStatus.LATE, "")
         assert (change.old_status, change.old_notes, change.reason) == (None, None, None)
         assert change.changed_at == records[0].marked_at

@@ -82,7 +82,7 @@ from attendance_app.services.marking.rules import (
 from attendance_app.services.marking.sessions import (
     SESSION_NOT_FOUND,
     bumping_read,
-    load_session,
+    load_session_for_a_change,
     session_from_bumped_row,
 )
 from attendance_app.services.transaction import execute_core, unit_of_work
@@ -186,9 +186,25 @@ def load_mark_targets(
     return session, student_from_columns(*student), bool(enrolled)
 
 
-def open_session_for_marking(actor: User, session_id: uuid.UUID) -> ClassSession:
-    """Session exists (404) → actor may mark it (403) → rule 1 (400)."""
-    session = load_session(session_id, lock=True)
+#: A bulk mark's session read: its ``live_seq`` bump returning the session.
+_BUMPED_SESSION = bumping_read(_SESSIONS.c.id == bindparam("session_id"))
+
+
+def open_session_for_marking(
+    actor: User, session_id: uuid.UUID, *, take_seq: bool = False
+) -> ClassSession:
+    """Session exists (404) → actor may mark it (403) → rule 1 (400). Row-locked and built
+    from its columns (``load_session_for_a_change``: its load through the ORM, the class
+    joined, was a visible share of a bulk mark). ``take_seq``: read by its ``live_seq`` bump
+    (``bumping_read``: one statement fewer), for a caller whose every outcome that writes
+    nothing is an error (a bulk mark; not "mark all unmarked", which may create nothing)."""
+    if take_seq:
+        row = execute_core(_BUMPED_SESSION, {"session_id": session_id}).first()
+        if row is None:
+            raise NotFound(SESSION_NOT_FOUND)
+        session = session_from_bumped_row(row)[0]
+    else:
+        session = load_session_for_a_change(session_id)
     permissions.require_session_manager(actor, session)
     require_markable(session)
     return session

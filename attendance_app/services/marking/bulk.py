@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import Table, bindparam, literal, select
 
-from attendance_app.extensions import db
 from attendance_app.models import (
     Attendance,
     AttendanceStatus,
@@ -47,7 +47,7 @@ from attendance_app.services.marking.first_marks import (
 )
 from attendance_app.services.marking.sessions import SessionResult, end_session
 from attendance_app.services.school.structure import STUDENT_NOT_FOUND
-from attendance_app.services.transaction import unit_of_work
+from attendance_app.services.transaction import execute_core, unit_of_work
 from attendance_app.shapes import too_many
 
 #: The most records one bulk request may carry (the contract's Sizes).
@@ -78,17 +78,20 @@ class InitialiseResult:
 #: Rules "student exists" and 4 for many students in one query, built once: each requested
 #: student's number and whether they are enrolled in the class (a student missing from the
 #: answer does not exist). Students come back as hex digits, matched to the entries' by
-#: ``UUID.hex`` (no UUID made per row).
+#: ``UUID.hex`` (no UUID made per row). Table columns, run on the transaction's connection
+#: (``execute_core``): the Session's ORM execution wrapped each of 500 rows.
+_STUDENTS = cast(Table, Student.__table__)
+_ENROLMENTS = cast(Table, Enrollment.__table__)
 _STUDENTS_AND_ENROLMENT = select(
-    uuid_hex(Student.id),
-    Student.student_number,
-    select(Enrollment.student_id)
+    uuid_hex(_STUDENTS.c.id),
+    _STUDENTS.c.student_number,
+    select(_ENROLMENTS.c.student_id)
     .where(
-        Enrollment.class_id == bindparam("class_id"),
-        Enrollment.student_id == Student.id,
+        _ENROLMENTS.c.class_id == bindparam("class_id"),
+        _ENROLMENTS.c.student_id == _STUDENTS.c.id,
     )
     .exists(),
-).where(in_uuids(Student.id, uuid_list("student_ids")))
+).where(in_uuids(_STUDENTS.c.id, uuid_list("student_ids")))
 
 
 @unit_of_work
@@ -117,13 +120,13 @@ def mark_records(
     if bad_notes:
         first = next(iter(bad_notes.values()))["notes"][0]
         raise Invalid(first, field="records", errors=bad_notes)
-    session = open_session_for_marking(actor, session_id)
+    session = open_session_for_marking(actor, session_id, take_seq=True)
     hexes = [sid.hex for sid in ids]
     numbers: dict[str, str] = {}
     enrolled: set[str] = set()
-    for student_hex, number, is_enrolled in db.session.execute(
+    for student_hex, number, is_enrolled in execute_core(
         _STUDENTS_AND_ENROLMENT, {"class_id": session.class_id, "student_ids": ids}
-    ):
+    ).all():
         numbers[student_hex] = number
         if is_enrolled:
             enrolled.add(student_hex)

@@ -3,14 +3,14 @@ unmarked" (``marking.bulk``), with one audit row per record made from the record
 
 500 rows of parameters, each through SQLAlchemy's type processing, cost more than the inserts:
 here a bulk mark's entries travel as one JSON value (``dialect.json_rows``), the ids are the
-database's (``dialect.new_uuid``), and the audit rows are selected from the records just
-created (PostgreSQL: in the same statement, a data-modifying CTE).
+database's or made in one go (time-ordered: ``services.ids``), and the audit rows are
+selected from the records just created (PostgreSQL: in the same statement, a data-modifying
+CTE).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import typing
 import uuid
 from collections.abc import Sequence
@@ -34,6 +34,7 @@ from sqlalchemy import (
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceChange, Channel, ClassSession, User
 from attendance_app.services.dialect import in_uuids, insert, json_rows, new_uuid, uuid_list
+from attendance_app.services.ids import time_ordered_uuids
 from attendance_app.services.marking.attendance import MarkEntry, first_late_at
 from attendance_app.services.marking.records import FIRST_MARK_COLUMNS
 
@@ -52,8 +53,9 @@ def insert_entries(
     session: ClassSession, entries: Sequence[MarkEntry], audit: Audit
 ) -> tuple[list[uuid.UUID], frozenset[uuid.UUID]]:
     """First marks for many entries, with their audit rows: one INSERT … SELECT … ON
-    CONFLICT DO NOTHING over the entries sent as one JSON value, with ids made here, and
-    the audit rows selected from the same value. (The new records' ids in entry order, the
+    CONFLICT DO NOTHING over the entries sent as one JSON value, with ids made here
+    (time-ordered, as the database's: ``services.ids``), and the audit rows selected from
+    the same value. (The new records' ids in entry order, the
     students who already had a record.) When any student already had one, nothing was
     audited and the caller must fail (roll back): the database decides, so two concurrent
     marks can never both succeed.
@@ -61,7 +63,7 @@ def insert_entries(
     Nothing comes back from a successful insert but its row count: the ids are known, and
     reading 500 of them back (two UUIDs a row through the driver and SQLAlchemy) cost more
     in Python than the database spent writing them."""
-    record_ids = new_record_ids(len(entries))
+    record_ids = time_ordered_uuids(len(entries))
     payload = orjson.dumps(
         [
             [e.student_id.hex, e.status.value, e.notes or "", rid.hex]
@@ -145,13 +147,6 @@ def _entries_statements(dialect: str) -> tuple[Executable, Executable | None]:
         new_uuid(), record_id, session_id, student_id, *_audit_values(), status, notes
     ).select_from(rows)
     return inserting, insert(changes).from_select(_CHANGE_COLUMNS, audit_rows)
-
-
-def new_record_ids(count: int) -> list[uuid.UUID]:
-    """``count`` fresh random (version 4) UUIDs, as ``uuid.uuid4()`` makes them but from one
-    read of the system's random source (one read per id was a visible share of a bulk mark)."""
-    random = os.urandom(16 * count)
-    return [uuid.UUID(bytes=random[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 def new_records(

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, cast
 
 from flask import current_app
 from sqlalchemy import (
-    BindParameter,
+    ColumnElement,
     Select,
     Table,
     and_,
@@ -50,7 +50,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import events
 from attendance_app.services.clock import spoken
-from attendance_app.services.dialect import insert, uuid_hex
+from attendance_app.services.dialect import UuidList, in_uuids, insert, uuid_hex
 from attendance_app.services.notifying import notifications
 from attendance_app.services.notifying.notifications import Message, Recipient
 from attendance_app.services.reporting.analytics import (
@@ -215,17 +215,24 @@ _STUDENTS = cast(Table, Student.__table__)
 
 def _counts_and_states(*, ids_inline: bool, ordered: bool, one: bool = False) -> Select[Any]:
     """The alert check's query; with ``ids_inline`` its students are written into the SQL
-    text (``literal_execute``) instead of bound one parameter each; ``ordered``: the
-    database orders each student's codes (``analytics.class_codes_statement``); ``one``: of
-    one student (``student_id``), bound as a plain parameter, so its text is final and each
-    check skips the expanding list's rendering (~90 Python calls of every single write)."""
+    text (``literal_execute``) instead of bound one parameter each, as one array of them
+    (``dialect.in_uuids`` of a ``UuidList``): written one by one, 500 ids were ~2,500 Python
+    calls of SQLAlchemy's literal rendering, and 500 constants for the database to parse;
+    ``ordered``: the database orders each student's codes
+    (``analytics.class_codes_statement``); ``one``: of one student (``student_id``), bound as
+    a plain parameter, so its text is final and each check skips the expanding list's
+    rendering (~90 Python calls of every single write)."""
 
-    def students() -> BindParameter[Any] | list[BindParameter[Any]]:
+    def students(column: ColumnElement[Any]) -> ColumnElement[bool]:
         if one:
-            return [bindparam("student_id", type_=_STUDENTS.c.id.type)]
-        return bindparam("student_ids", expanding=True, literal_execute=ids_inline)
+            return column == bindparam("student_id", type_=_STUDENTS.c.id.type)
+        if ids_inline:
+            return in_uuids(
+                column, bindparam("student_ids", type_=UuidList(), literal_execute=True)
+            )
+        return column.in_(bindparam("student_ids", expanding=True))
 
-    per_student = class_codes_statement(bindparam("class_id"), students(), ordered=ordered)
+    per_student = class_codes_statement(bindparam("class_id"), students, ordered=ordered)
     codes = per_student.subquery("codes")
     return (
         select(
@@ -243,18 +250,19 @@ def _counts_and_states(*, ids_inline: bool, ordered: bool, one: bool = False) ->
                 _STATES.c.class_id == bindparam("class_id"),
             ),
         )
-        .where(_STUDENTS.c.id.in_(students()))
+        .where(students(_STUDENTS.c.id))
     )
 
 
-# The students are an IN list, not ``dialect.in_uuids``: once psycopg prepares the statement,
-# PostgreSQL's generic plan takes an ``unnest`` of a parameter (or ``= ANY`` of one array
-# parameter) for 10 rows and joined 500 students to their figures by a nested loop (2.5× the
-# query's time; the array parameter's took seconds). A bound IN of many students is a
-# thousand parameters for SQLAlchemy and psycopg, and a generic plan tests them one by one on
-# every record (``ANY(ARRAY[$13, …])`` is not hashed); written into the text, the ids are one
-# constant array PostgreSQL hashes and plans for. For a few students (a single mark, a small
-# class) the bound list is cheaper: one prepared statement, no planning per check.
+# Many students are an array written into the text, not a parameter: once psycopg prepares
+# the statement, PostgreSQL's generic plan takes an ``unnest`` of a parameter (or ``= ANY`` of
+# one array parameter) for 10 rows and joined 500 students to their figures by a nested loop
+# (2.5× the query's time; the array parameter's took seconds). A bound IN of many students is
+# a thousand parameters for SQLAlchemy and psycopg, and a generic plan tests them one by one
+# on every record (``ANY(ARRAY[$13, …])`` is not hashed); written into the text, the ids are
+# one constant array PostgreSQL counts (``unnest``'s planner support), hashes and plans for.
+# For a few students (a single mark, a small class) the bound list is cheaper: one prepared
+# statement, no planning per check.
 #: {(ids inline, ordered): the statement}.
 _COUNTS_AND_STATES = {
     (inline, ordered): _counts_and_states(ids_inline=inline, ordered=ordered)
@@ -324,7 +332,7 @@ def evaluate(
         state_student_id,
         state_session_id,
         state_reason,
-    ) in execute_core(*_counts_and_states_of(school_class.id, student_ids, ordered)):
+    ) in execute_core(*_counts_and_states_of(school_class.id, student_ids, ordered)).all():
         student_id = by_hex[student_hex]
         if codes is not None:  # None: no record in a started session of the class
             # A pure function of the text, which a class's students share often.

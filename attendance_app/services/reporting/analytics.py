@@ -180,7 +180,9 @@ _RANK_BASE = 1_000_000_000
 def class_codes_statement(
     class_id: Any, student_ids: Any, *, ordered: bool
 ) -> Select[uuid.UUID, str]:
-    """Per student of ``student_ids`` with records in the class's started sessions: their
+    """Per student of ``student_ids`` (what ``IN`` takes, or a function that makes the
+    condition on a student id column: ``dialect.in_uuids`` for many) with records in the
+    class's started sessions: their
     records as one text for :func:`counts_of_codes`, which gives the same aggregates as
     ``counts_statement`` for ``by=(Attendance.student_id,)`` over those records.
 
@@ -198,6 +200,11 @@ def class_codes_statement(
         ClassSession.status.in_(STARTED),
         ClassSession.start_time.is_not(None),
     ]
+    among = (
+        student_ids(Attendance.student_id)
+        if callable(student_ids)
+        else Attendance.student_id.in_(student_ids)
+    )
     if ordered:
         newest_first = (ClassSession.start_time.desc(), ClassSession.id.desc())
         return (
@@ -206,7 +213,7 @@ def class_codes_statement(
                 func.aggregate_strings(_CODE_OF, "").aggregate_order_by(*newest_first),
             )
             .join(ClassSession, ClassSession.id == Attendance.session_id)
-            .where(*sessions, Attendance.student_id.in_(student_ids))
+            .where(*sessions, among)
             .group_by(Attendance.student_id)
         )
     ranks = (
@@ -223,7 +230,7 @@ def class_codes_statement(
     return (
         select(Attendance.student_id, func.aggregate_strings(token, ","))
         .join(ranks, ranks.c.id == Attendance.session_id)
-        .where(Attendance.student_id.in_(student_ids))
+        .where(among)
         .group_by(Attendance.student_id)
     )
 
