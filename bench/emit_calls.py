@@ -1,7 +1,8 @@
 """What one broadcast costs our server per listener: Python calls and CPU time from the emit
 to the last listener's frame handed to the kernel, on the real eventlet stack.
 
-    .venv/bin/python -m bench.emit_calls [--listeners 1,50,200] [--marks 20] [ROOT ...]
+    .venv/bin/python -m bench.emit_calls [--listeners 1,50,200] [--marks 20]
+                                         [--queue redis://127.0.0.1:6379/0] [ROOT ...]
 
 For each checkout ROOT (default: this one; an old one made with ``git archive main | tar -x
 -C /tmp/old``) and each listener count, in a fresh interpreter so each imports its own code:
@@ -18,7 +19,9 @@ serves it); N python-socketio listeners over WebSocket in client processes
   teacher's token; its ``statistics`` and ``attendance`` broadcasts to the N real sockets),
   the same until the writers are idle: Python calls and CPU ms per mark.
 
-The slope between two listener counts is the cost per listener. Loopback only; bounded.
+The slope between two listener counts is the cost per listener. ``--queue``: the server
+emits through that message queue (its own channel), as several processes do. Loopback only;
+bounded.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 import eventlet
 eventlet.monkey_patch()
 import cProfile, json, logging, pstats, statistics, tempfile, time
-root, n, marks, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+root, n, marks, queue = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 sys.path.insert(0, root)
 os.chdir(root)
 import eventlet.wsgi
@@ -49,13 +52,14 @@ from tests.conftest import TEST_SETTINGS
 
 url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="emit-calls-"), "db.sqlite3")
 app = create_app({**TEST_SETTINGS, "TESTING": False, "SOCKETIO_ASYNC_MODE": "eventlet",
-                  "SQLALCHEMY_DATABASE_URI": url})
+                  "SQLALCHEMY_DATABASE_URI": url, "SOCKETIO_MESSAGE_QUEUE": queue or None,
+                  "SOCKETIO_CHANNEL": f"emit-calls-{os.getpid()}"})
 logging.disable(logging.WARNING)
 with app.app_context():
     upgrade()
 admin = factories.make_admin(app)
 teacher = factories.make_teacher(app)
-students = factories.make_students(app, marks * repeat)
+students = factories.make_students(app, marks)
 klass = factories.make_class(app, admin=admin, teacher=teacher, students=students)
 session_id = factories.make_session(app, klass)
 room = room_for(session_id)
@@ -121,19 +125,19 @@ def mark(i):
 measure(emit, 5)  # warm-up
 emit_calls, emit_cpu = measure(emit, 50)
 mark(0); writers_idle()  # warm-up
-mark_calls, mark_cpu = measure(lambda i: mark(i + 1), marks * repeat - 1)
+mark_calls, mark_cpu = measure(lambda i: mark(i + 1), marks - 1)
 print(json.dumps({"emit_calls": emit_calls, "emit_cpu": emit_cpu, "mark_calls": mark_calls,
                   "mark_cpu": mark_cpu}), flush=True)
 """
 
 
-def run(root: str, n: int, marks: int, procs: int) -> dict:
+def run(root: str, n: int, marks: int, procs: int, queue: str) -> dict:
     import json
 
     from bench.fanout import Listeners
 
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(Path(root).resolve()), str(n), str(marks), "1"],
+        [sys.executable, "-c", _CHILD, str(Path(root).resolve()), str(n), str(marks), queue],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
@@ -158,13 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listeners", default="1,50,200")
     parser.add_argument("--marks", type=int, default=20)
     parser.add_argument("--procs", type=int, default=4, help="listener processes")
+    parser.add_argument(
+        "--queue", default="", help="a message queue, e.g. redis://127.0.0.1:6379/0"
+    )
     parser.add_argument("roots", nargs="*", default=[str(ROOT)])
     args = parser.parse_args(argv)
     print("| checkout | listeners | calls / emit | CPU ms / emit | calls / mark | CPU ms / mark |")
     print("|---|---|---|---|---|---|")
     for n in (int(x) for x in args.listeners.split(",")):
         for root in args.roots:
-            r = run(root, n, args.marks, args.procs)
+            r = run(root, n, args.marks, args.procs, args.queue)
             print(
                 f"| {root} | {n} | {r['emit_calls']:.0f} | {r['emit_cpu']:.2f} "
                 f"| {r['mark_calls']:.0f} | {r['mark_cpu']:.2f} |",
