@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     # them and gives them to every server it makes; declared after it, they would go to the
     # first app's server only and a second app in the process (tests, the CLI) would have none.
     from attendance_app.live import handlers  # noqa: F401
+    from attendance_app.live.packet import JsonPacket
 
     socketio.init_app(
         app,
@@ -65,6 +66,8 @@ def create_app(config: dict | None = None) -> Flask:
         channel=app.config["SOCKETIO_CHANNEL"],
         # Same-origin only (the default): another site cannot open a socket with our cookie.
         cors_allowed_origins=None,
+        # Our payloads are never binary: the packets skip python-socketio's walk for bytes.
+        serializer=JsonPacket,
     )
 
     if app.config.get("PROXY_COUNT"):

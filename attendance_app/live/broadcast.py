@@ -13,6 +13,7 @@ through the queue and reaches clients of every server process (and the CLI can e
 from __future__ import annotations
 
 import uuid
+from operator import attrgetter
 
 from flask import current_app
 
@@ -23,7 +24,6 @@ from attendance_app.services.events import (
     AttendanceChanged,
     ClassTeacherChanged,
     DomainEvent,
-    FirstMark,
     FirstMarks,
     NotificationsChanged,
     SessionStatusChanged,
@@ -150,14 +150,16 @@ def on_committed(
 
 def first_marks_payloads(marks: FirstMarks) -> list[dict]:
     """:func:`record_payload` of first marks whose writer held every column (a bulk mark),
-        without reading them back, in the order a read gives them (newest ``marked_at`` first,
-        then by id: all share one time), their alert flags read (one query; the students' numbers
-    too, in one, if the writer did not know them). What is the same
-        for all (times, marker, version) is made once."""
+    without reading them back, in the order a read gives them (newest ``marked_at`` first,
+    then by id: all share one time), their alert flags read (one query; the students' numbers
+    too, in one, if the writer did not know them). What is the same for all (times, marker,
+    version) is made once, and nothing per record runs Python of its own beyond the two ids'
+    ``str``: ordered by the ids' integers (the order ``UUID.__lt__`` gives, which was ~7,600
+    calls for 500 records), the status's string (a ``StrEnum``: its value)."""
     students = [m.student_id for m in marks.records]
     flags = alert_reasons(marks.class_id, students)
     numbers: dict[str, str] = {}
-    if any(m.student_number is None for m in marks.records):
+    if [m for m in marks.records if m.student_number is None]:
         numbers = student_numbers(students)  # one narrow query, not the records'
     at = iso(marks.marked_at)
     late_minutes = None
@@ -173,7 +175,7 @@ def first_marks_payloads(marks: FirstMarks) -> list[dict]:
                 if mark.student_number is None
                 else mark.student_number,
             },
-            "status": mark.status.value,
+            "status": str(mark.status),
             "notes": mark.notes,
             "excused": False,
             "absence_reason": None,
@@ -183,14 +185,15 @@ def first_marks_payloads(marks: FirstMarks) -> list[dict]:
             "checked_in": False,  # by someone marking others: the writer sends none by a student
             "version": 1,
             "late_minutes": late_minutes if mark.status == AttendanceStatus.LATE else None,
-            "alert": flags.get(mark.student_id, ""),
+            "alert": flags.get(mark.student_id, "") if flags else "",
         }
-        for mark in sorted(marks.records, key=_by_id)
+        for mark in sorted(marks.records, key=_BY_ID)
     ]
 
 
-def _by_id(mark: FirstMark) -> uuid.UUID:
-    return mark.id
+#: A first mark's id as an integer: the records' order by id without a Python call per
+#: comparison.
+_BY_ID = attrgetter("id.int")
 
 
 def _records(event: AttendanceChanged) -> None:

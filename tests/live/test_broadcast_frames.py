@@ -1,0 +1,91 @@
+"""The broadcasts' frames on the wire: exactly python-socketio's default encoding of their
+payloads, whatever packet class the server builds them with (live/packet.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import websocket
+from socketio import packet
+
+pytestmark = pytest.mark.live
+
+#: Non-ASCII on purpose: the default encoding escapes it (``\\u00eb``), raw UTF-8 would differ.
+NOTES = "Zoë's bus — 10 min late"
+
+
+class RawSocketIO:
+    """A Socket.IO client written against the protocol itself (Engine.IO 4 over one
+    WebSocket), so the test reads every frame exactly as the server sent it."""
+
+    def __init__(self, url: str, token: str) -> None:
+        ws_url = url.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.create_connection(ws_url, timeout=10)
+        assert self.ws.recv().startswith("0{")  # Engine.IO open
+        self.ws.send("40" + json.dumps({"token": token}))
+        assert self.next_message().startswith("0{")  # Socket.IO connected
+
+    def next_message(self, timeout: float = 10) -> str:
+        """The next Engine.IO message's Socket.IO packet, answering pings meanwhile."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frame = self.ws.recv()
+            if frame == "2":
+                self.ws.send("3")
+            elif frame.startswith("4"):
+                return frame[1:]
+        raise AssertionError("no message")
+
+    def events(self, names: set[str], timeout: float = 10) -> dict[str, str]:
+        """The raw packet of the first event of each of ``names``."""
+        found: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        while names - found.keys():
+            raw = self.next_message(max(0.1, deadline - time.monotonic()))
+            if raw.startswith("2["):
+                name = json.loads(raw[1:])[0]
+                if name in names:
+                    found.setdefault(name, raw)
+        return found
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def default_encoding(raw: str) -> str:
+    """What python-socketio's default Packet makes of the data this packet carries."""
+    return packet.Packet(packet.EVENT, data=json.loads(raw[1:])).encode()
+
+
+def test_a_marks_broadcasts_are_sent_byte_for_byte_as_python_socketio_encodes_them(
+    live_server, test101, test101_session
+):
+    klass = test101.klass
+    client = RawSocketIO(live_server.url, klass.teacher.token)
+    try:
+        client.ws.send("420" + json.dumps(["join_session", {"session_id": str(test101_session)}]))
+        ack = client.next_message()
+        assert ack.startswith("30[") and json.loads(ack[2:])[0]["ok"] is True
+        response = requests.post(
+            f"{live_server.url}/api/attendance/mark/",
+            json={
+                "session_id": str(test101_session),
+                "student_id": str(klass.students[0].profile_id),
+                "status": "LATE",
+                "notes": NOTES,
+            },
+            headers={"Authorization": f"Bearer {klass.teacher.token}"},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        frames = client.events({"statistics", "attendance"})
+    finally:
+        client.close()
+    for raw in frames.values():
+        assert raw == default_encoding(raw)
+    assert "\\u00eb" in frames["attendance"]
+    records = json.loads(frames["attendance"][1:])[1]["records"]
+    assert [r["notes"] for r in records] == [NOTES]
