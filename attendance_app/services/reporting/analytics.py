@@ -25,6 +25,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     select,
 )
 
@@ -197,7 +198,10 @@ def class_codes_statement(
     student's records ordered within their group."""
     sessions = [
         ClassSession.class_id == class_id,
-        ClassSession.status.in_(STARTED),
+        # The statuses as bound values, not a list: a list is an "expanding" parameter,
+        # rendered into the SQL text on every execution (the alert check of every mark);
+        # the text sent is the same, ``IN (?, ?)``.
+        ClassSession.status.in_([literal(status, ClassSession.status.type) for status in STARTED]),
         ClassSession.start_time.is_not(None),
     ]
     among = (
