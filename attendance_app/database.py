@@ -6,9 +6,10 @@ import threading
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
-#: Execution option a unit of work sets on its connection when it is going to write.
-WRITE_INTENT = "attendance_write"
+from attendance_app import compiled_cache
+
 #: ``Connection.info`` key: the SQLite connection's ``total_changes`` when its transaction began.
 CHANGES_AT_BEGIN = "attendance_changes_at_begin"
 
@@ -39,7 +40,9 @@ def write_gate(engine: Engine) -> threading.Lock | None:
 
 
 def configure_engine(engine: Engine) -> None:
-    """Install the per-connection settings the embedded SQLite default needs."""
+    """Install the engine's cache of compiled statements (``compiled_cache``), and the
+    per-connection settings the embedded SQLite default needs."""
+    compiled_cache.install(engine)
     if engine.dialect.name != "sqlite":
         return
 
@@ -57,22 +60,27 @@ def configure_engine(engine: Engine) -> None:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _sqlite_on_begin(connection) -> None:
-        # A WAL transaction that starts as a read cannot upgrade to a write while another
-        # writer is active and fails with SQLITE_BUSY despite busy_timeout; a transaction
-        # that means to write therefore takes the write lock up front.
-        if connection.get_execution_options().get(WRITE_INTENT):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
-        _note_changes_at_begin(connection)
+    # BEGIN as the dialect's own step, not a "begin" event: any connection event makes
+    # SQLAlchemy dispatch its before/after-execute and cursor events around every statement
+    # (~7 µs each, whether anything listens or not), and the event was the only one.
+    engine.dialect.do_begin = _begin_deferred  # type: ignore[method-assign]
+
+
+def _begin_deferred(dbapi_connection: PoolProxiedConnection) -> None:
+    """Begin a SQLite transaction (DEFERRED: a read until it first writes), noting the
+    connection's ``total_changes``. A unit of work that writes ends it and begins IMMEDIATE
+    instead (``restart_as_write``): a WAL transaction that starts as a read cannot upgrade
+    to a write while another writer is active, and fails with SQLITE_BUSY despite
+    busy_timeout. SQLAlchemy wraps a failure here as it wraps a statement's."""
+    dbapi_connection.cursor().execute("BEGIN")
+    dbapi_connection.info[CHANGES_AT_BEGIN] = dbapi_connection.dbapi_connection.total_changes  # type: ignore[union-attr]
 
 
 def restart_as_write(connection: Connection) -> None:
     """End the SQLite read transaction open on ``connection`` (the request's token lookup or
-    user load: nothing written, or only what such a read wrote, committed as before) and begin
-    a write transaction IMMEDIATE in its place, on the same connection.
+    user load: nothing written, or only what such a read wrote, committed as before; or the
+    empty one its checkout began) and begin a write transaction IMMEDIATE in its place, on the
+    same connection.
 
     The DBAPI connection's own COMMIT, not the ORM Session's: the Session's commit (its
     flush, its transaction's close, the connection back to the pool and out again) was ~190

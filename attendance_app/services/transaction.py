@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
-from attendance_app.database import WRITE_INTENT, restart_as_write, write_gate
+from attendance_app.database import restart_as_write, write_gate
 from attendance_app.extensions import db
 from attendance_app.services import events
 from attendance_app.services.errors import Conflict
@@ -145,9 +145,17 @@ def execute_core(statement: Executable, params: Any = None) -> Result[*tuple[Any
     transaction, on its connection. The Session's own execute looks up the bind for every
     statement (Flask-SQLAlchemy walks the statement's tables for a bind key) and sets up an
     ORM execution, which a single write paid on each of its five or six statements. What the
-    Session would have flushed first is flushed here (nothing, on the write paths)."""
-    db.session.flush()
-    return db.session.connection().execute(statement, params)
+    Session would have flushed first is flushed here (nothing, on the write paths).
+
+    Inside a unit of work, on the connection it began (kept in ``Session.info``): asking the
+    Session for it again walks its transaction's state machine (~30 Python calls a
+    statement) for the same Connection."""
+    session = db.session()
+    session.flush()
+    connection: Connection | None = session.info.get(_CONNECTION)
+    if connection is None:
+        connection = session.connection()
+    return connection.execute(statement, params)
 
 
 def _begin_write(session: Session, dialect: str) -> Connection:
@@ -155,23 +163,24 @@ def _begin_write(session: Session, dialect: str) -> Connection:
 
     On SQLite a transaction that began as a read (the request's token lookup) cannot become
     a write safely, so it is ended and a new one begins IMMEDIATE on the same connection
-    (``database.restart_as_write``). Other databases take row locks as the writes come, at
-    READ COMMITTED every statement sees what others committed, and the read transaction
-    simply carries on: one COMMIT round trip fewer on every write.
+    (``database.restart_as_write``); a session with no connection yet gets one first, whose
+    empty transaction is ended the same way. Other databases take row locks as the writes
+    come, at READ COMMITTED every statement sees what others committed, and the read
+    transaction simply carries on: one COMMIT round trip fewer on every write.
     """
     if dialect != "sqlite":
         return session.connection()
     transaction = session.get_transaction()
-    # A transaction with no connection yet (begun by an ``add``, say) has read nothing: the
-    # write transaction begins on its first connection (``session.connection`` would refuse
-    # the write intent for a connection it already holds).
-    if transaction is None or not transaction._connections:
-        return session.connection(execution_options={WRITE_INTENT: True})
-    if session.new or session.dirty or session.deleted:
+    # A transaction with no connection yet (begun by an ``add``, say) has read nothing: what
+    # it holds is flushed in the write transaction.
+    if (
+        transaction is not None
+        and transaction._connections
+        and (session.new or session.dirty or session.deleted)
+    ):
         # Changes made before the unit of work were committed with the read transaction, as
         # before: the Session's commit flushes them first.
         session.commit()
-        return session.connection(execution_options={WRITE_INTENT: True})
     connection = session.connection()
     restart_as_write(connection)
     return connection

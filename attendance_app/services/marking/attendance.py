@@ -52,7 +52,6 @@ from attendance_app.services.marking.records import (
     MarkResult,
     announce,
     append_audit,
-    insert_records,
     same_status_audit,
     write_first_mark,
 )
@@ -306,7 +305,6 @@ __all__ = [
     "clean_notes",
     "enrolled_ids",
     "first_late_at",
-    "insert_records",
     "late_minutes_problem",
     "load_mark_targets",
     "load_students",

@@ -6,12 +6,13 @@ from __future__ import annotations
 import functools
 import typing
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
+    CursorResult,
     Executable,
     Integer,
     Table,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance_app.extensions import db
 from attendance_app.models import (
@@ -65,50 +66,6 @@ class MarkResult:
 # --- writes ---------------------------------------------------------------------------------
 
 
-def insert_records(
-    session: ClassSession, entries: Sequence[MarkEntry], actor: User, now: datetime
-) -> dict[uuid.UUID, uuid.UUID]:
-    """One INSERT … ON CONFLICT DO NOTHING for all entries: {student_id: new record id}.
-
-    A student missing from the result already had a record: the database, not a prior
-    SELECT, decides, so two concurrent marks can never both succeed.
-    """
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "session_id": session.id,
-            "student_id": e.student_id,
-            "status": e.status,
-            "notes": e.notes or "",
-            "marked_at": now,
-            "late_at": first_late_at(e.status, now),
-            "marked_by_id": actor.id,
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for e in entries
-    ]
-    # Parameters as a list (executemany): SQLAlchemy's "insertmanyvalues" sends them as
-    # multi-row INSERTs of up to 1000 rows from one cached statement, where .values(rows)
-    # would compile a new statement per call (2 s of CPU for 500 rows).
-    # On the Table, not the mapped class: the ORM's bulk insert would split the batch
-    # wherever a row's None columns differ (a LATE row among PRESENT ones).
-    result = execute_core(_insert_records_statement(db.engine.dialect.name), rows)
-    return {student_id: record_id for record_id, student_id in result}
-
-
-@functools.cache
-def _insert_records_statement(dialect: str) -> Executable:
-    """``insert_records``' statement (one per database, built once)."""
-    table = Attendance.__table__
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
-        .returning(table.c.id, table.c.student_id)
-    )
-
-
 #: The columns a first mark writes: here each bound as a parameter of its own name, in the
 #: bulk paths (``first_marks``) the order of their INSERT … SELECTs.
 FIRST_MARK_COLUMNS = (
@@ -126,19 +83,36 @@ FIRST_MARK_COLUMNS = (
 )
 
 
+def _first_mark_values() -> dict[str, BindParameter[Any]]:
+    """A first mark's record, every column bound as a parameter of its own name."""
+    attendance = typing.cast(Table, Attendance.__table__)
+    return {name: bindparam(name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS}
+
+
+@functools.cache
+def _first_mark_record_statement() -> Executable:
+    """SQLite's first mark of one student: the record's INSERT … ON CONFLICT DO NOTHING, whose
+    row count says whether it was made (none: the student already had one, rule 2 decided by
+    the database). Nothing is returned: the id is the one it was given."""
+    return (
+        sqlite.insert(typing.cast(Table, Attendance.__table__))
+        .values(_first_mark_values())
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+    )
+
+
 @functools.cache
 def _first_mark_statement() -> Executable:
     """PostgreSQL's first mark and its audit row in one statement: the record's INSERT … ON
     CONFLICT DO NOTHING as a data-modifying CTE, and the audit row's INSERT … SELECT from
     the row it made: one row inserted when the record was made, none when the student
     already had one (rule 2, decided by the database). SQLite has no such CTE: two
-    statements (``insert_records``, ``append_audit``)."""
+    statements (``_first_mark_record_statement``, ``append_audit``)."""
     attendance = typing.cast(Table, Attendance.__table__)
     changes = typing.cast(Table, AttendanceChange.__table__)
-    values = {name: bindparam(name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS}
     made = (
         postgresql.insert(attendance)
-        .values(values)
+        .values(_first_mark_values())
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
         .returning(attendance.c.id)
         .cte("first_mark")
@@ -256,23 +230,27 @@ def write_first_mark(
     passed (a teacher's mark, a student's check-in): the insert, where the database decides
     rule 2 (Conflict when a record exists), its audit row and its event; and the record as
     the edges answer with it (built here, not read back: the insert returned only its id)."""
+    record_id = uuid.uuid4()
+    record = {
+        "id": record_id,
+        "session_id": session.id,
+        "student_id": student.id,
+        "status": status,
+        "notes": notes,
+        "marked_at": now,
+        "late_at": first_late_at(status, now),
+        "marked_by_id": actor.id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
     if db.engine.dialect.name == "postgresql":
-        record_id, change_id = uuid.uuid4(), uuid.uuid4()
+        change_id = uuid.uuid4()
         made = (
             execute_core(
                 _first_mark_statement(),
                 {
-                    "id": record_id,
-                    "session_id": session.id,
-                    "student_id": student.id,
-                    "status": status,
-                    "notes": notes,
-                    "marked_at": now,
-                    "late_at": first_late_at(status, now),
-                    "marked_by_id": actor.id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
+                    **record,
                     "change_id": change_id,
                     "channel": channel,
                     "idempotency_key": idempotency_key,
@@ -284,10 +262,9 @@ def write_first_mark(
             raise Conflict(ALREADY_MARKED, field="non_field_errors")
         change_ids = [change_id]
     else:
-        created = insert_records(session, [MarkEntry(student.id, status, notes)], actor, now)
-        if student.id not in created:
+        inserted = cast(CursorResult[Any], execute_core(_first_mark_record_statement(), record))
+        if inserted.rowcount != 1:
             raise Conflict(ALREADY_MARKED, field="non_field_errors")
-        record_id = created[student.id]
         change_ids = append_audit(
             [
                 {
@@ -304,20 +281,8 @@ def write_first_mark(
             idempotency_key=idempotency_key,
         )
     announce(session, (record_id,), actor, (student.id,))
-    record = built(
-        Attendance,
-        (
-            ("id", record_id),
-            ("session_id", session.id),
-            ("student_id", student.id),
-            ("status", status),
-            ("notes", notes),
-            ("marked_at", now),
-            ("marked_by_id", actor.id),
-            ("created_at", now),
-            ("updated_at", now),
-            ("version", 1),
-            ("late_at", first_late_at(status, now)),
-        ),
+    return MarkResult(
+        session,
+        RecordRow(built(Attendance, record.items()), student, actor.full_name),
+        change_ids[0],
     )
-    return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])

@@ -25,6 +25,8 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
+    literal_column,
     select,
 )
 
@@ -177,6 +179,13 @@ _CODE_OF = case(
 _RANK_BASE = 1_000_000_000
 
 
+#: ``class_codes_statement``'s separators, as SQL literals: a separator given as a str is
+#: written into the SQL text on every execution (SQLAlchemy renders it "literal_execute"),
+#: the alert check of every single write included; the text is the same.
+_NOTHING: Any = literal_column("''")
+_COMMA: Any = literal_column("','")
+
+
 def class_codes_statement(
     class_id: Any, student_ids: Any, *, ordered: bool
 ) -> Select[uuid.UUID, str]:
@@ -197,7 +206,10 @@ def class_codes_statement(
     student's records ordered within their group."""
     sessions = [
         ClassSession.class_id == class_id,
-        ClassSession.status.in_(STARTED),
+        # The statuses as bound values, not a list: a list is an "expanding" parameter,
+        # rendered into the SQL text on every execution (the alert check of every mark);
+        # the text sent is the same, ``IN (?, ?)``.
+        ClassSession.status.in_([literal(status, ClassSession.status.type) for status in STARTED]),
         ClassSession.start_time.is_not(None),
     ]
     among = (
@@ -210,7 +222,7 @@ def class_codes_statement(
         return (
             select(
                 Attendance.student_id,
-                func.aggregate_strings(_CODE_OF, "").aggregate_order_by(*newest_first),
+                func.aggregate_strings(_CODE_OF, _NOTHING).aggregate_order_by(*newest_first),
             )
             .join(ClassSession, ClassSession.id == Attendance.session_id)
             .where(*sessions, among)
@@ -228,7 +240,7 @@ def class_codes_statement(
     )
     token = cast(ranks.c.place + _RANK_BASE, String) + _CODE_OF
     return (
-        select(Attendance.student_id, func.aggregate_strings(token, ","))
+        select(Attendance.student_id, func.aggregate_strings(token, _COMMA))
         .join(ranks, ranks.c.id == Attendance.session_id)
         .where(among)
         .group_by(Attendance.student_id)
