@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from attendance_app.models import (
@@ -102,11 +103,20 @@ def session_body(session: ClassSession, stats: SessionStatistics) -> dict:
 
 
 def student_brief(student: Student) -> dict:
+    return brief_of_student(
+        student.id, student.student_number, student.user.first_name, student.user.last_name
+    )
+
+
+def brief_of_student(
+    student_id: uuid.UUID, student_number: str, first_name: str, last_name: str
+) -> dict:
+    """The contract's ``student`` object, from its four values (an entity or a read's row)."""
     return {
-        "id": str(student.id),
-        "student_id": student.student_number,
-        "first_name": student.user.first_name,
-        "last_name": student.user.last_name,
+        "id": str(student_id),
+        "student_id": student_number,
+        "first_name": first_name,
+        "last_name": last_name,
     }
 
 
@@ -254,12 +264,9 @@ def history_body(history: StudentHistory[HistoryText]) -> dict:
     :class:`HistoryText` lists its columns: reading each by name cost more)."""
     student = history.student
     return {
-        "student": {
-            "id": str(student.id),
-            "student_id": student.student_number,
-            "first_name": student.first_name,
-            "last_name": student.last_name,
-        },
+        "student": brief_of_student(
+            student.id, student.student_number, student.first_name, student.last_name
+        ),
         "statistics": history.statistics.as_dict(),
         "records": [
             {
