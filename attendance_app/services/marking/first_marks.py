@@ -50,7 +50,7 @@ class Audit(NamedTuple):
 
 
 def insert_entries(
-    session: ClassSession, entries: Sequence[MarkEntry], audit: Audit
+    session: ClassSession, entries: Sequence[MarkEntry], audit: Audit, student_hexes: list[str]
 ) -> tuple[list[uuid.UUID], frozenset[uuid.UUID]]:
     """First marks for many entries, with their audit rows: one INSERT … SELECT … ON
     CONFLICT DO NOTHING over the entries sent as one JSON value, with ids made here
@@ -62,12 +62,15 @@ def insert_entries(
 
     Nothing comes back from a successful insert but its row count: the ids are known, and
     reading 500 of them back (two UUIDs a row through the driver and SQLAlchemy) cost more
-    in Python than the database spent writing them."""
-    record_ids = time_ordered_uuids(len(entries))
+    in Python than the database spent writing them.
+
+    ``student_hexes``: the entries' students as ``UUID.hex`` gives them (the caller has
+    them). The statuses are written by orjson, which writes an enum as its value."""
+    record_ids, record_hexes = time_ordered_uuids(len(entries))
     payload = orjson.dumps(
         [
-            [e.student_id.hex, e.status.value, e.notes or "", rid.hex]
-            for e, rid in zip(entries, record_ids, strict=True)
+            [student, e.status, e.notes or "", record]
+            for student, e, record in zip(student_hexes, entries, record_hexes, strict=True)
         ]
     ).decode()
     params = {
