@@ -217,15 +217,17 @@ def mark_unmarked(
     created = insert_new(session, unmarked, Audit(actor, channel, now, group_id))
     if not created:
         return InitialiseResult(session, 0, default_status, [])
-    record_ids = list(created.values())
+    record_ids = [rid for _, rid in created]
     # The records, but for the students' numbers: the broadcast needs only those read.
     written = _first_marks(
-        [FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()],
+        [FirstMark(rid, sid, None, default_status, "") for sid, rid in created],
         actor,
         session,
         now,
     )
-    announce(session, tuple(record_ids), actor, tuple(created), first_marks=written)
+    announce(
+        session, tuple(record_ids), actor, tuple(sid for sid, _ in created), first_marks=written
+    )
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 

@@ -192,10 +192,12 @@ def new_records(
 
 def insert_new(
     session: ClassSession, rows: Select[Any], audit: Audit, params: dict[str, Any] | None = None
-) -> dict[uuid.UUID, uuid.UUID]:
-    """Insert first marks from ``rows`` and their audit rows; {student_id: new record id}.
-    A student missing from the answer already had a record: the database decides (ON
-    CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Insert first marks from ``rows`` and their audit rows; (student id, new record id)
+    of each record made. A student missing from the answer already had a record: the
+    database decides (ON CONFLICT DO NOTHING), so two concurrent marks can never both succeed.
+    The answer is fetched at once (one ``fetchall``; row by row, 500 rows were ~3,000 Python
+    calls of the drivers'), as pairs (a dict by student hashed 500 UUIDs in Python).
 
     On PostgreSQL the audit rows come from the inserted rows in the same statement (a
     data-modifying CTE): one round trip, and no list of the new ids sent back to find them.
@@ -207,13 +209,12 @@ def insert_new(
         .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
     )
     if db.engine.dialect.name != "postgresql":
-        inserted = db.session.execute(
+        created = db.session.execute(
             inserting.returning(attendance.c.student_id, attendance.c.id), params
-        )
-        created = {sid: rid for sid, rid in inserted}
+        ).all()
         if created:
-            audit_created(session, list(created.values()), *audit)
-        return created
+            audit_created(session, [rid for _, rid in created], *audit)
+        return [tuple(row) for row in created]
     new = inserting.returning(
         attendance.c.student_id,
         attendance.c.id,
@@ -225,8 +226,8 @@ def insert_new(
     inserted = db.session.execute(
         select(new.c.student_id, new.c.id).add_cte(audited.cte("audited")),
         {**(params or {}), **_audit_params(audit)},
-    )
-    return {sid: rid for sid, rid in inserted}
+    ).all()
+    return [tuple(row) for row in inserted]
 
 
 def audit_created(
