@@ -152,7 +152,8 @@ def bulk_mark_body(result: BulkMarkResult) -> dict:
         "message": "Bulk attendance marked successfully",
         "count": len(result.records),
         "attendance_records": [
-            {"id": str(r.id), "student_id": r.student_number, "status": r.status.value}
+            # The status as it is (a ``StrEnum``: written as its value, without a call).
+            {"id": str(r.id), "student_id": r.student_number, "status": r.status}
             for r in result.records
         ],
     }

@@ -270,7 +270,8 @@ def json_rows(param: str, columns: int) -> tuple[TextClause, list[ColumnElement[
 
 class UuidList(TypeDecorator[list[uuid.UUID]]):
     """Many UUIDs bound as ONE text parameter (for :func:`in_uuids`): PostgreSQL's array
-    literal ``{hex,hex,…}``, SQLite's JSON array of the 32-digit hex it stores.
+    literal ``{hex,hex,…}``, SQLite's JSON array of the 32-digit hex it stores. The value
+    may be the ids' ``UUID.hex`` strings instead of the UUIDs (all one or all the other).
 
     An expanding ``IN`` of 500 ids cost more in Python than the query in the database: each
     id a parameter through SQLAlchemy's UUID processing and a ``$n`` in a statement too long
@@ -283,7 +284,8 @@ class UuidList(TypeDecorator[list[uuid.UUID]]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        digits = [u.hex for u in value]
+        # UUIDs, or the same as their 32 hex digits (``UUID.hex``) when the caller has them.
+        digits = value if value and isinstance(value[0], str) else [u.hex for u in value]
         if dialect.name == "postgresql":
             return "{" + ",".join(digits) + "}"
         return orjson.dumps(digits).decode()

@@ -110,7 +110,10 @@ def mark_records(
     if len(entries) > MAX_BULK_RECORDS:
         raise Invalid(TOO_MANY_RECORDS, field="records")
     ids = [e.student_id for e in entries]
-    if len(set(ids)) != len(ids):
+    # The students as hex digits, compared and matched as strings from here on (a UUID's
+    # hash is a Python call; a string's is not).
+    hexes = [sid.hex for sid in ids]
+    if len(set(hexes)) != len(hexes):
         raise Invalid(DUPLICATE_IN_REQUEST, field="records")
     bad_notes = {
         str(i): {"notes": [problem]}
@@ -121,11 +124,10 @@ def mark_records(
         first = next(iter(bad_notes.values()))["notes"][0]
         raise Invalid(first, field="records", errors=bad_notes)
     session = open_session_for_marking(actor, session_id, take_seq=True)
-    hexes = [sid.hex for sid in ids]
     numbers: dict[str, str] = {}
     enrolled: set[str] = set()
     for student_hex, number, is_enrolled in execute_core(
-        _STUDENTS_AND_ENROLMENT, {"class_id": session.class_id, "student_ids": ids}
+        _STUDENTS_AND_ENROLMENT, {"class_id": session.class_id, "student_ids": hexes}
     ).all():
         numbers[student_hex] = number
         if is_enrolled:
@@ -149,7 +151,7 @@ def mark_records(
         raise Invalid(next(iter(outside.values()))["student"][0], field="records", errors=outside)
     now = at or utcnow()
     record_ids, clashing = insert_entries(
-        session, entries, Audit(actor, channel, now, uuid.uuid4())
+        session, entries, Audit(actor, channel, now, uuid.uuid4()), hexes
     )
     if clashing:
         clashes = {
@@ -215,15 +217,17 @@ def mark_unmarked(
     created = insert_new(session, unmarked, Audit(actor, channel, now, group_id))
     if not created:
         return InitialiseResult(session, 0, default_status, [])
-    record_ids = list(created.values())
+    record_ids = [rid for _, rid in created]
     # The records, but for the students' numbers: the broadcast needs only those read.
     written = _first_marks(
-        [FirstMark(rid, sid, None, default_status, "") for sid, rid in created.items()],
+        [FirstMark(rid, sid, None, default_status, "") for sid, rid in created],
         actor,
         session,
         now,
     )
-    announce(session, tuple(record_ids), actor, tuple(created), first_marks=written)
+    announce(
+        session, tuple(record_ids), actor, tuple(sid for sid, _ in created), first_marks=written
+    )
     return InitialiseResult(session, len(record_ids), default_status, record_ids, group_id)
 
 

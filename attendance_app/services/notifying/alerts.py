@@ -289,16 +289,18 @@ _NEW_REASON = (
 
 
 def _counts_and_states_of(
-    class_id: uuid.UUID, student_ids: list[uuid.UUID], ordered: bool
+    class_id: uuid.UUID, student_ids: list[uuid.UUID], hexes: list[str], ordered: bool
 ) -> tuple[Select[Any], dict[str, Any]]:
-    """The alert check's statement for ``student_ids`` and its parameters."""
+    """The alert check's statement for ``student_ids`` (``hexes``: the same as
+    ``UUID.hex``, which the inline array is written from) and its parameters."""
     if len(student_ids) == 1:
         return _COUNTS_AND_STATES_OF_ONE[ordered], {
             "class_id": class_id,
             "student_id": student_ids[0],
         }
-    statement = _COUNTS_AND_STATES[len(student_ids) >= INLINE_IDS_FROM, ordered]
-    return statement, {"class_id": class_id, "student_ids": student_ids}
+    if len(student_ids) >= INLINE_IDS_FROM:
+        return _COUNTS_AND_STATES[True, ordered], {"class_id": class_id, "student_ids": hexes}
+    return _COUNTS_AND_STATES[False, ordered], {"class_id": class_id, "student_ids": student_ids}
 
 
 def evaluate(
@@ -315,9 +317,12 @@ def evaluate(
     school_class = session.school_class
     line = AlertLine.from_config()
     window = line.thresholds.trend_window
-    aggregates_of: dict[uuid.UUID, tuple[Any, ...]] = {}
+    # The students as hex digits (as the rows name them), the keys of what is read: a
+    # string's hash is C, a UUID's a Python call (three per student here).
+    hexes = [student_id.hex for student_id in student_ids]
+    aggregates_of: dict[str, tuple[Any, ...]] = {}
     of_codes: dict[str, tuple[Any, ...]] = {}
-    states: dict[uuid.UUID, _Standing] = {}
+    states: dict[str, _Standing] = {}
     # On the transaction's connection (``transaction.execute_core``), not through the
     # Session: the statement's columns are ORM attributes, and the Session's execution of it
     # (an ORM query's compile state and row loader, for plain columns) was a third of a
@@ -325,36 +330,34 @@ def evaluate(
     # PostgreSQL orders each student's codes in its aggregate; SQLite (before 3.44) cannot.
     ordered = db.engine.dialect.name == "postgresql"
     # The students come back as hex digits, matched to those in hand (no UUID made per row).
-    by_hex = {student_id.hex: student_id for student_id in student_ids}
     for (
         student_hex,
         codes,
         state_student_id,
         state_session_id,
         state_reason,
-    ) in execute_core(*_counts_and_states_of(school_class.id, student_ids, ordered)).all():
-        student_id = by_hex[student_hex]
+    ) in execute_core(*_counts_and_states_of(school_class.id, student_ids, hexes, ordered)).all():
         if codes is not None:  # None: no record in a started session of the class
             # A pure function of the text, which a class's students share often.
             if (aggregates := of_codes.get(codes)) is None:
                 aggregates = of_codes[codes] = counts_of_codes(
                     codes if ordered else codes_of_tokens(codes), window
                 )
-            aggregates_of[student_id] = aggregates
+            aggregates_of[student_hex] = aggregates
         if state_student_id is not None:
-            states[student_id] = _Standing(state_student_id, state_session_id, state_reason)
+            states[student_hex] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
     cleared: list[_Standing] = []
     # Figures are a pure function of the aggregates, and a class's students share few
     # combinations of them: each is worked out once (500 students were 500 classifications).
     judged: dict[tuple[Any, ...], tuple[Figures, str]] = {}
-    for student_id in student_ids:
-        key = aggregates_of.get(student_id, ())
+    for student_id, student_hex in zip(student_ids, hexes, strict=True):
+        key = aggregates_of.get(student_hex, ())
         if (known := judged.get(key)) is None:
             fig = figures(counts_of(key) if key else Counts(), line.thresholds)
             known = judged[key] = (fig, line.reason(fig))
         fig, reason = known
-        state = states.get(student_id)
+        state = states.get(student_hex)
         if reason and state is None:
             crossed.append((student_id, fig, reason))
         elif not reason and state is not None:
