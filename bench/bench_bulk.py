@@ -83,6 +83,33 @@ def backends_cpu(pids: list[int]) -> float | None:
     return total / 1e9
 
 
+def wal_state(database: str) -> tuple[int, int, int] | None:
+    """(salt, frames in the WAL, frames checkpointed into the database) from the SQLite
+    file's wal-index (``-shm``: the first header copy's salt-1 and mxFrame, then the
+    checkpoint info's nBackfill, native byte order), or None without one. Deterministic
+    where wall time is not: a request that checkpointed moved nBackfill."""
+    try:
+        header = Path(f"{database}-shm").read_bytes()[:100]
+    except OSError:
+        return None
+    if len(header) < 100:
+        return None
+    salt, frames, backfilled = (
+        int.from_bytes(header[32:36], sys.byteorder),
+        int.from_bytes(header[16:20], sys.byteorder),
+        int.from_bytes(header[96:100], sys.byteorder),
+    )
+    return salt, frames, backfilled
+
+
+def checkpointed(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:
+    """Whether a checkpoint copied frames into the database between two ``wal_state``s
+    (a restarted WAL, new salt, starts with none copied)."""
+    if before[0] == after[0]:
+        return after[2] > before[2]
+    return after[2] > 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500)
@@ -111,6 +138,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
+    )
+    parser.add_argument(
+        "--wal",
+        action="store_true",
+        help="SQLite: each run's wall time, the WAL frames it appended and whether a "
+        "checkpoint ran inside it",
     )
     parser.add_argument(
         "--settle",
@@ -156,6 +189,7 @@ def main() -> None:
                 timed.append((time.perf_counter() - conn.info["bench_started"], statement))
 
         engine = url.split(":")[0]
+        database = url.removeprefix("sqlite:///")
         print(
             f"bench_bulk on {engine}: class of {args.students}, {args.history} earlier sessions, "
             f"{args.runs} runs per path"
@@ -268,6 +302,7 @@ def main() -> None:
                 heard(session_id)
                 drop_session(session_id)
             walls, cpus, counts, server_cpus = [], [], [], []
+            wal_runs: list[tuple[float, int, bool]] = []
             collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
@@ -280,9 +315,14 @@ def main() -> None:
                     profiler.enable()
                 before = full_collections[0]
                 server = backends_cpu(pids)
+                wal_before = wal_state(database) if args.wal else None
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
+                wal_after = wal_state(database) if args.wal else None
+                if wal_before and wal_after:
+                    appended = wal_after[1] - wal_before[1] if wal_after[0] == wal_before[0] else -1
+                    wal_runs.append((walls[-1], appended, checkpointed(wal_before, wal_after)))
                 cpus.append(time.process_time() - cpu)
                 collections += full_collections[0] - before
                 after = backends_cpu(pids)
@@ -316,6 +356,14 @@ def main() -> None:
                 )
                 + f"; {max(counts)} statements; {collections} full collections{calls}"
             )
+            if wal_runs:
+                print(
+                    f"  WAL: {sum(c for *_, c in wal_runs)} of {len(wal_runs)} runs checkpointed;"
+                    " per run (ms, frames appended, * = checkpointed; -1 = WAL restarted):"
+                )
+                print(
+                    "  " + " ".join(f"{w * 1000:.0f}/{n}{'*' if c else ''}" for w, n, c in wal_runs)
+                )
             if args.statements:
                 for seconds, statement in shown:
                     print(f"  {ms(seconds):>9}  {' '.join(statement.split())[:110]}")
