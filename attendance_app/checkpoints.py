@@ -143,6 +143,9 @@ class Checkpointer:
             self._last_start = time.monotonic()
             self.last = runner.in_os_thread(lambda: checkpoint(self.path))
             self.rounds += 1
+        except sqlite3.Error as exc:  # the file gone, a disk error: said in one line
+            self.due = False
+            log.warning("background checkpoint of %s failed: %s", self.path, exc)
         except Exception:
             self.due = False
             log.warning("background checkpoint of %s failed", self.path, exc_info=True)

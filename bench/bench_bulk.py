@@ -56,6 +56,8 @@ from attendance_app.extensions import db
 from bench.bench_marking import migrated_app
 
 STATUSES = ("PRESENT", "ABSENT", "LATE")
+#: SQLite's default page size, the bench database's.
+PAGE_SIZE = 4096
 
 
 def ms(seconds: float) -> str:
@@ -102,6 +104,19 @@ def wal_state(database: str) -> tuple[int, int, int] | None:
     return salt, frames, backfilled
 
 
+def thread_written() -> int:
+    """Bytes this thread has handed to write system calls (``/proc/thread-self/io``'s
+    wchar): a request that copied the WAL into the database itself wrote ~4 MB more than
+    its own ~1 MB of WAL frames; a checkpoint in another thread is not counted."""
+    try:
+        for line in Path("/proc/thread-self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def checkpointed(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:
     """Whether a checkpoint copied frames into the database between two ``wal_state``s
     (a restarted WAL, new salt, starts with none copied)."""
@@ -142,8 +157,8 @@ def main() -> None:
     parser.add_argument(
         "--wal",
         action="store_true",
-        help="SQLite: each run's wall time, the WAL frames it appended and whether a "
-        "checkpoint ran inside it",
+        help="SQLite: each run's wall time, the WAL frames it appended, the bytes its thread "
+        "wrote and whether a checkpoint ran meanwhile or in the request itself",
     )
     parser.add_argument(
         "--settle",
@@ -302,7 +317,8 @@ def main() -> None:
                 heard(session_id)
                 drop_session(session_id)
             walls, cpus, counts, server_cpus = [], [], [], []
-            wal_runs: list[tuple[float, int, bool]] = []
+            thread_cpus: list[float] = []
+            wal_runs: list[tuple[float, int, bool, int]] = []
             collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
@@ -316,14 +332,20 @@ def main() -> None:
                 before = full_collections[0]
                 server = backends_cpu(pids)
                 wal_before = wal_state(database) if args.wal else None
+                written = thread_written()
+                own = time.thread_time()
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
+                written = thread_written() - written
                 wal_after = wal_state(database) if args.wal else None
                 if wal_before and wal_after:
                     appended = wal_after[1] - wal_before[1] if wal_after[0] == wal_before[0] else -1
-                    wal_runs.append((walls[-1], appended, checkpointed(wal_before, wal_after)))
+                    wal_runs.append(
+                        (walls[-1], appended, checkpointed(wal_before, wal_after), written)
+                    )
                 cpus.append(time.process_time() - cpu)
+                thread_cpus.append(time.thread_time() - own)
                 collections += full_collections[0] - before
                 after = backends_cpu(pids)
                 if server is not None and after is not None:
@@ -349,6 +371,7 @@ def main() -> None:
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}"
+                f" (the request's thread {ms(statistics.median(thread_cpus))})"
                 + (
                     f" (server CPU median {ms(statistics.median(server_cpus))})"
                     if server_cpus
@@ -357,12 +380,21 @@ def main() -> None:
                 + f"; {max(counts)} statements; {collections} full collections{calls}"
             )
             if wal_runs:
+                # The request's thread wrote its frames (page + 24-byte header each) and,
+                # if it checkpointed, pages into the database too: past twice its frames.
+                in_request = [n >= 0 and b > 2 * n * (PAGE_SIZE + 24) for _w, n, _c, b in wal_runs]
                 print(
-                    f"  WAL: {sum(c for *_, c in wal_runs)} of {len(wal_runs)} runs checkpointed;"
-                    " per run (ms, frames appended, * = checkpointed; -1 = WAL restarted):"
+                    f"  WAL: {sum(c for _w, _n, c, _b in wal_runs)} of {len(wal_runs)} runs saw"
+                    f" a checkpoint, {sum(in_request)} made one in the request's thread;"
+                    " per run: ms/frames appended/KB the request's thread wrote"
+                    " (* a checkpoint meanwhile, ! in the request's thread):"
                 )
                 print(
-                    "  " + " ".join(f"{w * 1000:.0f}/{n}{'*' if c else ''}" for w, n, c in wal_runs)
+                    "  "
+                    + " ".join(
+                        f"{w * 1000:.0f}/{n}/{b // 1024}{'*' if c else ''}{'!' if r else ''}"
+                        for (w, n, c, b), r in zip(wal_runs, in_request, strict=True)
+                    )
                 )
             if args.statements:
                 for seconds, statement in shown:
