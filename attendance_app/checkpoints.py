@@ -2,7 +2,7 @@
 
 In WAL mode SQLite copies the log back into the database file (a checkpoint) from the
 commit that takes the log past ``wal_autocheckpoint`` pages (1,000 by default): that
-request pays for copying ~4 MB and two fsyncs (10–25 ms here, every fourth bulk mark of
+request pays for copying its pages (~1 MB) and two fsyncs (10–25 ms here, every fourth bulk mark of
 500), its green thread holding the process's only OS thread meanwhile. Here a commit that
 wrote asks for a checkpoint instead, and at most every ``CHECKPOINT_SECONDS`` one runs on a
 connection of its own in a real OS thread (eventlet's ``tpool``, gevent's threadpool, or a
@@ -10,12 +10,15 @@ plain thread in a process without green threads: the CLI, tests, benchmarks); th
 module releases the GIL while SQLite works, so requests and the event loop carry on.
 
 PASSIVE: it never waits for a reader or a writer and never blocks one, copying what no
-reader still needs; the next writer then restarts the log from its start. The request
-connections keep SQLite's own automatic checkpoint at ``FALLBACK_PAGES``, so the log stays
-bounded even if these checkpoints stop (a failing disk, a thread pool gone at shutdown) or
-cannot keep up with writers that never pause. Checkpointing more often also syncs the log
-more often: a commit is on disk (``synchronous=NORMAL`` syncs at checkpoints) within about
-``CHECKPOINT_SECONDS`` rather than after 1,000 pages.
+reader still needs. SQLite restarts the log from its start only for a writer that begins
+with all of it copied, which writers that keep coming during the copies never do: once the
+log is past ``RESTART_PAGES``, a round copies what was written meanwhile holding the
+process's write gate (its writers queue on it, green), so the next writer restarts the log.
+The request connections keep SQLite's own automatic checkpoint at ``FALLBACK_PAGES``, so the
+log stays bounded even if these checkpoints stop (a failing disk, a thread pool gone at
+shutdown) or cannot keep up (writers of other processes). Checkpointing more often also
+syncs the log more often (``synchronous=NORMAL`` syncs it at checkpoints): a commit usually
+reaches the disk about ``CHECKPOINT_SECONDS`` later, not once 1,000 pages have piled up.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -37,6 +41,13 @@ CHECKPOINT_SECONDS = 0.5
 #: Pages in the log past which a commit checkpoints it itself (``PRAGMA wal_autocheckpoint``
 #: on the request connections): the bound when background checkpoints stop or fall behind.
 FALLBACK_PAGES = 10_000
+#: Pages in the log past which a round copies the last of it holding the process's write
+#: gate (``database.write_gate``), so that the next writer restarts the log from its start.
+#: SQLite restarts it only for a writer that begins with all of it copied; writers that
+#: never pause for a whole round would otherwise let it grow to ``FALLBACK_PAGES``. A
+#: writer that comes meanwhile waits for that copy, so not every round does it; a long log
+#: costs readers nothing once copied (they look up only the frames not yet copied).
+RESTART_PAGES = 4_000
 #: How long a checkpoint's own connection waits for a lock SQLite takes briefly (opening
 #: the log's index while another connection recovers it); PASSIVE never waits for more.
 OPEN_TIMEOUT = 5.0
@@ -114,6 +125,8 @@ class Checkpointer:
         self.due = False
         #: A round is copying.
         self.running = False
+        #: The in-process write gate of the file's engine (``database.write_gate``), or None.
+        self.gate: Callable[[], AbstractContextManager[object] | None] = lambda: None
         self._last_start = 0.0
         self._runner: _Runner | None = None
 
@@ -141,7 +154,17 @@ class Checkpointer:
             # Commits from here on ask for the next round: this one may start before them.
             self.running, self.due = True, False
             self._last_start = time.monotonic()
-            self.last = runner.in_os_thread(lambda: checkpoint(self.path))
+
+            def copy() -> Result:
+                return checkpoint(self.path)
+
+            self.last = runner.in_os_thread(copy)
+            gate = self.gate() if self.last.logged >= RESTART_PAGES else None
+            if gate is not None:
+                # What was written while that copied, copied with no writer of this process
+                # running (they queue on the gate, green): the next one restarts the log.
+                with gate:
+                    self.last = runner.in_os_thread(copy)
             self.rounds += 1
         except sqlite3.Error as exc:  # the file gone, a disk error: said in one line
             self.due = False

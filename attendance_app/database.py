@@ -77,6 +77,7 @@ def configure_engine(engine: Engine) -> None:
     # (~7 µs each, whether anything listens or not), and the event was the only one.
     engine.dialect.do_begin = _begin_deferred  # type: ignore[method-assign]
     if checkpointer is not None:
+        checkpointer.gate = lambda: write_gate(engine)
         wrote = checkpointer.wrote
 
         def _commit(dbapi_connection: PoolProxiedConnection) -> None:

@@ -390,3 +390,36 @@ def test_a_background_checkpoint_never_creates_a_database_file_that_is_gone(tmp_
     with pytest.raises(sqlite3.OperationalError):
         checkpoints.checkpoint(str(missing))
     assert not missing.exists()
+
+
+def test_after_a_long_log_is_copied_the_next_writer_restarts_it(sqlite_only):
+    # The log does not keep growing: once a round has copied all of it, the next writer
+    # begins with nothing left to copy and restarts it from its start. (Past RESTART_PAGES
+    # a round copies its last part holding the write gate, so that holds even for writers
+    # that never pause; bench_bulk --wal shows the log's largest size under such writers.)
+    checkpointer = checkpoints.for_database(sqlite_only)
+
+    @unit_of_work
+    def write(sql: str, params: dict | None = None) -> None:
+        db.session.execute(text(sql), params or {})
+
+    write("CREATE TABLE log_pages (b BLOB)")
+    try:
+        settle(checkpointer)
+        pages = checkpoints.RESTART_PAGES + 200
+        write(
+            "INSERT INTO log_pages SELECT randomblob(4000) FROM json_each(:rows)",
+            {"rows": "[" + ",".join(["0"] * pages) + "]"},
+        )
+        settle(checkpointer)
+        long_log = checkpointer.last
+        assert long_log is not None and long_log.logged > checkpoints.RESTART_PAGES
+        assert long_log.copied == long_log.logged
+
+        write("INSERT INTO log_pages VALUES (x'00')")
+        settle(checkpointer)
+
+        restarted = checkpointer.last
+        assert restarted is not None and restarted.logged < 50
+    finally:
+        write("DROP TABLE log_pages")
