@@ -1,10 +1,10 @@
 """SQLite's WAL checkpoints, made beside the requests instead of inside them.
 
-In WAL mode SQLite copies the log back into the database file (a checkpoint) from the
-commit that takes the log past ``wal_autocheckpoint`` pages (1,000 by default): that
-request pays for copying its pages (~1 MB) and two fsyncs (10–25 ms here, every fourth bulk mark of
-500), its green thread holding the process's only OS thread meanwhile. Here a commit that
-wrote asks for a checkpoint instead, and at most every ``CHECKPOINT_SECONDS`` one runs on a
+In WAL mode SQLite copies the log back into the database file (a checkpoint) from the commit
+that takes the log past ``wal_autocheckpoint`` pages (1,000 by default): that request pays
+for copying its pages (~1 MB) and two fsyncs (10–25 ms here, every fourth bulk mark of 500),
+its green thread holding the process's only OS thread meanwhile. Here a commit that wrote
+asks for a checkpoint instead, and at most every ``CHECKPOINT_SECONDS`` one runs on a
 connection of its own in a real OS thread (eventlet's ``tpool``, gevent's threadpool, or a
 plain thread in a process without green threads: the CLI, tests, benchmarks); the sqlite3
 module releases the GIL while SQLite works, so requests and the event loop carry on.

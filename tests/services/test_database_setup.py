@@ -54,7 +54,7 @@ def test_sqlite_connections_sync_normally_not_fully(sqlite_only):
 
 
 def test_sqlite_connections_keep_temporary_files_in_memory(sqlite_only):
-    # Statement journals above all: an INSERT of 500 records wrote ~1 MB of them to a file.
+    # Statement journals above all: a bulk mark of 500 wrote ~530 KB of them to a file.
     assert pragma("temp_store") == 2  # MEMORY
 
 
