@@ -38,6 +38,7 @@ read with ``python -m pstats``). Session creation is outside the timings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import pstats
@@ -52,10 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event, text
 
+from attendance_app.database import write_gate
 from attendance_app.extensions import db
 from bench.bench_marking import migrated_app
 
 STATUSES = ("PRESENT", "ABSENT", "LATE")
+#: SQLite's default page size, the bench database's.
+PAGE_SIZE = 4096
 
 
 def ms(seconds: float) -> str:
@@ -81,6 +85,46 @@ def backends_cpu(pids: list[int]) -> float | None:
     except (OSError, IndexError, ValueError):
         return None
     return total / 1e9
+
+
+def wal_state(database: str) -> tuple[int, int, int] | None:
+    """(salt, frames in the WAL, frames checkpointed into the database) from the SQLite
+    file's wal-index (``-shm``: the first header copy's salt-1 and mxFrame, then the
+    checkpoint info's nBackfill, native byte order), or None without one. Deterministic
+    where wall time is not: a request that checkpointed moved nBackfill."""
+    try:
+        header = Path(f"{database}-shm").read_bytes()[:100]
+    except OSError:
+        return None
+    if len(header) < 100:
+        return None
+    salt, frames, backfilled = (
+        int.from_bytes(header[32:36], sys.byteorder),
+        int.from_bytes(header[16:20], sys.byteorder),
+        int.from_bytes(header[96:100], sys.byteorder),
+    )
+    return salt, frames, backfilled
+
+
+def thread_written() -> int:
+    """Bytes this thread has handed to write system calls (``/proc/thread-self/io``'s
+    wchar): a request that copied the WAL into the database itself wrote ~4 MB more than
+    its own ~1 MB of WAL frames; a checkpoint in another thread is not counted."""
+    try:
+        for line in Path("/proc/thread-self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def checkpointed(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:
+    """Whether a checkpoint copied frames into the database between two ``wal_state``s
+    (a restarted WAL, new salt, starts with none copied)."""
+    if before[0] == after[0]:
+        return after[2] > before[2]
+    return after[2] > 0
 
 
 def main() -> None:
@@ -111,6 +155,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--statements", action="store_true", help="print each statement's time (last run)"
+    )
+    parser.add_argument(
+        "--wal",
+        action="store_true",
+        help="SQLite: each run's wall time, the WAL frames it appended, the bytes its thread "
+        "wrote and whether a checkpoint ran meanwhile or in the request itself",
     )
     parser.add_argument(
         "--settle",
@@ -156,6 +206,7 @@ def main() -> None:
                 timed.append((time.perf_counter() - conn.info["bench_started"], statement))
 
         engine = url.split(":")[0]
+        database = url.removeprefix("sqlite:///")
         print(
             f"bench_bulk on {engine}: class of {args.students}, {args.history} earlier sessions, "
             f"{args.runs} runs per path"
@@ -198,11 +249,15 @@ def main() -> None:
             if args.keep:
                 return
             with app.app_context():
-                db.session.execute(
-                    text("DELETE FROM class_sessions WHERE id = :id"),
-                    {"id": uuid.UUID(session_id).hex if engine == "sqlite" else session_id},
-                )
-                db.session.commit()
+                # As the app's own writers do, through the process's SQLite write gate (a
+                # writer outside it would keep the WAL from restarting after checkpoints).
+                gate = write_gate(db.engine) or contextlib.nullcontext()
+                with gate:
+                    db.session.execute(
+                        text("DELETE FROM class_sessions WHERE id = :id"),
+                        {"id": uuid.UUID(session_id).hex if engine == "sqlite" else session_id},
+                    )
+                    db.session.commit()
                 db.session.remove()
 
         records = []
@@ -268,6 +323,8 @@ def main() -> None:
                 heard(session_id)
                 drop_session(session_id)
             walls, cpus, counts, server_cpus = [], [], [], []
+            thread_cpus: list[float] = []
+            wal_runs: list[tuple[float, int, bool, int]] = []
             collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
@@ -280,10 +337,21 @@ def main() -> None:
                     profiler.enable()
                 before = full_collections[0]
                 server = backends_cpu(pids)
+                wal_before = wal_state(database) if args.wal else None
+                written = thread_written()
+                own = time.thread_time()
                 cpu, wall = time.process_time(), time.perf_counter()
                 run(session_id)
                 walls.append(time.perf_counter() - wall)
+                written = thread_written() - written
+                wal_after = wal_state(database) if args.wal else None
+                if wal_before and wal_after:
+                    appended = wal_after[1] - wal_before[1] if wal_after[0] == wal_before[0] else -1
+                    wal_runs.append(
+                        (walls[-1], appended, checkpointed(wal_before, wal_after), written)
+                    )
                 cpus.append(time.process_time() - cpu)
+                thread_cpus.append(time.thread_time() - own)
                 collections += full_collections[0] - before
                 after = backends_cpu(pids)
                 if server is not None and after is not None:
@@ -309,6 +377,7 @@ def main() -> None:
             print(
                 f"{label}: median {ms(statistics.median(walls))}, p95 {ms(p95(walls))}, "
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}"
+                f" (the request's thread {ms(statistics.median(thread_cpus))})"
                 + (
                     f" (server CPU median {ms(statistics.median(server_cpus))})"
                     if server_cpus
@@ -316,6 +385,26 @@ def main() -> None:
                 )
                 + f"; {max(counts)} statements; {collections} full collections{calls}"
             )
+            if wal_runs:
+                # The request's thread wrote its frames (page + 24-byte header each) and,
+                # if it checkpointed, pages into the database too: past twice its frames.
+                in_request = [n >= 0 and b > 2 * n * (PAGE_SIZE + 24) for _w, n, _c, b in wal_runs]
+                # The WAL file keeps its largest size (SQLite restarts it from its start).
+                largest = Path(f"{database}-wal").stat().st_size // (PAGE_SIZE + 24)
+                print(
+                    f"  WAL: {sum(c for _w, _n, c, _b in wal_runs)} of {len(wal_runs)} runs saw"
+                    f" a checkpoint, {sum(in_request)} made one in the request's thread;"
+                    f" the WAL's file has held up to {largest:,} pages;"
+                    " per run: ms/frames appended/KB the request's thread wrote"
+                    " (* a checkpoint meanwhile, ! in the request's thread):"
+                )
+                print(
+                    "  "
+                    + " ".join(
+                        f"{w * 1000:.0f}/{n}/{b // 1024}{'*' if c else ''}{'!' if r else ''}"
+                        for (w, n, c, b), r in zip(wal_runs, in_request, strict=True)
+                    )
+                )
             if args.statements:
                 for seconds, statement in shown:
                     print(f"  {ms(seconds):>9}  {' '.join(statement.split())[:110]}")

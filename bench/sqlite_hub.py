@@ -10,6 +10,14 @@ ticker green thread wakes every 5 ms the whole time. Printed for the shipped cod
 of a process queue on ``database.write_gate``) and with the gate disabled (B waits inside
 SQLite's ``busy_timeout``, on the event loop's only thread): the ticker's longest gap, how
 long B waited and whether B succeeded.
+
+Then the WAL's checkpoints: a writer commits ``--commits`` units of work of ~100 pages each
+(past SQLite's 1,000-page automatic checkpoint several times, and past the background's
+``RESTART_PAGES``) while the ticker runs, with the shipped background checkpoints
+(``attendance_app.checkpoints``: an OS thread copies the log) and with SQLite's own (the
+commit that crosses 1,000 pages copies it, on the event loop's thread), each on a fresh
+database file: the ticker's longest gap, the slowest commit, and how many checkpoints ran in
+the background.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.sqlite_hub", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["eventlet", "gevent"], default="eventlet")
     parser.add_argument("--hold", type=float, default=0.3)
+    parser.add_argument("--commits", type=int, default=60)
     args = parser.parse_args(argv)
     if args.mode == "eventlet":
         import eventlet
@@ -39,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         spawn, sleep = gevent.spawn, gevent.sleep
 
     from flask_migrate import upgrade
+    from sqlalchemy import text
 
-    from attendance_app import create_app
+    from attendance_app import checkpoints, create_app
+    from attendance_app.extensions import db
     from attendance_app.services import transaction
 
     folder = tempfile.mkdtemp(prefix="attendance-hub-")
@@ -101,6 +112,62 @@ def main(argv: list[str] | None = None) -> int:
         gap, wait, result = run(gated)
         label = "queue on write_gate (shipped)" if gated else "gate disabled (busy_timeout)"
         print(f"| {label} | {gap * 1000:,.0f} ms | {wait * 1000:,.0f} ms | {result} |")
+
+    shipped_file_path = checkpoints.file_path
+
+    def checkpointing(background: bool) -> tuple[float, float, int]:
+        """(the ticker's longest gap, the slowest commit, background checkpoints)."""
+        # Without a file path the engine keeps SQLite's own automatic checkpoints.
+        checkpoints.file_path = shipped_file_path if background else (lambda database: None)
+        path = tempfile.mkdtemp(prefix="attendance-hub-") + "/pages.sqlite3"
+        pages_app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+        checkpoints.file_path = shipped_file_path
+        with pages_app.app_context():
+            db.session.execute(text("CREATE TABLE pages (b BLOB)"))
+            db.session.commit()
+        gaps: list[float] = []
+        commits: list[float] = []
+        done = {"stop": False}
+
+        def ticker() -> None:
+            last = time.perf_counter()
+            while not done["stop"]:
+                sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        @transaction.unit_of_work
+        def hundred_pages() -> None:
+            db.session.execute(
+                text("INSERT INTO pages SELECT randomblob(4000) FROM json_each(:n)"),
+                {"n": "[" + ",".join("0" * 100) + "]"},
+            )
+
+        def writer() -> None:
+            with pages_app.app_context():
+                for _ in range(args.commits):
+                    start = time.perf_counter()
+                    hundred_pages()
+                    commits.append(time.perf_counter() - start)
+                    sleep(0.01)
+
+        threads = [spawn(ticker), spawn(writer)]
+        threads[1].wait() if hasattr(threads[1], "wait") else threads[1].join()
+        sleep(checkpoints.CHECKPOINT_SECONDS + 0.1)  # the last round, if any
+        done["stop"] = True
+        sleep(0.02)
+        rounds = checkpoints.for_database(path).rounds if background else 0
+        return max(gaps), max(commits), rounds
+
+    print()
+    print(f"# WAL checkpoints: {args.commits} commits of ~100 pages, a 5 ms ticker")
+    print("| checkpoints | ticker's longest gap | slowest commit | in the background |")
+    print("|---|---|---|---|")
+    for background in (True, False):
+        gap, slowest, rounds = checkpointing(background)
+        label = "background (shipped)" if background else "in the commit (SQLite's own)"
+        print(f"| {label} | {gap * 1000:,.0f} ms | {slowest * 1000:,.0f} ms | {rounds} |")
     return 0
 
 

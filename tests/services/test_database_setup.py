@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 import uuid
 
 import pytest
@@ -16,6 +17,7 @@ from flask import current_app
 from sqlalchemy import Enum, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from attendance_app import checkpoints
 from attendance_app.database import write_gate
 from attendance_app.extensions import db
 from attendance_app.models import Subject, utcnow
@@ -49,6 +51,11 @@ def test_sqlite_connections_enforce_foreign_keys(sqlite_only):
 
 def test_sqlite_connections_sync_normally_not_fully(sqlite_only):
     assert pragma("synchronous") == 1  # NORMAL: safe in WAL mode, one fsync per checkpoint
+
+
+def test_sqlite_connections_keep_temporary_files_in_memory(sqlite_only):
+    # Statement journals above all: a bulk mark of 500 wrote ~530 KB of them to a file.
+    assert pragma("temp_store") == 2  # MEMORY
 
 
 def test_sqlite_connections_wait_for_a_busy_database(sqlite_only):
@@ -326,3 +333,93 @@ def test_a_second_writer_of_the_process_waits_for_the_first_at_the_gate(app, sql
     two.join()
 
     assert order == ["first begins", "first ends", "second begins"]
+
+
+def test_sqlite_request_connections_checkpoint_only_past_the_fallback_bound(sqlite_only):
+    # Checkpoints are made in the background; a commit copies the log itself only if the
+    # background ones stopped or fell far behind (the log stays bounded either way).
+    assert pragma("wal_autocheckpoint") == checkpoints.FALLBACK_PAGES
+
+
+def settle(checkpointer: checkpoints.Checkpointer) -> None:
+    """Wait (bounded) until no background checkpoint is asked for or copying."""
+    for _ in range(600):
+        if not checkpointer.due and not checkpointer.running:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"a background checkpoint of {checkpointer.path} never ended")
+
+
+def test_a_write_is_copied_into_the_database_file_by_a_background_checkpoint(sqlite_only):
+    checkpointer = checkpoints.for_database(sqlite_only)
+    settle(checkpointer)
+    rounds = checkpointer.rounds
+
+    @unit_of_work
+    def write() -> None:
+        db.session.add(Subject(code="CKPT1", name="Checkpointed"))
+
+    write()
+    assert checkpointer.due or checkpointer.running or checkpointer.rounds > rounds
+    settle(checkpointer)
+
+    assert checkpointer.rounds > rounds
+    last = checkpointer.last
+    assert last is not None and last.busy == 0
+    assert last.logged > 0 and last.copied == last.logged  # all of the log, ours included
+
+
+def test_a_transaction_that_wrote_nothing_asks_for_no_checkpoint(sqlite_only):
+    checkpointer = checkpoints.for_database(sqlite_only)
+    settle(checkpointer)
+
+    @unit_of_work
+    def read() -> int:
+        return db.session.execute(select(1)).scalar_one()
+
+    read()
+    db.session.execute(select(1)).scalar()
+    db.session.commit()
+
+    assert not checkpointer.due and not checkpointer.running
+
+
+@pytest.mark.database_independent
+def test_a_background_checkpoint_never_creates_a_database_file_that_is_gone(tmp_path):
+    missing = tmp_path / "gone.sqlite3"
+    with pytest.raises(sqlite3.OperationalError):
+        checkpoints.checkpoint(str(missing))
+    assert not missing.exists()
+
+
+def test_after_a_long_log_is_copied_the_next_writer_restarts_it(sqlite_only):
+    # The log does not keep growing: once a round has copied all of it, the next writer
+    # begins with nothing left to copy and restarts it from its start. (Past RESTART_PAGES
+    # a round copies its last part holding the write gate, so that holds even for writers
+    # that never pause; bench_bulk --wal shows the log's largest size under such writers.)
+    checkpointer = checkpoints.for_database(sqlite_only)
+
+    @unit_of_work
+    def write(sql: str, params: dict | None = None) -> None:
+        db.session.execute(text(sql), params or {})
+
+    write("CREATE TABLE log_pages (b BLOB)")
+    try:
+        settle(checkpointer)
+        pages = checkpoints.RESTART_PAGES + 200
+        write(
+            "INSERT INTO log_pages SELECT randomblob(4000) FROM json_each(:rows)",
+            {"rows": "[" + ",".join(["0"] * pages) + "]"},
+        )
+        settle(checkpointer)
+        long_log = checkpointer.last
+        assert long_log is not None and long_log.logged > checkpoints.RESTART_PAGES
+        assert long_log.copied == long_log.logged
+
+        write("INSERT INTO log_pages VALUES (x'00')")
+        settle(checkpointer)
+
+        restarted = checkpointer.last
+        assert restarted is not None and restarted.logged < 50
+    finally:
+        write("DROP TABLE log_pages")
