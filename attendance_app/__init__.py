@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     # them and gives them to every server it makes; declared after it, they would go to the
     # first app's server only and a second app in the process (tests, the CLI) would have none.
     from attendance_app.live import handlers  # noqa: F401
+    from attendance_app.live.message_queue import client_manager
     from attendance_app.live.packet import JsonPacket
 
     socketio.init_app(
@@ -68,6 +69,8 @@ def create_app(config: dict | None = None) -> Flask:
         cors_allowed_origins=None,
         # Our payloads are never binary: the packets skip python-socketio's walk for bytes.
         serializer=JsonPacket,
+        # On Redis: python-socketio's RedisManager, publishing on one kept connection.
+        **client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
     )
 
     if app.config.get("PROXY_COUNT"):

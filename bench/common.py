@@ -257,18 +257,20 @@ def start_ours(stack: Stack, env: dict, name: str = "ours", port: int | None = N
     return proc
 
 
-def ours(stack: Stack, db: str, mode: str, processes: int = 0) -> Proc:
+def ours(stack: Stack, db: str, mode: str, processes: int = 0, queue: str = "") -> Proc:
     """Our server on a fresh database, ready. ``processes=0``: one process, addressed
-    directly; ``processes=N``: N processes on Redis (own channel) behind nginx using
-    ``deploy/nginx.conf``; the returned Proc is nginx."""
+    directly, on the message queue ``queue`` if given (as a deployment's processes emit);
+    ``processes=N``: N processes on ``queue`` (default Redis) behind nginx using
+    ``deploy/nginx.conf``; the returned Proc is nginx. A queue gets a channel of its own."""
     url = fresh_database(db, stack, "bench")
     env = prepare_ours(url, mode)
+    if processes or queue:
+        env["SOCKETIO_MESSAGE_QUEUE"] = queue or REDIS_URL
+        env["SOCKETIO_CHANNEL"] = f"attendance-bench-{uuid.uuid4().hex[:8]}"
     if not processes:
         proc = start_ours(stack, env, name=f"ours-{db}-{mode}")
         wait_http(proc, "/login")
         return proc
-    env["SOCKETIO_MESSAGE_QUEUE"] = REDIS_URL
-    env["SOCKETIO_CHANNEL"] = f"attendance-bench-{uuid.uuid4().hex[:8]}"
     servers = [start_ours(stack, env, name=f"ours-{mode}-{i + 1}") for i in range(processes)]
     for proc in servers:
         wait_http(proc, "/login")

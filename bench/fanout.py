@@ -2,18 +2,23 @@
 and for the floor's bare ``statistics`` emitter, side by side in one run.
 
     .venv/bin/python -m bench.fanout [--db sqlite|postgres] [--mode eventlet|gevent]
+                                     [--queue [URL]] [--processes N]
                                      [--listeners 50,200] [--marks 30] [--interval 0.3]
                                      [--procs 4] [--repeat 2]
 
-Starts our server (one process, fresh database) and the floor (``../shared/bench/floor``).
+Starts our server (one process, fresh database; with ``--queue``, emitting through that
+message queue, default the local Redis, on a channel of its own, as a deployment's processes
+do; with ``--processes N``, N such processes behind nginx, ``deploy/nginx.conf``) and the
+floor (``../shared/bench/floor``).
 For each listener count, each repetition and each server (alternating which goes first):
 builds a teacher, a class and an ACTIVE session over the API; connects N Socket.IO clients
 over WebSocket with the teacher's token, spread over ``--procs`` client processes (asyncio,
 python-socketio's AsyncClient), each joined to the session; then marks ``--marks`` students
 one at a time, one every ``--interval`` seconds, through the API. A listener's latency for the
 k-th mark is from just before its POST to the arrival of the first ``statistics`` event that
-counts k marked students (all processes read the same monotonic clock). Prints p50/p95/max per
-server, the missed deliveries (N × marks − received) and our p95 as a ratio to the floor's.
+counts k marked students (all processes read the same monotonic clock); likewise to the first
+``attendance`` event carrying the k-th student's record. Prints p50/p95/max per server, the
+missed deliveries (N × marks − received) and our p95 as a ratio to the floor's, for each event.
 Loopback only; bounded (connect and delivery waits time out).
 """
 
@@ -27,7 +32,15 @@ import sys
 import time
 import uuid
 
-from bench.common import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, floor, ours, quantile
+from bench.common import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    REDIS_URL,
+    Stack,
+    floor,
+    ours,
+    quantile,
+)
 from bench.perf import header
 from bench.schoolday import Client
 
@@ -37,10 +50,11 @@ CONNECT_AT_ONCE = 20  # per client process: simultaneous handshakes
 # --- listeners (in client processes) ----------------------------------------------------------
 
 
-async def _listen(url, token, session_id, count, conn, first_index, timeout) -> None:
+async def _listen(url, token, session_id, count, conn, first_index, timeout, records) -> None:
     import socketio
 
-    arrivals: list[tuple[int, int, float]] = []  # (listener, marked, monotonic time)
+    # (listener, marked count or the record's student id, monotonic time)
+    arrivals: list[tuple[int, int | str, float]] = []
     clients: list = []
     errors: list[str] = []
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
@@ -52,7 +66,13 @@ async def _listen(url, token, session_id, count, conn, first_index, timeout) -> 
             s = data["statistics"]
             arrivals.append((i, s["present"] + s["absent"] + s["late"], time.monotonic()))
 
+        def on_attendance(data, i=i) -> None:
+            at = time.monotonic()
+            arrivals.extend((i, r["student"]["id"], at) for r in data["records"])
+
         client.on("statistics", on_statistics)
+        if records:
+            client.on("attendance", on_attendance)
         try:
             async with gate:
                 connect = client.connect(
@@ -86,17 +106,28 @@ async def _listen(url, token, session_id, count, conn, first_index, timeout) -> 
     await asyncio.gather(*(close(c) for c in clients))
 
 
-def listener_process(url, token, session_id, count, conn, first_index, timeout) -> None:
-    asyncio.run(_listen(url, token, session_id, count, conn, first_index, timeout))
+def listener_process(url, token, session_id, count, conn, first_index, timeout, records) -> None:
+    asyncio.run(_listen(url, token, session_id, count, conn, first_index, timeout, records))
 
 
 class Listeners:
     """N Socket.IO clients spread over ``procs`` processes, connected and joined on entry
-    (to ``session_id``, or listener i to ``session_id[i % len]`` when it is a list)."""
+    (to ``session_id``, or listener i to ``session_id[i % len]`` when it is a list).
+    ``collect()`` gives each ``statistics`` event's (listener, marked, time) and, with
+    ``records``, each ``attendance`` record's (listener, student id, time)."""
 
-    def __init__(self, url, token, session_id, n: int, procs: int, timeout: float = 30):
+    def __init__(
+        self,
+        url,
+        token,
+        session_id,
+        n: int,
+        procs: int,
+        timeout: float = 30,
+        records: bool = False,
+    ):
         self.url, self.token, self.session_id, self.n = url, token, session_id, n
-        self.timeout = timeout
+        self.timeout, self.records = timeout, records
         self.procs = max(1, min(procs, n))
         self.connected = 0
         self.errors: list[str] = []
@@ -111,7 +142,16 @@ class Listeners:
             mine, theirs = ctx.Pipe()
             child = ctx.Process(
                 target=listener_process,
-                args=(self.url, self.token, self.session_id, count, theirs, first, self.timeout),
+                args=(
+                    self.url,
+                    self.token,
+                    self.session_id,
+                    count,
+                    theirs,
+                    first,
+                    self.timeout,
+                    self.records,
+                ),
                 daemon=True,
             )
             child.start()
@@ -127,7 +167,7 @@ class Listeners:
             self.error_count += error_count
         return self
 
-    def collect(self) -> list[tuple[int, int, float]]:
+    def collect(self) -> list[tuple[int, int | str, float]]:
         arrivals = []
         for pipe in self.pipes:
             pipe.send("stop")
@@ -184,7 +224,8 @@ def build_session(base: str, students: int) -> dict:
 
 def measure(base: str, n: int, args: argparse.Namespace) -> dict:
     school = build_session(base, args.marks)
-    with Listeners(base, school["token"], school["session"], n, args.procs) as listeners:
+    listening = Listeners(base, school["token"], school["session"], n, args.procs, records=True)
+    with listening as listeners:
         # Each join tells the room who is watching (our server's presence): let that die down.
         time.sleep(args.settle + n / 100)
         api = Client(base, school["token"])
@@ -198,21 +239,31 @@ def measure(base: str, n: int, args: argparse.Namespace) -> dict:
             next_at = sent[k] + args.interval
         time.sleep(args.grace)
         arrivals = listeners.collect()
-    first: dict[tuple[int, int], float] = {}
-    for listener, marked, at in arrivals:
-        if marked in sent and (listener, marked) not in first:
-            first[(listener, marked)] = at
-    latencies = sorted((at - sent[k]) * 1000 for (_, k), at in first.items())
+    mark_of = {student: k for k, student in enumerate(school["students"], start=1)}
+    first: dict[tuple[int, int], float] = {}  # statistics: (listener, k) → arrival
+    first_record: dict[tuple[int, int], float] = {}  # attendance: (listener, k) → arrival
+    for listener, key, at in arrivals:
+        into, k = (first, key) if isinstance(key, int) else (first_record, mark_of.get(key))
+        if k in sent and (listener, k) not in into:
+            into[(listener, k)] = at
     expected = n * len(sent)
     return {
         "connected": listeners.connected,
         "connect_errors": listeners.error_count,
         "sample_errors": listeners.errors,
-        "p50": quantile(latencies, 0.5),
-        "p95": quantile(latencies, 0.95),
-        "max": latencies[-1] if latencies else float("nan"),
-        "missed": expected - len(latencies),
         "expected": expected,
+        **_latencies(first, sent, expected, ""),
+        **_latencies(first_record, sent, expected, "a_"),
+    }
+
+
+def _latencies(first: dict, sent: dict, expected: int, prefix: str) -> dict:
+    latencies = sorted((at - sent[k]) * 1000 for (_, k), at in first.items())
+    return {
+        f"{prefix}p50": quantile(latencies, 0.5),
+        f"{prefix}p95": quantile(latencies, 0.95),
+        f"{prefix}max": latencies[-1] if latencies else float("nan"),
+        f"{prefix}missed": expected - len(latencies),
     }
 
 
@@ -220,6 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.fanout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--mode", choices=["eventlet", "gevent"], default="eventlet")
+    parser.add_argument(
+        "--queue",
+        nargs="?",
+        const=REDIS_URL,
+        default="",
+        metavar="URL",
+        help=f"our server emits through this message queue (alone: {REDIS_URL})",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=0, help="N of our processes behind nginx, on --queue"
+    )
     parser.add_argument("--listeners", default="50,200")
     parser.add_argument("--marks", type=int, default=30)
     parser.add_argument("--interval", type=float, default=0.3, help="seconds between marks")
@@ -231,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     header(args, "fan-out: statistics delivery, us vs the floor")
     rows = []
     with Stack() as stack:
-        targets = {"us": ours(stack, args.db, args.mode).url, "floor": floor(stack).url}
+        us = ours(stack, args.db, args.mode, args.processes, args.queue)
+        targets = {"us": us.url, "floor": floor(stack).url}
         for n in (int(x) for x in args.listeners.split(",")):
             for rep in range(args.repeat):
                 order = ["us", "floor"] if rep % 2 == 0 else ["floor", "us"]
@@ -239,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
                 for name in ("us", "floor"):
                     r = result[name]
                     print(
-                        f"# {n} listeners, run {rep + 1}, {name}: p50 {r['p50']:.1f} ms, "
-                        f"p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms, missed {r['missed']} "
-                        f"of {r['expected']}, connected {r['connected']}"
+                        f"# {n} listeners, run {rep + 1}, {name}: statistics p50 "
+                        f"{r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms, "
+                        f"missed {r['missed']}; attendance p50 {r['a_p50']:.1f} ms, p95 "
+                        f"{r['a_p95']:.1f} ms, missed {r['a_missed']}; of {r['expected']}, "
+                        f"connected {r['connected']}"
                         + (
                             f", connect errors {r['connect_errors']}: {r['sample_errors']}"
                             if r["connect_errors"]
@@ -250,20 +315,26 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                 rows.append((n, rep + 1, result))
-    print(
-        f"\n| listeners | run | us p50 / p95 / max ms | us missed | floor p50 / p95 / max ms "
-        f"| floor missed | us p95 ÷ floor p95 |  ({args.db}, {args.mode})"
-    )
-    print("|---|---|---|---|---|---|---|")
+    where = f"{args.db}, {args.mode}"
+    if args.processes or args.queue:
+        where += f", {args.processes or 1} process(es) on {args.queue or REDIS_URL}"
     bad = 0
-    for n, rep, result in rows:
-        us, fl = result["us"], result["floor"]
-        bad += us["missed"] + us["connect_errors"]
+    for event, p in (("statistics", ""), ("attendance", "a_")):
         print(
-            f"| {n} | {rep} | {us['p50']:.1f} / {us['p95']:.1f} / {us['max']:.1f} | {us['missed']} "
-            f"| {fl['p50']:.1f} / {fl['p95']:.1f} / {fl['max']:.1f} | {fl['missed']} "
-            f"| {us['p95'] / fl['p95']:.2f}× |"
+            f"\n| listeners | run | us p50 / p95 / max ms | us missed | floor p50 / p95 / max ms "
+            f"| floor missed | us p95 ÷ floor p95 |  ({event}; {where})"
         )
+        print("|---|---|---|---|---|---|---|")
+        for n, rep, result in rows:
+            us, fl = result["us"], result["floor"]
+            bad += us[f"{p}missed"]
+            print(
+                f"| {n} | {rep} | {us[p + 'p50']:.1f} / {us[p + 'p95']:.1f} / "
+                f"{us[p + 'max']:.1f} | {us[p + 'missed']} "
+                f"| {fl[p + 'p50']:.1f} / {fl[p + 'p95']:.1f} / {fl[p + 'max']:.1f} "
+                f"| {fl[p + 'missed']} | {us[p + 'p95'] / fl[p + 'p95']:.2f}× |"
+            )
+    bad += sum(result["us"]["connect_errors"] for _, _, result in rows)
     return 1 if bad else 0
 
 
