@@ -1,7 +1,7 @@
 """Benchmark: the two bulk paths, N runs each, median and p95.
 
     .venv/bin/python -m bench.bench_bulk [--students 500] [--runs 20] [--profile DIR]
-        [--listener] [--calls N] [--settle]
+        [--listener] [--calls N] [--settle] [--vacuum] [--pg-runs]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_bulk
 
 Builds one class through the services in a fresh database (a temporary SQLite file, or a
@@ -31,6 +31,15 @@ every record after it). Each run checks the broadcast carried every record.
 once the class is built, as ``server.py`` does before serving; without it a full collection
 of the whole heap (~100–250 ms here) can land in a timed run. Either way each path's line
 says how many collections of the oldest generation ran during its timed runs.
+``--vacuum`` (PostgreSQL) runs ``VACUUM (ANALYZE)`` on the bench database after each run's
+session is deleted, outside the timing: the next run meets the same data with no dead rows
+and current planner statistics, as on a server whose autovacuum keeps up (this machine's
+PostgreSQL runs with ``autovacuum = off``, so without it the deleted rows pile up, ~1,000 a
+run, and the tables are never analysed). ``--pg-runs`` (PostgreSQL) prints every run: wall
+and server CPU, its two slowest statements, the dead rows it met, whether autovacuum ran on
+the bench database or the server checkpointed meanwhile, and the CPU a fixed piece of Python
+took just before it (``machine_speed``: on a shared machine the same work's CPU time swings
+with what runs beside it, the server's too).
 ``--profile DIR`` also writes a cProfile of every path's runs (``DIR/bulk_mark.prof`` …;
 read with ``python -m pstats``). Session creation is outside the timings.
 """
@@ -127,6 +136,15 @@ def checkpointed(before: tuple[int, int, int], after: tuple[int, int, int]) -> b
     return after[2] > 0
 
 
+def machine_speed() -> float:
+    """The CPU seconds a fixed piece of Python takes now (~5 ms on a quiet machine): on a
+    shared machine the same work's CPU time swings with what runs beside it, the server's
+    too, so a run's server CPU is read beside this."""
+    started = time.thread_time()
+    sum(i * i for i in range(100_000))
+    return time.thread_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500)
@@ -143,6 +161,12 @@ def main() -> None:
         "--keep",
         action="store_true",
         help="keep each timed session (the history grows run by run) instead of deleting it",
+    )
+    parser.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="PostgreSQL: VACUUM (ANALYZE) the bench database after each run's session is "
+        "deleted, outside the timing, so the next run does not pay for the deletion",
     )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfiles here")
     parser.add_argument(
@@ -161,6 +185,12 @@ def main() -> None:
         action="store_true",
         help="SQLite: each run's wall time, the WAL frames it appended, the bytes its thread "
         "wrote and whether a checkpoint ran meanwhile or in the request itself",
+    )
+    parser.add_argument(
+        "--pg-runs",
+        action="store_true",
+        help="PostgreSQL: each run's wall and server CPU, its two slowest statements, the "
+        "dead rows the run met, autovacuum workers on the bench database and checkpoints",
     )
     parser.add_argument(
         "--settle",
@@ -259,6 +289,11 @@ def main() -> None:
                     )
                     db.session.commit()
                 db.session.remove()
+                if args.vacuum and engine != "sqlite":
+                    with db.engine.connect() as connection:
+                        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                            text("VACUUM (ANALYZE)")
+                        )
 
         records = []
         for i, s in enumerate(students):
@@ -312,6 +347,32 @@ def main() -> None:
                 db.session.remove()
             return pids
 
+        def pg_state() -> tuple[int, int, int, list[int]]:
+            """(dead rows in the tables a run writes, autovacuums and autoanalyzes of them so
+            far, checkpoints so far (the server's, every database's), the autovacuum workers
+            on the bench database now), read outside the timing."""
+            with app.app_context():
+                dead, autos = db.session.execute(
+                    text(
+                        "SELECT sum(n_dead_tup), sum(autovacuum_count + autoanalyze_count)"
+                        " FROM pg_stat_user_tables WHERE relname IN"
+                        " ('attendance', 'attendance_changes', 'class_sessions')"
+                    )
+                ).one()
+                checkpoints = db.session.scalar(
+                    text("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+                )
+                workers = list(
+                    db.session.scalars(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'autovacuum worker'"
+                        )
+                    )
+                )
+                db.session.remove()
+            return int(dead), int(autos), int(checkpoints), workers
+
         paths: list[tuple[str, Callable[[str], None]]] = [
             (f"bulk mark of {args.students}", bulk_mark),
             (f"bulk-mark initialisation of {args.students}", initialise),
@@ -325,12 +386,16 @@ def main() -> None:
             walls, cpus, counts, server_cpus = [], [], [], []
             thread_cpus: list[float] = []
             wal_runs: list[tuple[float, int, bool, int]] = []
+            pg_runs: list[str] = []
             collections = 0
             shown: list[tuple[float, str]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.runs):
                 session_id = new_session()
                 pids = backend_pids()
+                pg_runs_on = args.pg_runs and engine != "sqlite"
+                state = pg_state() if pg_runs_on else None
+                speed = machine_speed() if pg_runs_on else 0.0
                 statements[0] = 0
                 timed.clear()
                 if profiler:
@@ -360,6 +425,18 @@ def main() -> None:
                     profiler.disable()
                 counts.append(statements[0])
                 shown = list(timed)
+                if state is not None:
+                    _dead, autos, checkpoints, workers = pg_state()
+                    slowest = sorted(shown, reverse=True)[:2]
+                    pg_runs.append(
+                        f"{walls[-1] * 1000:.0f}/"
+                        + (f"{(after - server) * 1000:.0f}" if server and after else "?")
+                        + f" [{' '.join(f'{t * 1000:.0f}' for t, _s in slowest)}]"
+                        + f" dead {state[0]} speed {speed * 1000:.1f}"
+                        + (f" autovac+{autos - state[1]}" if autos > state[1] else "")
+                        + (" AV" if state[3] or workers else "")
+                        + (f" ckpt+{checkpoints - state[2]}" if checkpoints > state[2] else "")
+                    )
                 heard(session_id)
                 drop_session(session_id)
             calls = ""
@@ -379,7 +456,8 @@ def main() -> None:
                 f"min {ms(min(walls))}; CPU median {ms(statistics.median(cpus))}"
                 f" (the request's thread {ms(statistics.median(thread_cpus))})"
                 + (
-                    f" (server CPU median {ms(statistics.median(server_cpus))})"
+                    f" (server CPU median {ms(statistics.median(server_cpus))},"
+                    f" p95 {ms(p95(server_cpus))})"
                     if server_cpus
                     else ""
                 )
@@ -405,6 +483,15 @@ def main() -> None:
                         for (w, n, c, b), r in zip(wal_runs, in_request, strict=True)
                     )
                 )
+            if pg_runs:
+                print(
+                    "  per run: wall/server CPU ms [two slowest statements, ms], dead rows met,"
+                    " the fixed Python's CPU ms just before (machine_speed),"
+                    " autovacuums/analyzes done meanwhile, AV: an autovacuum worker on this"
+                    " database at the start or end, checkpoints meanwhile:"
+                )
+                for line in pg_runs:
+                    print(f"    {line}")
             if args.statements:
                 for seconds, statement in shown:
                     print(f"  {ms(seconds):>9}  {' '.join(statement.split())[:110]}")
