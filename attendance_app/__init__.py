@@ -20,17 +20,15 @@ def create_app(config: dict | None = None) -> Flask:
     import logging
     import warnings
 
-    from flask import Flask
-
+    from attendance_app.application import Application
     from attendance_app.config import load_config
     from attendance_app.cookie_session import CookieSessionInterface
     from attendance_app.database import configure_engine
     from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
     from attendance_app.json_provider import OrjsonProvider
-    from attendance_app.request import Request
     from attendance_app.templating import Environment
 
-    app = Flask(
+    app = Application(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -38,7 +36,6 @@ def create_app(config: dict | None = None) -> Flask:
     )
     # Before anything reads app.jinja_env (the extensions' init_app do): Flask builds it then.
     app.jinja_environment = Environment
-    app.request_class = Request
     app.config.update(load_config(app.instance_path, config))
     app.session_interface = CookieSessionInterface()
     app.json = OrjsonProvider(app)
