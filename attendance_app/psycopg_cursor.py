@@ -30,7 +30,9 @@ _ROWS = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
 class _ResultColumns:
     """What psycopg's ``Column`` reads of its cursor (the result, the connection's encoding
     and its adapters), fixed to one result: a description read after its cursor moved on
-    still describes the result it was made for."""
+    still describes the result it was made for. (psycopg 3.3's ``Column.__init__`` reads
+    exactly these; ``tests/services/test_psycopg_cursor.py`` compares the columns made here
+    with psycopg's own, so an upgrade that reads more fails there.)"""
 
     __slots__ = ("_encoding", "adapters", "pgresult")
 
