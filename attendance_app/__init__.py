@@ -20,8 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     import logging
     import warnings
 
-    from flask import Flask
-
+    from attendance_app.application import Application
     from attendance_app.config import load_config
     from attendance_app.cookie_session import CookieSessionInterface
     from attendance_app.database import configure_engine
@@ -29,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     from attendance_app.json_provider import OrjsonProvider
     from attendance_app.templating import Environment
 
-    app = Flask(
+    app = Application(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),

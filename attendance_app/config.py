@@ -214,6 +214,11 @@ def engine_options(settings: dict) -> dict:
         # (a 503, services/errors.py) instead of holding the request.
         options.setdefault("pool_pre_ping", True)
         options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
+        if url.startswith("postgresql+psycopg://"):
+            from attendance_app.psycopg_cursor import Cursor
+
+            # psycopg's cursor, its description made only when read (psycopg_cursor.py).
+            options["connect_args"].setdefault("cursor_factory", Cursor)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 40)
     return options

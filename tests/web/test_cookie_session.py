@@ -1,8 +1,12 @@
-"""The session cookie's signing serializer is kept between requests: the cookies are Flask's
-own, and a new SECRET_KEY still takes effect at once."""
+"""The session cookie's signing serializer is kept between requests and the cookies it
+accepted are remembered: the cookies are Flask's own, a new SECRET_KEY still takes effect at
+once, an altered cookie is refused and a remembered one expires when Flask's would."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
 
@@ -52,3 +56,58 @@ def test_a_new_secret_key_refuses_cookies_signed_with_the_old_one():
     assert _read(app, cookie) == "nobody"
     app.config["SECRET_KEY_FALLBACKS"] = ["first-key"]
     assert _read(app, cookie) == "tina"
+
+
+def _reader(interface, lifetime_seconds: int = 3600) -> Flask:
+    """An app whose /get also changes its own copy of the session (and so answers with a new
+    cookie), to show a remembered cookie's values are not shared between requests."""
+    app = _app(interface)
+    app.permanent_session_lifetime = lifetime_seconds
+
+    @app.get("/get-and-change")
+    def get_and_change():
+        seen = session.get("who", "nobody")
+        session["who"] = "someone else"
+        return seen
+
+    return app
+
+
+def test_a_remembered_cookie_gives_each_request_its_own_values():
+    app = _reader(CookieSessionInterface())
+    cookie = _cookie(app)
+    for _ in range(3):
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        assert client.get("/get-and-change").text == "tina"
+    assert _read(app, cookie) == "tina"
+
+
+def test_a_cookie_altered_after_one_was_remembered_is_refused():
+    app = _app(CookieSessionInterface())
+    cookie = _cookie(app)
+    assert _read(app, cookie) == "tina"
+    payload, signed_at, signature = cookie.split(".")
+    for altered in (
+        # The first character: the last one's low bits are base64 padding, which decoding
+        # ignores (itsdangerous, and Flask, accept such a copy as the same signature).
+        f"{payload}.{signed_at}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}",
+        f"{payload}x.{signed_at}.{signature}",
+        f"{payload}.{signed_at}",
+        f"{cookie} ",
+    ):
+        assert _read(app, altered) == "nobody", altered
+    assert _read(app, cookie) == "tina"
+
+
+@pytest.mark.parametrize("after", [3599, 3600, 3601, -1])
+def test_a_remembered_cookie_expires_when_flasks_would(monkeypatch, after):
+    ours, flasks = _reader(CookieSessionInterface()), _reader(SecureCookieSessionInterface())
+    clock = [1_800_000_000.25]  # itsdangerous and the memory read time.time()
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    cookie = _cookie(ours)
+    assert _read(ours, cookie) == "tina"  # remembered now
+    clock[0] += after
+    expected = "tina" if 0 <= after <= 3600 else "nobody"
+    assert _read(flasks, cookie) == expected
+    assert _read(ours, cookie) == expected

@@ -156,9 +156,12 @@ RECENT_SESSIONS = 5
 def _roster_statement(for_students: bool, *, tile: bool = False) -> Any:
     """The roster query (``roster_rows``), built once: the session and its class bound as
     ``session_id`` and ``class_id``; ``for_students`` adds ``student_ids`` (expanding).
-    ``tile`` adds, after the row's columns, the session's :func:`statistics.session_counts`,
-    the student's alert reason (NULL: not over the line) and mini-history (``_tile_history``,
-    a row per recent session): a tap's answer in one read."""
+    ``tile`` (of one student, bound as ``student_id`` instead) adds, after the row's columns,
+    the session's :func:`statistics.session_counts`, the student's alert reason (NULL: not
+    over the line) and mini-history (``_tile_history``, a row per recent session): a tap's
+    answer in one read. One plain parameter, not an expanding list of one: SQLAlchemy renders
+    an expanding list into the statement's text on every execution (~60 Python calls and a
+    pass over the whole text, a tap's answer each time)."""
     marker = aliased(User)
     student_user = aliased(User)
     enrolled = (
@@ -193,7 +196,9 @@ def _roster_statement(for_students: bool, *, tile: bool = False) -> Any:
         .where(or_(Student.id.in_(enrolled), Attendance.id.is_not(None)))
         .order_by(student_user.last_name, student_user.first_name, Student.student_number)
     )
-    if for_students:
+    if tile:
+        stmt = stmt.where(Student.id == bindparam("student_id"))
+    elif for_students:
         stmt = stmt.where(Student.id.in_(bindparam("student_ids", expanding=True)))
     if tile:
         # The counts are correlated to ClassSession alone (not to this Attendance), so the one
@@ -221,11 +226,12 @@ def _roster_statement(for_students: bool, *, tile: bool = False) -> Any:
 
 
 def _tile_history() -> Any:
-    """A tile's mini-history as rows to join: the students' records in the window of
-    :func:`mini_histories` (this class's other sessions with a start between ``since`` and
-    ``until``), each with its place ``n`` (1 the newest; ties by id) and the student's absences
-    in the whole window, so a tap's answer reads it in its one statement (up to
-    :data:`RECENT_SESSIONS` rows) instead of a second one (~190 Python calls with a history).
+    """A tile's mini-history as rows to join: the student's (``student_id``) records in the
+    window of :func:`mini_histories` (this class's other sessions with a start between
+    ``since`` and ``until``), each with its place ``n`` (1 the newest; ties by id) and the
+    student's absences in the whole window, so a tap's answer reads it in its one statement
+    (up to :data:`RECENT_SESSIONS` rows) instead of a second one (~190 Python calls with a
+    history).
     A join, not a scalar subquery per recent session: psycopg converts a statement longer
     than 4 KiB on every execution instead of once."""
     past, its = aliased(Attendance), aliased(ClassSession)
@@ -246,7 +252,7 @@ def _tile_history() -> Any:
             its.start_time.is_not(None),
             its.start_time <= bindparam("until"),
             its.start_time >= bindparam("since"),
-            past.student_id.in_(bindparam("student_ids", expanding=True)),
+            past.student_id == bindparam("student_id"),
         )
         .subquery("history")
     )
@@ -256,7 +262,7 @@ def _tile_history() -> Any:
 #: them per call (two aliases, a subquery, their cache keys) was most of a tap's answer.
 _ROSTER = _roster_statement(for_students=False)
 _ROSTER_OF_STUDENTS = _roster_statement(for_students=True)
-_TILE = _roster_statement(for_students=True, tile=True)
+_TILE = _roster_statement(for_students=False, tile=True)
 #: Where a tile row's counts start, its alert reason, the student's absences this term and
 #: one recent status (a row per recent session, oldest first).
 _COUNTS = _MARKER + 2
@@ -325,7 +331,7 @@ def tile(session: ClassSession, student_id: uuid.UUID) -> Tile | None:
     the counts, the history, the alerts): the reads after a tap's commit were over a quarter
     of its time."""
     params = _history_window(session)
-    params["student_ids"] = [student_id]
+    params["student_id"] = student_id
     rows: Any = execute_core(_TILE, params).all()
     if not rows:
         return None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import Select, Table, and_, bindparam, select
 
 from attendance_app.models import (
     AbsenceReason,
@@ -68,45 +68,54 @@ class ChangedRecord(NamedTuple):
         return Attendance.minutes_late(self, self.session_start)  # type: ignore[arg-type]
 
 
-#: One statement where a broadcast read three (the session as an entity, the records with
-#: their Student entities, the alert reasons): those entities were most of the CPU of a
-#: single tap's or mark's broadcast. Newest ``marked_at`` first, then by id, as
-#: ``statistics.session_records`` orders them.
-_CHANGED_RECORDS = (
-    select(
-        _ATTENDANCE.c.id,
-        _STUDENTS.c.id,
-        _STUDENTS.c.student_number,
-        _STUDENTS.c.user_id,
-        _ATTENDANCE.c.status,
-        _ATTENDANCE.c.notes,
-        _ATTENDANCE.c.absence_reason,
-        _ATTENDANCE.c.marked_at,
-        _ATTENDANCE.c.updated_at,
-        _ATTENDANCE.c.marked_by_id,
-        _ATTENDANCE.c.version,
-        _ATTENDANCE.c.late_at,
-        _MARKER.c.first_name,
-        _MARKER.c.last_name,
-        _SESSIONS.c.start_time,
-        _STATES.c.reason,
+def _changed_records_statement(*, one: bool) -> Select[Any]:
+    """One statement where a broadcast read three (the session as an entity, the records with
+    their Student entities, the alert reasons): those entities were most of the CPU of a
+    single tap's or mark's broadcast. Newest ``marked_at`` first, then by id, as
+    ``statistics.session_records`` orders them. ``one``: of one record, bound as a plain
+    ``record_id`` (an expanding list is rendered into the text on every execution: ~35
+    Python calls of every single change's broadcast)."""
+    records = (
+        _ATTENDANCE.c.id == bindparam("record_id")
+        if one
+        else _ATTENDANCE.c.id.in_(bindparam("record_ids", expanding=True))
     )
-    .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-    .join(_SESSIONS, _SESSIONS.c.id == _ATTENDANCE.c.session_id)
-    .outerjoin(_MARKER, _MARKER.c.id == _ATTENDANCE.c.marked_by_id)
-    .outerjoin(
-        _STATES,
-        and_(
-            _STATES.c.class_id == _SESSIONS.c.class_id,
-            _STATES.c.student_id == _ATTENDANCE.c.student_id,
-        ),
+    return (
+        select(
+            _ATTENDANCE.c.id,
+            _STUDENTS.c.id,
+            _STUDENTS.c.student_number,
+            _STUDENTS.c.user_id,
+            _ATTENDANCE.c.status,
+            _ATTENDANCE.c.notes,
+            _ATTENDANCE.c.absence_reason,
+            _ATTENDANCE.c.marked_at,
+            _ATTENDANCE.c.updated_at,
+            _ATTENDANCE.c.marked_by_id,
+            _ATTENDANCE.c.version,
+            _ATTENDANCE.c.late_at,
+            _MARKER.c.first_name,
+            _MARKER.c.last_name,
+            _SESSIONS.c.start_time,
+            _STATES.c.reason,
+        )
+        .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+        .join(_SESSIONS, _SESSIONS.c.id == _ATTENDANCE.c.session_id)
+        .outerjoin(_MARKER, _MARKER.c.id == _ATTENDANCE.c.marked_by_id)
+        .outerjoin(
+            _STATES,
+            and_(
+                _STATES.c.class_id == _SESSIONS.c.class_id,
+                _STATES.c.student_id == _ATTENDANCE.c.student_id,
+            ),
+        )
+        .where(_ATTENDANCE.c.session_id == bindparam("session_id"), records)
+        .order_by(_ATTENDANCE.c.marked_at.desc(), _ATTENDANCE.c.id)
     )
-    .where(
-        _ATTENDANCE.c.session_id == bindparam("session_id"),
-        _ATTENDANCE.c.id.in_(bindparam("record_ids", expanding=True)),
-    )
-    .order_by(_ATTENDANCE.c.marked_at.desc(), _ATTENDANCE.c.id)
-)
+
+
+_CHANGED_RECORDS = _changed_records_statement(one=False)
+_CHANGED_RECORD = _changed_records_statement(one=True)
 
 
 def changed_records(
@@ -116,5 +125,9 @@ def changed_records(
     ids). Rows shaped as :class:`ChangedRecord`."""
     if not record_ids:
         return []
-    params = {"session_id": session_id, "record_ids": list(record_ids)}
-    return [ChangedRecord._make(row) for row in execute_core(_CHANGED_RECORDS, params)]
+    if len(record_ids) == 1:
+        rows = execute_core(_CHANGED_RECORD, {"session_id": session_id, "record_id": record_ids[0]})
+    else:
+        params = {"session_id": session_id, "record_ids": list(record_ids)}
+        rows = execute_core(_CHANGED_RECORDS, params)
+    return [ChangedRecord._make(row) for row in rows]
