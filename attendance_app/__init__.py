@@ -20,16 +20,15 @@ def create_app(config: dict | None = None) -> Flask:
     import logging
     import warnings
 
-    from flask import Flask
-
     from attendance_app.config import load_config
     from attendance_app.cookie_session import CookieSessionInterface
     from attendance_app.database import configure_engine
     from attendance_app.extensions import csrf, db, login_manager, migrate, socketio
+    from attendance_app.flask_app import App
     from attendance_app.json_provider import OrjsonProvider
     from attendance_app.templating import Environment
 
-    app = Flask(
+    app = App(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
