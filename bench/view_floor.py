@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.view_floor [--db sqlite|postgres] [--mode eventlet|gevent]
                                          [--seconds 5] [--conc 8] [--roster 500] [--rounds 3]
+                                         [--old FOLDER]
 
 Is the view's p95 in ``make bench`` ours or perfcmp's client's? perfcmp's client (stdlib
 ``http.client`` in ``--conc`` threads sharing one GIL, ``json.loads`` of every body) runs on
@@ -13,7 +14,9 @@ and keep-alive as our server has them) is started to answer every request with t
 bytes and headers, and perfcmp's own load loop (``run_load``) runs against the two, alternately,
 ``--rounds`` times. Printed per run: req/s, p50/p95, and CPU per request of the server process
 and of the client (this process: perfcmp's threads only). If the bare server's p95 is about
-ours, what is left of ours is the client's and the machine's, not the server's.
+ours, what is left of ours is the client's and the machine's, not the server's. ``--old
+FOLDER`` adds an older checkout of ours (``git archive main | tar -x -C /tmp/old``) to the
+rotation, on its own database and school.
 
 Passwords are hashed cheaply here (``BENCH_PASSWORD_HASH``, default ``pbkdf2:sha256:1000``):
 building the school is not what is measured.
@@ -26,11 +29,13 @@ import json
 import os
 import resource
 import socket
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from bench.common import Proc, Stack, free_port, load_perfcmp, ours, wait_http
+from bench import versus
+from bench.common import Proc, Stack, free_port, fresh_database, load_perfcmp, ours, wait_http
 
 #: Headers the bare server must not copy: its own WSGI server writes them (as ours does).
 HOP_HEADERS = {"date", "connection", "keep-alive", "transfer-encoding"}
@@ -113,6 +118,19 @@ def measure(perfcmp, proc: Proc, token: str, path: str, seconds: float, conc: in
     return result
 
 
+def school(perfcmp, url: str, roster: int) -> dict:
+    """perfcmp's large school on ``url``, bulk-marked as perfcmp marks it."""
+    big = perfcmp.build_school(url, roster)
+    client = perfcmp.Client(url, big["token"])
+    records = [
+        {"student_id": s, "status": ("PRESENT", "LATE", "ABSENT")[k % 3]}
+        for k, s in enumerate(big["students"])
+    ]
+    body = {"session_id": big["session"], "records": records}
+    perfcmp.expect(*client.call("POST", "/api/attendance/mark/", body), 201, "bulk mark")
+    return big
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.view_floor", description=__doc__.split("\n\n")[1])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -121,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conc", type=int, default=8)
     parser.add_argument("--roster", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--old", metavar="FOLDER", help="also an older checkout of ours (git archive …), as 'old'"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -136,15 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     with Stack() as stack:
-        us = ours(stack, args.db, args.mode)
-        big = perfcmp.build_school(us.url, args.roster)
-        client = perfcmp.Client(us.url, big["token"])
-        records = [
-            {"student_id": s, "status": ("PRESENT", "LATE", "ABSENT")[k % 3]}
-            for k, s in enumerate(big["students"])
-        ]
-        body = {"session_id": big["session"], "records": records}
-        perfcmp.expect(*client.call("POST", "/api/attendance/mark/", body), 201, "bulk mark")
+        servers = {"us": ours(stack, args.db, args.mode)}
+        if args.old:
+            database = fresh_database(args.db, stack, "old")
+            servers["old"] = versus.serve(stack, "old", Path(args.old), database, args.mode)
+        schools = {name: school(perfcmp, proc.url, args.roster) for name, proc in servers.items()}
+        us, big = servers["us"], schools["us"]
         path = f"/api/attendance/session/{big['session']}/"
         status, headers, payload = read_response(us.url, path, big["token"])
         print(f"# our response: {status.decode()}, {len(payload):,} bytes of body")
@@ -173,23 +191,31 @@ def main(argv: list[str] | None = None) -> int:
         wait_http(bare, path)
         same = read_response(bare.url, path, big["token"])[2] == payload
         print(f"# bare server: same body {same}", flush=True)
+        servers["bare"], schools["bare"] = bare, big
 
         rows = []
+        print(
+            "\n| round | server | req/s | p50 ms | p95 ms | server CPU ms/req | client CPU ms/req"
+            " | errors |\n|---|---|---|---|---|---|---|---|",
+            flush=True,
+        )
+        names = list(servers)
         for round_ in range(args.rounds):
-            for name, proc in (
-                (("us", us), ("bare", bare)) if round_ % 2 == 0 else (("bare", bare), ("us", us))
-            ):
-                r = measure(perfcmp, proc, big["token"], path, args.seconds, args.conc)
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                view = f"/api/attendance/session/{schools[name]['session']}/"
+                r = measure(
+                    perfcmp, servers[name], schools[name]["token"], view, args.seconds, args.conc
+                )
                 rows.append((name, r))
                 print(
                     f"| {round_ + 1} | {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} |"
                     f" {r['server_ms']:.2f} | {r['client_ms']:.2f} | {r['errors']} |",
                     flush=True,
                 )
-    print(
-        "\n(columns: round | server | req/s | p50 ms | p95 ms | server CPU ms/req |"
-        " client CPU ms/req | errors)"
-    )
+    print("\n| median | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    for key in ("rps", "p50", "p95", "server_ms", "client_ms"):
+        medians = [statistics.median(r[key] for n, r in rows if n == name) for name in names]
+        print(f"| {key} | " + " | ".join(f"{m:.2f}" for m in medians) + " |")
     return 0 if all(r["errors"] == 0 for _, r in rows) else 1
 
 
