@@ -132,7 +132,7 @@ def school(perfcmp, url: str, roster: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.view_floor", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="bench.view_floor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--mode", choices=["eventlet", "gevent"], default="eventlet")
     parser.add_argument("--seconds", type=float, default=5)
