@@ -19,6 +19,12 @@ exact strings the serializer itself accepted are remembered (nothing is ever rem
 refused one), per key set (a new ``SECRET_KEY`` or fallback starts afresh), and only
 sessions of plain values (strings, numbers, booleans): each request gets its own copy, so
 nothing mutable is shared between requests.
+
+Most API requests carry a token and no cookie at all. For them Flask parsed the (absent)
+``Cookie`` header into a dict, then at the end read the cookie's seven settings and went
+through werkzeug's ``Vary`` set to add ``Cookie``: ~100 Python calls a request for an empty
+session. ``open_session`` and ``save_session`` answer those two cases directly, with the same
+result: an empty session, and ``Vary: Cookie`` when it was looked at.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
 if t.TYPE_CHECKING:
-    from flask import Flask, Request
+    from flask import Flask, Request, Response
+    from flask.sessions import SessionMixin
     from itsdangerous import URLSafeTimedSerializer
 
 #: Cookies remembered per key set; past this the memory starts over (each entry is one
@@ -77,6 +84,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         serializer, verified = self._serializer(app)
         if serializer is None:
             return None
+        if "HTTP_COOKIE" not in request.environ:
+            return self.session_class()  # no cookie header: what Flask gives for no cookie
         cookie = request.cookies.get(self.get_cookie_name(app))
         if not cookie:
             return self.session_class()
@@ -96,3 +105,14 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if isinstance(data, dict) and all(type(v) in _PLAIN for v in data.values()):
             verified.put(cookie, int(signed_at.timestamp()), dict(data))
         return self.session_class(data)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if session or session.modified:
+            super().save_session(app, session, response)
+            return
+        # Empty and unchanged: Flask sets no cookie, only "Vary: Cookie" if it was read.
+        if session.accessed:
+            if any(name.lower() == "vary" for name, _ in response.headers):
+                response.vary.add("Cookie")
+            else:
+                response.headers["Vary"] = "Cookie"  # what ``vary.add`` writes when absent

@@ -73,6 +73,29 @@ def _reader(interface, lifetime_seconds: int = 3600) -> Flask:
     return app
 
 
+def _headers_app(interface) -> Flask:
+    app = _app(interface)
+
+    @app.get("/untouched")
+    def untouched():
+        return "x"
+
+    @app.get("/looked")
+    def looked():
+        return session.get("who", "nobody")
+
+    @app.get("/looked-vary")
+    def looked_with_own_vary():
+        return session.get("who", "nobody"), {"Vary": "Accept"}
+
+    @app.post("/emptied")
+    def emptied():
+        session.clear()
+        return ""
+
+    return app
+
+
 def test_a_remembered_cookie_gives_each_request_its_own_values():
     app = _reader(CookieSessionInterface())
     cookie = _cookie(app)
@@ -111,3 +134,36 @@ def test_a_remembered_cookie_expires_when_flasks_would(monkeypatch, after):
     expected = "tina" if 0 <= after <= 3600 else "nobody"
     assert _read(flasks, cookie) == expected
     assert _read(ours, cookie) == expected
+
+
+def _answer(app: Flask, method: str, path: str, cookie: str | None) -> tuple:
+    client = app.test_client()
+    if cookie is not None:
+        client.set_cookie("session", cookie)
+    response = client.open(path, method=method)
+    headers = [(k, v) for k, v in response.headers if k != "Set-Cookie"]
+    cookies = [
+        v.split("=", 1)[0] + ("=;" if "=;" in v else "=…")
+        for k, v in response.headers
+        if k == "Set-Cookie"
+    ]
+    return response.status_code, response.text, headers, cookies
+
+
+def test_an_empty_session_answers_with_the_headers_flask_gives():
+    ours = _headers_app(CookieSessionInterface())
+    flasks = _headers_app(SecureCookieSessionInterface())
+    signed = _cookie(flasks)
+    for method, path in [
+        ("GET", "/untouched"),
+        ("GET", "/looked"),
+        ("GET", "/looked-vary"),
+        ("POST", "/emptied"),
+        ("POST", "/set"),
+    ]:
+        for cookie in (None, "", signed, "not-signed"):
+            assert _answer(ours, method, path, cookie) == _answer(flasks, method, path, cookie), (
+                method,
+                path,
+                cookie,
+            )
