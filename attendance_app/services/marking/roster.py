@@ -225,6 +225,24 @@ def _roster_statement(for_students: bool, *, tile: bool = False) -> Any:
     return stmt
 
 
+def _in_window(sessions: Any) -> tuple[Any, ...]:
+    """The sessions a mini-history looks back over (the page's and the tile's alike): this
+    class's other sessions that started between ``since`` and ``until``
+    (:func:`_history_window`'s parameters)."""
+    return (
+        sessions.class_id == bindparam("class_id"),
+        sessions.id != bindparam("session_id"),
+        sessions.start_time.is_not(None),
+        sessions.start_time <= bindparam("until"),
+        sessions.start_time >= bindparam("since"),
+    )
+
+
+def _newest_first(sessions: Any) -> tuple[Any, ...]:
+    """A mini-history's order: newest start first, ties by id."""
+    return (sessions.start_time.desc(), sessions.id.desc())
+
+
 def _tile_history() -> Any:
     """A tile's mini-history as rows to join: the student's (``student_id``) records in the
     window of :func:`mini_histories` (this class's other sessions with a start between
@@ -241,19 +259,12 @@ def _tile_history() -> Any:
             past.student_id,
             past.status,
             func.row_number()
-            .over(partition_by=past.student_id, order_by=(its.start_time.desc(), its.id.desc()))
+            .over(partition_by=past.student_id, order_by=_newest_first(its))
             .label("n"),
             func.sum(is_absent).over(partition_by=past.student_id).label("absences"),
         )
         .join(its, its.id == past.session_id)
-        .where(
-            its.class_id == bindparam("class_id"),
-            its.id != bindparam("session_id"),
-            its.start_time.is_not(None),
-            its.start_time <= bindparam("until"),
-            its.start_time >= bindparam("since"),
-            past.student_id == bindparam("student_id"),
-        )
+        .where(*_in_window(its), past.student_id == bindparam("student_id"))
         .subquery("history")
     )
 
@@ -365,19 +376,12 @@ def _recent_statement(for_students: bool) -> Any:
             Attendance.status,
             ClassSession.start_time,
             func.row_number()
-            .over(
-                partition_by=Attendance.student_id,
-                order_by=(ClassSession.start_time.desc(), ClassSession.id.desc()),
-            )
+            .over(partition_by=Attendance.student_id, order_by=_newest_first(ClassSession))
             .label("n"),
         )
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(
-            ClassSession.class_id == bindparam("class_id"),
-            ClassSession.id != bindparam("session_id"),
-            ClassSession.start_time.is_not(None),
-            ClassSession.start_time <= bindparam("until"),
-            ClassSession.start_time >= bindparam("since"),
+            *_in_window(ClassSession),
             *(
                 [Attendance.student_id.in_(bindparam("student_ids", expanding=True))]
                 if for_students
