@@ -57,6 +57,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -145,6 +146,30 @@ def machine_speed() -> float:
     return time.thread_time() - started
 
 
+def bulk_class(app: Any, students: int, history: int) -> tuple[Any, list[Any]]:
+    """The benches' class: ``students`` students and ``history`` ended sessions before the
+    timed ones (every tenth student absent, a different tenth each time), so the alert check
+    reads a history; built through the tests' factories (bench.bulk_pg_costs builds the same)."""
+    from tests.factories import (
+        end_session,
+        make_admin,
+        make_class,
+        make_session,
+        make_students,
+        mark_many,
+    )
+
+    admin = make_admin(app)
+    pupils = make_students(app, students)
+    klass = make_class(app, admin=admin, students=pupils)
+    for h in range(history):
+        marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(pupils)]
+        session_id = make_session(app, klass)
+        mark_many(app, klass, session_id, marks)
+        end_session(app, klass, session_id)
+    return klass, pupils
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500)
@@ -202,18 +227,9 @@ def main() -> None:
     app, drop = migrated_app()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
-        from tests.factories import (
-            end_session,
-            make_admin,
-            make_class,
-            make_session,
-            make_students,
-            mark_many,
-        )
+        from tests.factories import make_session
 
-        admin = make_admin(app)
-        students = make_students(app, args.students)
-        klass = make_class(app, admin=admin, students=students)
+        klass, students = bulk_class(app, args.students, args.history)
         client = app.test_client()
         auth = {"Authorization": f"Bearer {klass.teacher.token}"}
         listener = None
@@ -243,11 +259,6 @@ def main() -> None:
             + (", sessions kept" if args.keep else ", each run's session deleted after it")
             + (", the teacher listening on Socket.IO" if listener else "")
         )
-        for h in range(args.history):
-            marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(students)]
-            session_id = make_session(app, klass)
-            mark_many(app, klass, session_id, marks)
-            end_session(app, klass, session_id)
 
         def new_session() -> str:
             """A fresh ACTIVE session of the class, the listener (if any) in its room."""

@@ -43,6 +43,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from attendance_app.extensions import db
+from bench.bench_bulk import bulk_class
 from bench.bench_marking import migrated_app
 
 
@@ -120,23 +121,7 @@ def main() -> None:
 
     app, drop = migrated_app()
     try:
-        from tests.factories import (
-            end_session,
-            make_admin,
-            make_class,
-            make_session,
-            make_students,
-            mark_many,
-        )
-
-        admin = make_admin(app)
-        students = make_students(app, args.students)
-        klass = make_class(app, admin=admin, students=students)
-        for h in range(args.history):
-            marks = [(s, "PRESENT" if (i + h) % 10 else "ABSENT") for i, s in enumerate(students)]
-            past = make_session(app, klass)
-            mark_many(app, klass, past, marks)
-            end_session(app, klass, past)
+        klass, students = bulk_class(app, args.students, args.history)
         statements, captured_session = capture(app, klass, students)
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
         with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
