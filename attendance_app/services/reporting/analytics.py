@@ -191,9 +191,9 @@ def class_codes_statement(
 ) -> Select[uuid.UUID, str]:
     """Per student of ``student_ids`` (what ``IN`` takes, or a function that makes the
     condition on a student id column: ``dialect.in_uuids`` for many) with records in the
-    class's started sessions: their
-    records as one text for :func:`counts_of_codes`, which gives the same aggregates as
-    ``counts_statement`` for ``by=(Attendance.student_id,)`` over those records.
+    class's started sessions: their records as one text for :func:`counts_of_codes`, which
+    gives the same aggregates as ``counts_statement`` for ``by=(Attendance.student_id,)``
+    over those records.
 
     ``ordered`` (PostgreSQL): the records' codes (``_CODE_OF``) newest first, in
     ``counts_statement``'s order, by an ordered ``string_agg``. Otherwise (SQLite before
