@@ -74,16 +74,24 @@ _NEW_SESSION = (
 )
 
 
-def capture(app, klass, students) -> tuple[list[tuple[str, dict[str, Any]]], uuid.UUID]:
+Params = dict[str, Any] | list[dict[str, Any]]
+"""One statement's parameters: a list of them for an executemany (a class small enough
+that its alerts are written row by row)."""
+
+
+def capture(app, klass, students) -> tuple[list[tuple[str, Params]], uuid.UUID]:
     """The statements (text, parameters) of one bulk mark of ``students`` in a fresh
     session, and that session's id (the replays put a fresh session's id in its place)."""
     from tests.factories import make_session
 
     session_id = make_session(app, klass)
-    seen: list[tuple[str, dict[str, Any]]] = []
+    seen: list[tuple[str, Params]] = []
 
     def record(_conn, _cursor, statement, parameters, *_a: object) -> None:
-        seen.append((statement, dict(parameters or {})))
+        if isinstance(parameters, (list, tuple)):
+            seen.append((statement, [dict(p) for p in parameters]))
+        else:
+            seen.append((statement, dict(parameters or {})))
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", record)
@@ -134,7 +142,7 @@ def main() -> None:
 
 def replay(
     conn: psycopg.Connection,
-    statements: list[tuple[str, dict[str, Any]]],
+    statements: list[tuple[str, Params]],
     captured_session: uuid.UUID,
     class_id: uuid.UUID,
     args: argparse.Namespace,
@@ -182,17 +190,22 @@ def replay(
         cur.execute(_NEW_SESSION, (session_id, class_id))
         conn.commit()
 
-        def bound(i: int) -> dict[str, Any]:
-            params = statements[i][1]
+        def fresh(params: dict[str, Any]) -> dict[str, Any]:
             return {k: session_id if v == captured_session else v for k, v in params.items()}
+
+        def run(sql: str, params: Params) -> None:
+            if isinstance(params, list):
+                cur.executemany(sql, [fresh(p) for p in params])
+            else:
+                cur.execute(sql, fresh(params))
 
         for sql in variant.setup:
             cur.execute(sql)
         for i in range(variant.at):
-            cur.execute(statements[i][0], bound(i))
+            run(*statements[i])
         prefix = "EXPLAIN (ANALYZE, BUFFERS, WAL) " if explain else ""
         before = cpu_ms()
-        cur.execute(prefix + variant.sql, bound(variant.at))
+        run(prefix + variant.sql, statements[variant.at][1])
         rows = cur.fetchall() if cur.description else []
         spent = cpu_ms() - before
         conn.rollback()
