@@ -31,6 +31,10 @@ from flask_wtf.csrf import CSRFProtect, same_origin, validate_csrf
 from itsdangerous.encoding import base64_decode, bytes_to_int
 from wtforms import ValidationError
 
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from flask.sessions import SessionMixin
+
 #: Flask-WTF's own logger: a refusal is logged where it always was.
 logger = logging.getLogger("flask_wtf.csrf")
 
@@ -67,11 +71,11 @@ class CsrfProtect(CSRFProtect):
         self._verified: _Verified | None = None
         super().__init__(app)
 
-    def _remembered(self, data: t.Any) -> bool:
+    def _remembered(self, app: Flask, store: SessionMixin, data: t.Any) -> bool:
         """True when ``data`` is a token ``validate_csrf`` accepted under the current key and
         every check it would make now passes; False: let ``validate_csrf`` decide."""
-        config = current_app.config
-        key = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+        config = app.config
+        key = config.get("WTF_CSRF_SECRET_KEY", app.secret_key)
         verified = self._verified
         if key is None or verified is None or verified.key != key or type(data) is not str:
             return False
@@ -81,7 +85,7 @@ class CsrfProtect(CSRFProtect):
         field_name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         if field_name is None:
             return False
-        expected = session.get(field_name)
+        expected = store.get(field_name)
         if type(expected) is not str:
             return False
         time_limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
@@ -91,46 +95,50 @@ class CsrfProtect(CSRFProtect):
                 return False
         return hmac.compare_digest(expected, known[0])
 
-    def _validate(self, data: t.Any) -> None:
+    def _validate(self, app: Flask, data: t.Any) -> None:
         """``validate_csrf(data)``, answered from memory for a token it accepted before."""
-        if self._remembered(data):
+        store = session._get_current_object()  # type: ignore[attr-defined]
+        if self._remembered(app, store, data):
             return
         validate_csrf(data)  # raises ValidationError with Flask-WTF's message
-        config = current_app.config
-        raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        config = app.config
+        raw = store.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         if type(data) is not str or type(raw) is not str:
             return
-        key = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+        key = config.get("WTF_CSRF_SECRET_KEY", app.secret_key)
         verified = self._verified
         if verified is None or verified.key != key:
             verified = self._verified = _Verified(key)
         verified.put(data, raw, _signed_at(data))
 
     def protect(self, apply_exemptions: bool = False) -> None:
-        """Flask-WTF 1.3's ``CSRFProtect.protect``, its ``validate_csrf`` call :meth:`_validate`."""
+        """Flask-WTF 1.3's ``CSRFProtect.protect``, its ``validate_csrf`` call :meth:`_validate`
+        (and the request and app looked up once, not through their proxies at each use)."""
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         if apply_exemptions:
-            if not request.endpoint:
+            if not req.endpoint:
                 return
 
             if self._is_exempt():
                 return
 
-        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+        if req.method not in app.config["WTF_CSRF_METHODS"]:
             return
 
         try:
-            self._validate(self._get_csrf_token())
+            self._validate(app, self._get_csrf_token())
         except ValidationError as e:
             logger.info(e.args[0])
             self._error_response(e.args[0])
 
-        if request.is_secure and current_app.config["WTF_CSRF_SSL_STRICT"]:
-            if not request.referrer:
+        if req.is_secure and app.config["WTF_CSRF_SSL_STRICT"]:
+            if not req.referrer:
                 self._error_response("The referrer header is missing.")
 
-            good_referrer = f"https://{request.host}/"
+            good_referrer = f"https://{req.host}/"
 
-            if not same_origin(request.referrer, good_referrer):
+            if not same_origin(req.referrer, good_referrer):
                 self._error_response("The referrer does not match the host.")
 
         g.csrf_valid = True  # mark this request as CSRF valid
