@@ -24,7 +24,9 @@ Most API requests carry a token and no cookie at all. For them Flask parsed the 
 ``Cookie`` header into a dict, then at the end read the cookie's seven settings and went
 through werkzeug's ``Vary`` set to add ``Cookie``: ~100 Python calls a request for an empty
 session. ``open_session`` and ``save_session`` answer those two cases directly, with the same
-result: an empty session, and ``Vary: Cookie`` when it was looked at.
+result: an empty session, and ``Vary: Cookie`` when it was looked at. A browser's session
+that the request did not change (``SESSION_REFRESH_EACH_REQUEST`` is off: most of a signed-in
+teacher's requests) is saved the same way: no cookie, ``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -107,10 +109,11 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return self.session_class(data)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if session or session.modified:
+        if session.modified or (session and self.should_set_cookie(app, session)):
             super().save_session(app, session, response)
             return
-        # Empty and unchanged: Flask sets no cookie, only "Vary: Cookie" if it was read.
+        # Unchanged, and empty or not to be refreshed (``should_set_cookie``): Flask reads
+        # the cookie's seven settings, then sets no cookie, only "Vary: Cookie" if it was read.
         if session.accessed:
             if any(name.lower() == "vary" for name, _ in response.headers):
                 response.vary.add("Cookie")

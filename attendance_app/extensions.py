@@ -4,8 +4,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 
+from attendance_app.csrf import CsrfProtect
 from attendance_app.models.base import Base
 
 # expire_on_commit=False: services return results built from the objects they committed,
@@ -13,5 +13,5 @@ from attendance_app.models.base import Base
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = CsrfProtect()
 socketio = SocketIO()

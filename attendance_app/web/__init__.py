@@ -67,8 +67,9 @@ def init_app(app: Flask) -> None:
     # Excuses (templates/_macros/excuse.html): the reasons in their order, with their words.
     app.jinja_env.globals["absence_reasons"] = list(REASON_WORDS.items())
     app.jinja_env.globals["excusable"] = [s.value for s in EXCUSABLE]
-    # The roster's tiles: a tap URL per student without a url_for per student.
+    # The roster's tiles: a tap URL per student without a url_for per student; the Undo URL.
     app.jinja_env.globals["tap_url"] = roster.tap_url
+    app.jinja_env.globals["undo_url"] = roster.undo_url
     app.register_blueprint(bp)
 
 

@@ -16,25 +16,41 @@ from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
 from attendance_app.web import bp, current_actor, render_partial
 from attendance_app.web.errors import error_response
 
-# Stand for the session and the student in the tap URL built once (no row has these ids).
-_ANY_SESSION, _ANY_STUDENT = uuid.UUID(int=1), uuid.UUID(int=0)
+# Stand for the ids in a URL built once (no row has these ids), in the order of its parts.
+_STAND_INS = (uuid.UUID(int=1), uuid.UUID(int=0))
+
+
+def _url_parts(endpoint: str, *names: str) -> tuple[str, ...]:
+    """``endpoint``'s URL with ids for ``names`` as the literal parts between them:
+    ``url_for`` runs once per app, endpoint and script root (the only part of a relative URL
+    that is the request's)."""
+    built: dict[tuple[str, str], tuple[str, ...]] = current_app.extensions.setdefault(
+        "attendance.roster_urls", {}
+    )
+    key = (endpoint, request.script_root)
+    parts = built.get(key)
+    if parts is None:
+        rest = url_for(endpoint, **dict(zip(names, _STAND_INS, strict=False)))
+        pieces = []
+        for stand_in in _STAND_INS[: len(names)]:
+            head, _, rest = rest.partition(str(stand_in))
+            pieces.append(head)
+        parts = built[key] = (*pieces, rest)
+    return parts
 
 
 def tap_url(session_id: uuid.UUID, student_id: uuid.UUID) -> str:
-    """A student's tap URL (``web.roster_set_status``): ``url_for`` runs once per app and
-    script root (the only part of a relative URL that is the request's), the ids are
-    formatted in (a roster of 500 tiles built 500 URLs; a tap's answer one, ~45 Python calls)."""
-    built: dict[str, tuple[str, str, str]] = current_app.extensions.setdefault(
-        "attendance.tap_urls", {}
-    )
-    root = request.script_root
-    parts = built.get(root)
-    if parts is None:
-        url = url_for("web.roster_set_status", session_id=_ANY_SESSION, student_id=_ANY_STUDENT)
-        head, _, rest = url.partition(str(_ANY_SESSION))
-        middle, _, tail = rest.partition(str(_ANY_STUDENT))
-        parts = built[root] = (head, middle, tail)
-    return f"{parts[0]}{session_id}{parts[1]}{student_id}{parts[2]}"
+    """A student's tap URL (``web.roster_set_status``), its ids formatted into the URL built
+    once (a roster of 500 tiles built 500 URLs; a tap's answer one, ~45 Python calls)."""
+    head, middle, tail = _url_parts("web.roster_set_status", "session_id", "student_id")
+    return f"{head}{session_id}{middle}{student_id}{tail}"
+
+
+def undo_url(session_id: uuid.UUID) -> str:
+    """A session's Undo URL (``web.roster_undo``: every applied tap's answer has the button),
+    built as :func:`tap_url` is."""
+    head, tail = _url_parts("web.roster_undo", "session_id")
+    return f"{head}{session_id}{tail}"
 
 
 def _status_arg(name: str) -> AttendanceStatus | None:

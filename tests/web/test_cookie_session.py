@@ -93,6 +93,12 @@ def _headers_app(interface) -> Flask:
         session.clear()
         return ""
 
+    @app.post("/set-permanent")
+    def set_permanent():
+        session["who"] = "tina"
+        session.permanent = True
+        return ""
+
     return app
 
 
@@ -167,3 +173,25 @@ def test_an_empty_session_answers_with_the_headers_flask_gives():
                 path,
                 cookie,
             )
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_an_unchanged_session_answers_with_the_headers_flask_gives(refresh):
+    """A browser's session the request did not change: no cookie unless Flask refreshes a
+    permanent one, and "Vary: Cookie" exactly when Flask sends it (also when the view never
+    looked at the session)."""
+    ours = _headers_app(CookieSessionInterface())
+    flasks = _headers_app(SecureCookieSessionInterface())
+    for app in (ours, flasks):
+        app.config["SESSION_REFRESH_EACH_REQUEST"] = refresh
+    writer = flasks.test_client()
+    writer.post("/set-permanent")
+    cookies = {"plain": _cookie(flasks), "permanent": writer.get_cookie("session").value}
+    for method, path in [("GET", "/untouched"), ("GET", "/looked"), ("GET", "/looked-vary")]:
+        for kind, cookie in cookies.items():
+            theirs = _answer(flasks, method, path, cookie)
+            assert _answer(ours, method, path, cookie) == theirs, (method, path, kind)
+            if kind == "permanent" and refresh:
+                assert theirs[3] == ["session=…"]  # refreshed: the cookie is sent again
+            else:
+                assert theirs[3] == []
