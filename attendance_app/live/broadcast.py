@@ -111,9 +111,9 @@ def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) 
     """Broadcast a commit's events. The statistics of every session they touch (read before
     the commit, ``statistics_before_commit``; after it, in one query, for a session that
     gained a listener meanwhile or a commit that was not a unit of work's) go out first: a
-    listener's counter moves as soon as the commit is in. Then the records: first those
-    known without a read (a single first mark's, flagged by the alert check's decision),
-    then those read back after the commit."""
+    listener's counter moves as soon as the commit is in. Then the records known without a
+    read (a single first mark's, flagged by the alert check's decision) at once, before the
+    sockets' writers are let run, then those read back after the commit, events in order."""
     session_events: list[AttendanceChanged | SessionStatusChanged] = []
     for event in events:
         if isinstance(event, UserSignedOut):
@@ -145,10 +145,21 @@ def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) 
                 },
                 to=[room_for(event.session_id), ADMINS_ROOM],  # an admin in both: once
             )
+    # Records known without a read (a single first mark's) go right behind their statistics,
+    # as long as no event before them needs a read: the order of the events is kept.
+    done = 0
+    for event in session_events:
+        if not isinstance(event, AttendanceChanged):
+            break
+        known = _known_records(event, alerts)
+        if known is None:
+            break
+        _emit_records(event, known)
+        done += 1
     # Let the green threads that write to the sockets send those frames now, rather than
     # after the reads below (SQLite's never yield) and the rest of the request.
     socketio.sleep(0)
-    for event in session_events:
+    for event in session_events[done:]:
         if isinstance(event, AttendanceChanged):
             _records(event, alerts)
         else:
@@ -230,12 +241,28 @@ def _known_flags(
     return None if reason is None else {student_id: reason}
 
 
+def _known_records(
+    event: AttendanceChanged, alerts: dict[uuid.UUID, dict[str, str]]
+) -> list[dict] | None:
+    """The event's record payloads when nothing needs reading (a single first mark whose
+    student's alert flag the alert check decided), else None."""
+    if event.first_marks is None:
+        return None
+    flags = _known_flags(event.first_marks, alerts)
+    return None if flags is None else first_marks_payloads(event.first_marks, flags)
+
+
 def _records(event: AttendanceChanged, alerts: dict[uuid.UUID, dict[str, str]]) -> None:
     """The changed records, with their students' alert flags, to the session's room."""
     if event.first_marks is not None:
         records = first_marks_payloads(event.first_marks, _known_flags(event.first_marks, alerts))
     else:
         records = [record_payload(r) for r in changed_records(event.session_id, event.record_ids)]
+    _emit_records(event, records)
+
+
+def _emit_records(event: AttendanceChanged, records: list[dict]) -> None:
+    """The ``attendance`` broadcast of ``records``, the event's records' payloads."""
     socketio.emit(
         "attendance",
         {
