@@ -12,7 +12,8 @@ with one Socket.IO listener joined to it (Flask-SocketIO's test client, so the b
 not skipped as unwatched). Then every student is marked through ``POST
 /api/attendance/mark/`` (Flask test client, token), and per mark the bench notes the time
 (wall, ``perf_counter``, and CPU, ``process_time``) from the request's start to the moment
-the ``statistics`` event is handed to the Socket.IO server, and to the response's end; and
+the ``statistics`` event is handed to the Socket.IO server, the ``attendance`` event, and
+the response's end; and
 each SQL statement's start offset and duration (SQLAlchemy cursor events), keyed by its
 first words. Prints medians and p90s over all rounds (the first round is a warm-up, left
 out). No network and no listener processes: what the POST costs the server before its
@@ -73,7 +74,10 @@ try:
     emits, statements = [], []
     server_emit = socketio.server.emit
     counting = {"profile": None}
+    records_at = []
     def timed_emit(event_name, *args, **kwargs):
+        if event_name == "attendance" and now["t0"]:
+            records_at.append((time.perf_counter() - now["t0"], time.process_time() - now["c0"]))
         if event_name == "statistics":
             emits.append((time.perf_counter() - now["t0"], time.process_time() - now["c0"]))
             if counting["profile"] is not None:
@@ -106,6 +110,7 @@ try:
 
     profile = cProfile.Profile() if os.environ.get("MARK_TO_EMIT_PROFILE") else None
     to_emit, to_emit_cpu, to_end, to_end_cpu, calls, all_calls = [], [], [], [], [], []
+    to_records, to_records_cpu = [], []
     per_statement = defaultdict(list)
     for rnd in range(rounds):
         session_id = factories.make_session(app, klass)
@@ -114,7 +119,7 @@ try:
         for student in students:
             body = {"session_id": str(session_id), "student_id": str(student.profile_id),
                     "status": "PRESENT"}
-            emits.clear(); statements.clear()
+            emits.clear(); statements.clear(); records_at.clear()
             now["t0"], now["c0"] = time.perf_counter(), time.process_time()
             if rnd == 1:  # Python calls to the emit (cProfile's count: exact, whatever the load)
                 counting["profile"] = cProfile.Profile()
@@ -142,6 +147,8 @@ try:
                 continue
             to_emit.append(emits[0][0]); to_emit_cpu.append(emits[0][1])
             to_end.append(end); to_end_cpu.append(end_cpu)
+            assert len(records_at) == 1, records_at
+            to_records.append(records_at[0][0]); to_records_cpu.append(records_at[0][1])
             for i, (label, start, took) in enumerate(statements):
                 per_statement[(i, label)].append((start, took, start < emits[0][0]))
         listener.disconnect()
@@ -158,6 +165,8 @@ try:
     row("response end, Python calls", all_calls, 1)
     row("statistics emit, wall ms", to_emit)
     row("statistics emit, CPU ms", to_emit_cpu)
+    row("attendance emit, wall ms", to_records)
+    row("attendance emit, CPU ms", to_records_cpu)
     row("response end, wall ms", to_end)
     row("response end, CPU ms", to_end_cpu)
     print(f"\n{n} marks. Statements per mark (start offset / duration, ms, medians):\n")

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import uuid
 from operator import attrgetter
+from typing import NamedTuple
 
 from flask import current_app
 
-from attendance_app.extensions import socketio
+from attendance_app.extensions import db, socketio
 from attendance_app.live import ADMINS_ROOM, connections, room_for, user_room
 from attendance_app.models.base import AttendanceStatus, iso
 from attendance_app.services.events import (
@@ -29,6 +30,7 @@ from attendance_app.services.events import (
     SessionStatusChanged,
     TokensRevoked,
     UserSignedOut,
+    alert_reasons_noted,
 )
 from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import class_session_ids
@@ -82,23 +84,36 @@ def _watched(event: DomainEvent) -> bool:
     )
 
 
-def statistics_before_commit(events: list[DomainEvent]) -> dict[uuid.UUID, SessionStatistics]:
+class BeforeCommit(NamedTuple):
+    """What the broadcast learns inside the transaction, just before it commits."""
+
+    #: The watched sessions' statistics, as committed.
+    statistics: dict[uuid.UUID, SessionStatistics]
+    #: The alert check's decisions (``events.alert_reasons_noted``): {class id: {student id
+    #: as hex digits: alert reason or ""}}.
+    alerts: dict[uuid.UUID, dict[str, str]]
+
+
+def statistics_before_commit(events: list[DomainEvent]) -> BeforeCommit:
     """The statistics of the watched sessions the events touch, read inside their transaction
     just before it commits (after every write of it, alerts included): one query, on the
     transaction's connection. Changes to one session are serialised until the commit (its row
-    lock; SQLite's one writer), so these are the figures as committed."""
+    lock; SQLite's one writer), so these are the figures as committed. And what the alert
+    check decided meanwhile, which flags a record the writer holds without a read after the
+    commit."""
     ids = list({event.session_id for event in events if _watched(event)})  # type: ignore[union-attr]
-    return statistics_for_sessions(ids) if ids else {}
+    if not ids:
+        return BeforeCommit({}, {})
+    return BeforeCommit(statistics_for_sessions(ids), dict(alert_reasons_noted(db.session)))
 
 
-def on_committed(
-    events: list[DomainEvent], statistics: dict[uuid.UUID, SessionStatistics] | None = None
-) -> None:
+def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) -> None:
     """Broadcast a commit's events. The statistics of every session they touch (read before
     the commit, ``statistics_before_commit``; after it, in one query, for a session that
     gained a listener meanwhile or a commit that was not a unit of work's) go out first: a
-    listener's counter moves as soon as the commit is in, while the records and their alert
-    flags are still being read."""
+    listener's counter moves as soon as the commit is in. Then the records known without a
+    read (a single first mark's, flagged by the alert check's decision) at once, before the
+    sockets' writers are let run, then those read back after the commit, events in order."""
     session_events: list[AttendanceChanged | SessionStatusChanged] = []
     for event in events:
         if isinstance(event, UserSignedOut):
@@ -114,7 +129,8 @@ def on_committed(
         # else: e.g. the CLI's demo load, hundreds of changes nobody is watching
     if not session_events:
         return
-    stats = dict(statistics or {})
+    stats = dict(before.statistics) if before else {}
+    alerts = before.alerts if before else {}
     unread = list({event.session_id for event in session_events} - stats.keys())
     if unread:
         stats.update(statistics_for_sessions(unread))
@@ -129,12 +145,23 @@ def on_committed(
                 },
                 to=[room_for(event.session_id), ADMINS_ROOM],  # an admin in both: once
             )
+    # Records known without a read (a single first mark's) go right behind their statistics,
+    # as long as no event before them needs a read: the order of the events is kept.
+    done = 0
+    for event in session_events:
+        if not isinstance(event, AttendanceChanged):
+            break
+        known = _known_records(event, alerts)
+        if known is None:
+            break
+        _emit_records(event, known)
+        done += 1
     # Let the green threads that write to the sockets send those frames now, rather than
     # after the reads below (SQLite's never yield) and the rest of the request.
     socketio.sleep(0)
-    for event in session_events:
+    for event in session_events[done:]:
         if isinstance(event, AttendanceChanged):
-            _records(event)
+            _records(event, alerts)
         else:
             socketio.emit(
                 "session",
@@ -148,7 +175,9 @@ def on_committed(
             )
 
 
-def first_marks_payloads(marks: FirstMarks) -> list[dict]:
+def first_marks_payloads(
+    marks: FirstMarks, flags: dict[uuid.UUID, str] | None = None
+) -> list[dict]:
     """:func:`record_payload` of first marks whose writer held every column (a bulk mark),
     without reading them back, in the order a read gives them (newest ``marked_at`` first,
     then by id: all share one time), their alert flags read (one query; the students' numbers
@@ -157,7 +186,8 @@ def first_marks_payloads(marks: FirstMarks) -> list[dict]:
     ``str``: ordered by the ids' integers (the order ``UUID.__lt__`` gives, which was ~7,600
     calls for 500 records), the status's string (a ``StrEnum``: its value)."""
     students = [m.student_id for m in marks.records]
-    flags = alert_reasons(marks.class_id, students)
+    if flags is None:
+        flags = alert_reasons(marks.class_id, students)
     numbers: dict[str, str] = {}
     if [m for m in marks.records if m.student_number is None]:
         numbers = student_numbers(students)  # one narrow query, not the records'
@@ -196,12 +226,43 @@ def first_marks_payloads(marks: FirstMarks) -> list[dict]:
 _BY_ID = attrgetter("id.int")
 
 
-def _records(event: AttendanceChanged) -> None:
+def _known_flags(
+    marks: FirstMarks, alerts: dict[uuid.UUID, dict[str, str]]
+) -> dict[uuid.UUID, str] | None:
+    """The alert flags of a single first mark's student as the alert check decided them in
+    its transaction (None: not decided there, e.g. a concurrent change raised the alert:
+    read after the commit). A bulk mark's are read (one query; looking 500 students up
+    here would cost a Python call each)."""
+    decided = alerts.get(marks.class_id)
+    if decided is None or len(marks.records) != 1:
+        return None
+    student_id = marks.records[0].student_id
+    reason = decided.get(student_id.hex)
+    return None if reason is None else {student_id: reason}
+
+
+def _known_records(
+    event: AttendanceChanged, alerts: dict[uuid.UUID, dict[str, str]]
+) -> list[dict] | None:
+    """The event's record payloads when nothing needs reading (a single first mark whose
+    student's alert flag the alert check decided), else None."""
+    if event.first_marks is None:
+        return None
+    flags = _known_flags(event.first_marks, alerts)
+    return None if flags is None else first_marks_payloads(event.first_marks, flags)
+
+
+def _records(event: AttendanceChanged, alerts: dict[uuid.UUID, dict[str, str]]) -> None:
     """The changed records, with their students' alert flags, to the session's room."""
     if event.first_marks is not None:
-        records = first_marks_payloads(event.first_marks)
+        records = first_marks_payloads(event.first_marks, _known_flags(event.first_marks, alerts))
     else:
         records = [record_payload(r) for r in changed_records(event.session_id, event.record_ids)]
+    _emit_records(event, records)
+
+
+def _emit_records(event: AttendanceChanged, records: list[dict]) -> None:
+    """The ``attendance`` broadcast of ``records``, the event's records' payloads."""
     socketio.emit(
         "attendance",
         {

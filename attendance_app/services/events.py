@@ -34,6 +34,7 @@ _PENDING = "pending_events"
 _COMMITTED = "committed_events"
 _READ = "reads_before_commit"
 _COMMITTED_READ = "committed_reads"
+_ALERTS = "alert_reasons"
 
 
 class FirstMark(NamedTuple):
@@ -207,12 +208,33 @@ def read_before_commit(session: Session) -> None:
     session.info[_READ] = reads
 
 
+def note_alert_reasons(
+    session: Session | scoped_session[Any], class_id: uuid.UUID, reasons: dict[str, str]
+) -> None:
+    """Note what the alert check decided in this transaction: {student id as ``UUID.hex``:
+    why they are over the line in the class, "" if they are not}, as its ``AlertState`` rows
+    now say. A broadcast of a record the writer holds needs no read to flag it
+    (``alert_reasons_noted``). Dropped at the commit or rollback, like the events."""
+    noted = session.info.setdefault(_ALERTS, {})
+    known = noted.get(class_id)
+    if known is None:
+        noted[class_id] = dict(reasons)
+    else:
+        known.update(reasons)
+
+
+def alert_reasons_noted(session: Session | scoped_session[Any]) -> dict[uuid.UUID, dict[str, str]]:
+    """{class id: :func:`note_alert_reasons`' reasons} noted in the current transaction so far."""
+    return cast(dict[uuid.UUID, dict[str, str]], session.info.get(_ALERTS, {}))
+
+
 def record(session: Session | scoped_session[Any], evt: DomainEvent) -> None:
     """Queue ``evt`` for dispatch once the surrounding transaction commits."""
     session.info.setdefault(_PENDING, []).append(evt)
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(_ALERTS, None)
     pending = session.info.pop(_PENDING, [])
     if pending:
         session.info.setdefault(_COMMITTED, []).extend(pending)
@@ -224,6 +246,7 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session, _previous_transaction: object) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_READ, None)
+    session.info.pop(_ALERTS, None)
 
 
 def install(session_factory: object) -> None:

@@ -8,7 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
+from attendance_app.extensions import db
+from attendance_app.models import AttendanceChange
 from tests.factories import (
     make_class,
     make_session,
@@ -417,6 +420,34 @@ def test_another_teacher_may_not_mark_in_a_session_of_a_class_they_do_not_teach(
     assert resp.status_code == 403
     assert resp.json == FORBIDDEN
     assert stored_attendance(app, session_id) == {}
+
+
+def test_a_mark_refused_after_its_write_leaves_no_record_and_no_audit_row(app, api_as, test101):
+    """On PostgreSQL a mark reads and writes in one statement and checks the permission and
+    the session's state afterwards: a refusal must take the record and its audit row back."""
+    klass, john = test101.klass, test101.john
+    session_id = make_session(app, klass)
+    ended_id = make_session(app, klass, end=True)
+
+    refused = [
+        api_as(make_teacher(app)).post(URL, json=body(session_id, john)),
+        api_as(klass.teacher).post(URL, json=body(ended_id, john)),
+    ]
+
+    assert [r.status_code for r in refused] == [403, 400]
+    with app.app_context():
+        changes = db.session.scalar(
+            select(func.count())
+            .select_from(AttendanceChange)
+            .where(AttendanceChange.session_id.in_([session_id, ended_id]))
+        )
+        db.session.remove()
+    assert (stored_attendance(app, session_id), stored_attendance(app, ended_id), changes) == (
+        {},
+        {},
+        0,
+    )
+    assert api_as(klass.teacher).post(URL, json=body(session_id, john)).status_code == 201
 
 
 def test_a_student_may_not_mark_even_themself(app, api_as, test101):

@@ -100,3 +100,46 @@ def test_a_single_changes_broadcast_record_is_what_reading_it_back_gives(app):
     assert ben_absent["excused"] is False
     assert ana_patched["notes"].startswith("Zoë") and ana_patched["version"] == 3
     assert cy_checked_in["checked_in"] is True and cy_checked_in["marked_by"] == cy.full_name
+
+
+def test_a_single_marks_broadcast_record_made_by_its_writer_is_what_reading_it_back_gives(app):
+    """A first mark through the API (a teacher's, an admin's) is broadcast from the record
+    the mark wrote and the alert check's decision in its transaction, not read back: it must
+    be what reading it back gives, whether the mark raises an alert, changes its reason or
+    leaves the student under the line."""
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=4)
+    ana, ben, cy, dee = klass.students
+    # Ana is one absence from the alert line; Dee is over it (three absences in a row).
+    plan = [{ana: "PRESENT"} for _ in range(7)] + [{ana: "ABSENT", dee: "ABSENT"}] * 2
+    run_sessions(app, klass, [*plan, {dee: "ABSENT"}], first_start=START)
+    session_id = make_session(app, klass, start_at=datetime.now(UTC) - timedelta(minutes=11))
+    listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+    assert listener.emit("join_session", {"session_id": str(session_id)}, callback=True)["ok"]
+    listener.get_received()
+    api = app.test_client()
+    marks = [
+        (ana, "ABSENT", None, klass.teacher),  # over the line
+        (ben, "LATE", "Zoë\u2019s bus \u2014 «again»", klass.teacher),
+        (cy, "PRESENT", "", admin),
+        (dee, "PRESENT", None, klass.teacher),  # the run ends; still over the line or not
+    ]
+    sent = []
+    for student, status, notes, marker in marks:
+        body = {"session_id": str(session_id), "student_id": str(student.profile_id)}
+        body["status"] = status
+        if notes is not None:
+            body["notes"] = notes
+        response = api.post(
+            "/api/attendance/mark/", json=body, headers={"Authorization": f"Bearer {marker.token}"}
+        )
+        assert response.status_code == 201, response.text
+        [record] = _broadcast_records(listener)
+        assert json.dumps([record]) == json.dumps(_read_back(app, session_id, [record]))
+        sent.append(record)
+    listener.disconnect()
+    ana_absent, ben_late, cy_present, dee_present = sent
+    assert ana_absent["alert"] != "" and ben_late["alert"] == ""
+    assert ben_late["late_minutes"] == 11 and ben_late["notes"].startswith("Zoë")
+    assert cy_present["marked_by"] == admin.full_name and cy_present["notes"] == ""
+    assert dee_present["version"] == 1 and dee_present["checked_in"] is False

@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    CTE,
     BindParameter,
     CursorResult,
     Executable,
+    Insert,
     Integer,
     Table,
     bindparam,
@@ -29,6 +31,7 @@ from attendance_app.models import (
     AttendanceStatus,
     Channel,
     ClassSession,
+    Role,
     Student,
     User,
     built,
@@ -83,10 +86,13 @@ FIRST_MARK_COLUMNS = (
 )
 
 
-def _first_mark_values() -> dict[str, BindParameter[Any]]:
-    """A first mark's record, every column bound as a parameter of its own name."""
+def _first_mark_values(prefix: str = "") -> dict[str, BindParameter[Any]]:
+    """A first mark's record, every column bound as a parameter of its own name (after
+    ``prefix``)."""
     attendance = typing.cast(Table, Attendance.__table__)
-    return {name: bindparam(name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS}
+    return {
+        name: bindparam(prefix + name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS
+    }
 
 
 @functools.cache
@@ -101,38 +107,59 @@ def _first_mark_record_statement() -> Executable:
     )
 
 
-@functools.cache
-def _first_mark_statement() -> Executable:
-    """PostgreSQL's first mark and its audit row in one statement: the record's INSERT … ON
-    CONFLICT DO NOTHING as a data-modifying CTE, and the audit row's INSERT … SELECT from
-    the row it made: one row inserted when the record was made, none when the student
-    already had one (rule 2, decided by the database). SQLite has no such CTE: two
-    statements (``_first_mark_record_statement``, ``append_audit``)."""
+def first_mark_writes(
+    source: Any = None, condition: Any = None, prefix: str = ""
+) -> tuple[CTE, Insert]:
+    """PostgreSQL's first mark and its audit row: the record's INSERT … ON CONFLICT DO
+    NOTHING as a data-modifying CTE (``first_mark``) returning its id, and the audit row's
+    INSERT … SELECT from the row it made (none when the student already had one: rule 2,
+    decided by the database). Every value a bound parameter (the record's columns by name,
+    and ``change_id``, ``channel``, ``idempotency_key``); with ``source``, the record is
+    selected from it (a CTE of the same statement) where ``condition`` holds; ``prefix``
+    before every parameter's name (a statement that also updates a table whose columns
+    share them: SQLAlchemy would take a parameter named as a column for its SET)."""
     attendance = typing.cast(Table, Attendance.__table__)
     changes = typing.cast(Table, AttendanceChange.__table__)
+    values = _first_mark_values(prefix)
+    inserting = postgresql.insert(attendance)
+    if source is None:
+        inserting = inserting.values(values)
+    else:
+        rows = select(*values.values()).select_from(source).where(condition)
+        inserting = inserting.from_select(list(values), rows)
     made = (
-        postgresql.insert(attendance)
-        .values(_first_mark_values())
-        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        inserting.on_conflict_do_nothing(index_elements=["session_id", "student_id"])
         .returning(attendance.c.id)
         .cte("first_mark")
     )
     audit = {
-        "id": bindparam("change_id", type_=changes.c.id.type),
+        "id": bindparam(prefix + "change_id", type_=changes.c.id.type),
         "attendance_id": made.c.id,
-        "session_id": bindparam("session_id", type_=changes.c.session_id.type),
-        "student_id": bindparam("student_id", type_=changes.c.student_id.type),
-        "actor_id": bindparam("marked_by_id", type_=changes.c.actor_id.type),
-        "changed_at": bindparam("marked_at", type_=changes.c.changed_at.type),
-        "channel": bindparam("channel", type_=changes.c.channel.type),
-        "new_status": bindparam("status", type_=changes.c.new_status.type),
-        "new_notes": bindparam("notes", type_=changes.c.new_notes.type),
-        "idempotency_key": bindparam("idempotency_key", type_=changes.c.idempotency_key.type),
+        "session_id": bindparam(prefix + "session_id", type_=changes.c.session_id.type),
+        "student_id": bindparam(prefix + "student_id", type_=changes.c.student_id.type),
+        "actor_id": bindparam(prefix + "marked_by_id", type_=changes.c.actor_id.type),
+        "changed_at": bindparam(prefix + "marked_at", type_=changes.c.changed_at.type),
+        "channel": bindparam(prefix + "channel", type_=changes.c.channel.type),
+        "new_status": bindparam(prefix + "status", type_=changes.c.new_status.type),
+        "new_notes": bindparam(prefix + "notes", type_=changes.c.new_notes.type),
+        "idempotency_key": bindparam(
+            prefix + "idempotency_key", type_=changes.c.idempotency_key.type
+        ),
     }
+    audited = postgresql.insert(changes).from_select(
+        list(audit), select(*audit.values()).select_from(made)
+    )
+    return made, audited
+
+
+@functools.cache
+def _first_mark_statement() -> Executable:
+    """PostgreSQL's first mark and its audit row in one statement (``first_mark_writes``):
+    one row inserted when the record was made, none when the student already had one. SQLite
+    has no such CTE: two statements (``_first_mark_record_statement``, ``append_audit``)."""
+    made, audited = first_mark_writes()
     return (
-        postgresql.insert(changes)
-        .from_select(list(audit), select(*audit.values()).select_from(made))
-        .add_cte(made)
+        audited.add_cte(made)
         # A row when the record was made (the driver's row count of this statement is -1).
         .returning(literal_column("1", Integer()))
     )
@@ -215,6 +242,55 @@ def announce(
     )
 
 
+def first_mark_record(
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    *,
+    status: AttendanceStatus,
+    notes: str,
+    actor: User,
+    now: datetime,
+) -> dict[str, Any]:
+    """A student's first record of the session, every column (``FIRST_MARK_COLUMNS``), as
+    its INSERT binds them."""
+    return {
+        "id": uuid.uuid4(),
+        "session_id": session_id,
+        "student_id": student_id,
+        "status": status,
+        "notes": notes,
+        "marked_at": now,
+        "late_at": first_late_at(status, now),
+        "marked_by_id": actor.id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def first_mark_written(
+    session: ClassSession,
+    student: Student,
+    record: dict[str, Any],
+    actor: User,
+    change_id: uuid.UUID,
+) -> MarkResult:
+    """After a first mark's insert made ``record`` and its audit row ``change_id``: its event,
+    and the record as the edges answer with it (built here, not read back)."""
+    announce(
+        session,
+        (record["id"],),
+        actor,
+        (student.id,),
+        first_marks=_first_mark(record, student, actor, session),
+    )
+    return MarkResult(
+        session,
+        RecordRow(built(Attendance, record.items()), student, actor.full_name),
+        change_id,
+    )
+
+
 def write_first_mark(
     session: ClassSession,
     student: Student,
@@ -230,20 +306,9 @@ def write_first_mark(
     passed (a teacher's mark, a student's check-in): the insert, where the database decides
     rule 2 (Conflict when a record exists), its audit row and its event; and the record as
     the edges answer with it (built here, not read back: the insert returned only its id)."""
-    record_id = uuid.uuid4()
-    record = {
-        "id": record_id,
-        "session_id": session.id,
-        "student_id": student.id,
-        "status": status,
-        "notes": notes,
-        "marked_at": now,
-        "late_at": first_late_at(status, now),
-        "marked_by_id": actor.id,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
+    record = first_mark_record(
+        session.id, student.id, status=status, notes=notes, actor=actor, now=now
+    )
     if db.engine.dialect.name == "postgresql":
         change_id = uuid.uuid4()
         made = (
@@ -268,7 +333,7 @@ def write_first_mark(
         change_ids = append_audit(
             [
                 {
-                    "attendance_id": record_id,
+                    "attendance_id": record["id"],
                     "session_id": session.id,
                     "student_id": student.id,
                     "new_status": status,
@@ -280,9 +345,22 @@ def write_first_mark(
             now,
             idempotency_key=idempotency_key,
         )
-    announce(session, (record_id,), actor, (student.id,))
-    return MarkResult(
-        session,
-        RecordRow(built(Attendance, record.items()), student, actor.full_name),
-        change_ids[0],
+    return first_mark_written(session, student, record, actor, change_ids[0])
+
+
+def _first_mark(
+    record: dict[str, Any], student: Student, actor: User, session: ClassSession
+) -> events.FirstMarks | None:
+    """The record just written, as its broadcast needs it: sent without reading it back
+    after the commit (a round trip between a mark's ``statistics`` and its ``attendance``
+    on PostgreSQL). None for a student's own mark (a check-in, which its broadcast says:
+    read back as before)."""
+    if actor.role == Role.STUDENT:
+        return None
+    mark = events.FirstMark(
+        record["id"], student.id, student.student_number, record["status"], record["notes"]
+    )
+    name = actor.full_name or None
+    return events.FirstMarks(
+        (mark,), record["marked_at"], actor.id, name, session.class_id, session.start_time
     )

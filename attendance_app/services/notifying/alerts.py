@@ -348,6 +348,9 @@ def evaluate(
             states[student_hex] = _Standing(state_student_id, state_session_id, state_reason)
     crossed: list[tuple[uuid.UUID, Figures, str]] = []
     cleared: list[_Standing] = []
+    # What each student's alert state says once this check has written it (by hex digits):
+    # noted for the live broadcast, which then reads no flag back (``events.note_alert_reasons``).
+    outcome: dict[str, str] = {}
     # Figures are a pure function of the aggregates, and a class's students share few
     # combinations of them: each is worked out once (500 students were 500 classifications).
     judged: dict[tuple[Any, ...], tuple[Figures, str]] = {}
@@ -357,6 +360,7 @@ def evaluate(
             fig = figures(counts_of(key) if key else Counts(), line.thresholds)
             known = judged[key] = (fig, line.reason(fig))
         fig, reason = known
+        outcome[student_hex] = reason
         state = states.get(student_hex)
         if reason and state is None:
             crossed.append((student_id, fig, reason))
@@ -376,7 +380,11 @@ def evaluate(
     if cleared:
         _clear(session, cleared, excused)
     if crossed:
-        _raise(session, crossed, line)
+        raised = _raise(session, crossed, line)
+        for student_id, _, _ in crossed:
+            if student_id not in raised:  # a concurrent change raised it, with its reason
+                del outcome[student_id.hex]
+    events.note_alert_reasons(db.session, school_class.id, outcome)
 
 
 def _clear(
@@ -408,7 +416,9 @@ def _clear(
 
 def _raise(
     session: ClassSession, crossed: list[tuple[uuid.UUID, Figures, str]], line: AlertLine
-) -> None:
+) -> set[uuid.UUID]:
+    """Raise the alerts of the students who crossed (their state rows, their notifications);
+    the students whose state this made (not those a concurrent change raised first)."""
     school_class = session.school_class
     now = utcnow()
     # ON CONFLICT DO NOTHING: if a concurrent mark (another session of the class) raised the
@@ -433,7 +443,7 @@ def _raise(
     )
     crossed = [c for c in crossed if c[0] in raised]
     if not crossed:
-        return
+        return raised
     students = {
         s.id: s
         for s in db.session.scalars(
@@ -459,6 +469,7 @@ def _raise(
         deliveries.extend((r, message) for r in recipients.values())
     delay = timedelta(seconds=int(current_app.config.get("MAIL_ALERT_DELAY_SECONDS", 300)))
     notifications.deliver(deliveries, email_delay=delay)
+    return raised
 
 
 #: ``alert_reasons``' two statements (the whole class; some students), built once.
