@@ -5,21 +5,15 @@ importable from here too, where the other services and the edges have always fou
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    Executable,
-    Integer,
     Table,
     bindparam,
-    func,
-    literal_column,
     select,
-    update,
 )
 
 from attendance_app.extensions import db
@@ -36,7 +30,7 @@ from attendance_app.models import (
 )
 from attendance_app.services import permissions
 from attendance_app.services.dialect import returned, uuid_digits
-from attendance_app.services.errors import Conflict, NotFound
+from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
     SESSION_AND_RECORD,
@@ -58,9 +52,6 @@ from attendance_app.services.marking.records import (
     MarkResult,
     announce,
     append_audit,
-    first_mark_record,
-    first_mark_writes,
-    first_mark_written,
     same_status_audit,
     write_first_mark,
 )
@@ -88,7 +79,6 @@ from attendance_app.services.marking.rules import (
     session_ended_message,
 )
 from attendance_app.services.marking.sessions import (
-    BUMPED_SESSION_COLUMNS,
     SESSION_NOT_FOUND,
     bumping_read,
     load_session_for_a_change,
@@ -133,7 +123,8 @@ _SESSIONS = cast(Table, ClassSession.__table__)
 #: enrolled in the session's class, as scalar subqueries.
 _STUDENT_ID = uuid_digits("student_hex")
 _THE_STUDENT = _STUDENTS.c.id == _STUDENT_ID
-_TARGETS = (
+_MARK_TARGETS = bumping_read(
+    _SESSIONS.c.id == bindparam("session_id"),
     *(
         returned(
             select(column)
@@ -152,42 +143,6 @@ _TARGETS = (
         .exists()
     ),
 )
-_MARK_TARGETS = bumping_read(_SESSIONS.c.id == bindparam("session_id"), *_TARGETS)
-
-
-@functools.cache
-def _mark_and_write_statement() -> Executable:
-    """PostgreSQL's single mark in one statement: ``_MARK_TARGETS`` (the session's
-    ``live_seq`` bump returning the session, the student and whether they are enrolled) as a
-    data-modifying CTE; the first mark and its audit row (``records.first_mark_writes``)
-    inserted from its row when the student is enrolled; and the bump's row with the number
-    of audit rows made (1: the record was made, 0: it was not). A round trip fewer than the
-    read, then the insert.
-
-    Race-safe as the two statements were: the bump takes the session's row lock before the
-    insert reads its row, and rule 2 is still the unique index's (ON CONFLICT sees records
-    committed after the statement began). A check that fails in Python afterwards (the
-    permission, rule 1) raises, and the unit of work's rollback takes the record away with
-    the bump, as it took the bump before: ``mark_attendance`` is always the outermost unit
-    of work (the API's), never one an outer service carries on after."""
-    returning = (*BUMPED_SESSION_COLUMNS, *_TARGETS)
-    bumped = (
-        update(_SESSIONS)
-        .where(_SESSIONS.c.id == bindparam("session_id"))
-        # ``bumping_read``'s bump. The session's ``updated_at`` is the mark's time, bound
-        # (its own ``onupdate`` would bind a parameter named as the record's column).
-        .values(
-            live_seq=_SESSIONS.c.live_seq + 1,
-            updated_at=bindparam("new_marked_at", type_=_SESSIONS.c.updated_at.type),
-        )
-        # Named c0, c1, …: the session's and its class's columns share names.
-        .returning(*(column.label(f"c{i}") for i, column in enumerate(returning)))
-        .cte("bumped")
-    )
-    columns = list(bumped.c)
-    made, audited = first_mark_writes(bumped, columns[-1], prefix="new_")
-    audit = audited.returning(literal_column("1", Integer())).cte("audit")
-    return select(*columns, select(func.count()).select_from(audit).scalar_subquery()).add_cte(made)
 
 
 def student_from_columns(
@@ -272,17 +227,6 @@ def mark_attendance(
     exists (NotFound) → rule 4 (Invalid) → rule 2 (Conflict).
     """
     notes = clean_notes(notes)
-    if db.engine.dialect.name == "postgresql":
-        return _mark_in_one_statement(
-            actor=actor,
-            session_id=session_id,
-            student_id=student_id,
-            status=status,
-            notes=notes or "",
-            channel=channel,
-            now=at or utcnow(),
-            idempotency_key=idempotency_key,
-        )
     session, student, enrolled = load_mark_targets(session_id, student_id)
     permissions.require_session_manager(actor, session)
     require_markable(session)
@@ -296,51 +240,6 @@ def mark_attendance(
         now=at or utcnow(),
         idempotency_key=idempotency_key,
     )
-
-
-def _mark_in_one_statement(
-    *,
-    actor: User,
-    session_id: uuid.UUID,
-    student_id: uuid.UUID,
-    status: AttendanceStatus,
-    notes: str,
-    channel: Channel,
-    now: datetime,
-    idempotency_key: str | None,
-) -> MarkResult:
-    """``mark_attendance`` on PostgreSQL: the read and the write in one statement
-    (``_mark_and_write_statement``), then the checks in the contract's order on what it
-    read; the last, rule 2, on whether it made the record. The mark's time is read before
-    the statement, so before it waits for the session's lock (the two statements read it
-    after): a mark queued behind another in the same session may carry a time a few
-    milliseconds before that one's; ending a session still waits for every mark that holds
-    the lock, so no mark carries a time after its ``end_time``."""
-    record = first_mark_record(
-        session_id, student_id, status=status, notes=notes, actor=actor, now=now
-    )
-    change_id = uuid.uuid4()
-    row = execute_core(
-        _mark_and_write_statement(),
-        {
-            "session_id": session_id,
-            "student_hex": student_id.hex,
-            # The record's and its audit row's (``first_mark_writes``' prefix).
-            **{"new_" + key: value for key, value in record.items()},
-            "new_change_id": change_id,
-            "new_channel": channel,
-            "new_idempotency_key": idempotency_key,
-        },
-    ).first()
-    if row is None:
-        raise NotFound(SESSION_NOT_FOUND)
-    session, (*columns, enrolled, made) = session_from_bumped_row(row)
-    permissions.require_session_manager(actor, session)
-    require_markable(session)
-    student = require_enrolled(session, student_from_columns(*columns), bool(enrolled))
-    if not made:
-        raise Conflict(ALREADY_MARKED, field="non_field_errors")
-    return first_mark_written(session, student, record, actor, change_id)
 
 
 _STUDENT_TO_MARK = select(

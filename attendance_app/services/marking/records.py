@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    CTE,
     BindParameter,
     CursorResult,
     Executable,
-    Insert,
     Integer,
     Table,
     bindparam,
@@ -86,13 +84,10 @@ FIRST_MARK_COLUMNS = (
 )
 
 
-def _first_mark_values(prefix: str = "") -> dict[str, BindParameter[Any]]:
-    """A first mark's record, every column bound as a parameter of its own name (after
-    ``prefix``)."""
+def _first_mark_values() -> dict[str, BindParameter[Any]]:
+    """A first mark's record, every column bound as a parameter of its own name."""
     attendance = typing.cast(Table, Attendance.__table__)
-    return {
-        name: bindparam(prefix + name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS
-    }
+    return {name: bindparam(name, type_=attendance.c[name].type) for name in FIRST_MARK_COLUMNS}
 
 
 @functools.cache
@@ -107,59 +102,38 @@ def _first_mark_record_statement() -> Executable:
     )
 
 
-def first_mark_writes(
-    source: Any = None, condition: Any = None, prefix: str = ""
-) -> tuple[CTE, Insert]:
-    """PostgreSQL's first mark and its audit row: the record's INSERT … ON CONFLICT DO
-    NOTHING as a data-modifying CTE (``first_mark``) returning its id, and the audit row's
-    INSERT … SELECT from the row it made (none when the student already had one: rule 2,
-    decided by the database). Every value a bound parameter (the record's columns by name,
-    and ``change_id``, ``channel``, ``idempotency_key``); with ``source``, the record is
-    selected from it (a CTE of the same statement) where ``condition`` holds; ``prefix``
-    before every parameter's name (a statement that also updates a table whose columns
-    share them: SQLAlchemy would take a parameter named as a column for its SET)."""
+@functools.cache
+def _first_mark_statement() -> Executable:
+    """PostgreSQL's first mark and its audit row in one statement: the record's INSERT … ON
+    CONFLICT DO NOTHING as a data-modifying CTE, and the audit row's INSERT … SELECT from
+    the row it made: one row inserted when the record was made, none when the student
+    already had one (rule 2, decided by the database). SQLite has no such CTE: two
+    statements (``_first_mark_record_statement``, ``append_audit``)."""
     attendance = typing.cast(Table, Attendance.__table__)
     changes = typing.cast(Table, AttendanceChange.__table__)
-    values = _first_mark_values(prefix)
-    inserting = postgresql.insert(attendance)
-    if source is None:
-        inserting = inserting.values(values)
-    else:
-        rows = select(*values.values()).select_from(source).where(condition)
-        inserting = inserting.from_select(list(values), rows)
     made = (
-        inserting.on_conflict_do_nothing(index_elements=["session_id", "student_id"])
+        postgresql.insert(attendance)
+        .values(_first_mark_values())
+        .on_conflict_do_nothing(index_elements=["session_id", "student_id"])
         .returning(attendance.c.id)
         .cte("first_mark")
     )
     audit = {
-        "id": bindparam(prefix + "change_id", type_=changes.c.id.type),
+        "id": bindparam("change_id", type_=changes.c.id.type),
         "attendance_id": made.c.id,
-        "session_id": bindparam(prefix + "session_id", type_=changes.c.session_id.type),
-        "student_id": bindparam(prefix + "student_id", type_=changes.c.student_id.type),
-        "actor_id": bindparam(prefix + "marked_by_id", type_=changes.c.actor_id.type),
-        "changed_at": bindparam(prefix + "marked_at", type_=changes.c.changed_at.type),
-        "channel": bindparam(prefix + "channel", type_=changes.c.channel.type),
-        "new_status": bindparam(prefix + "status", type_=changes.c.new_status.type),
-        "new_notes": bindparam(prefix + "notes", type_=changes.c.new_notes.type),
-        "idempotency_key": bindparam(
-            prefix + "idempotency_key", type_=changes.c.idempotency_key.type
-        ),
+        "session_id": bindparam("session_id", type_=changes.c.session_id.type),
+        "student_id": bindparam("student_id", type_=changes.c.student_id.type),
+        "actor_id": bindparam("marked_by_id", type_=changes.c.actor_id.type),
+        "changed_at": bindparam("marked_at", type_=changes.c.changed_at.type),
+        "channel": bindparam("channel", type_=changes.c.channel.type),
+        "new_status": bindparam("status", type_=changes.c.new_status.type),
+        "new_notes": bindparam("notes", type_=changes.c.new_notes.type),
+        "idempotency_key": bindparam("idempotency_key", type_=changes.c.idempotency_key.type),
     }
-    audited = postgresql.insert(changes).from_select(
-        list(audit), select(*audit.values()).select_from(made)
-    )
-    return made, audited
-
-
-@functools.cache
-def _first_mark_statement() -> Executable:
-    """PostgreSQL's first mark and its audit row in one statement (``first_mark_writes``):
-    one row inserted when the record was made, none when the student already had one. SQLite
-    has no such CTE: two statements (``_first_mark_record_statement``, ``append_audit``)."""
-    made, audited = first_mark_writes()
     return (
-        audited.add_cte(made)
+        postgresql.insert(changes)
+        .from_select(list(audit), select(*audit.values()).select_from(made))
+        .add_cte(made)
         # A row when the record was made (the driver's row count of this statement is -1).
         .returning(literal_column("1", Integer()))
     )
@@ -242,55 +216,6 @@ def announce(
     )
 
 
-def first_mark_record(
-    session_id: uuid.UUID,
-    student_id: uuid.UUID,
-    *,
-    status: AttendanceStatus,
-    notes: str,
-    actor: User,
-    now: datetime,
-) -> dict[str, Any]:
-    """A student's first record of the session, every column (``FIRST_MARK_COLUMNS``), as
-    its INSERT binds them."""
-    return {
-        "id": uuid.uuid4(),
-        "session_id": session_id,
-        "student_id": student_id,
-        "status": status,
-        "notes": notes,
-        "marked_at": now,
-        "late_at": first_late_at(status, now),
-        "marked_by_id": actor.id,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
-
-
-def first_mark_written(
-    session: ClassSession,
-    student: Student,
-    record: dict[str, Any],
-    actor: User,
-    change_id: uuid.UUID,
-) -> MarkResult:
-    """After a first mark's insert made ``record`` and its audit row ``change_id``: its event,
-    and the record as the edges answer with it (built here, not read back)."""
-    announce(
-        session,
-        (record["id"],),
-        actor,
-        (student.id,),
-        first_marks=_first_mark(record, student, actor, session),
-    )
-    return MarkResult(
-        session,
-        RecordRow(built(Attendance, record.items()), student, actor.full_name),
-        change_id,
-    )
-
-
 def write_first_mark(
     session: ClassSession,
     student: Student,
@@ -306,9 +231,20 @@ def write_first_mark(
     passed (a teacher's mark, a student's check-in): the insert, where the database decides
     rule 2 (Conflict when a record exists), its audit row and its event; and the record as
     the edges answer with it (built here, not read back: the insert returned only its id)."""
-    record = first_mark_record(
-        session.id, student.id, status=status, notes=notes, actor=actor, now=now
-    )
+    record_id = uuid.uuid4()
+    record = {
+        "id": record_id,
+        "session_id": session.id,
+        "student_id": student.id,
+        "status": status,
+        "notes": notes,
+        "marked_at": now,
+        "late_at": first_late_at(status, now),
+        "marked_by_id": actor.id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
     if db.engine.dialect.name == "postgresql":
         change_id = uuid.uuid4()
         made = (
@@ -333,7 +269,7 @@ def write_first_mark(
         change_ids = append_audit(
             [
                 {
-                    "attendance_id": record["id"],
+                    "attendance_id": record_id,
                     "session_id": session.id,
                     "student_id": student.id,
                     "new_status": status,
@@ -345,7 +281,18 @@ def write_first_mark(
             now,
             idempotency_key=idempotency_key,
         )
-    return first_mark_written(session, student, record, actor, change_ids[0])
+    announce(
+        session,
+        (record_id,),
+        actor,
+        (student.id,),
+        first_marks=_first_mark(record, student, actor, session),
+    )
+    return MarkResult(
+        session,
+        RecordRow(built(Attendance, record.items()), student, actor.full_name),
+        change_ids[0],
+    )
 
 
 def _first_mark(
