@@ -179,6 +179,15 @@ class QueryCounter:
     def count(self) -> int:
         return len(self.statements)
 
+    @property
+    def besides_authentication(self) -> int:
+        """The statements other than a token's lookup, which a request makes or not depending
+        on whether its connection found the token valid since the last write (SQLite:
+        ``services.school.tokens._Seen``)."""
+        return sum(
+            "FROM api_tokens" not in s and "JOIN api_tokens" not in s for s in self.statements
+        )
+
 
 @pytest.fixture
 def count_queries(app: Flask):

@@ -6,7 +6,7 @@ import uuid
 
 from flask import current_app, jsonify, request
 
-from attendance_app.api import actor, bp
+from attendance_app.api import actor, bp, reader
 from attendance_app.api.auth import Query, json_body
 from attendance_app.api.responses import (
     bulk_mark_body,
@@ -107,7 +107,7 @@ def attendance_session(session_id: uuid.UUID):
     """
     args = _SESSION_VIEW_QUERY.load()
     body = session_view.session_view(
-        actor(),
+        reader(),
         session_id,
         status=args["status"],
         marked_after=args["marked_after"],
@@ -293,7 +293,7 @@ def attendance_student(student_id: uuid.UUID):
     """
     args = _HISTORY_QUERY.load()
     found = history.student_history_text(
-        actor=actor(),
+        actor=reader(),
         student_id=student_id,
         filters=history.HistoryFilters(
             date_from=args["date_from"],

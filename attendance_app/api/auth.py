@@ -15,7 +15,7 @@ from attendance_app.api.errors import NOT_AUTHENTICATED, MalformedBody
 from attendance_app.extensions import csrf
 from attendance_app.models import User
 from attendance_app.services.errors import Unauthenticated
-from attendance_app.services.school.tokens import user_for_token
+from attendance_app.services.school.tokens import token_user
 
 SCHEMES = {"bearer", "token"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -31,13 +31,16 @@ def _token_in(header: str) -> str | None:
 
 
 def authenticate_request() -> User:
-    """The acting user; raises Unauthenticated. Cookie-authenticated writes need CSRF."""
+    """Who is calling; raises Unauthenticated. Cookie-authenticated writes need CSRF.
+
+    A token's user is the process's kept entity (``tokens.token_user``): shared, detached,
+    to read only. ``api.actor()`` gives the request's own copy in its session."""
     # The WSGI environ directly: every API request asks, and werkzeug's Headers.get raises
     # and catches an exception for a missing header.
     header = request.environ.get("HTTP_AUTHORIZATION")
     if header is not None:
         token = _token_in(header)
-        user = user_for_token(token) if token else None
+        user = token_user(token) if token else None
         if user is None:
             raise Unauthenticated(NOT_AUTHENTICATED)
         g.api_token = token

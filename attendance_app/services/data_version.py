@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from sqlalchemy.engine import Connection
+
 from attendance_app.database import CHANGES_AT_BEGIN
 from attendance_app.extensions import db
 
@@ -54,14 +56,27 @@ def data_version() -> Hashable | None:
     if name == "postgresql":
         return connection.exec_driver_sql(_POSTGRESQL).scalar()
     if name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        changes = raw.total_changes  # type: ignore[union-attr]
-        if changes != connection.info.get(CHANGES_AT_BEGIN):
-            return None  # written in this transaction (perhaps to be rolled back)
-        # Asked of the DBAPI connection directly, as total_changes is: SQLAlchemy's
-        # execution of this one PRAGMA (events, execution context, result) was ~90 Python
-        # calls, half of what a kept session view costs beyond the request itself. So it
-        # is not among the statements an engine's ``before_cursor_execute`` listener sees.
-        (version,) = raw.execute(_SQLITE).fetchone()  # type: ignore[union-attr]
-        return (raw, version, changes)
+        return _sqlite_version(connection)
     return None
+
+
+def cheap_data_version(connection: Connection) -> Hashable | None:
+    """:func:`data_version` of what statements executed on ``connection`` itself read (the
+    session's changes not yet flushed are not in it, nor in them), where the database tells
+    it without a statement (SQLite); else None: on PostgreSQL it is a round trip of its own,
+    which a caller that would save only one statement with it must not pay."""
+    return _sqlite_version(connection) if connection.dialect.name == "sqlite" else None
+
+
+def _sqlite_version(connection: Connection) -> Hashable | None:
+    raw = connection.connection.dbapi_connection
+    changes = raw.total_changes  # type: ignore[union-attr]
+    if changes != connection.info.get(CHANGES_AT_BEGIN):
+        return None  # written in this transaction (perhaps to be rolled back)
+    # Asked of the DBAPI connection directly, as total_changes is: SQLAlchemy's execution
+    # of this one PRAGMA (events, execution context, result) was ~90 Python calls, half of
+    # what a kept session view costs beyond the request itself. So it is not among the
+    # statements an engine's ``before_cursor_execute`` listener sees. Inside the
+    # transaction's BEGIN it starts the read snapshot, as a SELECT would.
+    (version,) = raw.execute(_SQLITE).fetchone()  # type: ignore[union-attr]
+    return (raw, version, changes)

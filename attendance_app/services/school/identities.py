@@ -1,16 +1,19 @@
-"""Who is calling, as a User entity: read from the database on every request, built from
-memory when the row is one seen before.
+"""Who is calling, as a User entity: read from the database, built from memory when the
+row is one seen before.
 
 Every request that carries a token or a login cookie reads its user's row (with the
-teacher's or student's profile) in one Core statement: a revoked or expired token, a
-deactivation, a new password or a sign-out everywhere is therefore seen on the very next
-request, in every process, as before. What is kept per process is only the *entity* built
-from a row: a detached User (and profile) made once per distinct row, copied into the
-request's session with ``Session.merge(load=False)`` (no SQL). The key is the whole row, so
-a kept entity is used only for a row equal, column by column, to the one it was made from:
-there is nothing to invalidate. The ORM's loading of a User with its two joined profiles
-cost ~480 Python calls a token request (SQLite), ~560 a cookie's; the row and the copy ~360
-and ~380 (docs/PERFORMANCE.md).
+teacher's or student's profile) in one Core statement, unless nothing at all has been
+written since a token was last found valid (``tokens._Seen``, by the data version): a
+revoked or expired token, a deactivation, a new password or a sign-out everywhere is
+therefore seen on the very next request, in every process, as before. What is kept per
+process is the *entity* built from a row: a detached User (and profile) made once per
+distinct row (:func:`kept_user`), read as it is by reads that only ask who is calling, and
+copied into the request's session with ``Session.merge(load=False)`` (no SQL) for
+everything else (:func:`attached`). The key is the whole row, so a kept entity is used
+only for a row equal, column by column, to the one it was made from: there is nothing to
+invalidate. The ORM's loading of a User with its two joined profiles cost ~480 Python
+calls a token request (SQLite), ~560 a cookie's; the row and the copy ~360 and ~380
+(docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -124,21 +127,38 @@ def _detached(row: Sequence[Any]) -> User:
     return user
 
 
-def user_from_row(row: Sequence[Any]) -> User:
-    """The request session's User for a row of :data:`COLUMNS` (extra columns after them are
-    ignored): the one already in the session, else a copy of the entity kept for this very
-    row, made now if there is none."""
-    user_id = row[0]  # users.id
-    present = in_session(user_id)
-    if present is not None:
-        return present
+def kept_user(row: Sequence[Any]) -> User:
+    """The process's detached User (with its profile) for a row of :data:`COLUMNS` (extra
+    columns after them are ignored), made now if there is none for this very row.
+
+    Shared by every request that meets the row: read its attributes, never change it or
+    hand it to a session (:func:`attached` gives the request's own copy)."""
     values = tuple(row[:_WIDTH])
     kept = _kept()
     template = kept.get(values)
     if template is None:
         template = _detached(values)
         kept.put(values, template)
+    return template
+
+
+def attached(user: User) -> User:
+    """The request session's User for ``user`` (a :func:`kept_user` entity, or one already
+    in the session): the one already in the session, else a copy made without SQL."""
+    present = in_session(user.id)
+    return present if present is not None else _copy(user)
+
+
+def user_from_row(row: Sequence[Any]) -> User:
+    """The request session's User for a row of :data:`COLUMNS` (extra columns after them are
+    ignored): the one already in the session, else a copy of the entity kept for this very
+    row, made now if there is none."""
+    present = in_session(row[0])  # users.id
+    return present if present is not None else _copy(kept_user(row))
+
+
+def _copy(user: User) -> User:
     # load=False copies the kept state without SQL; the kept entity itself never joins a
     # session, so requests running at once never share one.
-    user: User = db.session.merge(template, load=False)
-    return user
+    copy: User = db.session.merge(user, load=False)
+    return copy

@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
@@ -17,6 +19,7 @@ from sqlalchemy import bindparam, select, update
 from attendance_app.extensions import db
 from attendance_app.models import ApiToken, Channel, User, utcnow
 from attendance_app.services import events
+from attendance_app.services.data_version import cheap_data_version
 from attendance_app.services.school import identities
 from attendance_app.services.security_log import security_event
 from attendance_app.services.transaction import unit_of_work
@@ -78,13 +81,15 @@ _TOKEN_IS_VALID = (
 )
 #: A live connection's token lookup (it keeps the token's id and expiry), built once.
 _VALID_TOKEN = select(ApiToken).where(*_TOKEN_IS_VALID)
-#: Every API request's lookup, built once: the user's row (``identities.COLUMNS``) and the
-#: digest for the final check, as columns: no entity is loaded per request.
+#: Every API request's lookup, built once: the user's row (``identities.COLUMNS``), the
+#: token's expiry (for :class:`_Seen`) and the digest for the final check, as columns: no
+#: entity is loaded per request.
 _TOKEN_USER = (
-    identities.select_user(ApiToken.token_hash)
+    identities.select_user(ApiToken.expires_at, ApiToken.token_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(*_TOKEN_IS_VALID)
 )
+_EXPIRES_AT = len(identities.COLUMNS)
 
 
 def valid_token(raw: str) -> ApiToken | None:
@@ -99,17 +104,81 @@ def valid_token(raw: str) -> ApiToken | None:
     return token if token.user.is_active else None
 
 
-def user_for_token(raw: str) -> User | None:
+#: Answers kept per process; beyond it the oldest half is dropped (any write anywhere makes
+#: every kept answer stale: they are dropped with the oldest).
+SEEN_TOKENS = 4_096
+
+
+class _Seen:
+    """The answer of :data:`_TOKEN_USER` per data version (``services.data_version``) and
+    token digest, with the token's expiry.
+
+    Exact because the version is: an equal version means no commit anywhere since the row
+    was read (a revocation, a deactivation, a new password, a deleted token, by any process,
+    all change it), and the one thing that changes without a write, the clock, is compared
+    with the kept expiry as the statement compares it. Only valid tokens of active users
+    are kept; anything else is asked of the database every time. (On SQLite a version is
+    its connection's, so each pooled connection finds its own answers.)"""
+
+    def __init__(self) -> None:
+        self.tokens: dict[tuple[Hashable, str], tuple[datetime, User]] = {}
+        self.lock = threading.Lock()  # green under eventlet/gevent; nothing inside yields
+
+    def get(self, version: Hashable, digest: str, now: datetime) -> User | None:
+        seen = self.tokens.get((version, digest))
+        return seen[1] if seen is not None and seen[0] > now else None
+
+    def put(self, version: Hashable, digest: str, expires_at: datetime, user: User) -> None:
+        with self.lock:
+            if len(self.tokens) >= SEEN_TOKENS:
+                for old in list(self.tokens)[: SEEN_TOKENS // 2]:  # the oldest half
+                    del self.tokens[old]
+            self.tokens[version, digest] = (expires_at, user)
+
+
+def _seen() -> _Seen:
+    found: _Seen | None = current_app.extensions.get("attendance.tokens")
+    if found is None:
+        found = current_app.extensions["attendance.tokens"] = _Seen()
+    return found
+
+
+def token_user(raw: str) -> User | None:
     """The active user a presented token belongs to, or None (unknown, revoked, expired,
-    inactive): what ``valid_token`` decides, in one statement that reads only columns (the
-    entity is ``identities.user_from_row``'s)."""
+    inactive): what ``valid_token`` decides, as the process's kept entity
+    (``identities.kept_user``: detached and shared, to read only; ``identities.attached``
+    gives the request's own copy).
+
+    One statement that reads only columns, none while the data is as it was when this token
+    was last found valid (SQLite, where the data version costs no statement: ``_Seen``)."""
     if not raw:
         return None
     digest = _digest(raw)
-    row = identities.execute(_TOKEN_USER, {"digest": digest, "now": utcnow()})
+    now = utcnow()
+    connection = db.session.connection()
+    # Asked before the row is read: on SQLite it starts the transaction's snapshot, which
+    # the statement below then reads.
+    version = cheap_data_version(connection)
+    kept = _seen() if version is not None else None
+    if kept is not None:
+        seen = kept.get(version, digest, now)
+        if seen is not None:
+            return seen
+    row = connection.execute(_TOKEN_USER, {"digest": digest, "now": now}).one_or_none()
     if row is None or not hmac.compare_digest(row[-1], digest):
         return None
-    return identities.user_from_row(row) if row[identities.IS_ACTIVE] else None
+    if not row[identities.IS_ACTIVE]:
+        return None
+    user = identities.kept_user(row)
+    if kept is not None:
+        kept.put(version, digest, row[_EXPIRES_AT], user)
+    return user
+
+
+def user_for_token(raw: str) -> User | None:
+    """:func:`token_user`'s user in the request's session (``identities.attached``)."""
+    user = token_user(raw)
+    return identities.attached(user) if user is not None else None
 
 
 @unit_of_work
