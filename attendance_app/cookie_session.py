@@ -31,19 +31,20 @@ teacher's requests) is saved the same way: no cookie, ``Vary: Cookie``.
 
 from __future__ import annotations
 
-import threading
 import time
 import typing as t
 
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
+from attendance_app.memory import Bounded
+
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
     from flask.sessions import SessionMixin
     from itsdangerous import URLSafeTimedSerializer
 
-#: Cookies remembered per key set; past this the memory starts over (each entry is one
+#: Cookies remembered per key set; past this the oldest half goes (each entry is one
 #: cookie string, ~200 bytes, and a few values).
 REMEMBERED_COOKIES = 4_096
 _PLAIN = (str, int, float, bool, type(None))
@@ -53,14 +54,10 @@ class _Verified:
     """Cookie strings the serializer accepted: string → (signing time, the session's values)."""
 
     def __init__(self) -> None:
-        self.cookies: dict[str, tuple[int, dict[str, t.Any]]] = {}
-        self.lock = threading.Lock()  # green under eventlet/gevent; nothing inside yields
+        self.cookies: Bounded[str, tuple[int, dict[str, t.Any]]] = Bounded(REMEMBERED_COOKIES)
 
     def put(self, cookie: str, signed_at: int, values: dict[str, t.Any]) -> None:
-        with self.lock:
-            if len(self.cookies) >= REMEMBERED_COOKIES:
-                self.cookies.clear()
-            self.cookies[cookie] = (signed_at, values)
+        self.cookies.remember(cookie, (signed_at, values))
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):

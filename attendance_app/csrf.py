@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 import time
 import typing as t
 
@@ -31,6 +30,8 @@ from flask_wtf.csrf import CSRFProtect, same_origin, validate_csrf
 from itsdangerous.encoding import base64_decode, bytes_to_int
 from wtforms import ValidationError
 
+from attendance_app.memory import Bounded
+
 if t.TYPE_CHECKING:
     from flask import Flask
     from flask.sessions import SessionMixin
@@ -38,7 +39,7 @@ if t.TYPE_CHECKING:
 #: Flask-WTF's own logger: a refusal is logged where it always was.
 logger = logging.getLogger("flask_wtf.csrf")
 
-#: Tokens remembered per key; past this the memory starts over (a token is ~90 bytes, and a
+#: Tokens remembered per key; past this the oldest half goes (a token is ~90 bytes, and a
 #: browser session keeps one token for its life).
 REMEMBERED_TOKENS = 4_096
 
@@ -49,14 +50,10 @@ class _Verified:
 
     def __init__(self, key: t.Any) -> None:
         self.key = key
-        self.tokens: dict[str, tuple[str, int]] = {}
-        self.lock = threading.Lock()  # green under eventlet/gevent; nothing inside yields
+        self.tokens: Bounded[str, tuple[str, int]] = Bounded(REMEMBERED_TOKENS)
 
     def put(self, signed: str, raw: str, signed_at: int) -> None:
-        with self.lock:
-            if len(self.tokens) >= REMEMBERED_TOKENS:
-                self.tokens.clear()
-            self.tokens[signed] = (raw, signed_at)
+        self.tokens.remember(signed, (raw, signed_at))
 
 
 def _signed_at(signed: str) -> int:

@@ -18,7 +18,6 @@ calls a token request (SQLite), ~560 a cookie's; the row and the copy ~360 and ~
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
+from attendance_app.memory import Bounded
 from attendance_app.models import Student, Teacher, User
 
 #: Kept entities per process: one per user (a new row replaces the old), up to ~8 KiB each
@@ -81,19 +81,14 @@ class _Kept:
     """Detached entities by user id, each with the row it was made from."""
 
     def __init__(self) -> None:
-        self.users: dict[uuid.UUID, tuple[Sequence[Any], User]] = {}
-        self.lock = threading.Lock()  # green under eventlet/gevent; nothing inside yields
+        self.users: Bounded[uuid.UUID, tuple[Sequence[Any], User]] = Bounded(KEPT_USERS)
 
     def get(self, row: Sequence[Any]) -> User | None:
         kept = self.users.get(row[0])
         return kept[1] if kept is not None and kept[0] == row else None
 
     def put(self, row: Sequence[Any], user: User) -> None:
-        with self.lock:
-            if len(self.users) >= KEPT_USERS:
-                for user_id in list(self.users)[: KEPT_USERS // 2]:  # the oldest half
-                    del self.users[user_id]
-            self.users[row[0]] = (row, user)
+        self.users.remember(row[0], (row, user))
 
 
 def _kept() -> _Kept:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from attendance_app.extensions import db
+from attendance_app.memory import Bounded
 from attendance_app.models import ApiToken, Channel, User, utcnow
 from attendance_app.services import events
 from attendance_app.services.data_version import cheap_data_version
@@ -121,19 +121,14 @@ class _Seen:
     its connection's, so each pooled connection finds its own answers.)"""
 
     def __init__(self) -> None:
-        self.tokens: dict[tuple[Hashable, str], tuple[datetime, User]] = {}
-        self.lock = threading.Lock()  # green under eventlet/gevent; nothing inside yields
+        self.tokens: Bounded[tuple[Hashable, str], tuple[datetime, User]] = Bounded(SEEN_TOKENS)
 
     def get(self, version: Hashable, digest: str, now: datetime) -> User | None:
         seen = self.tokens.get((version, digest))
         return seen[1] if seen is not None and seen[0] > now else None
 
     def put(self, version: Hashable, digest: str, expires_at: datetime, user: User) -> None:
-        with self.lock:
-            if len(self.tokens) >= SEEN_TOKENS:
-                for old in list(self.tokens)[: SEEN_TOKENS // 2]:  # the oldest half
-                    del self.tokens[old]
-            self.tokens[version, digest] = (expires_at, user)
+        self.tokens.remember((version, digest), (expires_at, user))
 
 
 def _seen() -> _Seen:
