@@ -18,11 +18,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from attendance_app.extensions import db
 from attendance_app.models import (
     AlertState,
     Attendance,
+    AttendanceChange,
     AttendanceStatus,
     Channel,
     ClassSession,
@@ -224,6 +226,49 @@ def _update_statement(keys: tuple[str, ...]) -> Executable:
     )
 
 
+#: The columns of a change's audit row (``records.append_audit``'s, ``reason`` left NULL).
+_AUDIT_COLUMNS = (
+    "id",
+    "attendance_id",
+    "session_id",
+    "student_id",
+    "actor_id",
+    "changed_at",
+    "channel",
+    "group_id",
+    "old_status",
+    "new_status",
+    "old_notes",
+    "new_notes",
+    "old_absence_reason",
+    "new_absence_reason",
+    "old_late_at",
+    "new_late_at",
+    "idempotency_key",
+)
+
+
+@functools.cache
+def _update_and_audit_statement(keys: tuple[str, ...]) -> Executable:
+    """PostgreSQL: ``_update_statement(keys)`` that also appends the change's audit row (each
+    column bound as ``audit_<column>``) as a data-modifying CTE: one round trip where the
+    update and ``append_audit`` were two. The record is row-locked since it was read, so the
+    update changes it, and both rows commit or roll back together."""
+    changes = cast(Table, AttendanceChange.__table__)
+    audit = (
+        postgresql.insert(changes)
+        .values(
+            {
+                name: bindparam(f"audit_{name}", type_=changes.c[name].type)
+                for name in _AUDIT_COLUMNS
+            }
+        )
+        .returning(changes.c.id)
+        .cte("audit")
+    )
+    return cast(Any, _update_statement(keys)).add_cte(audit)
+
+
 @unit_of_work
 def update_attendance(
     *,
@@ -293,33 +338,37 @@ def change_record(
     # The record row is locked since it was read, so these are the values being replaced;
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes, old_late_at = record.status, record.notes, record.late_at
+    audit = {
+        "attendance_id": record.id,
+        "session_id": session.id,
+        "student_id": record.student_id,
+        "old_status": old_status,
+        "new_status": status or old_status,
+        "old_notes": old_notes,
+        "new_notes": notes if notes is not None else old_notes,
+        "old_absence_reason": old_reason,
+        "new_absence_reason": values.get("absence_reason", old_reason),
+        # Kept so that an Undo gives back the minutes late, not a late time of its own.
+        "old_late_at": old_late_at,
+        "new_late_at": values.get("late_at", old_late_at),
+    }
+    params = {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}}
     # RETURNING gives the new values to the loaded record (no reload afterwards).
-    written = execute_core(
-        _update_statement(tuple(values)),
-        {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}},
-    ).one()
-    change_ids = append_audit(
-        [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": old_status,
-                "new_status": status or old_status,
-                "old_notes": old_notes,
-                "new_notes": notes if notes is not None else old_notes,
-                "old_absence_reason": old_reason,
-                "new_absence_reason": values.get("absence_reason", old_reason),
-                # Kept so that an Undo gives back the minutes late, not a late time of its own.
-                "old_late_at": old_late_at,
-                "new_late_at": values.get("late_at", old_late_at),
-            }
-        ],
-        actor,
-        channel,
-        now,
-        idempotency_key=idempotency_key,
-    )
+    if one_read_for_a_change():  # SQLite: no data-modifying CTE, two statements
+        written = execute_core(_update_statement(tuple(values)), params).one()
+        change_ids = append_audit([audit], actor, channel, now, idempotency_key=idempotency_key)
+    else:
+        change_ids = [uuid.uuid4()]
+        audit.update(
+            id=change_ids[0],
+            actor_id=actor.id,
+            changed_at=now,
+            channel=channel,
+            group_id=None,
+            idempotency_key=idempotency_key,
+        )
+        params.update({f"audit_{k}": v for k, v in audit.items()})
+        written = execute_core(_update_and_audit_statement(tuple(values)), params).one()
     record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
     known = ChangedRecord(
         record.id,
