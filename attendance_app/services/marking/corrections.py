@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Table,
+    Update,
     bindparam,
     func,
     select,
@@ -266,7 +267,7 @@ def _update_and_audit_statement(keys: tuple[str, ...]) -> Executable:
         .returning(changes.c.id)
         .cte("audit")
     )
-    return cast(Any, _update_statement(keys)).add_cte(audit)
+    return cast(Update, _update_statement(keys)).add_cte(audit)
 
 
 @unit_of_work
