@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
                                            [--profile mark|patch|tap] [--listener]
+                                           [--tree mark|patch|tap]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
 
 Three writes, each its own request through the Flask test client (no network), on a fresh
