@@ -371,19 +371,22 @@ def change_record(
         params.update({f"audit_{k}": v for k, v in audit.items()})
         written = execute_core(_update_and_audit_statement(tuple(values)), params).one()
     record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
+    # Read from the built entities' dicts (``models.built``): an attribute each through the
+    # ORM's descriptor was a Python call each, paid by every change, listened to or not.
+    now_is, of_student = record.__dict__, student.__dict__
     known = ChangedRecord(
-        record.id,
-        record.student_id,
-        student.student_number,
-        student.user_id,
-        record.status,
-        record.notes,
-        record.absence_reason,
-        record.marked_at,
-        record.updated_at,
-        record.marked_by_id,
-        record.version,
-        record.late_at,
+        attendance_id,
+        now_is["student_id"],
+        of_student["student_number"],
+        of_student["user_id"],
+        now_is["status"],
+        now_is["notes"],
+        now_is["absence_reason"],
+        now_is["marked_at"],
+        now_is["updated_at"],
+        now_is["marked_by_id"],
+        now_is["version"],
+        now_is["late_at"],
         actor.first_name,
         actor.last_name,
         session.start_time,
