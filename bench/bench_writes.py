@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_writes [--requests 300] [--rounds 3] [--calls]
                                            [--profile mark|patch|tap] [--listener]
+                                           [--tree mark|patch|tap]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.bench_writes
 
 Three writes, each its own request through the Flask test client (no network), on a fresh
@@ -81,6 +82,47 @@ def print_profile(fn: Callable[[int], None], n: int) -> None:
     print(out.getvalue())
 
 
+def call_tree(fn: Callable[[int], None], n: int, under: str = "attendance_app/") -> None:
+    """Python calls (those cProfile counts, C functions included) per call of ``fn``, over
+    ``n`` calls, made inside each function whose file path holds ``under`` (inclusive), and
+    inside each function it calls directly: where one write's calls go, whatever the load."""
+    from collections import Counter, defaultdict
+
+    inclusive: Counter[str] = Counter()
+    edges: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    stack: list[tuple[str, int]] = []
+    total = [0]
+
+    def name_of(frame, event, arg) -> str:
+        if event.startswith("c_"):
+            return f"<c> {getattr(arg, '__qualname__', arg)}"
+        code = frame.f_code
+        path = code.co_filename.split("site-packages/")[-1].replace(str(Path.cwd()) + "/", "")
+        return f"{path}:{code.co_firstlineno} {code.co_qualname}"
+
+    def hook(frame, event, arg) -> None:
+        if event in ("call", "c_call"):
+            total[0] += 1
+            stack.append((name_of(frame, event, arg), total[0]))
+        elif stack:  # return, c_return, c_exception
+            name, at = stack.pop()
+            calls = total[0] - at + 1
+            inclusive[name] += calls
+            if stack:
+                edges[stack[-1][0]][name] += calls
+
+    sys.setprofile(hook)
+    for i in range(n):
+        fn(i)
+    sys.setprofile(None)
+    print(f"  {total[0] / n:,.0f} calls per request; inclusive per request, its callees':")
+    for name, calls in inclusive.most_common():
+        if under in name:
+            print(f"  {calls / n:8,.1f}  {name}")
+            for callee, below in edges[name].most_common(12):
+                print(f"  {'':8}  {below / n:8,.1f}  {callee}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
@@ -92,6 +134,11 @@ def main() -> None:
         "--profile",
         choices=["mark", "patch", "tap"],
         help="print where one write's CPU goes (cProfile, cumulative, 100 requests)",
+    )
+    parser.add_argument(
+        "--tree",
+        choices=["mark", "patch", "tap"],
+        help="print the Python calls made inside each function of one write (100 requests)",
     )
     parser.add_argument(
         "--listener",
@@ -108,7 +155,12 @@ def main() -> None:
         admin = make_admin(app)
         klass = make_class(app, admin=admin, students=35)
         per_session = len(klass.students)
-        needed = args.rounds * (args.requests + 1) + (100 if args.calls or args.profile else 0) + 5
+        needed = (
+            args.rounds * (args.requests + 1)
+            + (100 if args.calls or args.profile else 0)
+            + (100 if args.tree else 0)
+            + 5
+        )
         sessions = [make_session(app, klass) for _ in range(needed // per_session + 2)]
         api = app.test_client()
         token = {"Authorization": f"Token {klass.teacher.token}"}
@@ -194,6 +246,10 @@ def main() -> None:
         if args.profile:
             fn = {"mark": mark, "patch": patch, "tap": tap}[args.profile]
             print_profile(lambda i, fn=fn, start=offset: fn(start + i), 100)
+            offset += 100
+        if args.tree:
+            fn = {"mark": mark, "patch": patch, "tap": tap}[args.tree]
+            call_tree(lambda i, fn=fn, start=offset: fn(start + i), 100)
             offset += 100
         if args.calls:
             for name, fn in (("mark", mark), ("patch", patch), ("tap", tap)):

@@ -32,9 +32,12 @@ def actor():
 
 
 def reader():
-    """The authenticated user of this API request for a read that only asks who it is
-    (its id, role and profile, as permissions do): perhaps the process's kept entity,
-    outside every session. Never change it, hand it to a write or to the session."""
+    """The authenticated user of this API request for a call that only asks who it is
+    (its id, role, name and profile, as permissions do): perhaps the process's kept entity,
+    outside every session. Never change it or hand it to the session. The writes that take
+    it (a single mark, a correction: ``mark_attendance``, ``update_attendance``) read those
+    attributes and write only ids, with Core statements; a write that builds ORM entities
+    related to the actor takes :func:`actor`."""
     return g.caller
 
 

@@ -26,6 +26,7 @@ from attendance_app.services.events import (
     ClassTeacherChanged,
     DomainEvent,
     FirstMarks,
+    KnownChange,
     NotificationsChanged,
     SessionStatusChanged,
     TokensRevoked,
@@ -112,8 +113,9 @@ def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) 
     the commit, ``statistics_before_commit``; after it, in one query, for a session that
     gained a listener meanwhile or a commit that was not a unit of work's) go out first: a
     listener's counter moves as soon as the commit is in. Then the records known without a
-    read (a single first mark's, flagged by the alert check's decision) at once, before the
-    sockets' writers are let run, then those read back after the commit, events in order."""
+    read (a single first mark's or change's, whose flag is known: ``_known_records``) at once,
+    before the sockets' writers are let run, then those read back after the commit, events
+    in order."""
     session_events: list[AttendanceChanged | SessionStatusChanged] = []
     for event in events:
         if isinstance(event, UserSignedOut):
@@ -145,8 +147,8 @@ def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) 
                 },
                 to=[room_for(event.session_id), ADMINS_ROOM],  # an admin in both: once
             )
-    # Records known without a read (a single first mark's) go right behind their statistics,
-    # as long as no event before them needs a read: the order of the events is kept.
+    # Records known without a read (a single first mark's or change's) go right behind their
+    # statistics, as long as no event before them needs a read: the order of events is kept.
     done = 0
     for event in session_events:
         if not isinstance(event, AttendanceChanged):
@@ -241,11 +243,30 @@ def _known_flags(
     return None if reason is None else {student_id: reason}
 
 
+def _known_change_flag(
+    event: AttendanceChanged, change: KnownChange, alerts: dict[uuid.UUID, dict[str, str]]
+) -> str | None:
+    """The alert flag of a changed record's student, when known without a read: what the
+    alert check decided for them in the change's transaction (if it evaluated the class at
+    all, its decision or nothing: a concurrent change raised the alert first), else for a
+    change that runs no check (``alert_neutral``: it moves no alert) their reason as read
+    with the record in the transaction by the database's one writer (``change.alert``).
+    None: read after the commit."""
+    decided = alerts.get(change.class_id)
+    if decided is not None:
+        return decided.get(change.record.student_id.hex)
+    return change.alert if event.alert_neutral else None
+
+
 def _known_records(
     event: AttendanceChanged, alerts: dict[uuid.UUID, dict[str, str]]
 ) -> list[dict] | None:
-    """The event's record payloads when nothing needs reading (a single first mark whose
-    student's alert flag the alert check decided), else None."""
+    """The event's record payloads when nothing needs reading (a single first mark, or a
+    change of a marked record, whose student's alert flag is known), else None."""
+    change = event.known_change
+    if change is not None:
+        flag = _known_change_flag(event, change, alerts)
+        return None if flag is None else [record_payload(change.record._replace(alert=flag))]
     if event.first_marks is None:
         return None
     flags = _known_flags(event.first_marks, alerts)

@@ -65,6 +65,22 @@ class FirstMarks:
 
 
 @dataclass(frozen=True)
+class KnownChange:
+    """The one record of an :class:`AttendanceChanged` that changed a marked record (a PATCH,
+    a tap on a marked student), as its writer holds it once written: every column the
+    broadcast sends is one the writer read or wrote back (``RETURNING``), the marker is the
+    actor. Only the student's alert flag may be unknown to it (``alert``)."""
+
+    #: ``reporting.changed_records.ChangedRecord`` as written; its ``alert`` is not used.
+    record: Any
+    class_id: uuid.UUID  # the session's
+    #: The student's alert reason in the class ("" when under the line) as read inside this
+    #: transaction where that read is the committed state (SQLite: its one writer), for a
+    #: change that runs no alert check (``alert_neutral``); None when not read.
+    alert: str | None = None
+
+
+@dataclass(frozen=True)
 class AttendanceChanged:
     """Records of one session were created or changed (one event per operation)."""
 
@@ -89,6 +105,8 @@ class AttendanceChanged:
     alert_neutral: bool = False
     # The records themselves, when the writer made them all and holds every column.
     first_marks: FirstMarks | None = None
+    # The record itself, when the writer changed a single marked record.
+    known_change: KnownChange | None = None
 
 
 @dataclass(frozen=True)

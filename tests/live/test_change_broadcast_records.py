@@ -143,3 +143,94 @@ def test_a_single_marks_broadcast_record_made_by_its_writer_is_what_reading_it_b
     assert ben_late["late_minutes"] == 11 and ben_late["notes"].startswith("Zoë")
     assert cy_present["marked_by"] == admin.full_name and cy_present["notes"] == ""
     assert dee_present["version"] == 1 and dee_present["checked_in"] is False
+
+
+def test_a_changes_broadcast_record_made_by_its_writer_is_what_reading_it_back_gives(
+    app, count_queries
+):
+    """A change of a marked record (an API PATCH, a roster tap, by a teacher or an admin) is
+    broadcast from the record its writer read and wrote back, flagged by the alert check's
+    decision in its transaction, or, for a change that runs no check, by the student's alert
+    as read with the record (SQLite; PostgreSQL reads it back after the commit): it must be
+    what reading it back gives, whether the change raises an alert, clears it, changes its
+    reason or leaves it standing, on excused records and late ones too."""
+    admin = make_admin(app)
+    klass = make_class(app, admin=admin, students=4)
+    ana, ben, cy, dee = klass.students
+    # Ana is one absence from the alert line; Dee is over it (three absences in a row).
+    plan = [{ana: "PRESENT", ben: "PRESENT"} for _ in range(7)]
+    plan += [{ana: "ABSENT", dee: "ABSENT"}] * 2 + [{dee: "ABSENT"}]
+    run_sessions(app, klass, plan, first_start=START)
+    session_id = make_session(app, klass, start_at=datetime.now(UTC) - timedelta(minutes=13))
+    listener = socketio.test_client(app, auth={"token": klass.teacher.token})
+    assert listener.emit("join_session", {"session_id": str(session_id)}, callback=True)["ok"]
+    listener.get_received()
+    api = app.test_client()
+    teacher = {"Authorization": f"Bearer {klass.teacher.token}"}
+    by_admin = {"Authorization": f"Bearer {admin.token}"}
+    browser = app.test_client()
+    assert login_as(browser, klass.teacher).status_code == 302
+    headers = htmx_headers(browser.get(f"/sessions/{session_id}").text)
+    ids = {}
+    for student, status in ((ana, "PRESENT"), (ben, "ABSENT"), (cy, "PRESENT"), (dee, "ABSENT")):
+        body = {"session_id": str(session_id), "student_id": str(student.profile_id)}
+        response = api.post(
+            "/api/attendance/mark/", json={**body, "status": status}, headers=teacher
+        )
+        assert response.status_code == 201, response.text
+        ids[student] = response.json["attendance"]["id"]
+    excused = api.post(
+        f"/api/attendance/{ids[ben]}/excuse/", json={"reason": "MEDICAL"}, headers=by_admin
+    )
+    assert excused.status_code == 200, excused.text
+    listener.get_received()
+    reads_back = "alert_states.reason \nFROM attendance JOIN students"  # changed_records'
+
+    def patch(student, body: dict, who: dict) -> dict:
+        with count_queries() as queries:
+            response = api.patch(f"/api/attendance/{ids[student]}/", json=body, headers=who)
+        assert response.status_code == 200, response.text
+        return _sent(queries)
+
+    def tap(student, status: str) -> dict:
+        with count_queries() as queries:
+            response = browser.post(
+                f"/sessions/{session_id}/students/{student.profile_id}/status",
+                data={"status": status},
+                headers=headers,
+            )
+        assert response.status_code == 200, response.text
+        return _sent(queries)
+
+    def _sent(queries) -> dict:
+        [record] = _broadcast_records(listener)
+        assert json.dumps([record]) == json.dumps(_read_back(app, session_id, [record]))
+        record["read back"] = any(reads_back in s for s in queries.statements)
+        return record
+
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    raised = patch(ana, {"status": "ABSENT"}, teacher)  # over the line
+    neutral_over = patch(ana, {"notes": "Zoë\u2019s bus \u2014 «again»"}, by_admin)
+    cleared = patch(ana, {"status": "LATE"}, teacher)  # the run ends
+    late_tap = tap(cy, "LATE")  # PRESENT → LATE: no check, under the line
+    excused_notes = patch(ben, {"notes": "seen"}, teacher)
+    excused_late = patch(ben, {"status": "LATE"}, by_admin)
+    unexcused = patch(ben, {"status": "PRESENT"}, teacher)
+    standing = tap(dee, "ABSENT")  # a tap of the same status: no check, the alert stands
+    changed = patch(dee, {"status": "PRESENT"}, by_admin)  # the run ends, the rate is low
+    listener.disconnect()
+
+    assert raised["alert"] != "" and neutral_over["alert"] == raised["alert"]
+    assert cleared["alert"] == "" and cleared["late_minutes"] == 13
+    assert neutral_over["notes"].startswith("Zoë") and neutral_over["marked_by"] == admin.full_name
+    assert late_tap["late_minutes"] == 13 and late_tap["alert"] == ""
+    assert (excused_notes["excused"], excused_notes["absence_reason"]) == (True, "MEDICAL")
+    assert excused_late["excused"] is True and excused_late["late_minutes"] == 13
+    assert (unexcused["excused"], unexcused["absence_reason"]) == (False, None)
+    assert standing["alert"] != "" and changed["alert"] not in ("", standing["alert"])
+    assert all(r["checked_in"] is False for r in (raised, late_tap, standing, changed))
+    checked = [raised, cleared, excused_late, changed]  # the check decided
+    assert not any(r["read back"] for r in checked)
+    # No check ran (notes only, LATE ↔ PRESENT, the same status): read with the record on SQLite.
+    neutral = [neutral_over, late_tap, excused_notes, unexcused, standing]
+    assert [r["read back"] for r in neutral] == [not sqlite] * len(neutral)

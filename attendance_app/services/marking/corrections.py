@@ -10,16 +10,22 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Executable,
     Table,
+    Update,
     bindparam,
+    func,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from attendance_app.extensions import db
 from attendance_app.models import (
+    AlertState,
     Attendance,
+    AttendanceChange,
     AttendanceStatus,
     Channel,
     ClassSession,
@@ -28,7 +34,7 @@ from attendance_app.models import (
     built,
     utcnow,
 )
-from attendance_app.services import permissions
+from attendance_app.services import events, permissions
 from attendance_app.services.dialect import returned, uuid_digits
 from attendance_app.services.errors import Invalid, NotFound
 from attendance_app.services.marking.records import (
@@ -53,12 +59,14 @@ from attendance_app.services.marking.sessions import (
     session_from_bumped_row,
 )
 from attendance_app.services.notifying import alerts
+from attendance_app.services.reporting.changed_records import ChangedRecord
 from attendance_app.services.reporting.statistics import RecordRow
 from attendance_app.services.transaction import execute_core, unit_of_work
 
 _ATTENDANCE = cast(Table, Attendance.__table__)
 _STUDENTS = cast(Table, Student.__table__)
 _CLASS_SESSIONS = cast(Table, ClassSession.__table__)
+_STATES = cast(Table, AlertState.__table__)
 
 
 #: The columns an update may change, read back from its RETURNING (``late_minutes`` too).
@@ -74,9 +82,37 @@ RETURNED = (
 
 
 #: A record about to change, as columns (every column of the record, then its student's
-#: number), row-locked: ``record_for_change`` and a tap (``taps.set_status``) read it.
-RECORD_COLUMNS = (*_ATTENDANCE.c, _STUDENTS.c.student_number)
+#: number and user), row-locked: ``record_for_change`` and a tap (``taps.set_status``) read it.
+RECORD_COLUMNS = (*_ATTENDANCE.c, _STUDENTS.c.student_number, _STUDENTS.c.user_id)
 _RECORD_KEYS = tuple(_ATTENDANCE.c.keys())
+_NUMBER_AT = len(_RECORD_KEYS)
+_ALERT_AT = len(RECORD_COLUMNS)
+
+
+def alert_with_the_record(student_id: ColumnElement[Any]) -> returned:
+    """For a ``bumping_read``'s RETURNING after ``RECORD_COLUMNS``: the student's alert reason
+    in the class of the session it bumps, "" when they are under the line. Read where the
+    read is the state the change commits with (SQLite: ``one_read_for_a_change``), for the
+    broadcast of a change that runs no alert check (``alert_read``)."""
+    return returned(
+        func.coalesce(
+            select(_STATES.c.reason)
+            .where(
+                _STATES.c.class_id == _CLASS_SESSIONS.c.class_id,
+                _STATES.c.student_id == student_id,
+            )
+            .scalar_subquery(),
+            "",
+        )
+    )
+
+
+def alert_read(row: Sequence[Any]) -> str | None:
+    """The alert reason a row of ``RECORD_COLUMNS`` carries after them
+    (``alert_with_the_record``), or None when it carries none (PostgreSQL's record read)."""
+    return row[_ALERT_AT] if len(row) > _ALERT_AT else None
+
+
 _RECORD_FOR_CHANGE = (
     select(*RECORD_COLUMNS)
     .join(_STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
@@ -92,7 +128,12 @@ def record_from_row(row: Sequence[Any]) -> tuple[Attendance, Student]:
     the rare alert that names the student looks them up). Loading the two entities through
     the ORM was twice the cost of the statement's columns."""
     record = built(Attendance, zip(_RECORD_KEYS, row, strict=False))
-    return record, built(Student, (("id", record.student_id), ("student_number", row[-1])))
+    student = (
+        ("id", record.student_id),
+        ("student_number", row[_NUMBER_AT]),
+        ("user_id", row[_NUMBER_AT + 1]),
+    )
+    return record, built(Student, student)
 
 
 #: The session and the record in one statement, where no row lock is needed (SQLite).
@@ -117,12 +158,16 @@ _BUMPING_READ = bumping_read(_OF_THE_RECORD)
 _BUMPING_READ_WITH_RECORD = bumping_read(
     _OF_THE_RECORD,
     *(returned(select(column).where(_THE_RECORD).scalar_subquery()) for column in _ATTENDANCE.c),
-    returned(
-        select(_STUDENTS.c.student_number)
-        .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-        .where(_THE_RECORD)
-        .scalar_subquery()
+    *(
+        returned(
+            select(column)
+            .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+            .where(_THE_RECORD)
+            .scalar_subquery()
+        )
+        for column in (_STUDENTS.c.student_number, _STUDENTS.c.user_id)
     ),
+    alert_with_the_record(select(_ATTENDANCE.c.student_id).where(_THE_RECORD).scalar_subquery()),
 )
 
 
@@ -136,13 +181,14 @@ def one_read_for_a_change() -> bool:
 
 def record_for_change(
     actor: User, attendance_id: uuid.UUID
-) -> tuple[Attendance, Student, ClassSession]:
+) -> tuple[Attendance, Student, ClassSession, str | None]:
     """A record about to change, with its student and session, locked in the order every
     writer takes them (the session row, then the record row), checked in the contract's
     order: record exists (NotFound) → permission (Forbidden) → rule 3, not locked (Invalid).
 
     The session's read is its ``live_seq`` bump (``sessions.bumping_read``): every caller
-    either announces the change or fails, which rolls the bump back."""
+    either announces the change or fails, which rolls the bump back. The last of the four is
+    the student's alert reason as read with the record (``alert_read``)."""
     params = {"attendance_id": attendance_id, "attendance_hex": attendance_id.hex}
     columns: Sequence[Any] | None
     if one_read_for_a_change():
@@ -164,7 +210,7 @@ def record_for_change(
     record, student = record_from_row(columns)
     permissions.require_session_manager(actor, session)
     require_unlocked(session)
-    return record, student, session
+    return record, student, session, alert_read(columns)
 
 
 @functools.cache
@@ -179,6 +225,49 @@ def _update_statement(keys: tuple[str, ...]) -> Executable:
         .values({**{key: bindparam(f"new_{key}") for key in keys}, "version": table.c.version + 1})
         .returning(*(table.c[key] for key in RETURNED))
     )
+
+
+#: The columns of a change's audit row (``records.append_audit``'s, ``reason`` left NULL).
+_AUDIT_COLUMNS = (
+    "id",
+    "attendance_id",
+    "session_id",
+    "student_id",
+    "actor_id",
+    "changed_at",
+    "channel",
+    "group_id",
+    "old_status",
+    "new_status",
+    "old_notes",
+    "new_notes",
+    "old_absence_reason",
+    "new_absence_reason",
+    "old_late_at",
+    "new_late_at",
+    "idempotency_key",
+)
+
+
+@functools.cache
+def _update_and_audit_statement(keys: tuple[str, ...]) -> Executable:
+    """PostgreSQL: ``_update_statement(keys)`` that also appends the change's audit row (each
+    column bound as ``audit_<column>``) as a data-modifying CTE: one round trip where the
+    update and ``append_audit`` were two. The record is row-locked since it was read, so the
+    update changes it, and both rows commit or roll back together."""
+    changes = cast(Table, AttendanceChange.__table__)
+    audit = (
+        postgresql.insert(changes)
+        .values(
+            {
+                name: bindparam(f"audit_{name}", type_=changes.c[name].type)
+                for name in _AUDIT_COLUMNS
+            }
+        )
+        .returning(changes.c.id)
+        .cte("audit")
+    )
+    return cast(Update, _update_statement(keys)).add_cte(audit)
 
 
 @unit_of_work
@@ -200,7 +289,7 @@ def update_attendance(
     if status is None and notes is None:
         raise Invalid(NOTHING_TO_UPDATE, field="non_field_errors")
     notes = clean_notes(notes)
-    record, student, session = record_for_change(actor, attendance_id)
+    record, student, session, alert = record_for_change(actor, attendance_id)
     return change_record(
         record,
         student,
@@ -211,6 +300,7 @@ def update_attendance(
         channel=channel,
         at=at,
         idempotency_key=idempotency_key,
+        alert=alert,
     )
 
 
@@ -225,9 +315,13 @@ def change_record(
     channel: Channel,
     at: datetime | None = None,
     idempotency_key: str | None = None,
+    alert: str | None = None,
 ) -> MarkResult:
     """The write of ``update_attendance`` once its checks have passed (``record_for_change``,
-    or a tap's own under the session's lock): the update, its audit row and its event."""
+    or a tap's own under the session's lock): the update, its audit row and its event, which
+    carries the record as written (``events.KnownChange``: its broadcast reads nothing back
+    when the student's alert flag is known: ``alert``, their reason as read with the record
+    in this transaction by one writer of the database, "" for none, None when not read)."""
     attendance_id = record.id
     now = at or utcnow()
     values: dict[str, Any] = {"marked_by_id": actor.id, "updated_at": now}
@@ -245,32 +339,58 @@ def change_record(
     # The record row is locked since it was read, so these are the values being replaced;
     # taken before the UPDATE, whose session synchronisation rewrites ``record`` in place.
     old_status, old_notes, old_late_at = record.status, record.notes, record.late_at
+    audit = {
+        "attendance_id": record.id,
+        "session_id": session.id,
+        "student_id": record.student_id,
+        "old_status": old_status,
+        "new_status": status or old_status,
+        "old_notes": old_notes,
+        "new_notes": notes if notes is not None else old_notes,
+        "old_absence_reason": old_reason,
+        "new_absence_reason": values.get("absence_reason", old_reason),
+        # Kept so that an Undo gives back the minutes late, not a late time of its own.
+        "old_late_at": old_late_at,
+        "new_late_at": values.get("late_at", old_late_at),
+    }
+    params = {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}}
     # RETURNING gives the new values to the loaded record (no reload afterwards).
-    written = execute_core(
-        _update_statement(tuple(values)),
-        {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}},
-    ).one()
-    change_ids = append_audit(
-        [
-            {
-                "attendance_id": record.id,
-                "session_id": session.id,
-                "student_id": record.student_id,
-                "old_status": old_status,
-                "new_status": status or old_status,
-                "old_notes": old_notes,
-                "new_notes": notes if notes is not None else old_notes,
-                "old_absence_reason": old_reason,
-                "new_absence_reason": values.get("absence_reason", old_reason),
-                # Kept so that an Undo gives back the minutes late, not a late time of its own.
-                "old_late_at": old_late_at,
-                "new_late_at": values.get("late_at", old_late_at),
-            }
-        ],
-        actor,
-        channel,
-        now,
-        idempotency_key=idempotency_key,
+    if one_read_for_a_change():  # SQLite: no data-modifying CTE, two statements
+        written = execute_core(_update_statement(tuple(values)), params).one()
+        change_ids = append_audit([audit], actor, channel, now, idempotency_key=idempotency_key)
+    else:
+        change_ids = [uuid.uuid4()]
+        audit.update(
+            id=change_ids[0],
+            actor_id=actor.id,
+            changed_at=now,
+            channel=channel,
+            group_id=None,
+            idempotency_key=idempotency_key,
+        )
+        params.update({f"audit_{k}": v for k, v in audit.items()})
+        written = execute_core(_update_and_audit_statement(tuple(values)), params).one()
+    record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
+    # Read from the built entities' dicts (``models.built``): an attribute each through the
+    # ORM's descriptor was a Python call each, paid by every change, listened to or not.
+    now_is, of_student = record.__dict__, student.__dict__
+    known = ChangedRecord(
+        attendance_id,
+        now_is["student_id"],
+        of_student["student_number"],
+        of_student["user_id"],
+        now_is["status"],
+        now_is["notes"],
+        now_is["absence_reason"],
+        now_is["marked_at"],
+        now_is["updated_at"],
+        now_is["marked_by_id"],
+        now_is["version"],
+        now_is["late_at"],
+        actor.first_name,
+        actor.last_name,
+        session.start_time,
+        None,
     )
     announce(
         session,
@@ -278,8 +398,8 @@ def change_record(
         actor,
         (record.student_id,),
         alert_neutral=alerts.cannot_cross(old_status, status),
+        known_change=events.KnownChange(known, session.class_id, alert),
     )
-    record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record
     return MarkResult(session, RecordRow(record, student, actor.full_name), change_ids[0])
 
 

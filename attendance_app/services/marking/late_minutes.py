@@ -56,7 +56,7 @@ def set_minutes_late(
     Order: record exists (NotFound) → permission (Forbidden) → rule 3 (Invalid) → the record
     is LATE (Invalid on ``minutes``) → the bounds (Invalid on ``minutes``).
     """
-    record, student, session = record_for_change(actor, attendance_id)
+    record, student, session, _ = record_for_change(actor, attendance_id)
     if record.status != AttendanceStatus.LATE:
         raise Invalid(NOT_LATE, field="minutes")
     now = at or utcnow()

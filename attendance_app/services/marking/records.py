@@ -197,11 +197,13 @@ def announce(
     *,
     alert_neutral: bool = False,
     first_marks: events.FirstMarks | None = None,
+    known_change: events.KnownChange | None = None,
 ) -> None:
     """Record the change for broadcast after commit, numbered in the session's sequence
     (``student_ids``, the records' students when known, spare the alert check a lookup;
     ``alert_neutral``: the change cannot cross the alert line, the check is skipped;
-    ``first_marks``: the records themselves, when the writer holds every column)."""
+    ``first_marks``: the records themselves, when the writer holds every column;
+    ``known_change``: the one record a change of a marked record wrote)."""
     events.record(
         db.session,
         events.AttendanceChanged(
@@ -212,6 +214,7 @@ def announce(
             student_ids=tuple(student_ids),
             alert_neutral=alert_neutral,
             first_marks=first_marks,
+            known_change=known_change,
         ),
     )
 

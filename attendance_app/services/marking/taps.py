@@ -28,6 +28,8 @@ from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.attendance import mark_in_locked_session
 from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
+    alert_read,
+    alert_with_the_record,
     change_record,
     one_read_for_a_change,
     record_from_row,
@@ -90,7 +92,8 @@ _RECORD_OF = (
 )
 #: A tap's read is its session's ``live_seq`` bump (``sessions.bumping_read``), returning the
 #: session; on SQLite the student's record in it too (``RECORD_COLUMNS`` as scalar subqueries
-#: of the updated row, NULL: not marked), where PostgreSQL reads the record under the lock
+#: of the updated row, NULL: not marked) and the student's alert reason in the class
+#: (``corrections.alert_with_the_record``), where PostgreSQL reads the record under the lock
 #: the UPDATE took (``_RECORD_OF``). The number is the tap's broadcast's: a tap that writes
 #: nothing gives it back by rolling back (``_WroteNothing``).
 _SESSIONS = cast(Table, ClassSession.__table__)
@@ -106,12 +109,16 @@ _BUMPING_READ_WITH_RECORD = bumping_read(
         returned(select(column).where(_THE_STUDENTS_RECORD).scalar_subquery())
         for column in _ATTENDANCE.c
     ),
-    returned(
-        select(_STUDENTS.c.student_number)
-        .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-        .where(_THE_STUDENTS_RECORD)
-        .scalar_subquery()
+    *(
+        returned(
+            select(column)
+            .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+            .where(_THE_STUDENTS_RECORD)
+            .scalar_subquery()
+        )
+        for column in (_STUDENTS.c.student_number, _STUDENTS.c.user_id)
     ),
+    alert_with_the_record(uuid_digits("student_hex")),
 )
 
 
@@ -243,6 +250,7 @@ def _apply_tap(
             channel=channel,
             at=at,
             idempotency_key=idempotency_key,
+            alert=alert_read(found) if found is not None else None,
         )
     return TapResult(result.session, result.row, TapOutcome.APPLIED, result.change_id)
 
