@@ -89,6 +89,7 @@ def touch(store: MutableMapping[str, Any]) -> bool:
     signed_in, seen = store.get(SIGNED_IN_KEY), store.get(SEEN_KEY)
     if not (_plain_stamp(signed_in) and _plain_stamp(seen)):
         return _touch_slowly(store)
+    assert isinstance(signed_in, int) and isinstance(seen, int)  # for the type checker
     if not isinstance(store.get(LOGIN_KEY), str):
         return False
     config = current_app.config
@@ -106,7 +107,7 @@ _LAST_STAMP = 32_503_680_000
 
 
 def _plain_stamp(value: object) -> bool:
-    return type(value) is int and 0 <= value < _LAST_STAMP  # type: ignore[operator]
+    return isinstance(value, int) and type(value) is not bool and 0 <= value < _LAST_STAMP
 
 
 def _touch_slowly(store: MutableMapping[str, Any]) -> bool:
