@@ -16,14 +16,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from attendance_app.extensions import db
 from attendance_app.models import Channel, User
 from attendance_app.services.errors import Throttled, Unauthenticated
 from attendance_app.services.school import browser_sessions, signin, two_factor
 from attendance_app.services.school.people import INVALID_CREDENTIALS, sign_out_everywhere
-from attendance_app.web import bp
+from attendance_app.web import bp, login_required
 from attendance_app.web.forms import LoginForm, OtpForm
 
 SESSION_ENDED = "Your session has ended; please log in again."
@@ -167,22 +167,30 @@ _SETUP_ENDPOINTS = {
 
 
 def _session_clock():
-    """End a browser session that was idle too long or is too old; keep its clock."""
-    if request.endpoint == "static" or "_user_id" not in session:
+    """End a browser session that was idle too long or is too old; keep its clock.
+
+    Every request asks this, so the request, the session and the user are each looked up
+    once (a context-local lookup is ~5 Python calls, and the session's mapping was passed
+    on as the proxy: every read of it a lookup)."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    endpoint = req.endpoint
+    store = session._get_current_object()  # type: ignore[attr-defined]
+    if endpoint == "static" or "_user_id" not in store:
         return None
-    if not browser_sessions.touch(session):
+    if not browser_sessions.touch(store):
         logout_user()
-        session.clear()
-        if not request.path.startswith("/api/"):
+        store.clear()
+        if not req.path.startswith("/api/"):
             flash(SESSION_ENDED, "info")
         return None
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
     if (
-        current_user.is_authenticated
-        and request.endpoint not in _SETUP_ENDPOINTS
-        and two_factor.required(current_user)
-        and not two_factor.enabled(current_user)
+        user.is_authenticated
+        and endpoint not in _SETUP_ENDPOINTS
+        and two_factor.required(user)
+        and not two_factor.enabled(user)
     ):
-        if request.path.startswith("/api/"):
+        if req.path.startswith("/api/"):
             from flask import jsonify
 
             return jsonify({"detail": signin.SET_UP_TWO_FACTOR}), 403

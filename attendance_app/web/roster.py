@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from flask import current_app, render_template, request, url_for
-from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
-from attendance_app.web import bp, current_actor, render_partial
+from attendance_app.web import bp, current_actor, login_required, render_partial
 from attendance_app.web.errors import error_response
 
 # Stand for the ids in a URL built once (no row has these ids), in the order of its parts.
@@ -53,8 +52,8 @@ def undo_url(session_id: uuid.UUID) -> str:
     return f"{head}{session_id}{tail}"
 
 
-def _status_arg(name: str) -> AttendanceStatus | None:
-    value = (request.form.get(name) or "").upper()
+def _status_arg(name: str, form: Mapping[str, str] | None = None) -> AttendanceStatus | None:
+    value = ((request.form if form is None else form).get(name) or "").upper()
     if value == "":
         return None
     if value not in AttendanceStatus.__members__:
@@ -143,16 +142,17 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
     """A tap: ``status`` sets it directly (P/A/L keys); otherwise the status moves one step
     on from ``seen``, the status the page showed (PRESENT → ABSENT → LATE → PRESENT)."""
     actor = current_actor()
+    form = request.form  # one lookup for the four fields
     try:
-        target = _status_arg("status") or attendance.next_status(_status_arg("seen"))
+        target = _status_arg("status", form) or attendance.next_status(_status_arg("seen", form))
         result = taps.set_status(
             actor=actor,
             session_id=session_id,
             student_id=student_id,
             status=target,
             channel=Channel.WEB,
-            expected_version=_version_arg(),
-            idempotency_key=(request.form.get("key") or "").strip()[:64] or None,
+            expected_version=_version_arg(form),
+            idempotency_key=(form.get("key") or "").strip()[:64] or None,
         )
     except DomainError as err:
         if err.status_code in (403, 404):
@@ -186,10 +186,10 @@ def _conflict(row, intended: AttendanceStatus) -> dict:
     }
 
 
-def _version_arg() -> int | None:
+def _version_arg(form: Mapping[str, str]) -> int | None:
     """The record version the page showed (0 = not marked); None when not sent."""
     try:
-        return int(request.form["version"])
+        return int(form["version"])
     except (KeyError, ValueError):
         return None
 

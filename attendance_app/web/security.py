@@ -70,26 +70,27 @@ def _page_headers(host: str) -> tuple[_Header, ...]:
     return (*_EVERY, _header("Content-Security-Policy", content_security_policy(host)), _NO_FRAMING)
 
 
-def _is_static() -> bool:
-    endpoint = request.endpoint or ""
+def _is_static(endpoint: str | None) -> bool:
+    endpoint = endpoint or ""
     return endpoint == "static" or endpoint.endswith(".static")
 
 
 def _secure(response: Response) -> Response:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one lookup, not four
     headers = response.headers
     present = {name.lower() for name, _ in headers}
-    if request.path.startswith("/api/docs"):
+    if req.path.startswith("/api/docs"):
         wanted = _DOCS
     elif response.mimetype == "text/html":
-        wanted = _page_headers(request.host)
+        wanted = _page_headers(req.host)
     else:
         wanted = _EVERY
     for name, lower, value in wanted:
         if lower not in present:
             headers.add(name, value)
-    if not _is_static():
+    if not _is_static(req.endpoint):
         headers["Cache-Control"] = "no-store"
-    if request.is_secure and _HSTS[1] not in present:
+    if req.is_secure and _HSTS[1] not in present:
         headers.add(_HSTS[0], _HSTS[2])
     return response
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Column, Row, Select, select
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from attendance_app.extensions import db
@@ -69,11 +69,12 @@ def execute(statement: Select[Any], params: dict[str, Any]) -> Row[Any] | None:
     return db.session.connection().execute(statement, params).one_or_none()
 
 
-def in_session(user_id: uuid.UUID) -> User | None:
-    """The user already in the request's session (as an ORM load would return it), or None."""
+def in_session(user_id: uuid.UUID, session: Session | None = None) -> User | None:
+    """The user already in the request's session (``session``, when the caller has looked it
+    up already), as an ORM load would return it, or None."""
     # The identity key's documented shape, (class, primary key tuple, identity token), made
     # directly: sqlalchemy.orm.util.identity_key costs ~60 calls through the mapper.
-    found = db.session().identity_map.get((User, (user_id,), None))
+    found = (session or db.session()).identity_map.get((User, (user_id,), None))
     return found if isinstance(found, User) else None
 
 
@@ -152,8 +153,14 @@ def user_from_row(row: Sequence[Any]) -> User:
     return present if present is not None else _copy(kept_user(row))
 
 
-def _copy(user: User) -> User:
+def copy_into(session: Session, row: Sequence[Any]) -> User:
+    """:func:`user_from_row` for a caller that has just found no User of ``row``'s id in
+    ``session`` (the request's): the copy of the kept entity, made there."""
+    return _copy(kept_user(row), session)
+
+
+def _copy(user: User, session: Session | None = None) -> User:
     # load=False copies the kept state without SQL; the kept entity itself never joins a
     # session, so requests running at once never share one.
-    copy: User = db.session.merge(user, load=False)
+    copy: User = (session or db.session()).merge(user, load=False)
     return copy

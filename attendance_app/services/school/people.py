@@ -192,10 +192,11 @@ def load_user_for_login(user_key: str) -> User | None:
         uid = uuid.UUID(user_id)
     except ValueError:
         return None
-    user = identities.in_session(uid)
+    session = db.session()  # looked up once (each ``db.session.x`` is a lookup)
+    user = identities.in_session(uid, session)
     if user is None:
-        row = identities.execute(_LOGIN_USER, {"user_id": uid})
-        user = identities.user_from_row(row) if row is not None else None
+        row = session.connection().execute(_LOGIN_USER, {"user_id": uid}).one_or_none()
+        user = identities.copy_into(session, row) if row is not None else None
     if user is None or not user.is_active or str(user.session_version) != version:
         return None
     return user
