@@ -61,29 +61,3 @@ def test_the_app_serves_through_the_kept_answers(app):
     path = "/api/attendance/session/00000000-0000-0000-0000-000000000000/"
     for _ in range(2):
         assert client.get(path).status_code == 401
-
-
-def test_the_request_limits_answer_as_flasks_own():
-    """A form's parse asks the three limits: each is this request's own value, else the
-    app's setting, else werkzeug's default outside an app, as Flask answers."""
-    from flask import Request as FlaskRequest
-    from werkzeug.test import EnvironBuilder
-
-    from attendance_app.application import Request
-
-    names = ("max_content_length", "max_form_memory_size", "max_form_parts")
-    environ = EnvironBuilder().get_environ()
-    ours, flasks = Request(environ), FlaskRequest(environ)
-    outside = [getattr(r, n) for r in (ours, flasks) for n in names]
-    assert outside[:3] == outside[3:] == [None, 500_000, 1000]
-
-    app = App(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=1234, MAX_FORM_MEMORY_SIZE=56, MAX_FORM_PARTS=7)
-    with app.app_context():
-        assert [getattr(ours, n) for n in names] == [getattr(flasks, n) for n in names]
-        assert [getattr(ours, n) for n in names] == [1234, 56, 7]
-        for request in (ours, flasks):
-            for value, name in enumerate(names, start=1):
-                setattr(request, name, value)
-        assert [getattr(ours, n) for n in names] == [getattr(flasks, n) for n in names]
-        assert [getattr(ours, n) for n in names] == [1, 2, 3]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
-from flask_login.config import EXEMPT_METHODS
 
 bp = Blueprint("web", __name__)
 
@@ -17,26 +14,6 @@ def current_actor():
     from flask_login import current_user
 
     return current_user._get_current_object()
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def login_required(func: F) -> F:
-    """Flask-Login's ``login_required`` (0.6.3) as written, with the app looked up once: it
-    looks ``current_app`` up four times for every view it guards (~20 Python calls)."""
-    from flask_login import current_user
-
-    @wraps(func)
-    def decorated_view(*args: Any, **kwargs: Any) -> Any:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if request.method in EXEMPT_METHODS or app.config.get("LOGIN_DISABLED"):
-            pass
-        elif not current_user.is_authenticated:
-            return app.login_manager.unauthorized()
-        return app.ensure_sync(func)(*args, **kwargs)
-
-    return decorated_view  # type: ignore[return-value]
 
 
 def is_htmx() -> bool:

@@ -4,11 +4,11 @@ two-factor sign-in (set up with a QR code, recovery codes shown once, off with a
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import login_user
+from flask_login import login_required, login_user
 
 from attendance_app.services.errors import Invalid
 from attendance_app.services.school import browser_sessions, people, two_factor
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.auth import client_address
 from attendance_app.web.forms import check_password
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from flask import render_template
+from flask_login import login_required
 
 from attendance_app.services.reporting import analytics, risk
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 
 
 @bp.get("/classes/<uuid:class_id>/analytics")

@@ -16,14 +16,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from attendance_app.extensions import db
 from attendance_app.models import Channel, User
 from attendance_app.services.errors import Throttled, Unauthenticated
 from attendance_app.services.school import browser_sessions, signin, two_factor
 from attendance_app.services.school.people import INVALID_CREDENTIALS, sign_out_everywhere
-from attendance_app.web import bp, login_required
+from attendance_app.web import bp
 from attendance_app.web.forms import LoginForm, OtpForm
 
 SESSION_ENDED = "Your session has ended; please log in again."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Response, flash, redirect, render_template, request, session, url_for
-from flask_login import login_user
+from flask_login import login_required, login_user
 
 from attendance_app.models import Guardian, Role, Student, User
 from attendance_app.services import permissions
@@ -18,7 +18,7 @@ from attendance_app.services.school import (
     student_import,
     two_factor,
 )
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.args import page_arg
 from attendance_app.web.forms import (
     check_email,

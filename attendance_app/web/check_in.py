@@ -6,12 +6,13 @@ import uuid
 
 import segno
 from flask import current_app, redirect, render_template, request, url_for
+from flask_login import login_required
 from markupsafe import Markup
 
 from attendance_app.services.errors import DomainError, Forbidden, Invalid
 from attendance_app.services.marking import check_in
 from attendance_app.services.reporting.statistics import session_statistics
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.args import parse_uuid
 
 #: Shape messages of the student's form (the rules' messages come from the service).

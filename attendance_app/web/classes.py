@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel
 from attendance_app.services.marking import bulk, roster, sessions
 from attendance_app.services.reporting.statistics import statistics_for_sessions
 from attendance_app.services.school import structure
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 
 STARTED = "Session started: tap a student to mark them."
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import render_template, request
+from flask_login import login_required
 
 from attendance_app.models import utcnow
 from attendance_app.services.errors import Invalid
@@ -14,7 +15,7 @@ from attendance_app.services.reporting.dashboard import (
     roll_board,
     school_dashboard,
 )
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 
 
 def _period(problems: list[str]) -> tuple[date, date]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 
 from flask import flash, redirect, request, url_for
+from flask_login import login_required
 
 from attendance_app.models import AbsenceReason, Channel
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import excuses, roster
 from attendance_app.shapes import REQUIRED, not_a_choice
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.auth import _safe_next
 from attendance_app.web.roster import _cell_response, tile_answer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from flask import render_template
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from attendance_app.models import Role
 from attendance_app.services.errors import Forbidden, Invalid
@@ -18,7 +18,7 @@ from attendance_app.services.reporting.history import (
 )
 from attendance_app.services.reporting.history import student_history as load_history
 from attendance_app.services.school import structure
-from attendance_app.web import bp, login_required
+from attendance_app.web import bp
 from attendance_app.web.args import date_arg, status_arg, uuid_arg
 
 #: Which records the overall figures cover, as the page says it (by who reads it).

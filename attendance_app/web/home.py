@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from attendance_app.models import Role, utcnow
 from attendance_app.services.marking import sessions
 from attendance_app.services.reporting import analytics
 from attendance_app.services.reporting.statistics import statistics_for_sessions
 from attendance_app.services.school import structure
-from attendance_app.web import bp, login_required
+from attendance_app.web import bp
 from attendance_app.web.dashboard import render_dashboard
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from flask import jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from attendance_app.models import Role
 from attendance_app.services.notifying import notifications, outbox
-from attendance_app.web import bp, current_actor, is_htmx, login_required
+from attendance_app.web import bp, current_actor, is_htmx
 from attendance_app.web.args import page_arg
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
 
 from attendance_app.models import Channel
 from attendance_app.services.errors import Invalid
 from attendance_app.services.marking import deletion
 from attendance_app.services.reporting import record_detail, records
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.args import date_arg, page_arg, status_arg, uuid_arg
 
 DELETED = "The attendance record was deleted."

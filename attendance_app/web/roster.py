@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from flask import current_app, render_template, request, url_for
+from flask_login import login_required
 
 from attendance_app.models import AttendanceStatus, Channel, status_word, utcnow
 from attendance_app.services.errors import DomainError, Invalid
 from attendance_app.services.marking import attendance, bulk, roster, taps
 from attendance_app.services.marking.undo import NOTHING_TO_UNDO, undo_change
 from attendance_app.shapes import NOT_AN_INTEGER, not_a_choice
-from attendance_app.web import bp, current_actor, login_required, render_partial
+from attendance_app.web import bp, current_actor, render_partial
 from attendance_app.web.errors import error_response
 
 # Stand for the ids in a URL built once (no row has these ids), in the order of its parts.

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
 
 from attendance_app.models import SchoolClass, Subject
 from attendance_app.services.errors import Invalid
 from attendance_app.services.school import listings, structure
-from attendance_app.web import bp, current_actor, login_required
+from attendance_app.web import bp, current_actor
 from attendance_app.web.forms import max_length, read_text, read_uuid, save_form
 
 SUBJECT_LIMITS = {"code": max_length(Subject.code), "name": max_length(Subject.name)}

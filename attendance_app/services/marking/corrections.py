@@ -41,6 +41,7 @@ from attendance_app.services.marking.records import (
     MarkResult,
     announce,
     append_audit,
+    complete_audit,
 )
 from attendance_app.services.marking.rules import (
     EXCUSABLE,
@@ -355,19 +356,13 @@ def change_record(
     }
     params = {"attendance_id": attendance_id, **{f"new_{k}": v for k, v in values.items()}}
     # RETURNING gives the new values to the loaded record (no reload afterwards).
-    if one_read_for_a_change():  # SQLite: no data-modifying CTE, two statements
+    if db.engine.dialect.name == "sqlite":  # no data-modifying CTEs there: two statements
         written = execute_core(_update_statement(tuple(values)), params).one()
         change_ids = append_audit([audit], actor, channel, now, idempotency_key=idempotency_key)
     else:
-        change_ids = [uuid.uuid4()]
-        audit.update(
-            id=change_ids[0],
-            actor_id=actor.id,
-            changed_at=now,
-            channel=channel,
-            group_id=None,
-            idempotency_key=idempotency_key,
-        )
+        change_ids = [
+            complete_audit(audit, actor, channel, now, idempotency_key=idempotency_key)["id"]
+        ]
         params.update({f"audit_{k}": v for k, v in audit.items()})
         written = execute_core(_update_and_audit_statement(tuple(values)), params).one()
     record.__dict__.update(zip(RETURNED, written, strict=True))  # a built record

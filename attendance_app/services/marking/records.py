@@ -151,16 +151,31 @@ def append_audit(
     if not rows:
         return []
     for row in rows:
-        row.setdefault("id", uuid.uuid4())
-        row.update(
-            actor_id=actor.id if actor else None,
-            changed_at=now,
-            channel=channel,
-            group_id=group_id,
-            idempotency_key=idempotency_key,
-        )
+        complete_audit(row, actor, channel, now, group_id, idempotency_key)
     execute_core(_append_audit_statement(db.engine.dialect.name), rows)
     return [row["id"] for row in rows]
+
+
+def complete_audit(
+    row: dict[str, Any],
+    actor: User | None,
+    channel: Channel,
+    now: datetime,
+    group_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """An audit row's columns beside its values: its id (unless given), who, when, how, its
+    group and key. The one place an audit row gets them, whichever statement inserts it
+    (:func:`append_audit`, or a correction's update on PostgreSQL)."""
+    row.setdefault("id", uuid.uuid4())
+    row.update(
+        actor_id=actor.id if actor else None,
+        changed_at=now,
+        channel=channel,
+        group_id=group_id,
+        idempotency_key=idempotency_key,
+    )
+    return row
 
 
 @functools.cache
