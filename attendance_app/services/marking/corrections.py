@@ -156,18 +156,29 @@ _OF_THE_RECORD = (
     _CLASS_SESSIONS.c.id == select(_ATTENDANCE.c.session_id).where(_THE_RECORD).scalar_subquery()
 )
 _BUMPING_READ = bumping_read(_OF_THE_RECORD)
+
+
+def record_read_with_the_bump(the_record: ColumnElement[bool]) -> list[ColumnElement[Any]]:
+    """The record ``the_record`` selects, its student's number and user id, as columns of the
+    session's bumping read (``RECORD_COLUMNS``' order, then the two): what a change's
+    broadcast record is built from. Shared by a correction and a tap."""
+    return [
+        *(returned(select(column).where(the_record).scalar_subquery()) for column in _ATTENDANCE.c),
+        *(
+            returned(
+                select(column)
+                .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
+                .where(the_record)
+                .scalar_subquery()
+            )
+            for column in (_STUDENTS.c.student_number, _STUDENTS.c.user_id)
+        ),
+    ]
+
+
 _BUMPING_READ_WITH_RECORD = bumping_read(
     _OF_THE_RECORD,
-    *(returned(select(column).where(_THE_RECORD).scalar_subquery()) for column in _ATTENDANCE.c),
-    *(
-        returned(
-            select(column)
-            .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-            .where(_THE_RECORD)
-            .scalar_subquery()
-        )
-        for column in (_STUDENTS.c.student_number, _STUDENTS.c.user_id)
-    ),
+    *record_read_with_the_bump(_THE_RECORD),
     alert_with_the_record(select(_ATTENDANCE.c.student_id).where(_THE_RECORD).scalar_subquery()),
 )
 

@@ -23,7 +23,7 @@ from attendance_app.models import (
     User,
 )
 from attendance_app.services import permissions
-from attendance_app.services.dialect import returned, uuid_digits
+from attendance_app.services.dialect import uuid_digits
 from attendance_app.services.errors import NotFound
 from attendance_app.services.marking.attendance import mark_in_locked_session
 from attendance_app.services.marking.corrections import (
@@ -33,6 +33,7 @@ from attendance_app.services.marking.corrections import (
     change_record,
     one_read_for_a_change,
     record_from_row,
+    record_read_with_the_bump,
 )
 from attendance_app.services.marking.rules import require_unlocked
 from attendance_app.services.marking.sessions import (
@@ -105,19 +106,7 @@ _THE_STUDENTS_RECORD = and_(
 _BUMPING_READ = bumping_read(_THE_SESSION)
 _BUMPING_READ_WITH_RECORD = bumping_read(
     _THE_SESSION,
-    *(
-        returned(select(column).where(_THE_STUDENTS_RECORD).scalar_subquery())
-        for column in _ATTENDANCE.c
-    ),
-    *(
-        returned(
-            select(column)
-            .join_from(_ATTENDANCE, _STUDENTS, _STUDENTS.c.id == _ATTENDANCE.c.student_id)
-            .where(_THE_STUDENTS_RECORD)
-            .scalar_subquery()
-        )
-        for column in (_STUDENTS.c.student_number, _STUDENTS.c.user_id)
-    ),
+    *record_read_with_the_bump(_THE_STUDENTS_RECORD),
     alert_with_the_record(uuid_digits("student_hex")),
 )
 
