@@ -32,6 +32,7 @@ from attendance_app.services.events import (
     TokensRevoked,
     UserSignedOut,
     alert_reasons_noted,
+    statistics_noted,
 )
 from attendance_app.services.marking.check_in import is_checked_in
 from attendance_app.services.marking.sessions import class_session_ids
@@ -105,7 +106,11 @@ def statistics_before_commit(events: list[DomainEvent]) -> BeforeCommit:
     ids = list({event.session_id for event in events if _watched(event)})  # type: ignore[union-attr]
     if not ids:
         return BeforeCommit({}, {})
-    return BeforeCommit(statistics_for_sessions(ids), dict(alert_reasons_noted(db.session)))
+    noted = statistics_noted(db.session)
+    stats = {id_: noted[id_] for id_ in ids if id_ in noted}
+    if len(stats) < len(ids):
+        stats.update(statistics_for_sessions([id_ for id_ in ids if id_ not in stats]))
+    return BeforeCommit(stats, dict(alert_reasons_noted(db.session)))
 
 
 def on_committed(events: list[DomainEvent], before: BeforeCommit | None = None) -> None:

@@ -35,6 +35,7 @@ _COMMITTED = "committed_events"
 _READ = "reads_before_commit"
 _COMMITTED_READ = "committed_reads"
 _ALERTS = "alert_reasons"
+_STATISTICS = "statistics_noted"
 
 
 class FirstMark(NamedTuple):
@@ -241,6 +242,20 @@ def note_alert_reasons(
         known.update(reasons)
 
 
+def note_statistics(
+    session: Session | scoped_session[Any], session_id: uuid.UUID, statistics: Any
+) -> None:
+    """Note a session's statistics as this transaction will commit them: read after its
+    every write (``transaction.read_at_commit``), so a broadcast's read before the commit
+    (``statistics_noted``) need not make them again. Dropped at the commit or rollback."""
+    session.info.setdefault(_STATISTICS, {})[session_id] = statistics
+
+
+def statistics_noted(session: Session | scoped_session[Any]) -> dict[uuid.UUID, Any]:
+    """{session id: statistics} noted in the current transaction (``note_statistics``)."""
+    return cast(dict[uuid.UUID, Any], session.info.get(_STATISTICS, {}))
+
+
 def alert_reasons_noted(session: Session | scoped_session[Any]) -> dict[uuid.UUID, dict[str, str]]:
     """{class id: :func:`note_alert_reasons`' reasons} noted in the current transaction so far."""
     return cast(dict[uuid.UUID, dict[str, str]], session.info.get(_ALERTS, {}))
@@ -253,6 +268,7 @@ def record(session: Session | scoped_session[Any], evt: DomainEvent) -> None:
 
 def _after_commit(session: Session) -> None:
     session.info.pop(_ALERTS, None)
+    session.info.pop(_STATISTICS, None)
     pending = session.info.pop(_PENDING, [])
     if pending:
         session.info.setdefault(_COMMITTED, []).extend(pending)
@@ -265,6 +281,7 @@ def _after_rollback(session: Session, _previous_transaction: object) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_READ, None)
     session.info.pop(_ALERTS, None)
+    session.info.pop(_STATISTICS, None)
 
 
 def install(session_factory: object) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, TypeVarTuple, cast, overload
 
 from sqlalchemy import Connection, CursorResult, Result
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -22,6 +23,8 @@ R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
 E = TypeVar("E")
 
+log = logging.getLogger(__name__)
+
 _DEPTH = "uow_depth"
 #: ``Session.info`` key: the unit of work's Connection, which ``execute_core`` runs on.
 _CONNECTION = "uow_connection"
@@ -29,6 +32,8 @@ _CONNECTION = "uow_connection"
 _KEPT = "uow_kept"
 #: ``Session.info`` key: {name: dict} of the unit of work's own state (``unit_state``).
 _STATE = "uow_state"
+#: ``Session.info`` key: [(read, answer list)] to make just before the commit (``read_at_commit``).
+_READS = "uow_reads"
 CONFLICTING_DATA = "This change conflicts with existing data."
 
 #: (markers, message): a unique violation whose database error names any marker becomes a
@@ -73,6 +78,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
             result = fn(*args, **kwargs)
             if depth == 0:
                 events.run_in_transaction_handlers(session)
+                _make_reads_at_commit(session)
                 events.read_before_commit(session)
                 session.commit()
         except IntegrityError as exc:
@@ -89,6 +95,7 @@ def unit_of_work(fn: Callable[P, R]) -> Callable[P, R]:
                 session.info.pop(_CONNECTION, None)
                 session.info.pop(_KEPT, None)
                 session.info.pop(_STATE, None)
+                session.info.pop(_READS, None)
             if gate is not None:
                 gate.release()
         if depth == 0:
@@ -126,6 +133,30 @@ def unit_state(name: str) -> dict[Any, Any]:
         return {}
     state: dict[str, dict[Any, Any]] = session.info.setdefault(_STATE, {})
     return state.setdefault(name, {})
+
+
+def read_at_commit(read: Callable[[], R]) -> Callable[[], R | None]:
+    """Have ``read`` made in this unit of work just before it commits, after every write of
+    it (the in-transaction handlers' included), under its locks: what it reads is what the
+    commit makes, with no transaction of its own after the commit (a connection taken from
+    the pool again, a BEGIN and a ROLLBACK). Returns how to get its answer once the unit of
+    work has committed: None if it did not (or the read failed: the read never undoes the
+    change, and the caller reads after the commit instead)."""
+    session = db.session()
+    assert session.info.get(_DEPTH, 0), "read_at_commit is for inside a unit of work"
+    answer: list[R] = []
+    session.info.setdefault(_READS, []).append((read, answer))
+    return lambda: answer[0] if answer else None
+
+
+def _make_reads_at_commit(session: Session) -> None:
+    for read, answer in session.info.pop(_READS, ()):
+        try:
+            answer.append(read())
+        except DBAPIError:
+            raise  # the transaction itself failed: it cannot commit
+        except Exception:
+            log.exception("read at commit %r failed", read)
 
 
 def affected_rows(statement: Executable) -> int:

@@ -88,9 +88,12 @@ def _cell_response(
     conflict: dict | None = None,
     change_id: uuid.UUID | None = None,
     http_status: int = 200,
+    tile: roster.Tile | None = None,
 ):
-    """The student's cell as the server has it, the statistics out of band, an announcement."""
-    tile = roster.tile(session, student_id)
+    """The student's cell as the server has it (``tile``, when the action read it as it
+    committed), the statistics out of band, an announcement."""
+    if tile is None:
+        tile = roster.tile(session, student_id)
     if tile is None:
         # Not on this roster (e.g. not enrolled: rule 4), so no cell to show it by.
         return error_response(
@@ -166,7 +169,13 @@ def roster_set_status(session_id: uuid.UUID, student_id: uuid.UUID):
     conflict = None
     if result.outcome == taps.TapOutcome.STALE and result.row is not None:
         conflict = _conflict(result.row, target)
-    return _cell_response(result.session, student_id, conflict=conflict, change_id=result.change_id)
+    return _cell_response(
+        result.session,
+        student_id,
+        conflict=conflict,
+        change_id=result.change_id,
+        tile=result.tile,
+    )
 
 
 def _conflict(row, intended: AttendanceStatus) -> dict:

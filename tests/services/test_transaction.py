@@ -1,14 +1,16 @@
-"""``@unit_of_work``: one transaction per call; a unique violation becomes the owner's 409."""
+"""``@unit_of_work``: one transaction per call; a unique violation becomes the owner's 409;
+a read asked for in it is made just before its commit."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from attendance_app.extensions import db
 from attendance_app.models import Attendance, AttendanceStatus, Subject, utcnow
-from attendance_app.services.errors import Conflict
+from attendance_app.services.errors import Conflict, Invalid
 from attendance_app.services.marking.attendance import ALREADY_MARKED
-from attendance_app.services.transaction import CONFLICTING_DATA, unit_of_work
+from attendance_app.services.transaction import CONFLICTING_DATA, read_at_commit, unit_of_work
 from tests.factories import make_admin, make_class, make_session, mark
 
 
@@ -50,3 +52,50 @@ def test_another_unique_violation_is_a_plain_conflict(app, ctx):
 
     assert refused.value.message == CONFLICTING_DATA
     assert db.session.query(Subject).filter_by(code="DUP1").count() == 0
+
+
+def _subject_codes() -> list[str]:
+    return sorted(db.session.scalars(select(Subject.code)))
+
+
+def test_a_read_at_commit_sees_every_write_of_the_unit_and_answers_after_the_commit(app, ctx):
+    @unit_of_work
+    def add_two_subjects():
+        db.session.add(Subject(code="RAC1", name="One"))
+        answer = read_at_commit(_subject_codes)
+        db.session.add(Subject(code="RAC2", name="Two"))  # after the read was asked for
+        return answer
+
+    answer = add_two_subjects()
+
+    assert answer() == ["RAC1", "RAC2"]
+
+
+def test_a_read_at_commit_has_no_answer_when_the_unit_rolls_back(app, ctx):
+    @unit_of_work
+    def add_then_fail():
+        db.session.add(Subject(code="RAC3", name="Three"))
+        answers.append(read_at_commit(_subject_codes))
+        raise Invalid("no")
+
+    answers: list = []
+    with pytest.raises(Invalid):
+        add_then_fail()
+
+    assert answers[0]() is None
+    assert _subject_codes() == []
+
+
+def test_a_failing_read_at_commit_does_not_undo_the_change(app, ctx):
+    def failing_read():
+        raise ValueError("a bug in a read")
+
+    @unit_of_work
+    def add_one():
+        db.session.add(Subject(code="RAC4", name="Four"))
+        return read_at_commit(failing_read)
+
+    answer = add_one()
+
+    assert answer() is None
+    assert _subject_codes() == ["RAC4"]

@@ -22,10 +22,11 @@ from attendance_app.models import (
     Student,
     User,
 )
-from attendance_app.services import permissions
+from attendance_app.services import events, permissions
 from attendance_app.services.dialect import uuid_digits
 from attendance_app.services.errors import NotFound
-from attendance_app.services.marking.attendance import mark_in_locked_session
+from attendance_app.services.marking import roster
+from attendance_app.services.marking.attendance import MarkResult, mark_in_locked_session
 from attendance_app.services.marking.corrections import (
     RECORD_COLUMNS,
     alert_read,
@@ -35,6 +36,7 @@ from attendance_app.services.marking.corrections import (
     record_from_row,
     record_read_with_the_bump,
 )
+from attendance_app.services.marking.roster import Tile
 from attendance_app.services.marking.rules import require_unlocked
 from attendance_app.services.marking.sessions import (
     SESSION_NOT_FOUND,
@@ -42,7 +44,12 @@ from attendance_app.services.marking.sessions import (
     session_from_bumped_row,
 )
 from attendance_app.services.reporting.statistics import RecordRow
-from attendance_app.services.transaction import execute_core, in_unit_of_work, unit_of_work
+from attendance_app.services.transaction import (
+    execute_core,
+    in_unit_of_work,
+    read_at_commit,
+    unit_of_work,
+)
 
 
 class TapOutcome(enum.Enum):
@@ -63,6 +70,9 @@ class TapResult:
     row: RecordRow | None
     outcome: TapOutcome
     change_id: uuid.UUID | None = None
+    #: An applied tap's tile as it committed (read just before the commit, under the
+    #: session's lock); None when not applied (or that read failed): read it after.
+    tile: Tile | None = None
 
     @property
     def applied(self) -> bool:
@@ -170,7 +180,7 @@ def set_status(
     """
     assert not in_unit_of_work(), "a tap is a unit of work of its own"
     try:
-        return _apply_tap(
+        result, tile = _apply_tap(
             actor=actor,
             session_id=session_id,
             student_id=student_id,
@@ -183,6 +193,7 @@ def set_status(
     except _WroteNothing as nothing:
         # Read after the rollback: the student's row as the tile shows it.
         return TapResult(nothing.session, _row(nothing.session, student_id), nothing.outcome)
+    return TapResult(result.session, result.row, TapOutcome.APPLIED, result.change_id, tile())
 
 
 @unit_of_work
@@ -196,8 +207,9 @@ def _apply_tap(
     at: datetime | None = None,
     expected_version: int | None = None,
     idempotency_key: str | None = None,
-) -> TapResult:
-    """:func:`set_status` in its unit of work (``_WroteNothing``: nothing to write)."""
+) -> tuple[MarkResult, Callable[[], Tile | None]]:
+    """:func:`set_status` in its unit of work (``_WroteNothing``: nothing to write): the
+    applied change, and how to get the tile it read just before its commit."""
     session, record_columns = _session_and_record(session_id, student_id)
     permissions.require_session_manager(actor, session)
     if idempotency_key and db.session.scalar(
@@ -241,7 +253,18 @@ def _apply_tap(
             idempotency_key=idempotency_key,
             alert=alert_read(found) if found is not None else None,
         )
-    return TapResult(result.session, result.row, TapOutcome.APPLIED, result.change_id)
+    # The answer's tile is read in the tap's transaction, after its writes and alert check:
+    # what it reads is what commits, without a transaction of its own after the commit.
+    return result, read_at_commit(lambda: _tile_as_committed(result.session, student_id))
+
+
+def _tile_as_committed(session: ClassSession, student_id: uuid.UUID) -> Tile | None:
+    """The student's tile read just before the tap's commit; its statistics noted for the
+    broadcast's read before the commit, which then does not count them again."""
+    tile = roster.tile(session, student_id)
+    if tile is not None:
+        events.note_statistics(db.session, session.id, tile.statistics)
+    return tile
 
 
 def _row(session: ClassSession, student_id: uuid.UUID) -> RecordRow | None:
