@@ -217,14 +217,24 @@ def read_before_commit(session: Session) -> None:
         return
     reads: dict[ReadingSubscriber, Any] = {}
     for fn, read in list(_readers.items()):
-        try:
-            reads[fn] = read(pending)
-        except DBAPIError:
-            raise  # the transaction itself failed: it cannot commit
-        except Exception:
-            # A subscriber's read never undoes the change: it reads after the commit instead.
-            log.exception("read before commit %r failed", read)
+        made, answer = attempt_read_before_commit(read, pending)
+        if made:
+            reads[fn] = answer
     session.info[_READ] = reads
+
+
+def attempt_read_before_commit(read: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """Make a read inside a transaction just before its commit: ``(True, answer)``, or
+    ``(False, None)`` when the read failed on its own (logged). Such a read never undoes the
+    change: its reader reads after the commit instead. A database error is raised: the
+    transaction itself failed, and cannot commit."""
+    try:
+        return True, read(*args)
+    except DBAPIError:
+        raise
+    except Exception:
+        log.exception("read before commit %r failed", read)
+        return False, None
 
 
 def note_alert_reasons(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, TypeVarTuple, cast, overload
 
 from sqlalchemy import Connection, CursorResult, Result
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -22,8 +21,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
 E = TypeVar("E")
-
-log = logging.getLogger(__name__)
 
 _DEPTH = "uow_depth"
 #: ``Session.info`` key: the unit of work's Connection, which ``execute_core`` runs on.
@@ -151,12 +148,9 @@ def read_at_commit(read: Callable[[], R]) -> Callable[[], R | None]:
 
 def _make_reads_at_commit(session: Session) -> None:
     for read, answer in session.info.pop(_READS, ()):
-        try:
-            answer.append(read())
-        except DBAPIError:
-            raise  # the transaction itself failed: it cannot commit
-        except Exception:
-            log.exception("read at commit %r failed", read)
+        made, value = events.attempt_read_before_commit(read)
+        if made:
+            answer.append(value)
 
 
 def affected_rows(statement: Executable) -> int:
