@@ -76,6 +76,11 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A commit returns before its WAL reaches the disk (the test servers' sessions too:
+        # a database's setting). What other connections see, and when, is unchanged; only a
+        # crash of the machine's PostgreSQL could lose the last commits of a throwaway
+        # database. Every commit waiting on an fsync cost the PostgreSQL pass ~15% of its time.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:

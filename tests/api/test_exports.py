@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from attendance_app.extensions import db
-from attendance_app.models import User
 from attendance_app.services.reporting import exports
-from attendance_app.services.reporting.records import RecordFilters
 from tests.factories import (
     PASSWORD,
+    ClassInfo,
     Person,
     TwoTeacherSchool,
     end_session,
@@ -619,8 +618,7 @@ def test_a_record_whose_marker_was_deleted_exports_an_empty_marked_by(app, api_a
 # --- the export: streaming ---------------------------------------------------------------
 
 
-@pytest.fixture
-def big_class(app):
+def build_big_class(app) -> tuple[Person, ClassInfo]:
     """100 students × 25 sessions = 2,500 records, marked in bulk through the service."""
     admin = make_admin(app)
     students = make_students(app, 100)
@@ -639,82 +637,9 @@ def big_class(app):
     return admin, klass
 
 
-def test_a_large_export_is_streamed_in_several_chunks(api_as, big_class):
-    admin, _ = big_class
-
-    resp = api_as(admin).get(EXPORT)
-    assert resp.is_streamed
-    chunks = list(resp.response)
-    resp.close()
-
-    # The header, then one chunk per batch of rows: never the whole file at once.
-    assert len(chunks) >= 1 + 2500 // exports.EXPORT_BATCH_SIZE
-    assert max(len(c) for c in chunks) < sum(len(c) for c in chunks) / 4
-    text = b"".join(chunks).decode("utf-8")
-    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
-    assert header == HEADER
-    assert len(rows) == 2500
-    starts = [r[1] for r in rows]
-    assert starts == sorted(starts)
-
-
-def test_the_view_returns_a_streamed_response(app, big_class):
-    admin, _ = big_class
-
-    with app.test_request_context(EXPORT, headers={"Authorization": f"Bearer {admin.token}"}):
-        response = app.full_dispatch_request()
-        assert response.is_streamed
-        assert response.mimetype == "text/csv"
-        chunks = list(response.iter_encoded())
-        response.close()
-
-    assert len(chunks) > 1
-    assert b"".join(chunks).count(b"\r\n") == 2501
-
-
-def test_the_export_runs_its_query_lazily_and_only_once_for_every_batch(
-    app, count_queries, big_class
-):
-    admin, _ = big_class
-    with app.app_context():
-        actor = db.session.get(User, admin.user_id)
-        with count_queries() as before_reading:
-            rows = exports.export_rows(actor=actor, filters=RecordFilters())
-        with count_queries() as reading:
-            read = sum(1 for _ in rows)
-        db.session.remove()
-
-    assert before_reading.count == 0
-    assert read == 2500
-    assert reading.count == 1
-
-
-def test_the_export_query_streams_from_the_database_in_batches(app, api_as, big_class):
-    """yield_per asks for a server-side cursor (PostgreSQL) / batched fetches (SQLite)."""
-    from sqlalchemy import event
-
-    admin, _ = big_class
-    seen = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if "FROM attendance" in statement and "ORDER BY" in statement:
-            seen.append((context.execution_options, type(cursor).__name__))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        resp = api_as(admin).get(EXPORT)
-        resp.get_data()
-        resp.close()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-    ((options, cursor_type),) = seen
-    assert options["yield_per"] == exports.EXPORT_BATCH_SIZE
-    assert options["stream_results"] is True
-    if engine.dialect.name == "postgresql":
-        assert cursor_type == "ServerCursor"
+@pytest.fixture
+def big_class(app) -> tuple[Person, ClassInfo]:
+    return build_big_class(app)
 
 
 # --- the export: browser cookie -----------------------------------------------------------

@@ -160,7 +160,7 @@ def test_a_kept_token_is_refused_once_its_expiry_passes_with_no_write_meanwhile(
     app, api_as, monkeypatch
 ):
     teacher = make_teacher(app)
-    monkeypatch.setitem(app.config, "API_TOKEN_DAYS", 5 / 86_400)  # valid for five seconds
+    monkeypatch.setitem(app.config, "API_TOKEN_DAYS", 3 / 86_400)  # valid for three seconds
     with app.app_context():
         issued = tokens.issue_token(email=teacher.email, password=PASSWORD)
         expires_at = db.session.scalar(
