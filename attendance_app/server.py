@@ -15,7 +15,8 @@ if ASYNC_MODE == "eventlet":
     # psycopg 3 only detects gevent's patching; under eventlet it would wait for PostgreSQL
     # in C and stall every green thread (measured: two concurrent 0.5 s queries take 1.0 s).
     # Its select()-based wait goes through eventlet's green select and yields (0.5 s).
-    # tests/live/test_postgres_concurrency.py keeps both numbers honest.
+    # tests/live/test_postgres_concurrency.py proves both: another request is answered while
+    # a query waits in PostgreSQL with wait_select, and not with psycopg's C wait.
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
     # Known and documented (README, "Which async mode"); not worth a banner on every start.
