@@ -106,10 +106,12 @@ def statistics_before_commit(events: list[DomainEvent]) -> BeforeCommit:
     ids = list({event.session_id for event in events if _watched(event)})  # type: ignore[union-attr]
     if not ids:
         return BeforeCommit({}, {})
+    # A session whose statistics the change's own read noted (a tap's tile) is not counted again.
     noted = statistics_noted(db.session)
     stats = {id_: noted[id_] for id_ in ids if id_ in noted}
-    if len(stats) < len(ids):
-        stats.update(statistics_for_sessions([id_ for id_ in ids if id_ not in stats]))
+    counted = [id_ for id_ in ids if id_ not in noted]
+    if counted:
+        stats.update(statistics_for_sessions(counted))
     return BeforeCommit(stats, dict(alert_reasons_noted(db.session)))
 
 
